@@ -1,0 +1,23 @@
+//! Control-plane schema migrations for tenantd, for SQLite and PostgreSQL.
+//!
+//! Each migration is a module `mNNNN_*`, applied in order by [`Migrator`] and
+//! recorded in `seaql_migrations`. Migrations are append-only: a released
+//! migration is never edited, a new one is added instead.
+//!
+//! Unique indexes have stable names (`ux_…`) because the storage layer
+//! recognises which one a conflict hit by its name (PostgreSQL) or its
+//! columns (SQLite).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m0001_control_plane;
+
+/// Applies tenantd's control-plane migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_control_plane::Migration)]
+    }
+}

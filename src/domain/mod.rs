@@ -1,0 +1,15 @@
+//! Domain logic: typed ids, validation, the tenant lifecycle and the
+//! directory that applies it. No tonic and no SQL here: handlers call in
+//! with validated values, and the directory calls [`crate::storage`].
+
+pub mod audit;
+pub mod custom_domain;
+pub mod domains;
+pub mod filter;
+pub mod ids;
+pub mod paging;
+pub mod resolve;
+pub mod tenant;
+pub mod tenants;
+pub mod validate;
+pub mod verification;

@@ -1,0 +1,356 @@
+//! The tenant directory: creating, reading, listing and changing tenants.
+//!
+//! Every change is read → pure transition ([`Tenant`]'s methods) →
+//! conditional write on the revision read, with its audit record in the same
+//! transaction. A concurrent writer makes the write miss; the change is then
+//! retried on the fresh tenant, or refused with ABORTED when the caller
+//! pinned an etag.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::audit::{AuditRecord, Origin};
+use super::filter::{self, Comparison, Op};
+use super::ids::{TenantId, TenantRef, new_v7_at};
+use super::paging;
+use super::tenant::{NewTenant, Tenant, TenantPatch, TenantQuery, TenantState, truncate_to_micros};
+use super::verification::TxtResolver;
+use crate::error::{Error, Result};
+use crate::storage::{IdempotencyEntry, REQUEST_ID_IN_USE, Store};
+
+/// How many times a change is retried when other writers keep winning.
+const MAX_CHANGE_ATTEMPTS: usize = 5;
+
+/// Operator-chosen behaviour of the directory.
+#[derive(Debug, Clone)]
+pub struct TenantSettings {
+    /// How long a soft-deleted tenant is kept before it is purged.
+    pub purge_after: chrono::Duration,
+    /// Tenants are reached at `{slug}.{base_domain}` when set.
+    pub base_domain: Option<String>,
+}
+
+/// The tenant directory; cheap to clone.
+#[derive(Clone)]
+pub struct Tenants {
+    /// Where tenants are kept.
+    pub(super) store: Store,
+    /// Operator settings.
+    pub(super) settings: TenantSettings,
+    /// Looks up domain-verification TXT records.
+    pub(super) resolver: Arc<dyn TxtResolver>,
+}
+
+/// A create request after validation.
+#[derive(Debug, Clone)]
+pub struct CreateTenant {
+    /// The tenant to create.
+    pub tenant: NewTenant,
+    /// Makes retries return the first result.
+    pub request_id: Option<Uuid>,
+}
+
+/// A list request after validation of its page size.
+#[derive(Debug, Clone)]
+pub struct ListTenants {
+    /// Rows on a page.
+    pub page_size: u64,
+    /// The previous page's token, or empty.
+    pub page_token: String,
+    /// AIP-160 filter text.
+    pub filter: String,
+    /// Include soft-deleted tenants.
+    pub show_deleted: bool,
+}
+
+const CREATE_SCOPE: &str = "CreateTenant";
+const TENANT_FILTER_FIELDS: &str = "state, plan and labels.{key}, each with =";
+
+/// The current time at the precision storage keeps.
+pub(super) fn now() -> DateTime<Utc> {
+    truncate_to_micros(Utc::now())
+}
+
+/// A JSON snapshot of a resource for the audit log.
+pub(super) fn snapshot(value: &impl serde::Serialize) -> Result<serde_json::Value> {
+    serde_json::to_value(value).map_err(Error::internal)
+}
+
+impl Tenants {
+    /// A directory over `store`.
+    pub fn new(store: Store, settings: TenantSettings, resolver: Arc<dyn TxtResolver>) -> Self {
+        Self {
+            store,
+            settings,
+            resolver,
+        }
+    }
+
+    /// Creates a tenant, or returns the one a previous call with the same
+    /// request id created.
+    pub async fn create(&self, origin: &Origin, request: CreateTenant) -> Result<Tenant> {
+        let new = request.tenant;
+        let labels = snapshot(&new.labels)?.to_string();
+        let chosen_id = new.id.map(|id| id.to_string()).unwrap_or_default();
+        let fingerprint = paging::query_fingerprint(&[
+            &chosen_id,
+            &new.slug,
+            &new.display_name,
+            &new.plan,
+            &labels,
+        ]);
+        if let Some(request_id) = request.request_id
+            && let Some(entry) = self
+                .store
+                .find_idempotency_entry(CREATE_SCOPE, request_id)
+                .await?
+        {
+            return self.replay(&entry, &fingerprint).await;
+        }
+        let now = now();
+        let id = new
+            .id
+            .unwrap_or_else(|| TenantId::from_uuid(new_v7_at(now)));
+        let tenant = Tenant::create(new, id, now);
+        let entry = request.request_id.map(|request_id| IdempotencyEntry {
+            scope: CREATE_SCOPE,
+            request_id,
+            fingerprint: fingerprint.clone(),
+            resource: id.resource_name(),
+        });
+        let audit = AuditRecord::new(
+            origin,
+            CREATE_SCOPE,
+            id,
+            id.resource_name(),
+            None,
+            Some(snapshot(&tenant)?),
+        );
+        match self
+            .store
+            .insert_tenant(&tenant, entry.as_ref(), audit)
+            .await
+        {
+            Ok(()) => Ok(tenant),
+            // A concurrent retry of the same request won the race.
+            Err(Error::AlreadyExists { reason, .. }) if reason == REQUEST_ID_IN_USE => {
+                let request_id = request.request_id.unwrap_or_default();
+                match self
+                    .store
+                    .find_idempotency_entry(CREATE_SCOPE, request_id)
+                    .await?
+                {
+                    Some(entry) => self.replay(&entry, &fingerprint).await,
+                    None => Err(Error::Aborted {
+                        reason: "CONCURRENT_REQUEST",
+                        message: "a request with the same request_id is in flight; retry"
+                            .to_owned(),
+                    }),
+                }
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn replay(&self, entry: &IdempotencyEntry, fingerprint: &str) -> Result<Tenant> {
+        if entry.fingerprint != fingerprint {
+            return Err(Error::invalid_field(
+                "request_id",
+                "was already used for a different request; use a new request_id",
+            ));
+        }
+        self.get(&TenantRef::parse_name(&entry.resource, "request_id")?)
+            .await
+    }
+
+    /// The tenant named by id or slug, including soft-deleted ones.
+    pub async fn get(&self, by: &TenantRef) -> Result<Tenant> {
+        self.store
+            .find_tenant(by)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                kind: "tenant",
+                name: by.display_name(),
+            })
+    }
+
+    /// A page of tenants in id order, and the token of the next page.
+    pub async fn list(&self, request: &ListTenants) -> Result<(Vec<Tenant>, String)> {
+        let show_deleted = request.show_deleted.to_string();
+        let fingerprint = paging::query_fingerprint(&[&request.filter, &show_deleted]);
+        let after = paging::decode_token(&request.page_token, &fingerprint, "page_token")?
+            .map(|key| TenantId::parse(&key, "page_token"))
+            .transpose()?;
+        let mut query = TenantQuery {
+            after,
+            limit: request.page_size + 1,
+            show_deleted: request.show_deleted,
+            ..TenantQuery::default()
+        };
+        for comparison in filter::parse(&request.filter, "filter")? {
+            apply_tenant_filter(&mut query, &comparison)?;
+        }
+        let rows = self.store.list_tenants(&query).await?;
+        Ok(paging::cut_page(
+            rows,
+            request.page_size,
+            &fingerprint,
+            |tenant| tenant.id.to_string(),
+        ))
+    }
+
+    /// Applies `patch` to the tenant.
+    pub async fn update(
+        &self,
+        origin: &Origin,
+        by: &TenantRef,
+        etag: Option<&str>,
+        patch: &TenantPatch,
+    ) -> Result<Tenant> {
+        self.change(origin, by, etag, "UpdateTenant", |tenant, now| {
+            tenant.update(patch.clone(), now)
+        })
+        .await
+    }
+
+    /// Soft-deletes the tenant.
+    pub async fn delete(
+        &self,
+        origin: &Origin,
+        by: &TenantRef,
+        etag: Option<&str>,
+    ) -> Result<Tenant> {
+        let retention = self.settings.purge_after;
+        self.change(origin, by, etag, "DeleteTenant", |tenant, now| {
+            tenant.delete(retention, now).map(Some)
+        })
+        .await
+    }
+
+    /// Restores a soft-deleted tenant.
+    pub async fn undelete(
+        &self,
+        origin: &Origin,
+        by: &TenantRef,
+        etag: Option<&str>,
+    ) -> Result<Tenant> {
+        self.change(origin, by, etag, "UndeleteTenant", |tenant, now| {
+            tenant.undelete(now).map(Some)
+        })
+        .await
+    }
+
+    /// Suspends the tenant with `reason`.
+    pub async fn suspend(
+        &self,
+        origin: &Origin,
+        by: &TenantRef,
+        etag: Option<&str>,
+        reason: &str,
+    ) -> Result<Tenant> {
+        self.change(origin, by, etag, "SuspendTenant", |tenant, now| {
+            tenant.suspend(reason, now)
+        })
+        .await
+    }
+
+    /// Activates a suspended tenant.
+    pub async fn activate(
+        &self,
+        origin: &Origin,
+        by: &TenantRef,
+        etag: Option<&str>,
+    ) -> Result<Tenant> {
+        self.change(origin, by, etag, "ActivateTenant", |tenant, now| {
+            tenant.activate(now)
+        })
+        .await
+    }
+
+    /// Read, transition, conditional write; see the module docs.
+    async fn change(
+        &self,
+        origin: &Origin,
+        by: &TenantRef,
+        etag: Option<&str>,
+        action: &'static str,
+        transition: impl Fn(&Tenant, DateTime<Utc>) -> Result<Option<Tenant>>,
+    ) -> Result<Tenant> {
+        for _ in 0..MAX_CHANGE_ATTEMPTS {
+            let current = self.get(by).await?;
+            current.check_etag(etag)?;
+            let Some(next) = transition(&current, now())? else {
+                return Ok(current);
+            };
+            let audit = AuditRecord::new(
+                origin,
+                action,
+                current.id,
+                current.id.resource_name(),
+                Some(snapshot(&current)?),
+                Some(snapshot(&next)?),
+            );
+            if self
+                .store
+                .replace_tenant(current.revision, &next, audit)
+                .await?
+            {
+                return Ok(next);
+            }
+        }
+        Err(Error::Aborted {
+            reason: "CONCURRENT_MODIFICATION",
+            message: "the tenant kept changing while this change was applied; retry".to_owned(),
+        })
+    }
+}
+
+fn apply_tenant_filter(query: &mut TenantQuery, comparison: &Comparison) -> Result<()> {
+    if comparison.op != Op::Eq {
+        return Err(filter::unsupported(
+            comparison,
+            "filter",
+            TENANT_FILTER_FIELDS,
+        ));
+    }
+    let value = comparison.value.clone();
+    match comparison.field.as_str() {
+        "state" => {
+            let spelled = value.strip_prefix("TENANT_STATE_").unwrap_or(&value);
+            let state = TenantState::parse(spelled).ok_or_else(|| {
+                Error::invalid_field(
+                    "filter",
+                    format!(
+                        "unknown state {value:?}; use ACTIVE, SUSPENDED, PROVISIONING or DELETED"
+                    ),
+                )
+            })?;
+            // Asking for deleted tenants by state shows them.
+            if state == TenantState::Deleted {
+                query.show_deleted = true;
+            }
+            query.states.push(state);
+        }
+        "plan" => query.plans.push(value),
+        field => match field.strip_prefix("labels.") {
+            Some(key)
+                if !key.is_empty()
+                    && key
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+            {
+                query.labels.push((key.to_owned(), value));
+            }
+            _ => {
+                return Err(filter::unsupported(
+                    comparison,
+                    "filter",
+                    TENANT_FILTER_FIELDS,
+                ));
+            }
+        },
+    }
+    Ok(())
+}

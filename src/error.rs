@@ -1,0 +1,249 @@
+//! The crate's one error type and its one mapping to `tonic::Status`.
+//!
+//! Every layer returns [`Error`]; only [`Error::into_status`] decides the gRPC
+//! code and the google.rpc details a caller sees. Every status carries an
+//! `ErrorInfo` (domain [`ERROR_DOMAIN`], an UPPER_SNAKE_CASE reason);
+//! INVALID_ARGUMENT adds `BadRequest` field violations and FAILED_PRECONDITION
+//! adds `PreconditionFailure` violations. Internal causes are logged once,
+//! here, and never shown to the caller.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// The `ErrorInfo.domain` of every error tenantd returns.
+pub const ERROR_DOMAIN: &str = "tenantd";
+
+/// Shorthand for results whose error is the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One invalid field of a request, named by its path (`tenant.slug`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// Path of the field in the request message.
+    pub field: String,
+    /// What is wrong with it, in words a caller can act on.
+    pub description: String,
+}
+
+impl FieldViolation {
+    /// A violation of `field`, described by `description`.
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// One unmet precondition: a `PreconditionFailure.Violation`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreconditionViolation {
+    /// The kind of precondition, e.g. `TENANT_STATE` or `DNS_TXT_RECORD`.
+    pub kind: &'static str,
+    /// What it is about, e.g. a resource name.
+    pub subject: String,
+    /// How it failed.
+    pub description: String,
+}
+
+/// Every way a tenantd operation can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed; each violation names a field.
+    #[error("invalid argument: {}", describe_violations(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+
+    /// The named resource does not exist (or is not visible to the caller).
+    #[error("{kind} {name:?} not found")]
+    NotFound {
+        /// The resource kind, lowercase (`tenant`, `domain`).
+        kind: &'static str,
+        /// The name the caller asked for.
+        name: String,
+    },
+
+    /// A resource with the same unique key already exists.
+    #[error("{message}")]
+    AlreadyExists {
+        /// UPPER_SNAKE_CASE reason, e.g. `SLUG_ALREADY_EXISTS`.
+        reason: &'static str,
+        /// What collided with what.
+        message: String,
+    },
+
+    /// A concurrency check failed (stale etag); re-read and retry.
+    #[error("{message}")]
+    Aborted {
+        /// UPPER_SNAKE_CASE reason, e.g. `ETAG_MISMATCH`.
+        reason: &'static str,
+        /// What changed underneath the caller.
+        message: String,
+    },
+
+    /// The system is not in a state the operation needs.
+    #[error("{message}")]
+    FailedPrecondition {
+        /// UPPER_SNAKE_CASE reason, e.g. `TENANT_DELETED`.
+        reason: &'static str,
+        /// What is in the way.
+        message: String,
+        /// The unmet preconditions.
+        violations: Vec<PreconditionViolation>,
+    },
+
+    /// A dependency (the database, DNS) could not be reached; retry later.
+    #[error("{message}")]
+    Unavailable {
+        /// What was unreachable.
+        message: String,
+    },
+
+    /// A bug or an unexpected failure of a dependency.
+    #[error("internal error: {0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+fn describe_violations(violations: &[FieldViolation]) -> String {
+    violations
+        .iter()
+        .map(|violation| format!("{}: {}", violation.field, violation.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Error {
+    /// An INVALID_ARGUMENT error about one field.
+    pub fn invalid_field(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Error::InvalidArgument(vec![FieldViolation::new(field, description)])
+    }
+
+    /// A FAILED_PRECONDITION error with one violation about `subject`.
+    pub fn failed_precondition(
+        reason: &'static str,
+        kind: &'static str,
+        subject: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        let message = message.into();
+        Error::FailedPrecondition {
+            reason,
+            violations: vec![PreconditionViolation {
+                kind,
+                subject: subject.into(),
+                description: message.clone(),
+            }],
+            message,
+        }
+    }
+
+    /// An INTERNAL error wrapping `cause`.
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Internal(cause.into())
+    }
+
+    /// The gRPC code this error is answered with.
+    pub fn code(&self) -> Code {
+        match self {
+            Error::InvalidArgument(_) => Code::InvalidArgument,
+            Error::NotFound { .. } => Code::NotFound,
+            Error::AlreadyExists { .. } => Code::AlreadyExists,
+            Error::Aborted { .. } => Code::Aborted,
+            Error::FailedPrecondition { .. } => Code::FailedPrecondition,
+            Error::Unavailable { .. } => Code::Unavailable,
+            Error::Internal(_) => Code::Internal,
+        }
+    }
+
+    /// The `ErrorInfo.reason`: a stable UPPER_SNAKE_CASE identifier.
+    pub fn reason(&self) -> String {
+        match self {
+            Error::InvalidArgument(_) => "INVALID_ARGUMENT".to_owned(),
+            Error::NotFound { kind, .. } => format!("{}_NOT_FOUND", kind.to_uppercase()),
+            Error::AlreadyExists { reason, .. }
+            | Error::Aborted { reason, .. }
+            | Error::FailedPrecondition { reason, .. } => (*reason).to_owned(),
+            Error::Unavailable { .. } => "UNAVAILABLE".to_owned(),
+            Error::Internal(_) => "INTERNAL".to_owned(),
+        }
+    }
+
+    /// The status a caller receives. Internal causes are logged here, once.
+    pub fn into_status(self) -> Status {
+        let mut details = ErrorDetails::new();
+        let mut metadata = HashMap::new();
+        let message = match &self {
+            Error::Internal(cause) => {
+                tracing::error!(error = %error_chain(cause.as_ref()), "internal error");
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        match &self {
+            Error::InvalidArgument(violations) => {
+                for violation in violations {
+                    details.add_bad_request_violation(&violation.field, &violation.description);
+                }
+            }
+            Error::NotFound { name, .. } => {
+                metadata.insert("resource".to_owned(), name.clone());
+            }
+            Error::FailedPrecondition { violations, .. } => {
+                for violation in violations {
+                    details.add_precondition_failure_violation(
+                        violation.kind,
+                        &violation.subject,
+                        &violation.description,
+                    );
+                }
+            }
+            _ => {}
+        }
+        details.set_error_info(self.reason(), ERROR_DOMAIN, metadata);
+        Status::with_error_details(self.code(), message, details)
+    }
+}
+
+impl From<Error> for Status {
+    fn from(error: Error) -> Self {
+        error.into_status()
+    }
+}
+
+/// Renders an error with its sources, `outer: inner: innermost`.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut rendered = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        rendered.push_str(": ");
+        rendered.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    rendered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_carries_field_violations_and_error_info() {
+        let status = Error::invalid_field("tenant.slug", "must be a DNS label").into_status();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let bad_request = status
+            .get_details_bad_request()
+            .expect("bad request details");
+        assert_eq!(bad_request.field_violations[0].field, "tenant.slug");
+        let info = status.get_details_error_info().expect("error info");
+        assert_eq!(info.reason, "INVALID_ARGUMENT");
+        assert_eq!(info.domain, ERROR_DOMAIN);
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let status = Error::internal("connection reset by peer").into_status();
+        assert_eq!(status.code(), Code::Internal);
+        assert_eq!(status.message(), "internal error");
+    }
+}

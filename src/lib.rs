@@ -1,0 +1,43 @@
+//! tenantd: the tenant control plane for a fleet of internal microservices.
+//!
+//! One binary serves four gRPC services (TenantService, ConfigService,
+//! QuotaService, UsageService) over a control-plane database, SQLite embedded
+//! or PostgreSQL, and answers what every other service asks on every request:
+//! who is this tenant, may it do this, how is it configured, how much has it
+//! used?
+//!
+//! # Layout
+//!
+//! - [`config`]: flags and `TENANTD_*` variables, validated once into [`config::Config`].
+//! - [`telemetry`]: `tracing` output and OpenTelemetry export.
+//! - [`server`]: `run(config, listener, shutdown)`; every tower layer is assembled there.
+//! - [`error`]: the crate's one error enum and its one mapping to `tonic::Status`.
+//! - [`grpc`]: one file per proto service plus proto ⇄ domain conversions; handlers are thin.
+//! - [`domain`]: typed ids, validation and business rules; no tonic, no SQL.
+//! - [`storage`]: sea-orm entities and the only code that speaks SQL.
+//! - [`dns`]: the resolver that verifies custom domains.
+//! - [`pb`]: code generated from `proto/tenantd/v1`.
+//!
+//! Calls flow `grpc → domain → storage`: a handler converts the request
+//! (validation happens in the conversion), calls the domain, and converts the
+//! answer back.
+
+pub mod config;
+pub mod dns;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod server;
+pub mod storage;
+pub mod telemetry;
+
+/// Code generated from `proto/tenantd/v1`.
+#[allow(clippy::all, missing_docs)]
+pub mod pb {
+    tonic::include_proto!("tenantd.v1");
+
+    /// The encoded descriptor set of every tenantd proto file, served by
+    /// reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("tenantd_descriptor");
+}

@@ -1,0 +1,43 @@
+//! The tenantd binary: parse the configuration, start telemetry, run the
+//! command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tenantd::config::{Cli, Command, Config, ServeArgs, redact_url};
+use tenantd::error::error_chain;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _telemetry = match tenantd::telemetry::init(cli.common.log_format, &cli.common.log_filter) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("tenantd: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = match cli.command {
+        Some(Command::Migrate) => tenantd::server::migrate(&cli.common.database_url).await,
+        Some(Command::Serve(serve)) => serve_until_signal(&cli.common, &serve).await,
+        None => serve_until_signal(&cli.common, &ServeArgs::from_env()).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %error_chain(&error), database = %redact_url(&cli.common.database_url), "tenantd failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve_until_signal(
+    common: &tenantd::config::CommonArgs,
+    serve: &ServeArgs,
+) -> Result<(), tenantd::error::Error> {
+    let config = Config::new(common, serve)?;
+    let listener = tokio::net::TcpListener::bind(serve.listen_addr)
+        .await
+        .map_err(tenantd::error::Error::internal)?;
+    tenantd::server::run(config, listener, tenantd::server::shutdown_signal()).await
+}

@@ -1,0 +1,189 @@
+//! The server: `run(config, listener, shutdown)` assembles every tower layer
+//! and service in one place and serves until `shutdown` completes.
+//!
+//! Tests bind `127.0.0.1:0` and call [`run`] with a channel as the shutdown
+//! future, so they exercise exactly what production runs.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use http::Request;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+use tower::ServiceBuilder;
+use tower_http::classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use crate::config::{Config, redact_url};
+use crate::dns::DnsTxtResolver;
+use crate::domain::tenants::{TenantSettings, Tenants};
+use crate::error::{Error, Result};
+use crate::grpc::origin::REQUEST_ID_HEADER;
+use crate::grpc::tenant_service::TenantApi;
+use crate::grpc::unimplemented::NotYetImplemented;
+use crate::pb;
+use crate::pb::config_service_server::ConfigServiceServer;
+use crate::pb::quota_service_server::QuotaServiceServer;
+use crate::pb::tenant_service_server::TenantServiceServer;
+use crate::pb::usage_service_server::UsageServiceServer;
+use crate::storage::{PoolOptions, Store};
+
+/// Applies pending control-plane migrations to `database_url`.
+pub async fn migrate(database_url: &str) -> Result<()> {
+    let store = Store::connect(database_url, &PoolOptions::default()).await?;
+    store.migrate().await?;
+    tracing::info!(database = %redact_url(database_url), "migrations applied");
+    store.close().await
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+/// Caller mistakes are answers, not server failures: they are logged at
+/// INFO by the trace layer, not as errors.
+fn classifier() -> SharedClassifier<GrpcErrorsAsFailures> {
+    SharedClassifier::new(
+        GrpcErrorsAsFailures::new()
+            .with_success(GrpcCode::InvalidArgument)
+            .with_success(GrpcCode::NotFound)
+            .with_success(GrpcCode::AlreadyExists)
+            .with_success(GrpcCode::PermissionDenied)
+            .with_success(GrpcCode::Unauthenticated)
+            .with_success(GrpcCode::FailedPrecondition)
+            .with_success(GrpcCode::Aborted)
+            .with_success(GrpcCode::OutOfRange)
+            .with_success(GrpcCode::ResourceExhausted)
+            .with_success(GrpcCode::Unimplemented),
+    )
+}
+
+/// Reflection over everything served, both reflection versions included,
+/// so v1 and v1alpha clients see the same list of services.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .include_reflection_service(false)
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+}
+
+fn request_span<B>(request: &Request<B>) -> Span {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        "grpc",
+        rpc.method = %request.uri().path(),
+        request_id = %request_id,
+        tenant.id = tracing::field::Empty,
+    );
+    crate::telemetry::continue_caller_trace(&span, request.headers());
+    span
+}
+
+/// Serves the gRPC API on `listener` until `shutdown` completes, then lets
+/// in-flight calls finish for at most the configured grace period.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let store = Store::connect(&config.database_url, &config.pool).await?;
+    if config.migrate_on_start {
+        store.migrate().await?;
+    }
+    let resolver = Arc::new(DnsTxtResolver::new(config.dns_resolver)?);
+    let settings = TenantSettings {
+        purge_after: config.purge_after,
+        base_domain: config.base_domain.clone(),
+    };
+    let tenants = Tenants::new(store.clone(), settings, resolver);
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<TenantServiceServer<TenantApi>>()
+        .await;
+    let reflection_v1 = reflection().build_v1().map_err(Error::internal)?;
+    let reflection_v1alpha = reflection().build_v1alpha().map_err(Error::internal)?;
+
+    let layers = ServiceBuilder::new()
+        // First, so every later layer and the handler see a request id.
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // Spans carry the request id and the outcome of every call.
+        .layer(TraceLayer::new(classifier()).make_span_with(request_span))
+        // Echoes the request id in the response so callers can quote it.
+        .layer(PropagateRequestIdLayer::x_request_id());
+
+    let address = listener.local_addr().map_err(Error::internal)?;
+    tracing::info!(%address, database = %redact_url(&config.database_url), "tenantd serving");
+
+    let (stop_sender, stop_receiver) = watch::channel(false);
+    let health_on_stop = health_reporter.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: refusing new calls, finishing in-flight ones");
+        // Load balancers stop routing here before connections close.
+        health_on_stop
+            .set_not_serving::<TenantServiceServer<TenantApi>>()
+            .await;
+        let _ = stop_sender.send(true);
+    });
+    let mut serve_stop = stop_receiver.clone();
+    let serve = Server::builder()
+        .layer(layers)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(TenantServiceServer::new(TenantApi::new(tenants)))
+        .add_service(ConfigServiceServer::new(NotYetImplemented))
+        .add_service(QuotaServiceServer::new(NotYetImplemented))
+        .add_service(UsageServiceServer::new(NotYetImplemented))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+            let _ = serve_stop.wait_for(|stopping| *stopping).await;
+        });
+    let mut grace_stop = stop_receiver;
+    let grace = config.shutdown_grace;
+    let grace_expired = async move {
+        let _ = grace_stop.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = serve => served.map_err(Error::internal)?,
+        () = grace_expired => tracing::warn!(grace_seconds = grace.as_secs(), "calls still in flight after the grace period were cut off"),
+    }
+    store.close().await?;
+    tracing::info!("tenantd stopped");
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! Custom-domain rows.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+
+use super::entities::tenant_domain;
+use super::{Store, classify, insert_audit};
+use crate::domain::audit::AuditRecord;
+use crate::domain::custom_domain::{CustomDomain, DomainState};
+use crate::domain::ids::TenantId;
+use crate::error::Result;
+
+impl Store {
+    /// Inserts a custom domain with its audit record.
+    pub async fn insert_domain(&self, domain: &CustomDomain, audit: AuditRecord) -> Result<()> {
+        let txn = self.begin().await?;
+        to_active_model(domain)
+            .insert(&txn)
+            .await
+            .map_err(classify)?;
+        insert_audit(&txn, audit).await?;
+        txn.commit().await.map_err(classify)
+    }
+
+    /// The domain `hostname` of `tenant_id`.
+    pub async fn find_domain(
+        &self,
+        tenant_id: TenantId,
+        hostname: &str,
+    ) -> Result<Option<CustomDomain>> {
+        let row = tenant_domain::Entity::find()
+            .filter(tenant_domain::Column::TenantId.eq(tenant_id.as_uuid()))
+            .filter(tenant_domain::Column::Hostname.eq(hostname))
+            .one(&self.db)
+            .await
+            .map_err(classify)?;
+        Ok(row.map(from_model))
+    }
+
+    /// The domain `hostname`, whichever tenant holds it.
+    pub async fn find_domain_by_hostname(&self, hostname: &str) -> Result<Option<CustomDomain>> {
+        let row = tenant_domain::Entity::find()
+            .filter(tenant_domain::Column::Hostname.eq(hostname))
+            .one(&self.db)
+            .await
+            .map_err(classify)?;
+        Ok(row.map(from_model))
+    }
+
+    /// Domains of `tenant_id` after `after` (a hostname), by hostname.
+    pub async fn list_domains(
+        &self,
+        tenant_id: TenantId,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<CustomDomain>> {
+        let mut select = tenant_domain::Entity::find()
+            .filter(tenant_domain::Column::TenantId.eq(tenant_id.as_uuid()))
+            .order_by_asc(tenant_domain::Column::Hostname)
+            .limit(limit);
+        if let Some(after) = after {
+            select = select.filter(tenant_domain::Column::Hostname.gt(after));
+        }
+        let rows = select.all(&self.db).await.map_err(classify)?;
+        Ok(rows.into_iter().map(from_model).collect())
+    }
+
+    /// Deletes a domain with its audit record; `false` if it was gone.
+    pub async fn delete_domain(&self, domain: &CustomDomain, audit: AuditRecord) -> Result<bool> {
+        let txn = self.begin().await?;
+        let deleted = tenant_domain::Entity::delete_by_id(domain.id)
+            .exec(&txn)
+            .await
+            .map_err(classify)?;
+        if deleted.rows_affected == 0 {
+            txn.rollback().await.map_err(classify)?;
+            return Ok(false);
+        }
+        insert_audit(&txn, audit).await?;
+        txn.commit().await.map_err(classify)?;
+        Ok(true)
+    }
+
+    /// Stores a pending domain as verified, with its audit record; `false`
+    /// if it was removed or verified meanwhile.
+    pub async fn mark_domain_verified(
+        &self,
+        verified: &CustomDomain,
+        audit: AuditRecord,
+    ) -> Result<bool> {
+        let txn = self.begin().await?;
+        let updated = tenant_domain::Entity::update_many()
+            .set(tenant_domain::ActiveModel {
+                state: Set(verified.state.as_str().to_owned()),
+                verify_time: Set(verified.verify_time),
+                ..Default::default()
+            })
+            .filter(tenant_domain::Column::Id.eq(verified.id))
+            .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(classify)?;
+        if updated.rows_affected == 0 {
+            txn.rollback().await.map_err(classify)?;
+            return Ok(false);
+        }
+        insert_audit(&txn, audit).await?;
+        txn.commit().await.map_err(classify)?;
+        Ok(true)
+    }
+}
+
+fn to_active_model(domain: &CustomDomain) -> tenant_domain::ActiveModel {
+    tenant_domain::ActiveModel {
+        id: Set(domain.id),
+        tenant_id: Set(domain.tenant_id.as_uuid()),
+        hostname: Set(domain.hostname.clone()),
+        state: Set(domain.state.as_str().to_owned()),
+        verification_token: Set(domain.verification_token.clone()),
+        create_time: Set(domain.create_time),
+        verify_time: Set(domain.verify_time),
+    }
+}
+
+fn from_model(row: tenant_domain::Model) -> CustomDomain {
+    CustomDomain {
+        id: row.id,
+        tenant_id: TenantId::from_uuid(row.tenant_id),
+        hostname: row.hostname,
+        state: DomainState::parse(&row.state),
+        verification_token: row.verification_token,
+        create_time: row.create_time,
+        verify_time: row.verify_time,
+    }
+}

@@ -1,0 +1,43 @@
+//! The `tenants` table.
+
+use sea_orm::entity::prelude::*;
+
+/// One tenant row.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "tenants")]
+pub struct Model {
+    /// Tenant id.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// Unique DNS label (`ux_tenants_slug`).
+    pub slug: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// `TenantState::as_str`.
+    pub state: String,
+    /// Why it is in its state.
+    pub state_reason: String,
+    /// The state to restore on undelete.
+    pub state_before_delete: Option<String>,
+    /// Plan id.
+    pub plan: String,
+    /// Labels as a JSON object of strings.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub labels: Json,
+    /// Optimistic-concurrency revision.
+    pub revision: i64,
+    /// Creation time.
+    pub create_time: DateTimeUtc,
+    /// Last change.
+    pub update_time: DateTimeUtc,
+    /// Soft-deletion time.
+    pub delete_time: Option<DateTimeUtc>,
+    /// Purge time of a soft-deleted tenant.
+    pub purge_time: Option<DateTimeUtc>,
+}
+
+/// No relations are navigated through sea-orm.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,175 @@
+//! Storage: the only code that speaks SQL. sea-orm over SQLite (the embedded
+//! default) or PostgreSQL, chosen by the database URL.
+//!
+//! Invariants kept here:
+//! - every mutation and its audit record commit in one transaction;
+//! - database errors are classified once, in [`classify`]: unique
+//!   violations become ALREADY_EXISTS with the reason of the index they hit,
+//!   lost connections UNAVAILABLE, the rest INTERNAL;
+//! - queries stay within portable SQL (no time arithmetic in SQL, since
+//!   SQLite stores times as text), with the few backend-specific expressions
+//!   chosen by [`Store::backend`].
+
+mod audit;
+mod domains;
+pub mod entities;
+mod tenants;
+
+pub use tenants::IdempotencyEntry;
+
+use std::time::Duration;
+
+use sea_orm::{
+    ActiveModelTrait, ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqlErr, TransactionTrait,
+};
+use tenantd_migration::{Migrator, MigratorTrait};
+
+use crate::domain::audit::AuditRecord;
+use crate::domain::ids::new_v7_at;
+use crate::error::{Error, Result};
+
+/// A handle on the control-plane database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// The connection pool.
+    db: DatabaseConnection,
+}
+
+/// Pool settings taken from the configuration.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Most connections to PostgreSQL. SQLite always uses one, so writers
+    /// queue in the pool instead of failing with SQLITE_BUSY.
+    pub max_connections: u32,
+    /// How long a call waits for a free connection.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`).
+    pub async fn connect(url: &str, pool: &PoolOptions) -> Result<Self> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        let is_sqlite = url.starts_with("sqlite:");
+        options
+            .max_connections(if is_sqlite { 1 } else { pool.max_connections })
+            .min_connections(if is_sqlite { 1 } else { 0 })
+            .acquire_timeout(pool.acquire_timeout)
+            .sqlx_logging(false);
+        let db = Database::connect(options).await.map_err(classify)?;
+        Ok(Self { db })
+    }
+
+    /// Applies pending control-plane migrations.
+    pub async fn migrate(&self) -> Result<()> {
+        Migrator::up(&self.db, None).await.map_err(classify)
+    }
+
+    /// Which SQL dialect the store speaks.
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Checks the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        self.db.ping().await.map_err(classify)
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(self) -> Result<()> {
+        self.db.close().await.map_err(classify)
+    }
+
+    async fn begin(&self) -> Result<DatabaseTransaction> {
+        self.db.begin().await.map_err(classify)
+    }
+}
+
+/// Writes `record` inside `txn`, stamped with the clock to the millisecond:
+/// the precision of its UUIDv7 id, so `create_time` filters, which compare
+/// ids, are exact.
+async fn insert_audit(txn: &DatabaseTransaction, record: AuditRecord) -> Result<()> {
+    let clock = chrono::Utc::now();
+    let now = chrono::DateTime::from_timestamp_millis(clock.timestamp_millis()).unwrap_or(clock);
+    entities::audit_event::ActiveModel {
+        id: sea_orm::Set(new_v7_at(now)),
+        tenant_id: sea_orm::Set(record.tenant_id.map(|id| id.as_uuid())),
+        actor: sea_orm::Set(record.actor),
+        action: sea_orm::Set(record.action.to_owned()),
+        resource: sea_orm::Set(record.resource),
+        request_id: sea_orm::Set(record.request_id),
+        before: sea_orm::Set(record.before),
+        after: sea_orm::Set(record.after),
+        create_time: sea_orm::Set(now),
+    }
+    .insert(txn)
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+/// Unique indexes and what a violation of each means to a caller: the
+/// PostgreSQL constraint names, the SQLite `table.column` text, the reason.
+const UNIQUE_INDEXES: &[(&[&str], &str, &str)] = &[
+    (
+        &["ux_tenants_slug", "tenants.slug"],
+        "SLUG_ALREADY_EXISTS",
+        "a tenant with this slug already exists",
+    ),
+    (
+        &["tenants_pkey", "tenants.id"],
+        "TENANT_ALREADY_EXISTS",
+        "a tenant with this id already exists",
+    ),
+    (
+        &["ux_tenant_domains_hostname", "tenant_domains.hostname"],
+        "DOMAIN_ALREADY_EXISTS",
+        "this hostname is already claimed by a tenant",
+    ),
+    (
+        &[
+            "ux_idempotency_keys",
+            "idempotency_keys_pkey",
+            "idempotency_keys.scope",
+        ],
+        REQUEST_ID_IN_USE,
+        "this request id is being used by a concurrent request",
+    ),
+];
+
+/// The reason of a conflict on a request id, which callers retry by reading
+/// the first request's result.
+pub const REQUEST_ID_IN_USE: &str = "REQUEST_ID_IN_USE";
+
+/// Maps a database error to the crate's error, once for every query.
+pub fn classify(error: DbErr) -> Error {
+    if let Some(SqlErr::UniqueConstraintViolation(message)) = error.sql_err() {
+        for (markers, reason, description) in UNIQUE_INDEXES {
+            if markers.iter().any(|marker| message.contains(marker)) {
+                return Error::AlreadyExists {
+                    reason,
+                    message: (*description).to_owned(),
+                };
+            }
+        }
+        return Error::AlreadyExists {
+            reason: "ALREADY_EXISTS",
+            message: "a resource with the same unique key already exists".to_owned(),
+        };
+    }
+    match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Error::Unavailable {
+            message: "the database is unavailable; retry later".to_owned(),
+        },
+        other => Error::internal(other),
+    }
+}

@@ -1,0 +1,14 @@
+//! The integration suite: one binary that starts the real server on
+//! `127.0.0.1:0` and calls it over real gRPC channels, against SQLite and
+//! PostgreSQL alike. Each test gets its own database, so tests run in
+//! parallel, and its own tenants, so isolation between tests is free.
+
+mod support;
+
+mod audit;
+mod contract;
+mod domains;
+mod listing;
+mod process;
+mod resolve;
+mod tenants;

@@ -1,0 +1,135 @@
+//! The `tenantd` binary as an operator runs it: configured through
+//! `TENANTD_*` variables, `tenantd migrate`, OTLP export switched on, and a
+//! clean exit on SIGTERM.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+fn tenantd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tenantd"))
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").port()
+}
+
+fn temp_database() -> (std::path::PathBuf, String) {
+    let path = std::env::temp_dir().join(format!(
+        "tenantd-process-{}.db",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    (path, url)
+}
+
+/// Polls the health service until it answers SERVING.
+async fn wait_until_serving(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(
+            child.try_wait().expect("poll child").is_none(),
+            "tenantd exited early"
+        );
+        let endpoint = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+            .expect("endpoint");
+        if let Ok(channel) = endpoint.connect().await
+            && let Ok(answer) = HealthClient::new(channel)
+                .check(HealthCheckRequest::default())
+                .await
+        {
+            assert_eq!(answer.into_inner().status, 1, "SERVING");
+            return;
+        }
+        assert!(Instant::now() < deadline, "tenantd did not start serving");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits without blocking the runtime, so this process's client connection
+/// can answer the server's GOAWAY and let it drain.
+async fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("poll child") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "tenantd did not exit in time");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn migrate_applies_and_is_repeatable() {
+    let (path, url) = temp_database();
+    for _ in 0..2 {
+        let status = tenantd()
+            .arg("migrate")
+            .env("TENANTD_DATABASE_URL", &url)
+            .stdout(Stdio::null())
+            .status()
+            .expect("run tenantd migrate");
+        assert!(status.success());
+    }
+    assert!(path.exists(), "the SQLite file was created");
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn invalid_configuration_fails_with_a_message() {
+    let output = tenantd()
+        .args(["serve", "--listen-addr", "not-an-address"])
+        .output()
+        .expect("run tenantd");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--listen-addr"));
+}
+
+#[tokio::test]
+async fn serves_from_environment_and_stops_on_sigterm() {
+    let (path, url) = temp_database();
+    let port = free_port();
+    let mut child = tenantd()
+        .env("TENANTD_DATABASE_URL", &url)
+        .env("TENANTD_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("TENANTD_LOG_FORMAT", "json")
+        // Export is switched on; nothing listens there, which must not stop serving.
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{}", free_port()),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tenantd");
+    wait_until_serving(port, &mut child).await;
+
+    let pid = child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = wait_for_exit(&mut child, Duration::from_secs(15)).await;
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut logs)
+        .expect("read logs");
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON log line: {line}"))
+        })
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["message"] == "tenantd stopped"),
+        "{logs}"
+    );
+    let _ = std::fs::remove_file(path);
+}
