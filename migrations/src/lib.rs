@@ -11,6 +11,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m0001_control_plane;
+mod m0002_api_keys;
 
 /// Applies tenantd's control-plane migrations.
 pub struct Migrator;
@@ -18,6 +19,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_control_plane::Migration)]
+        vec![
+            Box::new(m0001_control_plane::Migration),
+            Box::new(m0002_api_keys::Migration),
+        ]
     }
 }

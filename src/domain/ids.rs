@@ -163,6 +163,51 @@ impl DomainName {
     }
 }
 
+/// The id of an API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct ApiKeyId(Uuid);
+
+impl ApiKeyId {
+    /// Wraps a UUID known to be an API key id (read from storage).
+    pub fn from_uuid(uuid: Uuid) -> Self {
+        Self(uuid)
+    }
+
+    /// The UUID.
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for ApiKeyId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(formatter)
+    }
+}
+
+/// The name of an API key, `tenants/{tenant}/apiKeys/{key id}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyName {
+    /// The tenant the key belongs to.
+    pub tenant: TenantRef,
+    /// The key.
+    pub key_id: ApiKeyId,
+}
+
+impl ApiKeyName {
+    /// Parses `tenants/{tenant}/apiKeys/{key id}` from `field`.
+    pub fn parse(name: &str, field: &str) -> Result<Self> {
+        let malformed = || Error::invalid_field(field, "must be tenants/{tenant}/apiKeys/{key id}");
+        let rest = name.strip_prefix("tenants/").ok_or_else(malformed)?;
+        let (tenant_segment, key) = rest.split_once("/apiKeys/").ok_or_else(malformed)?;
+        Ok(Self {
+            tenant: TenantRef::parse_segment(tenant_segment, field)?,
+            key_id: ApiKeyId(parse_canonical_uuid(key, field)?),
+        })
+    }
+}
+
 /// The parent of an audit-event listing: one tenant, or all of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuditParent {
@@ -209,6 +254,22 @@ mod tests {
         }
         let upper = "0193A3C4-1111-7000-8000-000000000001";
         assert!(TenantRef::parse_name(&format!("tenants/{upper}"), "name").is_err());
+    }
+
+    #[test]
+    fn api_key_names_split_tenant_and_key() {
+        let key = "0193a3c4-1111-7000-8000-000000000002";
+        let parsed =
+            ApiKeyName::parse(&format!("tenants/slug:acme/apiKeys/{key}"), "name").unwrap();
+        assert_eq!(parsed.tenant, TenantRef::Slug("acme".into()));
+        assert_eq!(parsed.key_id.to_string(), key);
+        for bad in [
+            "tenants/slug:acme/apiKeys/",
+            "tenants/slug:acme/apikeys/x",
+            "tenants/slug:acme/apiKeys/x/y",
+        ] {
+            assert!(ApiKeyName::parse(bad, "name").is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! directory that applies it. No tonic and no SQL here: handlers call in
 //! with validated values, and the directory calls [`crate::storage`].
 
+pub mod api_key;
+pub mod api_keys;
 pub mod audit;
 pub mod custom_domain;
 pub mod domains;

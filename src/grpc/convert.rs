@@ -61,7 +61,7 @@ fn sorted_labels(labels: &std::collections::HashMap<String, String>) -> BTreeMap
         .collect()
 }
 
-fn into_result<T>(value: T, violations: Vec<FieldViolation>) -> Result<T> {
+pub(super) fn into_result<T>(value: T, violations: Vec<FieldViolation>) -> Result<T> {
     if violations.is_empty() {
         Ok(value)
     } else {

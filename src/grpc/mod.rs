@@ -1,6 +1,7 @@
 //! gRPC adapters: one file per proto service, plus the conversions between
 //! proto messages and domain values.
 
+pub mod api_keys;
 pub mod convert;
 pub mod origin;
 pub mod tenant_service;

@@ -3,9 +3,12 @@
 
 use tonic::{Request, Response, Status};
 
+use super::api_keys;
 use super::convert::{self, etag};
 use super::origin::origin;
-use crate::domain::ids::{AuditParent, DomainName, TenantId, TenantRef, parse_canonical_uuid};
+use crate::domain::ids::{
+    ApiKeyName, AuditParent, DomainName, TenantId, TenantRef, parse_canonical_uuid,
+};
 use crate::domain::paging::page_size;
 use crate::domain::resolve::ResolveTarget;
 use crate::domain::tenants::{CreateTenant, ListTenants, Tenants};
@@ -231,6 +234,74 @@ impl TenantService for TenantApi {
         }
         .await;
         reply(result, |domain| pb::Domain::from(&domain))
+    }
+
+    async fn create_api_key(
+        &self,
+        request: Request<pb::CreateApiKeyRequest>,
+    ) -> Reply<pb::CreateApiKeyResponse> {
+        let origin = origin(request.metadata(), "");
+        let request = request.into_inner();
+        let result = async {
+            let tenant = TenantRef::parse_name(&request.parent, "parent")?;
+            let new = api_keys::new_api_key(&request)?;
+            self.tenants.create_api_key(&origin, &tenant, new).await
+        }
+        .await;
+        reply(result, |issued| pb::CreateApiKeyResponse {
+            api_key: Some(api_keys::api_key(&issued.key, chrono::Utc::now())),
+            secret: issued.secret,
+        })
+    }
+
+    async fn list_api_keys(
+        &self,
+        request: Request<pb::ListApiKeysRequest>,
+    ) -> Reply<pb::ListApiKeysResponse> {
+        let request = request.into_inner();
+        let result = async {
+            let tenant = TenantRef::parse_name(&request.parent, "parent")?;
+            let size = page_size(request.page_size, "page_size")?;
+            self.tenants
+                .list_api_keys(&tenant, request.show_revoked, size, &request.page_token)
+                .await
+        }
+        .await;
+        reply(result, |(keys, next_page_token)| {
+            let now = chrono::Utc::now();
+            pb::ListApiKeysResponse {
+                api_keys: keys.iter().map(|key| api_keys::api_key(key, now)).collect(),
+                next_page_token,
+            }
+        })
+    }
+
+    async fn revoke_api_key(&self, request: Request<pb::RevokeApiKeyRequest>) -> Reply<pb::ApiKey> {
+        let origin = origin(request.metadata(), "");
+        let request = request.into_inner();
+        let result = async {
+            let name = ApiKeyName::parse(&request.name, "name")?;
+            self.tenants.revoke_api_key(&origin, &name).await
+        }
+        .await;
+        reply(result, |key| api_keys::api_key(&key, chrono::Utc::now()))
+    }
+
+    async fn rotate_api_key(
+        &self,
+        request: Request<pb::RotateApiKeyRequest>,
+    ) -> Reply<pb::RotateApiKeyResponse> {
+        let origin = origin(request.metadata(), "");
+        let request = request.into_inner();
+        let result = async {
+            let name = ApiKeyName::parse(&request.name, "name")?;
+            let overlap = api_keys::overlap(request.overlap.as_ref())?;
+            self.tenants.rotate_api_key(&origin, &name, overlap).await
+        }
+        .await;
+        reply(result, |rotation| {
+            api_keys::rotation(&rotation, chrono::Utc::now())
+        })
     }
 
     async fn list_audit_events(

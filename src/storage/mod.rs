@@ -10,6 +10,7 @@
 //!   SQLite stores times as text), with the few backend-specific expressions
 //!   chosen by [`Store::backend`].
 
+mod api_keys;
 mod audit;
 mod domains;
 pub mod entities;
@@ -134,6 +135,11 @@ const UNIQUE_INDEXES: &[(&[&str], &str, &str)] = &[
         &["ux_tenant_domains_hostname", "tenant_domains.hostname"],
         "DOMAIN_ALREADY_EXISTS",
         "this hostname is already claimed by a tenant",
+    ),
+    (
+        &["ux_api_keys_prefix", "api_keys.prefix"],
+        "API_KEY_PREFIX_COLLISION",
+        "a key with this prefix exists; create the key again",
     ),
     (
         &[

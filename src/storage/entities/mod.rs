@@ -1,6 +1,7 @@
 //! sea-orm entities, one per control-plane table. Only `storage` sees them;
 //! the rest of the crate works with the domain types they convert to.
 
+pub mod api_key;
 pub mod audit_event;
 pub mod idempotency_key;
 pub mod tenant;

@@ -12,6 +12,8 @@ use super::db::{Backend, TestDatabase};
 pub struct TestServer {
     /// A channel to it.
     pub channel: Channel,
+    /// Its database URL, for tests that check what is stored.
+    pub database_url: String,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), tenantd::error::Error>>,
     database: Option<TestDatabase>,
@@ -52,6 +54,7 @@ impl TestServer {
             .expect("connect to the test server");
         Self {
             channel,
+            database_url: database_url.to_owned(),
             stop,
             task,
             database: None,

@@ -1,0 +1,151 @@
+//! The API keys of a tenant: creating, listing, revoking and rotating them.
+//! Every change is audited without the secret or its hash.
+
+use super::api_key::{ApiKey, IssuedApiKey, MAX_ROTATION_OVERLAP, NewApiKey};
+use super::audit::{AuditRecord, Origin};
+use super::ids::{ApiKeyId, ApiKeyName, TenantRef};
+use super::paging;
+use super::tenants::{Tenants, now, snapshot};
+use crate::error::{Error, Result};
+
+/// A rotation's outcome: the new key with its secret, and the old key.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// The new key.
+    pub issued: IssuedApiKey,
+    /// The old key with its shortened lifetime.
+    pub previous: ApiKey,
+}
+
+impl Tenants {
+    /// Issues a key for a live tenant. `new.expire_time` must be in the future.
+    pub async fn create_api_key(
+        &self,
+        origin: &Origin,
+        tenant: &TenantRef,
+        new: NewApiKey,
+    ) -> Result<IssuedApiKey> {
+        let now = now();
+        if new.expire_time.is_some_and(|expiry| expiry <= now) {
+            return Err(Error::invalid_field(
+                "api_key.expire_time",
+                "must be in the future",
+            ));
+        }
+        let tenant = self.live_tenant(tenant, "add an API key to").await?;
+        let issued = ApiKey::issue(tenant.id, new, None, now)?;
+        let audit = AuditRecord::new(
+            origin,
+            "CreateApiKey",
+            tenant.id,
+            issued.key.resource_name(),
+            None,
+            Some(snapshot(&issued.key)?),
+        );
+        self.store.insert_api_key(&issued.key, None, audit).await?;
+        Ok(issued)
+    }
+
+    /// A page of the tenant's keys, oldest first, and the next token.
+    pub async fn list_api_keys(
+        &self,
+        tenant: &TenantRef,
+        show_revoked: bool,
+        page_size: u64,
+        page_token: &str,
+    ) -> Result<(Vec<ApiKey>, String)> {
+        let tenant = self.get(tenant).await?;
+        let tenant_name = tenant.id.resource_name();
+        let fingerprint =
+            paging::query_fingerprint(&[&tenant_name, if show_revoked { "revoked" } else { "" }]);
+        let after = paging::decode_token(page_token, &fingerprint, "page_token")?
+            .map(|key| {
+                super::ids::parse_canonical_uuid(&key, "page_token").map(ApiKeyId::from_uuid)
+            })
+            .transpose()?;
+        let rows = self
+            .store
+            .list_api_keys(tenant.id, show_revoked, after, page_size + 1)
+            .await?;
+        Ok(paging::cut_page(rows, page_size, &fingerprint, |key| {
+            key.id.to_string()
+        }))
+    }
+
+    /// Revokes a key; a revoked key is returned as it is.
+    pub async fn revoke_api_key(&self, origin: &Origin, name: &ApiKeyName) -> Result<ApiKey> {
+        let key = self.find_api_key(name).await?;
+        let Some(revoked) = key.revoke(now()) else {
+            return Ok(key);
+        };
+        let audit = AuditRecord::new(
+            origin,
+            "RevokeApiKey",
+            key.tenant_id,
+            key.resource_name(),
+            Some(snapshot(&key)?),
+            Some(snapshot(&revoked)?),
+        );
+        if !self.store.revoke_api_key(&revoked, audit).await? {
+            // Revoked meanwhile: answer with what is there now.
+            return self.find_api_key(name).await;
+        }
+        Ok(revoked)
+    }
+
+    /// Replaces an active key with a new one of the same scopes; the old one
+    /// stays accepted for `overlap` (0 to 30 days).
+    pub async fn rotate_api_key(
+        &self,
+        origin: &Origin,
+        name: &ApiKeyName,
+        overlap: chrono::Duration,
+    ) -> Result<Rotation> {
+        if overlap < chrono::Duration::zero() || overlap > MAX_ROTATION_OVERLAP {
+            return Err(Error::invalid_field(
+                "overlap",
+                "must be between 0s and 30 days",
+            ));
+        }
+        let key = self.find_api_key(name).await?;
+        let tenant = self
+            .live_tenant(&TenantRef::Id(key.tenant_id), "rotate an API key of")
+            .await?;
+        let now = now();
+        let (previous, successor) = key.rotate(overlap, now)?;
+        let issued = ApiKey::issue(tenant.id, successor, Some(key.id), now)?;
+        let audit = AuditRecord::new(
+            origin,
+            "RotateApiKey",
+            tenant.id,
+            issued.key.resource_name(),
+            Some(snapshot(&key)?),
+            Some(snapshot(&issued.key)?),
+        );
+        if !self
+            .store
+            .insert_api_key(&issued.key, Some((&key, &previous)), audit)
+            .await?
+        {
+            return Err(Error::Aborted {
+                reason: "CONCURRENT_MODIFICATION",
+                message: format!(
+                    "API key {} changed during the rotation; retry",
+                    key.resource_name()
+                ),
+            });
+        }
+        Ok(Rotation { issued, previous })
+    }
+
+    async fn find_api_key(&self, name: &ApiKeyName) -> Result<ApiKey> {
+        let tenant = self.get(&name.tenant).await?;
+        self.store
+            .find_api_key(tenant.id, name.key_id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                kind: "api_key",
+                name: format!("{}/apiKeys/{}", name.tenant.display_name(), name.key_id),
+            })
+    }
+}

@@ -1,0 +1,36 @@
+//! The `api_keys` table: API keys of tenants, stored by hash.
+
+use sea_orm::entity::prelude::*;
+
+/// One API key row.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "api_keys")]
+pub struct Model {
+    /// Key id.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// Owning tenant.
+    pub tenant_id: Uuid,
+    /// Public prefix, unique across tenants (`ux_api_keys_prefix`).
+    pub prefix: String,
+    /// SHA-256 of the whole key, hex.
+    pub secret_sha256: String,
+    /// What the key is for.
+    pub display_name: String,
+    /// Scopes, a JSON array of strings.
+    pub scopes: Json,
+    /// Creation time.
+    pub create_time: DateTimeUtc,
+    /// Expiry.
+    pub expire_time: Option<DateTimeUtc>,
+    /// Revocation time.
+    pub revoke_time: Option<DateTimeUtc>,
+    /// The key this one replaced.
+    pub rotated_from: Option<Uuid>,
+}
+
+/// No relations are navigated through sea-orm.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
