@@ -211,6 +211,18 @@ impl Tenant {
         Ok(())
     }
 
+    fn refuse_if_provisioning(&self) -> Result<()> {
+        if self.state == TenantState::Provisioning {
+            return Err(Error::failed_precondition(
+                "TENANT_PROVISIONING",
+                "TENANT_STATE",
+                self.id.resource_name(),
+                "tenant is still being provisioned",
+            ));
+        }
+        Ok(())
+    }
+
     /// Applies a patch of mutable fields. Deleted tenants cannot be changed.
     /// Returns `None` when nothing would change.
     pub fn update(&self, patch: TenantPatch, now: DateTime<Utc>) -> Result<Option<Self>> {
@@ -245,14 +257,7 @@ impl Tenant {
     /// reason updated.
     pub fn suspend(&self, reason: &str, now: DateTime<Utc>) -> Result<Option<Self>> {
         self.refuse_if_deleted("suspend")?;
-        if self.state == TenantState::Provisioning {
-            return Err(Error::failed_precondition(
-                "TENANT_PROVISIONING",
-                "TENANT_STATE",
-                self.id.resource_name(),
-                "tenant is still being provisioned",
-            ));
-        }
+        self.refuse_if_provisioning()?;
         let mut next = self.changed(now);
         next.state = TenantState::Suspended;
         next.state_reason = reason.to_owned();
@@ -262,14 +267,7 @@ impl Tenant {
     /// SUSPENDED → ACTIVE; an active tenant is left as it is.
     pub fn activate(&self, now: DateTime<Utc>) -> Result<Option<Self>> {
         self.refuse_if_deleted("activate")?;
-        if self.state == TenantState::Provisioning {
-            return Err(Error::failed_precondition(
-                "TENANT_PROVISIONING",
-                "TENANT_STATE",
-                self.id.resource_name(),
-                "tenant is still being provisioned",
-            ));
-        }
+        self.refuse_if_provisioning()?;
         let mut next = self.changed(now);
         next.state = TenantState::Active;
         next.state_reason = String::new();

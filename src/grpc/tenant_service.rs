@@ -39,6 +39,17 @@ fn reply<T, U>(result: Result<T, Error>, encode: impl FnOnce(T) -> U) -> Reply<U
         .map_err(Status::from)
 }
 
+/// Validates the `reason` of a state change.
+fn check_reason(reason: &str, required: bool) -> Result<(), Error> {
+    let mut violations = Vec::new();
+    validate::reason(reason, "reason", required, &mut violations);
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(violations))
+    }
+}
+
 #[tonic::async_trait]
 impl TenantService for TenantApi {
     async fn create_tenant(&self, request: Request<pb::CreateTenantRequest>) -> Reply<pb::Tenant> {
@@ -143,11 +154,7 @@ impl TenantService for TenantApi {
         let request = request.into_inner();
         let result = async {
             let by = TenantRef::parse_name(&request.name, "name")?;
-            let mut violations = Vec::new();
-            validate::reason(&request.reason, "reason", true, &mut violations);
-            if !violations.is_empty() {
-                return Err(Error::InvalidArgument(violations));
-            }
+            check_reason(&request.reason, true)?;
             self.tenants
                 .suspend(&origin, &by, etag(&request.etag), request.reason.trim())
                 .await
@@ -164,11 +171,7 @@ impl TenantService for TenantApi {
         let request = request.into_inner();
         let result = async {
             let by = TenantRef::parse_name(&request.name, "name")?;
-            let mut violations = Vec::new();
-            validate::reason(&request.reason, "reason", false, &mut violations);
-            if !violations.is_empty() {
-                return Err(Error::InvalidArgument(violations));
-            }
+            check_reason(&request.reason, false)?;
             self.tenants
                 .activate(&origin, &by, etag(&request.etag))
                 .await

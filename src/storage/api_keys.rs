@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use super::entities::api_key;
-use super::{Store, classify, insert_audit};
+use super::{Store, classify, commit_if_changed, insert_audit};
 use crate::domain::api_key::ApiKey;
 use crate::domain::audit::AuditRecord;
 use crate::domain::ids::{ApiKeyId, TenantId};
@@ -97,13 +97,7 @@ impl Store {
             .exec(&txn)
             .await
             .map_err(classify)?;
-        if updated.rows_affected == 0 {
-            txn.rollback().await.map_err(classify)?;
-            return Ok(false);
-        }
-        insert_audit(&txn, audit).await?;
-        txn.commit().await.map_err(classify)?;
-        Ok(true)
+        commit_if_changed(txn, updated.rows_affected, audit).await
     }
 }
 

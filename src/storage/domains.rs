@@ -5,7 +5,7 @@ use sea_orm::{
 };
 
 use super::entities::tenant_domain;
-use super::{Store, classify, insert_audit};
+use super::{Store, classify, commit_if_changed, insert_audit};
 use crate::domain::audit::AuditRecord;
 use crate::domain::custom_domain::{CustomDomain, DomainState};
 use crate::domain::ids::TenantId;
@@ -73,13 +73,7 @@ impl Store {
             .exec(&txn)
             .await
             .map_err(classify)?;
-        if deleted.rows_affected == 0 {
-            txn.rollback().await.map_err(classify)?;
-            return Ok(false);
-        }
-        insert_audit(&txn, audit).await?;
-        txn.commit().await.map_err(classify)?;
-        Ok(true)
+        commit_if_changed(txn, deleted.rows_affected, audit).await
     }
 
     /// Stores a pending domain as verified, with its audit record; `false`
@@ -101,13 +95,7 @@ impl Store {
             .exec(&txn)
             .await
             .map_err(classify)?;
-        if updated.rows_affected == 0 {
-            txn.rollback().await.map_err(classify)?;
-            return Ok(false);
-        }
-        insert_audit(&txn, audit).await?;
-        txn.commit().await.map_err(classify)?;
-        Ok(true)
+        commit_if_changed(txn, updated.rows_affected, audit).await
     }
 }
 

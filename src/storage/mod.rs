@@ -95,6 +95,23 @@ impl Store {
     }
 }
 
+/// Ends a transaction whose conditional change touched `rows_affected`
+/// rows: none means the row was not as read, so nothing is written and the
+/// answer is `false`; otherwise `record` is written and all is committed.
+async fn commit_if_changed(
+    txn: DatabaseTransaction,
+    rows_affected: u64,
+    record: AuditRecord,
+) -> Result<bool> {
+    if rows_affected == 0 {
+        txn.rollback().await.map_err(classify)?;
+        return Ok(false);
+    }
+    insert_audit(&txn, record).await?;
+    txn.commit().await.map_err(classify)?;
+    Ok(true)
+}
+
 /// Writes `record` inside `txn`, stamped with the clock to the millisecond:
 /// the precision of its UUIDv7 id, so `create_time` filters, which compare
 /// ids, are exact.

@@ -10,7 +10,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entities::{idempotency_key, tenant};
-use super::{Store, classify, insert_audit};
+use super::{Store, classify, commit_if_changed, insert_audit};
 use crate::domain::audit::AuditRecord;
 use crate::domain::ids::{TenantId, TenantRef};
 use crate::domain::tenant::{Tenant, TenantQuery, TenantState};
@@ -140,13 +140,7 @@ impl Store {
             .exec(&txn)
             .await
             .map_err(classify)?;
-        if updated.rows_affected == 0 {
-            txn.rollback().await.map_err(classify)?;
-            return Ok(false);
-        }
-        insert_audit(&txn, audit).await?;
-        txn.commit().await.map_err(classify)?;
-        Ok(true)
+        commit_if_changed(txn, updated.rows_affected, audit).await
     }
 }
 

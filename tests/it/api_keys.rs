@@ -220,7 +220,10 @@ async fn revoked_keys_stay_revoked(backend: Backend) {
     let again = client.revoke_api_key(revoke).await.unwrap().into_inner();
     assert_eq!(again, revoked, "revoking twice changes nothing");
 
-    assert_eq!(list(&mut client, &acme.name, false).await, std::slice::from_ref(&kept));
+    assert_eq!(
+        list(&mut client, &acme.name, false).await,
+        std::slice::from_ref(&kept)
+    );
     assert_eq!(
         list(&mut client, &acme.name, true).await,
         [revoked.clone(), kept]
