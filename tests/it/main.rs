@@ -9,6 +9,7 @@ mod api_keys;
 mod audit;
 mod contract;
 mod domains;
+mod lifecycle;
 mod listing;
 mod process;
 mod resolve;
