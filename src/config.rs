@@ -74,7 +74,8 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "TENANTD_LISTEN_ADDR", default_value = "0.0.0.0:50051")]
     pub listen_addr: SocketAddr,
-    /// Do not apply migrations at start (when a migration job does).
+    /// Do not apply migrations at start (when a migration job does); refuse
+    /// to start while any are pending.
     #[arg(long, env = "TENANTD_NO_MIGRATE")]
     pub no_migrate: bool,
     /// Tenants are also reached at `{slug}.{base domain}`.

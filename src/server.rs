@@ -123,6 +123,8 @@ pub async fn run(
     let store = Store::connect(&config.database_url, &config.pool).await?;
     if config.migrate_on_start {
         store.migrate().await?;
+    } else {
+        store.ensure_migrated().await?;
     }
     let resolver = Arc::new(DnsTxtResolver::new(config.dns_resolver)?);
     let settings = TenantSettings {

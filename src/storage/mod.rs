@@ -75,6 +75,28 @@ impl Store {
         Migrator::up(&self.db, None).await.map_err(classify)
     }
 
+    /// Fails unless every control-plane migration has been applied: a
+    /// server started with `--no-migrate` must not serve an older schema.
+    /// Reads only, so a role without DDL rights can run it.
+    pub async fn ensure_migrated(&self) -> Result<()> {
+        let pending = Migrator::get_pending_migrations_read_only(&self.db)
+            .await
+            .map_err(classify)?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = pending.iter().map(|migration| migration.name()).collect();
+        Err(Error::failed_precondition(
+            "MIGRATIONS_PENDING",
+            "DATABASE_SCHEMA",
+            "control-plane database",
+            format!(
+                "the database lacks the migrations {}; run `tenantd migrate` first, or serve without --no-migrate",
+                names.join(", ")
+            ),
+        ))
+    }
+
     /// Which SQL dialect the store speaks.
     pub fn backend(&self) -> DbBackend {
         self.db.get_database_backend()

@@ -1,6 +1,7 @@
 //! The `tenantd` binary as an operator runs it: configured through
-//! `TENANTD_*` variables, `tenantd migrate`, OTLP export switched on, and a
-//! clean exit on SIGTERM.
+//! `TENANTD_*` variables, `tenantd migrate`, `--no-migrate` on a database
+//! that needs migrating, OTLP export switched on, and a clean exit on
+//! SIGTERM.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -75,6 +76,46 @@ fn migrate_applies_and_is_repeatable() {
         assert!(status.success());
     }
     assert!(path.exists(), "the SQLite file was created");
+    let _ = std::fs::remove_file(path);
+}
+
+#[tokio::test]
+async fn no_migrate_serves_only_a_migrated_database() {
+    let (path, url) = temp_database();
+    let refused = tenantd()
+        .args(["serve", "--no-migrate", "--listen-addr", "127.0.0.1:0"])
+        .env("TENANTD_DATABASE_URL", &url)
+        .output()
+        .expect("run tenantd serve --no-migrate");
+    assert!(!refused.status.success(), "served an unmigrated database");
+    let logs = String::from_utf8_lossy(&refused.stdout);
+    assert!(
+        logs.contains("tenantd migrate") && logs.contains("m0001"),
+        "{logs}"
+    );
+
+    let migrated = tenantd()
+        .arg("migrate")
+        .env("TENANTD_DATABASE_URL", &url)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run tenantd migrate");
+    assert!(migrated.success());
+    let port = free_port();
+    let mut child = tenantd()
+        .args([
+            "serve",
+            "--no-migrate",
+            "--listen-addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("TENANTD_DATABASE_URL", &url)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start tenantd serve --no-migrate");
+    wait_until_serving(port, &mut child).await;
+    child.kill().expect("stop tenantd");
+    let _ = child.wait();
     let _ = std::fs::remove_file(path);
 }
 
