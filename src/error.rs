@@ -15,6 +15,28 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// The `ErrorInfo.domain` of every error tenantd returns.
 pub const ERROR_DOMAIN: &str = "tenantd";
 
+/// Error texts echo what the caller sent, so they are bounded: statuses
+/// travel in HTTP/2 headers, which clients refuse past 16 KiB.
+const MAX_TEXT_BYTES: usize = 240;
+/// The status message, which repeats the violations, is bounded too.
+const MAX_MESSAGE_BYTES: usize = 1024;
+/// At most this many violations are detailed; the count of the rest is
+/// given.
+const MAX_VIOLATIONS: usize = 10;
+
+/// `text`, cut to at most `max` bytes on a character boundary, with an
+/// ellipsis when cut.
+fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 /// Shorthand for results whose error is the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -106,11 +128,21 @@ pub enum Error {
 }
 
 fn describe_violations(violations: &[FieldViolation]) -> String {
-    violations
+    let mut described: Vec<String> = violations
         .iter()
-        .map(|violation| format!("{}: {}", violation.field, violation.description))
-        .collect::<Vec<_>>()
-        .join("; ")
+        .take(MAX_VIOLATIONS)
+        .map(|violation| {
+            format!(
+                "{}: {}",
+                clip(&violation.field, MAX_TEXT_BYTES),
+                clip(&violation.description, MAX_TEXT_BYTES)
+            )
+        })
+        .collect();
+    if violations.len() > MAX_VIOLATIONS {
+        described.push(format!("and {} more", violations.len() - MAX_VIOLATIONS));
+    }
+    described.join("; ")
 }
 
 impl Error {
@@ -178,23 +210,26 @@ impl Error {
                 tracing::error!(error = %error_chain(cause.as_ref()), "internal error");
                 "internal error".to_owned()
             }
-            other => other.to_string(),
+            other => clip(&other.to_string(), MAX_MESSAGE_BYTES),
         };
         match &self {
             Error::InvalidArgument(violations) => {
-                for violation in violations {
-                    details.add_bad_request_violation(&violation.field, &violation.description);
+                for violation in violations.iter().take(MAX_VIOLATIONS) {
+                    details.add_bad_request_violation(
+                        clip(&violation.field, MAX_TEXT_BYTES),
+                        clip(&violation.description, MAX_TEXT_BYTES),
+                    );
                 }
             }
             Error::NotFound { name, .. } => {
-                metadata.insert("resource".to_owned(), name.clone());
+                metadata.insert("resource".to_owned(), clip(name, MAX_TEXT_BYTES));
             }
             Error::FailedPrecondition { violations, .. } => {
-                for violation in violations {
+                for violation in violations.iter().take(MAX_VIOLATIONS) {
                     details.add_precondition_failure_violation(
                         violation.kind,
-                        &violation.subject,
-                        &violation.description,
+                        clip(&violation.subject, MAX_TEXT_BYTES),
+                        clip(&violation.description, MAX_MESSAGE_BYTES),
                     );
                 }
             }
@@ -238,6 +273,45 @@ mod tests {
         let info = status.get_details_error_info().expect("error info");
         assert_eq!(info.reason, "INVALID_ARGUMENT");
         assert_eq!(info.domain, ERROR_DOMAIN);
+    }
+
+    #[test]
+    fn echoed_input_is_bounded() {
+        let long = "é".repeat(100_000);
+        let violations: Vec<FieldViolation> = (0..1000)
+            .map(|index| {
+                FieldViolation::new(
+                    format!("labels.{long}{index}"),
+                    format!("{long:?} is not a label"),
+                )
+            })
+            .collect();
+        let status = Error::InvalidArgument(violations).into_status();
+        assert!(
+            status.message().len() <= MAX_MESSAGE_BYTES,
+            "{}",
+            status.message().len()
+        );
+        let bad_request = status
+            .get_details_bad_request()
+            .expect("bad request details");
+        assert_eq!(bad_request.field_violations.len(), MAX_VIOLATIONS);
+        assert!(bad_request.field_violations[0].description.len() <= MAX_TEXT_BYTES);
+        assert!(bad_request.field_violations[0].field.ends_with('…'));
+        assert!(
+            status.details().len() < 8 * 1024,
+            "{}",
+            status.details().len()
+        );
+        let few = Error::InvalidArgument(
+            (0..12)
+                .map(|index| FieldViolation::new(format!("f{index}"), "bad"))
+                .collect(),
+        );
+        assert!(few.into_status().message().ends_with("and 2 more"));
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("ééééé", 7), "éé…");
+        assert_eq!(clip("ééééé", 6), "é…");
     }
 
     #[test]

@@ -31,7 +31,12 @@ pub struct Comparison {
 }
 
 /// Parses a filter into its comparisons; an empty filter has none.
+/// Control characters are refused anywhere: no stored value holds one, and
+/// PostgreSQL cannot even compare text with a NUL.
 pub fn parse(filter: &str, field: &str) -> Result<Vec<Comparison>> {
+    if filter.chars().any(char::is_control) {
+        return Err(syntax(field, "must not contain control characters"));
+    }
     let tokens = tokenize(filter, field)?;
     let mut comparisons = Vec::new();
     let mut position = 0;

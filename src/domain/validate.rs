@@ -85,7 +85,8 @@ pub fn display_name(value: &str, field: &str, violations: &mut Vec<FieldViolatio
     }
 }
 
-/// A free-text reason: at most [`MAX_REASON_CHARS`] characters.
+/// A free-text reason: at most [`MAX_REASON_CHARS`] characters, no control
+/// characters.
 pub fn reason(value: &str, field: &str, required: bool, violations: &mut Vec<FieldViolation>) {
     if required && value.trim().is_empty() {
         violations.push(FieldViolation::new(field, "is required"));
@@ -93,6 +94,11 @@ pub fn reason(value: &str, field: &str, required: bool, violations: &mut Vec<Fie
         violations.push(FieldViolation::new(
             field,
             format!("must be at most {MAX_REASON_CHARS} characters"),
+        ));
+    } else if value.chars().any(char::is_control) {
+        violations.push(FieldViolation::new(
+            field,
+            "must not contain control characters",
         ));
     }
 }

@@ -92,9 +92,10 @@ pub fn overlap(value: Option<&Duration>) -> Result<chrono::Duration> {
             "is required: how long the old key stays accepted, 0s to end it now",
         ));
     };
-    if value.nanos.abs() >= 1_000_000_000
-        || (value.seconds != 0 && value.nanos != 0 && (value.seconds < 0) != (value.nanos < 0))
-    {
+    let nanos_in_range = value.nanos.unsigned_abs() < 1_000_000_000;
+    let signs_agree =
+        value.seconds == 0 || value.nanos == 0 || (value.seconds < 0) == (value.nanos < 0);
+    if !nanos_in_range || !signs_agree {
         return Err(Error::invalid_field("overlap", "is not a valid duration"));
     }
     chrono::Duration::try_seconds(value.seconds)

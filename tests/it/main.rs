@@ -13,4 +13,5 @@ mod lifecycle;
 mod listing;
 mod process;
 mod resolve;
+mod robustness;
 mod tenants;
