@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -86,6 +87,20 @@ fn classifier() -> SharedClassifier<GrpcErrorsAsFailures> {
     )
 }
 
+/// The answer to a call whose handler panicked: INTERNAL, like any other
+/// internal error, with the panic logged once.
+fn answer_panic(
+    panic: Box<dyn std::any::Any + Send + 'static>,
+) -> http::Response<tonic::body::Body> {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %message, "a handler panicked");
+    tonic::Status::internal("internal error").into_http()
+}
+
 /// Reflection over everything served, both reflection versions included,
 /// so v1 and v1alpha clients see the same list of services.
 fn reflection() -> tonic_reflection::server::Builder<'static> {
@@ -146,7 +161,10 @@ pub async fn run(
         // Spans carry the request id and the outcome of every call.
         .layer(TraceLayer::new(classifier()).make_span_with(request_span))
         // Echoes the request id in the response so callers can quote it.
-        .layer(PropagateRequestIdLayer::x_request_id());
+        .layer(PropagateRequestIdLayer::x_request_id())
+        // Innermost: a panicking handler answers INTERNAL, logged in its span,
+        // instead of breaking the caller's stream.
+        .layer(CatchPanicLayer::custom(answer_panic));
 
     let address = listener.local_addr().map_err(Error::internal)?;
     tracing::info!(%address, database = %redact_url(&config.database_url), "tenantd serving");
@@ -188,4 +206,37 @@ pub async fn run(
     store.close().await?;
     tracing::info!("tenantd stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use tower::{ServiceBuilder, ServiceExt};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_internal() {
+        let service = ServiceBuilder::new()
+            .layer(CatchPanicLayer::custom(answer_panic))
+            .service_fn(|_request: Request<tonic::body::Body>| async move {
+                if std::hint::black_box(true) {
+                    panic!("handler bug");
+                }
+                Ok::<_, Infallible>(http::Response::new(tonic::body::Body::default()))
+            });
+        let response = service
+            .oneshot(Request::new(tonic::body::Body::default()))
+            .await
+            .expect("an answer");
+        assert_eq!(
+            response.status(),
+            http::StatusCode::OK,
+            "gRPC errors travel in a 200"
+        );
+        let status = tonic::Status::from_header_map(response.headers()).expect("a grpc-status");
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert_eq!(status.message(), "internal error");
+    }
 }
