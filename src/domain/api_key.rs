@@ -92,15 +92,12 @@ pub struct IssuedApiKey {
 fn random_hex(bytes: usize) -> Result<String> {
     let mut buffer = vec![0u8; bytes];
     getrandom::fill(&mut buffer).map_err(|error| Error::internal(error.to_string()))?;
-    Ok(buffer.iter().map(|byte| format!("{byte:02x}")).collect())
+    Ok(super::hex(&buffer))
 }
 
 /// SHA-256 of a whole key, hex.
 pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    super::hex(&Sha256::digest(secret.as_bytes()))
 }
 
 /// Validates scopes: at least one, each known; returns them distinct and

@@ -137,6 +137,30 @@ impl TenantRef {
     }
 }
 
+/// Splits `tenants/{tenant}/{collection}/{id}` into the tenant and the raw
+/// id segment, which is non-empty and has no `/`.
+fn child_name<'a>(
+    name: &'a str,
+    collection: &str,
+    id: &str,
+    field: &str,
+) -> Result<(TenantRef, &'a str)> {
+    let malformed = || {
+        Error::invalid_field(
+            field,
+            format!("must be tenants/{{tenant}}/{collection}/{{{id}}}"),
+        )
+    };
+    let rest = name.strip_prefix("tenants/").ok_or_else(malformed)?;
+    let (tenant, segment) = rest
+        .split_once(&format!("/{collection}/"))
+        .ok_or_else(malformed)?;
+    if segment.is_empty() || segment.contains('/') {
+        return Err(malformed());
+    }
+    Ok((TenantRef::parse_segment(tenant, field)?, segment))
+}
+
 /// The name of a custom domain, `tenants/{tenant}/domains/{hostname}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DomainName {
@@ -149,15 +173,9 @@ pub struct DomainName {
 impl DomainName {
     /// Parses `tenants/{tenant}/domains/{hostname}` from `field`.
     pub fn parse(name: &str, field: &str) -> Result<Self> {
-        let malformed =
-            || Error::invalid_field(field, "must be tenants/{tenant}/domains/{hostname}");
-        let rest = name.strip_prefix("tenants/").ok_or_else(malformed)?;
-        let (tenant_segment, hostname) = rest.split_once("/domains/").ok_or_else(malformed)?;
-        if hostname.is_empty() || hostname.contains('/') {
-            return Err(malformed());
-        }
+        let (tenant, hostname) = child_name(name, "domains", "hostname", field)?;
         Ok(Self {
-            tenant: TenantRef::parse_segment(tenant_segment, field)?,
+            tenant,
             hostname: hostname.to_owned(),
         })
     }
@@ -198,11 +216,9 @@ pub struct ApiKeyName {
 impl ApiKeyName {
     /// Parses `tenants/{tenant}/apiKeys/{key id}` from `field`.
     pub fn parse(name: &str, field: &str) -> Result<Self> {
-        let malformed = || Error::invalid_field(field, "must be tenants/{tenant}/apiKeys/{key id}");
-        let rest = name.strip_prefix("tenants/").ok_or_else(malformed)?;
-        let (tenant_segment, key) = rest.split_once("/apiKeys/").ok_or_else(malformed)?;
+        let (tenant, key) = child_name(name, "apiKeys", "key id", field)?;
         Ok(Self {
-            tenant: TenantRef::parse_segment(tenant_segment, field)?,
+            tenant,
             key_id: ApiKeyId(parse_canonical_uuid(key, field)?),
         })
     }

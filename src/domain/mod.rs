@@ -15,3 +15,9 @@ pub mod tenant;
 pub mod tenants;
 pub mod validate;
 pub mod verification;
+
+/// Lowercase hexadecimal of `bytes`: how digests, etags and key material
+/// are spelled everywhere in tenantd.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}

@@ -41,10 +41,7 @@ pub fn query_fingerprint(parts: &[&str]) -> String {
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part.as_bytes());
     }
-    hasher.finalize()[..12]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    super::hex(&hasher.finalize()[..12])
 }
 
 /// Makes the token for the page after the item whose key is `after`.

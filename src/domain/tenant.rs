@@ -168,10 +168,7 @@ impl Tenant {
             .chain_update(self.id.as_uuid().as_bytes())
             .chain_update(self.revision.to_be_bytes())
             .finalize();
-        digest[..8]
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect()
+        super::hex(&digest[..8])
     }
 
     /// Refuses with ABORTED when `expected` is given and is not the current
