@@ -49,6 +49,17 @@ pub struct CommonArgs {
     /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST/DB`.
     #[arg(long, global = true, env = "TENANTD_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
     pub database_url: String,
+    /// Database URL migrations run with, as the owner of the tables; the
+    /// database URL when unset. On PostgreSQL the server itself should
+    /// connect as a role that neither owns the tables nor is a superuser, so
+    /// row-level security applies to it.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTD_MIGRATION_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub migration_database_url: Option<String>,
     /// Log format.
     #[arg(
         long,
@@ -93,6 +104,29 @@ pub struct ServeArgs {
     /// Most PostgreSQL connections (SQLite always uses one).
     #[arg(long, env = "TENANTD_MAX_DB_CONNECTIONS", default_value_t = 16)]
     pub max_db_connections: u32,
+    /// Operator tokens, comma-separated, each `NAME=TOKEN` (the name is what
+    /// the audit log records) or a bare token. Admin callers may do
+    /// everything.
+    #[arg(
+        long,
+        env = "TENANTD_ADMIN_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub admin_tokens: Vec<String>,
+    /// Service tokens of internal microservices, as for `--admin-tokens`.
+    /// Service callers act for any tenant, on data-path methods only.
+    #[arg(
+        long,
+        env = "TENANTD_SERVICE_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub service_tokens: Vec<String>,
+    /// Seconds a resolved tenant or API key stays cached when no change
+    /// notification arrives; changes invalidate it at once.
+    #[arg(long, env = "TENANTD_CACHE_TTL_SECONDS", default_value_t = 60)]
+    pub cache_ttl_seconds: u64,
 }
 
 impl ServeArgs {
@@ -107,6 +141,9 @@ impl ServeArgs {
         ServeOnly::parse_from(["tenantd"]).serve
     }
 }
+
+/// How often the last use of API keys is written, by default.
+pub const DEFAULT_KEY_USE_FLUSH: Duration = Duration::from_secs(10);
 
 /// The validated settings of a running server.
 #[derive(Debug, Clone)]
@@ -125,6 +162,77 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Database pool settings.
     pub pool: PoolOptions,
+    /// Database URL migrations run with (the table owner's).
+    pub migration_database_url: String,
+    /// Operator tokens.
+    pub admin_tokens: Vec<NamedToken>,
+    /// Service tokens.
+    pub service_tokens: Vec<NamedToken>,
+    /// How long resolutions stay cached without a change notification.
+    pub cache_ttl: Duration,
+    /// How often the last use of API keys is written.
+    pub key_use_flush_interval: Duration,
+}
+
+/// The shortest token accepted: shorter ones are guessable.
+pub const MIN_TOKEN_BYTES: usize = 16;
+
+/// A configured bearer token and the name it is known by. The token is
+/// never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NamedToken {
+    /// What logs and the audit log call its holder.
+    pub name: String,
+    /// The bearer token.
+    pub token: String,
+}
+
+impl std::fmt::Debug for NamedToken {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("NamedToken")
+            .field("name", &self.name)
+            .field("token", &"***")
+            .finish()
+    }
+}
+
+/// Parses `NAME=TOKEN` or bare-token entries of `flag`; a bare token is
+/// named `{flag}#{position}`.
+pub fn parse_tokens(entries: &[String], flag: &str) -> Result<Vec<NamedToken>> {
+    let mut tokens = Vec::new();
+    for (position, entry) in entries.iter().map(|entry| entry.trim()).enumerate() {
+        if entry.is_empty() {
+            continue;
+        }
+        let (name, token) = match entry.split_once('=') {
+            Some((name, token)) => (name.trim().to_owned(), token.trim().to_owned()),
+            None => (format!("{flag}#{}", position + 1), entry.to_owned()),
+        };
+        let usable_name = !name.is_empty()
+            && name
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || b"-_.#".contains(&byte));
+        if !usable_name {
+            return Err(Error::invalid_field(
+                flag,
+                "names are letters, digits, '-', '_' and '.'",
+            ));
+        }
+        if token.len() < MIN_TOKEN_BYTES || token.bytes().any(|byte| !byte.is_ascii_graphic()) {
+            return Err(Error::invalid_field(
+                flag,
+                format!(
+                    "the token of {name} must be at least {MIN_TOKEN_BYTES} printable ASCII characters"
+                ),
+            ));
+        }
+        if tokens.iter().any(|known: &NamedToken| known.name == name) {
+            return Err(Error::invalid_field(flag, format!("{name} is named twice")));
+        }
+        tokens.push(NamedToken { name, token });
+    }
+    Ok(tokens)
 }
 
 impl Config {
@@ -137,8 +245,29 @@ impl Config {
             .map(|domain| validate::hostname(domain, "base-domain"))
             .transpose()
             .map_err(|violation| Error::InvalidArgument(vec![violation]))?;
+        let admin_tokens = parse_tokens(&serve.admin_tokens, "admin-tokens")?;
+        let service_tokens = parse_tokens(&serve.service_tokens, "service-tokens")?;
+        if admin_tokens.iter().any(|admin| {
+            service_tokens
+                .iter()
+                .any(|service| service.token == admin.token)
+        }) {
+            return Err(Error::invalid_field(
+                "service-tokens",
+                "a token cannot be both an admin and a service token",
+            ));
+        }
         Ok(Self {
             database_url: common.database_url.clone(),
+            migration_database_url: common
+                .migration_database_url
+                .clone()
+                .filter(|url| !url.is_empty())
+                .unwrap_or_else(|| common.database_url.clone()),
+            admin_tokens,
+            service_tokens,
+            cache_ttl: Duration::from_secs(serve.cache_ttl_seconds.max(1)),
+            key_use_flush_interval: DEFAULT_KEY_USE_FLUSH,
             migrate_on_start: !serve.no_migrate,
             base_domain,
             dns_resolver: serve.dns_resolver,
@@ -153,8 +282,14 @@ impl Config {
 
     /// Settings for tests and embedding: everything default but the URL.
     pub fn for_database(database_url: impl Into<String>) -> Self {
+        let database_url = database_url.into();
         Self {
-            database_url: database_url.into(),
+            migration_database_url: database_url.clone(),
+            database_url,
+            admin_tokens: Vec::new(),
+            service_tokens: Vec::new(),
+            cache_ttl: Duration::from_secs(60),
+            key_use_flush_interval: DEFAULT_KEY_USE_FLUSH,
             migrate_on_start: true,
             base_domain: None,
             dns_resolver: None,
@@ -191,6 +326,26 @@ mod tests {
         );
         assert_eq!(redact_url("postgres://app@db/t"), "postgres://app@db/t");
         assert_eq!(redact_url(DEFAULT_DATABASE_URL), DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn tokens_are_named_and_checked() {
+        let entries = [
+            "ops=0123456789abcdef0".to_owned(),
+            " fedcba9876543210 ".to_owned(),
+        ];
+        let tokens = parse_tokens(&entries, "admin-tokens").expect("valid tokens");
+        assert_eq!(tokens[0].name, "ops");
+        assert_eq!(tokens[1].name, "admin-tokens#2");
+        assert_eq!(tokens[1].token, "fedcba9876543210");
+        assert!(!format!("{tokens:?}").contains("0123456789abcdef0"));
+        assert!(parse_tokens(&["ops=short".to_owned()], "admin-tokens").is_err());
+        assert!(parse_tokens(&["a b=0123456789abcdef0".to_owned()], "admin-tokens").is_err());
+        let twice = [
+            "x=0123456789abcdef0".to_owned(),
+            "x=0123456789abcdef1".to_owned(),
+        ];
+        assert!(parse_tokens(&twice, "admin-tokens").is_err());
     }
 
     #[test]

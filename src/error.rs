@@ -115,6 +115,24 @@ pub enum Error {
         violations: Vec<PreconditionViolation>,
     },
 
+    /// The caller sent no credentials, or ones tenantd does not accept.
+    #[error("{message}")]
+    Unauthenticated {
+        /// UPPER_SNAKE_CASE reason, e.g. `CREDENTIALS_MISSING`.
+        reason: &'static str,
+        /// What to send instead.
+        message: String,
+    },
+
+    /// The caller is known but may not do this, or not to this tenant.
+    #[error("{message}")]
+    PermissionDenied {
+        /// UPPER_SNAKE_CASE reason, e.g. `TENANT_SUSPENDED`.
+        reason: &'static str,
+        /// What is missing.
+        message: String,
+    },
+
     /// A dependency (the database, DNS) could not be reached; retry later.
     #[error("{message}")]
     Unavailable {
@@ -183,6 +201,8 @@ impl Error {
             Error::AlreadyExists { .. } => Code::AlreadyExists,
             Error::Aborted { .. } => Code::Aborted,
             Error::FailedPrecondition { .. } => Code::FailedPrecondition,
+            Error::Unauthenticated { .. } => Code::Unauthenticated,
+            Error::PermissionDenied { .. } => Code::PermissionDenied,
             Error::Unavailable { .. } => Code::Unavailable,
             Error::Internal(_) => Code::Internal,
         }
@@ -195,7 +215,9 @@ impl Error {
             Error::NotFound { kind, .. } => format!("{}_NOT_FOUND", kind.to_uppercase()),
             Error::AlreadyExists { reason, .. }
             | Error::Aborted { reason, .. }
-            | Error::FailedPrecondition { reason, .. } => (*reason).to_owned(),
+            | Error::FailedPrecondition { reason, .. }
+            | Error::Unauthenticated { reason, .. }
+            | Error::PermissionDenied { reason, .. } => (*reason).to_owned(),
             Error::Unavailable { .. } => "UNAVAILABLE".to_owned(),
             Error::Internal(_) => "INTERNAL".to_owned(),
         }

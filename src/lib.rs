@@ -12,9 +12,11 @@
 //! - [`telemetry`]: `tracing` output and OpenTelemetry export.
 //! - [`server`]: `run(config, listener, shutdown)`; every tower layer is assembled there.
 //! - [`error`]: the crate's one error enum and its one mapping to `tonic::Status`.
+//! - [`middleware`]: tower layers; the tenant context layer authenticates and resolves every call.
 //! - [`grpc`]: one file per proto service plus proto ⇄ domain conversions; handlers are thin.
 //! - [`domain`]: typed ids, validation and business rules; no tonic, no SQL.
 //! - [`storage`]: sea-orm entities and the only code that speaks SQL.
+//! - [`changefeed`]: change notifications across replicas (PostgreSQL `LISTEN/NOTIFY`, or in-process).
 //! - [`dns`]: the resolver that verifies custom domains.
 //! - [`pb`]: code generated from `proto/tenantd/v1`.
 //!
@@ -22,11 +24,13 @@
 //! (validation happens in the conversion), calls the domain, and converts the
 //! answer back.
 
+pub mod changefeed;
 pub mod config;
 pub mod dns;
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod middleware;
 pub mod server;
 pub mod storage;
 pub mod telemetry;

@@ -18,7 +18,15 @@ async fn main() -> ExitCode {
         }
     };
     let outcome = match cli.command {
-        Some(Command::Migrate) => tenantd::server::migrate(&cli.common.database_url).await,
+        Some(Command::Migrate) => {
+            let url = cli
+                .common
+                .migration_database_url
+                .as_deref()
+                .filter(|url| !url.is_empty())
+                .unwrap_or(&cli.common.database_url);
+            tenantd::server::migrate(url).await
+        }
         Some(Command::Serve(serve)) => serve_until_signal(&cli.common, &serve).await,
         None => serve_until_signal(&cli.common, &ServeArgs::from_env()).await,
     };

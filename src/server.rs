@@ -21,11 +21,13 @@ use tracing::Span;
 
 use crate::config::{Config, redact_url};
 use crate::dns::DnsTxtResolver;
+use crate::domain::gate::Gate;
 use crate::domain::tenants::{TenantSettings, Tenants};
 use crate::error::{Error, Result};
 use crate::grpc::origin::REQUEST_ID_HEADER;
 use crate::grpc::tenant_service::TenantApi;
 use crate::grpc::unimplemented::NotYetImplemented;
+use crate::middleware::tenant_context::TenantContextLayer;
 use crate::pb;
 use crate::pb::config_service_server::ConfigServiceServer;
 use crate::pb::quota_service_server::QuotaServiceServer;
@@ -123,6 +125,8 @@ fn request_span<B>(request: &Request<B>) -> Span {
         rpc.method = %request.uri().path(),
         request_id = %request_id,
         tenant.id = tracing::field::Empty,
+        caller.kind = tracing::field::Empty,
+        caller.refused = tracing::field::Empty,
     );
     crate::telemetry::continue_caller_trace(&span, request.headers());
     span
@@ -135,18 +139,82 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let store = Store::connect(&config.database_url, &config.pool).await?;
+    serve(config, listener, shutdown, Admission::Gate).await
+}
+
+/// Serves like [`run`] but with no tenant context layer at all: nothing is
+/// authenticated, and handlers that need a context answer INTERNAL. For
+/// measuring what the layer costs (`benches/`), never for serving.
+#[doc(hidden)]
+pub async fn run_without_tenant_context_for_benchmarks(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    serve(config, listener, shutdown, Admission::Bypassed).await
+}
+
+/// Whether calls pass the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admission {
+    Gate,
+    Bypassed,
+}
+
+/// Keeps the gate's cache true to every replica's changes, and writes key
+/// uses every `flush_every`, until the store's pool closes.
+fn spawn_gate_upkeep(
+    gate: &Gate,
+    store: &Store,
+    flush_every: std::time::Duration,
+) -> [tokio::task::JoinHandle<()>; 2] {
+    let mut changes = store.changes();
+    let invalidated = gate.clone();
+    let invalidating = tokio::spawn(async move {
+        while let Some(change) = changes.next().await {
+            invalidated.invalidate(change);
+        }
+    });
+    let flushed = gate.clone();
+    let flushing = tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(flush_every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            flushed.flush_key_uses().await;
+        }
+    });
+    [invalidating, flushing]
+}
+
+async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    admission: Admission,
+) -> Result<()> {
     if config.migrate_on_start {
-        store.migrate().await?;
-    } else {
-        store.ensure_migrated().await?;
+        migrate(&config.migration_database_url).await?;
     }
+    let store = Store::connect(&config.database_url, &config.pool).await?;
+    store.ensure_migrated().await?;
     let resolver = Arc::new(DnsTxtResolver::new(config.dns_resolver)?);
     let settings = TenantSettings {
         purge_after: config.purge_after,
         base_domain: config.base_domain.clone(),
     };
     let tenants = Tenants::new(store.clone(), settings, resolver);
+    let gate = Gate::new(
+        tenants.clone(),
+        &config.admin_tokens,
+        &config.service_tokens,
+        config.cache_ttl,
+    );
+    store.listen_for_changes().await?;
+    let upkeep = spawn_gate_upkeep(&gate, &store, config.key_use_flush_interval);
+    if config.admin_tokens.is_empty() {
+        tracing::warn!("no admin token is configured (--admin-tokens): nobody can manage tenants");
+    }
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -162,9 +230,14 @@ pub async fn run(
         .layer(TraceLayer::new(classifier()).make_span_with(request_span))
         // Echoes the request id in the response so callers can quote it.
         .layer(PropagateRequestIdLayer::x_request_id())
-        // Innermost: a panicking handler answers INTERNAL, logged in its span,
-        // instead of breaking the caller's stream.
-        .layer(CatchPanicLayer::custom(answer_panic));
+        // A panicking handler (or gate) answers INTERNAL, logged in its
+        // span, instead of breaking the caller's stream.
+        .layer(CatchPanicLayer::custom(answer_panic))
+        // Innermost, inside the span: nothing reaches a handler without a
+        // tenant context, and refusals are traced like any answer.
+        .option_layer(
+            (admission == Admission::Gate).then(|| TenantContextLayer::new(gate.clone())),
+        );
 
     let address = listener.local_addr().map_err(Error::internal)?;
     tracing::info!(%address, database = %redact_url(&config.database_url), "tenantd serving");
@@ -186,7 +259,10 @@ pub async fn run(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(TenantServiceServer::new(TenantApi::new(tenants)))
+        .add_service(TenantServiceServer::new(TenantApi::new(
+            tenants,
+            gate.clone(),
+        )))
         .add_service(ConfigServiceServer::new(NotYetImplemented))
         .add_service(QuotaServiceServer::new(NotYetImplemented))
         .add_service(UsageServiceServer::new(NotYetImplemented))
@@ -203,6 +279,10 @@ pub async fn run(
         served = serve => served.map_err(Error::internal)?,
         () = grace_expired => tracing::warn!(grace_seconds = grace.as_secs(), "calls still in flight after the grace period were cut off"),
     }
+    for task in upkeep {
+        task.abort();
+    }
+    gate.flush_key_uses().await;
     store.close().await?;
     tracing::info!("tenantd stopped");
     Ok(())

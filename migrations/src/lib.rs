@@ -12,6 +12,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m0001_control_plane;
 mod m0002_api_keys;
+mod m0003_tenant_isolation;
 
 /// Applies tenantd's control-plane migrations.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_control_plane::Migration),
             Box::new(m0002_api_keys::Migration),
+            Box::new(m0003_tenant_isolation::Migration),
         ]
     }
 }

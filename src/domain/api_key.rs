@@ -21,14 +21,18 @@ const SECRET_BYTES: usize = 32;
 pub const MAX_ROTATION_OVERLAP: chrono::Duration = chrono::Duration::days(30);
 
 /// The scopes a key may hold.
-pub const SCOPES: [&str; 7] = [
+/// [`super::access::METHODS`] says which methods each one opens.
+pub const SCOPES: [&str; 10] = [
     "tenant:read",
+    "domains:manage",
+    "keys:manage",
+    "audit:read",
     "config:read",
     "config:write",
     "quota:check",
+    "quota:allocate",
     "usage:read",
     "usage:write",
-    "keys:manage",
 ];
 
 /// Whether a key is accepted, at a given time.
@@ -67,6 +71,10 @@ pub struct ApiKey {
     pub revoke_time: Option<DateTime<Utc>>,
     /// The key it replaced.
     pub rotated_from: Option<ApiKeyId>,
+    /// When it was last accepted, as last written (uses are written in
+    /// batches, so this may lag by the flush interval).
+    #[serde(skip)]
+    pub last_used_time: Option<DateTime<Utc>>,
 }
 
 /// The settable fields of a new key, validated.
@@ -144,6 +152,7 @@ impl ApiKey {
             expire_time: new.expire_time,
             revoke_time: None,
             rotated_from,
+            last_used_time: None,
         };
         Ok(IssuedApiKey { key, secret })
     }

@@ -3,7 +3,8 @@
 
 use super::api_key::{ApiKey, IssuedApiKey, MAX_ROTATION_OVERLAP, NewApiKey};
 use super::audit::{AuditRecord, Origin};
-use super::ids::{ApiKeyId, ApiKeyName, TenantRef};
+use super::context::TenantScope;
+use super::ids::{ApiKeyId, ApiKeyName};
 use super::paging;
 use super::tenants::{Tenants, now, snapshot};
 use crate::error::{Error, Result};
@@ -21,8 +22,8 @@ impl Tenants {
     /// Issues a key for a live tenant. `new.expire_time` must be in the future.
     pub async fn create_api_key(
         &self,
+        scope: &TenantScope,
         origin: &Origin,
-        tenant: &TenantRef,
         new: NewApiKey,
     ) -> Result<IssuedApiKey> {
         let now = now();
@@ -32,7 +33,7 @@ impl Tenants {
                 "must be in the future",
             ));
         }
-        let tenant = self.live_tenant(tenant, "add an API key to").await?;
+        let tenant = self.live_tenant(scope, "add an API key to").await?;
         let issued = ApiKey::issue(tenant.id, new, None, now)?;
         let audit = AuditRecord::new(
             origin,
@@ -42,19 +43,21 @@ impl Tenants {
             None,
             Some(snapshot(&issued.key)?),
         );
-        self.store.insert_api_key(&issued.key, None, audit).await?;
+        self.store
+            .insert_api_key(scope.into(), &issued.key, None, audit)
+            .await?;
         Ok(issued)
     }
 
     /// A page of the tenant's keys, oldest first, and the next token.
     pub async fn list_api_keys(
         &self,
-        tenant: &TenantRef,
+        scope: &TenantScope,
         show_revoked: bool,
         page_size: u64,
         page_token: &str,
     ) -> Result<(Vec<ApiKey>, String)> {
-        let tenant = self.get(tenant).await?;
+        let tenant = self.get(scope).await?;
         let tenant_name = tenant.id.resource_name();
         let fingerprint =
             paging::query_fingerprint(&[&tenant_name, if show_revoked { "revoked" } else { "" }]);
@@ -65,7 +68,7 @@ impl Tenants {
             .transpose()?;
         let rows = self
             .store
-            .list_api_keys(tenant.id, show_revoked, after, page_size + 1)
+            .list_api_keys(scope.into(), tenant.id, show_revoked, after, page_size + 1)
             .await?;
         Ok(paging::cut_page(rows, page_size, &fingerprint, |key| {
             key.id.to_string()
@@ -73,8 +76,13 @@ impl Tenants {
     }
 
     /// Revokes a key; a revoked key is returned as it is.
-    pub async fn revoke_api_key(&self, origin: &Origin, name: &ApiKeyName) -> Result<ApiKey> {
-        let key = self.find_api_key(name).await?;
+    pub async fn revoke_api_key(
+        &self,
+        scope: &TenantScope,
+        origin: &Origin,
+        name: &ApiKeyName,
+    ) -> Result<ApiKey> {
+        let key = self.find_api_key(scope, name).await?;
         let Some(revoked) = key.revoke(now()) else {
             return Ok(key);
         };
@@ -86,9 +94,13 @@ impl Tenants {
             Some(snapshot(&key)?),
             Some(snapshot(&revoked)?),
         );
-        if !self.store.revoke_api_key(&revoked, audit).await? {
+        if !self
+            .store
+            .revoke_api_key(scope.into(), &revoked, audit)
+            .await?
+        {
             // Revoked meanwhile: answer with what is there now.
-            return self.find_api_key(name).await;
+            return self.find_api_key(scope, name).await;
         }
         Ok(revoked)
     }
@@ -97,6 +109,7 @@ impl Tenants {
     /// stays accepted for `overlap` (0 to 30 days).
     pub async fn rotate_api_key(
         &self,
+        scope: &TenantScope,
         origin: &Origin,
         name: &ApiKeyName,
         overlap: chrono::Duration,
@@ -107,10 +120,8 @@ impl Tenants {
                 "must be between 0s and 30 days",
             ));
         }
-        let key = self.find_api_key(name).await?;
-        let tenant = self
-            .live_tenant(&TenantRef::Id(key.tenant_id), "rotate an API key of")
-            .await?;
+        let key = self.find_api_key(scope, name).await?;
+        let tenant = self.live_tenant(scope, "rotate an API key of").await?;
         let now = now();
         let (previous, successor) = key.rotate(overlap, now)?;
         let issued = ApiKey::issue(tenant.id, successor, Some(key.id), now)?;
@@ -124,7 +135,7 @@ impl Tenants {
         );
         if !self
             .store
-            .insert_api_key(&issued.key, Some((&key, &previous)), audit)
+            .insert_api_key(scope.into(), &issued.key, Some((&key, &previous)), audit)
             .await?
         {
             return Err(Error::Aborted {
@@ -138,10 +149,10 @@ impl Tenants {
         Ok(Rotation { issued, previous })
     }
 
-    async fn find_api_key(&self, name: &ApiKeyName) -> Result<ApiKey> {
-        let tenant = self.get(&name.tenant).await?;
+    async fn find_api_key(&self, scope: &TenantScope, name: &ApiKeyName) -> Result<ApiKey> {
+        let tenant = self.get(scope).await?;
         self.store
-            .find_api_key(tenant.id, name.key_id)
+            .find_api_key(scope.into(), tenant.id, name.key_id)
             .await?
             .ok_or_else(|| Error::NotFound {
                 kind: "api_key",

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 /// Where a change comes from: the caller and the call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
-    /// Who acts; `anonymous` until callers are authenticated.
+    /// Who acts: `admin:NAME`, `service:NAME` or `key:PREFIX`.
     pub actor: String,
     /// The call's request id (`x-request-id`).
     pub request_id: String,
@@ -165,21 +165,29 @@ fn lower(bound: &mut Option<Uuid>, candidate: Uuid) {
     *bound = Some(bound.map_or(candidate, |current| current.min(candidate)));
 }
 
+/// Whose audit trail to read.
+#[derive(Debug, Clone, Copy)]
+pub enum AuditScope<'a> {
+    /// Every tenant's, and tenantd's own.
+    AllTenants(&'a super::context::PlatformScope),
+    /// One tenant's.
+    Tenant(&'a super::context::TenantScope),
+}
+
 impl super::tenants::Tenants {
     /// A page of audit events under `parent`, newest first, and the next
     /// token.
     pub async fn list_audit_events(
         &self,
-        parent: &super::ids::AuditParent,
+        of: AuditScope<'_>,
         page_size: u64,
         page_token: &str,
         filter_text: &str,
     ) -> Result<(Vec<AuditEvent>, String)> {
-        let tenant_id = match parent {
-            super::ids::AuditParent::AllTenants => None,
-            // The trail outlives a purge, so an id is not checked for a tenant.
-            super::ids::AuditParent::Tenant(super::ids::TenantRef::Id(id)) => Some(*id),
-            super::ids::AuditParent::Tenant(by) => Some(self.get(by).await?.id),
+        // The trail outlives a purge, so the tenant is not looked up.
+        let (scope, tenant_id) = match of {
+            AuditScope::AllTenants(platform) => (platform.into(), None),
+            AuditScope::Tenant(scope) => (scope.into(), Some(scope.tenant_id())),
         };
         let parent_key = tenant_id.map(|id| id.to_string()).unwrap_or_default();
         let fingerprint = super::paging::query_fingerprint(&[&parent_key, filter_text]);
@@ -193,7 +201,7 @@ impl super::tenants::Tenants {
             ..AuditQuery::default()
         };
         apply_filter(&mut query, &filter::parse(filter_text, "filter")?, "filter")?;
-        let rows = self.store.list_audit_events(&query).await?;
+        let rows = self.store.list_audit_events(scope, &query).await?;
         Ok(super::paging::cut_page(
             rows,
             page_size,

@@ -3,8 +3,9 @@
 use uuid::Uuid;
 
 use super::audit::{AuditRecord, Origin};
+use super::context::TenantScope;
 use super::custom_domain::{CustomDomain, DomainState};
-use super::ids::{DomainName, TenantRef};
+use super::ids::DomainName;
 use super::paging;
 use super::tenant::{Tenant, TenantState};
 use super::tenants::{Tenants, now, snapshot};
@@ -16,8 +17,8 @@ impl Tenants {
     /// Adds `hostname` (validated) to the tenant, PENDING verification.
     pub async fn create_domain(
         &self,
+        scope: &TenantScope,
         origin: &Origin,
-        tenant: &TenantRef,
         hostname: String,
     ) -> Result<CustomDomain> {
         if let Some(base) = &self.settings.base_domain
@@ -30,7 +31,7 @@ impl Tenants {
                 ),
             ));
         }
-        let tenant = self.live_tenant(tenant, "add a domain to").await?;
+        let tenant = self.live_tenant(scope, "add a domain to").await?;
         let now = now();
         let domain = CustomDomain {
             id: Uuid::now_v7(),
@@ -49,24 +50,26 @@ impl Tenants {
             None,
             Some(snapshot(&domain)?),
         );
-        self.store.insert_domain(&domain, audit).await?;
+        self.store
+            .insert_domain(scope.into(), &domain, audit)
+            .await?;
         Ok(domain)
     }
 
     /// A page of the tenant's domains by hostname, and the next token.
     pub async fn list_domains(
         &self,
-        tenant: &TenantRef,
+        scope: &TenantScope,
         page_size: u64,
         page_token: &str,
     ) -> Result<(Vec<CustomDomain>, String)> {
-        let tenant = self.get(tenant).await?;
+        let tenant = self.get(scope).await?;
         let tenant_name = tenant.id.resource_name();
         let fingerprint = paging::query_fingerprint(&[&tenant_name]);
         let after = paging::decode_token(page_token, &fingerprint, "page_token")?;
         let rows = self
             .store
-            .list_domains(tenant.id, after.as_deref(), page_size + 1)
+            .list_domains(scope.into(), tenant.id, after.as_deref(), page_size + 1)
             .await?;
         Ok(paging::cut_page(rows, page_size, &fingerprint, |domain| {
             domain.hostname.clone()
@@ -74,8 +77,13 @@ impl Tenants {
     }
 
     /// Removes a domain from its tenant.
-    pub async fn delete_domain(&self, origin: &Origin, name: &DomainName) -> Result<()> {
-        let domain = self.find_domain(name).await?;
+    pub async fn delete_domain(
+        &self,
+        scope: &TenantScope,
+        origin: &Origin,
+        name: &DomainName,
+    ) -> Result<()> {
+        let domain = self.find_domain(scope, name).await?;
         let audit = AuditRecord::new(
             origin,
             "DeleteDomain",
@@ -84,7 +92,11 @@ impl Tenants {
             Some(snapshot(&domain)?),
             None,
         );
-        if !self.store.delete_domain(&domain, audit).await? {
+        if !self
+            .store
+            .delete_domain(scope.into(), &domain, audit)
+            .await?
+        {
             return Err(domain_not_found(name));
         }
         Ok(())
@@ -92,8 +104,13 @@ impl Tenants {
 
     /// Checks the domain's TXT record and marks it VERIFIED when it holds the
     /// expected value. A verified domain is returned as it is.
-    pub async fn verify_domain(&self, origin: &Origin, name: &DomainName) -> Result<CustomDomain> {
-        let domain = self.find_domain(name).await?;
+    pub async fn verify_domain(
+        &self,
+        scope: &TenantScope,
+        origin: &Origin,
+        name: &DomainName,
+    ) -> Result<CustomDomain> {
+        let domain = self.find_domain(scope, name).await?;
         if domain.state == DomainState::Verified {
             return Ok(domain);
         }
@@ -123,26 +140,30 @@ impl Tenants {
             Some(snapshot(&domain)?),
             Some(snapshot(&verified)?),
         );
-        if !self.store.mark_domain_verified(&verified, audit).await? {
+        if !self
+            .store
+            .mark_domain_verified(scope.into(), &verified, audit)
+            .await?
+        {
             // Removed or verified by a concurrent call: report what is there now.
-            return self.find_domain(name).await;
+            return self.find_domain(scope, name).await;
         }
         Ok(verified)
     }
 
-    async fn find_domain(&self, name: &DomainName) -> Result<CustomDomain> {
-        let tenant = self.get(&name.tenant).await?;
+    async fn find_domain(&self, scope: &TenantScope, name: &DomainName) -> Result<CustomDomain> {
+        let tenant = self.get(scope).await?;
         let hostname = validate::hostname(&name.hostname, "name")
             .map_err(|violation| Error::InvalidArgument(vec![violation]))?;
         self.store
-            .find_domain(tenant.id, &hostname)
+            .find_domain(scope.into(), tenant.id, &hostname)
             .await?
             .ok_or_else(|| domain_not_found(name))
     }
 
     /// The tenant, refused when it is deleted.
-    pub(super) async fn live_tenant(&self, by: &TenantRef, action: &str) -> Result<Tenant> {
-        let tenant = self.get(by).await?;
+    pub(super) async fn live_tenant(&self, scope: &TenantScope, action: &str) -> Result<Tenant> {
+        let tenant = self.get(scope).await?;
         if tenant.state == TenantState::Deleted {
             return Err(Error::failed_precondition(
                 "TENANT_DELETED",

@@ -2,13 +2,18 @@
 //! directory that applies it. No tonic and no SQL here: handlers call in
 //! with validated values, and the directory calls [`crate::storage`].
 
+pub mod access;
 pub mod api_key;
 pub mod api_keys;
 pub mod audit;
+pub mod cache;
+pub mod context;
 pub mod custom_domain;
 pub mod domains;
 pub mod filter;
+pub mod gate;
 pub mod ids;
+pub mod key_uses;
 pub mod paging;
 pub mod resolve;
 pub mod tenant;

@@ -1,16 +1,17 @@
 //! Resolution of the tenant a request is for, from a host name, an id or a
-//! slug. Deleted and unknown tenants are answered alike, NOT_FOUND, so a
-//! caller learns nothing about tenants it cannot use.
+//! slug: a verified custom domain first, then `{slug}.{base domain}`.
+//! Deleted and unknown tenants are answered alike, NOT_FOUND, so a caller
+//! learns nothing about tenants it cannot use. The gate caches both steps.
 
+use super::context::{PlatformScope, Scope};
 use super::custom_domain::DomainState;
 use super::ids::{TenantId, TenantRef};
-use super::tenant::{Tenant, TenantState};
 use super::tenants::Tenants;
 use super::validate;
 use crate::error::{Error, Result};
 
 /// What to resolve.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ResolveTarget {
     /// A host as in `:authority`, possibly with a port.
     Host(String),
@@ -45,43 +46,42 @@ fn host_without_port(authority: &str) -> &str {
 }
 
 impl Tenants {
-    /// The live tenant `target` names, and how it was found.
-    pub async fn resolve(&self, target: &ResolveTarget) -> Result<(Tenant, ResolvedBy)> {
-        let (found, by) = match target {
-            ResolveTarget::TenantId(id) => (
-                self.store.find_tenant(&TenantRef::Id(*id)).await?,
-                ResolvedBy::TenantId,
-            ),
-            ResolveTarget::Slug(slug) => (
-                self.store
-                    .find_tenant(&TenantRef::Slug(slug.clone()))
-                    .await?,
-                ResolvedBy::Slug,
-            ),
-            ResolveTarget::Host(authority) => self.resolve_host(authority).await?,
-        };
-        match found {
-            Some(tenant) if tenant.state != TenantState::Deleted => Ok((tenant, by)),
-            _ => Err(Error::NotFound {
-                kind: "tenant",
-                name: describe(target),
-            }),
+    /// Which tenant `target` names, and how, without reading the tenant
+    /// itself: the gate caches this answer and the tenant separately.
+    /// Resolution reads across tenants, in the platform scope: finding
+    /// which tenant a host or slug belongs to is what it is for.
+    pub(super) async fn locate(
+        &self,
+        target: &ResolveTarget,
+    ) -> Result<Option<(TenantId, ResolvedBy)>> {
+        let platform = Scope::from(&PlatformScope::system());
+        match target {
+            ResolveTarget::TenantId(id) => Ok(Some((*id, ResolvedBy::TenantId))),
+            ResolveTarget::Slug(slug) => Ok(self
+                .store
+                .find_tenant(platform, &TenantRef::Slug(slug.clone()))
+                .await?
+                .map(|tenant| (tenant.id, ResolvedBy::Slug))),
+            ResolveTarget::Host(authority) => self.locate_host(platform, authority).await,
         }
     }
 
-    async fn resolve_host(&self, authority: &str) -> Result<(Option<Tenant>, ResolvedBy)> {
+    async fn locate_host(
+        &self,
+        platform: Scope,
+        authority: &str,
+    ) -> Result<Option<(TenantId, ResolvedBy)>> {
         let host = host_without_port(authority);
         let Ok(hostname) = validate::hostname(host, "host") else {
-            return Ok((None, ResolvedBy::CustomDomain));
+            return Ok(None);
         };
-        if let Some(domain) = self.store.find_domain_by_hostname(&hostname).await?
+        if let Some(domain) = self
+            .store
+            .find_domain_by_hostname(platform, &hostname)
+            .await?
             && domain.state == DomainState::Verified
         {
-            let tenant = self
-                .store
-                .find_tenant(&TenantRef::Id(domain.tenant_id))
-                .await?;
-            return Ok((tenant, ResolvedBy::CustomDomain));
+            return Ok(Some((domain.tenant_id, ResolvedBy::CustomDomain)));
         }
         let slug = self.settings.base_domain.as_ref().and_then(|base| {
             hostname
@@ -90,13 +90,21 @@ impl Tenants {
                 .filter(|label| !label.contains('.'))
         });
         let Some(slug) = slug else {
-            return Ok((None, ResolvedBy::CustomDomain));
+            return Ok(None);
         };
-        let tenant = self
+        Ok(self
             .store
-            .find_tenant(&TenantRef::Slug(slug.to_owned()))
-            .await?;
-        Ok((tenant, ResolvedBy::Subdomain))
+            .find_tenant(platform, &TenantRef::Slug(slug.to_owned()))
+            .await?
+            .map(|tenant| (tenant.id, ResolvedBy::Subdomain)))
+    }
+}
+
+/// The answer for a target that names no live tenant.
+pub(super) fn not_found(target: &ResolveTarget) -> Error {
+    Error::NotFound {
+        kind: "tenant",
+        name: describe(target),
     }
 }
 

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::audit::{AuditRecord, Origin};
+use super::context::{PlatformScope, Scope, TenantScope};
 use super::filter::{self, Comparison, Op};
 use super::ids::{TenantId, TenantRef, new_v7_at};
 use super::paging;
@@ -90,7 +91,12 @@ impl Tenants {
 
     /// Creates a tenant, or returns the one a previous call with the same
     /// request id created.
-    pub async fn create(&self, origin: &Origin, request: CreateTenant) -> Result<Tenant> {
+    pub async fn create(
+        &self,
+        platform: &PlatformScope,
+        origin: &Origin,
+        request: CreateTenant,
+    ) -> Result<Tenant> {
         let new = request.tenant;
         let labels = snapshot(&new.labels)?.to_string();
         let chosen_id = new.id.map(|id| id.to_string()).unwrap_or_default();
@@ -104,10 +110,10 @@ impl Tenants {
         if let Some(request_id) = request.request_id
             && let Some(entry) = self
                 .store
-                .find_idempotency_entry(CREATE_SCOPE, request_id)
+                .find_idempotency_entry(platform.into(), CREATE_SCOPE, request_id)
                 .await?
         {
-            return self.replay(&entry, &fingerprint).await;
+            return self.replay(platform, &entry, &fingerprint).await;
         }
         let now = now();
         let id = new
@@ -130,7 +136,7 @@ impl Tenants {
         );
         match self
             .store
-            .insert_tenant(&tenant, entry.as_ref(), audit)
+            .insert_tenant(platform.into(), &tenant, entry.as_ref(), audit)
             .await
         {
             Ok(()) => Ok(tenant),
@@ -139,10 +145,10 @@ impl Tenants {
                 let request_id = request.request_id.unwrap_or_default();
                 match self
                     .store
-                    .find_idempotency_entry(CREATE_SCOPE, request_id)
+                    .find_idempotency_entry(platform.into(), CREATE_SCOPE, request_id)
                     .await?
                 {
-                    Some(entry) => self.replay(&entry, &fingerprint).await,
+                    Some(entry) => self.replay(platform, &entry, &fingerprint).await,
                     None => Err(Error::Aborted {
                         reason: "CONCURRENT_REQUEST",
                         message: "a request with the same request_id is in flight; retry"
@@ -154,21 +160,32 @@ impl Tenants {
         }
     }
 
-    async fn replay(&self, entry: &IdempotencyEntry, fingerprint: &str) -> Result<Tenant> {
+    async fn replay(
+        &self,
+        platform: &PlatformScope,
+        entry: &IdempotencyEntry,
+        fingerprint: &str,
+    ) -> Result<Tenant> {
         if entry.fingerprint != fingerprint {
             return Err(Error::invalid_field(
                 "request_id",
                 "was already used for a different request; use a new request_id",
             ));
         }
-        self.get(&TenantRef::parse_name(&entry.resource, "request_id")?)
+        let by = TenantRef::parse_name(&entry.resource, "request_id")?;
+        self.find(platform.into(), &by).await
+    }
+
+    /// The scope's tenant, including a soft-deleted one.
+    pub async fn get(&self, scope: &TenantScope) -> Result<Tenant> {
+        self.find(scope.into(), &TenantRef::Id(scope.tenant_id()))
             .await
     }
 
-    /// The tenant named by id or slug, including soft-deleted ones.
-    pub async fn get(&self, by: &TenantRef) -> Result<Tenant> {
+    /// The tenant named by id or slug, whatever its state, read in `scope`.
+    pub(super) async fn find(&self, scope: Scope, by: &TenantRef) -> Result<Tenant> {
         self.store
-            .find_tenant(by)
+            .find_tenant(scope, by)
             .await?
             .ok_or_else(|| Error::NotFound {
                 kind: "tenant",
@@ -177,7 +194,11 @@ impl Tenants {
     }
 
     /// A page of tenants in id order, and the token of the next page.
-    pub async fn list(&self, request: &ListTenants) -> Result<(Vec<Tenant>, String)> {
+    pub async fn list(
+        &self,
+        platform: &PlatformScope,
+        request: &ListTenants,
+    ) -> Result<(Vec<Tenant>, String)> {
         let show_deleted = request.show_deleted.to_string();
         let fingerprint = paging::query_fingerprint(&[&request.filter, &show_deleted]);
         let after = paging::decode_token(&request.page_token, &fingerprint, "page_token")?
@@ -192,7 +213,7 @@ impl Tenants {
         for comparison in filter::parse(&request.filter, "filter")? {
             apply_tenant_filter(&mut query, &comparison)?;
         }
-        let rows = self.store.list_tenants(&query).await?;
+        let rows = self.store.list_tenants(platform.into(), &query).await?;
         Ok(paging::cut_page(
             rows,
             request.page_size,
@@ -204,12 +225,12 @@ impl Tenants {
     /// Applies `patch` to the tenant.
     pub async fn update(
         &self,
+        scope: &TenantScope,
         origin: &Origin,
-        by: &TenantRef,
         etag: Option<&str>,
         patch: &TenantPatch,
     ) -> Result<Tenant> {
-        self.change(origin, by, etag, "UpdateTenant", |tenant, now| {
+        self.change(scope, origin, etag, "UpdateTenant", |tenant, now| {
             tenant.update(patch.clone(), now)
         })
         .await
@@ -218,12 +239,12 @@ impl Tenants {
     /// Soft-deletes the tenant.
     pub async fn delete(
         &self,
+        scope: &TenantScope,
         origin: &Origin,
-        by: &TenantRef,
         etag: Option<&str>,
     ) -> Result<Tenant> {
         let retention = self.settings.purge_after;
-        self.change(origin, by, etag, "DeleteTenant", |tenant, now| {
+        self.change(scope, origin, etag, "DeleteTenant", |tenant, now| {
             tenant.delete(retention, now).map(Some)
         })
         .await
@@ -232,11 +253,11 @@ impl Tenants {
     /// Restores a soft-deleted tenant.
     pub async fn undelete(
         &self,
+        scope: &TenantScope,
         origin: &Origin,
-        by: &TenantRef,
         etag: Option<&str>,
     ) -> Result<Tenant> {
-        self.change(origin, by, etag, "UndeleteTenant", |tenant, now| {
+        self.change(scope, origin, etag, "UndeleteTenant", |tenant, now| {
             tenant.undelete(now).map(Some)
         })
         .await
@@ -245,12 +266,12 @@ impl Tenants {
     /// Suspends the tenant with `reason`.
     pub async fn suspend(
         &self,
+        scope: &TenantScope,
         origin: &Origin,
-        by: &TenantRef,
         etag: Option<&str>,
         reason: &str,
     ) -> Result<Tenant> {
-        self.change(origin, by, etag, "SuspendTenant", |tenant, now| {
+        self.change(scope, origin, etag, "SuspendTenant", |tenant, now| {
             tenant.suspend(reason, now)
         })
         .await
@@ -259,11 +280,11 @@ impl Tenants {
     /// Activates a suspended tenant.
     pub async fn activate(
         &self,
+        scope: &TenantScope,
         origin: &Origin,
-        by: &TenantRef,
         etag: Option<&str>,
     ) -> Result<Tenant> {
-        self.change(origin, by, etag, "ActivateTenant", |tenant, now| {
+        self.change(scope, origin, etag, "ActivateTenant", |tenant, now| {
             tenant.activate(now)
         })
         .await
@@ -272,14 +293,14 @@ impl Tenants {
     /// Read, transition, conditional write; see the module docs.
     async fn change(
         &self,
+        scope: &TenantScope,
         origin: &Origin,
-        by: &TenantRef,
         etag: Option<&str>,
         action: &'static str,
         transition: impl Fn(&Tenant, DateTime<Utc>) -> Result<Option<Tenant>>,
     ) -> Result<Tenant> {
         for _ in 0..MAX_CHANGE_ATTEMPTS {
-            let current = self.get(by).await?;
+            let current = self.get(scope).await?;
             current.check_etag(etag)?;
             let Some(next) = transition(&current, now())? else {
                 return Ok(current);
@@ -294,7 +315,7 @@ impl Tenants {
             );
             if self
                 .store
-                .replace_tenant(current.revision, &next, audit)
+                .replace_tenant(scope.into(), current.revision, &next, audit)
                 .await?
             {
                 return Ok(next);

@@ -34,6 +34,7 @@ pub fn api_key(key: &ApiKey, now: DateTime<Utc>) -> pb::ApiKey {
             .rotated_from
             .map(|id| format!("{}/apiKeys/{id}", key.tenant_id.resource_name()))
             .unwrap_or_default(),
+        last_used_time: key.last_used_time.map(timestamp),
     }
 }
 

@@ -2,6 +2,7 @@
 //! proto messages and domain values.
 
 pub mod api_keys;
+pub mod context;
 pub mod convert;
 pub mod origin;
 pub mod tenant_service;

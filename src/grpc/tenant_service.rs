@@ -4,8 +4,11 @@
 use tonic::{Request, Response, Status};
 
 use super::api_keys;
+use super::context::context;
 use super::convert::{self, etag};
-use super::origin::origin;
+use crate::domain::audit::AuditScope;
+use crate::domain::context::TenantContext;
+use crate::domain::gate::Gate;
 use crate::domain::ids::{
     ApiKeyName, AuditParent, DomainName, TenantId, TenantRef, parse_canonical_uuid,
 };
@@ -22,12 +25,25 @@ use crate::pb::tenant_service_server::TenantService;
 pub struct TenantApi {
     /// The tenant directory.
     tenants: Tenants,
+    /// Scopes callers to the tenants they may reach, and resolves.
+    gate: Gate,
 }
 
 impl TenantApi {
-    /// Serves `tenants`.
-    pub fn new(tenants: Tenants) -> Self {
-        Self { tenants }
+    /// Serves `tenants`, reached through `gate`.
+    pub fn new(tenants: Tenants, gate: Gate) -> Self {
+        Self { tenants, gate }
+    }
+
+    /// The scope of the tenant `name` (field `field`) names, for `context`.
+    async fn scope(
+        &self,
+        context: &TenantContext,
+        name: &str,
+        field: &str,
+    ) -> Result<crate::domain::context::TenantScope, Error> {
+        let by = TenantRef::parse_name(name, field)?;
+        self.gate.scope_for(context, &by).await
     }
 }
 
@@ -53,15 +69,17 @@ fn check_reason(reason: &str, required: bool) -> Result<(), Error> {
 #[tonic::async_trait]
 impl TenantService for TenantApi {
     async fn create_tenant(&self, request: Request<pb::CreateTenantRequest>) -> Reply<pb::Tenant> {
-        let origin = origin(request.metadata(), &request.get_ref().request_id);
+        let context = context(&request)?;
         let request = request.into_inner();
+        let origin = context.origin(&request.request_id);
         let result = async {
+            let platform = context.platform()?;
             let tenant = convert::new_tenant(&request)?;
             let request_id = (!request.request_id.is_empty())
                 .then(|| parse_canonical_uuid(&request.request_id, "request_id"))
                 .transpose()?;
             self.tenants
-                .create(&origin, CreateTenant { tenant, request_id })
+                .create(&platform, &origin, CreateTenant { tenant, request_id })
                 .await
         }
         .await;
@@ -69,11 +87,11 @@ impl TenantService for TenantApi {
     }
 
     async fn get_tenant(&self, request: Request<pb::GetTenantRequest>) -> Reply<pb::Tenant> {
+        let context = context(&request)?;
         let request = request.into_inner();
         let result = async {
-            self.tenants
-                .get(&TenantRef::parse_name(&request.name, "name")?)
-                .await
+            let scope = self.scope(&context, &request.name, "name").await?;
+            self.tenants.get(&scope).await
         }
         .await;
         reply(result, |tenant| pb::Tenant::from(&tenant))
@@ -83,15 +101,17 @@ impl TenantService for TenantApi {
         &self,
         request: Request<pb::ListTenantsRequest>,
     ) -> Reply<pb::ListTenantsResponse> {
+        let context = context(&request)?;
         let request = request.into_inner();
         let result = async {
+            let platform = context.platform()?;
             let list = ListTenants {
                 page_size: page_size(request.page_size, "page_size")?,
                 page_token: request.page_token,
                 filter: request.filter,
                 show_deleted: request.show_deleted,
             };
-            self.tenants.list(&list).await
+            self.tenants.list(&platform, &list).await
         }
         .await;
         reply(result, |(tenants, next_page_token)| {
@@ -103,16 +123,17 @@ impl TenantService for TenantApi {
     }
 
     async fn update_tenant(&self, request: Request<pb::UpdateTenantRequest>) -> Reply<pb::Tenant> {
-        let origin = origin(request.metadata(), "");
+        let context = context(&request)?;
+        let origin = context.origin("");
         let request = request.into_inner();
         let result = async {
             let Some(tenant) = &request.tenant else {
                 return Err(Error::invalid_field("tenant", "is required"));
             };
-            let by = TenantRef::parse_name(&tenant.name, "tenant.name")?;
+            let scope = self.scope(&context, &tenant.name, "tenant.name").await?;
             let patch = convert::tenant_patch(tenant, request.update_mask.as_ref())?;
             self.tenants
-                .update(&origin, &by, etag(&tenant.etag), &patch)
+                .update(&scope, &origin, etag(&tenant.etag), &patch)
                 .await
         }
         .await;
@@ -120,11 +141,14 @@ impl TenantService for TenantApi {
     }
 
     async fn delete_tenant(&self, request: Request<pb::DeleteTenantRequest>) -> Reply<pb::Tenant> {
-        let origin = origin(request.metadata(), "");
+        let context = context(&request)?;
+        let origin = context.origin("");
         let request = request.into_inner();
         let result = async {
-            let by = TenantRef::parse_name(&request.name, "name")?;
-            self.tenants.delete(&origin, &by, etag(&request.etag)).await
+            let scope = self.scope(&context, &request.name, "name").await?;
+            self.tenants
+                .delete(&scope, &origin, etag(&request.etag))
+                .await
         }
         .await;
         reply(result, |tenant| pb::Tenant::from(&tenant))
@@ -134,12 +158,13 @@ impl TenantService for TenantApi {
         &self,
         request: Request<pb::UndeleteTenantRequest>,
     ) -> Reply<pb::Tenant> {
-        let origin = origin(request.metadata(), "");
+        let context = context(&request)?;
+        let origin = context.origin("");
         let request = request.into_inner();
         let result = async {
-            let by = TenantRef::parse_name(&request.name, "name")?;
+            let scope = self.scope(&context, &request.name, "name").await?;
             self.tenants
-                .undelete(&origin, &by, etag(&request.etag))
+                .undelete(&scope, &origin, etag(&request.etag))
                 .await
         }
         .await;
@@ -150,13 +175,14 @@ impl TenantService for TenantApi {
         &self,
         request: Request<pb::SuspendTenantRequest>,
     ) -> Reply<pb::Tenant> {
-        let origin = origin(request.metadata(), "");
+        let context = context(&request)?;
+        let origin = context.origin("");
         let request = request.into_inner();
         let result = async {
-            let by = TenantRef::parse_name(&request.name, "name")?;
+            let scope = self.scope(&context, &request.name, "name").await?;
             check_reason(&request.reason, true)?;
             self.tenants
-                .suspend(&origin, &by, etag(&request.etag), request.reason.trim())
+                .suspend(&scope, &origin, etag(&request.etag), request.reason.trim())
                 .await
         }
         .await;
@@ -167,13 +193,14 @@ impl TenantService for TenantApi {
         &self,
         request: Request<pb::ActivateTenantRequest>,
     ) -> Reply<pb::Tenant> {
-        let origin = origin(request.metadata(), "");
+        let context = context(&request)?;
+        let origin = context.origin("");
         let request = request.into_inner();
         let result = async {
-            let by = TenantRef::parse_name(&request.name, "name")?;
+            let scope = self.scope(&context, &request.name, "name").await?;
             check_reason(&request.reason, false)?;
             self.tenants
-                .activate(&origin, &by, etag(&request.etag))
+                .activate(&scope, &origin, etag(&request.etag))
                 .await
         }
         .await;
@@ -181,16 +208,17 @@ impl TenantService for TenantApi {
     }
 
     async fn create_domain(&self, request: Request<pb::CreateDomainRequest>) -> Reply<pb::Domain> {
-        let origin = origin(request.metadata(), "");
+        let context = context(&request)?;
+        let origin = context.origin("");
         let request = request.into_inner();
         let result = async {
-            let tenant = TenantRef::parse_name(&request.parent, "parent")?;
+            let scope = self.scope(&context, &request.parent, "parent").await?;
             let Some(domain) = &request.domain else {
                 return Err(Error::invalid_field("domain", "is required"));
             };
             let hostname = validate::hostname(&domain.hostname, "domain.hostname")
                 .map_err(|violation| Error::InvalidArgument(vec![violation]))?;
-            self.tenants.create_domain(&origin, &tenant, hostname).await
+            self.tenants.create_domain(&scope, &origin, hostname).await
         }
         .await;
         reply(result, |domain| pb::Domain::from(&domain))
@@ -200,12 +228,13 @@ impl TenantService for TenantApi {
         &self,
         request: Request<pb::ListDomainsRequest>,
     ) -> Reply<pb::ListDomainsResponse> {
+        let context = context(&request)?;
         let request = request.into_inner();
         let result = async {
-            let tenant = TenantRef::parse_name(&request.parent, "parent")?;
+            let scope = self.scope(&context, &request.parent, "parent").await?;
             let size = page_size(request.page_size, "page_size")?;
             self.tenants
-                .list_domains(&tenant, size, &request.page_token)
+                .list_domains(&scope, size, &request.page_token)
                 .await
         }
         .await;
@@ -218,22 +247,26 @@ impl TenantService for TenantApi {
     }
 
     async fn delete_domain(&self, request: Request<pb::DeleteDomainRequest>) -> Reply<()> {
-        let origin = origin(request.metadata(), "");
+        let context = context(&request)?;
+        let origin = context.origin("");
         let request = request.into_inner();
         let result = async {
             let name = DomainName::parse(&request.name, "name")?;
-            self.tenants.delete_domain(&origin, &name).await
+            let scope = self.gate.scope_for(&context, &name.tenant).await?;
+            self.tenants.delete_domain(&scope, &origin, &name).await
         }
         .await;
         reply(result, |_| ())
     }
 
     async fn verify_domain(&self, request: Request<pb::VerifyDomainRequest>) -> Reply<pb::Domain> {
-        let origin = origin(request.metadata(), "");
+        let context = context(&request)?;
+        let origin = context.origin("");
         let request = request.into_inner();
         let result = async {
             let name = DomainName::parse(&request.name, "name")?;
-            self.tenants.verify_domain(&origin, &name).await
+            let scope = self.gate.scope_for(&context, &name.tenant).await?;
+            self.tenants.verify_domain(&scope, &origin, &name).await
         }
         .await;
         reply(result, |domain| pb::Domain::from(&domain))
@@ -243,12 +276,13 @@ impl TenantService for TenantApi {
         &self,
         request: Request<pb::CreateApiKeyRequest>,
     ) -> Reply<pb::CreateApiKeyResponse> {
-        let origin = origin(request.metadata(), "");
+        let context = context(&request)?;
+        let origin = context.origin("");
         let request = request.into_inner();
         let result = async {
-            let tenant = TenantRef::parse_name(&request.parent, "parent")?;
+            let scope = self.scope(&context, &request.parent, "parent").await?;
             let new = api_keys::new_api_key(&request)?;
-            self.tenants.create_api_key(&origin, &tenant, new).await
+            self.tenants.create_api_key(&scope, &origin, new).await
         }
         .await;
         reply(result, |issued| pb::CreateApiKeyResponse {
@@ -261,12 +295,13 @@ impl TenantService for TenantApi {
         &self,
         request: Request<pb::ListApiKeysRequest>,
     ) -> Reply<pb::ListApiKeysResponse> {
+        let context = context(&request)?;
         let request = request.into_inner();
         let result = async {
-            let tenant = TenantRef::parse_name(&request.parent, "parent")?;
+            let scope = self.scope(&context, &request.parent, "parent").await?;
             let size = page_size(request.page_size, "page_size")?;
             self.tenants
-                .list_api_keys(&tenant, request.show_revoked, size, &request.page_token)
+                .list_api_keys(&scope, request.show_revoked, size, &request.page_token)
                 .await
         }
         .await;
@@ -280,11 +315,13 @@ impl TenantService for TenantApi {
     }
 
     async fn revoke_api_key(&self, request: Request<pb::RevokeApiKeyRequest>) -> Reply<pb::ApiKey> {
-        let origin = origin(request.metadata(), "");
+        let context = context(&request)?;
+        let origin = context.origin("");
         let request = request.into_inner();
         let result = async {
             let name = ApiKeyName::parse(&request.name, "name")?;
-            self.tenants.revoke_api_key(&origin, &name).await
+            let scope = self.gate.scope_for(&context, &name.tenant).await?;
+            self.tenants.revoke_api_key(&scope, &origin, &name).await
         }
         .await;
         reply(result, |key| api_keys::api_key(&key, chrono::Utc::now()))
@@ -294,12 +331,16 @@ impl TenantService for TenantApi {
         &self,
         request: Request<pb::RotateApiKeyRequest>,
     ) -> Reply<pb::RotateApiKeyResponse> {
-        let origin = origin(request.metadata(), "");
+        let context = context(&request)?;
+        let origin = context.origin("");
         let request = request.into_inner();
         let result = async {
             let name = ApiKeyName::parse(&request.name, "name")?;
+            let scope = self.gate.scope_for(&context, &name.tenant).await?;
             let overlap = api_keys::overlap(request.overlap.as_ref())?;
-            self.tenants.rotate_api_key(&origin, &name, overlap).await
+            self.tenants
+                .rotate_api_key(&scope, &origin, &name, overlap)
+                .await
         }
         .await;
         reply(result, |rotation| {
@@ -311,12 +352,22 @@ impl TenantService for TenantApi {
         &self,
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Reply<pb::ListAuditEventsResponse> {
+        let context = context(&request)?;
         let request = request.into_inner();
         let result = async {
             let parent = AuditParent::parse(&request.parent, "parent")?;
             let size = page_size(request.page_size, "page_size")?;
+            let (platform, scope) = match &parent {
+                AuditParent::AllTenants => (Some(context.platform()?), None),
+                AuditParent::Tenant(by) => (None, Some(self.gate.scope_for(&context, by).await?)),
+            };
+            let of = match (&platform, &scope) {
+                (Some(platform), _) => AuditScope::AllTenants(platform),
+                (_, Some(scope)) => AuditScope::Tenant(scope),
+                (None, None) => return Err(Error::internal("an audit parent without a scope")),
+            };
             self.tenants
-                .list_audit_events(&parent, size, &request.page_token, &request.filter)
+                .list_audit_events(of, size, &request.page_token, &request.filter)
                 .await
         }
         .await;
@@ -349,7 +400,8 @@ impl TenantService for TenantApi {
                     ));
                 }
             };
-            self.tenants.resolve(&target).await
+            // The layer admitted only callers allowed to resolve any tenant.
+            self.gate.resolve(&target).await
         }
         .await;
         reply(result, |(tenant, by)| {

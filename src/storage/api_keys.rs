@@ -6,10 +6,13 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
+use sea_orm::sea_query::ExprTrait;
+
 use super::entities::api_key;
-use super::{Store, classify, commit_if_changed, insert_audit};
+use super::{Store, classify};
 use crate::domain::api_key::ApiKey;
 use crate::domain::audit::AuditRecord;
+use crate::domain::context::Scope;
 use crate::domain::ids::{ApiKeyId, TenantId};
 use crate::error::{Error, Result};
 
@@ -19,11 +22,12 @@ impl Store {
     /// meanwhile, in which case nothing is written.
     pub async fn insert_api_key(
         &self,
+        scope: Scope,
         key: &ApiKey,
         replacing: Option<(&ApiKey, &ApiKey)>,
         audit: AuditRecord,
     ) -> Result<bool> {
-        let txn = self.begin().await?;
+        let txn = self.begin_in(scope).await?;
         if let Some((read, shortened)) = replacing {
             let mut update = api_key::Entity::update_many()
                 .set(api_key::ActiveModel {
@@ -42,28 +46,31 @@ impl Store {
             }
         }
         to_active_model(key)?.insert(&txn).await.map_err(classify)?;
-        insert_audit(&txn, audit).await?;
-        txn.commit().await.map_err(classify)?;
+        self.commit_with_audit(txn, audit).await?;
         Ok(true)
     }
 
     /// The key `key_id` of `tenant_id`.
     pub async fn find_api_key(
         &self,
+        scope: Scope,
         tenant_id: TenantId,
         key_id: ApiKeyId,
     ) -> Result<Option<ApiKey>> {
+        let txn = self.begin_in(scope).await?;
         let row = api_key::Entity::find_by_id(key_id.as_uuid())
             .filter(api_key::Column::TenantId.eq(tenant_id.as_uuid()))
-            .one(&self.db)
+            .one(&txn)
             .await
             .map_err(classify)?;
+        Self::end_read(txn).await?;
         row.map(from_model).transpose()
     }
 
     /// Keys of `tenant_id` after `after`, oldest first.
     pub async fn list_api_keys(
         &self,
+        scope: Scope,
         tenant_id: TenantId,
         show_revoked: bool,
         after: Option<ApiKeyId>,
@@ -79,14 +86,21 @@ impl Store {
         if let Some(after) = after {
             select = select.filter(api_key::Column::Id.gt(after.as_uuid()));
         }
-        let rows = select.all(&self.db).await.map_err(classify)?;
+        let txn = self.begin_in(scope).await?;
+        let rows = select.all(&txn).await.map_err(classify)?;
+        Self::end_read(txn).await?;
         rows.into_iter().map(from_model).collect()
     }
 
     /// Stores the revocation of a key with its audit record; `false` if it
     /// was revoked meanwhile.
-    pub async fn revoke_api_key(&self, revoked: &ApiKey, audit: AuditRecord) -> Result<bool> {
-        let txn = self.begin().await?;
+    pub async fn revoke_api_key(
+        &self,
+        scope: Scope,
+        revoked: &ApiKey,
+        audit: AuditRecord,
+    ) -> Result<bool> {
+        let txn = self.begin_in(scope).await?;
         let updated = api_key::Entity::update_many()
             .set(api_key::ActiveModel {
                 revoke_time: Set(revoked.revoke_time),
@@ -97,7 +111,56 @@ impl Store {
             .exec(&txn)
             .await
             .map_err(classify)?;
-        commit_if_changed(txn, updated.rows_affected, audit).await
+        self.commit_if_changed(txn, updated.rows_affected, audit)
+            .await
+    }
+}
+
+impl Store {
+    /// The key with public `prefix`, whichever tenant holds it: the gate's
+    /// lookup of a presented key, in the platform scope.
+    pub async fn find_api_key_by_prefix(
+        &self,
+        scope: Scope,
+        prefix: &str,
+    ) -> Result<Option<ApiKey>> {
+        let txn = self.begin_in(scope).await?;
+        let row = api_key::Entity::find()
+            .filter(api_key::Column::Prefix.eq(prefix))
+            .one(&txn)
+            .await
+            .map_err(classify)?;
+        Self::end_read(txn).await?;
+        row.map(from_model).transpose()
+    }
+
+    /// Records that `key_id` of `tenant_id` was used at `used`, unless a
+    /// later use is already recorded. Not audited: it is bookkeeping, and
+    /// arrives in batches.
+    pub async fn record_api_key_use(
+        &self,
+        scope: Scope,
+        tenant_id: TenantId,
+        key_id: ApiKeyId,
+        used: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        let txn = self.begin_in(scope).await?;
+        api_key::Entity::update_many()
+            .set(api_key::ActiveModel {
+                last_used_time: Set(Some(used)),
+                ..Default::default()
+            })
+            .filter(api_key::Column::Id.eq(key_id.as_uuid()))
+            .filter(api_key::Column::TenantId.eq(tenant_id.as_uuid()))
+            .filter(
+                api_key::Column::LastUsedTime
+                    .is_null()
+                    .or(api_key::Column::LastUsedTime.lt(used)),
+            )
+            .exec(&txn)
+            .await
+            .map_err(classify)?;
+        txn.commit().await.map_err(classify)
     }
 }
 
@@ -113,6 +176,8 @@ fn to_active_model(key: &ApiKey) -> Result<api_key::ActiveModel> {
         expire_time: Set(key.expire_time),
         revoke_time: Set(key.revoke_time),
         rotated_from: Set(key.rotated_from.map(|id| id.as_uuid())),
+        // A new key has not been used yet.
+        last_used_time: Set(None),
     })
 }
 
@@ -128,5 +193,6 @@ fn from_model(row: api_key::Model) -> Result<ApiKey> {
         expire_time: row.expire_time,
         revoke_time: row.revoke_time,
         rotated_from: row.rotated_from.map(ApiKeyId::from_uuid),
+        last_used_time: row.last_used_time,
     })
 }

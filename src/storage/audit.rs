@@ -6,12 +6,17 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use super::entities::audit_event;
 use super::{Store, classify};
 use crate::domain::audit::{AuditEvent, AuditQuery};
+use crate::domain::context::Scope;
 use crate::domain::ids::TenantId;
 use crate::error::Result;
 
 impl Store {
     /// Audit events matching `query`, newest first.
-    pub async fn list_audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+    pub async fn list_audit_events(
+        &self,
+        scope: Scope,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditEvent>> {
         let mut select = audit_event::Entity::find()
             .order_by_desc(audit_event::Column::Id)
             .limit(query.limit);
@@ -39,7 +44,9 @@ impl Store {
         for request_id in &query.request_ids {
             select = select.filter(audit_event::Column::RequestId.eq(request_id.as_str()));
         }
-        let rows = select.all(&self.db).await.map_err(classify)?;
+        let txn = self.begin_in(scope).await?;
+        let rows = select.all(&txn).await.map_err(classify)?;
+        Self::end_read(txn).await?;
         Ok(rows
             .into_iter()
             .map(|row| AuditEvent {

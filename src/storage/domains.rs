@@ -5,52 +5,67 @@ use sea_orm::{
 };
 
 use super::entities::tenant_domain;
-use super::{Store, classify, commit_if_changed, insert_audit};
+use super::{Store, classify};
 use crate::domain::audit::AuditRecord;
+use crate::domain::context::Scope;
 use crate::domain::custom_domain::{CustomDomain, DomainState};
 use crate::domain::ids::TenantId;
 use crate::error::Result;
 
 impl Store {
     /// Inserts a custom domain with its audit record.
-    pub async fn insert_domain(&self, domain: &CustomDomain, audit: AuditRecord) -> Result<()> {
-        let txn = self.begin().await?;
+    pub async fn insert_domain(
+        &self,
+        scope: Scope,
+        domain: &CustomDomain,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        let txn = self.begin_in(scope).await?;
         to_active_model(domain)
             .insert(&txn)
             .await
             .map_err(classify)?;
-        insert_audit(&txn, audit).await?;
-        txn.commit().await.map_err(classify)
+        self.commit_with_audit(txn, audit).await
     }
 
     /// The domain `hostname` of `tenant_id`.
     pub async fn find_domain(
         &self,
+        scope: Scope,
         tenant_id: TenantId,
         hostname: &str,
     ) -> Result<Option<CustomDomain>> {
+        let txn = self.begin_in(scope).await?;
         let row = tenant_domain::Entity::find()
             .filter(tenant_domain::Column::TenantId.eq(tenant_id.as_uuid()))
             .filter(tenant_domain::Column::Hostname.eq(hostname))
-            .one(&self.db)
+            .one(&txn)
             .await
             .map_err(classify)?;
+        Self::end_read(txn).await?;
         Ok(row.map(from_model))
     }
 
     /// The domain `hostname`, whichever tenant holds it.
-    pub async fn find_domain_by_hostname(&self, hostname: &str) -> Result<Option<CustomDomain>> {
+    pub async fn find_domain_by_hostname(
+        &self,
+        scope: Scope,
+        hostname: &str,
+    ) -> Result<Option<CustomDomain>> {
+        let txn = self.begin_in(scope).await?;
         let row = tenant_domain::Entity::find()
             .filter(tenant_domain::Column::Hostname.eq(hostname))
-            .one(&self.db)
+            .one(&txn)
             .await
             .map_err(classify)?;
+        Self::end_read(txn).await?;
         Ok(row.map(from_model))
     }
 
     /// Domains of `tenant_id` after `after` (a hostname), by hostname.
     pub async fn list_domains(
         &self,
+        scope: Scope,
         tenant_id: TenantId,
         after: Option<&str>,
         limit: u64,
@@ -62,28 +77,37 @@ impl Store {
         if let Some(after) = after {
             select = select.filter(tenant_domain::Column::Hostname.gt(after));
         }
-        let rows = select.all(&self.db).await.map_err(classify)?;
+        let txn = self.begin_in(scope).await?;
+        let rows = select.all(&txn).await.map_err(classify)?;
+        Self::end_read(txn).await?;
         Ok(rows.into_iter().map(from_model).collect())
     }
 
     /// Deletes a domain with its audit record; `false` if it was gone.
-    pub async fn delete_domain(&self, domain: &CustomDomain, audit: AuditRecord) -> Result<bool> {
-        let txn = self.begin().await?;
+    pub async fn delete_domain(
+        &self,
+        scope: Scope,
+        domain: &CustomDomain,
+        audit: AuditRecord,
+    ) -> Result<bool> {
+        let txn = self.begin_in(scope).await?;
         let deleted = tenant_domain::Entity::delete_by_id(domain.id)
             .exec(&txn)
             .await
             .map_err(classify)?;
-        commit_if_changed(txn, deleted.rows_affected, audit).await
+        self.commit_if_changed(txn, deleted.rows_affected, audit)
+            .await
     }
 
     /// Stores a pending domain as verified, with its audit record; `false`
     /// if it was removed or verified meanwhile.
     pub async fn mark_domain_verified(
         &self,
+        scope: Scope,
         verified: &CustomDomain,
         audit: AuditRecord,
     ) -> Result<bool> {
-        let txn = self.begin().await?;
+        let txn = self.begin_in(scope).await?;
         let updated = tenant_domain::Entity::update_many()
             .set(tenant_domain::ActiveModel {
                 state: Set(verified.state.as_str().to_owned()),
@@ -95,7 +119,8 @@ impl Store {
             .exec(&txn)
             .await
             .map_err(classify)?;
-        commit_if_changed(txn, updated.rows_affected, audit).await
+        self.commit_if_changed(txn, updated.rows_affected, audit)
+            .await
     }
 }
 

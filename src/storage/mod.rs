@@ -2,7 +2,12 @@
 //! default) or PostgreSQL, chosen by the database URL.
 //!
 //! Invariants kept here:
-//! - every mutation and its audit record commit in one transaction;
+//! - every mutation and its audit record commit in one transaction, which
+//!   also announces the change on the change feed;
+//! - every transaction runs in a [`Scope`]: on PostgreSQL it begins with
+//!   `SET LOCAL tenantd.tenant_id` (or `tenantd.platform`), which the
+//!   row-level security policies read, so a query that forgot its tenant
+//!   filter still sees one tenant's rows only;
 //! - database errors are classified once, in [`classify`]: unique
 //!   violations become ALREADY_EXISTS with the reason of the index they hit,
 //!   lost connections UNAVAILABLE, the rest INTERNAL;
@@ -21,12 +26,14 @@ pub use tenants::IdempotencyEntry;
 use std::time::Duration;
 
 use sea_orm::{
-    ActiveModelTrait, ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqlErr, TransactionTrait,
+    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, SqlErr, Statement, TransactionTrait,
 };
 use tenantd_migration::{Migrator, MigratorTrait};
 
+use crate::changefeed::{CHANNEL, Change, ChangeFeed, Subscription};
 use crate::domain::audit::AuditRecord;
+use crate::domain::context::Scope;
 use crate::domain::ids::new_v7_at;
 use crate::error::{Error, Result};
 
@@ -35,6 +42,8 @@ use crate::error::{Error, Result};
 pub struct Store {
     /// The connection pool.
     db: DatabaseConnection,
+    /// Where committed changes are announced in this process.
+    feed: ChangeFeed,
 }
 
 /// Pool settings taken from the configuration.
@@ -67,7 +76,27 @@ impl Store {
             .acquire_timeout(pool.acquire_timeout)
             .sqlx_logging(false);
         let db = Database::connect(options).await.map_err(classify)?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            feed: ChangeFeed::new(),
+        })
+    }
+
+    /// Changes committed from now on, by this replica or (on PostgreSQL,
+    /// once [`Self::listen_for_changes`] ran) by any other.
+    pub fn changes(&self) -> Subscription {
+        self.feed.subscribe()
+    }
+
+    /// On PostgreSQL, starts forwarding every replica's change
+    /// notifications to [`Self::changes`]; SQLite needs nothing, as its
+    /// changes are announced in-process.
+    pub async fn listen_for_changes(&self) -> Result<()> {
+        if self.backend() == DbBackend::Postgres {
+            let pool = self.db.get_postgres_connection_pool().clone();
+            self.feed.listen_postgres(pool).await?;
+        }
+        Ok(())
     }
 
     /// Applies pending control-plane migrations.
@@ -112,26 +141,72 @@ impl Store {
         self.db.close().await.map_err(classify)
     }
 
-    async fn begin(&self) -> Result<DatabaseTransaction> {
-        self.db.begin().await.map_err(classify)
+    /// Begins a transaction in `scope`: on PostgreSQL the row-level
+    /// security policies see its tenant (or the platform) through a
+    /// transaction-local setting.
+    async fn begin_in(&self, scope: Scope) -> Result<DatabaseTransaction> {
+        let txn = self.db.begin().await.map_err(classify)?;
+        if self.backend() == DbBackend::Postgres {
+            let (setting, value) = match scope {
+                Scope::Tenant(tenant_id) => ("tenantd.tenant_id", tenant_id.to_string()),
+                Scope::Platform => ("tenantd.platform", "on".to_owned()),
+            };
+            txn.query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config($1, $2, true)",
+                [setting.into(), value.into()],
+            ))
+            .await
+            .map_err(classify)?;
+        }
+        Ok(txn)
     }
-}
 
-/// Ends a transaction whose conditional change touched `rows_affected`
-/// rows: none means the row was not as read, so nothing is written and the
-/// answer is `false`; otherwise `record` is written and all is committed.
-async fn commit_if_changed(
-    txn: DatabaseTransaction,
-    rows_affected: u64,
-    record: AuditRecord,
-) -> Result<bool> {
-    if rows_affected == 0 {
-        txn.rollback().await.map_err(classify)?;
-        return Ok(false);
+    /// Ends a read-only transaction.
+    async fn end_read(txn: DatabaseTransaction) -> Result<()> {
+        txn.commit().await.map_err(classify)
     }
-    insert_audit(&txn, record).await?;
-    txn.commit().await.map_err(classify)?;
-    Ok(true)
+
+    /// Writes `record`, announces the change and commits. PostgreSQL
+    /// delivers the notification at commit, to every replica; SQLite's
+    /// only process hears of it once committed.
+    async fn commit_with_audit(&self, txn: DatabaseTransaction, record: AuditRecord) -> Result<()> {
+        let changed = record.tenant_id;
+        insert_audit(&txn, record).await?;
+        let postgres = self.backend() == DbBackend::Postgres;
+        if let (Some(tenant_id), true) = (changed, postgres) {
+            txn.query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_notify($1, $2)",
+                [CHANNEL.into(), Change::Tenant(tenant_id).payload().into()],
+            ))
+            .await
+            .map_err(classify)?;
+        }
+        txn.commit().await.map_err(classify)?;
+        if let (Some(tenant_id), false) = (changed, postgres) {
+            self.feed.publish(Change::Tenant(tenant_id));
+        }
+        Ok(())
+    }
+
+    /// Ends a transaction whose conditional change touched `rows_affected`
+    /// rows: none means the row was not as read, so nothing is written and
+    /// the answer is `false`; otherwise `record` is written and all is
+    /// committed.
+    async fn commit_if_changed(
+        &self,
+        txn: DatabaseTransaction,
+        rows_affected: u64,
+        record: AuditRecord,
+    ) -> Result<bool> {
+        if rows_affected == 0 {
+            txn.rollback().await.map_err(classify)?;
+            return Ok(false);
+        }
+        self.commit_with_audit(txn, record).await?;
+        Ok(true)
+    }
 }
 
 /// Writes `record` inside `txn`, stamped with the clock to the millisecond:

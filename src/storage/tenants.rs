@@ -10,8 +10,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entities::{idempotency_key, tenant};
-use super::{Store, classify, commit_if_changed, insert_audit};
+use super::{Store, classify};
 use crate::domain::audit::AuditRecord;
+use crate::domain::context::Scope;
 use crate::domain::ids::{TenantId, TenantRef};
 use crate::domain::tenant::{Tenant, TenantQuery, TenantState};
 use crate::error::{Error, Result};
@@ -34,11 +35,12 @@ impl Store {
     /// transaction.
     pub async fn insert_tenant(
         &self,
+        scope: Scope,
         tenant: &Tenant,
         idempotency: Option<&IdempotencyEntry>,
         audit: AuditRecord,
     ) -> Result<()> {
-        let txn = self.begin().await?;
+        let txn = self.begin_in(scope).await?;
         if let Some(entry) = idempotency {
             idempotency_key::ActiveModel {
                 scope: Set(entry.scope.to_owned()),
@@ -55,20 +57,22 @@ impl Store {
             .insert(&txn)
             .await
             .map_err(classify)?;
-        insert_audit(&txn, audit).await?;
-        txn.commit().await.map_err(classify)
+        self.commit_with_audit(txn, audit).await
     }
 
     /// The first call made with `request_id` for `scope`, if any.
     pub async fn find_idempotency_entry(
         &self,
+        data_scope: Scope,
         scope: &'static str,
         request_id: Uuid,
     ) -> Result<Option<IdempotencyEntry>> {
+        let txn = self.begin_in(data_scope).await?;
         let row = idempotency_key::Entity::find_by_id((scope.to_owned(), request_id))
-            .one(&self.db)
+            .one(&txn)
             .await
             .map_err(classify)?;
+        Self::end_read(txn).await?;
         Ok(row.map(|row| IdempotencyEntry {
             scope,
             request_id: row.request_id,
@@ -78,17 +82,19 @@ impl Store {
     }
 
     /// The tenant named by id or slug, whatever its state.
-    pub async fn find_tenant(&self, by: &TenantRef) -> Result<Option<Tenant>> {
+    pub async fn find_tenant(&self, scope: Scope, by: &TenantRef) -> Result<Option<Tenant>> {
         let select = match by {
             TenantRef::Id(id) => tenant::Entity::find_by_id(id.as_uuid()),
             TenantRef::Slug(slug) => tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)),
         };
-        let row = select.one(&self.db).await.map_err(classify)?;
+        let txn = self.begin_in(scope).await?;
+        let row = select.one(&txn).await.map_err(classify)?;
+        Self::end_read(txn).await?;
         row.map(from_model).transpose()
     }
 
     /// Tenants matching `query`, ordered by id.
-    pub async fn list_tenants(&self, query: &TenantQuery) -> Result<Vec<Tenant>> {
+    pub async fn list_tenants(&self, scope: Scope, query: &TenantQuery) -> Result<Vec<Tenant>> {
         let mut select = tenant::Entity::find()
             .order_by_asc(tenant::Column::Id)
             .limit(query.limit);
@@ -107,7 +113,9 @@ impl Store {
         for (key, value) in &query.labels {
             select = select.filter(self.label_equals(key, value));
         }
-        let rows = select.all(&self.db).await.map_err(classify)?;
+        let txn = self.begin_in(scope).await?;
+        let rows = select.all(&txn).await.map_err(classify)?;
+        Self::end_read(txn).await?;
         rows.into_iter().map(from_model).collect()
     }
 
@@ -128,11 +136,12 @@ impl Store {
     /// meanwhile (nothing is written then).
     pub async fn replace_tenant(
         &self,
+        scope: Scope,
         previous_revision: i64,
         next: &Tenant,
         audit: AuditRecord,
     ) -> Result<bool> {
-        let txn = self.begin().await?;
+        let txn = self.begin_in(scope).await?;
         let updated = tenant::Entity::update_many()
             .set(to_active_model(next)?)
             .filter(tenant::Column::Id.eq(next.id.as_uuid()))
@@ -140,7 +149,8 @@ impl Store {
             .exec(&txn)
             .await
             .map_err(classify)?;
-        commit_if_changed(txn, updated.rows_affected, audit).await
+        self.commit_if_changed(txn, updated.rows_affected, audit)
+            .await
     }
 }
 

@@ -134,7 +134,7 @@ async fn the_lifecycle_is_recorded(backend: Backend) {
     );
     for event in &trail {
         assert_eq!(event.resource, acme.name);
-        assert_eq!(event.actor, "anonymous");
+        assert_eq!(event.actor, "admin:test-admin");
         assert!(
             event
                 .name
@@ -243,7 +243,7 @@ async fn filters_select_events(backend: Backend) {
         &mut client,
         "tenants/-",
         &format!(
-            r#"create_time >= "{}" AND create_time <= "{}" AND actor = "anonymous""#,
+            r#"create_time >= "{}" AND create_time <= "{}" AND actor = "admin:test-admin""#,
             rfc3339(oldest),
             rfc3339(newest)
         ),

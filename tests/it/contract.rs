@@ -10,6 +10,8 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
+use crate::support::server::{ADMIN_TOKEN, Credentials};
+
 use crate::support::status::assert_error;
 use crate::support::{Backend, TestServer};
 
@@ -157,7 +159,10 @@ async fn health_reports_serving(backend: Backend) {
 
 async fn later_services_answer_unimplemented(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let mut quota = pb::quota_service_client::QuotaServiceClient::new(server.channel.clone());
+    let mut quota = pb::quota_service_client::QuotaServiceClient::with_interceptor(
+        server.channel.clone(),
+        Credentials::bearer(ADMIN_TOKEN),
+    );
     let status = quota
         .get_quota_status(pb::GetQuotaStatusRequest::default())
         .await

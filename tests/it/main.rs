@@ -13,5 +13,6 @@ mod lifecycle;
 mod listing;
 mod process;
 mod resolve;
+mod rls;
 mod robustness;
 mod tenants;

@@ -27,6 +27,8 @@ pub struct Model {
     pub revoke_time: Option<DateTimeUtc>,
     /// The key this one replaced.
     pub rotated_from: Option<Uuid>,
+    /// When the key last authenticated a request; `None` if never.
+    pub last_used_time: Option<DateTimeUtc>,
 }
 
 /// No relations are navigated through sea-orm.

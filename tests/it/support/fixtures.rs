@@ -2,11 +2,8 @@
 
 use prost_types::FieldMask;
 use tenantd::pb;
-use tenantd::pb::tenant_service_client::TenantServiceClient;
-use tonic::transport::Channel;
 
-/// A TenantService client.
-pub type Client = TenantServiceClient<Channel>;
+pub use super::server::Client;
 
 /// A tenant message with only its slug set.
 pub fn tenant(slug: &str) -> pb::Tenant {

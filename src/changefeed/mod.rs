@@ -1,0 +1,140 @@
+//! Change notifications: every replica learns, within moments, that a
+//! tenant (or one of its keys or domains) changed, so caches drop what they
+//! hold about it.
+//!
+//! Storage announces a change inside the transaction that makes it: on
+//! PostgreSQL with `pg_notify` on [`CHANNEL`], which PostgreSQL delivers at
+//! commit to every listening replica, this one included; on SQLite, which
+//! only one process uses, in-process after the commit. Subscribers see the
+//! same [`Change`] stream either way.
+
+mod postgres;
+
+use tokio::sync::broadcast;
+
+use crate::domain::ids::TenantId;
+
+/// The PostgreSQL notification channel.
+pub const CHANNEL: &str = "tenantd_changes";
+
+/// How many changes a slow subscriber may fall behind before it is told to
+/// forget everything ([`Change::Everything`]).
+const BACKLOG: usize = 1024;
+
+/// What changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// The tenant, one of its keys or one of its domains.
+    Tenant(TenantId),
+    /// Unknown: notifications may have been missed (a lost connection, a
+    /// lagging subscriber), so everything cached is suspect.
+    Everything,
+}
+
+impl Change {
+    /// The notification payload.
+    pub fn payload(&self) -> String {
+        match self {
+            Change::Tenant(id) => id.to_string(),
+            Change::Everything => "*".to_owned(),
+        }
+    }
+
+    /// Reads a payload; anything unreadable counts as [`Change::Everything`].
+    pub fn from_payload(payload: &str) -> Self {
+        uuid::Uuid::parse_str(payload)
+            .map(|uuid| Change::Tenant(TenantId::from_uuid(uuid)))
+            .unwrap_or(Change::Everything)
+    }
+}
+
+/// The change stream of this process; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ChangeFeed {
+    /// Fans changes out to subscribers.
+    sender: broadcast::Sender<Change>,
+}
+
+impl Default for ChangeFeed {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChangeFeed {
+    /// A feed with no source yet: changes arrive through [`Self::publish`]
+    /// or a PostgreSQL listener.
+    pub fn new() -> Self {
+        let (sender, _) = broadcast::channel(BACKLOG);
+        Self { sender }
+    }
+
+    /// Changes from now on.
+    pub fn subscribe(&self) -> Subscription {
+        Subscription {
+            receiver: self.sender.subscribe(),
+        }
+    }
+
+    /// Hands `change` to every subscriber of this process.
+    pub fn publish(&self, change: Change) {
+        // No subscriber is not an error: nothing is cached yet.
+        let _ = self.sender.send(change);
+    }
+
+    /// Forwards PostgreSQL notifications on [`CHANNEL`] to subscribers
+    /// until the pool closes. Returns once listening has started, so no
+    /// change committed after it returns is missed.
+    pub async fn listen_postgres(
+        &self,
+        pool: sea_orm::sqlx::PgPool,
+    ) -> crate::error::Result<tokio::task::JoinHandle<()>> {
+        postgres::listen(self.clone(), pool).await
+    }
+}
+
+/// One subscriber's view of the feed.
+#[derive(Debug)]
+pub struct Subscription {
+    /// The broadcast receiver.
+    receiver: broadcast::Receiver<Change>,
+}
+
+impl Subscription {
+    /// The next change; [`Change::Everything`] when this subscriber fell
+    /// behind, `None` once the feed is gone.
+    pub async fn next(&mut self) -> Option<Change> {
+        match self.receiver.recv().await {
+            Ok(change) => Some(change),
+            Err(broadcast::error::RecvError::Lagged(_)) => Some(Change::Everything),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip() {
+        let id = TenantId::from_uuid(uuid::Uuid::now_v7());
+        assert_eq!(
+            Change::from_payload(&Change::Tenant(id).payload()),
+            Change::Tenant(id)
+        );
+        assert_eq!(Change::from_payload("*"), Change::Everything);
+        assert_eq!(Change::from_payload("garbage"), Change::Everything);
+    }
+
+    #[tokio::test]
+    async fn a_lagging_subscriber_is_told_to_forget_everything() {
+        let feed = ChangeFeed::new();
+        let mut subscription = feed.subscribe();
+        let id = TenantId::from_uuid(uuid::Uuid::now_v7());
+        for _ in 0..=BACKLOG {
+            feed.publish(Change::Tenant(id));
+        }
+        assert_eq!(subscription.next().await, Some(Change::Everything));
+    }
+}

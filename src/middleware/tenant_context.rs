@@ -1,0 +1,126 @@
+//! The tenant context layer: authenticates every call, resolves its tenant
+//! and checks both through the [`Gate`], then hands the handler a
+//! [`TenantContext`] in the request extensions. Refused calls never reach a
+//! handler. Health checks and reflection stay open.
+//!
+//! It is a tower layer rather than a tonic interceptor because resolution
+//! is asynchronous (cache misses read the database); extensions set on the
+//! `http::Request` are visible through `tonic::Request::extensions()`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower::{Layer, Service};
+use tracing::Span;
+
+use crate::domain::access;
+use crate::domain::context::TenantContext;
+use crate::domain::gate::{Call, Gate, TENANT_ID_HEADER, TENANT_SLUG_HEADER};
+use crate::grpc::origin::REQUEST_ID_HEADER;
+
+/// Puts a [`TenantContext`] into every admitted request.
+#[derive(Clone)]
+pub struct TenantContextLayer {
+    /// Decides who is admitted.
+    gate: Gate,
+}
+
+impl TenantContextLayer {
+    /// The layer, admitting what `gate` admits.
+    pub fn new(gate: Gate) -> Self {
+        Self { gate }
+    }
+}
+
+impl<S> Layer<S> for TenantContextLayer {
+    type Service = TenantContextService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TenantContextService {
+            inner,
+            gate: self.gate.clone(),
+        }
+    }
+}
+
+/// The service [`TenantContextLayer`] wraps around the router.
+#[derive(Clone)]
+pub struct TenantContextService<S> {
+    /// The router.
+    inner: S,
+    /// Decides who is admitted.
+    gate: Gate,
+}
+
+fn header<'r, B>(request: &'r Request<B>, name: &str) -> Option<&'r str> {
+    request
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+}
+
+impl<S, B> Service<Request<B>> for TenantContextService<S>
+where
+    S: Service<Request<B>, Response = Response<tonic::body::Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        // The service polled ready is the one that must be called; a clone
+        // takes its place for the next call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        if access::is_open(request.uri().path()) {
+            return Box::pin(inner.call(request));
+        }
+        let gate = self.gate.clone();
+        // The trace layer's span is current here, not in the future.
+        let span = Span::current();
+        Box::pin(async move {
+            let admitted = {
+                let call = Call {
+                    authorization: header(&request, http::header::AUTHORIZATION.as_str()),
+                    tenant_id: header(&request, TENANT_ID_HEADER),
+                    tenant_slug: header(&request, TENANT_SLUG_HEADER),
+                    authority: request
+                        .uri()
+                        .authority()
+                        .map(|authority| authority.as_str())
+                        .or_else(|| header(&request, http::header::HOST.as_str())),
+                    request_id: header(&request, REQUEST_ID_HEADER).unwrap_or_default(),
+                };
+                gate.admit(request.uri().path(), &call).await
+            };
+            match admitted {
+                Ok(context) => {
+                    record(&span, &context);
+                    request.extensions_mut().insert(context);
+                    inner.call(request).await
+                }
+                Err(error) => {
+                    span.record("caller.refused", error.reason());
+                    Ok(error.into_status().into_http())
+                }
+            }
+        })
+    }
+}
+
+fn record(span: &Span, context: &TenantContext) {
+    span.record("caller.kind", context.caller.kind());
+    if let Some(tenant) = &context.tenant {
+        span.record("tenant.id", tracing::field::display(tenant.id));
+    } else if let crate::domain::context::Caller::Tenant { tenant_id, .. } = &context.caller {
+        span.record("tenant.id", tracing::field::display(tenant_id));
+    }
+}
