@@ -46,6 +46,9 @@ pub struct Store {
     feed: ChangeFeed,
 }
 
+/// The advisory lock key migrations hold on PostgreSQL ("tenantd" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7465_6e61_6e74_64;
+
 /// Pool settings taken from the configuration.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
@@ -99,9 +102,23 @@ impl Store {
         Ok(())
     }
 
-    /// Applies pending control-plane migrations.
+    /// Applies pending control-plane migrations. On PostgreSQL they run in
+    /// one transaction holding an advisory lock, so replicas starting
+    /// together migrate one after the other (the later ones find nothing
+    /// pending) and a failed migration leaves nothing half-applied.
     pub async fn migrate(&self) -> Result<()> {
-        Migrator::up(&self.db, None).await.map_err(classify)
+        if self.backend() != DbBackend::Postgres {
+            return Migrator::up(&self.db, None).await.map_err(classify);
+        }
+        let txn = self.db.begin().await.map_err(classify)?;
+        txn.query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"),
+        ))
+        .await
+        .map_err(classify)?;
+        Migrator::up(&txn, None).await.map_err(classify)?;
+        txn.commit().await.map_err(classify)
     }
 
     /// Fails unless every control-plane migration has been applied: a
@@ -168,8 +185,8 @@ impl Store {
     }
 
     /// Writes `record`, announces the change and commits. PostgreSQL
-    /// delivers the notification at commit, to every replica; SQLite's
-    /// only process hears of it once committed.
+    /// delivers the notification at commit, to every replica; this process
+    /// also hears of it in-process once committed.
     async fn commit_with_audit(&self, txn: DatabaseTransaction, record: AuditRecord) -> Result<()> {
         let changed = record.tenant_id;
         insert_audit(&txn, record).await?;
@@ -184,7 +201,9 @@ impl Store {
             .map_err(classify)?;
         }
         txn.commit().await.map_err(classify)?;
-        if let (Some(tenant_id), false) = (changed, postgres) {
+        // This replica's own cache must not wait for the notification's
+        // round trip: the caller's next call may come first.
+        if let Some(tenant_id) = changed {
             self.feed.publish(Change::Tenant(tenant_id));
         }
         Ok(())

@@ -7,8 +7,10 @@ mod support;
 
 mod api_keys;
 mod audit;
+mod context;
 mod contract;
 mod domains;
+mod isolation;
 mod lifecycle;
 mod listing;
 mod process;

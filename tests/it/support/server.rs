@@ -75,6 +75,8 @@ pub type Client = TenantServiceClient<InterceptedService<Channel, Credentials>>;
 pub struct TestServer {
     /// A channel to it.
     pub channel: Channel,
+    /// Where it listens.
+    pub address: std::net::SocketAddr,
     /// The database owner's URL, for tests that check what is stored
     /// (the owner is a superuser in tests, so row-level security does not
     /// hide rows from it).
@@ -136,6 +138,7 @@ impl TestServer {
             .expect("connect to the test server");
         Self {
             channel,
+            address,
             database_url: database.owner_url.clone(),
             stop,
             task,
@@ -158,6 +161,17 @@ impl TestServer {
     /// A TenantService client sending `credentials`.
     pub fn tenants_as(&self, credentials: Credentials) -> Client {
         TenantServiceClient::with_interceptor(self.channel.clone(), credentials)
+    }
+
+    /// A channel whose calls carry `authority` as `:authority`, as when
+    /// the server is reached under a tenant's host name.
+    pub async fn channel_for_host(&self, authority: &str) -> Channel {
+        Channel::from_shared(format!("http://{}", self.address))
+            .expect("endpoint")
+            .origin(format!("http://{authority}").parse().expect("authority"))
+            .connect()
+            .await
+            .expect("connect to the test server")
     }
 
     /// Shuts the server down gracefully and removes its database.
