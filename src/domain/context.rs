@@ -77,6 +77,9 @@ pub struct ResolvedTenant {
 }
 
 /// What the tenant context layer puts in every admitted request.
+// The private field keeps other modules of this crate (handlers included)
+// from making contexts; `#[non_exhaustive]` would only stop other crates.
+#[allow(clippy::manual_non_exhaustive)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantContext {
     /// Who calls.

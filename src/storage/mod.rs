@@ -47,7 +47,7 @@ pub struct Store {
 }
 
 /// The advisory lock key migrations hold on PostgreSQL ("tenantd" in ASCII).
-const MIGRATION_LOCK: i64 = 0x7465_6e61_6e74_64;
+const MIGRATION_LOCK: i64 = 0x0074_656e_616e_7464;
 
 /// Pool settings taken from the configuration.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use tenantd::pb;
 use tonic::Request;
 use tonic::metadata::MetadataValue;
 
-use crate::support::fixtures::{Client, create, mask};
+use crate::support::fixtures::{Client, create, create_domain, mask};
 use crate::support::status::invalid_fields;
 use crate::support::{Backend, TestServer};
 
@@ -347,17 +347,7 @@ async fn domain_changes_are_recorded(backend: Backend) {
     let server = TestServer::start(backend).await;
     let mut client = server.tenants();
     let acme = create(&mut client, "acme").await;
-    let domain = client
-        .create_domain(pb::CreateDomainRequest {
-            parent: acme.name.clone(),
-            domain: Some(pb::Domain {
-                hostname: "shop.example.com".into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let domain = create_domain(&mut client, &acme.name, "shop.example.com").await;
     client
         .delete_domain(pb::DeleteDomainRequest {
             name: domain.name.clone(),

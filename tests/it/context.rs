@@ -13,7 +13,7 @@ use tonic::transport::Channel;
 
 use crate::support::db::postgres_available;
 use crate::support::dns::TestDns;
-use crate::support::fixtures::{Client, create, name_request};
+use crate::support::fixtures::{Client, create, create_domain, name_request};
 use crate::support::server::{ADMIN_TOKEN, Credentials, SERVICE_TOKEN};
 use crate::support::status::assert_error;
 use crate::support::{Backend, TestServer};
@@ -91,17 +91,7 @@ async fn every_strategy_selects_the_tenant(backend: Backend) {
     let mut operator = server.tenants();
     let acme = create(&mut operator, "acme").await;
     let globex = create(&mut operator, "globex").await;
-    let domain = operator
-        .create_domain(pb::CreateDomainRequest {
-            parent: acme.name.clone(),
-            domain: Some(pb::Domain {
-                hostname: "shop.example.com".into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("create domain")
-        .into_inner();
+    let domain = create_domain(&mut operator, &acme.name, "shop.example.com").await;
     dns.publish_txt(
         &domain.verification_record_name,
         &domain.verification_record_value,

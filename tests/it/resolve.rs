@@ -6,7 +6,7 @@ use tenantd::pb::resolve_tenant_request::Target;
 use tonic::Code;
 
 use crate::support::dns::TestDns;
-use crate::support::fixtures::{Client, create};
+use crate::support::fixtures::{Client, create, create_domain};
 use crate::support::status::{assert_error, invalid_fields};
 use crate::support::{Backend, TestServer};
 
@@ -109,17 +109,7 @@ async fn only_verified_custom_domains_resolve(backend: Backend) {
     .await;
     let mut client = server.tenants();
     let acme = create(&mut client, "acme").await;
-    let domain = client
-        .create_domain(pb::CreateDomainRequest {
-            parent: acme.name.clone(),
-            domain: Some(pb::Domain {
-                hostname: "shop.example.com".into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let domain = create_domain(&mut client, &acme.name, "shop.example.com").await;
 
     let pending = resolve(&mut client, host("shop.example.com"))
         .await

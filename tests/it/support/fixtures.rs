@@ -38,3 +38,18 @@ pub fn mask(paths: &[&str]) -> Option<FieldMask> {
         paths: paths.iter().map(|path| (*path).to_owned()).collect(),
     })
 }
+
+/// Adds `hostname` to the tenant `parent`, failing the test otherwise.
+pub async fn create_domain(client: &mut Client, parent: &str, hostname: &str) -> pb::Domain {
+    client
+        .create_domain(pb::CreateDomainRequest {
+            parent: parent.to_owned(),
+            domain: Some(pb::Domain {
+                hostname: hostname.to_owned(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("create domain")
+        .into_inner()
+}
