@@ -301,7 +301,7 @@ async fn key_uses_are_recorded_without_a_write_per_call(backend: Backend) {
             .expect("list keys")
             .into_inner()
             .api_keys;
-        if let Some(used) = keys[0].last_used_time.clone() {
+        if let Some(used) = keys[0].last_used_time {
             break used;
         }
         assert!(Instant::now() < deadline, "last_used_time never written");
