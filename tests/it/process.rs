@@ -129,13 +129,53 @@ fn invalid_configuration_fails_with_a_message() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("--listen-addr"));
 }
 
+/// Creates a tenant through the server on `port` as the operator, and
+/// reads it back naming it in `x-tenant-id`; returns its id.
+async fn create_and_read_tenant(port: u16, token: &str) -> String {
+    use tenantd::pb;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let mut client = pb::tenant_service_client::TenantServiceClient::new(channel);
+    let mut create = tonic::Request::new(pb::CreateTenantRequest {
+        tenant: Some(pb::Tenant {
+            slug: "logged".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let bearer: tonic::metadata::MetadataValue<_> =
+        format!("Bearer {token}").parse().expect("ascii");
+    create
+        .metadata_mut()
+        .insert("authorization", bearer.clone());
+    let tenant = client
+        .create_tenant(create)
+        .await
+        .expect("create tenant")
+        .into_inner();
+    let mut get = tonic::Request::new(pb::GetTenantRequest {
+        name: tenant.name.clone(),
+    });
+    get.metadata_mut().insert("authorization", bearer);
+    get.metadata_mut()
+        .insert("x-tenant-id", tenant.id.parse().expect("ascii"));
+    client.get_tenant(get).await.expect("get tenant");
+    tenant.id
+}
+
 #[tokio::test]
 async fn serves_from_environment_and_stops_on_sigterm() {
     let (path, url) = temp_database();
     let port = free_port();
+    let token = "process-test-admin-token-5f1c";
     let mut child = tenantd()
         .env("TENANTD_DATABASE_URL", &url)
         .env("TENANTD_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("TENANTD_ADMIN_TOKENS", format!("ops={token}"))
+        .env("TENANTD_LOG", "info,tower_http=debug")
         .env("TENANTD_LOG_FORMAT", "json")
         // Export is switched on; nothing listens there, which must not stop serving.
         .env(
@@ -147,6 +187,7 @@ async fn serves_from_environment_and_stops_on_sigterm() {
         .spawn()
         .expect("start tenantd");
     wait_until_serving(port, &mut child).await;
+    let tenant_id = create_and_read_tenant(port, token).await;
 
     let pid = child.id().to_string();
     let killed = Command::new("kill")
@@ -172,5 +213,14 @@ async fn serves_from_environment_and_stops_on_sigterm() {
             .any(|line| line["message"] == "tenantd stopped"),
         "{logs}"
     );
+    // Calls are traced with who made them and for which tenant; the
+    // token itself is never logged.
+    assert!(
+        lines.iter().any(|line| {
+            line["span"]["caller.kind"] == "admin" && line["span"]["tenant.id"] == tenant_id
+        }),
+        "{logs}"
+    );
+    assert!(!logs.contains(token), "the admin token was logged");
     let _ = std::fs::remove_file(path);
 }
