@@ -333,6 +333,25 @@ async fn changes_take_effect_at_once(backend: Backend) {
         .expect("activate");
     assert_eq!(get_outcome(&mut own, &acme.name).await, Ok(()));
     operator
+        .delete_tenant(pb::DeleteTenantRequest {
+            name: acme.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("delete");
+    assert_eq!(
+        get_outcome(&mut own, &acme.name).await,
+        Err((Code::NotFound, "TENANT_NOT_FOUND".to_owned()))
+    );
+    operator
+        .undelete_tenant(pb::UndeleteTenantRequest {
+            name: acme.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("undelete");
+    assert_eq!(get_outcome(&mut own, &acme.name).await, Ok(()));
+    operator
         .revoke_api_key(pb::RevokeApiKeyRequest { name: key.name })
         .await
         .expect("revoke");
