@@ -10,8 +10,8 @@ use std::sync::Arc;
 use http::Request;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier};
@@ -254,6 +254,9 @@ async fn serve(
         let _ = stop_sender.send(true);
     });
     let mut serve_stop = stop_receiver.clone();
+    // Without TCP_NODELAY, small answers wait on Nagle's algorithm for the
+    // client's delayed ACK: tens of milliseconds on a hot path.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let serve = Server::builder()
         .layer(layers)
         .add_service(health_service)
@@ -266,7 +269,7 @@ async fn serve(
         .add_service(ConfigServiceServer::new(NotYetImplemented))
         .add_service(QuotaServiceServer::new(NotYetImplemented))
         .add_service(UsageServiceServer::new(NotYetImplemented))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+        .serve_with_incoming_shutdown(incoming, async move {
             let _ = serve_stop.wait_for(|stopping| *stopping).await;
         });
     let mut grace_stop = stop_receiver;

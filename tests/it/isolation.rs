@@ -1,0 +1,737 @@
+//! The isolation matrix: every RPC of the four services, enumerated from
+//! the compiled descriptor set, called by ten kinds of caller that all name
+//! tenant A, each answer checked against the exact code (and ErrorInfo
+//! reason) that the access table [`tenantd::domain::access::METHODS`] and
+//! the gate's order of checks promise. Tenant B's key gets the same refusal
+//! whether the tenant it names exists or not, so it never learns whether A
+//! exists.
+//!
+//! One generic client sends raw bytes, so every RPC is called without a
+//! generated client; a new RPC without a row in the table fails here. Only
+//! TenantService needs request bodies, from one table that fails on a
+//! method it does not know.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use prost::Message;
+use prost_types::FileDescriptorSet;
+use tenantd::domain::access::{self, MethodAccess};
+use tenantd::domain::api_key::SCOPES;
+use tenantd::pb;
+use tenantd::pb::resolve_tenant_request::Target;
+use tokio::sync::Semaphore;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+use uuid::Uuid;
+
+use crate::support::dns::TestDns;
+use crate::support::fixtures::{self, Client, create};
+use crate::support::raw::{self, Answer, Presented, Shape};
+use crate::support::server::{ADMIN_TOKEN, SERVICE_TOKEN};
+use crate::support::{Backend, TestServer};
+
+/// The one service with handlers; the others answer UNIMPLEMENTED.
+const TENANT_SERVICE: &str = "TenantService";
+/// A bearer token no server accepts.
+const WRONG_TOKEN: &str = "not-a-real-token-0000000000";
+/// How long after its creation the expired key expires.
+const KEY_LIFETIME_SECONDS: i64 = 3;
+/// How many RPCs are set up, and their matrices run, at once.
+const CONCURRENT_RPCS: usize = 8;
+
+/// One RPC as the descriptor set declares it, with its row of the table.
+struct Rpc {
+    /// The service, without the package (`TenantService`).
+    service: String,
+    /// The method (`GetTenant`).
+    method: String,
+    /// Whether the client sends a stream.
+    client_streaming: bool,
+    /// Whether the server answers with a stream.
+    server_streaming: bool,
+    /// Its row of the access table.
+    rule: &'static MethodAccess,
+}
+
+impl Rpc {
+    fn label(&self) -> String {
+        format!("{}.{}", self.service, self.method)
+    }
+
+    /// Calls this RPC with `body`.
+    async fn call(&self, channel: &Channel, presented: &Presented, body: Vec<u8>) -> Answer {
+        let path = format!("/{}.{}/{}", access::PACKAGE, self.service, self.method);
+        let shape = Shape {
+            client_streaming: self.client_streaming,
+            server_streaming: self.server_streaming,
+        };
+        raw::call(channel, &path, shape, presented, body).await
+    }
+}
+
+/// Every RPC of the tenantd package, after checking that the descriptor
+/// set and the access table list the same RPCs of exactly four services.
+fn rpcs() -> Vec<Rpc> {
+    let set = FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET).expect("the descriptor set");
+    let mut services = BTreeSet::new();
+    let mut rpcs = Vec::new();
+    let mut unclassified = Vec::new();
+    for file in set
+        .file
+        .iter()
+        .filter(|file| file.package() == access::PACKAGE)
+    {
+        for service in &file.service {
+            services.insert(service.name().to_owned());
+            for method in &service.method {
+                let rule = access::METHODS
+                    .iter()
+                    .find(|rule| rule.service == service.name() && rule.method == method.name());
+                let Some(rule) = rule else {
+                    unclassified.push(format!("{}.{}", service.name(), method.name()));
+                    continue;
+                };
+                rpcs.push(Rpc {
+                    service: service.name().to_owned(),
+                    method: method.name().to_owned(),
+                    client_streaming: method.client_streaming(),
+                    server_streaming: method.server_streaming(),
+                    rule,
+                });
+            }
+        }
+    }
+    assert!(
+        unclassified.is_empty(),
+        "RPCs without a row in access::METHODS: {unclassified:?}"
+    );
+    let stale: Vec<String> = access::METHODS
+        .iter()
+        .filter(|rule| {
+            !rpcs
+                .iter()
+                .any(|rpc| rpc.service == rule.service && rpc.method == rule.method)
+        })
+        .map(|rule| format!("{}.{}", rule.service, rule.method))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "rows of access::METHODS without an RPC: {stale:?}"
+    );
+    assert_eq!(services.len(), 4, "the services: {services:?}");
+    rpcs
+}
+
+/// The callers of the matrix, in the order they call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    NoCredentials,
+    WrongToken,
+    RevokedKey,
+    ExpiredKey,
+    SuspendedTenantKey,
+    TenantBKey,
+    LackingScopeKey,
+    Service,
+    TenantAKey,
+    Admin,
+}
+
+impl Caller {
+    /// Refused callers first, then those that may change tenant A; the
+    /// operator, who may change anything, last of all.
+    const ALL: [Caller; 10] = [
+        Caller::NoCredentials,
+        Caller::WrongToken,
+        Caller::RevokedKey,
+        Caller::ExpiredKey,
+        Caller::SuspendedTenantKey,
+        Caller::TenantBKey,
+        Caller::LackingScopeKey,
+        Caller::Service,
+        Caller::TenantAKey,
+        Caller::Admin,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Caller::NoCredentials => "no credentials",
+            Caller::WrongToken => "wrong token",
+            Caller::RevokedKey => "revoked key of A",
+            Caller::ExpiredKey => "expired key of A",
+            Caller::SuspendedTenantKey => "key of a suspended tenant",
+            Caller::TenantBKey => "tenant B key",
+            Caller::LackingScopeKey => "key of A lacking the scope",
+            Caller::Service => "service",
+            Caller::TenantAKey => "tenant A key",
+            Caller::Admin => "admin",
+        }
+    }
+
+    /// Whether the table lets this caller call `rule`'s method for A.
+    fn admitted(self, rule: &MethodAccess) -> bool {
+        match self {
+            Caller::Admin => true,
+            Caller::Service => rule.service_callers,
+            Caller::TenantAKey => rule.tenant_scope.is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// An expected answer: its code and, when it carries one, its reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Expected {
+    code: Code,
+    reason: Option<&'static str>,
+}
+
+impl Expected {
+    const OK: Expected = Expected {
+        code: Code::Ok,
+        reason: None,
+    };
+
+    const UNIMPLEMENTED: Expected = Expected {
+        code: Code::Unimplemented,
+        reason: None,
+    };
+
+    const fn error(code: Code, reason: &'static str) -> Self {
+        Self {
+            code,
+            reason: Some(reason),
+        }
+    }
+}
+
+/// What `caller` gets for a call of `rule`'s method naming tenant A, when
+/// an admitted call gets `admitted`; refusals follow the gate's order:
+/// credentials, the key's own tenant, the method, the named tenant.
+fn expected(caller: Caller, rule: &MethodAccess, admitted: Expected) -> Expected {
+    if caller.admitted(rule) {
+        return admitted;
+    }
+    let scoped = rule.tenant_scope.is_some();
+    match caller {
+        Caller::NoCredentials => Expected::error(Code::Unauthenticated, "CREDENTIALS_MISSING"),
+        Caller::WrongToken => Expected::error(Code::Unauthenticated, "CREDENTIALS_INVALID"),
+        Caller::RevokedKey => Expected::error(Code::Unauthenticated, "API_KEY_REVOKED"),
+        Caller::ExpiredKey => Expected::error(Code::Unauthenticated, "API_KEY_EXPIRED"),
+        Caller::SuspendedTenantKey => Expected::error(Code::PermissionDenied, "TENANT_SUSPENDED"),
+        Caller::TenantBKey if scoped => Expected::error(Code::PermissionDenied, "TENANT_MISMATCH"),
+        Caller::LackingScopeKey if scoped => {
+            Expected::error(Code::PermissionDenied, "SCOPE_MISSING")
+        }
+        _ => Expected::error(Code::PermissionDenied, "CALLER_NOT_ALLOWED"),
+    }
+}
+
+/// What the request bodies name: a tenant, one of its domains and one of
+/// its keys.
+struct Named {
+    /// The tenant's id.
+    id: String,
+    /// A domain of the tenant.
+    host: String,
+    /// The resource name of a key to revoke or rotate.
+    key: String,
+}
+
+fn fresh_slug() -> String {
+    format!("iso-{}", &Uuid::new_v4().simple().to_string()[..16])
+}
+
+fn fresh_host(label: &str) -> String {
+    format!("{label}-{}.example.com", Uuid::new_v4().simple())
+}
+
+/// A request body an admitted caller gets OK for.
+fn ok(message: impl Message) -> (Vec<u8>, Expected) {
+    (message.encode_to_vec(), Expected::OK)
+}
+
+/// A request body an admitted caller gets `code` and `reason` for.
+fn refused(message: impl Message, code: Code, reason: &'static str) -> (Vec<u8>, Expected) {
+    (message.encode_to_vec(), Expected::error(code, reason))
+}
+
+/// The request body of `rpc` naming `tenant`, and what an admitted caller
+/// gets for it. Only TenantService has handlers yet; the other services
+/// answer UNIMPLEMENTED to any body.
+fn body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
+    if rpc.service != TENANT_SERVICE {
+        return (Vec::new(), Expected::UNIMPLEMENTED);
+    }
+    let name = format!("tenants/{}", tenant.id);
+    let domain = format!("{name}/domains/{}", tenant.host);
+    match rpc.method.as_str() {
+        "CreateTenant" => ok(pb::CreateTenantRequest {
+            tenant: Some(fixtures::tenant(&fresh_slug())),
+            ..Default::default()
+        }),
+        "GetTenant" => ok(fixtures::name_request(&name)),
+        "ListTenants" => ok(pb::ListTenantsRequest::default()),
+        "UpdateTenant" => ok(pb::UpdateTenantRequest {
+            tenant: Some(pb::Tenant {
+                name,
+                display_name: "Renamed".into(),
+                ..Default::default()
+            }),
+            update_mask: fixtures::mask(&["display_name"]),
+        }),
+        "DeleteTenant" => ok(pb::DeleteTenantRequest {
+            name,
+            ..Default::default()
+        }),
+        // Tenant A is live.
+        "UndeleteTenant" => refused(
+            pb::UndeleteTenantRequest {
+                name,
+                ..Default::default()
+            },
+            Code::AlreadyExists,
+            "TENANT_NOT_DELETED",
+        ),
+        "SuspendTenant" => ok(pb::SuspendTenantRequest {
+            name,
+            reason: "isolation matrix".into(),
+            ..Default::default()
+        }),
+        "ActivateTenant" => ok(pb::ActivateTenantRequest {
+            name,
+            ..Default::default()
+        }),
+        "CreateDomain" => ok(pb::CreateDomainRequest {
+            parent: name,
+            domain: Some(pb::Domain {
+                hostname: fresh_host("new"),
+                ..Default::default()
+            }),
+        }),
+        "ListDomains" => ok(pb::ListDomainsRequest {
+            parent: name,
+            ..Default::default()
+        }),
+        "DeleteDomain" => ok(pb::DeleteDomainRequest { name: domain }),
+        // The test DNS server publishes no record.
+        "VerifyDomain" => refused(
+            pb::VerifyDomainRequest { name: domain },
+            Code::FailedPrecondition,
+            "DOMAIN_NOT_VERIFIED",
+        ),
+        "CreateApiKey" => ok(key_request(&name, &["tenant:read"], None)),
+        "ListApiKeys" => ok(pb::ListApiKeysRequest {
+            parent: name,
+            ..Default::default()
+        }),
+        "RevokeApiKey" => ok(pb::RevokeApiKeyRequest {
+            name: tenant.key.clone(),
+        }),
+        "RotateApiKey" => ok(pb::RotateApiKeyRequest {
+            name: tenant.key.clone(),
+            overlap: Some(prost_types::Duration {
+                seconds: 60,
+                nanos: 0,
+            }),
+        }),
+        "ListAuditEvents" => ok(pb::ListAuditEventsRequest {
+            parent: name,
+            ..Default::default()
+        }),
+        "ResolveTenant" => ok(pb::ResolveTenantRequest {
+            target: Some(Target::TenantId(tenant.id.clone())),
+        }),
+        other => panic!("no request body for {TENANT_SERVICE}.{other}"),
+    }
+}
+
+fn key_request(
+    parent: &str,
+    scopes: &[&str],
+    expire_time: Option<DateTime<Utc>>,
+) -> pb::CreateApiKeyRequest {
+    pb::CreateApiKeyRequest {
+        parent: parent.to_owned(),
+        api_key: Some(pb::ApiKey {
+            display_name: "isolation matrix".into(),
+            scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
+            expire_time: expire_time.map(|at| prost_types::Timestamp {
+                seconds: at.timestamp(),
+                nanos: 0,
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
+async fn issue(
+    admin: &mut Client,
+    parent: &str,
+    scopes: &[&str],
+    expire_time: Option<DateTime<Utc>>,
+) -> pb::CreateApiKeyResponse {
+    admin
+        .create_api_key(key_request(parent, scopes, expire_time))
+        .await
+        .expect("create API key")
+        .into_inner()
+}
+
+/// A fresh ACTIVE tenant A, as an admitted caller needs it.
+struct TenantA {
+    /// What the request bodies name.
+    named: Named,
+    /// A key of A with every scope.
+    secret: String,
+}
+
+async fn tenant_a(admin: &mut Client) -> TenantA {
+    let tenant = create(admin, &fresh_slug()).await;
+    let secret = issue(admin, &tenant.name, &SCOPES, None).await.secret;
+    let key = issue(admin, &tenant.name, &["tenant:read"], None)
+        .await
+        .api_key
+        .expect("the key")
+        .name;
+    let host = fresh_host("a");
+    fixtures::create_domain(admin, &tenant.name, &host).await;
+    TenantA {
+        named: Named {
+            id: tenant.id,
+            host,
+            key,
+        },
+        secret,
+    }
+}
+
+/// One RPC's tenant A, with the keys of A its refused callers present.
+struct MatrixA {
+    /// The tenant, its all-scopes key and what the bodies name.
+    tenant: TenantA,
+    /// A key whose one scope is not the one the RPC needs.
+    lacking_scope: String,
+    /// A revoked key with every scope.
+    revoked: String,
+    /// A key with every scope, expired by the time the matrix runs.
+    expired: String,
+    /// When `expired` expires.
+    expire_time: DateTime<Utc>,
+}
+
+async fn matrix_a(admin: &mut Client, rule: &MethodAccess) -> MatrixA {
+    let tenant = tenant_a(admin).await;
+    let parent = format!("tenants/{}", tenant.named.id);
+    let other_scope = SCOPES
+        .iter()
+        .find(|scope| Some(**scope) != rule.tenant_scope)
+        .expect("a scope the RPC does not need");
+    let lacking_scope = issue(admin, &parent, &[other_scope], None).await.secret;
+    let revoked = issue(admin, &parent, &SCOPES, None).await;
+    admin
+        .revoke_api_key(pb::RevokeApiKeyRequest {
+            name: revoked.api_key.expect("the key").name,
+        })
+        .await
+        .expect("revoke API key");
+    let expire_time = DateTime::from_timestamp(Utc::now().timestamp() + KEY_LIFETIME_SECONDS, 0)
+        .expect("a time in range");
+    let expired = issue(admin, &parent, &SCOPES, Some(expire_time))
+        .await
+        .secret;
+    MatrixA {
+        tenant,
+        lacking_scope,
+        revoked: revoked.secret,
+        expired,
+        expire_time,
+    }
+}
+
+/// What every RPC's matrix shares: no call the table admits changes them.
+struct Shared {
+    /// A key of ACTIVE tenant B with every scope.
+    tenant_b: String,
+    /// A key with every scope of a tenant suspended after it was issued.
+    suspended: String,
+    /// A tenant, domain and key that do not exist.
+    ghost: Named,
+}
+
+async fn shared(admin: &mut Client) -> Shared {
+    let tenant_b = create(admin, &fresh_slug()).await;
+    let key_b = issue(admin, &tenant_b.name, &SCOPES, None).await.secret;
+    let suspended = create(admin, &fresh_slug()).await;
+    let key_suspended = issue(admin, &suspended.name, &SCOPES, None).await.secret;
+    admin
+        .suspend_tenant(pb::SuspendTenantRequest {
+            name: suspended.name,
+            reason: "isolation matrix".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("suspend tenant");
+    let ghost_id = Uuid::new_v4().to_string();
+    Shared {
+        tenant_b: key_b,
+        suspended: key_suspended,
+        ghost: Named {
+            key: format!("tenants/{ghost_id}/apiKeys/{}", Uuid::new_v4()),
+            id: ghost_id,
+            host: fresh_host("ghost"),
+        },
+    }
+}
+
+/// Calls `rpc` as every caller and reports each answer that differs from
+/// the table's.
+async fn check_rpc(
+    channel: &Channel,
+    admin: &mut Client,
+    rpc: &Rpc,
+    matrix: &MatrixA,
+    shared: &Shared,
+    report: &mut Report,
+) {
+    for caller in Caller::ALL {
+        // An admitted service or key may change tenant A (delete its domain,
+        // revoke its key), so each gets a tenant A of its own; the operator,
+        // last, gets the matrix's, which the refused calls left unchanged.
+        let fresh = if caller.admitted(rpc.rule) && caller != Caller::Admin {
+            Some(tenant_a(admin).await)
+        } else {
+            None
+        };
+        let tenant = fresh.as_ref().unwrap_or(&matrix.tenant);
+        let secret = match caller {
+            Caller::NoCredentials => None,
+            Caller::WrongToken => Some(WRONG_TOKEN),
+            Caller::RevokedKey => Some(matrix.revoked.as_str()),
+            Caller::ExpiredKey => Some(matrix.expired.as_str()),
+            Caller::SuspendedTenantKey => Some(shared.suspended.as_str()),
+            Caller::TenantBKey => Some(shared.tenant_b.as_str()),
+            Caller::LackingScopeKey => Some(matrix.lacking_scope.as_str()),
+            Caller::Service => Some(SERVICE_TOKEN),
+            Caller::TenantAKey => Some(tenant.secret.as_str()),
+            Caller::Admin => Some(ADMIN_TOKEN),
+        };
+        let presented = Presented {
+            secret: secret.map(str::to_owned),
+            tenant_id: Some(tenant.named.id.clone()),
+        };
+        let (request_body, admitted) = body(rpc, &tenant.named);
+        let answer = rpc.call(channel, &presented, request_body).await;
+        let wanted = expected(caller, rpc.rule, admitted);
+        report.check(rpc, caller.label(), wanted, &answer);
+        if caller == Caller::TenantBKey {
+            tenant_b_learns_nothing(channel, rpc, &tenant.named, shared, &answer, report).await;
+        }
+    }
+}
+
+/// Tenant B's key gets the same answer naming A as naming a tenant that
+/// does not exist: in the metadata, and (TenantService) in the body alone.
+async fn tenant_b_learns_nothing(
+    channel: &Channel,
+    rpc: &Rpc,
+    tenant_a: &Named,
+    shared: &Shared,
+    naming_a: &Answer,
+    report: &mut Report,
+) {
+    let as_b = |named: Option<&Named>| Presented {
+        secret: Some(shared.tenant_b.clone()),
+        tenant_id: named.map(|named| named.id.clone()),
+    };
+    let ghost = &shared.ghost;
+    let naming_ghost = rpc
+        .call(channel, &as_b(Some(ghost)), body(rpc, ghost).0)
+        .await;
+    report.same(
+        rpc,
+        "tenant B key naming no tenant",
+        naming_a,
+        &naming_ghost,
+    );
+    if rpc.service != TENANT_SERVICE {
+        return;
+    }
+    let (body_naming_a, admitted) = body(rpc, tenant_a);
+    let in_body_a = rpc.call(channel, &as_b(None), body_naming_a).await;
+    let wanted = expected(Caller::TenantBKey, rpc.rule, admitted);
+    report.check(rpc, "tenant B key, A in the body only", wanted, &in_body_a);
+    let in_body_ghost = rpc.call(channel, &as_b(None), body(rpc, ghost).0).await;
+    let caller = "tenant B key, no tenant in the body only";
+    report.same(rpc, caller, &in_body_a, &in_body_ghost);
+}
+
+fn reason_of(status: &Status) -> Option<String> {
+    status.get_details_error_info().map(|info| info.reason)
+}
+
+fn describe(answer: &Answer) -> String {
+    match answer {
+        Ok(()) => "Ok".to_owned(),
+        Err(status) => format!(
+            "{:?} {} ({})",
+            status.code(),
+            reason_of(status).unwrap_or_else(|| "-".to_owned()),
+            status.message()
+        ),
+    }
+}
+
+/// Everything a caller can read from an answer.
+fn fingerprint(answer: &Answer) -> (Code, String, Vec<u8>) {
+    match answer {
+        Ok(()) => (Code::Ok, String::new(), Vec::new()),
+        Err(status) => (
+            status.code(),
+            status.message().to_owned(),
+            status.details().to_vec(),
+        ),
+    }
+}
+
+/// The answers that differ from the table's, shown together at the end.
+#[derive(Default)]
+struct Report {
+    /// How many answers were checked.
+    checked: usize,
+    /// The RPC, caller, expected and actual answer of each difference.
+    differences: Vec<[String; 4]>,
+}
+
+impl Report {
+    fn check(&mut self, rpc: &Rpc, caller: &str, expected: Expected, answer: &Answer) {
+        self.checked += 1;
+        let (code, reason) = match answer {
+            Ok(()) => (Code::Ok, None),
+            Err(status) => (status.code(), reason_of(status)),
+        };
+        let reason_matches = expected
+            .reason
+            .is_none_or(|wanted| reason.as_deref() == Some(wanted));
+        if code != expected.code || !reason_matches {
+            let wanted = format!("{:?} {}", expected.code, expected.reason.unwrap_or("-"));
+            self.differences
+                .push([rpc.label(), caller.to_owned(), wanted, describe(answer)]);
+        }
+    }
+
+    /// Checks that `answer` reads exactly like `reference`.
+    fn same(&mut self, rpc: &Rpc, caller: &str, reference: &Answer, answer: &Answer) {
+        self.checked += 1;
+        if fingerprint(reference) != fingerprint(answer) {
+            let wanted = format!("as naming A: {}", describe(reference));
+            self.differences
+                .push([rpc.label(), caller.to_owned(), wanted, describe(answer)]);
+        }
+    }
+
+    fn table(&self) -> String {
+        let header = ["rpc", "caller", "expected", "got"].map(str::to_owned);
+        let rows: Vec<&[String; 4]> = std::iter::once(&header).chain(&self.differences).collect();
+        let mut widths = [0; 4];
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row.iter()) {
+                *width = (*width).max(cell.len());
+            }
+        }
+        let mut table = String::new();
+        for row in rows {
+            let mut line = String::new();
+            for (width, cell) in widths.iter().zip(row.iter()) {
+                line.push_str(&format!("{cell:width$}  "));
+            }
+            table.push_str(line.trim_end());
+            table.push('\n');
+        }
+        table
+    }
+}
+
+/// Runs `work` on every item, up to [`CONCURRENT_RPCS`] at once, and
+/// returns the results in the items' order. The calls wait on the network
+/// far longer than on the CPU, so overlapping them keeps the matrix fast.
+async fn concurrently<I, T, Fut>(items: Vec<I>, mut work: impl FnMut(I) -> Fut) -> Vec<T>
+where
+    T: Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(CONCURRENT_RPCS));
+    let tasks: Vec<_> = items
+        .into_iter()
+        .map(|item| {
+            let permits = permits.clone();
+            let future = work(item);
+            tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await.expect("open semaphore");
+                future.await
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        results.push(task.await.expect("a matrix task panicked"));
+    }
+    results
+}
+
+async fn every_rpc_answers_every_caller_as_the_table_says(backend: Backend) {
+    let rpcs = rpcs();
+    // Verification asks this empty server rather than the network, and
+    // finds no record.
+    let dns = TestDns::start().await;
+    let resolver = dns.address;
+    let server = TestServer::start_with(backend, move |config| {
+        config.dns_resolver = Some(resolver);
+    })
+    .await;
+    let admin = server.tenants();
+    let shared = Arc::new(shared(&mut admin.clone()).await);
+    let rules = rpcs.iter().map(|rpc| rpc.rule).collect();
+    let matrices = concurrently(rules, |rule| {
+        let mut admin = admin.clone();
+        async move { matrix_a(&mut admin, rule).await }
+    })
+    .await;
+    // The gate compares expiry with the wall clock, which paused tokio time
+    // does not move: wait once, for every matrix's key at the same time.
+    if let Some(last) = matrices.iter().map(|matrix| matrix.expire_time).max() {
+        let left = (last - Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(left + Duration::from_millis(200)).await;
+    }
+    let work = rpcs.into_iter().zip(matrices).collect();
+    let reports = concurrently(work, |(rpc, matrix)| {
+        let channel = server.channel.clone();
+        let mut admin = admin.clone();
+        let shared = shared.clone();
+        async move {
+            let mut report = Report::default();
+            check_rpc(&channel, &mut admin, &rpc, &matrix, &shared, &mut report).await;
+            report
+        }
+    })
+    .await;
+    let mut report = Report::default();
+    for part in reports {
+        report.checked += part.checked;
+        report.differences.extend(part.differences);
+    }
+    assert!(
+        report.differences.is_empty(),
+        "{} of {} answers differ from the access table:\n{}",
+        report.differences.len(),
+        report.checked,
+        report.table()
+    );
+    server.stop().await;
+}
+
+crate::backend_tests!(every_rpc_answers_every_caller_as_the_table_says);
