@@ -133,6 +133,13 @@ pub enum Error {
         message: String,
     },
 
+    /// The method does not exist.
+    #[error("{message}")]
+    Unimplemented {
+        /// Which method.
+        message: String,
+    },
+
     /// A dependency (the database, DNS) could not be reached; retry later.
     #[error("{message}")]
     Unavailable {
@@ -203,6 +210,7 @@ impl Error {
             Error::FailedPrecondition { .. } => Code::FailedPrecondition,
             Error::Unauthenticated { .. } => Code::Unauthenticated,
             Error::PermissionDenied { .. } => Code::PermissionDenied,
+            Error::Unimplemented { .. } => Code::Unimplemented,
             Error::Unavailable { .. } => Code::Unavailable,
             Error::Internal(_) => Code::Internal,
         }
@@ -218,6 +226,7 @@ impl Error {
             | Error::FailedPrecondition { reason, .. }
             | Error::Unauthenticated { reason, .. }
             | Error::PermissionDenied { reason, .. } => (*reason).to_owned(),
+            Error::Unimplemented { .. } => "METHOD_NOT_FOUND".to_owned(),
             Error::Unavailable { .. } => "UNAVAILABLE".to_owned(),
             Error::Internal(_) => "INTERNAL".to_owned(),
         }

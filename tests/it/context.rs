@@ -14,6 +14,7 @@ use tonic::transport::Channel;
 use crate::support::db::postgres_available;
 use crate::support::dns::TestDns;
 use crate::support::fixtures::{Client, create, create_domain, name_request};
+use crate::support::raw::{self, Presented, Shape};
 use crate::support::server::{ADMIN_TOKEN, Credentials, SERVICE_TOKEN};
 use crate::support::status::assert_error;
 use crate::support::{Backend, TestServer};
@@ -269,6 +270,28 @@ async fn bad_credentials_are_refused(backend: Backend) {
         .await
         .unwrap_err();
     assert_error(&status, Code::Unauthenticated, "CREDENTIALS_MALFORMED");
+    // A method tenantd does not serve is UNIMPLEMENTED, once authenticated.
+    let unary = Shape {
+        client_streaming: false,
+        server_streaming: false,
+    };
+    let path = "/tenantd.v1.TenantService/GetTenantz";
+    let as_admin = Presented {
+        secret: Some(ADMIN_TOKEN.to_owned()),
+        tenant_id: None,
+    };
+    let status = raw::call(&server.channel, path, unary, &as_admin, Vec::new())
+        .await
+        .unwrap_err();
+    assert_error(&status, Code::Unimplemented, "METHOD_NOT_FOUND");
+    let anonymous = Presented {
+        secret: None,
+        tenant_id: None,
+    };
+    let status = raw::call(&server.channel, path, unary, &anonymous, Vec::new())
+        .await
+        .unwrap_err();
+    assert_error(&status, Code::Unauthenticated, "CREDENTIALS_MISSING");
     // A service may not manage tenants.
     let mut service_client = server.tenants_as(service());
     let status = service_client
