@@ -127,6 +127,11 @@ pub struct ServeArgs {
     /// notification arrives; changes invalidate it at once.
     #[arg(long, env = "TENANTD_CACHE_TTL_SECONDS", default_value_t = 60)]
     pub cache_ttl_seconds: u64,
+    /// Redis URL for the quota counters (`redis://HOST:6379/0`), shared by
+    /// every replica. When unset, counters live in this process: fine for
+    /// one replica, wrong for several.
+    #[arg(long, env = "TENANTD_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
 }
 
 impl ServeArgs {
@@ -172,6 +177,8 @@ pub struct Config {
     pub cache_ttl: Duration,
     /// How often the last use of API keys is written.
     pub key_use_flush_interval: Duration,
+    /// Redis for the quota counters; in-process counters when `None`.
+    pub redis_url: Option<String>,
 }
 
 /// The shortest token accepted: shorter ones are guessable.
@@ -268,6 +275,7 @@ impl Config {
             service_tokens,
             cache_ttl: Duration::from_secs(serve.cache_ttl_seconds.max(1)),
             key_use_flush_interval: DEFAULT_KEY_USE_FLUSH,
+            redis_url: serve.redis_url.clone().filter(|url| !url.is_empty()),
             migrate_on_start: !serve.no_migrate,
             base_domain,
             dns_resolver: serve.dns_resolver,
@@ -290,6 +298,7 @@ impl Config {
             service_tokens: Vec::new(),
             cache_ttl: Duration::from_secs(60),
             key_use_flush_interval: DEFAULT_KEY_USE_FLUSH,
+            redis_url: None,
             migrate_on_start: true,
             base_domain: None,
             dns_resolver: None,

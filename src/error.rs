@@ -70,6 +70,21 @@ pub struct PreconditionViolation {
     pub description: String,
 }
 
+/// One quota that refused a charge: a `QuotaFailure.Violation`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaViolation {
+    /// The tenant, `tenants/{id}`.
+    pub subject: String,
+    /// The quota key.
+    pub quota_id: String,
+    /// The usage metric the quota counts, if any.
+    pub quota_metric: String,
+    /// The limit.
+    pub quota_value: i64,
+    /// E.g. "api_requests: 1000 per minute, 1000 used".
+    pub description: String,
+}
+
 /// Every way a tenantd operation can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -131,6 +146,18 @@ pub enum Error {
         reason: &'static str,
         /// What is missing.
         message: String,
+    },
+
+    /// A charge does not fit a tenant's quotas.
+    #[error("{message}")]
+    QuotaExceeded {
+        /// Which quotas refused.
+        message: String,
+        /// One per refusing quota.
+        violations: Vec<QuotaViolation>,
+        /// When the same call may succeed; `None` when only a release can
+        /// make room.
+        retry_after: Option<std::time::Duration>,
     },
 
     /// The method does not exist.
@@ -210,6 +237,7 @@ impl Error {
             Error::FailedPrecondition { .. } => Code::FailedPrecondition,
             Error::Unauthenticated { .. } => Code::Unauthenticated,
             Error::PermissionDenied { .. } => Code::PermissionDenied,
+            Error::QuotaExceeded { .. } => Code::ResourceExhausted,
             Error::Unimplemented { .. } => Code::Unimplemented,
             Error::Unavailable { .. } => Code::Unavailable,
             Error::Internal(_) => Code::Internal,
@@ -226,6 +254,7 @@ impl Error {
             | Error::FailedPrecondition { reason, .. }
             | Error::Unauthenticated { reason, .. }
             | Error::PermissionDenied { reason, .. } => (*reason).to_owned(),
+            Error::QuotaExceeded { .. } => "QUOTA_EXCEEDED".to_owned(),
             Error::Unimplemented { .. } => "METHOD_NOT_FOUND".to_owned(),
             Error::Unavailable { .. } => "UNAVAILABLE".to_owned(),
             Error::Internal(_) => "INTERNAL".to_owned(),
@@ -262,6 +291,30 @@ impl Error {
                         clip(&violation.subject, MAX_TEXT_BYTES),
                         clip(&violation.description, MAX_MESSAGE_BYTES),
                     );
+                }
+            }
+            Error::QuotaExceeded {
+                violations,
+                retry_after,
+                ..
+            } => {
+                let violations: Vec<tonic_types::QuotaViolation> = violations
+                    .iter()
+                    .take(MAX_VIOLATIONS)
+                    .map(|violation| {
+                        let mut detail = tonic_types::QuotaViolation::new(
+                            clip(&violation.subject, MAX_TEXT_BYTES),
+                            clip(&violation.description, MAX_TEXT_BYTES),
+                        );
+                        detail.quota_id = clip(&violation.quota_id, MAX_TEXT_BYTES);
+                        detail.quota_metric = clip(&violation.quota_metric, MAX_TEXT_BYTES);
+                        detail.quota_value = violation.quota_value;
+                        detail
+                    })
+                    .collect();
+                details.set_quota_failure(violations);
+                if let Some(delay) = retry_after {
+                    details.set_retry_info(Some(*delay));
                 }
             }
             _ => {}

@@ -22,9 +22,12 @@ use tracing::Span;
 use crate::config::{Config, redact_url};
 use crate::dns::DnsTxtResolver;
 use crate::domain::gate::Gate;
+use crate::domain::plans::Plans;
+use crate::domain::quota::Quotas;
 use crate::domain::tenants::{TenantSettings, Tenants};
 use crate::error::{Error, Result};
 use crate::grpc::origin::REQUEST_ID_HEADER;
+use crate::grpc::quota_service::QuotaApi;
 use crate::grpc::tenant_service::TenantApi;
 use crate::grpc::unimplemented::NotYetImplemented;
 use crate::middleware::tenant_context::TenantContextLayer;
@@ -204,6 +207,9 @@ async fn serve(
         base_domain: config.base_domain.clone(),
     };
     let tenants = Tenants::new(store.clone(), settings, resolver);
+    let limiter = crate::limiter::connect(config.redis_url.as_deref()).await?;
+    let plans = Plans::new(store.clone());
+    let quotas = Quotas::new(tenants.clone(), plans.clone(), store.clone(), limiter);
     let gate = Gate::new(
         tenants.clone(),
         &config.admin_tokens,
@@ -267,7 +273,11 @@ async fn serve(
             gate.clone(),
         )))
         .add_service(ConfigServiceServer::new(NotYetImplemented))
-        .add_service(QuotaServiceServer::new(NotYetImplemented))
+        .add_service(QuotaServiceServer::new(QuotaApi::new(
+            plans,
+            quotas,
+            gate.clone(),
+        )))
         .add_service(UsageServiceServer::new(NotYetImplemented))
         .serve_with_incoming_shutdown(incoming, async move {
             let _ = serve_stop.wait_for(|stopping| *stopping).await;

@@ -13,6 +13,7 @@ pub use sea_orm_migration::prelude::*;
 mod m0001_control_plane;
 mod m0002_api_keys;
 mod m0003_tenant_isolation;
+mod m0005_quota;
 
 /// Applies tenantd's control-plane migrations.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_control_plane::Migration),
             Box::new(m0002_api_keys::Migration),
             Box::new(m0003_tenant_isolation::Migration),
+            Box::new(m0005_quota::Migration),
         ]
     }
 }

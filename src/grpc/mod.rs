@@ -5,5 +5,7 @@ pub mod api_keys;
 pub mod context;
 pub mod convert;
 pub mod origin;
+pub mod quota_convert;
+pub mod quota_service;
 pub mod tenant_service;
 pub mod unimplemented;

@@ -3,19 +3,15 @@
 //! (and visible through reflection) from the start.
 
 use crate::pb::config_service_server::ConfigService;
-use crate::pb::quota_service_server::QuotaService;
 use crate::pb::usage_service_server::UsageService;
 
-/// Serves ConfigService, QuotaService and UsageService with `UNIMPLEMENTED`
+/// Serves ConfigService and UsageService with `UNIMPLEMENTED`
 /// answers until their implementations land.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NotYetImplemented;
 
 #[tonic::async_trait]
 impl ConfigService for NotYetImplemented {}
-
-#[tonic::async_trait]
-impl QuotaService for NotYetImplemented {}
 
 #[tonic::async_trait]
 impl UsageService for NotYetImplemented {}

@@ -19,6 +19,7 @@ mod api_keys;
 mod audit;
 mod domains;
 pub mod entities;
+mod plans;
 mod tenants;
 
 pub use tenants::IdempotencyEntry;
@@ -273,6 +274,11 @@ const UNIQUE_INDEXES: &[(&[&str], &str, &str)] = &[
         &["ux_api_keys_prefix", "api_keys.prefix"],
         "API_KEY_PREFIX_COLLISION",
         "a key with this prefix exists; create the key again",
+    ),
+    (
+        &["plans_pkey", "plans.id"],
+        "PLAN_ALREADY_EXISTS",
+        "a plan with this id already exists",
     ),
     (
         &[

@@ -163,8 +163,9 @@ async fn later_services_answer_unimplemented(backend: Backend) {
         server.channel.clone(),
         Credentials::bearer(ADMIN_TOKEN),
     );
+    // QuotaService serves plans and checks; its override methods come later.
     let status = quota
-        .get_quota_status(pb::GetQuotaStatusRequest::default())
+        .list_quota_overrides(pb::ListQuotaOverridesRequest::default())
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);

@@ -34,8 +34,10 @@ use crate::support::raw::{self, Answer, Presented, Shape};
 use crate::support::server::{ADMIN_TOKEN, SERVICE_TOKEN};
 use crate::support::{Backend, TestServer};
 
-/// The one service with handlers; the others answer UNIMPLEMENTED.
+/// The first service with handlers.
 const TENANT_SERVICE: &str = "TenantService";
+/// The second, whose override methods still answer UNIMPLEMENTED.
+const QUOTA_SERVICE: &str = "QuotaService";
 /// A bearer token no server accepts.
 const WRONG_TOKEN: &str = "not-a-real-token-0000000000";
 /// How long after its creation the expired key expires.
@@ -250,6 +252,51 @@ fn fresh_host(label: &str) -> String {
     format!("{label}-{}.example.com", Uuid::new_v4().simple())
 }
 
+/// QuotaService bodies: the data-path methods name the tenant and charge
+/// nothing (check-only, or a release of what is not held), the plan
+/// methods are platform-wide, the override methods answer UNIMPLEMENTED.
+fn quota_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
+    let parent = format!("tenants/{}", tenant.id);
+    let costs = vec![pb::QuotaCost {
+        quota: "users".to_owned(),
+        cost: 1,
+    }];
+    let check_only = pb::QuotaMode::CheckOnly.into();
+    match rpc.method.as_str() {
+        "ListPlans" => ok(pb::ListPlansRequest::default()),
+        "GetPlan" => ok(pb::GetPlanRequest {
+            name: "plans/starter".to_owned(),
+        }),
+        "CreatePlan" | "UpdatePlan" => refused(
+            pb::CreatePlanRequest::default(),
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+        ),
+        "CheckQuota" => ok(pb::CheckQuotaRequest {
+            parent,
+            costs,
+            mode: check_only,
+            request_id: String::new(),
+        }),
+        "AllocateQuota" => ok(pb::AllocateQuotaRequest {
+            parent,
+            costs,
+            mode: check_only,
+            request_id: String::new(),
+        }),
+        "ReleaseQuota" => ok(pb::ReleaseQuotaRequest {
+            parent,
+            costs,
+            request_id: String::new(),
+        }),
+        "GetQuotaStatus" => ok(pb::GetQuotaStatusRequest {
+            parent,
+            quotas: Vec::new(),
+        }),
+        _ => (Vec::new(), Expected::UNIMPLEMENTED),
+    }
+}
+
 /// A request body an admitted caller gets OK for.
 fn ok(message: impl Message) -> (Vec<u8>, Expected) {
     (message.encode_to_vec(), Expected::OK)
@@ -261,9 +308,12 @@ fn refused(message: impl Message, code: Code, reason: &'static str) -> (Vec<u8>,
 }
 
 /// The request body of `rpc` naming `tenant`, and what an admitted caller
-/// gets for it. Only TenantService has handlers yet; the other services
-/// answer UNIMPLEMENTED to any body.
+/// gets for it. Only TenantService and QuotaService have handlers yet; the
+/// other services answer UNIMPLEMENTED to any body.
 fn body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
+    if rpc.service == QUOTA_SERVICE {
+        return quota_body(rpc, tenant);
+    }
     if rpc.service != TENANT_SERVICE {
         return (Vec::new(), Expected::UNIMPLEMENTED);
     }

@@ -14,6 +14,7 @@ mod isolation;
 mod lifecycle;
 mod listing;
 mod process;
+mod quota;
 mod resolve;
 mod rls;
 mod robustness;

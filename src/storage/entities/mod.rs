@@ -4,5 +4,7 @@
 pub mod api_key;
 pub mod audit_event;
 pub mod idempotency_key;
+pub mod plan;
+pub mod quota_override;
 pub mod tenant;
 pub mod tenant_domain;

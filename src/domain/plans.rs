@@ -1,0 +1,237 @@
+//! The plan catalogue: create, read, list and update plans, audited.
+//!
+//! Plans are global (no tenant rows): operators change them through a
+//! [`PlatformScope`]; any scope may read them, since every tenant's quota
+//! check reads its plan.
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::audit::{AuditRecord, Origin};
+use super::context::{PlatformScope, Scope};
+use super::paging;
+use super::plan::{Plan, QuotaDefinition};
+use crate::error::{Error, Result};
+use crate::storage::{IdempotencyEntry, REQUEST_ID_IN_USE, Store};
+
+/// The idempotency scope and audit action of plan creation.
+const CREATE_SCOPE: &str = "CreatePlan";
+
+/// A validated plan to create.
+#[derive(Debug, Clone)]
+pub struct NewPlan {
+    /// The plan id.
+    pub id: String,
+    /// A human-readable name.
+    pub display_name: String,
+    /// What the plan is for.
+    pub description: String,
+    /// The quota definitions.
+    pub quotas: Vec<QuotaDefinition>,
+}
+
+/// A validated change to a plan: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct PlanPatch {
+    /// A new display name.
+    pub display_name: Option<String>,
+    /// A new description.
+    pub description: Option<String>,
+    /// New quota definitions, replacing the old as a whole.
+    pub quotas: Option<Vec<QuotaDefinition>>,
+}
+
+/// The plan catalogue; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Plans {
+    /// Where plans are stored.
+    store: Store,
+}
+
+fn snapshot(plan: &Plan) -> Result<serde_json::Value> {
+    serde_json::to_value(plan).map_err(Error::internal)
+}
+
+fn audit(
+    origin: &Origin,
+    action: &'static str,
+    plan: &Plan,
+    before: Option<serde_json::Value>,
+) -> Result<AuditRecord> {
+    Ok(AuditRecord {
+        tenant_id: None,
+        actor: origin.actor.clone(),
+        action,
+        resource: plan.resource_name(),
+        request_id: origin.request_id.clone(),
+        before,
+        after: Some(snapshot(plan)?),
+    })
+}
+
+/// Now, to the millisecond: what every backend stores exactly.
+fn now() -> chrono::DateTime<Utc> {
+    let clock = Utc::now();
+    chrono::DateTime::from_timestamp_millis(clock.timestamp_millis()).unwrap_or(clock)
+}
+
+fn not_found(id: &str) -> Error {
+    Error::NotFound {
+        kind: "plan",
+        name: format!("plans/{id}"),
+    }
+}
+
+impl Plans {
+    /// The catalogue stored in `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Creates a plan, or returns the one a previous call with the same
+    /// request id created.
+    pub async fn create(
+        &self,
+        platform: &PlatformScope,
+        origin: &Origin,
+        new: NewPlan,
+        request_id: Option<Uuid>,
+    ) -> Result<Plan> {
+        let quotas = serde_json::to_string(&new.quotas).map_err(Error::internal)?;
+        let fingerprint =
+            paging::query_fingerprint(&[&new.id, &new.display_name, &new.description, &quotas]);
+        if let Some(request_id) = request_id
+            && let Some(entry) = self.entry(platform, request_id).await?
+        {
+            return self.replay(platform, &entry, &fingerprint).await;
+        }
+        let now = now();
+        let plan = Plan {
+            id: new.id,
+            display_name: new.display_name,
+            description: new.description,
+            quotas: new.quotas,
+            revision: 1,
+            create_time: now,
+            update_time: now,
+        };
+        let entry = request_id.map(|request_id| IdempotencyEntry {
+            scope: CREATE_SCOPE,
+            request_id,
+            fingerprint: fingerprint.clone(),
+            resource: plan.resource_name(),
+        });
+        let record = audit(origin, CREATE_SCOPE, &plan, None)?;
+        match self
+            .store
+            .insert_plan(platform.into(), &plan, entry.as_ref(), record)
+            .await
+        {
+            Ok(()) => Ok(plan),
+            // A concurrent retry of the same request won the race.
+            Err(Error::AlreadyExists { reason, .. }) if reason == REQUEST_ID_IN_USE => {
+                match self.entry(platform, request_id.unwrap_or_default()).await? {
+                    Some(entry) => self.replay(platform, &entry, &fingerprint).await,
+                    None => Err(Error::Aborted {
+                        reason: "CONCURRENT_REQUEST",
+                        message: "a request with the same request_id is in flight; retry"
+                            .to_owned(),
+                    }),
+                }
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn entry(
+        &self,
+        platform: &PlatformScope,
+        request_id: Uuid,
+    ) -> Result<Option<IdempotencyEntry>> {
+        self.store
+            .find_idempotency_entry(platform.into(), CREATE_SCOPE, request_id)
+            .await
+    }
+
+    async fn replay(
+        &self,
+        platform: &PlatformScope,
+        entry: &IdempotencyEntry,
+        fingerprint: &str,
+    ) -> Result<Plan> {
+        if entry.fingerprint != fingerprint {
+            return Err(Error::invalid_field(
+                "request_id",
+                "was already used for a different request; use a new request_id",
+            ));
+        }
+        let id = entry.resource.trim_start_matches("plans/");
+        self.get(platform.into(), id).await
+    }
+
+    /// The plan `id`; NOT_FOUND when there is none.
+    pub async fn get(&self, scope: Scope, id: &str) -> Result<Plan> {
+        self.store
+            .find_plan(scope, id)
+            .await?
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// One page of plans ordered by id, and the next page token.
+    pub async fn list(
+        &self,
+        scope: Scope,
+        page_size: u64,
+        page_token: &str,
+    ) -> Result<(Vec<Plan>, String)> {
+        let fingerprint = paging::query_fingerprint(&["plans"]);
+        let after = paging::decode_token(page_token, &fingerprint, "page_token")?;
+        let rows = self
+            .store
+            .list_plans(scope, after.as_deref(), page_size + 1)
+            .await?;
+        Ok(paging::cut_page(rows, page_size, &fingerprint, |plan| {
+            plan.id.clone()
+        }))
+    }
+
+    /// Applies `patch` to plan `id` if it still has `etag` (when given).
+    pub async fn update(
+        &self,
+        platform: &PlatformScope,
+        origin: &Origin,
+        id: &str,
+        etag: Option<&str>,
+        patch: PlanPatch,
+    ) -> Result<Plan> {
+        let current = self.get(platform.into(), id).await?;
+        current.check_etag(etag)?;
+        let mut next = current.clone();
+        if let Some(display_name) = patch.display_name {
+            next.display_name = display_name;
+        }
+        if let Some(description) = patch.description {
+            next.description = description;
+        }
+        if let Some(quotas) = patch.quotas {
+            next.quotas = quotas;
+        }
+        next.revision += 1;
+        next.update_time = now();
+        let record = audit(origin, "UpdatePlan", &next, Some(snapshot(&current)?))?;
+        let replaced = self
+            .store
+            .replace_plan(platform.into(), current.revision, &next, record)
+            .await?;
+        if !replaced {
+            return Err(Error::Aborted {
+                reason: "ETAG_MISMATCH",
+                message: format!(
+                    "{} changed during the update; read it again",
+                    next.resource_name()
+                ),
+            });
+        }
+        Ok(next)
+    }
+}

@@ -1,0 +1,376 @@
+//! Quota checks: a tenant's limits (its plan's, or an unexpired override's)
+//! turned into one limiter batch per call, and the batch's answer turned
+//! into results.
+//!
+//! Invariants: every key of a call is defined by the tenant's plan (else
+//! FAILED_PRECONDITION `QUOTA_NOT_DEFINED`) and named once; a call is one
+//! limiter batch, so it is atomic; an ALL_OR_NOTHING call that does not fit
+//! is refused with `QuotaExceeded` and changes nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::context::{Scope, TenantScope};
+use super::plan::{Plan, QuotaDefinition, QuotaKind, QuotaPeriod, RateAlgorithm};
+use super::plans::Plans;
+use super::tenants::Tenants;
+use crate::error::{Error, QuotaViolation, Result};
+use crate::limiter::{Action, Batch, Counter, Item, Limiter, Mode, Outcome};
+use crate::storage::Store;
+
+/// Most costs in one call.
+pub const MAX_COSTS: usize = 20;
+
+/// An override of one quota's limit for one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaOverride {
+    /// The tenant.
+    pub tenant_id: super::ids::TenantId,
+    /// The quota key.
+    pub quota: String,
+    /// The limit; `None` is unlimited.
+    pub limit: Option<i64>,
+    /// Why it exists.
+    pub reason: String,
+    /// When it stops applying.
+    pub expire_time: Option<DateTime<Utc>>,
+    /// Optimistic-concurrency revision.
+    pub revision: i64,
+    /// Creation time.
+    pub create_time: DateTime<Utc>,
+    /// Last change.
+    pub update_time: DateTime<Utc>,
+}
+
+/// Which call a batch stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// CheckQuota: charges RATE and PERIODIC, checks ALLOCATION.
+    Check,
+    /// AllocateQuota: charges every kind.
+    Allocate,
+    /// ReleaseQuota: gives back.
+    Release,
+}
+
+/// A validated call.
+#[derive(Debug, Clone)]
+pub struct QuotaCall {
+    /// `(quota key, cost)` in the caller's order.
+    pub costs: Vec<(String, i64)>,
+    /// How refusals are treated.
+    pub mode: Mode,
+    /// The caller's request id.
+    pub request_id: Option<String>,
+}
+
+/// A tenant's limit for one quota.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit {
+    /// The definition in the plan.
+    pub definition: QuotaDefinition,
+    /// The limit; `None` is unlimited.
+    pub limit: Option<i64>,
+    /// Whether an override sets it.
+    pub from_override: bool,
+    /// When that override expires.
+    pub override_expire_time: Option<DateTime<Utc>>,
+}
+
+impl Limit {
+    /// The most usage may reach: the limit (the burst for a token bucket)
+    /// plus the grace; `None` when unlimited.
+    pub fn ceiling(&self) -> Option<i64> {
+        let capacity = self.capacity()?;
+        Some(capacity + capacity * i64::from(self.definition.grace_percent) / 100)
+    }
+
+    /// The limit usage is compared with: the burst for a token bucket.
+    pub fn capacity(&self) -> Option<i64> {
+        let limit = self.limit?;
+        Some(if self.token_bucket() {
+            self.definition.burst_for(limit)
+        } else {
+            limit
+        })
+    }
+
+    fn token_bucket(&self) -> bool {
+        self.definition.kind == QuotaKind::Rate
+            && self.definition.rate_algorithm() == RateAlgorithm::TokenBucket
+            && self.limit.is_some()
+    }
+
+    /// The counter at `now`. Unlimited RATE quotas are counted in a
+    /// sliding window: a bucket without a rate never drains.
+    pub fn counter(&self, now: DateTime<Utc>) -> Counter {
+        let period = self.definition.period.unwrap_or(QuotaPeriod::Second);
+        match (self.definition.kind, period.rate_millis()) {
+            (QuotaKind::Rate, Some(period_ms)) if self.token_bucket() => Counter::TokenBucket {
+                limit: self.limit.unwrap_or(0),
+                period_ms,
+            },
+            (QuotaKind::Rate, Some(period_ms)) => Counter::SlidingWindow { period_ms },
+            (QuotaKind::Allocation, _) | (QuotaKind::Rate, None) => Counter::Allocation,
+            (QuotaKind::Periodic, _) => {
+                let (period_id, end) = period
+                    .calendar_period(now)
+                    .unwrap_or_else(|| ("d0".to_owned(), now));
+                Counter::Periodic {
+                    period_id,
+                    reset_ms: end.timestamp_millis(),
+                }
+            }
+        }
+    }
+
+    /// What can still be charged: capacity minus usage, never below 0;
+    /// `i64::MAX` when unlimited.
+    pub fn remaining(&self, used: i64) -> i64 {
+        self.capacity()
+            .map_or(i64::MAX, |capacity| (capacity - used).max(0))
+    }
+
+    fn describe(&self, used: i64) -> String {
+        let key = &self.definition.key;
+        let limit = self.capacity().unwrap_or(0);
+        match self.definition.period {
+            Some(period) => format!("{key}: {limit} per {}, {used} used", period.as_str()),
+            None => format!("{key}: {limit} held at most, {used} held"),
+        }
+    }
+}
+
+/// One result of a call or a status read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaOutcome {
+    /// The tenant's limit.
+    pub limit: Limit,
+    /// The cost asked.
+    pub cost: i64,
+    /// What the limiter did.
+    pub outcome: Outcome,
+}
+
+impl QuotaOutcome {
+    /// When usage returns to zero.
+    pub fn reset_time(&self) -> Option<DateTime<Utc>> {
+        self.outcome
+            .reset_ms
+            .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+    }
+
+    /// How long until a refused cost may fit.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.outcome
+            .retry_ms
+            .map(|ms| Duration::from_millis(u64::try_from(ms.max(0)).unwrap_or(0)))
+    }
+}
+
+/// Quota checks for tenants; cheap to clone.
+#[derive(Clone)]
+pub struct Quotas {
+    /// Where a tenant's plan id is read.
+    tenants: Tenants,
+    /// The plan catalogue.
+    plans: Plans,
+    /// Where overrides are read.
+    store: Store,
+    /// The counters.
+    limiter: Arc<dyn Limiter>,
+}
+
+fn not_defined(plan: &Plan, key: &str) -> Error {
+    Error::failed_precondition(
+        "QUOTA_NOT_DEFINED",
+        "QUOTA",
+        key,
+        format!(
+            "quota {key:?} is not defined by the plan {}",
+            plan.resource_name()
+        ),
+    )
+}
+
+impl Quotas {
+    /// Quota checks over `tenants`' plans, counted by `limiter`.
+    pub fn new(tenants: Tenants, plans: Plans, store: Store, limiter: Arc<dyn Limiter>) -> Self {
+        Self {
+            tenants,
+            plans,
+            store,
+            limiter,
+        }
+    }
+
+    /// The tenant's plan and its limit for every quota of the plan.
+    pub async fn limits(&self, scope: &TenantScope) -> Result<(Plan, Vec<Limit>)> {
+        let tenant = self.tenants.get(scope).await?;
+        let plan = match self.plans.get(Scope::from(scope), &tenant.plan).await {
+            Err(Error::NotFound { .. }) => {
+                return Err(Error::failed_precondition(
+                    "PLAN_NOT_FOUND",
+                    "PLAN",
+                    format!("plans/{}", tenant.plan),
+                    format!("the tenant's plan {:?} does not exist", tenant.plan),
+                ));
+            }
+            other => other?,
+        };
+        let now = Utc::now();
+        let overrides = self
+            .store
+            .tenant_overrides(Scope::from(scope), scope.tenant_id())
+            .await?;
+        let limits = plan
+            .quotas
+            .iter()
+            .map(|definition| {
+                let active = overrides.iter().find(|candidate| {
+                    candidate.quota == definition.key
+                        && candidate.expire_time.is_none_or(|expiry| expiry > now)
+                });
+                let plan_limit = (!definition.unlimited).then_some(definition.limit);
+                Limit {
+                    definition: definition.clone(),
+                    limit: active.map_or(plan_limit, |found| found.limit),
+                    from_override: active.is_some(),
+                    override_expire_time: active.and_then(|found| found.expire_time),
+                }
+            })
+            .collect();
+        Ok((plan, limits))
+    }
+
+    /// Applies `call` for `operation`: answers the outcomes, or refuses an
+    /// ALL_OR_NOTHING call that does not fit with `QuotaExceeded`.
+    pub async fn apply(
+        &self,
+        scope: &TenantScope,
+        operation: Operation,
+        call: QuotaCall,
+    ) -> Result<Vec<QuotaOutcome>> {
+        let (plan, limits) = self.limits(scope).await?;
+        let now = Utc::now();
+        let mut chosen = Vec::with_capacity(call.costs.len());
+        let mut items = Vec::with_capacity(call.costs.len());
+        for (key, cost) in &call.costs {
+            let limit = limits
+                .iter()
+                .find(|limit| &limit.definition.key == key)
+                .ok_or_else(|| not_defined(&plan, key))?;
+            if call.mode == Mode::Adjust && limit.definition.kind == QuotaKind::Rate {
+                return Err(Error::invalid_field(
+                    "mode",
+                    format!("ADJUST does not apply to the RATE quota {key:?}"),
+                ));
+            }
+            let action = match (operation, limit.definition.kind) {
+                (Operation::Release, _) => Action::Release,
+                (Operation::Check, QuotaKind::Allocation) if call.mode != Mode::Adjust => {
+                    Action::Check
+                }
+                _ => Action::Charge,
+            };
+            items.push(Item {
+                quota: key.clone(),
+                counter: limit.counter(now),
+                action,
+                cost: *cost,
+                ceiling: limit.ceiling(),
+            });
+            chosen.push((limit.clone(), *cost));
+        }
+        let batch = Batch {
+            tenant_id: scope.tenant_id(),
+            operation: match operation {
+                Operation::Check => "check",
+                Operation::Allocate => "allocate",
+                Operation::Release => "release",
+            },
+            request_id: call.request_id,
+            mode: call.mode,
+            items,
+        };
+        let answer = self.limiter.apply(&batch).await?;
+        let outcomes: Vec<QuotaOutcome> = chosen
+            .into_iter()
+            .zip(answer.outcomes)
+            .map(|((limit, cost), outcome)| QuotaOutcome {
+                limit,
+                cost,
+                outcome,
+            })
+            .collect();
+        if call.mode == Mode::AllOrNothing && operation != Operation::Release {
+            refuse_unless_allowed(scope, &outcomes)?;
+        }
+        Ok(outcomes)
+    }
+
+    /// The status of the named quotas (every quota of the plan when
+    /// empty), charging nothing.
+    pub async fn status(
+        &self,
+        scope: &TenantScope,
+        keys: &[String],
+    ) -> Result<(Plan, Vec<QuotaOutcome>)> {
+        let (plan, limits) = self.limits(scope).await?;
+        let keys: Vec<String> = if keys.is_empty() {
+            limits
+                .iter()
+                .map(|limit| limit.definition.key.clone())
+                .collect()
+        } else {
+            keys.to_vec()
+        };
+        if keys.is_empty() {
+            return Ok((plan, Vec::new()));
+        }
+        let call = QuotaCall {
+            costs: keys.into_iter().map(|key| (key, 0)).collect(),
+            mode: Mode::CheckOnly,
+            request_id: None,
+        };
+        let outcomes = self.apply(scope, Operation::Check, call).await?;
+        Ok((plan, outcomes))
+    }
+}
+
+/// `QuotaExceeded` naming every quota that did not fit, with the longest
+/// wait among them.
+fn refuse_unless_allowed(scope: &TenantScope, outcomes: &[QuotaOutcome]) -> Result<()> {
+    let refused: Vec<&QuotaOutcome> = outcomes
+        .iter()
+        .filter(|outcome| !outcome.outcome.allowed)
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let subject = scope.tenant_id().resource_name();
+    let violations: Vec<QuotaViolation> = refused
+        .iter()
+        .map(|outcome| QuotaViolation {
+            subject: subject.clone(),
+            quota_id: outcome.limit.definition.key.clone(),
+            quota_metric: outcome.limit.definition.usage_metric.clone(),
+            quota_value: outcome.limit.capacity().unwrap_or(0),
+            description: outcome.limit.describe(outcome.outcome.used),
+        })
+        .collect();
+    // Allocations free up only by releases: no RetryInfo when one refused.
+    let retry_after = refused
+        .iter()
+        .map(|outcome| outcome.retry_after())
+        .collect::<Option<Vec<Duration>>>()
+        .and_then(|delays| delays.into_iter().max());
+    let keys: Vec<&str> = violations.iter().map(|v| v.quota_id.as_str()).collect();
+    Err(Error::QuotaExceeded {
+        message: format!("quota exceeded: {}", keys.join(", ")),
+        violations,
+        retry_after,
+    })
+}

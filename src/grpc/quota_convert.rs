@@ -1,0 +1,328 @@
+//! QuotaService conversions: proto plans and quota calls to domain values
+//! (validation happens here), and domain results back to proto.
+
+use prost_types::FieldMask;
+
+use super::convert::timestamp;
+use crate::domain::plan::{
+    Plan, QuotaDefinition, QuotaKind, QuotaPeriod, RateAlgorithm, validate_plan_id,
+    validate_plan_text, validate_quotas,
+};
+use crate::domain::plans::{NewPlan, PlanPatch};
+use crate::domain::quota::{MAX_COSTS, QuotaCall, QuotaOutcome};
+use crate::error::{Error, FieldViolation, Result};
+use crate::limiter::Mode;
+use crate::pb;
+
+fn into_result<T>(value: T, violations: Vec<FieldViolation>) -> Result<T> {
+    if violations.is_empty() {
+        Ok(value)
+    } else {
+        Err(Error::InvalidArgument(violations))
+    }
+}
+
+fn kind_from(kind: i32) -> Option<QuotaKind> {
+    match pb::QuotaKind::try_from(kind).ok()? {
+        pb::QuotaKind::Rate => Some(QuotaKind::Rate),
+        pb::QuotaKind::Periodic => Some(QuotaKind::Periodic),
+        pb::QuotaKind::Allocation => Some(QuotaKind::Allocation),
+        pb::QuotaKind::Unspecified => None,
+    }
+}
+
+fn kind_to(kind: QuotaKind) -> pb::QuotaKind {
+    match kind {
+        QuotaKind::Rate => pb::QuotaKind::Rate,
+        QuotaKind::Periodic => pb::QuotaKind::Periodic,
+        QuotaKind::Allocation => pb::QuotaKind::Allocation,
+    }
+}
+
+fn period_from(period: i32) -> Option<QuotaPeriod> {
+    match pb::QuotaPeriod::try_from(period).ok()? {
+        pb::QuotaPeriod::Second => Some(QuotaPeriod::Second),
+        pb::QuotaPeriod::Minute => Some(QuotaPeriod::Minute),
+        pb::QuotaPeriod::Hour => Some(QuotaPeriod::Hour),
+        pb::QuotaPeriod::Day => Some(QuotaPeriod::Day),
+        pb::QuotaPeriod::Month => Some(QuotaPeriod::Month),
+        pb::QuotaPeriod::Unspecified => None,
+    }
+}
+
+fn period_to(period: Option<QuotaPeriod>) -> pb::QuotaPeriod {
+    match period {
+        Some(QuotaPeriod::Second) => pb::QuotaPeriod::Second,
+        Some(QuotaPeriod::Minute) => pb::QuotaPeriod::Minute,
+        Some(QuotaPeriod::Hour) => pb::QuotaPeriod::Hour,
+        Some(QuotaPeriod::Day) => pb::QuotaPeriod::Day,
+        Some(QuotaPeriod::Month) => pb::QuotaPeriod::Month,
+        None => pb::QuotaPeriod::Unspecified,
+    }
+}
+
+/// A proto definition as a domain one; `violations` gets what is wrong.
+fn definition_from(
+    quota: &pb::QuotaDefinition,
+    path: &str,
+    violations: &mut Vec<FieldViolation>,
+) -> QuotaDefinition {
+    let kind = kind_from(quota.kind).unwrap_or_else(|| {
+        violations.push(FieldViolation::new(format!("{path}.kind"), "is required"));
+        QuotaKind::Allocation
+    });
+    let algorithm = match pb::RateLimitAlgorithm::try_from(quota.algorithm) {
+        Ok(pb::RateLimitAlgorithm::TokenBucket) => Some(RateAlgorithm::TokenBucket),
+        Ok(pb::RateLimitAlgorithm::SlidingWindow) => Some(RateAlgorithm::SlidingWindow),
+        _ => None,
+    };
+    if quota.shadow {
+        violations.push(FieldViolation::new(
+            format!("{path}.shadow"),
+            "shadow mode is not supported yet",
+        ));
+    }
+    QuotaDefinition {
+        key: quota.key.clone(),
+        display_name: quota.display_name.clone(),
+        kind,
+        limit: quota.limit,
+        unlimited: quota.unlimited,
+        period: period_from(quota.period),
+        algorithm,
+        burst: quota.burst,
+        usage_metric: quota.usage_metric.clone(),
+        warning_threshold_percents: quota.warning_threshold_percents.clone(),
+        grace_percent: quota.grace_percent,
+        shadow: quota.shadow,
+    }
+}
+
+fn quotas_from(
+    quotas: &[pb::QuotaDefinition],
+    field: &str,
+    violations: &mut Vec<FieldViolation>,
+) -> Vec<QuotaDefinition> {
+    let definitions: Vec<QuotaDefinition> = quotas
+        .iter()
+        .enumerate()
+        .map(|(index, quota)| definition_from(quota, &format!("{field}[{index}]"), violations))
+        .collect();
+    validate_quotas(&definitions, field, violations);
+    definitions
+}
+
+/// Validates a CreatePlan request.
+pub fn new_plan(request: &pb::CreatePlanRequest) -> Result<NewPlan> {
+    let mut violations = Vec::new();
+    let Some(plan) = &request.plan else {
+        return Err(Error::invalid_field("plan", "is required"));
+    };
+    validate_plan_id(&request.plan_id, "plan_id", &mut violations);
+    validate_plan_text(
+        &plan.display_name,
+        &plan.description,
+        "plan",
+        &mut violations,
+    );
+    let quotas = quotas_from(&plan.quotas, "plan.quotas", &mut violations);
+    let new = NewPlan {
+        id: request.plan_id.clone(),
+        display_name: plan.display_name.trim().to_owned(),
+        description: plan.description.clone(),
+        quotas,
+    };
+    into_result(new, violations)
+}
+
+/// Validates an UpdatePlan request into a patch.
+pub fn plan_patch(plan: &pb::Plan, mask: Option<&FieldMask>) -> Result<PlanPatch> {
+    let mut violations = Vec::new();
+    let paths: Vec<&str> = match mask {
+        Some(mask) if !mask.paths.is_empty() => mask.paths.iter().map(String::as_str).collect(),
+        Some(_) | None => {
+            let mut present = Vec::new();
+            if !plan.display_name.is_empty() {
+                present.push("display_name");
+            }
+            if !plan.description.is_empty() {
+                present.push("description");
+            }
+            if !plan.quotas.is_empty() {
+                present.push("quotas");
+            }
+            present
+        }
+    };
+    let mut patch = PlanPatch::default();
+    for path in paths {
+        match path {
+            "*" => {
+                patch.display_name = Some(plan.display_name.trim().to_owned());
+                patch.description = Some(plan.description.clone());
+                patch.quotas = Some(quotas_from(&plan.quotas, "plan.quotas", &mut violations));
+            }
+            "display_name" => patch.display_name = Some(plan.display_name.trim().to_owned()),
+            "description" => patch.description = Some(plan.description.clone()),
+            "quotas" => patch.quotas = Some(quotas_from(&plan.quotas, "plan.quotas", &mut violations)),
+            other => violations.push(FieldViolation::new(
+                "update_mask",
+                format!("{other:?} is not a mutable field of Plan; mutable fields: display_name, description, quotas"),
+            )),
+        }
+    }
+    let display_name = patch.display_name.as_deref().unwrap_or("unchanged");
+    let description = patch.description.as_deref().unwrap_or_default();
+    validate_plan_text(display_name, description, "plan", &mut violations);
+    into_result(patch, violations)
+}
+
+fn definition_to(quota: &QuotaDefinition) -> pb::QuotaDefinition {
+    pb::QuotaDefinition {
+        key: quota.key.clone(),
+        display_name: quota.display_name.clone(),
+        kind: kind_to(quota.kind).into(),
+        limit: quota.limit,
+        unlimited: quota.unlimited,
+        period: period_to(quota.period).into(),
+        algorithm: match quota.algorithm {
+            Some(RateAlgorithm::TokenBucket) => pb::RateLimitAlgorithm::TokenBucket,
+            Some(RateAlgorithm::SlidingWindow) => pb::RateLimitAlgorithm::SlidingWindow,
+            None => pb::RateLimitAlgorithm::Unspecified,
+        }
+        .into(),
+        burst: quota.burst,
+        usage_metric: quota.usage_metric.clone(),
+        warning_threshold_percents: quota.warning_threshold_percents.clone(),
+        grace_percent: quota.grace_percent,
+        shadow: quota.shadow,
+    }
+}
+
+impl From<&Plan> for pb::Plan {
+    fn from(plan: &Plan) -> Self {
+        Self {
+            name: plan.resource_name(),
+            display_name: plan.display_name.clone(),
+            description: plan.description.clone(),
+            quotas: plan.quotas.iter().map(definition_to).collect(),
+            create_time: Some(timestamp(plan.create_time)),
+            update_time: Some(timestamp(plan.update_time)),
+            etag: plan.etag(),
+        }
+    }
+}
+
+/// Validates the costs, mode and request id of a Check, Allocate or
+/// Release call; `release` calls take no mode and positive costs only.
+pub fn quota_call(
+    costs: &[pb::QuotaCost],
+    mode: i32,
+    request_id: &str,
+    release: bool,
+) -> Result<QuotaCall> {
+    let mut violations = Vec::new();
+    let mode = match pb::QuotaMode::try_from(mode) {
+        _ if release => Mode::AllOrNothing,
+        Ok(pb::QuotaMode::Unspecified | pb::QuotaMode::AllOrNothing) => Mode::AllOrNothing,
+        Ok(pb::QuotaMode::BestEffort) => Mode::BestEffort,
+        Ok(pb::QuotaMode::CheckOnly) => Mode::CheckOnly,
+        Ok(pb::QuotaMode::Adjust) => Mode::Adjust,
+        Err(_) => {
+            violations.push(FieldViolation::new("mode", "is not a QuotaMode"));
+            Mode::AllOrNothing
+        }
+    };
+    if costs.is_empty() || costs.len() > MAX_COSTS {
+        violations.push(FieldViolation::new(
+            "costs",
+            format!("must hold 1 to {MAX_COSTS} costs"),
+        ));
+    }
+    let mut pairs: Vec<(String, i64)> = Vec::with_capacity(costs.len());
+    for (index, cost) in costs.iter().enumerate() {
+        if pairs.iter().any(|(key, _)| *key == cost.quota) {
+            violations.push(FieldViolation::new(
+                format!("costs[{index}].quota"),
+                format!("{:?} is named twice; one cost per quota", cost.quota),
+            ));
+        }
+        if cost.cost < 0 && mode != Mode::Adjust {
+            violations.push(FieldViolation::new(
+                format!("costs[{index}].cost"),
+                "must not be negative outside ADJUST mode",
+            ));
+        }
+        pairs.push((
+            cost.quota.clone(),
+            if cost.cost == 0 { 1 } else { cost.cost },
+        ));
+    }
+    let request_id_valid =
+        request_id.len() <= 128 && request_id.bytes().all(|byte| byte.is_ascii_graphic());
+    if !request_id_valid {
+        violations.push(FieldViolation::new(
+            "request_id",
+            "must be at most 128 printable ASCII characters; a UUID is recommended",
+        ));
+    }
+    let call = QuotaCall {
+        costs: pairs,
+        mode,
+        request_id: (!request_id.is_empty()).then(|| request_id.to_owned()),
+    };
+    into_result(call, violations)
+}
+
+/// One result of a call.
+pub fn quota_result(result: &QuotaOutcome) -> pb::QuotaResult {
+    let limit = &result.limit;
+    pb::QuotaResult {
+        quota: limit.definition.key.clone(),
+        kind: kind_to(limit.definition.kind).into(),
+        allowed: result.outcome.allowed,
+        cost: result.cost,
+        granted: result.outcome.granted,
+        limit: limit.limit.unwrap_or(0),
+        unlimited: limit.limit.is_none(),
+        used: result.outcome.used,
+        remaining: limit.remaining(result.outcome.used),
+        reset_time: result.reset_time().map(timestamp),
+        retry_after: result
+            .retry_after()
+            .and_then(|delay| prost_types::Duration::try_from(delay).ok()),
+        warnings: Vec::new(),
+        degraded: false,
+        limit_source: source(result).into(),
+    }
+}
+
+fn source(result: &QuotaOutcome) -> pb::QuotaLimitSource {
+    if result.limit.from_override {
+        pb::QuotaLimitSource::Override
+    } else {
+        pb::QuotaLimitSource::Plan
+    }
+}
+
+/// One status of GetQuotaStatus.
+pub fn quota_status(result: &QuotaOutcome) -> pb::QuotaStatus {
+    let limit = &result.limit;
+    pb::QuotaStatus {
+        quota: limit.definition.key.clone(),
+        display_name: limit.definition.display_name.clone(),
+        kind: kind_to(limit.definition.kind).into(),
+        period: period_to(limit.definition.period).into(),
+        limit: limit.limit.unwrap_or(0),
+        unlimited: limit.limit.is_none(),
+        limit_source: source(result).into(),
+        override_expire_time: limit.override_expire_time.map(timestamp),
+        used: result.outcome.used,
+        remaining: limit.remaining(result.outcome.used),
+        reset_time: result.reset_time().map(timestamp),
+        warnings: Vec::new(),
+        shadow: limit.definition.shadow,
+        usage_metric: limit.definition.usage_metric.clone(),
+        degraded: false,
+    }
+}

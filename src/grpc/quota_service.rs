@@ -1,0 +1,243 @@
+//! QuotaService: decode, call the plan catalogue or the quota checks,
+//! encode. Override methods are not implemented yet and answer
+//! UNIMPLEMENTED.
+
+use tonic::{Request, Response, Status};
+
+use super::context::context;
+use super::convert::etag;
+use super::quota_convert::{self, quota_result, quota_status};
+use crate::domain::context::{Scope, TenantContext, TenantScope};
+use crate::domain::gate::Gate;
+use crate::domain::ids::{TenantRef, parse_canonical_uuid};
+use crate::domain::paging::page_size;
+use crate::domain::plan::parse_plan_name;
+use crate::domain::plans::Plans;
+use crate::domain::quota::{Operation, QuotaOutcome, Quotas};
+use crate::error::Error;
+use crate::pb;
+use crate::pb::quota_service_server::QuotaService;
+
+/// The QuotaService implementation.
+pub struct QuotaApi {
+    /// The plan catalogue.
+    plans: Plans,
+    /// Quota checks.
+    quotas: Quotas,
+    /// Scopes callers to the tenants they may reach.
+    gate: Gate,
+}
+
+impl QuotaApi {
+    /// Serves `plans` and `quotas`, reached through `gate`.
+    pub fn new(plans: Plans, quotas: Quotas, gate: Gate) -> Self {
+        Self {
+            plans,
+            quotas,
+            gate,
+        }
+    }
+
+    async fn scope(&self, context: &TenantContext, parent: &str) -> Result<TenantScope, Error> {
+        let by = TenantRef::parse_name(parent, "parent")?;
+        self.gate.scope_for(context, &by).await
+    }
+
+    /// Check, Allocate and Release: one limiter batch each.
+    async fn apply(
+        &self,
+        context: &TenantContext,
+        parent: &str,
+        operation: Operation,
+        call: Result<crate::domain::quota::QuotaCall, Error>,
+    ) -> Result<Vec<QuotaOutcome>, Error> {
+        let scope = self.scope(context, parent).await?;
+        self.quotas.apply(&scope, operation, call?).await
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn reply<T, U>(result: Result<T, Error>, encode: impl FnOnce(T) -> U) -> Reply<U> {
+    result
+        .map(|value| Response::new(encode(value)))
+        .map_err(Status::from)
+}
+
+fn unimplemented(method: &str) -> Status {
+    Status::unimplemented(format!(
+        "QuotaService/{method} is not implemented yet; quota overrides arrive in a later change"
+    ))
+}
+
+fn results(outcomes: &[QuotaOutcome]) -> (bool, Vec<pb::QuotaResult>) {
+    let allowed = outcomes.iter().all(|outcome| outcome.outcome.allowed);
+    (allowed, outcomes.iter().map(quota_result).collect())
+}
+
+#[tonic::async_trait]
+impl QuotaService for QuotaApi {
+    async fn create_plan(&self, request: Request<pb::CreatePlanRequest>) -> Reply<pb::Plan> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let origin = context.origin(&request.request_id);
+        let result = async {
+            let platform = context.platform()?;
+            let new = quota_convert::new_plan(&request)?;
+            let request_id = (!request.request_id.is_empty())
+                .then(|| parse_canonical_uuid(&request.request_id, "request_id"))
+                .transpose()?;
+            self.plans.create(&platform, &origin, new, request_id).await
+        }
+        .await;
+        reply(result, |plan| pb::Plan::from(&plan))
+    }
+
+    async fn get_plan(&self, request: Request<pb::GetPlanRequest>) -> Reply<pb::Plan> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let result = async {
+            let platform = context.platform()?;
+            let id = parse_plan_name(&request.name, "name")?;
+            self.plans.get(Scope::from(&platform), &id).await
+        }
+        .await;
+        reply(result, |plan| pb::Plan::from(&plan))
+    }
+
+    async fn list_plans(
+        &self,
+        request: Request<pb::ListPlansRequest>,
+    ) -> Reply<pb::ListPlansResponse> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let result = async {
+            let platform = context.platform()?;
+            let size = page_size(request.page_size, "page_size")?;
+            self.plans
+                .list(Scope::from(&platform), size, &request.page_token)
+                .await
+        }
+        .await;
+        reply(result, |(plans, next_page_token)| pb::ListPlansResponse {
+            plans: plans.iter().map(pb::Plan::from).collect(),
+            next_page_token,
+        })
+    }
+
+    async fn update_plan(&self, request: Request<pb::UpdatePlanRequest>) -> Reply<pb::Plan> {
+        let context = context(&request)?;
+        let origin = context.origin("");
+        let request = request.into_inner();
+        let result = async {
+            let platform = context.platform()?;
+            let Some(plan) = &request.plan else {
+                return Err(Error::invalid_field("plan", "is required"));
+            };
+            let id = parse_plan_name(&plan.name, "plan.name")?;
+            let patch = quota_convert::plan_patch(plan, request.update_mask.as_ref())?;
+            self.plans
+                .update(&platform, &origin, &id, etag(&plan.etag), patch)
+                .await
+        }
+        .await;
+        reply(result, |plan| pb::Plan::from(&plan))
+    }
+
+    async fn set_quota_override(
+        &self,
+        _request: Request<pb::SetQuotaOverrideRequest>,
+    ) -> Reply<pb::QuotaOverride> {
+        Err(unimplemented("SetQuotaOverride"))
+    }
+
+    async fn list_quota_overrides(
+        &self,
+        _request: Request<pb::ListQuotaOverridesRequest>,
+    ) -> Reply<pb::ListQuotaOverridesResponse> {
+        Err(unimplemented("ListQuotaOverrides"))
+    }
+
+    async fn delete_quota_override(
+        &self,
+        _request: Request<pb::DeleteQuotaOverrideRequest>,
+    ) -> Reply<()> {
+        Err(unimplemented("DeleteQuotaOverride"))
+    }
+
+    async fn check_quota(
+        &self,
+        request: Request<pb::CheckQuotaRequest>,
+    ) -> Reply<pb::CheckQuotaResponse> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let call =
+            quota_convert::quota_call(&request.costs, request.mode, &request.request_id, false);
+        let result = self
+            .apply(&context, &request.parent, Operation::Check, call)
+            .await;
+        reply(result, |outcomes| {
+            let (allowed, results) = results(&outcomes);
+            pb::CheckQuotaResponse {
+                allowed,
+                results,
+                degraded: false,
+            }
+        })
+    }
+
+    async fn allocate_quota(
+        &self,
+        request: Request<pb::AllocateQuotaRequest>,
+    ) -> Reply<pb::AllocateQuotaResponse> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let call =
+            quota_convert::quota_call(&request.costs, request.mode, &request.request_id, false);
+        let result = self
+            .apply(&context, &request.parent, Operation::Allocate, call)
+            .await;
+        reply(result, |outcomes| {
+            let (allowed, results) = results(&outcomes);
+            pb::AllocateQuotaResponse {
+                allowed,
+                results,
+                degraded: false,
+            }
+        })
+    }
+
+    async fn release_quota(
+        &self,
+        request: Request<pb::ReleaseQuotaRequest>,
+    ) -> Reply<pb::ReleaseQuotaResponse> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let call = quota_convert::quota_call(&request.costs, 0, &request.request_id, true);
+        let result = self
+            .apply(&context, &request.parent, Operation::Release, call)
+            .await;
+        reply(result, |outcomes| pb::ReleaseQuotaResponse {
+            results: results(&outcomes).1,
+            degraded: false,
+        })
+    }
+
+    async fn get_quota_status(
+        &self,
+        request: Request<pb::GetQuotaStatusRequest>,
+    ) -> Reply<pb::GetQuotaStatusResponse> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let result = async {
+            let scope = self.scope(&context, &request.parent).await?;
+            self.quotas.status(&scope, &request.quotas).await
+        }
+        .await;
+        reply(result, |(plan, outcomes)| pb::GetQuotaStatusResponse {
+            plan: plan.resource_name(),
+            quotas: outcomes.iter().map(quota_status).collect(),
+            degraded: false,
+        })
+    }
+}

@@ -1,0 +1,109 @@
+//! The Redis limiter: each batch is one call of one Lua script
+//! (`apply.lua`), so it is atomic across every replica sharing the Redis.
+//! All keys of a batch share the tenant's hash tag, so the script runs
+//! unchanged on Redis Cluster, where a script may touch only one slot.
+//!
+//! Time inside the script is Redis's own clock (`TIME`), so replicas with
+//! skewed clocks still agree on rate windows; calendar periods come from
+//! the replica's clock as counter names and expiry times.
+
+use redis::aio::ConnectionManager;
+use redis::{Client, Script};
+
+use super::{Answer, Batch, Counter, IDEMPOTENCY_TTL, Limiter};
+use crate::error::{Error, Result};
+
+/// The one script every batch runs.
+const APPLY: &str = include_str!("apply.lua");
+
+/// Counters in one Redis.
+#[derive(Clone)]
+pub struct RedisLimiter {
+    /// Reconnects by itself when the connection drops.
+    connection: ConnectionManager,
+    /// The batch script, loaded by hash on first use.
+    script: Script,
+}
+
+impl std::fmt::Debug for RedisLimiter {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RedisLimiter")
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(error: redis::RedisError) -> Error {
+    tracing::warn!(%error, "redis call failed");
+    Error::Unavailable {
+        message: "the quota counters are unavailable; retry later".to_owned(),
+    }
+}
+
+impl RedisLimiter {
+    /// Connects to the Redis at `url` (`redis://host:port/db`).
+    pub async fn connect(url: &str) -> Result<Self> {
+        let client = Client::open(url).map_err(|error| {
+            Error::invalid_field("redis_url", format!("is not a Redis URL: {error}"))
+        })?;
+        let connection = ConnectionManager::new(client).await.map_err(unavailable)?;
+        Ok(Self {
+            connection,
+            script: Script::new(APPLY),
+        })
+    }
+}
+
+/// The script's per-item arguments: counter, action, cost, ceiling, p1, p2.
+fn item_args(counter: &Counter) -> (&'static str, i64, i64) {
+    match counter {
+        Counter::TokenBucket { limit, period_ms } => ("tb", *limit, *period_ms),
+        Counter::SlidingWindow { period_ms } => ("sw", *period_ms, 0),
+        Counter::Periodic { reset_ms, .. } => ("p", *reset_ms, 0),
+        Counter::Allocation => ("a", 0, 0),
+    }
+}
+
+#[tonic::async_trait]
+impl Limiter for RedisLimiter {
+    async fn apply(&self, batch: &Batch) -> Result<Answer> {
+        let mut invocation = self.script.prepare_invoke();
+        let answer_key = batch.answer_key();
+        let remember = answer_key.is_some();
+        // A placeholder on the same hash tag keeps the batch in one slot.
+        invocation
+            .key(answer_key.unwrap_or_else(|| format!("tenantd:{{{}}}:req:-", batch.tenant_id)));
+        invocation
+            .arg(batch.mode.code())
+            .arg(if remember { "1" } else { "0" })
+            .arg(i64::try_from(IDEMPOTENCY_TTL.as_millis()).unwrap_or(i64::MAX));
+        for item in &batch.items {
+            let (counter, p1, p2) = item_args(&item.counter);
+            let action = match item.action {
+                super::Action::Charge => "charge",
+                super::Action::Check => "check",
+                super::Action::Release => "release",
+            };
+            invocation
+                .key(batch.counter_key(item))
+                .arg(counter)
+                .arg(action)
+                .arg(item.cost)
+                .arg(
+                    item.ceiling
+                        .map(|ceiling| ceiling.to_string())
+                        .unwrap_or_default(),
+                )
+                .arg(p1)
+                .arg(p2);
+        }
+        let mut connection = self.connection.clone();
+        let (replayed, json): (i64, String) = invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        let mut answer: Answer = serde_json::from_str(&json).map_err(Error::internal)?;
+        answer.replayed = replayed == 1;
+        Ok(answer)
+    }
+}

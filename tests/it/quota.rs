@@ -1,0 +1,503 @@
+//! QuotaService over real gRPC: plans, and atomic quota checks on the
+//! in-process limiter and on Redis (the same suite on both). Redis tests
+//! are skipped when no Redis answers, except under `CI=true`, where they
+//! fail. Tenant ids are unique per test and every Redis key carries its
+//! tenant's id, so tests share one Redis without flushing anything.
+
+use std::time::Duration;
+
+use tenantd::pb;
+use tenantd::pb::quota_service_client::QuotaServiceClient;
+use tokio::time::Instant;
+use tonic::Code;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic_types::StatusExt;
+
+use crate::support::fixtures::{mask, tenant};
+use crate::support::server::{ADMIN_TOKEN, Credentials};
+use crate::support::status::assert_error;
+use crate::support::{Backend, TestServer};
+
+type Quotas = QuotaServiceClient<InterceptedService<Channel, Credentials>>;
+
+/// Which limiter a test server counts with.
+#[derive(Debug, Clone, Copy)]
+pub enum Counters {
+    Memory,
+    Redis,
+}
+
+fn redis_url() -> String {
+    std::env::var("TENANTD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// Whether Redis tests can run; under `CI=true` they must.
+pub async fn redis_available() -> bool {
+    let ping = async {
+        let client = redis::Client::open(redis_url())?;
+        let mut connection = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+    };
+    match ping.await {
+        Ok(_) => true,
+        Err(error) if std::env::var("CI").is_ok_and(|value| value == "true" || value == "1") => {
+            panic!("Redis is required under CI=true: {error}")
+        }
+        Err(error) => {
+            eprintln!("skipping Redis tests, no server at TENANTD_TEST_REDIS_URL: {error}");
+            false
+        }
+    }
+}
+
+/// Runs each `async fn(Counters)` on the in-process limiter and on Redis.
+macro_rules! limiter_tests {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn memory() {
+                    super::$name(super::Counters::Memory).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn redis() {
+                    let postgres = $crate::support::db::postgres_available().await;
+                    if super::redis_available().await && postgres {
+                        super::$name(super::Counters::Redis).await;
+                    }
+                }
+            }
+        )+
+    };
+}
+
+/// A server counting with `counters`: on SQLite for the in-process
+/// limiter, on PostgreSQL for Redis, where two replicas share the database.
+async fn start(counters: Counters) -> TestServer {
+    let backend = match counters {
+        Counters::Memory => Backend::Sqlite,
+        Counters::Redis => Backend::Postgres,
+    };
+    TestServer::start_with(backend, |config| {
+        if let Counters::Redis = counters {
+            config.redis_url = Some(redis_url());
+        }
+    })
+    .await
+}
+
+fn quotas(server: &TestServer) -> Quotas {
+    QuotaServiceClient::with_interceptor(server.channel.clone(), Credentials::bearer(ADMIN_TOKEN))
+}
+
+fn definition(key: &str, kind: pb::QuotaKind, limit: i64) -> pb::QuotaDefinition {
+    pb::QuotaDefinition {
+        key: key.to_owned(),
+        display_name: key.to_owned(),
+        kind: kind.into(),
+        limit,
+        ..Default::default()
+    }
+}
+
+fn rate(key: &str, limit: i64) -> pb::QuotaDefinition {
+    pb::QuotaDefinition {
+        period: pb::QuotaPeriod::Second.into(),
+        algorithm: pb::RateLimitAlgorithm::SlidingWindow.into(),
+        ..definition(key, pb::QuotaKind::Rate, limit)
+    }
+}
+
+/// Creates plan `id` with `quotas` and a tenant on it; the tenant's name.
+async fn tenant_on_plan(
+    server: &TestServer,
+    id: &str,
+    quotas_of_plan: Vec<pb::QuotaDefinition>,
+) -> String {
+    quotas(server)
+        .create_plan(pb::CreatePlanRequest {
+            plan: Some(pb::Plan {
+                display_name: id.to_owned(),
+                quotas: quotas_of_plan,
+                ..Default::default()
+            }),
+            plan_id: id.to_owned(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("create plan");
+    let mut new = tenant(&format!("{id}-tenant"));
+    new.plan = id.to_owned();
+    server
+        .tenants()
+        .create_tenant(pb::CreateTenantRequest {
+            tenant: Some(new),
+            ..Default::default()
+        })
+        .await
+        .expect("create tenant")
+        .into_inner()
+        .name
+}
+
+fn costs(pairs: &[(&str, i64)]) -> Vec<pb::QuotaCost> {
+    pairs
+        .iter()
+        .map(|(quota, cost)| pb::QuotaCost {
+            quota: (*quota).to_owned(),
+            cost: *cost,
+        })
+        .collect()
+}
+
+async fn used(client: &mut Quotas, parent: &str, quota: &str) -> i64 {
+    let status = client
+        .get_quota_status(pb::GetQuotaStatusRequest {
+            parent: parent.to_owned(),
+            quotas: vec![quota.to_owned()],
+        })
+        .await
+        .expect("quota status")
+        .into_inner();
+    status.quotas[0].used
+}
+
+async fn allocate(
+    client: &mut Quotas,
+    parent: &str,
+    pairs: &[(&str, i64)],
+    mode: pb::QuotaMode,
+    request_id: &str,
+) -> Result<pb::AllocateQuotaResponse, tonic::Status> {
+    client
+        .allocate_quota(pb::AllocateQuotaRequest {
+            parent: parent.to_owned(),
+            costs: costs(pairs),
+            mode: mode.into(),
+            request_id: request_id.to_owned(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn plans_crud(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mut client = quotas(&server);
+    let listed = client
+        .list_plans(pb::ListPlansRequest::default())
+        .await
+        .expect("list plans")
+        .into_inner();
+    let names: Vec<&str> = listed.plans.iter().map(|plan| plan.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["plans/enterprise", "plans/professional", "plans/starter"]
+    );
+    let starter = &listed.plans[2];
+    let users = starter
+        .quotas
+        .iter()
+        .find(|quota| quota.key == "users")
+        .expect("users");
+    assert_eq!(users.limit, 5);
+    let enterprise_users = listed.plans[0]
+        .quotas
+        .iter()
+        .find(|quota| quota.key == "users")
+        .expect("users");
+    assert!(enterprise_users.unlimited);
+
+    let created = client
+        .create_plan(pb::CreatePlanRequest {
+            plan: Some(pb::Plan {
+                display_name: "Team".to_owned(),
+                quotas: vec![definition("seats", pb::QuotaKind::Allocation, 50)],
+                ..Default::default()
+            }),
+            plan_id: "team-2026".to_owned(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("create plan")
+        .into_inner();
+    assert_eq!(created.name, "plans/team-2026");
+    let again = client
+        .create_plan(pb::CreatePlanRequest {
+            plan: Some(pb::Plan {
+                display_name: "Team".to_owned(),
+                ..Default::default()
+            }),
+            plan_id: "team-2026".to_owned(),
+            request_id: String::new(),
+        })
+        .await
+        .expect_err("duplicate");
+    assert_error(&again, Code::AlreadyExists, "PLAN_ALREADY_EXISTS");
+    let invalid = client
+        .create_plan(pb::CreatePlanRequest {
+            plan: Some(pb::Plan {
+                display_name: "Bad".to_owned(),
+                quotas: vec![definition("rate", pb::QuotaKind::Rate, 5)],
+                ..Default::default()
+            }),
+            plan_id: "bad".to_owned(),
+            request_id: String::new(),
+        })
+        .await
+        .expect_err("a rate quota needs a period");
+    assert_error(&invalid, Code::InvalidArgument, "INVALID_ARGUMENT");
+
+    let mut change = created.clone();
+    change.display_name = "Team 2026".to_owned();
+    let updated = client
+        .update_plan(pb::UpdatePlanRequest {
+            plan: Some(change.clone()),
+            update_mask: mask(&["display_name"]),
+        })
+        .await
+        .expect("update plan")
+        .into_inner();
+    assert_eq!(updated.display_name, "Team 2026");
+    assert_ne!(updated.etag, created.etag);
+    let stale = client
+        .update_plan(pb::UpdatePlanRequest {
+            plan: Some(change),
+            update_mask: mask(&["display_name"]),
+        })
+        .await
+        .expect_err("stale etag");
+    assert_error(&stale, Code::Aborted, "ETAG_MISMATCH");
+    let fetched = client
+        .get_plan(pb::GetPlanRequest {
+            name: "plans/team-2026".to_owned(),
+        })
+        .await
+        .expect("get plan")
+        .into_inner();
+    assert_eq!(fetched, updated);
+    server.stop().await;
+}
+
+crate::backend_tests!(plans_crud);
+
+/// 200 concurrent allocations of 1 against a limit of 50, from two servers
+/// sharing the counters (one server for the in-process limiter, which is
+/// per replica by design): exactly 50 succeed.
+async fn concurrent_allocations(counters: Counters) {
+    let first = start(counters).await;
+    let second = match counters {
+        Counters::Redis => Some(
+            TestServer::start_on(first.database(), |config| {
+                config.redis_url = Some(redis_url())
+            })
+            .await,
+        ),
+        Counters::Memory => None,
+    };
+    let parent = tenant_on_plan(
+        &first,
+        "team-50",
+        vec![definition("seats", pb::QuotaKind::Allocation, 50)],
+    )
+    .await;
+    let clients = [quotas(&first), quotas(second.as_ref().unwrap_or(&first))];
+    let calls = (0..200).map(|index| {
+        let mut client = clients[index % 2].clone();
+        let parent = parent.clone();
+        tokio::spawn(async move {
+            allocate(
+                &mut client,
+                &parent,
+                &[("seats", 1)],
+                pb::QuotaMode::AllOrNothing,
+                "",
+            )
+            .await
+        })
+    });
+    let mut allowed = 0;
+    for call in calls.collect::<Vec<_>>() {
+        match call.await.expect("task") {
+            Ok(answer) => {
+                assert!(answer.allowed);
+                allowed += 1;
+            }
+            Err(status) => {
+                assert_error(&status, Code::ResourceExhausted, "QUOTA_EXCEEDED");
+                let failure = status.get_details_quota_failure().expect("QuotaFailure");
+                assert_eq!(failure.violations[0].quota_id, "seats");
+                assert_eq!(failure.violations[0].quota_value, 50);
+            }
+        }
+    }
+    assert_eq!(allowed, 50);
+    let mut client = quotas(&first);
+    assert_eq!(used(&mut client, &parent, "seats").await, 50);
+    if let Some(second) = second {
+        second.stop().await;
+    }
+    first.stop().await;
+}
+
+/// All-or-nothing charges nothing when one quota of three would exceed;
+/// check-only charges nothing; a retry with the same request id charges
+/// once; unknown quotas are FAILED_PRECONDITION.
+async fn atomic_and_idempotent(counters: Counters) {
+    let server = start(counters).await;
+    let parent = tenant_on_plan(
+        &server,
+        "three",
+        vec![
+            definition("seats", pb::QuotaKind::Allocation, 10),
+            definition("bytes", pb::QuotaKind::Allocation, 100),
+            pb::QuotaDefinition {
+                period: pb::QuotaPeriod::Day.into(),
+                ..definition("emails", pb::QuotaKind::Periodic, 5)
+            },
+        ],
+    )
+    .await;
+    let mut client = quotas(&server);
+    let refused = allocate(
+        &mut client,
+        &parent,
+        &[("seats", 1), ("bytes", 50), ("emails", 6)],
+        pb::QuotaMode::AllOrNothing,
+        "",
+    )
+    .await
+    .expect_err("emails exceed");
+    assert_error(&refused, Code::ResourceExhausted, "QUOTA_EXCEEDED");
+    let failure = refused.get_details_quota_failure().expect("QuotaFailure");
+    assert_eq!(failure.violations.len(), 1);
+    assert_eq!(failure.violations[0].quota_id, "emails");
+    assert!(
+        refused.get_details_retry_info().is_none(),
+        "6 never fits a limit of 5: waiting cannot help"
+    );
+    for quota in ["seats", "bytes", "emails"] {
+        assert_eq!(used(&mut client, &parent, quota).await, 0, "{quota}");
+    }
+
+    let check = allocate(
+        &mut client,
+        &parent,
+        &[("seats", 11)],
+        pb::QuotaMode::CheckOnly,
+        "",
+    )
+    .await
+    .expect("check only answers OK");
+    assert!(!check.allowed);
+    let fits = allocate(
+        &mut client,
+        &parent,
+        &[("seats", 3)],
+        pb::QuotaMode::CheckOnly,
+        "",
+    )
+    .await
+    .expect("check only");
+    assert!(fits.allowed);
+    assert_eq!(fits.results[0].granted, 0);
+    assert_eq!(used(&mut client, &parent, "seats").await, 0);
+
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let first = allocate(
+        &mut client,
+        &parent,
+        &[("seats", 4)],
+        pb::QuotaMode::AllOrNothing,
+        &request_id,
+    )
+    .await
+    .expect("allocate");
+    let retry = allocate(
+        &mut client,
+        &parent,
+        &[("seats", 4)],
+        pb::QuotaMode::AllOrNothing,
+        &request_id,
+    )
+    .await
+    .expect("retry");
+    assert_eq!(first, retry);
+    assert_eq!(used(&mut client, &parent, "seats").await, 4);
+    let released = client
+        .release_quota(pb::ReleaseQuotaRequest {
+            parent: parent.clone(),
+            costs: costs(&[("seats", 10)]),
+            request_id: String::new(),
+        })
+        .await
+        .expect("release")
+        .into_inner();
+    assert_eq!(
+        released.results[0].granted, 4,
+        "usage never goes below zero"
+    );
+    assert_eq!(used(&mut client, &parent, "seats").await, 0);
+
+    let unknown = allocate(
+        &mut client,
+        &parent,
+        &[("nope", 1)],
+        pb::QuotaMode::AllOrNothing,
+        "",
+    )
+    .await
+    .expect_err("unknown");
+    assert_error(&unknown, Code::FailedPrecondition, "QUOTA_NOT_DEFINED");
+    server.stop().await;
+}
+
+/// A 10/s rate quota never admits more than 10 within any one second. The
+/// server admits each call between its send and its answer, so admissions
+/// `i` and `i + 10` are at least a second apart only if the answer to the
+/// later one came at least a second after the earlier one was sent.
+async fn rate_never_bursts(counters: Counters) {
+    let server = start(counters).await;
+    let parent = tenant_on_plan(&server, "rated", vec![rate("calls", 10)]).await;
+    let mut client = quotas(&server);
+    let started = Instant::now();
+    let mut admitted: Vec<(Instant, Instant)> = Vec::new();
+    while started.elapsed() < Duration::from_millis(2500) {
+        let sent = Instant::now();
+        let answer = client
+            .check_quota(pb::CheckQuotaRequest {
+                parent: parent.clone(),
+                costs: costs(&[("calls", 1)]),
+                mode: pb::QuotaMode::AllOrNothing.into(),
+                request_id: String::new(),
+            })
+            .await;
+        let received = Instant::now();
+        match answer {
+            Ok(_) => admitted.push((sent, received)),
+            Err(status) => {
+                assert_error(&status, Code::ResourceExhausted, "QUOTA_EXCEEDED");
+                assert!(status.get_details_retry_info().is_some());
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+    assert!(admitted.len() >= 20, "admitted {}", admitted.len());
+    for window in admitted.windows(11) {
+        let span = window[10].1 - window[0].0;
+        assert!(
+            span >= Duration::from_secs(1),
+            "11 admitted within {span:?}"
+        );
+    }
+    server.stop().await;
+}
+
+limiter_tests!(
+    concurrent_allocations,
+    atomic_and_idempotent,
+    rate_never_bursts
+);
