@@ -21,13 +21,14 @@ use super::tenant::TenantState;
 pub enum Caller {
     /// An operator, by the name of its configured token.
     Admin {
-        /// The token's configured name.
-        name: String,
+        /// The token's configured name (shared: made once per token, not
+        /// per call).
+        name: std::sync::Arc<str>,
     },
     /// An internal microservice, by the name of its configured token.
     Service {
         /// The token's configured name.
-        name: String,
+        name: std::sync::Arc<str>,
     },
     /// An API key of one tenant.
     Tenant {

@@ -46,19 +46,43 @@ pub struct Call<'a> {
     pub request_id: &'a str,
 }
 
-/// The gate; cheap to clone.
+/// The gate; cloning it (once per call, by the layer) is one reference
+/// count.
 #[derive(Clone)]
 pub struct Gate {
+    /// Everything, shared.
+    inner: Arc<Inner>,
+}
+
+/// What the gate holds.
+struct Inner {
     /// Where tenants, keys and domains are read.
     tenants: Tenants,
     /// Operator tokens.
-    admin_tokens: Arc<[NamedToken]>,
+    admin_tokens: Vec<Token>,
     /// Service tokens.
-    service_tokens: Arc<[NamedToken]>,
+    service_tokens: Vec<Token>,
     /// Resolutions and keys, dropped on change.
-    cache: Arc<Cache>,
+    cache: Cache,
     /// Key uses waiting to be written.
-    key_uses: Arc<KeyUses>,
+    key_uses: KeyUses,
+}
+
+/// A configured token, with its name ready to hand to callers.
+struct Token {
+    /// The configured name.
+    name: Arc<str>,
+    /// The bearer token.
+    secret: String,
+}
+
+impl Token {
+    fn from_config(token: &NamedToken) -> Self {
+        Self {
+            name: Arc::from(token.name.as_str()),
+            secret: token.token.clone(),
+        }
+    }
 }
 
 /// The `x-tenant-id` header.
@@ -100,12 +124,13 @@ fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
     std::hint::black_box(difference) == 0
 }
 
-/// The configured token equal to `presented`, comparing against every one.
-fn match_token<'t>(tokens: &'t [NamedToken], presented: &str) -> Option<&'t NamedToken> {
+/// The name of the configured token equal to `presented`, comparing
+/// against every one.
+fn match_token(tokens: &[Token], presented: &str) -> Option<Arc<str>> {
     let mut found = None;
     for token in tokens {
-        if constant_time_eq(token.token.as_bytes(), presented.as_bytes()) {
-            found = Some(token);
+        if constant_time_eq(token.secret.as_bytes(), presented.as_bytes()) {
+            found = Some(Arc::clone(&token.name));
         }
     }
     found
@@ -120,22 +145,24 @@ impl Gate {
         cache_ttl: std::time::Duration,
     ) -> Self {
         Self {
-            tenants,
-            admin_tokens: admin_tokens.into(),
-            service_tokens: service_tokens.into(),
-            cache: Arc::new(Cache::new(cache_ttl)),
-            key_uses: Arc::new(KeyUses::default()),
+            inner: Arc::new(Inner {
+                tenants,
+                admin_tokens: admin_tokens.iter().map(Token::from_config).collect(),
+                service_tokens: service_tokens.iter().map(Token::from_config).collect(),
+                cache: Cache::new(cache_ttl),
+                key_uses: KeyUses::default(),
+            }),
         }
     }
 
     /// Drops cached answers `change` may have made wrong.
     pub fn invalidate(&self, change: Change) {
-        self.cache.invalidate(change);
+        self.inner.cache.invalidate(change);
     }
 
     /// Writes the key uses recorded since the last flush.
     pub async fn flush_key_uses(&self) {
-        self.key_uses.flush(&self.tenants).await;
+        self.inner.key_uses.flush(&self.inner.tenants).await;
     }
 
     /// Admits a call of `path` or refuses it; see the module docs.
@@ -195,15 +222,11 @@ impl Gate {
         if token.starts_with(KEY_MARKER) && token.as_bytes().get(KEY_MARKER.len()) == Some(&b'_') {
             return self.authenticate_key(token).await;
         }
-        if let Some(admin) = match_token(&self.admin_tokens, token) {
-            return Ok(Caller::Admin {
-                name: admin.name.clone(),
-            });
+        if let Some(name) = match_token(&self.inner.admin_tokens, token) {
+            return Ok(Caller::Admin { name });
         }
-        if let Some(service) = match_token(&self.service_tokens, token) {
-            return Ok(Caller::Service {
-                name: service.name.clone(),
-            });
+        if let Some(name) = match_token(&self.inner.service_tokens, token) {
+            return Ok(Caller::Service { name });
         }
         Err(unauthenticated(
             "CREDENTIALS_INVALID",
@@ -241,7 +264,7 @@ impl Gate {
                 ));
             }
         }
-        self.key_uses.record(key.tenant_id, key.id, now);
+        self.inner.key_uses.record(key.tenant_id, key.id, now);
         Ok(Caller::Tenant {
             tenant_id: key.tenant_id,
             key_id: key.id,
@@ -251,43 +274,45 @@ impl Gate {
     }
 
     async fn key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKey>> {
-        if let Some(cached) = self.cache.key(prefix) {
+        if let Some(cached) = self.inner.cache.key(prefix) {
             return Ok(cached);
         }
-        let since = self.cache.generation();
+        let since = self.inner.cache.generation();
         let key = self
+            .inner
             .tenants
             .store
             .find_api_key_by_prefix(Scope::from(&PlatformScope::system()), prefix)
             .await?;
-        self.cache.put_key(prefix, key.clone(), since);
+        self.inner.cache.put_key(prefix, key.clone(), since);
         Ok(key)
     }
 
     /// The tenant `id`, whatever its state, through the cache.
     async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>> {
-        if let Some(cached) = self.cache.tenant(id) {
+        if let Some(cached) = self.inner.cache.tenant(id) {
             return Ok(cached);
         }
-        let since = self.cache.generation();
+        let since = self.inner.cache.generation();
         let tenant = self
+            .inner
             .tenants
             .store
             .find_tenant(Scope::Tenant(id), &TenantRef::Id(id))
             .await?;
-        self.cache.put_tenant(id, tenant.clone(), since);
+        self.inner.cache.put_tenant(id, tenant.clone(), since);
         Ok(tenant)
     }
 
     /// The live tenant `target` names and how it was found, through the
     /// cache; deleted and unknown tenants are NOT_FOUND alike.
     pub async fn resolve(&self, target: &ResolveTarget) -> Result<(Tenant, ResolvedBy)> {
-        let located = match self.cache.target(target) {
+        let located = match self.inner.cache.target(target) {
             Some(cached) => cached,
             None => {
-                let since = self.cache.generation();
-                let located = self.tenants.locate(target).await?;
-                self.cache.put_target(target.clone(), located, since);
+                let since = self.inner.cache.generation();
+                let located = self.inner.tenants.locate(target).await?;
+                self.inner.cache.put_target(target.clone(), located, since);
                 located
             }
         };
@@ -334,7 +359,7 @@ impl Gate {
             (_, Ok((tenant, _))) => tenant,
             // Operators may act on deleted tenants (to undelete them).
             (Caller::Admin { .. }, Err(Error::NotFound { .. })) => {
-                let id = self.tenants.locate(&target).await?.map(|(id, _)| id);
+                let id = self.inner.tenants.locate(&target).await?.map(|(id, _)| id);
                 match id {
                     Some(id) => self
                         .tenant_by_id(id)
@@ -379,7 +404,7 @@ impl Gate {
                 TenantRef::Id(id) => Ok(TenantScope::new(*id)),
                 TenantRef::Slug(slug) => {
                     let target = ResolveTarget::Slug(slug.clone());
-                    match self.tenants.locate(&target).await? {
+                    match self.inner.tenants.locate(&target).await? {
                         Some((id, _)) => Ok(TenantScope::new(id)),
                         None => Err(Error::NotFound {
                             kind: "tenant",
@@ -464,17 +489,17 @@ mod tests {
     #[test]
     fn tokens_match_exactly() {
         let tokens = [
-            NamedToken {
+            Token::from_config(&NamedToken {
                 name: "a".into(),
                 token: "0123456789abcdef".into(),
-            },
-            NamedToken {
+            }),
+            Token::from_config(&NamedToken {
                 name: "b".into(),
                 token: "fedcba9876543210".into(),
-            },
+            }),
         ];
         assert_eq!(
-            match_token(&tokens, "fedcba9876543210").map(|token| token.name.as_str()),
+            match_token(&tokens, "fedcba9876543210").as_deref(),
             Some("b")
         );
         assert!(match_token(&tokens, "fedcba987654321").is_none());
