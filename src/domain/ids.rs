@@ -224,6 +224,26 @@ impl ApiKeyName {
     }
 }
 
+/// The name of a quota override, `tenants/{tenant}/quotaOverrides/{quota}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaOverrideName {
+    /// The tenant.
+    pub tenant: TenantRef,
+    /// The quota key.
+    pub quota: String,
+}
+
+impl QuotaOverrideName {
+    /// Parses the name in `field`.
+    pub fn parse(name: &str, field: &str) -> Result<Self> {
+        let (tenant, quota) = child_name(name, "quotaOverrides", "quota", field)?;
+        Ok(Self {
+            tenant,
+            quota: quota.to_owned(),
+        })
+    }
+}
+
 /// The parent of an audit-event listing: one tenant, or all of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuditParent {

@@ -18,6 +18,7 @@ pub mod paging;
 pub mod plan;
 pub mod plans;
 pub mod quota;
+pub mod quota_overrides;
 pub mod resolve;
 pub mod tenant;
 pub mod tenants;

@@ -174,16 +174,16 @@ impl QuotaOutcome {
 #[derive(Clone)]
 pub struct Quotas {
     /// Where a tenant's plan id is read.
-    tenants: Tenants,
+    pub(super) tenants: Tenants,
     /// The plan catalogue.
-    plans: Plans,
+    pub(super) plans: Plans,
     /// Where overrides are read.
-    store: Store,
+    pub(super) store: Store,
     /// The counters.
     limiter: Arc<dyn Limiter>,
 }
 
-fn not_defined(plan: &Plan, key: &str) -> Error {
+pub(super) fn not_defined(plan: &Plan, key: &str) -> Error {
     Error::failed_precondition(
         "QUOTA_NOT_DEFINED",
         "QUOTA",

@@ -49,7 +49,10 @@ pub fn rotation(rotation: &Rotation, now: DateTime<Utc>) -> pb::RotateApiKeyResp
 
 /// A point in time from a caller, kept to the microsecond like every stored
 /// time.
-fn time(value: &Timestamp, field: &str) -> std::result::Result<DateTime<Utc>, FieldViolation> {
+pub(super) fn time(
+    value: &Timestamp,
+    field: &str,
+) -> std::result::Result<DateTime<Utc>, FieldViolation> {
     u32::try_from(value.nanos)
         .ok()
         .and_then(|nanos| DateTime::from_timestamp(value.seconds, nanos))

@@ -326,3 +326,67 @@ pub fn quota_status(result: &QuotaOutcome) -> pb::QuotaStatus {
         degraded: false,
     }
 }
+
+/// An override as callers see it.
+pub fn quota_override(value: &crate::domain::quota::QuotaOverride) -> pb::QuotaOverride {
+    pb::QuotaOverride {
+        name: value.resource_name(),
+        quota: value.quota.clone(),
+        limit: value.limit.unwrap_or(0),
+        unlimited: value.limit.is_none(),
+        reason: value.reason.clone(),
+        expire_time: value.expire_time.map(timestamp),
+        create_time: Some(timestamp(value.create_time)),
+        update_time: Some(timestamp(value.update_time)),
+        etag: value.etag(),
+    }
+}
+
+/// SetQuotaOverride's override, validated: its name and the change.
+pub fn override_change(
+    value: Option<&pb::QuotaOverride>,
+) -> Result<
+    (
+        crate::domain::ids::QuotaOverrideName,
+        crate::domain::quota_overrides::OverrideChange,
+    ),
+    Error,
+> {
+    let Some(value) = value else {
+        return Err(Error::invalid_field("quota_override", "is required"));
+    };
+    let name = crate::domain::ids::QuotaOverrideName::parse(&value.name, "quota_override.name")?;
+    let mut violations = Vec::new();
+    if !value.unlimited && value.limit < 0 {
+        violations.push(crate::error::FieldViolation::new(
+            "quota_override.limit",
+            "must be 0 or more",
+        ));
+    }
+    crate::domain::validate::reason(
+        &value.reason,
+        "quota_override.reason",
+        true,
+        &mut violations,
+    );
+    let expire_time = match &value.expire_time {
+        Some(at) => match super::api_keys::time(at, "quota_override.expire_time") {
+            Ok(at) => Some(at),
+            Err(violation) => {
+                violations.push(violation);
+                None
+            }
+        },
+        None => None,
+    };
+    if !violations.is_empty() {
+        return Err(Error::InvalidArgument(violations));
+    }
+    let change = crate::domain::quota_overrides::OverrideChange {
+        quota: name.quota.clone(),
+        limit: (!value.unlimited).then_some(value.limit),
+        reason: value.reason.trim().to_owned(),
+        expire_time,
+    };
+    Ok((name, change))
+}

@@ -1,6 +1,5 @@
-//! QuotaService: decode, call the plan catalogue or the quota checks,
-//! encode. Override methods are not implemented yet and answer
-//! UNIMPLEMENTED.
+//! QuotaService: decode, call the plan catalogue, the quota checks or the
+//! overrides, encode.
 
 use tonic::{Request, Response, Status};
 
@@ -9,11 +8,12 @@ use super::convert::etag;
 use super::quota_convert::{self, quota_result, quota_status};
 use crate::domain::context::{Scope, TenantContext, TenantScope};
 use crate::domain::gate::Gate;
-use crate::domain::ids::{TenantRef, parse_canonical_uuid};
+use crate::domain::ids::{AuditParent, QuotaOverrideName, TenantRef, parse_canonical_uuid};
 use crate::domain::paging::page_size;
 use crate::domain::plan::parse_plan_name;
 use crate::domain::plans::Plans;
 use crate::domain::quota::{Operation, QuotaOutcome, Quotas};
+use crate::domain::quota_overrides::OverridesOf;
 use crate::error::Error;
 use crate::pb;
 use crate::pb::quota_service_server::QuotaService;
@@ -62,12 +62,6 @@ fn reply<T, U>(result: Result<T, Error>, encode: impl FnOnce(T) -> U) -> Reply<U
     result
         .map(|value| Response::new(encode(value)))
         .map_err(Status::from)
-}
-
-fn unimplemented(method: &str) -> Status {
-    Status::unimplemented(format!(
-        "QuotaService/{method} is not implemented yet; quota overrides arrive in a later change"
-    ))
 }
 
 fn results(outcomes: &[QuotaOutcome]) -> (bool, Vec<pb::QuotaResult>) {
@@ -146,23 +140,83 @@ impl QuotaService for QuotaApi {
 
     async fn set_quota_override(
         &self,
-        _request: Request<pb::SetQuotaOverrideRequest>,
+        request: Request<pb::SetQuotaOverrideRequest>,
     ) -> Reply<pb::QuotaOverride> {
-        Err(unimplemented("SetQuotaOverride"))
+        let context = context(&request)?;
+        let origin = context.origin("");
+        let request = request.into_inner();
+        let result = async {
+            let given = request.quota_override.as_ref();
+            let (name, change) = quota_convert::override_change(given)?;
+            let scope = self.gate.scope_for(&context, &name.tenant).await?;
+            let expected = given.and_then(|value| etag(&value.etag));
+            self.quotas
+                .set_override(&scope, &origin, change, expected, request.force)
+                .await
+        }
+        .await;
+        reply(result, |value| quota_convert::quota_override(&value))
     }
 
     async fn list_quota_overrides(
         &self,
-        _request: Request<pb::ListQuotaOverridesRequest>,
+        request: Request<pb::ListQuotaOverridesRequest>,
     ) -> Reply<pb::ListQuotaOverridesResponse> {
-        Err(unimplemented("ListQuotaOverrides"))
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let result = async {
+            let size = page_size(request.page_size, "page_size")?;
+            match AuditParent::parse(&request.parent, "parent")? {
+                AuditParent::AllTenants => {
+                    let platform = context.platform()?;
+                    let of = OverridesOf::AllTenants(&platform);
+                    self.quotas
+                        .list_overrides(of, size, &request.page_token)
+                        .await
+                }
+                AuditParent::Tenant(by) => {
+                    let scope = self.gate.scope_for(&context, &by).await?;
+                    let of = OverridesOf::Tenant(&scope);
+                    self.quotas
+                        .list_overrides(of, size, &request.page_token)
+                        .await
+                }
+            }
+        }
+        .await;
+        reply(result, |(overrides, next_page_token)| {
+            pb::ListQuotaOverridesResponse {
+                quota_overrides: overrides
+                    .iter()
+                    .map(quota_convert::quota_override)
+                    .collect(),
+                next_page_token,
+            }
+        })
     }
 
     async fn delete_quota_override(
         &self,
-        _request: Request<pb::DeleteQuotaOverrideRequest>,
+        request: Request<pb::DeleteQuotaOverrideRequest>,
     ) -> Reply<()> {
-        Err(unimplemented("DeleteQuotaOverride"))
+        let context = context(&request)?;
+        let origin = context.origin("");
+        let request = request.into_inner();
+        let result = async {
+            let name = QuotaOverrideName::parse(&request.name, "name")?;
+            let scope = self.gate.scope_for(&context, &name.tenant).await?;
+            self.quotas
+                .delete_override(
+                    &scope,
+                    &origin,
+                    &name.quota,
+                    etag(&request.etag),
+                    request.force,
+                )
+                .await
+        }
+        .await;
+        reply(result, |()| ())
     }
 
     async fn check_quota(

@@ -20,6 +20,7 @@ mod audit;
 mod domains;
 pub mod entities;
 mod plans;
+mod quota_overrides;
 mod tenants;
 
 pub use tenants::IdempotencyEntry;

@@ -139,7 +139,7 @@ fn from_model(row: plan::Model) -> Result<Plan> {
     })
 }
 
-fn override_from_model(row: quota_override::Model) -> QuotaOverride {
+pub(super) fn override_from_model(row: quota_override::Model) -> QuotaOverride {
     QuotaOverride {
         tenant_id: TenantId::from_uuid(row.tenant_id),
         quota: row.quota,

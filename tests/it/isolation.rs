@@ -290,10 +290,31 @@ fn quota_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
             request_id: String::new(),
         }),
         "GetQuotaStatus" => ok(pb::GetQuotaStatusRequest {
-            parent,
+            parent: parent.clone(),
             quotas: Vec::new(),
         }),
-        _ => (Vec::new(), Expected::UNIMPLEMENTED),
+        "SetQuotaOverride" => ok(pb::SetQuotaOverrideRequest {
+            quota_override: Some(pb::QuotaOverride {
+                name: format!("{parent}/quotaOverrides/users"),
+                limit: 10,
+                reason: "support ticket 42".to_owned(),
+                ..Default::default()
+            }),
+            force: false,
+        }),
+        "ListQuotaOverrides" => ok(pb::ListQuotaOverridesRequest {
+            parent,
+            ..Default::default()
+        }),
+        "DeleteQuotaOverride" => refused(
+            pb::DeleteQuotaOverrideRequest {
+                name: format!("{parent}/quotaOverrides/users"),
+                ..Default::default()
+            },
+            Code::NotFound,
+            "QUOTA_OVERRIDE_NOT_FOUND",
+        ),
+        _ => panic!("no request body for {}", rpc.label()),
     }
 }
 

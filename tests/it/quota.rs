@@ -19,7 +19,7 @@ use crate::support::server::{ADMIN_TOKEN, Credentials};
 use crate::support::status::assert_error;
 use crate::support::{Backend, TestServer};
 
-type Quotas = QuotaServiceClient<InterceptedService<Channel, Credentials>>;
+pub type Quotas = QuotaServiceClient<InterceptedService<Channel, Credentials>>;
 
 /// Which limiter a test server counts with.
 #[derive(Debug, Clone, Copy)]
@@ -54,20 +54,21 @@ pub async fn redis_available() -> bool {
 }
 
 /// Runs each `async fn(Counters)` on the in-process limiter and on Redis.
+#[macro_export]
 macro_rules! limiter_tests {
     ($($name:ident),+ $(,)?) => {
         $(
             mod $name {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn memory() {
-                    super::$name(super::Counters::Memory).await;
+                    super::$name($crate::quota::Counters::Memory).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn redis() {
                     let postgres = $crate::support::db::postgres_available().await;
-                    if super::redis_available().await && postgres {
-                        super::$name(super::Counters::Redis).await;
+                    if $crate::quota::redis_available().await && postgres {
+                        super::$name($crate::quota::Counters::Redis).await;
                     }
                 }
             }
@@ -77,7 +78,7 @@ macro_rules! limiter_tests {
 
 /// A server counting with `counters`: on SQLite for the in-process
 /// limiter, on PostgreSQL for Redis, where two replicas share the database.
-async fn start(counters: Counters) -> TestServer {
+pub async fn start(counters: Counters) -> TestServer {
     let backend = match counters {
         Counters::Memory => Backend::Sqlite,
         Counters::Redis => Backend::Postgres,
@@ -90,7 +91,7 @@ async fn start(counters: Counters) -> TestServer {
     .await
 }
 
-fn quotas(server: &TestServer) -> Quotas {
+pub fn quotas(server: &TestServer) -> Quotas {
     QuotaServiceClient::with_interceptor(server.channel.clone(), Credentials::bearer(ADMIN_TOKEN))
 }
 
@@ -154,7 +155,7 @@ fn costs(pairs: &[(&str, i64)]) -> Vec<pb::QuotaCost> {
         .collect()
 }
 
-async fn used(client: &mut Quotas, parent: &str, quota: &str) -> i64 {
+pub async fn used(client: &mut Quotas, parent: &str, quota: &str) -> i64 {
     let status = client
         .get_quota_status(pb::GetQuotaStatusRequest {
             parent: parent.to_owned(),
@@ -166,7 +167,7 @@ async fn used(client: &mut Quotas, parent: &str, quota: &str) -> i64 {
     status.quotas[0].used
 }
 
-async fn allocate(
+pub async fn allocate(
     client: &mut Quotas,
     parent: &str,
     pairs: &[(&str, i64)],
@@ -496,7 +497,7 @@ async fn rate_never_bursts(counters: Counters) {
     server.stop().await;
 }
 
-limiter_tests!(
+crate::limiter_tests!(
     concurrent_allocations,
     atomic_and_idempotent,
     rate_never_bursts
