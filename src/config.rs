@@ -132,6 +132,15 @@ pub struct ServeArgs {
     /// one replica, wrong for several.
     #[arg(long, env = "TENANTD_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// When Redis cannot be reached: `open` counts on this replica alone
+    /// and marks answers `degraded`; `closed` answers UNAVAILABLE.
+    #[arg(
+        long,
+        env = "TENANTD_REDIS_FAILURE",
+        value_enum,
+        default_value = "open"
+    )]
+    pub redis_failure: crate::limiter::RedisFailure,
 }
 
 impl ServeArgs {
@@ -179,6 +188,8 @@ pub struct Config {
     pub key_use_flush_interval: Duration,
     /// Redis for the quota counters; in-process counters when `None`.
     pub redis_url: Option<String>,
+    /// What quota checks answer when Redis cannot be reached.
+    pub redis_failure: crate::limiter::RedisFailure,
 }
 
 /// The shortest token accepted: shorter ones are guessable.
@@ -276,6 +287,7 @@ impl Config {
             cache_ttl: Duration::from_secs(serve.cache_ttl_seconds.max(1)),
             key_use_flush_interval: DEFAULT_KEY_USE_FLUSH,
             redis_url: serve.redis_url.clone().filter(|url| !url.is_empty()),
+            redis_failure: serve.redis_failure,
             migrate_on_start: !serve.no_migrate,
             base_domain,
             dns_resolver: serve.dns_resolver,
@@ -299,6 +311,7 @@ impl Config {
             cache_ttl: Duration::from_secs(60),
             key_use_flush_interval: DEFAULT_KEY_USE_FLUSH,
             redis_url: None,
+            redis_failure: crate::limiter::RedisFailure::Open,
             migrate_on_start: true,
             base_domain: None,
             dns_resolver: None,

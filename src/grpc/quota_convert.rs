@@ -292,7 +292,7 @@ pub fn quota_result(result: &QuotaOutcome) -> pb::QuotaResult {
             .retry_after()
             .and_then(|delay| prost_types::Duration::try_from(delay).ok()),
         warnings: Vec::new(),
-        degraded: false,
+        degraded: result.outcome.degraded,
         limit_source: source(result).into(),
     }
 }
@@ -323,7 +323,7 @@ pub fn quota_status(result: &QuotaOutcome) -> pb::QuotaStatus {
         warnings: Vec::new(),
         shadow: limit.definition.shadow,
         usage_metric: limit.definition.usage_metric.clone(),
-        degraded: false,
+        degraded: result.outcome.degraded,
     }
 }
 

@@ -64,6 +64,11 @@ fn reply<T, U>(result: Result<T, Error>, encode: impl FnOnce(T) -> U) -> Reply<U
         .map_err(Status::from)
 }
 
+/// Whether any answer came from the local fallback.
+fn degraded(outcomes: &[QuotaOutcome]) -> bool {
+    outcomes.iter().any(|outcome| outcome.outcome.degraded)
+}
+
 fn results(outcomes: &[QuotaOutcome]) -> (bool, Vec<pb::QuotaResult>) {
     let allowed = outcomes.iter().all(|outcome| outcome.outcome.allowed);
     (allowed, outcomes.iter().map(quota_result).collect())
@@ -235,7 +240,7 @@ impl QuotaService for QuotaApi {
             pb::CheckQuotaResponse {
                 allowed,
                 results,
-                degraded: false,
+                degraded: degraded(&outcomes),
             }
         })
     }
@@ -256,7 +261,7 @@ impl QuotaService for QuotaApi {
             pb::AllocateQuotaResponse {
                 allowed,
                 results,
-                degraded: false,
+                degraded: degraded(&outcomes),
             }
         })
     }
@@ -273,7 +278,7 @@ impl QuotaService for QuotaApi {
             .await;
         reply(result, |outcomes| pb::ReleaseQuotaResponse {
             results: results(&outcomes).1,
-            degraded: false,
+            degraded: degraded(&outcomes),
         })
     }
 
@@ -291,7 +296,7 @@ impl QuotaService for QuotaApi {
         reply(result, |(plan, outcomes)| pb::GetQuotaStatusResponse {
             plan: plan.resource_name(),
             quotas: outcomes.iter().map(quota_status).collect(),
-            degraded: false,
+            degraded: degraded(&outcomes),
         })
     }
 }

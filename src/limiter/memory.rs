@@ -233,6 +233,7 @@ impl State {
                 retry_ms: (!allowed)
                     .then(|| retry_ms(slot.as_ref(), item, used, now))
                     .flatten(),
+                degraded: false,
             });
             if let Some(slot) = slot {
                 self.counters.insert(keys[index].clone(), slot);

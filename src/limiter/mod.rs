@@ -20,6 +20,7 @@
 //! Every Redis key of a tenant carries its id as hash tag
 //! (`tenantd:{<tenant id>}:…`), so one batch touches one cluster slot.
 
+pub mod fallback;
 pub mod memory;
 pub mod redis;
 
@@ -172,6 +173,10 @@ pub struct Outcome {
     pub reset_ms: Option<i64>,
     /// When refused: milliseconds until the same cost could fit.
     pub retry_ms: Option<i64>,
+    /// Counted by this replica's local fallback because the shared counters
+    /// could not be reached: right for this replica only.
+    #[serde(default)]
+    pub degraded: bool,
 }
 
 /// The answer to a batch.
@@ -198,11 +203,27 @@ pub trait Limiter: Send + Sync + std::fmt::Debug {
     async fn apply(&self, batch: &Batch) -> Result<Answer>;
 }
 
-/// The limiter the configuration asks for: Redis at `redis_url`, or
-/// in-process when there is none.
-pub async fn connect(redis_url: Option<&str>) -> Result<Arc<dyn Limiter>> {
+/// What to answer when Redis cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RedisFailure {
+    /// Count on this replica's local limiter and mark answers `degraded`.
+    #[default]
+    Open,
+    /// Refuse with UNAVAILABLE.
+    Closed,
+}
+
+/// The limiter the configuration asks for: Redis at `redis_url` (with the
+/// `on_failure` policy), or in-process when there is none.
+pub async fn connect(
+    redis_url: Option<&str>,
+    on_failure: RedisFailure,
+) -> Result<Arc<dyn Limiter>> {
     match redis_url {
-        Some(url) => Ok(Arc::new(redis::RedisLimiter::connect(url).await?)),
+        Some(url) => {
+            let redis = redis::RedisLimiter::connect(url).await?;
+            Ok(Arc::new(fallback::Fallback::new(redis, on_failure)))
+        }
         None => Ok(Arc::new(memory::MemoryLimiter::default())),
     }
 }

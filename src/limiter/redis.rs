@@ -7,7 +7,9 @@
 //! skewed clocks still agree on rate windows; calendar periods come from
 //! the replica's clock as counter names and expiry times.
 
-use redis::aio::ConnectionManager;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Script};
 
 use super::{Answer, Batch, Counter, IDEMPOTENCY_TTL, Limiter};
@@ -46,7 +48,18 @@ impl RedisLimiter {
         let client = Client::open(url).map_err(|error| {
             Error::invalid_field("redis_url", format!("is not a Redis URL: {error}"))
         })?;
-        let connection = ConnectionManager::new(client).await.map_err(unavailable)?;
+        // Quota checks sit on hot paths: when Redis is away, fail fast and
+        // let the failure policy answer, instead of waiting out a long
+        // reconnection backoff on every call.
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(10))
+            .set_max_delay(Duration::from_millis(100))
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_secs(1)));
+        let connection = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(unavailable)?;
         Ok(Self {
             connection,
             script: Script::new(APPLY),

@@ -1,0 +1,160 @@
+//! What quota checks answer when Redis goes away mid-run, and that they
+//! recover when it returns: fail-open counts on the replica's local limiter
+//! and says `degraded`; fail-closed answers UNAVAILABLE. Each test runs its
+//! own `redis-server` on a spare port, so stopping it touches no other test.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tenantd::limiter::RedisFailure;
+use tenantd::pb;
+use tonic::Code;
+
+use crate::quota::{Quotas, allocate, quotas};
+use crate::support::fixtures::create;
+use crate::support::{Backend, TestServer};
+
+/// A `redis-server` of this test's own.
+struct PrivateRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").port()
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
+}
+
+impl PrivateRedis {
+    /// Starts one, or `None` (test skipped) when `redis-server` is not
+    /// installed; under `CI=true` that fails the test instead.
+    fn start() -> Option<Self> {
+        let mut redis = Self {
+            port: free_port(),
+            child: None,
+        };
+        match redis.spawn() {
+            Ok(()) => Some(redis),
+            Err(error) if in_ci() => panic!("redis-server is required under CI=true: {error}"),
+            Err(error) => {
+                eprintln!("skipping: cannot run redis-server: {error}");
+                None
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) -> std::io::Result<()> {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn allocate_one(
+    client: &mut Quotas,
+    parent: &str,
+) -> Result<pb::AllocateQuotaResponse, tonic::Status> {
+    allocate(
+        client,
+        parent,
+        &[("users", 1)],
+        pb::QuotaMode::AllOrNothing,
+        "",
+    )
+    .await
+}
+
+/// Polls until an allocation is answered by Redis again.
+async fn until_recovered(client: &mut Quotas, parent: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(answer) = allocate_one(client, parent).await
+            && !answer.degraded
+        {
+            assert!(answer.allowed);
+            return;
+        }
+        assert!(Instant::now() < deadline, "never answered by Redis again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn run(policy: RedisFailure) {
+    let Some(mut redis) = PrivateRedis::start() else {
+        return;
+    };
+    let url = redis.url();
+    let server = TestServer::start_with(Backend::Sqlite, |config| {
+        config.redis_url = Some(url);
+        config.redis_failure = policy;
+    })
+    .await;
+    let mut client = quotas(&server);
+    // starter: 5 users.
+    let acme = create(&mut server.tenants(), "acme").await.name;
+    let shared = allocate_one(&mut client, &acme).await.expect("allocate");
+    assert!(shared.allowed && !shared.degraded);
+
+    redis.stop();
+    match policy {
+        RedisFailure::Open => {
+            // The local limiter starts empty and enforces the plan alone.
+            for _ in 0..5 {
+                let local = allocate_one(&mut client, &acme).await.expect("fail-open");
+                assert!(local.allowed && local.degraded, "{local:?}");
+                assert!(local.results[0].degraded);
+            }
+            let over = allocate_one(&mut client, &acme).await.unwrap_err();
+            assert_eq!(over.code(), Code::ResourceExhausted);
+        }
+        RedisFailure::Closed => {
+            let refused = allocate_one(&mut client, &acme).await.unwrap_err();
+            assert_eq!(refused.code(), Code::Unavailable);
+        }
+    }
+
+    redis.spawn().expect("restart redis-server");
+    until_recovered(&mut client, &acme).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_open_counts_locally_and_recovers() {
+    run(RedisFailure::Open).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_closed_answers_unavailable_and_recovers() {
+    run(RedisFailure::Closed).await;
+}
