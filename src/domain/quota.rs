@@ -150,8 +150,78 @@ pub struct QuotaOutcome {
     pub limit: Limit,
     /// The cost asked.
     pub cost: i64,
+    /// Whether usage rose by what was granted (a charge, not a check or a
+    /// release).
+    pub charged: bool,
     /// What the limiter did.
     pub outcome: Outcome,
+}
+
+/// What a warning is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WarningKind {
+    /// Usage reached a soft threshold.
+    Threshold,
+    /// Usage is above the limit, within the grace.
+    Grace,
+}
+
+/// A warning about a quota that still allowed the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaWarning {
+    /// What it is about.
+    pub kind: WarningKind,
+    /// The highest threshold reached, in percent (THRESHOLD only).
+    pub threshold_percent: i32,
+    /// This call crossed it, so callers can notify once.
+    pub newly_crossed: bool,
+    /// For people.
+    pub message: String,
+}
+
+impl QuotaOutcome {
+    /// The soft thresholds reached and the grace in use after this call.
+    pub fn warnings(&self) -> Vec<QuotaWarning> {
+        let Some(capacity) = self.limit.capacity().filter(|capacity| *capacity > 0) else {
+            return Vec::new();
+        };
+        let key = &self.limit.definition.key;
+        let after = self.outcome.used;
+        let before = if self.charged {
+            after - self.outcome.granted
+        } else {
+            after
+        };
+        let reached =
+            |usage: i64, percent: i32| usage.saturating_mul(100) >= capacity * i64::from(percent);
+        let mut warnings = Vec::new();
+        let highest = self
+            .limit
+            .definition
+            .warning_threshold_percents
+            .iter()
+            .rev()
+            .find(|percent| reached(after, **percent));
+        if let Some(&percent) = highest {
+            warnings.push(QuotaWarning {
+                kind: WarningKind::Threshold,
+                threshold_percent: percent,
+                newly_crossed: !reached(before, percent),
+                message: format!("{key}: {after} of {capacity} used, {percent} % reached"),
+            });
+        }
+        if after > capacity {
+            warnings.push(QuotaWarning {
+                kind: WarningKind::Grace,
+                threshold_percent: 0,
+                newly_crossed: before <= capacity,
+                message: format!(
+                    "{key}: {after} used, over the limit {capacity}, within the grace"
+                ),
+            });
+        }
+        warnings
+    }
 }
 
 impl QuotaOutcome {
@@ -282,7 +352,7 @@ impl Quotas {
                 cost: *cost,
                 ceiling: limit.ceiling(),
             });
-            chosen.push((limit.clone(), *cost));
+            chosen.push((limit.clone(), *cost, action == Action::Charge));
         }
         let batch = Batch {
             tenant_id: scope.tenant_id(),
@@ -299,9 +369,10 @@ impl Quotas {
         let outcomes: Vec<QuotaOutcome> = chosen
             .into_iter()
             .zip(answer.outcomes)
-            .map(|((limit, cost), outcome)| QuotaOutcome {
+            .map(|((limit, cost, charged), outcome)| QuotaOutcome {
                 limit,
                 cost,
+                charged,
                 outcome,
             })
             .collect();

@@ -9,7 +9,7 @@ use crate::domain::plan::{
     validate_plan_text, validate_quotas,
 };
 use crate::domain::plans::{NewPlan, PlanPatch};
-use crate::domain::quota::{MAX_COSTS, QuotaCall, QuotaOutcome};
+use crate::domain::quota::{MAX_COSTS, QuotaCall, QuotaOutcome, WarningKind};
 use crate::error::{Error, FieldViolation, Result};
 use crate::limiter::Mode;
 use crate::pb;
@@ -291,10 +291,27 @@ pub fn quota_result(result: &QuotaOutcome) -> pb::QuotaResult {
         retry_after: result
             .retry_after()
             .and_then(|delay| prost_types::Duration::try_from(delay).ok()),
-        warnings: Vec::new(),
+        warnings: warnings(result),
         degraded: result.outcome.degraded,
         limit_source: source(result).into(),
     }
+}
+
+fn warnings(result: &QuotaOutcome) -> Vec<pb::QuotaWarning> {
+    result
+        .warnings()
+        .into_iter()
+        .map(|warning| pb::QuotaWarning {
+            kind: match warning.kind {
+                WarningKind::Threshold => pb::QuotaWarningKind::Threshold,
+                WarningKind::Grace => pb::QuotaWarningKind::Grace,
+            }
+            .into(),
+            threshold_percent: warning.threshold_percent,
+            newly_crossed: warning.newly_crossed,
+            message: warning.message,
+        })
+        .collect()
 }
 
 fn source(result: &QuotaOutcome) -> pb::QuotaLimitSource {
@@ -320,7 +337,7 @@ pub fn quota_status(result: &QuotaOutcome) -> pb::QuotaStatus {
         used: result.outcome.used,
         remaining: limit.remaining(result.outcome.used),
         reset_time: result.reset_time().map(timestamp),
-        warnings: Vec::new(),
+        warnings: warnings(result),
         shadow: limit.definition.shadow,
         usage_metric: limit.definition.usage_metric.clone(),
         degraded: result.outcome.degraded,

@@ -17,6 +17,7 @@ mod process;
 mod quota;
 mod quota_failure;
 mod quota_overrides;
+mod quota_warnings;
 mod resolve;
 mod rls;
 mod robustness;

@@ -95,7 +95,7 @@ pub fn quotas(server: &TestServer) -> Quotas {
     QuotaServiceClient::with_interceptor(server.channel.clone(), Credentials::bearer(ADMIN_TOKEN))
 }
 
-fn definition(key: &str, kind: pb::QuotaKind, limit: i64) -> pb::QuotaDefinition {
+pub fn definition(key: &str, kind: pb::QuotaKind, limit: i64) -> pb::QuotaDefinition {
     pb::QuotaDefinition {
         key: key.to_owned(),
         display_name: key.to_owned(),
@@ -114,7 +114,7 @@ fn rate(key: &str, limit: i64) -> pb::QuotaDefinition {
 }
 
 /// Creates plan `id` with `quotas` and a tenant on it; the tenant's name.
-async fn tenant_on_plan(
+pub async fn tenant_on_plan(
     server: &TestServer,
     id: &str,
     quotas_of_plan: Vec<pb::QuotaDefinition>,
