@@ -141,6 +141,10 @@ pub struct ServeArgs {
         default_value = "open"
     )]
     pub redis_failure: crate::limiter::RedisFailure,
+    /// Serve Prometheus metrics over HTTP at `IP:PORT/metrics`; off when
+    /// unset.
+    #[arg(long, env = "TENANTD_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl ServeArgs {

@@ -44,6 +44,9 @@ async fn serve_until_signal(
     serve: &ServeArgs,
 ) -> Result<(), tenantd::error::Error> {
     let config = Config::new(common, serve)?;
+    if let Some(address) = serve.metrics_addr {
+        tenantd::telemetry::serve_metrics(address)?;
+    }
     let listener = tokio::net::TcpListener::bind(serve.listen_addr)
         .await
         .map_err(tenantd::error::Error::internal)?;

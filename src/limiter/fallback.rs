@@ -13,6 +13,9 @@ use super::redis::RedisLimiter;
 use super::{Answer, Batch, Limiter, RedisFailure};
 use crate::error::{Error, Result};
 
+/// Counter of quota calls Redis could not answer, labelled by policy.
+pub const REDIS_FAILURES: &str = "tenantd_quota_redis_failures_total";
+
 /// Redis first, and the policy when it fails.
 #[derive(Debug)]
 pub struct Fallback {
@@ -58,6 +61,7 @@ impl Limiter for Fallback {
             }
             Err(Error::Unavailable { message }) => {
                 let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+                metrics::counter!(REDIS_FAILURES, "policy" => self.policy.label()).increment(1);
                 if !self.down.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
                         policy = ?self.policy,

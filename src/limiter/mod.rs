@@ -213,6 +213,16 @@ pub enum RedisFailure {
     Closed,
 }
 
+impl RedisFailure {
+    /// The metric label: `open` or `closed`.
+    pub fn label(self) -> &'static str {
+        match self {
+            RedisFailure::Open => "open",
+            RedisFailure::Closed => "closed",
+        }
+    }
+}
+
 /// The limiter the configuration asks for: Redis at `redis_url` (with the
 /// `on_failure` policy), or in-process when there is none.
 pub async fn connect(

@@ -129,6 +129,20 @@ fn invalid_configuration_fails_with_a_message() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("--listen-addr"));
 }
 
+/// The raw HTTP/1.1 answer to `GET path` on `127.0.0.1:port`.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    answer
+}
+
 /// Creates a tenant through the server on `port` as the operator, and
 /// reads it back naming it in `x-tenant-id`; returns its id.
 async fn create_and_read_tenant(port: u16, token: &str) -> String {
@@ -171,7 +185,9 @@ async fn serves_from_environment_and_stops_on_sigterm() {
     let (path, url) = temp_database();
     let port = free_port();
     let token = "process-test-admin-token-5f1c";
+    let metrics_port = free_port();
     let mut child = tenantd()
+        .env("TENANTD_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
         .env("TENANTD_DATABASE_URL", &url)
         .env("TENANTD_LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("TENANTD_ADMIN_TOKENS", format!("ops={token}"))
@@ -188,6 +204,8 @@ async fn serves_from_environment_and_stops_on_sigterm() {
         .expect("start tenantd");
     wait_until_serving(port, &mut child).await;
     let tenant_id = create_and_read_tenant(port, token).await;
+    let metrics = http_get(metrics_port, "/metrics");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
 
     let pid = child.id().to_string();
     let killed = Command::new("kill")

@@ -110,10 +110,33 @@ async fn until_recovered(client: &mut Quotas, parent: &str) {
     }
 }
 
+/// Quota failures counted so far under `policy`, as Prometheus renders
+/// them from this test process's recorder.
+fn failures_counted(policy: RedisFailure) -> u64 {
+    static RECORDER: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    let handle = RECORDER.get_or_init(|| {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .expect("install a metrics recorder")
+    });
+    let series = format!(
+        "{}{{policy=\"{}\"}} ",
+        tenantd::limiter::fallback::REDIS_FAILURES,
+        policy.label()
+    );
+    handle
+        .render()
+        .lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .map_or(0, |value| value.trim().parse().expect("a count"))
+}
+
 async fn run(policy: RedisFailure) {
     let Some(mut redis) = PrivateRedis::start() else {
         return;
     };
+    let failures_before = failures_counted(policy);
     let url = redis.url();
     let server = TestServer::start_with(Backend::Sqlite, |config| {
         config.redis_url = Some(url);
@@ -144,6 +167,10 @@ async fn run(policy: RedisFailure) {
         }
     }
 
+    assert!(
+        failures_counted(policy) > failures_before,
+        "the outage was not counted"
+    );
     redis.spawn().expect("restart redis-server");
     until_recovered(&mut client, &acme).await;
     server.stop().await;
