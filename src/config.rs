@@ -147,6 +147,9 @@ pub struct ServeArgs {
     /// unset.
     #[arg(long, env = "TENANTD_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+    /// `--redis-url` is a Redis Cluster: comma-separated seed node URLs.
+    #[arg(long, env = "TENANTD_REDIS_CLUSTER")]
+    pub redis_cluster: bool,
 }
 
 impl ServeArgs {
@@ -196,6 +199,8 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// What quota checks answer when Redis cannot be reached.
     pub redis_failure: crate::limiter::RedisFailure,
+    /// Whether `redis_url` lists the seed nodes of a Redis Cluster.
+    pub redis_cluster: bool,
 }
 
 /// The shortest token accepted: shorter ones are guessable.
@@ -294,6 +299,7 @@ impl Config {
             key_use_flush_interval: DEFAULT_KEY_USE_FLUSH,
             redis_url: serve.redis_url.clone().filter(|url| !url.is_empty()),
             redis_failure: serve.redis_failure,
+            redis_cluster: serve.redis_cluster,
             migrate_on_start: !serve.no_migrate,
             base_domain,
             dns_resolver: serve.dns_resolver,
@@ -318,6 +324,7 @@ impl Config {
             key_use_flush_interval: DEFAULT_KEY_USE_FLUSH,
             redis_url: None,
             redis_failure: crate::limiter::RedisFailure::Open,
+            redis_cluster: false,
             migrate_on_start: true,
             base_domain: None,
             dns_resolver: None,

@@ -207,8 +207,12 @@ async fn serve(
         base_domain: config.base_domain.clone(),
     };
     let tenants = Tenants::new(store.clone(), settings, resolver);
-    let limiter =
-        crate::limiter::connect(config.redis_url.as_deref(), config.redis_failure).await?;
+    let limiter = crate::limiter::connect(
+        config.redis_url.as_deref(),
+        config.redis_cluster,
+        config.redis_failure,
+    )
+    .await?;
     let plans = Plans::new(store.clone());
     let quotas = Quotas::new(tenants.clone(), plans.clone(), store.clone(), limiter);
     let gate = Gate::new(

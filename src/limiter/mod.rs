@@ -227,11 +227,16 @@ impl RedisFailure {
 /// `on_failure` policy), or in-process when there is none.
 pub async fn connect(
     redis_url: Option<&str>,
+    cluster: bool,
     on_failure: RedisFailure,
 ) -> Result<Arc<dyn Limiter>> {
     match redis_url {
         Some(url) => {
-            let redis = redis::RedisLimiter::connect(url).await?;
+            let redis = if cluster {
+                redis::RedisLimiter::connect_cluster(url).await?
+            } else {
+                redis::RedisLimiter::connect(url).await?
+            };
             Ok(Arc::new(fallback::Fallback::new(redis, on_failure)))
         }
         None => Ok(Arc::new(memory::MemoryLimiter::default())),

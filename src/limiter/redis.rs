@@ -10,6 +10,8 @@
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
 use redis::{Client, Script};
 
 use super::{Answer, Batch, Counter, IDEMPOTENCY_TTL, Limiter};
@@ -18,11 +20,20 @@ use crate::error::{Error, Result};
 /// The one script every batch runs.
 const APPLY: &str = include_str!("apply.lua");
 
-/// Counters in one Redis.
+/// How the limiter reaches Redis.
+#[derive(Clone)]
+enum Link {
+    /// One server; reconnects by itself when the connection drops.
+    Single(ConnectionManager),
+    /// A Redis Cluster; routes each script call by its keys' hash tag.
+    Cluster(ClusterConnection),
+}
+
+/// Counters in one Redis or one Redis Cluster.
 #[derive(Clone)]
 pub struct RedisLimiter {
-    /// Reconnects by itself when the connection drops.
-    connection: ConnectionManager,
+    /// The connection.
+    link: Link,
     /// The batch script, loaded by hash on first use.
     script: Script,
 }
@@ -43,6 +54,25 @@ fn unavailable(error: redis::RedisError) -> Error {
 }
 
 impl RedisLimiter {
+    /// Connects to the Redis Cluster that the comma-separated seed `urls`
+    /// belong to.
+    pub async fn connect_cluster(urls: &str) -> Result<Self> {
+        let nodes: Vec<&str> = urls.split(',').map(str::trim).collect();
+        let client = ClusterClientBuilder::new(nodes)
+            .connection_timeout(Duration::from_millis(500))
+            .response_timeout(Duration::from_secs(1))
+            .retries(1)
+            .build()
+            .map_err(|error| {
+                Error::invalid_field("redis_url", format!("is not a list of Redis URLs: {error}"))
+            })?;
+        let connection = client.get_async_connection().await.map_err(unavailable)?;
+        Ok(Self {
+            link: Link::Cluster(connection),
+            script: Script::new(APPLY),
+        })
+    }
+
     /// Connects to the Redis at `url` (`redis://host:port/db`).
     pub async fn connect(url: &str) -> Result<Self> {
         let client = Client::open(url).map_err(|error| {
@@ -61,7 +91,7 @@ impl RedisLimiter {
             .await
             .map_err(unavailable)?;
         Ok(Self {
-            connection,
+            link: Link::Single(connection),
             script: Script::new(APPLY),
         })
     }
@@ -110,11 +140,11 @@ impl Limiter for RedisLimiter {
                 .arg(p1)
                 .arg(p2);
         }
-        let mut connection = self.connection.clone();
-        let (replayed, json): (i64, String) = invocation
-            .invoke_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
+        let (replayed, json): (i64, String) = match &self.link {
+            Link::Single(connection) => invocation.invoke_async(&mut connection.clone()).await,
+            Link::Cluster(connection) => invocation.invoke_async(&mut connection.clone()).await,
+        }
+        .map_err(unavailable)?;
         let mut answer: Answer = serde_json::from_str(&json).map_err(Error::internal)?;
         answer.replayed = replayed == 1;
         Ok(answer)

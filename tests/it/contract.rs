@@ -159,13 +159,13 @@ async fn health_reports_serving(backend: Backend) {
 
 async fn later_services_answer_unimplemented(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let mut quota = pb::quota_service_client::QuotaServiceClient::with_interceptor(
+    let mut usage = pb::usage_service_client::UsageServiceClient::with_interceptor(
         server.channel.clone(),
         Credentials::bearer(ADMIN_TOKEN),
     );
-    // QuotaService serves plans and checks; its override methods come later.
-    let status = quota
-        .list_quota_overrides(pb::ListQuotaOverridesRequest::default())
+    // UsageService is served as a contract whose methods come later.
+    let status = usage
+        .list_metrics(pb::ListMetricsRequest::default())
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);

@@ -15,6 +15,7 @@ mod lifecycle;
 mod listing;
 mod process;
 mod quota;
+mod quota_cluster;
 mod quota_failure;
 mod quota_overrides;
 mod quota_warnings;
