@@ -306,35 +306,7 @@ async fn concurrent_allocations(counters: Counters) {
     )
     .await;
     let clients = [quotas(&first), quotas(second.as_ref().unwrap_or(&first))];
-    let calls = (0..200).map(|index| {
-        let mut client = clients[index % 2].clone();
-        let parent = parent.clone();
-        tokio::spawn(async move {
-            allocate(
-                &mut client,
-                &parent,
-                &[("seats", 1)],
-                pb::QuotaMode::AllOrNothing,
-                "",
-            )
-            .await
-        })
-    });
-    let mut allowed = 0;
-    for call in calls.collect::<Vec<_>>() {
-        match call.await.expect("task") {
-            Ok(answer) => {
-                assert!(answer.allowed);
-                allowed += 1;
-            }
-            Err(status) => {
-                assert_error(&status, Code::ResourceExhausted, "QUOTA_EXCEEDED");
-                let failure = status.get_details_quota_failure().expect("QuotaFailure");
-                assert_eq!(failure.violations[0].quota_id, "seats");
-                assert_eq!(failure.violations[0].quota_value, 50);
-            }
-        }
-    }
+    let allowed = allocate_concurrently(&clients, &parent, "seats", 200, 50).await;
     assert_eq!(allowed, 50);
     let mut client = quotas(&first);
     assert_eq!(used(&mut client, &parent, "seats").await, 50);
@@ -342,6 +314,50 @@ async fn concurrent_allocations(counters: Counters) {
         second.stop().await;
     }
     first.stop().await;
+}
+
+/// Sends `calls` allocations of one `quota` at once, spread over
+/// `clients`; checks every refusal names the quota and its `limit`, and
+/// answers how many were allowed.
+pub async fn allocate_concurrently(
+    clients: &[Quotas],
+    parent: &str,
+    quota: &'static str,
+    calls: usize,
+    limit: i64,
+) -> usize {
+    let tasks: Vec<_> = (0..calls)
+        .map(|index| {
+            let mut client = clients[index % clients.len()].clone();
+            let parent = parent.to_owned();
+            tokio::spawn(async move {
+                allocate(
+                    &mut client,
+                    &parent,
+                    &[(quota, 1)],
+                    pb::QuotaMode::AllOrNothing,
+                    "",
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut allowed = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(answer) => {
+                assert!(answer.allowed && !answer.degraded, "{answer:?}");
+                allowed += 1;
+            }
+            Err(status) => {
+                assert_error(&status, Code::ResourceExhausted, "QUOTA_EXCEEDED");
+                let failure = status.get_details_quota_failure().expect("QuotaFailure");
+                assert_eq!(failure.violations[0].quota_id, quota);
+                assert_eq!(failure.violations[0].quota_value, limit);
+            }
+        }
+    }
+    allowed
 }
 
 /// All-or-nothing charges nothing when one quota of three would exceed;

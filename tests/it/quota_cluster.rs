@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tenantd::pb;
 use tonic::Code;
 
-use crate::quota::{allocate, definition, quotas, tenant_on_plan, used};
+use crate::quota::{allocate, allocate_concurrently, definition, quotas, tenant_on_plan, used};
 use crate::support::{Backend, TestServer};
 
 /// A three-node Redis Cluster of this test's own.
@@ -145,33 +145,7 @@ async fn allocations_are_exact_and_atomic_on_a_cluster() {
         definition("storage", pb::QuotaKind::Allocation, 1000),
     ];
     let parent = tenant_on_plan(&server, "clustered", plan).await;
-    let client = quotas(&server);
-    let calls: Vec<_> = (0..200)
-        .map(|_| {
-            let mut client = client.clone();
-            let parent = parent.clone();
-            tokio::spawn(async move {
-                allocate(
-                    &mut client,
-                    &parent,
-                    &[("seats", 1)],
-                    pb::QuotaMode::AllOrNothing,
-                    "",
-                )
-                .await
-            })
-        })
-        .collect();
-    let mut allowed = 0;
-    for call in calls {
-        match call.await.expect("task") {
-            Ok(answer) => {
-                assert!(answer.allowed && !answer.degraded, "{answer:?}");
-                allowed += 1;
-            }
-            Err(status) => assert_eq!(status.code(), Code::ResourceExhausted),
-        }
-    }
+    let allowed = allocate_concurrently(&[quotas(&server)], &parent, "seats", 200, 50).await;
     assert_eq!(allowed, 50);
     let mut client = quotas(&server);
     assert_eq!(used(&mut client, &parent, "seats").await, 50);
