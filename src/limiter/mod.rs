@@ -235,7 +235,9 @@ pub async fn connect(
             let redis = if cluster {
                 redis::RedisLimiter::connect_cluster(url).await?
             } else {
-                redis::RedisLimiter::connect(url).await?
+                // Failing open, the replica serves while Redis is away,
+                // from the start too; failing closed, a bad URL stops it.
+                redis::RedisLimiter::connect(url, on_failure == RedisFailure::Open).await?
             };
             Ok(Arc::new(fallback::Fallback::new(redis, on_failure)))
         }

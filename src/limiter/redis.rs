@@ -73,8 +73,9 @@ impl RedisLimiter {
         })
     }
 
-    /// Connects to the Redis at `url` (`redis://host:port/db`).
-    pub async fn connect(url: &str) -> Result<Self> {
+    /// Connects to the Redis at `url` (`redis://host:port/db`); with
+    /// `lazy`, on first use, so a server can start while Redis is away.
+    pub async fn connect(url: &str, lazy: bool) -> Result<Self> {
         let client = Client::open(url).map_err(|error| {
             Error::invalid_field("redis_url", format!("is not a Redis URL: {error}"))
         })?;
@@ -87,9 +88,13 @@ impl RedisLimiter {
             .set_max_delay(Duration::from_millis(100))
             .set_connection_timeout(Some(Duration::from_millis(500)))
             .set_response_timeout(Some(Duration::from_secs(1)));
-        let connection = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(unavailable)?;
+        let connection = if lazy {
+            ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?
+        } else {
+            ConnectionManager::new_with_config(client, config)
+                .await
+                .map_err(unavailable)?
+        };
         Ok(Self {
             link: Link::Single(connection),
             script: Script::new(APPLY),

@@ -176,6 +176,29 @@ async fn run(policy: RedisFailure) {
     server.stop().await;
 }
 
+/// Failing open, a replica starts while Redis is away, answers degraded,
+/// and moves to Redis once it appears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_open_starts_without_redis() {
+    let Some(mut redis) = PrivateRedis::start() else {
+        return;
+    };
+    redis.stop();
+    let url = redis.url();
+    let server = TestServer::start_with(Backend::Sqlite, |config| {
+        config.redis_url = Some(url);
+        config.redis_failure = RedisFailure::Open;
+    })
+    .await;
+    let mut client = quotas(&server);
+    let acme = create(&mut server.tenants(), "acme").await.name;
+    let local = allocate_one(&mut client, &acme).await.expect("fail-open");
+    assert!(local.allowed && local.degraded, "{local:?}");
+    redis.spawn().expect("start redis-server");
+    until_recovered(&mut client, &acme).await;
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fail_open_counts_locally_and_recovers() {
     run(RedisFailure::Open).await;
