@@ -115,6 +115,7 @@ impl Tenants {
         {
             return self.replay(platform, &entry, &fingerprint).await;
         }
+        self.check_plan_exists(&new.plan).await?;
         let now = now();
         let id = new
             .id
@@ -230,6 +231,9 @@ impl Tenants {
         etag: Option<&str>,
         patch: &TenantPatch,
     ) -> Result<Tenant> {
+        if let Some(plan) = &patch.plan {
+            self.check_plan_exists(plan).await?;
+        }
         self.change(scope, origin, etag, "UpdateTenant", |tenant, now| {
             tenant.update(patch.clone(), now)
         })
@@ -288,6 +292,21 @@ impl Tenants {
             tenant.activate(now)
         })
         .await
+    }
+
+    /// A tenant may only be put on a plan of the catalogue, or its quota
+    /// checks would all fail.
+    async fn check_plan_exists(&self, plan: &str) -> Result<()> {
+        let catalogue = Scope::from(&super::context::PlatformScope::system());
+        if self.store.find_plan(catalogue, plan).await?.is_some() {
+            return Ok(());
+        }
+        Err(Error::failed_precondition(
+            "PLAN_NOT_FOUND",
+            "PLAN",
+            format!("plans/{plan}"),
+            format!("there is no plan {plan:?}; ListPlans shows the plans, CreatePlan adds one"),
+        ))
     }
 
     /// Read, transition, conditional write; see the module docs.

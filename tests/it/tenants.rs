@@ -371,7 +371,63 @@ async fn unknown_and_malformed_names(backend: Backend) {
     server.stop().await;
 }
 
+/// Tenants are put only on plans of the catalogue.
+async fn plans_must_exist(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mut client = server.tenants();
+    let mut platinum = tenant("shiny");
+    platinum.plan = "platinum".into();
+    let create_request = || pb::CreateTenantRequest {
+        tenant: Some(platinum.clone()),
+        ..Default::default()
+    };
+    let refused = client.create_tenant(create_request()).await.unwrap_err();
+    assert_error(&refused, Code::FailedPrecondition, "PLAN_NOT_FOUND");
+    let acme = create(&mut client, "acme").await;
+    let mut change = acme.clone();
+    change.plan = "platinum".into();
+    let refused = client
+        .update_tenant(pb::UpdateTenantRequest {
+            tenant: Some(change.clone()),
+            update_mask: mask(&["plan"]),
+        })
+        .await
+        .unwrap_err();
+    assert_error(&refused, Code::FailedPrecondition, "PLAN_NOT_FOUND");
+
+    let mut plans = pb::quota_service_client::QuotaServiceClient::with_interceptor(
+        server.channel.clone(),
+        crate::support::server::Credentials::bearer(crate::support::server::ADMIN_TOKEN),
+    );
+    plans
+        .create_plan(pb::CreatePlanRequest {
+            plan_id: "platinum".into(),
+            plan: Some(pb::Plan {
+                display_name: "Platinum".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("create plan");
+    let created = client
+        .create_tenant(create_request())
+        .await
+        .expect("create");
+    assert_eq!(created.into_inner().plan, "platinum");
+    let updated = client
+        .update_tenant(pb::UpdateTenantRequest {
+            tenant: Some(change),
+            update_mask: mask(&["plan"]),
+        })
+        .await
+        .expect("update");
+    assert_eq!(updated.into_inner().plan, "platinum");
+    server.stop().await;
+}
+
 crate::backend_tests!(
+    plans_must_exist,
     create_get_and_alias,
     caller_chosen_id_and_duplicates,
     invalid_creates_name_every_bad_field,
