@@ -27,6 +27,7 @@ use super::key_uses::KeyUses;
 use super::resolve::{ResolveTarget, ResolvedBy, not_found};
 use super::tenant::{Tenant, TenantState};
 use super::tenants::Tenants;
+use super::tokens::{Token, constant_time_eq, match_token};
 use crate::changefeed::Change;
 use crate::config::NamedToken;
 use crate::error::{Error, Result};
@@ -68,23 +69,6 @@ struct Inner {
     key_uses: KeyUses,
 }
 
-/// A configured token, with its name ready to hand to callers.
-struct Token {
-    /// The configured name.
-    name: Arc<str>,
-    /// The bearer token.
-    secret: String,
-}
-
-impl Token {
-    fn from_config(token: &NamedToken) -> Self {
-        Self {
-            name: Arc::from(token.name.as_str()),
-            secret: token.token.clone(),
-        }
-    }
-}
-
 /// The `x-tenant-id` header.
 pub const TENANT_ID_HEADER: &str = "x-tenant-id";
 /// The `x-tenant-slug` header.
@@ -109,31 +93,6 @@ fn mismatch() -> Error {
         "TENANT_MISMATCH",
         "the request names a tenant other than the caller's",
     )
-}
-
-/// Equality whose time depends on the lengths only, not on where the
-/// inputs differ.
-fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
-    if left.len() != right.len() {
-        return false;
-    }
-    let difference = left
-        .iter()
-        .zip(right)
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-    std::hint::black_box(difference) == 0
-}
-
-/// The name of the configured token equal to `presented`, comparing
-/// against every one.
-fn match_token(tokens: &[Token], presented: &str) -> Option<Arc<str>> {
-    let mut found = None;
-    for token in tokens {
-        if constant_time_eq(token.secret.as_bytes(), presented.as_bytes()) {
-            found = Some(Arc::clone(&token.name));
-        }
-    }
-    found
 }
 
 impl Gate {
@@ -479,32 +438,5 @@ fn check_usable(tenant: &Tenant) -> Result<()> {
             kind: "tenant",
             name: tenant.id.resource_name(),
         }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_match_exactly() {
-        let tokens = [
-            Token::from_config(&NamedToken {
-                name: "a".into(),
-                token: "0123456789abcdef".into(),
-            }),
-            Token::from_config(&NamedToken {
-                name: "b".into(),
-                token: "fedcba9876543210".into(),
-            }),
-        ];
-        assert_eq!(
-            match_token(&tokens, "fedcba9876543210").as_deref(),
-            Some("b")
-        );
-        assert!(match_token(&tokens, "fedcba987654321").is_none());
-        assert!(match_token(&tokens, "fedcba98765432100").is_none());
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(constant_time_eq(b"abc", b"abc"));
     }
 }

@@ -22,6 +22,7 @@ pub mod quota_overrides;
 pub mod resolve;
 pub mod tenant;
 pub mod tenants;
+mod tokens;
 pub mod validate;
 pub mod verification;
 
