@@ -21,15 +21,21 @@ use tracing::Span;
 
 use crate::config::{Config, redact_url};
 use crate::dns::DnsTxtResolver;
+use crate::domain::config_schema::ConfigSchema;
+use crate::domain::configs::Configs;
 use crate::domain::gate::Gate;
+use crate::domain::metrics::Metrics;
 use crate::domain::plans::Plans;
 use crate::domain::quota::Quotas;
 use crate::domain::tenants::{TenantSettings, Tenants};
+use crate::domain::usage::Usage;
+use crate::domain::usage_event::UsageSettings;
 use crate::error::{Error, Result};
+use crate::grpc::config_service::ConfigApi;
 use crate::grpc::origin::REQUEST_ID_HEADER;
 use crate::grpc::quota_service::QuotaApi;
 use crate::grpc::tenant_service::TenantApi;
-use crate::grpc::unimplemented::NotYetImplemented;
+use crate::grpc::usage_service::UsageApi;
 use crate::middleware::tenant_context::TenantContextLayer;
 use crate::pb;
 use crate::pb::config_service_server::ConfigServiceServer;
@@ -215,11 +221,19 @@ async fn serve(
     .await?;
     let plans = Plans::new(store.clone());
     let quotas = Quotas::new(tenants.clone(), plans.clone(), store.clone(), limiter);
+    let configs = Configs::new(store.clone(), tenants.clone(), ConfigSchema::shipped()?);
     let gate = Gate::new(
         tenants.clone(),
         &config.admin_tokens,
         &config.service_tokens,
         config.cache_ttl,
+    );
+    let metrics = Metrics::new(store.clone());
+    let usage = Usage::new(
+        store.clone(),
+        metrics.clone(),
+        gate.clone(),
+        UsageSettings::default(),
     );
     store.listen_for_changes().await?;
     let upkeep = spawn_gate_upkeep(&gate, &store, config.key_use_flush_interval);
@@ -277,13 +291,20 @@ async fn serve(
             tenants,
             gate.clone(),
         )))
-        .add_service(ConfigServiceServer::new(NotYetImplemented))
+        .add_service(ConfigServiceServer::new(ConfigApi::new(
+            configs,
+            gate.clone(),
+        )))
         .add_service(QuotaServiceServer::new(QuotaApi::new(
             plans,
             quotas,
             gate.clone(),
         )))
-        .add_service(UsageServiceServer::new(NotYetImplemented))
+        .add_service(UsageServiceServer::new(UsageApi::new(
+            metrics,
+            usage,
+            gate.clone(),
+        )))
         .serve_with_incoming_shutdown(incoming, async move {
             let _ = serve_stop.wait_for(|stopping| *stopping).await;
         });

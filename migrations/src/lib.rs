@@ -13,7 +13,9 @@ pub use sea_orm_migration::prelude::*;
 mod m0001_control_plane;
 mod m0002_api_keys;
 mod m0003_tenant_isolation;
+mod m0004_usage;
 mod m0005_quota;
+mod m0006_config;
 
 /// Applies tenantd's control-plane migrations.
 pub struct Migrator;
@@ -25,7 +27,9 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_control_plane::Migration),
             Box::new(m0002_api_keys::Migration),
             Box::new(m0003_tenant_isolation::Migration),
+            Box::new(m0004_usage::Migration),
             Box::new(m0005_quota::Migration),
+            Box::new(m0006_config::Migration),
         ]
     }
 }

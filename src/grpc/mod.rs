@@ -2,10 +2,13 @@
 //! proto messages and domain values.
 
 pub mod api_keys;
+pub mod config_convert;
+pub mod config_service;
 pub mod context;
 pub mod convert;
 pub mod origin;
 pub mod quota_convert;
 pub mod quota_service;
 pub mod tenant_service;
-pub mod unimplemented;
+pub mod usage_convert;
+pub mod usage_service;

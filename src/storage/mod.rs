@@ -17,11 +17,13 @@
 
 mod api_keys;
 mod audit;
+mod config_versions;
 mod domains;
 pub mod entities;
 mod plans;
 mod quota_overrides;
 mod tenants;
+mod usage;
 
 pub use tenants::IdempotencyEntry;
 
@@ -165,6 +167,14 @@ impl Store {
     /// transaction-local setting.
     async fn begin_in(&self, scope: Scope) -> Result<DatabaseTransaction> {
         let txn = self.db.begin().await.map_err(classify)?;
+        self.enter(&txn, scope).await?;
+        Ok(txn)
+    }
+
+    /// Moves `txn` to `scope` (on PostgreSQL, sets the transaction-local
+    /// setting the row-level security policies read); a transaction that
+    /// writes for several tenants enters each in turn.
+    async fn enter(&self, txn: &DatabaseTransaction, scope: Scope) -> Result<()> {
         if self.backend() == DbBackend::Postgres {
             let (setting, value) = match scope {
                 Scope::Tenant(tenant_id) => ("tenantd.tenant_id", tenant_id.to_string()),
@@ -178,7 +188,7 @@ impl Store {
             .await
             .map_err(classify)?;
         }
-        Ok(txn)
+        Ok(())
     }
 
     /// Ends a read-only transaction.
@@ -280,6 +290,11 @@ const UNIQUE_INDEXES: &[(&[&str], &str, &str)] = &[
         &["plans_pkey", "plans.id"],
         "PLAN_ALREADY_EXISTS",
         "a plan with this id already exists",
+    ),
+    (
+        &["usage_metrics_pkey", "usage_metrics.key"],
+        "METRIC_ALREADY_EXISTS",
+        "a metric with this key already exists",
     ),
     (
         &[

@@ -163,9 +163,9 @@ async fn later_services_answer_unimplemented(backend: Backend) {
         server.channel.clone(),
         Credentials::bearer(ADMIN_TOKEN),
     );
-    // UsageService is served as a contract whose methods come later.
+    // GetUsageSummary is served as a contract whose method comes later.
     let status = usage
-        .list_metrics(pb::ListMetricsRequest::default())
+        .get_usage_summary(pb::GetUsageSummaryRequest::default())
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);

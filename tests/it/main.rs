@@ -7,6 +7,7 @@ mod support;
 
 mod api_keys;
 mod audit;
+mod config;
 mod context;
 mod contract;
 mod domains;
@@ -23,3 +24,4 @@ mod resolve;
 mod rls;
 mod robustness;
 mod tenants;
+mod usage;

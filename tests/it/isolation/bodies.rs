@@ -8,7 +8,9 @@ use tenantd::pb::resolve_tenant_request::Target;
 use tonic::Code;
 use uuid::Uuid;
 
-use super::{Expected, QUOTA_SERVICE, Rpc, TENANT_SERVICE, key_request};
+use super::{
+    CONFIG_SERVICE, Expected, QUOTA_SERVICE, Rpc, TENANT_SERVICE, USAGE_SERVICE, key_request,
+};
 use crate::support::fixtures;
 
 /// What the request bodies name: a tenant, one of its domains and one of
@@ -98,6 +100,109 @@ fn quota_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
     }
 }
 
+/// ConfigService bodies: the configuration methods act on tenant A's
+/// layer; feature flags and WatchConfig are not served yet.
+fn config_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
+    let parent = format!("tenants/{}", tenant.id);
+    let name = format!("{parent}/config");
+    let values = tenantd::grpc::convert::json_object(&serde_json::json!({"matrix": true}));
+    match rpc.method.as_str() {
+        "GetConfig" => ok(pb::GetConfigRequest {
+            name,
+            ..Default::default()
+        }),
+        "UpdateConfig" => ok(pb::UpdateConfigRequest {
+            config: Some(pb::Config {
+                name,
+                values,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        "ListConfigVersions" => ok(pb::ListConfigVersionsRequest {
+            parent: name,
+            ..Default::default()
+        }),
+        // Tenant A's layer has never been written.
+        "GetConfigVersion" => refused(
+            pb::GetConfigVersionRequest {
+                name: format!("{name}/versions/1"),
+            },
+            Code::NotFound,
+            "CONFIG_VERSION_NOT_FOUND",
+        ),
+        "RollbackConfig" => refused(
+            pb::RollbackConfigRequest {
+                name,
+                version: 1,
+                ..Default::default()
+            },
+            Code::NotFound,
+            "CONFIG_VERSION_NOT_FOUND",
+        ),
+        "GetBranding" => ok(pb::GetBrandingRequest {
+            name: format!("{parent}/branding"),
+        }),
+        "UpdateBranding" => ok(pb::UpdateBrandingRequest {
+            branding: Some(pb::Branding {
+                name: format!("{parent}/branding"),
+                primary_color: "#336699".to_owned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        _ => (Vec::new(), Expected::UNIMPLEMENTED),
+    }
+}
+
+/// UsageService bodies: a batch for tenant A (its one event names a metric
+/// the catalogue lacks, so it is rejected, but the call succeeds), a query
+/// of A; catalogue writes are refused as malformed; GetUsageSummary and
+/// ExportUsage are not served yet.
+fn usage_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
+    let parent = format!("tenants/{}", tenant.id);
+    let now = chrono::Utc::now();
+    let events = vec![pb::UsageEvent {
+        event_id: Uuid::new_v4().to_string(),
+        tenant: parent.clone(),
+        metric: "matrix_metric".to_owned(),
+        quantity: 1.0,
+        occurred_time: Some(prost_types::Timestamp {
+            seconds: now.timestamp(),
+            nanos: 0,
+        }),
+        dimensions: Default::default(),
+    }];
+    let today = now.format("%Y-%m-%d").to_string();
+    match rpc.method.as_str() {
+        "ListMetrics" => ok(pb::ListMetricsRequest::default()),
+        "GetMetric" => refused(
+            pb::GetMetricRequest {
+                name: "metrics/matrix_metric".to_owned(),
+            },
+            Code::NotFound,
+            "METRIC_NOT_FOUND",
+        ),
+        "CreateMetric" | "UpdateMetric" => refused(
+            pb::CreateMetricRequest::default(),
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+        ),
+        "ReportUsage" => ok(pb::ReportUsageRequest { events }),
+        "StreamUsage" => ok(pb::StreamUsageRequest {
+            sequence: 1,
+            events,
+        }),
+        "QueryUsage" => ok(pb::QueryUsageRequest {
+            parent,
+            start_day: today.clone(),
+            end_day: today,
+            ..Default::default()
+        }),
+        _ => (Vec::new(), Expected::UNIMPLEMENTED),
+    }
+}
+
 /// A request body an admitted caller gets OK for.
 fn ok(message: impl Message) -> (Vec<u8>, Expected) {
     (message.encode_to_vec(), Expected::OK)
@@ -109,11 +214,17 @@ fn refused(message: impl Message, code: Code, reason: &'static str) -> (Vec<u8>,
 }
 
 /// The request body of `rpc` naming `tenant`, and what an admitted caller
-/// gets for it. Only TenantService and QuotaService have handlers yet; the
-/// other services answer UNIMPLEMENTED to any body.
+/// gets for it. Services without handlers answer UNIMPLEMENTED to any
+/// body.
 pub(super) fn body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
     if rpc.service == QUOTA_SERVICE {
         return quota_body(rpc, tenant);
+    }
+    if rpc.service == CONFIG_SERVICE {
+        return config_body(rpc, tenant);
+    }
+    if rpc.service == USAGE_SERVICE {
+        return usage_body(rpc, tenant);
     }
     if rpc.service != TENANT_SERVICE {
         return (Vec::new(), Expected::UNIMPLEMENTED);

@@ -41,6 +41,10 @@ use crate::support::{Backend, TestServer};
 const TENANT_SERVICE: &str = "TenantService";
 /// The second service with handlers.
 const QUOTA_SERVICE: &str = "QuotaService";
+/// The service of configuration layers.
+const CONFIG_SERVICE: &str = "ConfigService";
+/// The metering service.
+const USAGE_SERVICE: &str = "UsageService";
 /// A bearer token no server accepts.
 const WRONG_TOKEN: &str = "not-a-real-token-0000000000";
 /// How long after its creation the expired key expires.

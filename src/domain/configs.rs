@@ -1,0 +1,232 @@
+//! The configuration directory: reads layers with the less specific ones
+//! they merge over, and records changes as new versions, each validated
+//! against the configuration schema and audited in the same transaction.
+//!
+//! Invariants:
+//! - every change, rollback included, adds one version and one audit
+//!   record, or nothing at all;
+//! - a change is refused unless the effective configuration it produces
+//!   satisfies the schema and the layer stays within the size and depth
+//!   limits of [`super::config`];
+//! - a tenant layer is reached only through a [`TenantScope`], the
+//!   defaults and plan layers (fleet-wide) only through a
+//!   [`PlatformScope`].
+
+use serde_json::Value;
+
+use super::audit::{AuditRecord, Origin};
+use super::config::{
+    ConfigVersion, LayerChange, LayerRef, LayeredConfig, apply_patch, check_comment, check_limits,
+};
+use super::config_schema::ConfigSchema;
+use super::context::{PlatformScope, Scope, TenantScope};
+use super::paging;
+use super::tenants::{Tenants, now};
+use crate::error::{Error, Result};
+use crate::storage::Store;
+
+/// The layer a call acts on: the scope it is reached in, and the chain of
+/// layers it merges over, least specific first, ending with itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigTarget {
+    /// The scope of the layer's storage transactions.
+    scope: Scope,
+    /// Least specific first; the last is the layer acted on.
+    chain: Vec<LayerRef>,
+}
+
+impl ConfigTarget {
+    /// `defaults/config`.
+    pub fn defaults(platform: &PlatformScope) -> Self {
+        Self {
+            scope: Scope::from(platform),
+            chain: vec![LayerRef::Defaults],
+        }
+    }
+
+    /// `plans/{plan}/config`.
+    pub fn plan(platform: &PlatformScope, plan: String) -> Self {
+        Self {
+            scope: Scope::from(platform),
+            chain: vec![LayerRef::Defaults, LayerRef::Plan(plan)],
+        }
+    }
+
+    /// The layer acted on.
+    pub fn layer(&self) -> &LayerRef {
+        // The constructors never make an empty chain.
+        self.chain.last().unwrap_or(&LayerRef::Defaults)
+    }
+}
+
+/// What UpdateConfig and RollbackConfig ask for, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigUpdate {
+    /// The new content.
+    pub change: LayerChange,
+    /// Apply only while the layer has this etag.
+    pub etag: Option<String>,
+    /// Why.
+    pub comment: String,
+    /// Check and answer without committing.
+    pub validate_only: bool,
+    /// The RPC, for the audit log.
+    pub action: &'static str,
+}
+
+/// The configuration directory; cheap to clone.
+#[derive(Clone)]
+pub struct Configs {
+    /// Where versions live.
+    store: Store,
+    /// The tenant directory, for a tenant's plan.
+    tenants: Tenants,
+    /// What every effective configuration must satisfy.
+    schema: ConfigSchema,
+}
+
+fn stale(layer: &LayerRef, etag: &str) -> Error {
+    Error::Aborted {
+        reason: "ETAG_MISMATCH",
+        message: format!(
+            "{} has changed since etag {etag:?} was read; read it again",
+            layer.resource_name()
+        ),
+    }
+}
+
+fn version_not_found(layer: &LayerRef, version: i64) -> Error {
+    Error::NotFound {
+        kind: "config_version",
+        name: format!("{}/versions/{version}", layer.resource_name()),
+    }
+}
+
+impl Configs {
+    /// A directory over `store`, validating with `schema`.
+    pub fn new(store: Store, tenants: Tenants, schema: ConfigSchema) -> Self {
+        Self {
+            store,
+            tenants,
+            schema,
+        }
+    }
+
+    /// `tenants/{id}/config`, over the layer of the tenant's plan.
+    pub async fn tenant_target(&self, scope: &TenantScope) -> Result<ConfigTarget> {
+        let tenant = self.tenants.get(scope).await?;
+        Ok(ConfigTarget {
+            scope: Scope::from(scope),
+            chain: vec![
+                LayerRef::Defaults,
+                LayerRef::Plan(tenant.plan),
+                LayerRef::Tenant(scope.tenant_id()),
+            ],
+        })
+    }
+
+    /// The target's layer with the layers it merges over, as they are now.
+    pub async fn get(&self, target: &ConfigTarget) -> Result<LayeredConfig> {
+        let chain = self.store.config_heads(target.scope, &target.chain).await?;
+        Ok(LayeredConfig { chain })
+    }
+
+    /// Applies `update` to the target's layer as a new version, and answers
+    /// the layer as it then is (as it would be, for `validate_only`).
+    pub async fn update(
+        &self,
+        target: &ConfigTarget,
+        origin: &Origin,
+        update: ConfigUpdate,
+    ) -> Result<LayeredConfig> {
+        check_comment(&update.comment, "comment")?;
+        let mut config = self.get(target).await?;
+        let layer = target.layer().clone();
+        let Some(own) = config.chain.last_mut() else {
+            return Err(Error::internal("a configuration target without layers"));
+        };
+        if let Some(etag) = &update.etag
+            && *etag != own.etag()
+        {
+            return Err(stale(&layer, etag));
+        }
+        let current = own.values();
+        let (values, restored_version) = match update.change {
+            LayerChange::Replace(values) => (values, 0),
+            LayerChange::Patch { values, paths } => (apply_patch(&current, &values, &paths), 0),
+            LayerChange::Restore(version) => {
+                let restored = self
+                    .store
+                    .config_version(target.scope, &layer, version)
+                    .await?
+                    .ok_or_else(|| version_not_found(&layer, version))?;
+                (restored.values, version)
+            }
+        };
+        check_limits(&values, "config.values")?;
+        let next = ConfigVersion {
+            layer: layer.clone(),
+            version: own.version() + 1,
+            values,
+            author: origin.actor.clone(),
+            comment: update.comment,
+            request_id: origin.request_id.clone(),
+            restored_version,
+            create_time: now(),
+        };
+        own.current = Some(next.clone());
+        self.schema.validate(&config.effective().0)?;
+        if update.validate_only {
+            return Ok(config);
+        }
+        let audit = AuditRecord {
+            tenant_id: layer.tenant_id(),
+            actor: origin.actor.clone(),
+            action: update.action,
+            resource: layer.resource_name(),
+            request_id: origin.request_id.clone(),
+            before: Some(Value::Object(current)),
+            after: Some(Value::Object(next.values.clone())),
+        };
+        self.store
+            .insert_config_version(target.scope, &next, audit)
+            .await?;
+        tracing::info!(config = %layer.resource_name(), version = next.version, "configuration changed");
+        Ok(config)
+    }
+
+    /// One version of the target's layer.
+    pub async fn version(&self, target: &ConfigTarget, version: i64) -> Result<ConfigVersion> {
+        let layer = target.layer();
+        self.store
+            .config_version(target.scope, layer, version)
+            .await?
+            .ok_or_else(|| version_not_found(layer, version))
+    }
+
+    /// A page of the target layer's versions, newest first, and the token
+    /// of the next page.
+    pub async fn versions(
+        &self,
+        target: &ConfigTarget,
+        size: u64,
+        token: &str,
+    ) -> Result<(Vec<ConfigVersion>, String)> {
+        let layer = target.layer();
+        let name = layer.resource_name();
+        let fingerprint = paging::query_fingerprint(&[&name]);
+        let before = paging::decode_token(token, &fingerprint, "page_token")?
+            .map(|after| after.parse::<i64>())
+            .transpose()
+            .map_err(|_| {
+                Error::invalid_field("page_token", "is not a page token issued by this service")
+            })?;
+        let rows = self
+            .store
+            .list_config_versions(target.scope, layer, before, size + 1)
+            .await?;
+        Ok(paging::cut_page(rows, size, &fingerprint, |row| {
+            row.version.to_string()
+        }))
+    }
+}

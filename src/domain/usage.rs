@@ -1,0 +1,251 @@
+//! Usage ingestion: a batch of events is checked event by event, deduped,
+//! and its accepted events recorded with their rollups in one transaction.
+//!
+//! Invariants kept here:
+//! - one bad event never fails a batch: it becomes a [`Rejection`]; only
+//!   failures of tenantd itself (the database) fail the call, and then
+//!   nothing of the batch is recorded;
+//! - every tenant named by a batch is reached through [`Gate::scope_for`],
+//!   so a tenant API key records only for its own tenant and service
+//!   callers only for usable tenants; a tenant the caller may not reach is
+//!   rejected exactly like one that does not exist;
+//! - an event is a duplicate when its (tenant, `event_id`) was recorded
+//!   before or earlier in the batch; the first occurrence wins. Storage
+//!   detects recorded ones in the transaction that inserts (`ON CONFLICT DO
+//!   NOTHING`), so concurrent reporters cannot both count an event;
+//! - an outcome is returned only after the transaction committed.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::Utc;
+
+use super::context::{Caller, Scope, TenantContext, TenantScope};
+use super::gate::Gate;
+use super::ids::{TenantId, TenantRef};
+use super::metrics::Metrics;
+use super::resolve::ResolveTarget;
+use super::usage_event::{
+    Checks, RawEvent, Rejection, RejectionReason, UsageSettings, ValidEvent, check_event_id,
+    validate,
+};
+use crate::error::{Error, Result};
+use crate::storage::Store;
+
+/// Most events in one batch.
+pub const MAX_BATCH_EVENTS: usize = 1000;
+/// Most bytes of one encoded batch.
+pub const MAX_BATCH_BYTES: usize = 1 << 20;
+
+/// What became of a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Events recorded by this batch.
+    pub accepted: usize,
+    /// Events recorded before, or earlier in the batch.
+    pub duplicates: usize,
+    /// Rejected events, in batch order.
+    pub rejected: Vec<Rejection>,
+}
+
+/// Ingestion and queries; cheap to clone.
+#[derive(Clone)]
+pub struct Usage {
+    /// Where events and rollups are stored.
+    pub(super) store: Store,
+    /// The catalogue events are checked against.
+    pub(super) metrics: Metrics,
+    /// Scopes callers to the tenants they may reach.
+    gate: Gate,
+    /// The acceptance window.
+    pub(super) settings: UsageSettings,
+}
+
+/// The tenant of one event, as far as the caller may know it.
+type TenantCheck = std::result::Result<TenantScope, (RejectionReason, String)>;
+
+/// Valid events by tenant, with the scope they are recorded in.
+type Groups = BTreeMap<TenantId, (TenantScope, Vec<ValidEvent>)>;
+
+fn tenant_not_found() -> (RejectionReason, String) {
+    (
+        RejectionReason::TenantNotFound,
+        "the tenant does not exist or is not one the caller may report for".to_owned(),
+    )
+}
+
+impl Usage {
+    /// Ingestion over `store`, checking events against `metrics`.
+    pub fn new(store: Store, metrics: Metrics, gate: Gate, settings: UsageSettings) -> Self {
+        Self {
+            store,
+            metrics,
+            gate,
+            settings,
+        }
+    }
+
+    /// Checks a batch's size: 1 to [`MAX_BATCH_EVENTS`] events and at most
+    /// [`MAX_BATCH_BYTES`] encoded.
+    pub fn check_batch(events: usize, bytes: usize, field: &str) -> Result<()> {
+        if events == 0 || events > MAX_BATCH_EVENTS {
+            return Err(Error::invalid_field(
+                field,
+                format!("must hold 1 to {MAX_BATCH_EVENTS} events, not {events}"),
+            ));
+        }
+        if bytes > MAX_BATCH_BYTES {
+            return Err(Error::invalid_field(
+                field,
+                format!(
+                    "must be at most {MAX_BATCH_BYTES} bytes encoded, not {bytes}; send smaller batches"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records a batch for the caller of `context`; see the module docs.
+    pub async fn report(
+        &self,
+        context: &TenantContext,
+        events: Vec<RawEvent>,
+    ) -> Result<BatchOutcome> {
+        let now = Utc::now();
+        let tenants = self.check_tenants(context, &events).await?;
+        let keys: HashSet<&str> = events.iter().map(|event| event.metric.as_str()).collect();
+        let keys: Vec<&str> = keys.into_iter().collect();
+        let metrics: HashMap<String, _> = self
+            .metrics
+            .find(&keys)
+            .await?
+            .into_iter()
+            .map(|metric| (metric.key.clone(), metric))
+            .collect();
+        let checks = Checks {
+            now,
+            settings: &self.settings,
+            metrics: &metrics,
+        };
+        let (mut outcome, groups) = triage(events, &tenants, &checks);
+        let valid: usize = groups.values().map(|(_, events)| events.len()).sum();
+        let batches: Vec<(Scope, Vec<ValidEvent>)> = groups
+            .into_values()
+            .map(|(scope, events)| (Scope::from(&scope), events))
+            .collect();
+        outcome.accepted = if batches.is_empty() {
+            0
+        } else {
+            self.store.record_usage(&batches).await?
+        };
+        outcome.duplicates += valid - outcome.accepted;
+        tracing::debug!(
+            accepted = outcome.accepted,
+            duplicates = outcome.duplicates,
+            rejected = outcome.rejected.len(),
+            "usage batch recorded"
+        );
+        Ok(outcome)
+    }
+
+    /// The scope of the live tenant `by` names. Operators' scopes are not
+    /// checked against the directory by the gate (they may act on deleted
+    /// tenants), but usage is recorded only for tenants that exist.
+    async fn reach(&self, context: &TenantContext, by: &TenantRef) -> Result<TenantScope> {
+        let scope = self.gate.scope_for(context, by).await?;
+        if matches!(context.caller, Caller::Admin { .. }) {
+            let target = ResolveTarget::TenantId(scope.tenant_id());
+            self.gate.resolve(&target).await?;
+        }
+        Ok(scope)
+    }
+
+    /// The scope of every distinct tenant the batch names, or why events
+    /// naming it are rejected. An empty tenant is the one the call names
+    /// (a tenant key's own tenant, or `x-tenant-id`).
+    async fn check_tenants(
+        &self,
+        context: &TenantContext,
+        events: &[RawEvent],
+    ) -> Result<HashMap<String, TenantCheck>> {
+        let mut checked = HashMap::new();
+        for event in events {
+            if checked.contains_key(&event.tenant) {
+                continue;
+            }
+            let by = if event.tenant.is_empty() {
+                context
+                    .tenant
+                    .as_ref()
+                    .map(|named| Ok(TenantRef::Id(named.id)))
+            } else {
+                Some(TenantRef::parse_name(&event.tenant, "tenant"))
+            };
+            let check = match by {
+                None => Err((
+                    RejectionReason::Invalid,
+                    "tenant is required: tenants/{id} or tenants/slug:{slug}".to_owned(),
+                )),
+                Some(Err(_)) => Err((
+                    RejectionReason::Invalid,
+                    "tenant must be tenants/{id} or tenants/slug:{slug}".to_owned(),
+                )),
+                Some(Ok(by)) => match self.reach(context, &by).await {
+                    Ok(scope) => Ok(scope),
+                    Err(
+                        Error::NotFound { .. }
+                        | Error::PermissionDenied { .. }
+                        | Error::FailedPrecondition { .. },
+                    ) => Err(tenant_not_found()),
+                    Err(Error::InvalidArgument(_)) => Err((
+                        RejectionReason::Invalid,
+                        "tenant must be tenants/{id} or tenants/slug:{slug}".to_owned(),
+                    )),
+                    // The database failing is not the event's fault.
+                    Err(other) => return Err(other),
+                },
+            };
+            checked.insert(event.tenant.clone(), check);
+        }
+        Ok(checked)
+    }
+}
+
+/// The events of each tenant, one per (tenant, `event_id`) and in batch
+/// order, and the outcome so far: rejections and in-batch duplicates.
+fn triage(
+    events: Vec<RawEvent>,
+    tenants: &HashMap<String, TenantCheck>,
+    checks: &Checks<'_>,
+) -> (BatchOutcome, Groups) {
+    let mut outcome = BatchOutcome::default();
+    let mut seen: HashSet<(TenantId, String)> = HashSet::new();
+    let mut groups: Groups = BTreeMap::new();
+    for (index, event) in events.into_iter().enumerate() {
+        let event_id = event.event_id.clone();
+        let checked = check_event_id(&event_id)
+            .and_then(|()| {
+                tenants
+                    .get(&event.tenant)
+                    .cloned()
+                    .unwrap_or_else(|| Err(tenant_not_found()))
+            })
+            .and_then(|scope| Ok((scope, validate(event, scope.tenant_id(), checks)?)));
+        match checked {
+            Err((reason, message)) => outcome.rejected.push(Rejection {
+                index,
+                event_id,
+                reason,
+                message,
+            }),
+            Ok((_, valid)) if !seen.insert((valid.tenant_id, event_id)) => {
+                outcome.duplicates += 1;
+            }
+            Ok((scope, valid)) => groups
+                .entry(valid.tenant_id)
+                .or_insert_with(|| (scope, Vec::new()))
+                .1
+                .push(valid),
+        }
+    }
+    (outcome, groups)
+}

@@ -1,0 +1,254 @@
+//! UsageService: decode, call the metric catalogue or usage ingestion and
+//! queries, encode.
+//!
+//! StreamUsage keeps the server's memory flat: one task per stream reads
+//! the next batch only once the previous one is committed and its ack is
+//! queued, and acks go through a channel of [`ACK_BUFFER`] entries, so a
+//! slow database or a client that stops reading acks slows the client's
+//! sends (HTTP/2 flow control) instead of growing buffers here.
+
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::codegen::BoxStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::context::context;
+use super::convert::etag;
+use super::usage_convert::{self, outcome_parts, raw_events};
+use crate::domain::context::TenantContext;
+use crate::domain::gate::Gate;
+use crate::domain::ids::{TenantRef, parse_canonical_uuid};
+use crate::domain::metric::parse_metric_name;
+use crate::domain::metrics::Metrics;
+use crate::domain::paging::page_size;
+use crate::domain::usage::{BatchOutcome, Usage};
+use crate::error::Error;
+use crate::pb;
+use crate::pb::usage_service_server::UsageService;
+
+/// Acks queued for a StreamUsage client before the next batch waits.
+const ACK_BUFFER: usize = 4;
+
+/// The UsageService implementation.
+pub struct UsageApi {
+    /// The metric catalogue.
+    metrics: Metrics,
+    /// Ingestion and queries.
+    usage: Usage,
+    /// Scopes callers to the tenants they may reach.
+    gate: Gate,
+}
+
+impl UsageApi {
+    /// Serves `metrics` and `usage`, reached through `gate`.
+    pub fn new(metrics: Metrics, usage: Usage, gate: Gate) -> Self {
+        Self {
+            metrics,
+            usage,
+            gate,
+        }
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn reply<T, U>(result: Result<T, Error>, encode: impl FnOnce(T) -> U) -> Reply<U> {
+    result
+        .map(|value| Response::new(encode(value)))
+        .map_err(Status::from)
+}
+
+/// Checks a batch's bounds and records it.
+async fn report(
+    usage: &Usage,
+    context: &TenantContext,
+    events: Vec<pb::UsageEvent>,
+    bytes: usize,
+) -> Result<BatchOutcome, Error> {
+    Usage::check_batch(events.len(), bytes, "events")?;
+    usage.report(context, raw_events(events)).await
+}
+
+/// Answers the batches of one StreamUsage stream in order, one at a time;
+/// ends at the client's end of stream, a broken stream, or the first
+/// failed batch (answered with its status).
+async fn serve_stream(
+    usage: Usage,
+    context: TenantContext,
+    mut inbound: Streaming<pb::StreamUsageRequest>,
+    acks: mpsc::Sender<Result<pb::StreamUsageResponse, Status>>,
+) {
+    let mut previous: Option<i64> = None;
+    loop {
+        let batch = match inbound.message().await {
+            Ok(Some(batch)) => batch,
+            Ok(None) => break,
+            Err(status) => {
+                tracing::debug!(code = ?status.code(), "usage stream broke off");
+                break;
+            }
+        };
+        let bytes = prost::Message::encoded_len(&batch);
+        let sequence = batch.sequence;
+        let answer = if previous.is_some_and(|last| sequence <= last) {
+            Err(Error::invalid_field(
+                "sequence",
+                format!("must increase within the stream; {sequence} follows {previous:?}"),
+            ))
+        } else {
+            report(&usage, &context, batch.events, bytes).await
+        };
+        previous = Some(sequence);
+        let failed = answer.is_err();
+        let ack = answer.map(|outcome| {
+            let (accepted_count, duplicate_count, rejected_count, rejected_events) =
+                outcome_parts(outcome);
+            pb::StreamUsageResponse {
+                sequence,
+                accepted_count,
+                duplicate_count,
+                rejected_count,
+                rejected_events,
+            }
+        });
+        // The client went away: nothing more to answer.
+        if acks.send(ack.map_err(Status::from)).await.is_err() || failed {
+            break;
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl UsageService for UsageApi {
+    async fn create_metric(&self, request: Request<pb::CreateMetricRequest>) -> Reply<pb::Metric> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let origin = context.origin(&request.request_id);
+        let result = async {
+            let platform = context.platform()?;
+            let new = usage_convert::new_metric(&request)?;
+            let request_id = (!request.request_id.is_empty())
+                .then(|| parse_canonical_uuid(&request.request_id, "request_id"))
+                .transpose()?;
+            self.metrics
+                .create(&platform, &origin, new, request_id)
+                .await
+        }
+        .await;
+        reply(result, |metric| pb::Metric::from(&metric))
+    }
+
+    async fn get_metric(&self, request: Request<pb::GetMetricRequest>) -> Reply<pb::Metric> {
+        let request = request.into_inner();
+        let result = async {
+            let key = parse_metric_name(&request.name, "name")?;
+            self.metrics.get(&key).await
+        }
+        .await;
+        reply(result, |metric| pb::Metric::from(&metric))
+    }
+
+    async fn list_metrics(
+        &self,
+        request: Request<pb::ListMetricsRequest>,
+    ) -> Reply<pb::ListMetricsResponse> {
+        let request = request.into_inner();
+        let result = async {
+            let size = page_size(request.page_size, "page_size")?;
+            self.metrics.list(size, &request.page_token).await
+        }
+        .await;
+        reply(result, |(metrics, next_page_token)| {
+            pb::ListMetricsResponse {
+                metrics: metrics.iter().map(pb::Metric::from).collect(),
+                next_page_token,
+            }
+        })
+    }
+
+    async fn update_metric(&self, request: Request<pb::UpdateMetricRequest>) -> Reply<pb::Metric> {
+        let context = context(&request)?;
+        let origin = context.origin("");
+        let request = request.into_inner();
+        let result = async {
+            let platform = context.platform()?;
+            let Some(metric) = &request.metric else {
+                return Err(Error::invalid_field("metric", "is required"));
+            };
+            let key = parse_metric_name(&metric.name, "metric.name")?;
+            let patch = usage_convert::metric_patch(metric, request.update_mask.as_ref())?;
+            self.metrics
+                .update(&platform, &origin, &key, etag(&metric.etag), patch)
+                .await
+        }
+        .await;
+        reply(result, |metric| pb::Metric::from(&metric))
+    }
+
+    async fn report_usage(
+        &self,
+        request: Request<pb::ReportUsageRequest>,
+    ) -> Reply<pb::ReportUsageResponse> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let bytes = prost::Message::encoded_len(&request);
+        let result = report(&self.usage, &context, request.events, bytes).await;
+        reply(result, |outcome| {
+            let (accepted_count, duplicate_count, rejected_count, rejected_events) =
+                outcome_parts(outcome);
+            pb::ReportUsageResponse {
+                accepted_count,
+                duplicate_count,
+                rejected_count,
+                rejected_events,
+            }
+        })
+    }
+
+    async fn stream_usage(
+        &self,
+        request: Request<Streaming<pb::StreamUsageRequest>>,
+    ) -> Reply<BoxStream<pb::StreamUsageResponse>> {
+        let context = context(&request)?;
+        let (sender, receiver) = mpsc::channel(ACK_BUFFER);
+        let usage = self.usage.clone();
+        tokio::spawn(serve_stream(usage, context, request.into_inner(), sender));
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+
+    async fn query_usage(
+        &self,
+        request: Request<pb::QueryUsageRequest>,
+    ) -> Reply<pb::QueryUsageResponse> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let result = async {
+            let by = TenantRef::parse_name(&request.parent, "parent")?;
+            let query = usage_convert::usage_query(&request)?;
+            let scope = self.gate.scope_for(&context, &by).await?;
+            self.usage.query(&scope, &query).await
+        }
+        .await;
+        reply(result, |answer| usage_convert::usage_answer(&answer))
+    }
+
+    async fn get_usage_summary(
+        &self,
+        _request: Request<pb::GetUsageSummaryRequest>,
+    ) -> Reply<pb::GetUsageSummaryResponse> {
+        Err(Status::from(Error::Unimplemented {
+            message: "GetUsageSummary is not implemented yet; QueryUsage with MONTH granularity reads a month's usage".to_owned(),
+        }))
+    }
+
+    async fn export_usage(
+        &self,
+        _request: Request<pb::ExportUsageRequest>,
+    ) -> Reply<BoxStream<pb::ExportUsageResponse>> {
+        Err(Status::from(Error::Unimplemented {
+            message:
+                "ExportUsage is not implemented yet; QueryUsage reads one tenant's daily rollups"
+                    .to_owned(),
+        }))
+    }
+}

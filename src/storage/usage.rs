@@ -1,0 +1,436 @@
+//! Usage rows: the metric catalogue, recorded events and daily rollups.
+//!
+//! Invariants kept here:
+//! - events are inserted with `ON CONFLICT (tenant_id, event_id) DO
+//!   NOTHING … RETURNING event_id`, so the database itself says which events
+//!   are new; only those are added to the rollups, in the same transaction;
+//! - rollup rows are upserted in a fixed order (tenant, aggregation,
+//!   metric, day), so concurrent writers queue instead of deadlocking;
+//! - a UNIQUE_COUNT rollup is recounted from the events after its row is
+//!   locked by the upsert: a concurrent writer of the same day waits for the
+//!   lock and then recounts with this transaction's events committed.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+
+use super::entities::{idempotency_key, usage_event, usage_metric, usage_rollup};
+use super::{IdempotencyEntry, Store, classify};
+use crate::domain::audit::AuditRecord;
+use crate::domain::context::Scope;
+use crate::domain::ids::TenantId;
+use crate::domain::metric::{Aggregation, Metric};
+use crate::domain::usage_event::{RollupDelta, ValidEvent, rollup_deltas};
+use crate::domain::usage_query::DailyRollup;
+use crate::error::{Error, Result};
+
+/// Events per INSERT statement: well under both backends' limits on bound
+/// parameters (9 per event).
+const EVENTS_PER_STATEMENT: usize = 500;
+
+/// The order aggregations' rollups are written in.
+const AGGREGATION_ORDER: [Aggregation; 5] = [
+    Aggregation::Sum,
+    Aggregation::Count,
+    Aggregation::Max,
+    Aggregation::UniqueCount,
+    Aggregation::Latest,
+];
+
+/// Whether the incoming delta's latest event is later than the stored one.
+const NEWER: &str = "(excluded.latest_micros > usage_rollups.latest_micros \
+     OR (excluded.latest_micros = usage_rollups.latest_micros \
+         AND excluded.latest_event_id > usage_rollups.latest_event_id))";
+
+fn day_text(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+impl Store {
+    /// Inserts a new metric, its idempotency key and its audit record in
+    /// one transaction.
+    pub async fn insert_metric(
+        &self,
+        scope: Scope,
+        new: &Metric,
+        idempotency: Option<&IdempotencyEntry>,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        let txn = self.begin_in(scope).await?;
+        if let Some(entry) = idempotency {
+            idempotency_key::ActiveModel {
+                scope: Set(entry.scope.to_owned()),
+                request_id: Set(entry.request_id),
+                fingerprint: Set(entry.fingerprint.clone()),
+                resource: Set(entry.resource.clone()),
+                create_time: Set(new.create_time),
+            }
+            .insert(&txn)
+            .await
+            .map_err(classify)?;
+        }
+        metric_model(new).insert(&txn).await.map_err(classify)?;
+        self.commit_with_audit(txn, audit).await
+    }
+
+    /// The metrics among `keys` that exist, ordered by key.
+    pub async fn find_metrics(&self, scope: Scope, keys: &[&str]) -> Result<Vec<Metric>> {
+        let txn = self.begin_in(scope).await?;
+        let rows = usage_metric::Entity::find()
+            .filter(usage_metric::Column::Key.is_in(keys.iter().copied()))
+            .order_by_asc(usage_metric::Column::Key)
+            .all(&txn)
+            .await
+            .map_err(classify)?;
+        Self::end_read(txn).await?;
+        rows.into_iter().map(metric_from_model).collect()
+    }
+
+    /// At most `limit` metrics (all when `None`) with keys after `after`,
+    /// ordered by key.
+    pub async fn list_metrics(
+        &self,
+        scope: Scope,
+        after: Option<&str>,
+        limit: Option<u64>,
+    ) -> Result<Vec<Metric>> {
+        let mut select = usage_metric::Entity::find().order_by_asc(usage_metric::Column::Key);
+        if let Some(after) = after {
+            select = select.filter(usage_metric::Column::Key.gt(after));
+        }
+        if let Some(limit) = limit {
+            select = select.limit(limit);
+        }
+        let txn = self.begin_in(scope).await?;
+        let rows = select.all(&txn).await.map_err(classify)?;
+        Self::end_read(txn).await?;
+        rows.into_iter().map(metric_from_model).collect()
+    }
+
+    /// Replaces the metric if it still has `previous_revision`; `false` when
+    /// it changed meanwhile (nothing is written then).
+    pub async fn replace_metric(
+        &self,
+        scope: Scope,
+        previous_revision: i64,
+        next: &Metric,
+        audit: AuditRecord,
+    ) -> Result<bool> {
+        let txn = self.begin_in(scope).await?;
+        let updated = usage_metric::Entity::update_many()
+            .set(metric_model(next))
+            .filter(usage_metric::Column::Key.eq(next.key.as_str()))
+            .filter(usage_metric::Column::Revision.eq(previous_revision))
+            .exec(&txn)
+            .await
+            .map_err(classify)?;
+        self.commit_if_changed(txn, updated.rows_affected, audit)
+            .await
+    }
+
+    /// Records the events of each tenant (in its scope, all in one
+    /// transaction) and adds the new ones to their rollups; answers how many
+    /// were new. Event ids must be unique within each tenant's events.
+    pub async fn record_usage(&self, batches: &[(Scope, Vec<ValidEvent>)]) -> Result<usize> {
+        let Some((first, _)) = batches.first() else {
+            return Ok(0);
+        };
+        let txn = self.begin_in(*first).await?;
+        let now = Utc::now();
+        let mut accepted = 0;
+        for (index, (scope, events)) in batches.iter().enumerate() {
+            let Some(tenant_id) = events.first().map(|event| event.tenant_id) else {
+                continue;
+            };
+            debug_assert_eq!(*scope, Scope::Tenant(tenant_id));
+            if index > 0 {
+                self.enter(&txn, *scope).await?;
+            }
+            let mut new_ids = HashSet::new();
+            for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+                new_ids.extend(self.insert_events(&txn, chunk, now).await?);
+            }
+            let recorded = events
+                .iter()
+                .filter(|event| new_ids.contains(&event.event_id));
+            let deltas = rollup_deltas(recorded);
+            accepted += new_ids.len();
+            self.add_to_rollups(&txn, tenant_id, &deltas, now).await?;
+        }
+        txn.commit().await.map_err(classify)?;
+        Ok(accepted)
+    }
+
+    /// Inserts `events`, skipping recorded ones; the ids of the new ones.
+    async fn insert_events(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[ValidEvent],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>> {
+        use usage_event::Column;
+        let mut insert = Query::insert();
+        insert.into_table(usage_event::Entity).columns([
+            Column::TenantId,
+            Column::EventId,
+            Column::Metric,
+            Column::Quantity,
+            Column::OccurredTime,
+            Column::Day,
+            Column::Dimensions,
+            Column::UniqueValue,
+            Column::IngestTime,
+        ]);
+        for event in events {
+            let dimensions = serde_json::to_value(&event.dimensions).map_err(Error::internal)?;
+            insert
+                .values([
+                    event.tenant_id.as_uuid().into(),
+                    event.event_id.clone().into(),
+                    event.metric.clone().into(),
+                    event.quantity.into(),
+                    event.occurred_time.into(),
+                    day_text(event.day).into(),
+                    dimensions.into(),
+                    event.unique_value.clone().into(),
+                    now.into(),
+                ])
+                .map_err(Error::internal)?;
+        }
+        insert
+            .on_conflict(
+                OnConflict::columns([Column::TenantId, Column::EventId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .returning_col(Column::EventId);
+        let rows = txn
+            .query_all_raw(self.backend().build(&insert))
+            .await
+            .map_err(classify)?;
+        rows.iter()
+            .map(|row| row.try_get::<String>("", "event_id").map_err(classify))
+            .collect()
+    }
+
+    /// Upserts the rollups of `deltas`, one statement per aggregation.
+    async fn add_to_rollups(
+        &self,
+        txn: &DatabaseTransaction,
+        tenant_id: TenantId,
+        deltas: &[RollupDelta],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        for aggregation in AGGREGATION_ORDER {
+            let of_kind: Vec<&RollupDelta> = deltas
+                .iter()
+                .filter(|delta| delta.aggregation == aggregation)
+                .collect();
+            if of_kind.is_empty() {
+                continue;
+            }
+            let upsert = rollup_upsert(tenant_id, aggregation, &of_kind, now)?;
+            txn.execute_raw(self.backend().build(&upsert))
+                .await
+                .map_err(classify)?;
+            if aggregation == Aggregation::UniqueCount {
+                for delta in of_kind {
+                    txn.execute_raw(self.backend().build(&recount(tenant_id, delta)))
+                        .await
+                        .map_err(classify)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The daily rollups of `tenant_id` for `metrics` over `days`
+    /// (inclusive), ordered by metric then day.
+    pub async fn daily_rollups(
+        &self,
+        scope: Scope,
+        tenant_id: TenantId,
+        metrics: &[&str],
+        days: (NaiveDate, NaiveDate),
+    ) -> Result<Vec<DailyRollup>> {
+        use usage_rollup::Column;
+        let txn = self.begin_in(scope).await?;
+        let rows = usage_rollup::Entity::find()
+            .filter(Column::TenantId.eq(tenant_id.as_uuid()))
+            .filter(Column::Metric.is_in(metrics.iter().copied()))
+            .filter(Column::Day.between(day_text(days.0), day_text(days.1)))
+            .order_by_asc(Column::Metric)
+            .order_by_asc(Column::Day)
+            .all(&txn)
+            .await
+            .map_err(classify)?;
+        Self::end_read(txn).await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(DailyRollup {
+                    day: parse_day(&row.day)?,
+                    metric: row.metric,
+                    value: row.value,
+                    event_count: row.event_count,
+                })
+            })
+            .collect()
+    }
+
+    /// For UNIQUE_COUNT `metrics`: the distinct values of each month within
+    /// `days`, as (metric, first day of the month, count).
+    pub async fn distinct_by_month(
+        &self,
+        scope: Scope,
+        tenant_id: TenantId,
+        metrics: &[&str],
+        days: (NaiveDate, NaiveDate),
+    ) -> Result<Vec<(String, NaiveDate, i64)>> {
+        use usage_event::Column;
+        let txn = self.begin_in(scope).await?;
+        let rows: Vec<(String, String, i64)> = usage_event::Entity::find()
+            .select_only()
+            .column(Column::Metric)
+            .column_as(Expr::cust("substr(day, 1, 7)"), "month")
+            .column_as(Expr::cust("COUNT(DISTINCT unique_value)"), "distinct_count")
+            .filter(Column::TenantId.eq(tenant_id.as_uuid()))
+            .filter(Column::Metric.is_in(metrics.iter().copied()))
+            .filter(Column::Day.between(day_text(days.0), day_text(days.1)))
+            .group_by(Column::Metric)
+            .group_by(Expr::cust("substr(day, 1, 7)"))
+            .into_tuple()
+            .all(&txn)
+            .await
+            .map_err(classify)?;
+        Self::end_read(txn).await?;
+        rows.into_iter()
+            .map(|(metric, month, count)| Ok((metric, parse_day(&format!("{month}-01"))?, count)))
+            .collect()
+    }
+}
+
+/// The upsert of one aggregation's deltas: each kind merges its value in
+/// its own way, every kind adds its events and keeps its latest event.
+fn rollup_upsert(
+    tenant_id: TenantId,
+    aggregation: Aggregation,
+    deltas: &[&RollupDelta],
+    now: DateTime<Utc>,
+) -> Result<sea_orm::sea_query::InsertStatement> {
+    use usage_rollup::Column;
+    let mut insert = Query::insert();
+    insert.into_table(usage_rollup::Entity).columns([
+        Column::TenantId,
+        Column::Metric,
+        Column::Day,
+        Column::Value,
+        Column::EventCount,
+        Column::LatestMicros,
+        Column::LatestEventId,
+        Column::UpdateTime,
+    ]);
+    for delta in deltas {
+        insert
+            .values([
+                tenant_id.as_uuid().into(),
+                delta.metric.clone().into(),
+                day_text(delta.day).into(),
+                delta.value.into(),
+                delta.event_count.into(),
+                delta.latest_micros.into(),
+                delta.latest_event_id.clone().into(),
+                now.into(),
+            ])
+            .map_err(Error::internal)?;
+    }
+    let value = match aggregation {
+        Aggregation::Sum | Aggregation::Count => "usage_rollups.value + excluded.value".to_owned(),
+        Aggregation::Max => "CASE WHEN excluded.value > usage_rollups.value \
+             THEN excluded.value ELSE usage_rollups.value END"
+            .to_owned(),
+        Aggregation::Latest => {
+            format!("CASE WHEN {NEWER} THEN excluded.value ELSE usage_rollups.value END")
+        }
+        // Recounted from the events right after.
+        Aggregation::UniqueCount => "usage_rollups.value".to_owned(),
+    };
+    let newer_of = |column: &str| {
+        Expr::cust(format!(
+            "CASE WHEN {NEWER} THEN excluded.{column} ELSE usage_rollups.{column} END"
+        ))
+    };
+    insert.on_conflict(
+        OnConflict::columns([Column::TenantId, Column::Metric, Column::Day])
+            .values([
+                (Column::Value, Expr::cust(value)),
+                (
+                    Column::EventCount,
+                    Expr::cust("usage_rollups.event_count + excluded.event_count"),
+                ),
+                (Column::LatestMicros, newer_of("latest_micros")),
+                (Column::LatestEventId, newer_of("latest_event_id")),
+                (Column::UpdateTime, Expr::cust("excluded.update_time")),
+            ])
+            .to_owned(),
+    );
+    Ok(insert)
+}
+
+/// Sets a UNIQUE_COUNT rollup to the distinct values of its day's events.
+fn recount(tenant_id: TenantId, delta: &RollupDelta) -> sea_orm::sea_query::UpdateStatement {
+    use usage_rollup::Column;
+    Query::update()
+        .table(usage_rollup::Entity)
+        .value(
+            Column::Value,
+            Expr::cust(
+                "(SELECT COUNT(DISTINCT e.unique_value) FROM usage_events e \
+                 WHERE e.tenant_id = usage_rollups.tenant_id \
+                   AND e.metric = usage_rollups.metric AND e.day = usage_rollups.day)",
+            ),
+        )
+        .and_where(Column::TenantId.eq(tenant_id.as_uuid()))
+        .and_where(Column::Metric.eq(delta.metric.as_str()))
+        .and_where(Column::Day.eq(day_text(delta.day)))
+        .to_owned()
+}
+
+fn parse_day(text: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(Error::internal)
+}
+
+fn metric_model(metric: &Metric) -> usage_metric::ActiveModel {
+    usage_metric::ActiveModel {
+        key: Set(metric.key.clone()),
+        display_name: Set(metric.display_name.clone()),
+        description: Set(metric.description.clone()),
+        unit: Set(metric.unit.clone()),
+        aggregation: Set(metric.aggregation.as_str().to_owned()),
+        unique_dimension: Set(metric.unique_dimension.clone()),
+        revision: Set(metric.revision),
+        create_time: Set(metric.create_time),
+        update_time: Set(metric.update_time),
+    }
+}
+
+fn metric_from_model(row: usage_metric::Model) -> Result<Metric> {
+    let aggregation = Aggregation::parse(&row.aggregation).ok_or_else(|| {
+        Error::internal(format!("metric {:?} has an unknown aggregation", row.key))
+    })?;
+    Ok(Metric {
+        key: row.key,
+        display_name: row.display_name,
+        description: row.description,
+        unit: row.unit,
+        aggregation,
+        unique_dimension: row.unique_dimension,
+        revision: row.revision,
+        create_time: row.create_time,
+        update_time: row.update_time,
+    })
+}
