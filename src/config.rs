@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::domain::validate;
@@ -34,6 +35,46 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending control-plane migrations and exit.
     Migrate,
+    /// Operator commands on usage data.
+    #[command(subcommand)]
+    Usage(UsageCommand),
+}
+
+/// `tenantd usage …`: commands that read the database directly, with the
+/// database URL's credentials (use the owner's, `--migration-database-url`
+/// is not consulted).
+#[derive(Debug, Subcommand)]
+pub enum UsageCommand {
+    /// Write daily rollups for billing to standard output.
+    Export(UsageExportArgs),
+}
+
+/// Formats `tenantd usage export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Comma-separated values with a header line.
+    Csv,
+}
+
+/// Settings of `tenantd usage export`.
+#[derive(Debug, Clone, Args)]
+pub struct UsageExportArgs {
+    /// The output format.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: ExportFormat,
+    /// The first day, `YYYY-MM-DD` (UTC).
+    #[arg(long)]
+    pub from: NaiveDate,
+    /// The last day, `YYYY-MM-DD` (UTC), included; at most 366 days after
+    /// `--from`.
+    #[arg(long)]
+    pub to: NaiveDate,
+    /// A tenant id to export (repeatable); every tenant when none is given.
+    #[arg(long = "tenant")]
+    pub tenants: Vec<uuid::Uuid>,
+    /// A metric key to export (repeatable); every metric when none is given.
+    #[arg(long = "metric")]
+    pub metrics: Vec<String>,
 }
 
 /// Log output format.

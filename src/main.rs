@@ -4,19 +4,22 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tenantd::config::{Cli, Command, Config, ServeArgs, redact_url};
+use tenantd::config::{Cli, Command, Config, ServeArgs, UsageCommand, redact_url};
 use tenantd::error::error_chain;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _telemetry = match tenantd::telemetry::init(cli.common.log_format, &cli.common.log_filter) {
-        Ok(guard) => guard,
-        Err(error) => {
-            eprintln!("tenantd: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
+    // Commands whose output is data keep stdout for it.
+    let to_stderr = matches!(cli.command, Some(Command::Usage(_)));
+    let _telemetry =
+        match tenantd::telemetry::init(cli.common.log_format, &cli.common.log_filter, to_stderr) {
+            Ok(guard) => guard,
+            Err(error) => {
+                eprintln!("tenantd: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
     let outcome = match cli.command {
         Some(Command::Migrate) => {
             let url = cli
@@ -26,6 +29,11 @@ async fn main() -> ExitCode {
                 .filter(|url| !url.is_empty())
                 .unwrap_or(&cli.common.database_url);
             tenantd::server::migrate(url).await
+        }
+        Some(Command::Usage(UsageCommand::Export(args))) => {
+            tenantd::server::export_usage(&cli.common.database_url, &args)
+                .await
+                .map(|written| tracing::info!(rollups = written, "usage exported"))
         }
         Some(Command::Serve(serve)) => serve_until_signal(&cli.common, &serve).await,
         None => serve_until_signal(&cli.common, &ServeArgs::from_env()).await,

@@ -19,17 +19,19 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
-use crate::config::{Config, redact_url};
+use crate::config::{Config, ExportFormat, UsageExportArgs, redact_url};
 use crate::dns::DnsTxtResolver;
 use crate::domain::config_schema::ConfigSchema;
 use crate::domain::configs::Configs;
 use crate::domain::gate::Gate;
+use crate::domain::ids::TenantId;
 use crate::domain::metrics::Metrics;
 use crate::domain::plans::Plans;
 use crate::domain::quota::Quotas;
 use crate::domain::tenants::{TenantSettings, Tenants};
 use crate::domain::usage::Usage;
 use crate::domain::usage_event::UsageSettings;
+use crate::domain::usage_export::{ExportQuery, Exports};
 use crate::error::{Error, Result};
 use crate::grpc::config_service::ConfigApi;
 use crate::grpc::origin::REQUEST_ID_HEADER;
@@ -50,6 +52,28 @@ pub async fn migrate(database_url: &str) -> Result<()> {
     store.migrate().await?;
     tracing::info!(database = %redact_url(database_url), "migrations applied");
     store.close().await
+}
+
+/// `tenantd usage export`: writes the rollups `args` select to standard
+/// output; answers how many were written.
+pub async fn export_usage(database_url: &str, args: &UsageExportArgs) -> Result<usize> {
+    let tenants = args
+        .tenants
+        .iter()
+        .copied()
+        .map(TenantId::from_uuid)
+        .collect();
+    let query = ExportQuery::new(tenants, args.metrics.clone(), (args.from, args.to))?;
+    let store = Store::connect(database_url, &PoolOptions::default()).await?;
+    let exports = Exports::new(store.clone(), UsageSettings::default());
+    let written = match args.format {
+        ExportFormat::Csv => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            exports.write_csv(query, &mut out).await
+        }
+    };
+    store.close().await?;
+    written
 }
 
 /// Completes on SIGTERM or Ctrl-C.
@@ -220,7 +244,6 @@ async fn serve(
     )
     .await?;
     let plans = Plans::new(store.clone());
-    let quotas = Quotas::new(tenants.clone(), plans.clone(), store.clone(), limiter);
     let configs = Configs::new(store.clone(), tenants.clone(), ConfigSchema::shipped()?);
     let gate = Gate::new(
         tenants.clone(),
@@ -234,6 +257,14 @@ async fn serve(
         metrics.clone(),
         gate.clone(),
         UsageSettings::default(),
+    );
+    let exports = Exports::new(store.clone(), UsageSettings::default());
+    let quotas = Quotas::new(
+        tenants.clone(),
+        plans.clone(),
+        store.clone(),
+        limiter,
+        usage.clone(),
     );
     store.listen_for_changes().await?;
     let upkeep = spawn_gate_upkeep(&gate, &store, config.key_use_flush_interval);
@@ -297,12 +328,13 @@ async fn serve(
         )))
         .add_service(QuotaServiceServer::new(QuotaApi::new(
             plans,
-            quotas,
+            quotas.clone(),
             gate.clone(),
         )))
         .add_service(UsageServiceServer::new(UsageApi::new(
             metrics,
-            usage,
+            (usage, exports),
+            quotas,
             gate.clone(),
         )))
         .serve_with_incoming_shutdown(incoming, async move {

@@ -1,4 +1,5 @@
-//! Logging and tracing: `tracing` to stdout as text or JSON, and spans to an
+//! Logging and tracing: `tracing` to stdout (stderr for commands whose
+//! output is data) as text or JSON, and spans to an
 //! OpenTelemetry collector over OTLP/gRPC when `OTEL_EXPORTER_OTLP_ENDPOINT`
 //! is set. Call [`init`] inside the tokio runtime (the OTLP exporter needs
 //! it) and keep the guard until exit so buffered spans are flushed.
@@ -9,6 +10,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -32,17 +34,24 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Installs the global subscriber.
-pub fn init(format: LogFormat, filter: &str) -> Result<TelemetryGuard> {
+/// Installs the global subscriber; logs go to stderr when `to_stderr`
+/// (the command writes its results to stdout), else to stdout.
+pub fn init(format: LogFormat, filter: &str, to_stderr: bool) -> Result<TelemetryGuard> {
     let filter = EnvFilter::try_new(filter).map_err(|error| {
         Error::invalid_field("log", format!("is not a valid log filter: {error}"))
     })?;
+    let writer = if to_stderr {
+        BoxMakeWriter::new(std::io::stderr)
+    } else {
+        BoxMakeWriter::new(std::io::stdout)
+    };
     let fmt_layer = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)
+            .with_writer(writer)
             .boxed(),
-        LogFormat::Text => tracing_subscriber::fmt::layer().boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
     };
     let provider = std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT")
         .filter(|endpoint| !endpoint.is_empty())

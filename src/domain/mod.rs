@@ -23,6 +23,7 @@ pub mod paging;
 pub mod plan;
 pub mod plans;
 pub mod quota;
+pub mod quota_metered;
 pub mod quota_overrides;
 pub mod resolve;
 pub mod tenant;
@@ -30,7 +31,9 @@ pub mod tenants;
 mod tokens;
 pub mod usage;
 pub mod usage_event;
+pub mod usage_export;
 pub mod usage_query;
+pub mod usage_summary;
 pub mod validate;
 pub mod verification;
 

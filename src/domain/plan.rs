@@ -339,10 +339,12 @@ fn validate_definition(quota: &QuotaDefinition, path: &str, violations: &mut Vec
             "applies to token-bucket RATE quotas only, and is at least the limit",
         );
     }
-    if !quota.usage_metric.is_empty() {
+    if !quota.usage_metric.is_empty()
+        && (quota.kind != QuotaKind::Periodic || !is_quota_key(&quota.usage_metric))
+    {
         violation(
             "usage_metric",
-            "is not supported yet: usage-backed quotas arrive with UsageService",
+            "applies to PERIODIC quotas only, and is the key of a metric",
         );
     }
     let thresholds = &quota.warning_threshold_percents;

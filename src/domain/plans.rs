@@ -97,6 +97,7 @@ impl Plans {
         new: NewPlan,
         request_id: Option<Uuid>,
     ) -> Result<Plan> {
+        self.check_metrics_exist(platform, &new.quotas).await?;
         let quotas = serde_json::to_string(&new.quotas).map_err(Error::internal)?;
         let fingerprint =
             paging::query_fingerprint(&[&new.id, &new.display_name, &new.description, &quotas]);
@@ -140,6 +141,36 @@ impl Plans {
                 }
             }
             Err(other) => Err(other),
+        }
+    }
+
+    /// Refuses quotas counting a metric the catalogue lacks, with
+    /// FAILED_PRECONDITION `METRIC_NOT_FOUND`.
+    async fn check_metrics_exist(
+        &self,
+        platform: &PlatformScope,
+        quotas: &[QuotaDefinition],
+    ) -> Result<()> {
+        let wanted: Vec<&str> = quotas
+            .iter()
+            .map(|quota| quota.usage_metric.as_str())
+            .filter(|metric| !metric.is_empty())
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let found = self.store.find_metrics(platform.into(), &wanted).await?;
+        match wanted
+            .iter()
+            .find(|key| !found.iter().any(|metric| metric.key == **key))
+        {
+            Some(missing) => Err(Error::failed_precondition(
+                "METRIC_NOT_FOUND",
+                "METRIC",
+                format!("metrics/{missing}"),
+                format!("no metric {missing:?} is in the usage catalogue; create it first"),
+            )),
+            None => Ok(()),
         }
     }
 
@@ -214,6 +245,7 @@ impl Plans {
             next.description = description;
         }
         if let Some(quotas) = patch.quotas {
+            self.check_metrics_exist(platform, &quotas).await?;
             next.quotas = quotas;
         }
         next.revision += 1;

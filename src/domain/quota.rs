@@ -15,7 +15,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use super::context::{Scope, TenantScope};
 use super::plan::{Plan, QuotaDefinition, QuotaKind, QuotaPeriod, RateAlgorithm};
 use super::plans::Plans;
+use super::quota_metered::{is_metered, metered_outcome};
 use super::tenants::Tenants;
+use super::usage::Usage;
 use crate::error::{Error, QuotaViolation, Result};
 use crate::limiter::{Action, Batch, Counter, Item, Limiter, Mode, Outcome};
 use crate::storage::Store;
@@ -53,6 +55,17 @@ pub enum Operation {
     Allocate,
     /// ReleaseQuota: gives back.
     Release,
+}
+
+impl Operation {
+    /// The name limiters record.
+    fn as_str(self) -> &'static str {
+        match self {
+            Operation::Check => "check",
+            Operation::Allocate => "allocate",
+            Operation::Release => "release",
+        }
+    }
 }
 
 /// A validated call.
@@ -251,6 +264,8 @@ pub struct Quotas {
     pub(super) store: Store,
     /// The counters.
     limiter: Arc<dyn Limiter>,
+    /// Usage of metrics, for quotas that count one.
+    usage: Usage,
 }
 
 pub(super) fn not_defined(plan: &Plan, key: &str) -> Error {
@@ -267,12 +282,20 @@ pub(super) fn not_defined(plan: &Plan, key: &str) -> Error {
 
 impl Quotas {
     /// Quota checks over `tenants`' plans, counted by `limiter`.
-    pub fn new(tenants: Tenants, plans: Plans, store: Store, limiter: Arc<dyn Limiter>) -> Self {
+    /// Quotas counting a usage metric read it from `usage`.
+    pub fn new(
+        tenants: Tenants,
+        plans: Plans,
+        store: Store,
+        limiter: Arc<dyn Limiter>,
+        usage: Usage,
+    ) -> Self {
         Self {
             tenants,
             plans,
             store,
             limiter,
+            usage,
         }
     }
 
@@ -325,57 +348,61 @@ impl Quotas {
     ) -> Result<Vec<QuotaOutcome>> {
         let (plan, limits) = self.limits(scope).await?;
         let now = Utc::now();
-        let mut chosen = Vec::with_capacity(call.costs.len());
-        let mut items = Vec::with_capacity(call.costs.len());
-        for (key, cost) in &call.costs {
-            let limit = limits
-                .iter()
-                .find(|limit| &limit.definition.key == key)
-                .ok_or_else(|| not_defined(&plan, key))?;
-            if call.mode == Mode::Adjust && limit.definition.kind == QuotaKind::Rate {
-                return Err(Error::invalid_field(
-                    "mode",
-                    format!("ADJUST does not apply to the RATE quota {key:?}"),
-                ));
+        let chosen = choose(&plan, &limits, operation, &call)?;
+        let mut metered = Vec::with_capacity(chosen.len());
+        for (limit, cost, action) in &chosen {
+            metered.push(if is_metered(limit) {
+                Some(metered_outcome(&self.usage, scope, limit, *action, *cost, now).await?)
+            } else {
+                None
+            });
+        }
+        // Charge nothing when a metered quota already refuses the call.
+        let mode = match call.mode {
+            Mode::AllOrNothing if metered.iter().flatten().any(|outcome| !outcome.allowed) => {
+                Mode::CheckOnly
             }
-            let action = match (operation, limit.definition.kind) {
-                (Operation::Release, _) => Action::Release,
-                (Operation::Check, QuotaKind::Allocation) if call.mode != Mode::Adjust => {
-                    Action::Check
-                }
-                _ => Action::Charge,
-            };
-            items.push(Item {
-                quota: key.clone(),
+            mode => mode,
+        };
+        let items: Vec<Item> = chosen
+            .iter()
+            .zip(&metered)
+            .filter(|(_, metered)| metered.is_none())
+            .map(|((limit, cost, action), _)| Item {
+                quota: limit.definition.key.clone(),
                 counter: limit.counter(now),
-                action,
+                action: *action,
                 cost: *cost,
                 ceiling: limit.ceiling(),
-            });
-            chosen.push((limit.clone(), *cost, action == Action::Charge));
+            })
+            .collect();
+        let mut counted = if items.is_empty() {
+            Vec::new()
+        } else {
+            let batch = Batch {
+                tenant_id: scope.tenant_id(),
+                operation: operation.as_str(),
+                request_id: call.request_id,
+                mode,
+                items,
+            };
+            self.limiter.apply(&batch).await?.outcomes
         }
-        let batch = Batch {
-            tenant_id: scope.tenant_id(),
-            operation: match operation {
-                Operation::Check => "check",
-                Operation::Allocate => "allocate",
-                Operation::Release => "release",
-            },
-            request_id: call.request_id,
-            mode: call.mode,
-            items,
-        };
-        let answer = self.limiter.apply(&batch).await?;
-        let outcomes: Vec<QuotaOutcome> = chosen
-            .into_iter()
-            .zip(answer.outcomes)
-            .map(|((limit, cost, charged), outcome)| QuotaOutcome {
+        .into_iter();
+        let mut outcomes = Vec::with_capacity(chosen.len());
+        for ((limit, cost, action), metered) in chosen.into_iter().zip(metered) {
+            let charged = metered.is_none() && action == Action::Charge;
+            let outcome = match metered.or_else(|| counted.next()) {
+                Some(outcome) => outcome,
+                None => return Err(Error::internal("the limiter answered too few outcomes")),
+            };
+            outcomes.push(QuotaOutcome {
                 limit,
                 cost,
                 charged,
                 outcome,
-            })
-            .collect();
+            });
+        }
         if call.mode == Mode::AllOrNothing && operation != Operation::Release {
             refuse_unless_allowed(scope, &outcomes)?;
         }
@@ -409,6 +436,41 @@ impl Quotas {
         let outcomes = self.apply(scope, Operation::Check, call).await?;
         Ok((plan, outcomes))
     }
+}
+
+/// The limit of every key of `call` with its cost and what `operation`
+/// does to its counter; refuses keys the plan lacks and ADJUST where it
+/// does not apply.
+fn choose(
+    plan: &Plan,
+    limits: &[Limit],
+    operation: Operation,
+    call: &QuotaCall,
+) -> Result<Vec<(Limit, i64, Action)>> {
+    let mut chosen = Vec::with_capacity(call.costs.len());
+    for (key, cost) in &call.costs {
+        let limit = limits
+            .iter()
+            .find(|limit| &limit.definition.key == key)
+            .ok_or_else(|| not_defined(plan, key))?;
+        if call.mode == Mode::Adjust
+            && (limit.definition.kind == QuotaKind::Rate || is_metered(limit))
+        {
+            return Err(Error::invalid_field(
+                "mode",
+                format!(
+                    "ADJUST does not apply to {key:?}: RATE quotas and quotas counting a usage metric are never corrected"
+                ),
+            ));
+        }
+        let action = match (operation, limit.definition.kind) {
+            (Operation::Release, _) => Action::Release,
+            (Operation::Check, QuotaKind::Allocation) if call.mode != Mode::Adjust => Action::Check,
+            _ => Action::Charge,
+        };
+        chosen.push((limit.clone(), *cost, action));
+    }
+    Ok(chosen)
 }
 
 /// `QuotaExceeded` naming every quota that did not fit, with the longest

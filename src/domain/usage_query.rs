@@ -157,6 +157,29 @@ fn months(
 }
 
 impl Usage {
+    /// The value of `metric` over `days` for the tenant of `scope`, as
+    /// one MONTH point of QueryUsage would give it (0 without events).
+    pub async fn period_total(
+        &self,
+        scope: &TenantScope,
+        metric: &str,
+        days: (NaiveDate, NaiveDate),
+    ) -> Result<f64> {
+        let query = UsageQuery {
+            metrics: vec![metric.to_owned()],
+            start_day: days.0,
+            end_day: days.1,
+            granularity: Granularity::Month,
+        };
+        let answer = self.query(scope, &query).await?;
+        Ok(answer
+            .series
+            .iter()
+            .flat_map(|series| series.points.first())
+            .map(|point| point.value)
+            .sum())
+    }
+
     /// Reads `query` for the tenant of `scope`.
     pub async fn query(&self, scope: &TenantScope, query: &UsageQuery) -> Result<UsageAnswer> {
         let aggregate_time = Utc::now();

@@ -10,5 +10,6 @@ pub mod origin;
 pub mod quota_convert;
 pub mod quota_service;
 pub mod tenant_service;
+pub mod usage_billing;
 pub mod usage_convert;
 pub mod usage_service;

@@ -28,7 +28,7 @@ fn aggregation_from(value: i32) -> Option<Aggregation> {
     }
 }
 
-fn aggregation_to(aggregation: Aggregation) -> pb::MetricAggregation {
+pub(super) fn aggregation_to(aggregation: Aggregation) -> pb::MetricAggregation {
     match aggregation {
         Aggregation::Sum => pb::MetricAggregation::Sum,
         Aggregation::Count => pb::MetricAggregation::Count,
@@ -195,7 +195,11 @@ pub fn outcome_parts(outcome: BatchOutcome) -> (i32, i32, i32, Vec<pb::RejectedU
     )
 }
 
-fn day(text: &str, field: &str, violations: &mut Vec<FieldViolation>) -> Option<NaiveDate> {
+pub(super) fn day(
+    text: &str,
+    field: &str,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<NaiveDate> {
     let parsed = NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
         .filter(|_| text.len() == 10);

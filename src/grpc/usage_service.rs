@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::context::context;
 use super::convert::etag;
+use super::usage_billing;
 use super::usage_convert::{self, outcome_parts, raw_events};
 use crate::domain::context::TenantContext;
 use crate::domain::gate::Gate;
@@ -21,7 +22,9 @@ use crate::domain::ids::{TenantRef, parse_canonical_uuid};
 use crate::domain::metric::parse_metric_name;
 use crate::domain::metrics::Metrics;
 use crate::domain::paging::page_size;
+use crate::domain::quota::Quotas;
 use crate::domain::usage::{BatchOutcome, Usage};
+use crate::domain::usage_export::Exports;
 use crate::error::Error;
 use crate::pb;
 use crate::pb::usage_service_server::UsageService;
@@ -35,16 +38,29 @@ pub struct UsageApi {
     metrics: Metrics,
     /// Ingestion and queries.
     usage: Usage,
+    /// Billing exports.
+    exports: Exports,
+    /// What tenants' plans include, for summaries.
+    quotas: Quotas,
     /// Scopes callers to the tenants they may reach.
     gate: Gate,
 }
 
 impl UsageApi {
-    /// Serves `metrics` and `usage`, reached through `gate`.
-    pub fn new(metrics: Metrics, usage: Usage, gate: Gate) -> Self {
+    /// Serves `metrics`, `usage` and `exports`, with plan allowances from
+    /// `quotas`,
+    /// reached through `gate`.
+    pub fn new(
+        metrics: Metrics,
+        (usage, exports): (Usage, Exports),
+        quotas: Quotas,
+        gate: Gate,
+    ) -> Self {
         Self {
             metrics,
             usage,
+            exports,
+            quotas,
             gate,
         }
     }
@@ -234,21 +250,37 @@ impl UsageService for UsageApi {
 
     async fn get_usage_summary(
         &self,
-        _request: Request<pb::GetUsageSummaryRequest>,
+        request: Request<pb::GetUsageSummaryRequest>,
     ) -> Reply<pb::GetUsageSummaryResponse> {
-        Err(Status::from(Error::Unimplemented {
-            message: "GetUsageSummary is not implemented yet; QueryUsage with MONTH granularity reads a month's usage".to_owned(),
-        }))
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let result = async {
+            let by = TenantRef::parse_name(&request.parent, "parent")?;
+            let (day, metrics) = usage_billing::summary_request(&request)?;
+            let scope = self.gate.scope_for(&context, &by).await?;
+            let limits = self.quotas.limits(&scope).await?;
+            self.usage.summary(&scope, limits, day, metrics).await
+        }
+        .await;
+        reply(result, |summary| usage_billing::summary_response(&summary))
     }
 
     async fn export_usage(
         &self,
-        _request: Request<pb::ExportUsageRequest>,
+        request: Request<pb::ExportUsageRequest>,
     ) -> Reply<BoxStream<pb::ExportUsageResponse>> {
-        Err(Status::from(Error::Unimplemented {
-            message:
-                "ExportUsage is not implemented yet; QueryUsage reads one tenant's daily rollups"
-                    .to_owned(),
-        }))
+        let context = context(&request)?;
+        let platform = context.platform()?;
+        let (query, cursor) =
+            usage_billing::export_request(&self.gate, &context, request.get_ref()).await?;
+        let (sender, receiver) = mpsc::channel(usage_billing::EXPORT_BUFFER);
+        tokio::spawn(usage_billing::stream_export(
+            self.exports.clone(),
+            platform,
+            query,
+            cursor,
+            sender,
+        ));
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 }

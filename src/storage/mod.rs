@@ -24,6 +24,7 @@ mod plans;
 mod quota_overrides;
 mod tenants;
 mod usage;
+mod usage_export;
 
 pub use tenants::IdempotencyEntry;
 

@@ -47,7 +47,7 @@ const NEWER: &str = "(excluded.latest_micros > usage_rollups.latest_micros \
      OR (excluded.latest_micros = usage_rollups.latest_micros \
          AND excluded.latest_event_id > usage_rollups.latest_event_id))";
 
-fn day_text(day: NaiveDate) -> String {
+pub(super) fn day_text(day: NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()
 }
 
@@ -400,7 +400,7 @@ fn recount(tenant_id: TenantId, delta: &RollupDelta) -> sea_orm::sea_query::Upda
         .to_owned()
 }
 
-fn parse_day(text: &str) -> Result<NaiveDate> {
+pub(super) fn parse_day(text: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(Error::internal)
 }
 

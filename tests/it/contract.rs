@@ -10,8 +10,6 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::support::server::{ADMIN_TOKEN, Credentials};
-
 use crate::support::status::assert_error;
 use crate::support::{Backend, TestServer};
 
@@ -157,21 +155,6 @@ async fn health_reports_serving(backend: Backend) {
     server.stop().await;
 }
 
-async fn later_services_answer_unimplemented(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    let mut usage = pb::usage_service_client::UsageServiceClient::with_interceptor(
-        server.channel.clone(),
-        Credentials::bearer(ADMIN_TOKEN),
-    );
-    // GetUsageSummary is served as a contract whose method comes later.
-    let status = usage
-        .get_usage_summary(pb::GetUsageSummaryRequest::default())
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::Unimplemented);
-    server.stop().await;
-}
-
 async fn request_id_is_echoed(backend: Backend) {
     let server = TestServer::start(backend).await;
     let mut client = server.tenants();
@@ -204,6 +187,5 @@ async fn request_id_is_echoed(backend: Backend) {
 crate::backend_tests!(
     reflection_v1_and_v1alpha,
     health_reports_serving,
-    later_services_answer_unimplemented,
     request_id_is_echoed,
 );

@@ -16,13 +16,13 @@ use crate::support::server::{ADMIN_TOKEN, Credentials, SERVICE_TOKEN};
 use crate::support::status::{assert_error, invalid_fields};
 use crate::support::{Backend, TestServer};
 
-type Client = UsageServiceClient<InterceptedService<Channel, Credentials>>;
+pub(crate) type Client = UsageServiceClient<InterceptedService<Channel, Credentials>>;
 
-fn client(server: &TestServer, token: &str) -> Client {
+pub(crate) fn client(server: &TestServer, token: &str) -> Client {
     UsageServiceClient::with_interceptor(server.channel.clone(), Credentials::bearer(token))
 }
 
-async fn create_metric(
+pub(crate) async fn create_metric(
     client: &mut Client,
     key: &str,
     aggregation: pb::MetricAggregation,
@@ -48,14 +48,20 @@ async fn create_metric(
         .into_inner()
 }
 
-fn timestamp(at: DateTime<Utc>) -> Option<Timestamp> {
+pub(crate) fn timestamp(at: DateTime<Utc>) -> Option<Timestamp> {
     Some(Timestamp {
         seconds: at.timestamp(),
         nanos: 0,
     })
 }
 
-fn event(id: &str, tenant: &str, metric: &str, quantity: f64, at: DateTime<Utc>) -> pb::UsageEvent {
+pub(crate) fn event(
+    id: &str,
+    tenant: &str,
+    metric: &str,
+    quantity: f64,
+    at: DateTime<Utc>,
+) -> pb::UsageEvent {
     pb::UsageEvent {
         event_id: id.to_owned(),
         tenant: tenant.to_owned(),
@@ -66,7 +72,10 @@ fn event(id: &str, tenant: &str, metric: &str, quantity: f64, at: DateTime<Utc>)
     }
 }
 
-async fn report(client: &mut Client, events: Vec<pb::UsageEvent>) -> pb::ReportUsageResponse {
+pub(crate) async fn report(
+    client: &mut Client,
+    events: Vec<pb::UsageEvent>,
+) -> pb::ReportUsageResponse {
     client
         .report_usage(pb::ReportUsageRequest { events })
         .await
@@ -82,7 +91,7 @@ fn counts(answer: &pb::ReportUsageResponse) -> (i32, i32, i32) {
     )
 }
 
-fn day(at: DateTime<Utc>) -> String {
+pub(crate) fn day(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d").to_string()
 }
 

@@ -157,8 +157,7 @@ fn config_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
 
 /// UsageService bodies: a batch for tenant A (its one event names a metric
 /// the catalogue lacks, so it is rejected, but the call succeeds), a query
-/// of A; catalogue writes are refused as malformed; GetUsageSummary and
-/// ExportUsage are not served yet.
+/// of A; catalogue writes are refused as malformed.
 fn usage_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
     let parent = format!("tenants/{}", tenant.id);
     let now = chrono::Utc::now();
@@ -199,7 +198,17 @@ fn usage_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
             end_day: today,
             ..Default::default()
         }),
-        _ => (Vec::new(), Expected::UNIMPLEMENTED),
+        "GetUsageSummary" => ok(pb::GetUsageSummaryRequest {
+            parent,
+            ..Default::default()
+        }),
+        "ExportUsage" => ok(pb::ExportUsageRequest {
+            tenants: vec![parent],
+            start_day: today.clone(),
+            end_day: today,
+            ..Default::default()
+        }),
+        other => panic!("no request body for UsageService.{other}"),
     }
 }
 
