@@ -270,16 +270,7 @@ impl Store {
             .await
             .map_err(classify)?;
         Self::end_read(txn).await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(DailyRollup {
-                    day: parse_day(&row.day)?,
-                    metric: row.metric,
-                    value: row.value,
-                    event_count: row.event_count,
-                })
-            })
-            .collect()
+        rows.into_iter().map(daily_rollup).collect()
     }
 
     /// For UNIQUE_COUNT `metrics`: the distinct values of each month within
@@ -398,6 +389,16 @@ fn recount(tenant_id: TenantId, delta: &RollupDelta) -> sea_orm::sea_query::Upda
         .and_where(Column::Metric.eq(delta.metric.as_str()))
         .and_where(Column::Day.eq(day_text(delta.day)))
         .to_owned()
+}
+
+/// A stored rollup row as queries read it.
+pub(super) fn daily_rollup(row: usage_rollup::Model) -> Result<DailyRollup> {
+    Ok(DailyRollup {
+        day: parse_day(&row.day)?,
+        metric: row.metric,
+        value: row.value,
+        event_count: row.event_count,
+    })
 }
 
 pub(super) fn parse_day(text: &str) -> Result<NaiveDate> {

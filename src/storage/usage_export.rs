@@ -5,12 +5,11 @@ use chrono::NaiveDate;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::entities::usage_rollup;
-use super::usage::{day_text, parse_day};
+use super::usage::{daily_rollup, day_text};
 use super::{Store, classify};
 use crate::domain::context::Scope;
 use crate::domain::ids::TenantId;
 use crate::domain::usage_export::{ExportCursor, ExportQuery, StoredRollup};
-use crate::domain::usage_query::DailyRollup;
 use crate::error::Result;
 
 /// The rows strictly after `cursor` in (tenant id, metric, day) order.
@@ -68,13 +67,8 @@ impl Store {
             .map(|row| {
                 Ok(StoredRollup {
                     tenant_id: TenantId::from_uuid(row.tenant_id),
-                    rollup: DailyRollup {
-                        day: parse_day(&row.day)?,
-                        metric: row.metric,
-                        value: row.value,
-                        event_count: row.event_count,
-                    },
                     update_time: row.update_time,
+                    rollup: daily_rollup(row)?,
                 })
             })
             .collect()
