@@ -9,6 +9,7 @@ mod api_keys;
 mod audit;
 mod config;
 mod context;
+mod context_changes;
 mod contract;
 mod domains;
 mod isolation;
