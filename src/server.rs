@@ -30,6 +30,7 @@ use crate::domain::plans::Plans;
 use crate::domain::quota::Quotas;
 use crate::domain::tenants::{TenantSettings, Tenants};
 use crate::domain::usage::Usage;
+use crate::domain::usage_alerts::{Alerts, UsageChanges};
 use crate::domain::usage_event::UsageSettings;
 use crate::domain::usage_export::{ExportQuery, Exports};
 use crate::error::{Error, Result};
@@ -252,11 +253,13 @@ async fn serve(
         config.cache_ttl,
     );
     let metrics = Metrics::new(store.clone());
+    let usage_changes = UsageChanges::default();
     let usage = Usage::new(
         store.clone(),
         metrics.clone(),
         gate.clone(),
         UsageSettings::default(),
+        usage_changes.clone(),
     );
     let exports = Exports::new(store.clone(), UsageSettings::default());
     let quotas = Quotas::new(
@@ -266,6 +269,7 @@ async fn serve(
         limiter,
         usage.clone(),
     );
+    let alerting = tokio::spawn(Alerts::new(quotas.clone(), store.clone()).watch(usage_changes));
     store.listen_for_changes().await?;
     let upkeep = spawn_gate_upkeep(&gate, &store, config.key_use_flush_interval);
     if config.admin_tokens.is_empty() {
@@ -353,6 +357,7 @@ async fn serve(
     for task in upkeep {
         task.abort();
     }
+    alerting.abort();
     gate.flush_key_uses().await;
     store.close().await?;
     tracing::info!("tenantd stopped");

@@ -30,6 +30,7 @@ pub mod tenant;
 pub mod tenants;
 mod tokens;
 pub mod usage;
+pub mod usage_alerts;
 pub mod usage_event;
 pub mod usage_export;
 pub mod usage_query;

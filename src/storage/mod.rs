@@ -24,6 +24,7 @@ mod plans;
 mod quota_overrides;
 mod tenants;
 mod usage;
+mod usage_alerts;
 mod usage_export;
 
 pub use tenants::IdempotencyEntry;
@@ -244,7 +245,7 @@ impl Store {
 /// Writes `record` inside `txn`, stamped with the clock to the millisecond:
 /// the precision of its UUIDv7 id, so `create_time` filters, which compare
 /// ids, are exact.
-async fn insert_audit(txn: &DatabaseTransaction, record: AuditRecord) -> Result<()> {
+pub(super) async fn insert_audit(txn: &DatabaseTransaction, record: AuditRecord) -> Result<()> {
     let clock = chrono::Utc::now();
     let now = chrono::DateTime::from_timestamp_millis(clock.timestamp_millis()).unwrap_or(clock);
     entities::audit_event::ActiveModel {

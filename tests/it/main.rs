@@ -27,4 +27,5 @@ mod rls;
 mod robustness;
 mod tenants;
 mod usage;
+mod usage_alerts;
 mod usage_billing;

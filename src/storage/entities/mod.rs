@@ -8,6 +8,7 @@ pub mod plan;
 pub mod quota_override;
 pub mod tenant;
 pub mod tenant_domain;
+pub mod usage_alert;
 pub mod usage_event;
 pub mod usage_metric;
 pub mod usage_rollup;
