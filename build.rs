@@ -3,7 +3,9 @@
 //! also carries `google/rpc/error_details.proto` (vendored under
 //! `third_party/googleapis`), so reflection clients such as grpcurl can
 //! decode the error details tenantd returns; its Rust types come from
-//! `tonic-types`, not from this build.
+//! `tonic-types`, not from this build. The Envoy rate limit service
+//! (`third_party/envoy`, a wire-compatible subset) is compiled into the
+//! same set, so reflection shows it too.
 
 use std::path::PathBuf;
 
@@ -22,8 +24,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     protos.sort();
     let googleapis = PathBuf::from("third_party/googleapis");
     protos.push(googleapis.join("google/rpc/error_details.proto"));
+    let envoy = PathBuf::from("third_party/envoy");
+    protos.push(envoy.join("envoy/service/ratelimit/v3/rls.proto"));
     println!("cargo:rerun-if-changed={}", proto_dir.display());
     println!("cargo:rerun-if-changed={}", googleapis.display());
+    println!("cargo:rerun-if-changed={}", envoy.display());
 
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     tonic_prost_build::configure()
@@ -32,7 +37,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .generate_default_stubs(true)
         .compile_protos(
             &protos,
-            &[PathBuf::from("proto"), googleapis, well_known_includes],
+            &[
+                PathBuf::from("proto"),
+                googleapis,
+                envoy,
+                well_known_includes,
+            ],
         )?;
     Ok(())
 }

@@ -19,7 +19,7 @@
 //! - [`limiter`]: quota counters behind one trait, Redis or in-process.
 //! - [`changefeed`]: change notifications across replicas (PostgreSQL `LISTEN/NOTIFY`, or in-process).
 //! - [`dns`]: the resolver that verifies custom domains.
-//! - [`pb`]: code generated from `proto/tenantd/v1`.
+//! - [`pb`]: code generated from `proto/tenantd/v1`; [`envoy`]: Envoy's rate limit service.
 //!
 //! Calls flow `grpc → domain → storage`: a handler converts the request
 //! (validation happens in the conversion), calls the domain, and converts the
@@ -36,6 +36,45 @@ pub mod middleware;
 pub mod server;
 pub mod storage;
 pub mod telemetry;
+
+/// Code generated from the subset of Envoy's API in `third_party/envoy`:
+/// the rate limit service tenantd serves to Envoy and Istio gateways.
+#[allow(clippy::all, missing_docs)]
+pub mod envoy {
+    /// `envoy.config.*`
+    pub mod config {
+        /// `envoy.config.core`
+        pub mod core {
+            /// `envoy.config.core.v3`
+            pub mod v3 {
+                tonic::include_proto!("envoy.config.core.v3");
+            }
+        }
+    }
+    /// `envoy.extensions.*`
+    pub mod extensions {
+        /// `envoy.extensions.common`
+        pub mod common {
+            /// `envoy.extensions.common.ratelimit`
+            pub mod ratelimit {
+                /// `envoy.extensions.common.ratelimit.v3`
+                pub mod v3 {
+                    tonic::include_proto!("envoy.extensions.common.ratelimit.v3");
+                }
+            }
+        }
+    }
+    /// `envoy.service.*`
+    pub mod service {
+        /// `envoy.service.ratelimit`
+        pub mod ratelimit {
+            /// `envoy.service.ratelimit.v3`
+            pub mod v3 {
+                tonic::include_proto!("envoy.service.ratelimit.v3");
+            }
+        }
+    }
+}
 
 /// Code generated from `proto/tenantd/v1`.
 #[allow(clippy::all, missing_docs)]

@@ -28,15 +28,18 @@ use crate::domain::ids::TenantId;
 use crate::domain::metrics::Metrics;
 use crate::domain::plans::Plans;
 use crate::domain::quota::Quotas;
+use crate::domain::ratelimit::RateLimits;
 use crate::domain::tenants::{TenantSettings, Tenants};
 use crate::domain::usage::Usage;
 use crate::domain::usage_alerts::{Alerts, UsageChanges};
 use crate::domain::usage_event::UsageSettings;
 use crate::domain::usage_export::{ExportQuery, Exports};
+use crate::envoy::service::ratelimit::v3::rate_limit_service_server::RateLimitServiceServer;
 use crate::error::{Error, Result};
 use crate::grpc::config_service::ConfigApi;
 use crate::grpc::origin::REQUEST_ID_HEADER;
 use crate::grpc::quota_service::QuotaApi;
+use crate::grpc::ratelimit_service::RateLimitApi;
 use crate::grpc::tenant_service::TenantApi;
 use crate::grpc::usage_service::UsageApi;
 use crate::middleware::tenant_context::TenantContextLayer;
@@ -334,6 +337,9 @@ async fn serve(
             plans,
             quotas.clone(),
             gate.clone(),
+        )))
+        .add_service(RateLimitServiceServer::new(RateLimitApi::new(
+            RateLimits::new(quotas.clone(), gate.clone()),
         )))
         .add_service(UsageServiceServer::new(UsageApi::new(
             metrics,

@@ -20,7 +20,9 @@ pub enum Target {
 /// The access rule of one RPC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MethodAccess {
-    /// The gRPC service, without the package (`TenantService`).
+    /// The gRPC service: without the package for tenantd's own
+    /// (`TenantService`), fully qualified for others
+    /// (`envoy.service.ratelimit.v3.RateLimitService`).
     pub service: &'static str,
     /// The RPC name (`GetTenant`).
     pub method: &'static str,
@@ -34,6 +36,19 @@ pub struct MethodAccess {
 
 /// The protobuf package every tenantd service lives in.
 pub const PACKAGE: &str = "tenantd.v1";
+/// The package of Envoy's rate limit service, which tenantd also serves.
+pub const ENVOY_RATELIMIT_PACKAGE: &str = "envoy.service.ratelimit.v3";
+
+impl MethodAccess {
+    /// The fully qualified service name, as it appears in call paths.
+    pub fn full_service(&self) -> String {
+        if self.service.contains('.') {
+            self.service.to_owned()
+        } else {
+            format!("{PACKAGE}.{}", self.service)
+        }
+    }
+}
 
 const fn rule(
     service: &'static str,
@@ -57,6 +72,7 @@ const TS: &str = "TenantService";
 const CS: &str = "ConfigService";
 const QS: &str = "QuotaService";
 const US: &str = "UsageService";
+const RLS: &str = "envoy.service.ratelimit.v3.RateLimitService";
 
 /// Every RPC and who may call it. Admin callers may call all of them.
 pub const METHODS: &[MethodAccess] = &[
@@ -122,16 +138,23 @@ pub const METHODS: &[MethodAccess] = &[
     rule(US, "QueryUsage", false, Some("usage:read"), Tenant),
     rule(US, "GetUsageSummary", false, Some("usage:read"), Tenant),
     rule(US, "ExportUsage", false, None, Platform),
+    rule(RLS, "ShouldRateLimit", true, Some("quota:check"), Tenant),
 ];
 
 /// The rule of the RPC at `path` (`/tenantd.v1.TenantService/GetTenant`),
 /// or `None` for paths tenantd does not serve.
 pub fn method_access(path: &str) -> Option<&'static MethodAccess> {
-    let rest = path.strip_prefix('/')?.strip_prefix(PACKAGE)?;
-    let (service, method) = rest.strip_prefix('.')?.split_once('/')?;
-    METHODS
-        .iter()
-        .find(|rule| rule.service == service && rule.method == method)
+    let (service, method) = path.strip_prefix('/')?.split_once('/')?;
+    let short = service
+        .strip_prefix(PACKAGE)
+        .and_then(|rest| rest.strip_prefix('.'));
+    METHODS.iter().find(|rule| {
+        rule.method == method
+            && match short {
+                Some(short) => !rule.service.contains('.') && rule.service == short,
+                None => rule.service.contains('.') && rule.service == service,
+            }
+    })
 }
 
 /// Whether `path` is served to everyone: health checks and reflection.
@@ -174,6 +197,17 @@ mod tests {
         assert!(method_access("/tenantd.v1.TenantService/Nope").is_none());
         assert!(method_access("/other.v1.TenantService/GetTenant").is_none());
         assert!(method_access("/tenantd.v1TenantService/GetTenant").is_none());
+        let envoy = "/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit";
+        assert_eq!(
+            method_access(envoy).expect("envoy").tenant_scope,
+            Some("quota:check")
+        );
+        assert!(
+            method_access(
+                "/tenantd.v1.envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit"
+            )
+            .is_none()
+        );
         assert!(is_open("/grpc.health.v1.Health/Check"));
         assert!(!is_open("/tenantd.v1.TenantService/GetTenant"));
     }

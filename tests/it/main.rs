@@ -22,6 +22,7 @@ mod quota_failure;
 mod quota_metered;
 mod quota_overrides;
 mod quota_warnings;
+mod ratelimit;
 mod resolve;
 mod rls;
 mod robustness;

@@ -9,7 +9,8 @@ use tonic::Code;
 use uuid::Uuid;
 
 use super::{
-    CONFIG_SERVICE, Expected, QUOTA_SERVICE, Rpc, TENANT_SERVICE, USAGE_SERVICE, key_request,
+    CONFIG_SERVICE, Expected, QUOTA_SERVICE, RATE_LIMIT_SERVICE, Rpc, TENANT_SERVICE,
+    USAGE_SERVICE, key_request,
 };
 use crate::support::fixtures;
 
@@ -212,6 +213,29 @@ fn usage_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
     }
 }
 
+/// Envoy's ShouldRateLimit: one descriptor naming tenant A by id.
+fn rate_limit_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
+    use tenantd::envoy::extensions::common::ratelimit::v3::RateLimitDescriptor;
+    use tenantd::envoy::extensions::common::ratelimit::v3::rate_limit_descriptor::Entry;
+    assert_eq!(
+        rpc.method,
+        "ShouldRateLimit",
+        "no request body for {}",
+        rpc.label()
+    );
+    ok(tenantd::envoy::service::ratelimit::v3::RateLimitRequest {
+        domain: "isolation".to_owned(),
+        descriptors: vec![RateLimitDescriptor {
+            entries: vec![Entry {
+                key: "tenant_id".to_owned(),
+                value: tenant.id.clone(),
+            }],
+            hits_addend: None,
+        }],
+        hits_addend: 1,
+    })
+}
+
 /// A request body an admitted caller gets OK for.
 fn ok(message: impl Message) -> (Vec<u8>, Expected) {
     (message.encode_to_vec(), Expected::OK)
@@ -234,6 +258,9 @@ pub(super) fn body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
     }
     if rpc.service == USAGE_SERVICE {
         return usage_body(rpc, tenant);
+    }
+    if rpc.service == RATE_LIMIT_SERVICE {
+        return rate_limit_body(rpc, tenant);
     }
     if rpc.service != TENANT_SERVICE {
         return (Vec::new(), Expected::UNIMPLEMENTED);

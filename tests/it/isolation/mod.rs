@@ -45,6 +45,8 @@ const QUOTA_SERVICE: &str = "QuotaService";
 const CONFIG_SERVICE: &str = "ConfigService";
 /// The metering service.
 const USAGE_SERVICE: &str = "UsageService";
+/// Envoy's rate limit service, as the access table names it.
+const RATE_LIMIT_SERVICE: &str = "envoy.service.ratelimit.v3.RateLimitService";
 /// A bearer token no server accepts.
 const WRONG_TOKEN: &str = "not-a-real-token-0000000000";
 /// How long after its creation the expired key expires.
@@ -54,7 +56,8 @@ const CONCURRENT_RPCS: usize = 8;
 
 /// One RPC as the descriptor set declares it, with its row of the table.
 struct Rpc {
-    /// The service, without the package (`TenantService`).
+    /// The service as the access table names it: without the package for
+    /// tenantd's own (`TenantService`), fully qualified for Envoy's.
     service: String,
     /// The method (`GetTenant`).
     method: String,
@@ -73,7 +76,7 @@ impl Rpc {
 
     /// Calls this RPC with `body`.
     async fn call(&self, channel: &Channel, presented: &Presented, body: Vec<u8>) -> Answer {
-        let path = format!("/{}.{}/{}", access::PACKAGE, self.service, self.method);
+        let path = format!("/{}/{}", self.rule.full_service(), self.method);
         let shape = Shape {
             client_streaming: self.client_streaming,
             server_streaming: self.server_streaming,
@@ -82,30 +85,37 @@ impl Rpc {
     }
 }
 
-/// Every RPC of the tenantd package, after checking that the descriptor
-/// set and the access table list the same RPCs of exactly four services.
+/// Every RPC served, after checking that the descriptor
+/// set and the access table list the same RPCs of exactly five services
+/// (tenantd's four and Envoy's rate limit service).
 fn rpcs() -> Vec<Rpc> {
     let set = FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET).expect("the descriptor set");
     let mut services = BTreeSet::new();
     let mut rpcs = Vec::new();
     let mut unclassified = Vec::new();
+    let served = [access::PACKAGE, access::ENVOY_RATELIMIT_PACKAGE];
     for file in set
         .file
         .iter()
-        .filter(|file| file.package() == access::PACKAGE)
+        .filter(|file| served.contains(&file.package()))
     {
         for service in &file.service {
-            services.insert(service.name().to_owned());
+            let name = if file.package() == access::PACKAGE {
+                service.name().to_owned()
+            } else {
+                format!("{}.{}", file.package(), service.name())
+            };
+            services.insert(name.clone());
             for method in &service.method {
                 let rule = access::METHODS
                     .iter()
-                    .find(|rule| rule.service == service.name() && rule.method == method.name());
+                    .find(|rule| rule.service == name && rule.method == method.name());
                 let Some(rule) = rule else {
-                    unclassified.push(format!("{}.{}", service.name(), method.name()));
+                    unclassified.push(format!("{name}.{}", method.name()));
                     continue;
                 };
                 rpcs.push(Rpc {
-                    service: service.name().to_owned(),
+                    service: name.clone(),
                     method: method.name().to_owned(),
                     client_streaming: method.client_streaming(),
                     server_streaming: method.server_streaming(),
@@ -131,7 +141,7 @@ fn rpcs() -> Vec<Rpc> {
         stale.is_empty(),
         "rows of access::METHODS without an RPC: {stale:?}"
     );
-    assert_eq!(services.len(), 4, "the services: {services:?}");
+    assert_eq!(services.len(), 5, "the services: {services:?}");
     rpcs
 }
 
