@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tenantd::config::{Cli, Command, Config, ServeArgs, redact_url};
+use tenantd::config::{Cli, Command, Config, ServeArgs, UsageCommand, redact_url};
 use tenantd::error::error_chain;
 
 #[tokio::main]
@@ -26,6 +26,16 @@ async fn main() -> ExitCode {
                 .filter(|url| !url.is_empty())
                 .unwrap_or(&cli.common.database_url);
             tenantd::server::migrate(url).await
+        }
+        Some(Command::Usage(UsageCommand::Reaggregate(args))) => {
+            let retention =
+                chrono::Duration::days(i64::from(args.retention.usage_event_retention_days));
+            tenantd::server::reaggregate_usage(
+                &cli.common.database_url,
+                (args.from, args.to),
+                retention,
+            )
+            .await
         }
         Some(Command::Serve(serve)) => serve_until_signal(&cli.common, &serve).await,
         None => serve_until_signal(&cli.common, &ServeArgs::from_env()).await,

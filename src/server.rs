@@ -30,6 +30,7 @@ use crate::domain::quota::Quotas;
 use crate::domain::tenants::{TenantSettings, Tenants};
 use crate::domain::usage::Usage;
 use crate::domain::usage_event::UsageSettings;
+use crate::domain::usage_rollups::{RetentionSettings, Rollups};
 use crate::error::{Error, Result};
 use crate::grpc::config_service::ConfigApi;
 use crate::grpc::origin::REQUEST_ID_HEADER;
@@ -50,6 +51,32 @@ pub async fn migrate(database_url: &str) -> Result<()> {
     store.migrate().await?;
     tracing::info!(database = %redact_url(database_url), "migrations applied");
     store.close().await
+}
+
+/// How raw usage events are kept under `config`.
+fn retention_settings(config: &Config) -> RetentionSettings {
+    RetentionSettings {
+        usage: UsageSettings::default(),
+        retention: config.usage_event_retention,
+    }
+}
+
+/// Recomputes the usage rollups of the days `from..=to` (`tenantd usage
+/// reaggregate`), showing progress on the terminal.
+pub async fn reaggregate_usage(
+    database_url: &str,
+    days: (chrono::NaiveDate, chrono::NaiveDate),
+    retention: chrono::Duration,
+) -> Result<()> {
+    let store = Store::connect(database_url, &PoolOptions::default()).await?;
+    store.ensure_migrated().await?;
+    let settings = RetentionSettings {
+        usage: UsageSettings::default(),
+        retention,
+    };
+    let outcome = crate::jobs::reaggregate::run(Rollups::new(store.clone(), settings), days).await;
+    store.close().await?;
+    outcome
 }
 
 /// Completes on SIGTERM or Ctrl-C.
@@ -235,6 +262,9 @@ async fn serve(
         gate.clone(),
         UsageSettings::default(),
     );
+    let rollups = Rollups::new(store.clone(), retention_settings(&config));
+    let aggregation =
+        crate::jobs::usage_aggregation::spawn(rollups, config.usage_aggregation_interval);
     store.listen_for_changes().await?;
     let upkeep = spawn_gate_upkeep(&gate, &store, config.key_use_flush_interval);
     if config.admin_tokens.is_empty() {
@@ -318,6 +348,7 @@ async fn serve(
         served = serve => served.map_err(Error::internal)?,
         () = grace_expired => tracing::warn!(grace_seconds = grace.as_secs(), "calls still in flight after the grace period were cut off"),
     }
+    aggregation.abort();
     for task in upkeep {
         task.abort();
     }

@@ -16,6 +16,7 @@ mod m0003_tenant_isolation;
 mod m0004_usage;
 mod m0005_quota;
 mod m0006_config;
+mod m0009_usage_aggregation;
 
 /// Applies tenantd's control-plane migrations.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_usage::Migration),
             Box::new(m0005_quota::Migration),
             Box::new(m0006_config::Migration),
+            Box::new(m0009_usage_aggregation::Migration),
         ]
     }
 }

@@ -31,6 +31,7 @@ mod tokens;
 pub mod usage;
 pub mod usage_event;
 pub mod usage_query;
+pub mod usage_rollups;
 pub mod validate;
 pub mod verification;
 

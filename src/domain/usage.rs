@@ -1,5 +1,6 @@
 //! Usage ingestion: a batch of events is checked event by event, deduped,
-//! and its accepted events recorded with their rollups in one transaction.
+//! and its accepted events recorded in one transaction (the aggregation job
+//! adds them to the rollups afterwards, see `usage_rollups.rs`).
 //!
 //! Invariants kept here:
 //! - one bad event never fails a batch: it becomes a [`Rejection`]; only

@@ -24,8 +24,10 @@ mod plans;
 mod quota_overrides;
 mod tenants;
 mod usage;
+mod usage_aggregation;
 
 pub use tenants::IdempotencyEntry;
+pub use usage_aggregation::{AGGREGATION_LOCK, AggregationProgress, Fold};
 
 use std::time::Duration;
 

@@ -3,14 +3,10 @@
 //! Invariants kept here:
 //! - events are inserted with `ON CONFLICT (tenant_id, event_id) DO
 //!   NOTHING … RETURNING event_id`, so the database itself says which events
-//!   are new; only those are added to the rollups, in the same transaction;
-//! - rollup rows are upserted in a fixed order (tenant, aggregation,
-//!   metric, day), so concurrent writers queue instead of deadlocking;
-//! - a UNIQUE_COUNT rollup is recounted from the events after its row is
-//!   locked by the upsert: a concurrent writer of the same day waits for the
-//!   lock and then recounts with this transaction's events committed.
-
-use std::collections::HashSet;
+//!   are new, in the transaction that writes them;
+//! - ingestion writes events only: rollups are written by the aggregation
+//!   job (`usage_aggregation.rs`), so concurrent writers never queue on hot
+//!   rollup rows.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
@@ -25,27 +21,13 @@ use crate::domain::audit::AuditRecord;
 use crate::domain::context::Scope;
 use crate::domain::ids::TenantId;
 use crate::domain::metric::{Aggregation, Metric};
-use crate::domain::usage_event::{RollupDelta, ValidEvent, rollup_deltas};
+use crate::domain::usage_event::ValidEvent;
 use crate::domain::usage_query::DailyRollup;
 use crate::error::{Error, Result};
 
 /// Events per INSERT statement: well under both backends' limits on bound
 /// parameters (9 per event).
 const EVENTS_PER_STATEMENT: usize = 500;
-
-/// The order aggregations' rollups are written in.
-const AGGREGATION_ORDER: [Aggregation; 5] = [
-    Aggregation::Sum,
-    Aggregation::Count,
-    Aggregation::Max,
-    Aggregation::UniqueCount,
-    Aggregation::Latest,
-];
-
-/// Whether the incoming delta's latest event is later than the stored one.
-const NEWER: &str = "(excluded.latest_micros > usage_rollups.latest_micros \
-     OR (excluded.latest_micros = usage_rollups.latest_micros \
-         AND excluded.latest_event_id > usage_rollups.latest_event_id))";
 
 fn day_text(day: NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()
@@ -134,8 +116,8 @@ impl Store {
     }
 
     /// Records the events of each tenant (in its scope, all in one
-    /// transaction) and adds the new ones to their rollups; answers how many
-    /// were new. Event ids must be unique within each tenant's events.
+    /// transaction); answers how many were new. The aggregation job adds
+    /// them to the rollups once committed. Event ids must be unique within each tenant's events.
     pub async fn record_usage(&self, batches: &[(Scope, Vec<ValidEvent>)]) -> Result<usize> {
         let Some((first, _)) = batches.first() else {
             return Ok(0);
@@ -151,16 +133,9 @@ impl Store {
             if index > 0 {
                 self.enter(&txn, *scope).await?;
             }
-            let mut new_ids = HashSet::new();
             for chunk in events.chunks(EVENTS_PER_STATEMENT) {
-                new_ids.extend(self.insert_events(&txn, chunk, now).await?);
+                accepted += self.insert_events(&txn, chunk, now).await?.len();
             }
-            let recorded = events
-                .iter()
-                .filter(|event| new_ids.contains(&event.event_id));
-            let deltas = rollup_deltas(recorded);
-            accepted += new_ids.len();
-            self.add_to_rollups(&txn, tenant_id, &deltas, now).await?;
         }
         txn.commit().await.map_err(classify)?;
         Ok(accepted)
@@ -216,37 +191,6 @@ impl Store {
         rows.iter()
             .map(|row| row.try_get::<String>("", "event_id").map_err(classify))
             .collect()
-    }
-
-    /// Upserts the rollups of `deltas`, one statement per aggregation.
-    async fn add_to_rollups(
-        &self,
-        txn: &DatabaseTransaction,
-        tenant_id: TenantId,
-        deltas: &[RollupDelta],
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        for aggregation in AGGREGATION_ORDER {
-            let of_kind: Vec<&RollupDelta> = deltas
-                .iter()
-                .filter(|delta| delta.aggregation == aggregation)
-                .collect();
-            if of_kind.is_empty() {
-                continue;
-            }
-            let upsert = rollup_upsert(tenant_id, aggregation, &of_kind, now)?;
-            txn.execute_raw(self.backend().build(&upsert))
-                .await
-                .map_err(classify)?;
-            if aggregation == Aggregation::UniqueCount {
-                for delta in of_kind {
-                    txn.execute_raw(self.backend().build(&recount(tenant_id, delta)))
-                        .await
-                        .map_err(classify)?;
-                }
-            }
-        }
-        Ok(())
     }
 
     /// The daily rollups of `tenant_id` for `metrics` over `days`
@@ -312,92 +256,6 @@ impl Store {
             .map(|(metric, month, count)| Ok((metric, parse_day(&format!("{month}-01"))?, count)))
             .collect()
     }
-}
-
-/// The upsert of one aggregation's deltas: each kind merges its value in
-/// its own way, every kind adds its events and keeps its latest event.
-fn rollup_upsert(
-    tenant_id: TenantId,
-    aggregation: Aggregation,
-    deltas: &[&RollupDelta],
-    now: DateTime<Utc>,
-) -> Result<sea_orm::sea_query::InsertStatement> {
-    use usage_rollup::Column;
-    let mut insert = Query::insert();
-    insert.into_table(usage_rollup::Entity).columns([
-        Column::TenantId,
-        Column::Metric,
-        Column::Day,
-        Column::Value,
-        Column::EventCount,
-        Column::LatestMicros,
-        Column::LatestEventId,
-        Column::UpdateTime,
-    ]);
-    for delta in deltas {
-        insert
-            .values([
-                tenant_id.as_uuid().into(),
-                delta.metric.clone().into(),
-                day_text(delta.day).into(),
-                delta.value.into(),
-                delta.event_count.into(),
-                delta.latest_micros.into(),
-                delta.latest_event_id.clone().into(),
-                now.into(),
-            ])
-            .map_err(Error::internal)?;
-    }
-    let value = match aggregation {
-        Aggregation::Sum | Aggregation::Count => "usage_rollups.value + excluded.value".to_owned(),
-        Aggregation::Max => "CASE WHEN excluded.value > usage_rollups.value \
-             THEN excluded.value ELSE usage_rollups.value END"
-            .to_owned(),
-        Aggregation::Latest => {
-            format!("CASE WHEN {NEWER} THEN excluded.value ELSE usage_rollups.value END")
-        }
-        // Recounted from the events right after.
-        Aggregation::UniqueCount => "usage_rollups.value".to_owned(),
-    };
-    let newer_of = |column: &str| {
-        Expr::cust(format!(
-            "CASE WHEN {NEWER} THEN excluded.{column} ELSE usage_rollups.{column} END"
-        ))
-    };
-    insert.on_conflict(
-        OnConflict::columns([Column::TenantId, Column::Metric, Column::Day])
-            .values([
-                (Column::Value, Expr::cust(value)),
-                (
-                    Column::EventCount,
-                    Expr::cust("usage_rollups.event_count + excluded.event_count"),
-                ),
-                (Column::LatestMicros, newer_of("latest_micros")),
-                (Column::LatestEventId, newer_of("latest_event_id")),
-                (Column::UpdateTime, Expr::cust("excluded.update_time")),
-            ])
-            .to_owned(),
-    );
-    Ok(insert)
-}
-
-/// Sets a UNIQUE_COUNT rollup to the distinct values of its day's events.
-fn recount(tenant_id: TenantId, delta: &RollupDelta) -> sea_orm::sea_query::UpdateStatement {
-    use usage_rollup::Column;
-    Query::update()
-        .table(usage_rollup::Entity)
-        .value(
-            Column::Value,
-            Expr::cust(
-                "(SELECT COUNT(DISTINCT e.unique_value) FROM usage_events e \
-                 WHERE e.tenant_id = usage_rollups.tenant_id \
-                   AND e.metric = usage_rollups.metric AND e.day = usage_rollups.day)",
-            ),
-        )
-        .and_where(Column::TenantId.eq(tenant_id.as_uuid()))
-        .and_where(Column::Metric.eq(delta.metric.as_str()))
-        .and_where(Column::Day.eq(day_text(delta.day)))
-        .to_owned()
 }
 
 fn parse_day(text: &str) -> Result<NaiveDate> {
