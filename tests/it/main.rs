@@ -25,3 +25,5 @@ mod rls;
 mod robustness;
 mod tenants;
 mod usage;
+mod usage_delivery;
+mod usage_exactly_once;
