@@ -27,3 +27,4 @@ mod tenants;
 mod usage;
 mod usage_delivery;
 mod usage_exactly_once;
+mod usage_reaggregate;
