@@ -28,3 +28,4 @@ mod usage;
 mod usage_delivery;
 mod usage_exactly_once;
 mod usage_reaggregate;
+mod usage_replicas;
