@@ -17,6 +17,11 @@
 //!   `pending_position`, `pending_through` becomes `aggregated_through`.
 //!   It holds no tenant rows: the grant only, no row-level security.
 //!
+//! - `usage_events` gains the policy `tenant_batch`: a transaction that
+//!   lists tenants in `tenantd.tenant_ids` (comma-separated ids) reaches
+//!   their rows only, so one statement records a batch of many tenants
+//!   while row-level security still checks every row's tenant.
+//!
 //! Events recorded before this migration are already in the rollups (they
 //! were added at ingestion), so the watermark starts above all of them.
 
@@ -100,6 +105,11 @@ impl MigrationTrait for Migration {
             "ALTER TABLE usage_events \
              ADD COLUMN ingest_xid xid8 NOT NULL DEFAULT pg_current_xact_id()",
             "CREATE INDEX ix_usage_events_xid ON usage_events (ingest_xid)",
+            "CREATE POLICY tenant_batch ON usage_events \
+             USING (tenant_id = ANY (string_to_array( \
+                 NULLIF(current_setting('tenantd.tenant_ids', true), ''), ',')::uuid[])) \
+             WITH CHECK (tenant_id = ANY (string_to_array( \
+                 NULLIF(current_setting('tenantd.tenant_ids', true), ''), ',')::uuid[]))",
             // The next xid to be assigned: above every event recorded so far.
             "INSERT INTO usage_aggregation (name, position, update_time) \
              SELECT 'daily', pg_snapshot_xmax(pg_current_snapshot())::text::bigint, now()",
@@ -116,10 +126,15 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         if manager.get_database_backend() == DbBackend::Postgres {
-            manager
-                .get_connection()
-                .execute_unprepared("ALTER TABLE usage_events DROP COLUMN ingest_xid")
-                .await?;
+            for statement in [
+                "DROP POLICY tenant_batch ON usage_events",
+                "ALTER TABLE usage_events DROP COLUMN ingest_xid",
+            ] {
+                manager
+                    .get_connection()
+                    .execute_unprepared(statement)
+                    .await?;
+            }
         }
         manager
             .drop_table(Table::drop().table(UsageAggregation::Table).to_owned())
