@@ -58,6 +58,9 @@ struct Options {
     /// Concurrent streams (and concurrent INSERT connections).
     #[arg(long, default_value_t = 4)]
     streams: usize,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 const ADMIN: &str = "bench-admin-token-0123456789";

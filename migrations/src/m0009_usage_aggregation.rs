@@ -105,11 +105,12 @@ impl MigrationTrait for Migration {
             "ALTER TABLE usage_events \
              ADD COLUMN ingest_xid xid8 NOT NULL DEFAULT pg_current_xact_id()",
             "CREATE INDEX ix_usage_events_xid ON usage_events (ingest_xid)",
+            // The list is parsed once per statement (an InitPlan), not per row.
             "CREATE POLICY tenant_batch ON usage_events \
-             USING (tenant_id = ANY (string_to_array( \
-                 NULLIF(current_setting('tenantd.tenant_ids', true), ''), ',')::uuid[])) \
-             WITH CHECK (tenant_id = ANY (string_to_array( \
-                 NULLIF(current_setting('tenantd.tenant_ids', true), ''), ',')::uuid[]))",
+             USING (tenant_id = ANY ((SELECT string_to_array( \
+                 NULLIF(current_setting('tenantd.tenant_ids', true), ''), ','))::uuid[])) \
+             WITH CHECK (tenant_id = ANY ((SELECT string_to_array( \
+                 NULLIF(current_setting('tenantd.tenant_ids', true), ''), ','))::uuid[]))",
             // The next xid to be assigned: above every event recorded so far.
             "INSERT INTO usage_aggregation (name, position, update_time) \
              SELECT 'daily', pg_snapshot_xmax(pg_current_snapshot())::text::bigint, now()",
