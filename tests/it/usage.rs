@@ -4,7 +4,6 @@
 //! boundaries of reporting and reading.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use prost_types::Timestamp;
 use tenantd::pb;
 use tenantd::pb::usage_service_client::UsageServiceClient;
 use tonic::Code;
@@ -14,6 +13,7 @@ use tonic::transport::Channel;
 use crate::support::fixtures::{create, mask};
 use crate::support::server::{ADMIN_TOKEN, Credentials, SERVICE_TOKEN};
 use crate::support::status::{assert_error, invalid_fields};
+use crate::support::usage::usage_event as event;
 use crate::support::{Backend, TestServer};
 
 type Client = UsageServiceClient<InterceptedService<Channel, Credentials>>;
@@ -46,24 +46,6 @@ async fn create_metric(
         .await
         .expect("create metric")
         .into_inner()
-}
-
-fn timestamp(at: DateTime<Utc>) -> Option<Timestamp> {
-    Some(Timestamp {
-        seconds: at.timestamp(),
-        nanos: 0,
-    })
-}
-
-fn event(id: &str, tenant: &str, metric: &str, quantity: f64, at: DateTime<Utc>) -> pb::UsageEvent {
-    pb::UsageEvent {
-        event_id: id.to_owned(),
-        tenant: tenant.to_owned(),
-        metric: metric.to_owned(),
-        quantity,
-        occurred_time: timestamp(at),
-        dimensions: Default::default(),
-    }
 }
 
 async fn report(client: &mut Client, events: Vec<pb::UsageEvent>) -> pb::ReportUsageResponse {

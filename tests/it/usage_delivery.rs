@@ -13,6 +13,7 @@ use tonic::transport::Channel;
 
 use crate::support::fixtures::create;
 use crate::support::server::{ADMIN_TOKEN, Credentials, SERVICE_TOKEN};
+use crate::support::usage::day_points;
 
 /// Events in the workload.
 pub const EVENTS: usize = 100_000;
@@ -50,25 +51,11 @@ pub async fn prepare(channel: &Channel) -> Workload {
                 .name,
         );
     }
-    let mut admin =
-        UsageServiceClient::with_interceptor(channel.clone(), Credentials::bearer(ADMIN_TOKEN));
-    for (key, aggregation) in [
-        ("bytes", pb::MetricAggregation::Sum),
-        ("calls", pb::MetricAggregation::Count),
-    ] {
-        admin
-            .create_metric(pb::CreateMetricRequest {
-                metric_id: key.to_owned(),
-                metric: Some(pb::Metric {
-                    unit: "1".into(),
-                    aggregation: aggregation.into(),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            })
-            .await
-            .expect("create metric");
-    }
+    let metrics = [
+        ("bytes", pb::MetricAggregation::Sum, ""),
+        ("calls", pb::MetricAggregation::Count, ""),
+    ];
+    crate::support::usage::create_metrics(channel, &metrics).await;
     // Noon of today or yesterday: all on one day, never in the future.
     let now = Utc::now();
     let at = now
@@ -177,29 +164,12 @@ pub async fn rollups(
     channel: &Channel,
     workload: &Workload,
 ) -> BTreeMap<(String, String), (f64, i64)> {
-    let mut admin: UsageClient =
-        UsageServiceClient::with_interceptor(channel.clone(), Credentials::bearer(ADMIN_TOKEN));
     let day = workload.at.format("%Y-%m-%d").to_string();
     let mut found = BTreeMap::new();
     for tenant in &workload.tenants {
-        let answer = admin
-            .query_usage(pb::QueryUsageRequest {
-                parent: tenant.clone(),
-                metrics: Vec::new(),
-                start_day: day.clone(),
-                end_day: day.clone(),
-                granularity: pb::UsageGranularity::Day.into(),
-            })
-            .await
-            .expect("query usage")
-            .into_inner();
-        for series in answer.series {
-            for point in series.points {
-                found.insert(
-                    (tenant.clone(), series.metric.clone()),
-                    (point.value, point.event_count),
-                );
-            }
+        let days = (day.clone(), day.clone());
+        for (metric, _day, value, count) in day_points(channel, tenant, days).await {
+            found.insert((tenant.clone(), metric), (value, count));
         }
     }
     found

@@ -7,7 +7,6 @@
 use std::process::Stdio;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use prost_types::Timestamp;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, EntityTrait, Set};
 use tenantd::pb;
 use tenantd::pb::usage_service_client::UsageServiceClient;
@@ -17,24 +16,10 @@ use crate::process::tenantd;
 use crate::support::db::TestDatabase;
 use crate::support::fixtures::create;
 use crate::support::server::{ADMIN_TOKEN, Credentials};
-use crate::support::usage::wait_for_aggregation;
+use crate::support::usage::{day_points, usage_event as event, wait_for_aggregation};
 use crate::support::{Backend, TestServer};
 
 type Points = Vec<(String, String, f64, i64)>;
-
-fn event(id: &str, tenant: &str, metric: &str, quantity: f64, at: DateTime<Utc>) -> pb::UsageEvent {
-    pb::UsageEvent {
-        event_id: id.to_owned(),
-        tenant: tenant.to_owned(),
-        metric: metric.to_owned(),
-        quantity,
-        occurred_time: Some(Timestamp {
-            seconds: at.timestamp(),
-            nanos: 0,
-        }),
-        ..Default::default()
-    }
-}
 
 fn user(id: &str, tenant: &str, name: &str, at: DateTime<Utc>) -> pb::UsageEvent {
     let mut made = event(id, tenant, "users", 0.0, at);
@@ -49,35 +34,8 @@ fn day(at: DateTime<Utc>) -> String {
 /// Every day point of `tenant` from `from` on, once aggregation caught up.
 async fn aggregated_points(server: &TestServer, tenant: &str, from: DateTime<Utc>) -> Points {
     wait_for_aggregation(&server.database_url).await;
-    let mut admin = UsageServiceClient::with_interceptor(
-        server.channel.clone(),
-        Credentials::bearer(ADMIN_TOKEN),
-    );
-    let answer = admin
-        .query_usage(pb::QueryUsageRequest {
-            parent: tenant.to_owned(),
-            metrics: Vec::new(),
-            start_day: day(from),
-            end_day: day(Utc::now() + TimeDelta::days(1)),
-            granularity: pb::UsageGranularity::Day.into(),
-        })
-        .await
-        .expect("query usage")
-        .into_inner();
-    let mut points: Points = answer
-        .series
-        .iter()
-        .flat_map(|series| {
-            series.points.iter().map(|point| {
-                (
-                    series.metric.clone(),
-                    point.start_day.clone(),
-                    point.value,
-                    point.event_count,
-                )
-            })
-        })
-        .collect();
+    let days = (day(from), day(Utc::now() + TimeDelta::days(1)));
+    let mut points = day_points(&server.channel, tenant, days).await;
     points.sort_by(|left, right| (&left.0, &left.1).cmp(&(&right.0, &right.1)));
     points
 }
@@ -96,30 +54,14 @@ async fn report(server: &TestServer, events: Vec<pb::UsageEvent>) {
 }
 
 async fn create_metrics(server: &TestServer) {
-    let mut admin = UsageServiceClient::with_interceptor(
-        server.channel.clone(),
-        Credentials::bearer(ADMIN_TOKEN),
-    );
-    for (key, aggregation, unique) in [
-        ("bytes", pb::MetricAggregation::Sum, ""),
-        ("peak", pb::MetricAggregation::Max, ""),
-        ("held", pb::MetricAggregation::Latest, ""),
-        ("users", pb::MetricAggregation::UniqueCount, "user_id"),
-    ] {
-        admin
-            .create_metric(pb::CreateMetricRequest {
-                metric_id: key.to_owned(),
-                metric: Some(pb::Metric {
-                    unit: "1".into(),
-                    aggregation: aggregation.into(),
-                    unique_dimension: unique.to_owned(),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            })
-            .await
-            .expect("create metric");
-    }
+    use pb::MetricAggregation::{Latest, Max, Sum, UniqueCount};
+    let metrics = [
+        ("bytes", Sum, ""),
+        ("peak", Max, ""),
+        ("held", Latest, ""),
+        ("users", UniqueCount, "user_id"),
+    ];
+    crate::support::usage::create_metrics(&server.channel, &metrics).await;
 }
 
 /// Runs `tenantd usage reaggregate` on `database_url`.

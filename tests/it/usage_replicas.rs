@@ -12,13 +12,11 @@ use prost_types::Timestamp;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, TransactionTrait};
 use tenantd::domain::context::Scope;
 use tenantd::pb;
-use tenantd::pb::usage_service_client::UsageServiceClient;
 use tenantd::storage::{AGGREGATION_LOCK, PoolOptions, Store};
 use tonic::transport::Channel;
 
 use crate::support::fixtures::create;
-use crate::support::server::{ADMIN_TOKEN, Credentials};
-use crate::support::usage::wait_for_aggregation;
+use crate::support::usage::{day_points, wait_for_aggregation};
 use crate::support::{Backend, TestServer};
 use crate::usage_delivery::send;
 
@@ -27,27 +25,13 @@ const BATCHES_PER_SERVER: usize = 20;
 const BATCH: usize = 500;
 
 async fn create_metrics(channel: &Channel) {
-    let mut admin =
-        UsageServiceClient::with_interceptor(channel.clone(), Credentials::bearer(ADMIN_TOKEN));
-    for (key, aggregation, unique) in [
-        ("bytes", pb::MetricAggregation::Sum, ""),
-        ("peak", pb::MetricAggregation::Max, ""),
-        ("users", pb::MetricAggregation::UniqueCount, "user_id"),
-    ] {
-        admin
-            .create_metric(pb::CreateMetricRequest {
-                metric_id: key.to_owned(),
-                metric: Some(pb::Metric {
-                    unit: "1".into(),
-                    aggregation: aggregation.into(),
-                    unique_dimension: unique.to_owned(),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            })
-            .await
-            .expect("create metric");
-    }
+    use pb::MetricAggregation::{Max, Sum, UniqueCount};
+    let metrics = [
+        ("bytes", Sum, ""),
+        ("peak", Max, ""),
+        ("users", UniqueCount, "user_id"),
+    ];
+    crate::support::usage::create_metrics(channel, &metrics).await;
 }
 
 /// Event `index`: its tenant, metric and quantity cycle; `users` events
@@ -95,33 +79,18 @@ fn expected(events: &[pb::UsageEvent]) -> BTreeMap<(String, String), (f64, i64)>
 }
 
 async fn found(channel: &Channel, tenants: &[String]) -> BTreeMap<(String, String), (f64, i64)> {
-    let mut admin =
-        UsageServiceClient::with_interceptor(channel.clone(), Credentials::bearer(ADMIN_TOKEN));
-    let today = Utc::now().format("%Y-%m-%d").to_string();
-    let yesterday = (Utc::now() - TimeDelta::days(1))
-        .format("%Y-%m-%d")
-        .to_string();
+    let days = (
+        (Utc::now() - TimeDelta::days(1))
+            .format("%Y-%m-%d")
+            .to_string(),
+        Utc::now().format("%Y-%m-%d").to_string(),
+    );
     let mut made = BTreeMap::new();
     for tenant in tenants {
-        let answer = admin
-            .query_usage(pb::QueryUsageRequest {
-                parent: tenant.clone(),
-                metrics: Vec::new(),
-                start_day: yesterday.clone(),
-                end_day: today.clone(),
-                granularity: pb::UsageGranularity::Day.into(),
-            })
-            .await
-            .expect("query usage")
-            .into_inner();
-        for series in answer.series {
-            for point in series.points {
-                let entry = made
-                    .entry((tenant.clone(), series.metric.clone()))
-                    .or_insert((0.0, 0));
-                entry.0 += point.value;
-                entry.1 += point.event_count;
-            }
+        for (metric, _day, value, count) in day_points(channel, tenant, days.clone()).await {
+            let entry = made.entry((tenant.clone(), metric)).or_insert((0.0, 0));
+            entry.0 += value;
+            entry.1 += count;
         }
     }
     made
