@@ -121,7 +121,7 @@ mod tests {
             .map(|time| time.with_timezone(&Utc))
             .unwrap_or_default();
         let first = settings.first_kept_day(now);
-        assert_eq!(first.to_string(), "2026-01-15");
+        assert_eq!(first.to_string(), "2026-01-18", "42 days before");
         assert!(settings.usage.is_closed(first, now), "a kept day is final");
     }
 }
