@@ -35,18 +35,21 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending control-plane migrations and exit.
     Migrate,
-    /// Operator commands on usage data.
+    /// Operator commands on usage data: export and reaggregation.
     #[command(subcommand)]
     Usage(UsageCommand),
 }
 
-/// `tenantd usage …`: commands that read the database directly, with the
+/// `tenantd usage …`: commands that work on the database directly, with the
 /// database URL's credentials (use the owner's, `--migration-database-url`
 /// is not consulted).
 #[derive(Debug, Subcommand)]
 pub enum UsageCommand {
     /// Write daily rollups for billing to standard output.
     Export(UsageExportArgs),
+    /// Recompute the daily rollups of a range of days from the raw events,
+    /// under the aggregation lock, with a progress bar.
+    Reaggregate(ReaggregateArgs),
 }
 
 /// Formats `tenantd usage export` writes.
@@ -75,6 +78,29 @@ pub struct UsageExportArgs {
     /// A metric key to export (repeatable); every metric when none is given.
     #[arg(long = "metric")]
     pub metrics: Vec<String>,
+}
+
+/// Settings of `usage reaggregate`.
+#[derive(Debug, Clone, Args)]
+pub struct ReaggregateArgs {
+    /// First UTC day, `YYYY-MM-DD`.
+    #[arg(long)]
+    pub from: chrono::NaiveDate,
+    /// Last UTC day (inclusive), `YYYY-MM-DD`.
+    #[arg(long)]
+    pub to: chrono::NaiveDate,
+    /// Retention of raw events.
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+}
+
+/// How long raw usage events are kept.
+#[derive(Debug, Clone, Args)]
+pub struct RetentionArgs {
+    /// Days raw usage events are kept after their day is final (older than
+    /// the 7-day late-arrival window); rollups are kept regardless.
+    #[arg(long, env = "TENANTD_USAGE_EVENT_RETENTION_DAYS", default_value_t = 35)]
+    pub usage_event_retention_days: u32,
 }
 
 /// Log output format.
@@ -191,6 +217,17 @@ pub struct ServeArgs {
     /// `--redis-url` is a Redis Cluster: comma-separated seed node URLs.
     #[arg(long, env = "TENANTD_REDIS_CLUSTER")]
     pub redis_cluster: bool,
+    /// Milliseconds between usage aggregation runs: how far daily rollups
+    /// may lag behind ingestion.
+    #[arg(
+        long,
+        env = "TENANTD_USAGE_AGGREGATION_INTERVAL_MS",
+        default_value_t = 1000
+    )]
+    pub usage_aggregation_interval_ms: u64,
+    /// Retention of raw usage events.
+    #[command(flatten)]
+    pub retention: RetentionArgs,
 }
 
 impl ServeArgs {
@@ -242,6 +279,10 @@ pub struct Config {
     pub redis_failure: crate::limiter::RedisFailure,
     /// Whether `redis_url` lists the seed nodes of a Redis Cluster.
     pub redis_cluster: bool,
+    /// How often usage events are folded into the daily rollups.
+    pub usage_aggregation_interval: Duration,
+    /// How long raw usage events are kept after their day is final.
+    pub usage_event_retention: chrono::Duration,
 }
 
 /// The shortest token accepted: shorter ones are guessable.
@@ -341,6 +382,12 @@ impl Config {
             redis_url: serve.redis_url.clone().filter(|url| !url.is_empty()),
             redis_failure: serve.redis_failure,
             redis_cluster: serve.redis_cluster,
+            usage_aggregation_interval: Duration::from_millis(
+                serve.usage_aggregation_interval_ms.max(1),
+            ),
+            usage_event_retention: chrono::Duration::days(i64::from(
+                serve.retention.usage_event_retention_days,
+            )),
             migrate_on_start: !serve.no_migrate,
             base_domain,
             dns_resolver: serve.dns_resolver,
@@ -366,6 +413,8 @@ impl Config {
             redis_url: None,
             redis_failure: crate::limiter::RedisFailure::Open,
             redis_cluster: false,
+            usage_aggregation_interval: Duration::from_secs(1),
+            usage_event_retention: chrono::Duration::days(35),
             migrate_on_start: true,
             base_domain: None,
             dns_resolver: None,

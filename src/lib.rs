@@ -16,6 +16,7 @@
 //! - [`grpc`]: one file per proto service plus proto ⇄ domain conversions; handlers are thin.
 //! - [`domain`]: typed ids, validation and business rules; no tonic, no SQL.
 //! - [`storage`]: sea-orm entities and the only code that speaks SQL.
+//! - [`jobs`]: background work one replica at a time does (usage aggregation).
 //! - [`limiter`]: quota counters behind one trait, Redis or in-process.
 //! - [`changefeed`]: change notifications across replicas (PostgreSQL `LISTEN/NOTIFY`, or in-process).
 //! - [`dns`]: the resolver that verifies custom domains.
@@ -31,6 +32,7 @@ pub mod dns;
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod jobs;
 pub mod limiter;
 pub mod middleware;
 pub mod server;

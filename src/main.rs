@@ -35,6 +35,16 @@ async fn main() -> ExitCode {
                 .await
                 .map(|written| tracing::info!(rollups = written, "usage exported"))
         }
+        Some(Command::Usage(UsageCommand::Reaggregate(args))) => {
+            let retention =
+                chrono::Duration::days(i64::from(args.retention.usage_event_retention_days));
+            tenantd::server::reaggregate_usage(
+                &cli.common.database_url,
+                (args.from, args.to),
+                retention,
+            )
+            .await
+        }
         Some(Command::Serve(serve)) => serve_until_signal(&cli.common, &serve).await,
         None => serve_until_signal(&cli.common, &ServeArgs::from_env()).await,
     };

@@ -34,6 +34,7 @@ use crate::domain::usage::Usage;
 use crate::domain::usage_alerts::{Alerts, UsageChanges};
 use crate::domain::usage_event::UsageSettings;
 use crate::domain::usage_export::{ExportQuery, Exports};
+use crate::domain::usage_rollups::{RetentionSettings, Rollups};
 use crate::envoy::service::ratelimit::v3::rate_limit_service_server::RateLimitServiceServer;
 use crate::error::{Error, Result};
 use crate::grpc::config_service::ConfigApi;
@@ -78,6 +79,34 @@ pub async fn export_usage(database_url: &str, args: &UsageExportArgs) -> Result<
     };
     store.close().await?;
     written
+}
+
+/// How raw usage events are kept under `config`.
+fn retention_settings(config: &Config) -> RetentionSettings {
+    RetentionSettings {
+        usage: UsageSettings::default(),
+        retention: config.usage_event_retention,
+    }
+}
+
+/// Recomputes the usage rollups of the days `from..=to` (`tenantd usage
+/// reaggregate`), showing progress on the terminal.
+pub async fn reaggregate_usage(
+    database_url: &str,
+    days: (chrono::NaiveDate, chrono::NaiveDate),
+    retention: chrono::Duration,
+) -> Result<()> {
+    let store = Store::connect(database_url, &PoolOptions::default()).await?;
+    store.ensure_migrated().await?;
+    let settings = RetentionSettings {
+        usage: UsageSettings::default(),
+        retention,
+    };
+    // Nobody alerts from an operator's command: the serving replicas do.
+    let rollups = Rollups::new(store.clone(), settings, UsageChanges::default());
+    let outcome = crate::jobs::reaggregate::run(rollups, days).await;
+    store.close().await?;
+    outcome
 }
 
 /// Completes on SIGTERM or Ctrl-C.
@@ -262,7 +291,6 @@ async fn serve(
         metrics.clone(),
         gate.clone(),
         UsageSettings::default(),
-        usage_changes.clone(),
     );
     let exports = Exports::new(store.clone(), UsageSettings::default());
     let quotas = Quotas::new(
@@ -272,7 +300,11 @@ async fn serve(
         limiter,
         usage.clone(),
     );
-    let alerting = tokio::spawn(Alerts::new(quotas.clone(), store.clone()).watch(usage_changes));
+    let alerting =
+        tokio::spawn(Alerts::new(quotas.clone(), store.clone()).watch(usage_changes.clone()));
+    let rollups = Rollups::new(store.clone(), retention_settings(&config), usage_changes);
+    let aggregation =
+        crate::jobs::usage_aggregation::spawn(rollups, config.usage_aggregation_interval);
     store.listen_for_changes().await?;
     let upkeep = spawn_gate_upkeep(&gate, &store, config.key_use_flush_interval);
     if config.admin_tokens.is_empty() {
@@ -360,6 +392,7 @@ async fn serve(
         served = serve => served.map_err(Error::internal)?,
         () = grace_expired => tracing::warn!(grace_seconds = grace.as_secs(), "calls still in flight after the grace period were cut off"),
     }
+    aggregation.abort();
     for task in upkeep {
         task.abort();
     }

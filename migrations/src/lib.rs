@@ -16,6 +16,7 @@ mod m0003_tenant_isolation;
 mod m0004_usage;
 mod m0005_quota;
 mod m0006_config;
+mod m0009_usage_aggregation;
 mod m0012_usage_alerts;
 
 /// Applies tenantd's control-plane migrations.
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_usage::Migration),
             Box::new(m0005_quota::Migration),
             Box::new(m0006_config::Migration),
+            Box::new(m0009_usage_aggregation::Migration),
             Box::new(m0012_usage_alerts::Migration),
         ]
     }

@@ -35,6 +35,7 @@ pub mod usage_alerts;
 pub mod usage_event;
 pub mod usage_export;
 pub mod usage_query;
+pub mod usage_rollups;
 pub mod usage_summary;
 pub mod validate;
 pub mod verification;

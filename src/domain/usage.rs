@@ -1,5 +1,6 @@
 //! Usage ingestion: a batch of events is checked event by event, deduped,
-//! and its accepted events recorded with their rollups in one transaction.
+//! and its accepted events recorded in one transaction (the aggregation job
+//! adds them to the rollups afterwards, see `usage_rollups.rs`).
 //!
 //! Invariants kept here:
 //! - one bad event never fails a batch: it becomes a [`Rejection`]; only
@@ -15,7 +16,7 @@
 //!   NOTHING`), so concurrent reporters cannot both count an event;
 //! - an outcome is returned only after the transaction committed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::Utc;
 
@@ -24,7 +25,6 @@ use super::gate::Gate;
 use super::ids::{TenantId, TenantRef};
 use super::metrics::Metrics;
 use super::resolve::ResolveTarget;
-use super::usage_alerts::UsageChanges;
 use super::usage_event::{
     Checks, RawEvent, Rejection, RejectionReason, UsageSettings, ValidEvent, check_event_id,
     validate,
@@ -59,8 +59,6 @@ pub struct Usage {
     gate: Gate,
     /// The acceptance window.
     pub(super) settings: UsageSettings,
-    /// Where recorded usage is announced, for allowance alerts.
-    changes: UsageChanges,
 }
 
 /// The tenant of one event, as far as the caller may know it.
@@ -78,20 +76,12 @@ fn tenant_not_found() -> (RejectionReason, String) {
 
 impl Usage {
     /// Ingestion over `store`, checking events against `metrics`.
-    /// Recorded usage is marked in `changes`.
-    pub fn new(
-        store: Store,
-        metrics: Metrics,
-        gate: Gate,
-        settings: UsageSettings,
-        changes: UsageChanges,
-    ) -> Self {
+    pub fn new(store: Store, metrics: Metrics, gate: Gate, settings: UsageSettings) -> Self {
         Self {
             store,
             metrics,
             gate,
             settings,
-            changes,
         }
     }
 
@@ -139,13 +129,6 @@ impl Usage {
         };
         let (mut outcome, groups) = triage(events, &tenants, &checks);
         let valid: usize = groups.values().map(|(_, events)| events.len()).sum();
-        let touched: Vec<(TenantId, BTreeSet<String>)> = groups
-            .iter()
-            .map(|(tenant_id, (_, events))| {
-                let metrics = events.iter().map(|event| event.metric.clone()).collect();
-                (*tenant_id, metrics)
-            })
-            .collect();
         let batches: Vec<(Scope, Vec<ValidEvent>)> = groups
             .into_values()
             .map(|(scope, events)| (Scope::from(&scope), events))
@@ -156,9 +139,6 @@ impl Usage {
             self.store.record_usage(&batches).await?
         };
         outcome.duplicates += valid - outcome.accepted;
-        for (tenant_id, metrics) in touched {
-            self.changes.mark(tenant_id, metrics);
-        }
         tracing::debug!(
             accepted = outcome.accepted,
             duplicates = outcome.duplicates,

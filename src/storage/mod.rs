@@ -24,10 +24,12 @@ mod plans;
 mod quota_overrides;
 mod tenants;
 mod usage;
+mod usage_aggregation;
 mod usage_alerts;
 mod usage_export;
 
 pub use tenants::IdempotencyEntry;
+pub use usage_aggregation::{AGGREGATION_LOCK, AggregationProgress, Fold};
 
 use std::time::Duration;
 

@@ -3,20 +3,16 @@
 //! Invariants kept here:
 //! - events are inserted with `ON CONFLICT (tenant_id, event_id) DO
 //!   NOTHING … RETURNING event_id`, so the database itself says which events
-//!   are new; only those are added to the rollups, in the same transaction;
-//! - rollup rows are upserted in a fixed order (tenant, aggregation,
-//!   metric, day), so concurrent writers queue instead of deadlocking;
-//! - a UNIQUE_COUNT rollup is recounted from the events after its row is
-//!   locked by the upsert: a concurrent writer of the same day waits for the
-//!   lock and then recounts with this transaction's events committed.
-
-use std::collections::HashSet;
+//!   are new, in the transaction that writes them;
+//! - ingestion writes events only: rollups are written by the aggregation
+//!   job (`usage_aggregation.rs`), so concurrent writers never queue on hot
+//!   rollup rows.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use super::entities::{idempotency_key, usage_event, usage_metric, usage_rollup};
@@ -25,27 +21,13 @@ use crate::domain::audit::AuditRecord;
 use crate::domain::context::Scope;
 use crate::domain::ids::TenantId;
 use crate::domain::metric::{Aggregation, Metric};
-use crate::domain::usage_event::{RollupDelta, ValidEvent, rollup_deltas};
+use crate::domain::usage_event::ValidEvent;
 use crate::domain::usage_query::DailyRollup;
 use crate::error::{Error, Result};
 
-/// Events per INSERT statement: well under both backends' limits on bound
-/// parameters (9 per event).
-const EVENTS_PER_STATEMENT: usize = 500;
-
-/// The order aggregations' rollups are written in.
-const AGGREGATION_ORDER: [Aggregation; 5] = [
-    Aggregation::Sum,
-    Aggregation::Count,
-    Aggregation::Max,
-    Aggregation::UniqueCount,
-    Aggregation::Latest,
-];
-
-/// Whether the incoming delta's latest event is later than the stored one.
-const NEWER: &str = "(excluded.latest_micros > usage_rollups.latest_micros \
-     OR (excluded.latest_micros = usage_rollups.latest_micros \
-         AND excluded.latest_event_id > usage_rollups.latest_event_id))";
+/// Events per INSERT statement: a whole batch (at most 1,000 events), well
+/// under both backends' limits on bound parameters (9 per event).
+const EVENTS_PER_STATEMENT: usize = 1000;
 
 pub(super) fn day_text(day: NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()
@@ -133,44 +115,60 @@ impl Store {
             .await
     }
 
-    /// Records the events of each tenant (in its scope, all in one
-    /// transaction) and adds the new ones to their rollups; answers how many
-    /// were new. Event ids must be unique within each tenant's events.
+    /// Records the events of each tenant (each in its tenant's scope, all
+    /// in one transaction and as few statements as the batch allows);
+    /// answers how many were new. The aggregation job adds
+    /// them to the rollups once committed. Event ids must be unique within each tenant's events.
     pub async fn record_usage(&self, batches: &[(Scope, Vec<ValidEvent>)]) -> Result<usize> {
-        let Some((first, _)) = batches.first() else {
+        let mut tenants = Vec::with_capacity(batches.len());
+        let mut events: Vec<&ValidEvent> = Vec::new();
+        for (scope, of_tenant) in batches {
+            let Scope::Tenant(tenant_id) = *scope else {
+                return Err(Error::internal("usage is recorded in tenant scopes only"));
+            };
+            if of_tenant.iter().any(|event| event.tenant_id != tenant_id) {
+                return Err(Error::internal("an event is outside its tenant's scope"));
+            }
+            tenants.push(tenant_id);
+            events.extend(of_tenant);
+        }
+        if events.is_empty() {
             return Ok(0);
-        };
-        let txn = self.begin_in(*first).await?;
+        }
+        let txn = self.begin_for_tenants(&tenants).await?;
         let now = Utc::now();
         let mut accepted = 0;
-        for (index, (scope, events)) in batches.iter().enumerate() {
-            let Some(tenant_id) = events.first().map(|event| event.tenant_id) else {
-                continue;
-            };
-            debug_assert_eq!(*scope, Scope::Tenant(tenant_id));
-            if index > 0 {
-                self.enter(&txn, *scope).await?;
-            }
-            let mut new_ids = HashSet::new();
-            for chunk in events.chunks(EVENTS_PER_STATEMENT) {
-                new_ids.extend(self.insert_events(&txn, chunk, now).await?);
-            }
-            let recorded = events
-                .iter()
-                .filter(|event| new_ids.contains(&event.event_id));
-            let deltas = rollup_deltas(recorded);
-            accepted += new_ids.len();
-            self.add_to_rollups(&txn, tenant_id, &deltas, now).await?;
+        for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+            accepted += self.insert_events(&txn, chunk, now).await?.len();
         }
         txn.commit().await.map_err(classify)?;
         Ok(accepted)
+    }
+
+    /// Begins a transaction scoped to several tenants at once: on
+    /// PostgreSQL `tenantd.tenant_ids` lists them, and the `tenant_batch`
+    /// policy of `usage_events` (m0009) admits their rows only. One
+    /// statement then records a whole batch, instead of one per tenant.
+    async fn begin_for_tenants(&self, tenants: &[TenantId]) -> Result<DatabaseTransaction> {
+        let txn = self.db.begin().await.map_err(classify)?;
+        if self.backend() == sea_orm::DbBackend::Postgres {
+            let listed: Vec<String> = tenants.iter().map(ToString::to_string).collect();
+            txn.query_one_raw(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT set_config('tenantd.tenant_ids', $1, true)",
+                [listed.join(",").into()],
+            ))
+            .await
+            .map_err(classify)?;
+        }
+        Ok(txn)
     }
 
     /// Inserts `events`, skipping recorded ones; the ids of the new ones.
     async fn insert_events(
         &self,
         txn: &DatabaseTransaction,
-        events: &[ValidEvent],
+        events: &[&ValidEvent],
         now: DateTime<Utc>,
     ) -> Result<Vec<String>> {
         use usage_event::Column;
@@ -216,37 +214,6 @@ impl Store {
         rows.iter()
             .map(|row| row.try_get::<String>("", "event_id").map_err(classify))
             .collect()
-    }
-
-    /// Upserts the rollups of `deltas`, one statement per aggregation.
-    async fn add_to_rollups(
-        &self,
-        txn: &DatabaseTransaction,
-        tenant_id: TenantId,
-        deltas: &[RollupDelta],
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        for aggregation in AGGREGATION_ORDER {
-            let of_kind: Vec<&RollupDelta> = deltas
-                .iter()
-                .filter(|delta| delta.aggregation == aggregation)
-                .collect();
-            if of_kind.is_empty() {
-                continue;
-            }
-            let upsert = rollup_upsert(tenant_id, aggregation, &of_kind, now)?;
-            txn.execute_raw(self.backend().build(&upsert))
-                .await
-                .map_err(classify)?;
-            if aggregation == Aggregation::UniqueCount {
-                for delta in of_kind {
-                    txn.execute_raw(self.backend().build(&recount(tenant_id, delta)))
-                        .await
-                        .map_err(classify)?;
-                }
-            }
-        }
-        Ok(())
     }
 
     /// The daily rollups of `tenant_id` for `metrics` over `days`
@@ -303,92 +270,6 @@ impl Store {
             .map(|(metric, month, count)| Ok((metric, parse_day(&format!("{month}-01"))?, count)))
             .collect()
     }
-}
-
-/// The upsert of one aggregation's deltas: each kind merges its value in
-/// its own way, every kind adds its events and keeps its latest event.
-fn rollup_upsert(
-    tenant_id: TenantId,
-    aggregation: Aggregation,
-    deltas: &[&RollupDelta],
-    now: DateTime<Utc>,
-) -> Result<sea_orm::sea_query::InsertStatement> {
-    use usage_rollup::Column;
-    let mut insert = Query::insert();
-    insert.into_table(usage_rollup::Entity).columns([
-        Column::TenantId,
-        Column::Metric,
-        Column::Day,
-        Column::Value,
-        Column::EventCount,
-        Column::LatestMicros,
-        Column::LatestEventId,
-        Column::UpdateTime,
-    ]);
-    for delta in deltas {
-        insert
-            .values([
-                tenant_id.as_uuid().into(),
-                delta.metric.clone().into(),
-                day_text(delta.day).into(),
-                delta.value.into(),
-                delta.event_count.into(),
-                delta.latest_micros.into(),
-                delta.latest_event_id.clone().into(),
-                now.into(),
-            ])
-            .map_err(Error::internal)?;
-    }
-    let value = match aggregation {
-        Aggregation::Sum | Aggregation::Count => "usage_rollups.value + excluded.value".to_owned(),
-        Aggregation::Max => "CASE WHEN excluded.value > usage_rollups.value \
-             THEN excluded.value ELSE usage_rollups.value END"
-            .to_owned(),
-        Aggregation::Latest => {
-            format!("CASE WHEN {NEWER} THEN excluded.value ELSE usage_rollups.value END")
-        }
-        // Recounted from the events right after.
-        Aggregation::UniqueCount => "usage_rollups.value".to_owned(),
-    };
-    let newer_of = |column: &str| {
-        Expr::cust(format!(
-            "CASE WHEN {NEWER} THEN excluded.{column} ELSE usage_rollups.{column} END"
-        ))
-    };
-    insert.on_conflict(
-        OnConflict::columns([Column::TenantId, Column::Metric, Column::Day])
-            .values([
-                (Column::Value, Expr::cust(value)),
-                (
-                    Column::EventCount,
-                    Expr::cust("usage_rollups.event_count + excluded.event_count"),
-                ),
-                (Column::LatestMicros, newer_of("latest_micros")),
-                (Column::LatestEventId, newer_of("latest_event_id")),
-                (Column::UpdateTime, Expr::cust("excluded.update_time")),
-            ])
-            .to_owned(),
-    );
-    Ok(insert)
-}
-
-/// Sets a UNIQUE_COUNT rollup to the distinct values of its day's events.
-fn recount(tenant_id: TenantId, delta: &RollupDelta) -> sea_orm::sea_query::UpdateStatement {
-    use usage_rollup::Column;
-    Query::update()
-        .table(usage_rollup::Entity)
-        .value(
-            Column::Value,
-            Expr::cust(
-                "(SELECT COUNT(DISTINCT e.unique_value) FROM usage_events e \
-                 WHERE e.tenant_id = usage_rollups.tenant_id \
-                   AND e.metric = usage_rollups.metric AND e.day = usage_rollups.day)",
-            ),
-        )
-        .and_where(Column::TenantId.eq(tenant_id.as_uuid()))
-        .and_where(Column::Metric.eq(delta.metric.as_str()))
-        .and_where(Column::Day.eq(day_text(delta.day)))
-        .to_owned()
 }
 
 /// A stored rollup row as queries read it.

@@ -30,3 +30,7 @@ mod tenants;
 mod usage;
 mod usage_alerts;
 mod usage_billing;
+mod usage_delivery;
+mod usage_exactly_once;
+mod usage_reaggregate;
+mod usage_replicas;

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-fn tenantd() -> Command {
+pub(crate) fn tenantd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tenantd"))
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("address").port()
 }
@@ -28,7 +28,7 @@ fn temp_database() -> (std::path::PathBuf, String) {
 }
 
 /// Polls the health service until it answers SERVING.
-async fn wait_until_serving(port: u16, child: &mut Child) {
+pub(crate) async fn wait_until_serving(port: u16, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         assert!(

@@ -1,10 +1,9 @@
 //! UsageService over real gRPC: the metric catalogue, ReportUsage and
 //! StreamUsage (exact counts, duplicates however often re-sent, reasons for
-//! rejected events), rollups read back through QueryUsage, and the tenant
+//! rejected events), rollups read back through QueryUsage once aggregated, and the tenant
 //! boundaries of reporting and reading.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use prost_types::Timestamp;
 use tenantd::pb;
 use tenantd::pb::usage_service_client::UsageServiceClient;
 use tonic::Code;
@@ -14,6 +13,7 @@ use tonic::transport::Channel;
 use crate::support::fixtures::{create, mask};
 use crate::support::server::{ADMIN_TOKEN, Credentials, SERVICE_TOKEN};
 use crate::support::status::{assert_error, invalid_fields};
+pub(crate) use crate::support::usage::usage_event as event;
 use crate::support::{Backend, TestServer};
 
 pub(crate) type Client = UsageServiceClient<InterceptedService<Channel, Credentials>>;
@@ -48,30 +48,6 @@ pub(crate) async fn create_metric(
         .into_inner()
 }
 
-pub(crate) fn timestamp(at: DateTime<Utc>) -> Option<Timestamp> {
-    Some(Timestamp {
-        seconds: at.timestamp(),
-        nanos: 0,
-    })
-}
-
-pub(crate) fn event(
-    id: &str,
-    tenant: &str,
-    metric: &str,
-    quantity: f64,
-    at: DateTime<Utc>,
-) -> pb::UsageEvent {
-    pb::UsageEvent {
-        event_id: id.to_owned(),
-        tenant: tenant.to_owned(),
-        metric: metric.to_owned(),
-        quantity,
-        occurred_time: timestamp(at),
-        dimensions: Default::default(),
-    }
-}
-
 pub(crate) async fn report(
     client: &mut Client,
     events: Vec<pb::UsageEvent>,
@@ -97,11 +73,13 @@ pub(crate) fn day(at: DateTime<Utc>) -> String {
 
 /// (metric, start day, value, event count) of every point.
 async fn points(
+    server: &TestServer,
     client: &mut Client,
     tenant: &str,
     from: DateTime<Utc>,
     granularity: pb::UsageGranularity,
 ) -> Vec<(String, String, f64, i64)> {
+    crate::support::usage::wait_for_aggregation(&server.database_url).await;
     let answer = client
         .query_usage(pb::QueryUsageRequest {
             parent: tenant.to_owned(),
@@ -269,7 +247,7 @@ async fn batches_count_each_event_once_with_reasons(backend: Backend) {
     ];
     assert_eq!(counts(&report(&mut service, more).await), (1, 1, 0));
 
-    let found = points(&mut admin, &acme, now, pb::UsageGranularity::Day).await;
+    let found = points(&server, &mut admin, &acme, now, pb::UsageGranularity::Day).await;
     assert_eq!(found, [("bytes".to_owned(), day(now), 17.0, 3)]);
 
     let empty = service
@@ -324,7 +302,7 @@ async fn stream_acks_in_order_and_resent_batches_are_duplicates(backend: Backend
             (40, 50, 0, 0)
         ]
     );
-    let before = points(&mut admin, &acme, now, pb::UsageGranularity::Day).await;
+    let before = points(&server, &mut admin, &acme, now, pb::UsageGranularity::Day).await;
     assert_eq!(before, [("calls".to_owned(), day(now), 200.0, 200)]);
 
     // A reporter recovering on a new stream re-sends batches already acked.
@@ -335,7 +313,7 @@ async fn stream_acks_in_order_and_resent_batches_are_duplicates(backend: Backend
         .collect();
     assert_eq!(seen, [(30, 0, 50), (40, 0, 50)]);
     assert_eq!(
-        points(&mut admin, &acme, now, pb::UsageGranularity::Day).await,
+        points(&server, &mut admin, &acme, now, pb::UsageGranularity::Day).await,
         before
     );
     server.stop().await;
@@ -389,7 +367,7 @@ async fn late_events_update_their_own_day(backend: Backend) {
         user("u4", "ann", late),
     ];
     assert_eq!(counts(&report(&mut admin, earlier).await), (4, 0, 0));
-    let mut found = points(&mut admin, &acme, late, pb::UsageGranularity::Day).await;
+    let mut found = points(&server, &mut admin, &acme, late, pb::UsageGranularity::Day).await;
     found.sort_by(|left, right| (&left.0, &left.1).cmp(&(&right.0, &right.1)));
     assert_eq!(
         found,
@@ -436,9 +414,16 @@ async fn service_tokens_report_for_each_named_tenant(backend: Backend) {
             pb::UsageRejectionReason::Invalid
         ]
     );
-    let of_acme = points(&mut admin, &acme, now, pb::UsageGranularity::Day).await;
+    let of_acme = points(&server, &mut admin, &acme, now, pb::UsageGranularity::Day).await;
     assert_eq!(of_acme, [("bytes".to_owned(), day(now), 1.0, 1)]);
-    let of_globex = points(&mut admin, globex, now, pb::UsageGranularity::Month).await;
+    let of_globex = points(
+        &server,
+        &mut admin,
+        globex,
+        now,
+        pb::UsageGranularity::Month,
+    )
+    .await;
     assert_eq!(of_globex.len(), 1);
     assert_eq!((of_globex[0].2, of_globex[0].3), (320.0, 2));
     server.stop().await;
@@ -477,9 +462,9 @@ async fn tenant_keys_report_and_read_only_their_own_usage(backend: Backend) {
         answer.rejected_events[0].reason(),
         pb::UsageRejectionReason::TenantNotFound
     );
-    let own = points(&mut key, &acme, now, pb::UsageGranularity::Day).await;
+    let own = points(&server, &mut key, &acme, now, pb::UsageGranularity::Day).await;
     assert_eq!(own, [("bytes".to_owned(), day(now), 3.0, 2)]);
-    let other = points(&mut admin, &globex, now, pb::UsageGranularity::Day).await;
+    let other = points(&server, &mut admin, &globex, now, pb::UsageGranularity::Day).await;
     assert_eq!(
         other,
         [("bytes".to_owned(), day(now), 5.0, 1)],

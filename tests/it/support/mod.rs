@@ -7,6 +7,7 @@ pub mod fixtures;
 pub mod raw;
 pub mod server;
 pub mod status;
+pub mod usage;
 
 pub use db::Backend;
 pub use server::TestServer;

@@ -92,6 +92,7 @@ pub fn test_config(database: &TestDatabase) -> Config {
     config.migration_database_url = database.owner_url.clone();
     config.shutdown_grace = std::time::Duration::from_secs(5);
     config.key_use_flush_interval = std::time::Duration::from_millis(100);
+    config.usage_aggregation_interval = std::time::Duration::from_millis(50);
     config.admin_tokens = vec![NamedToken {
         name: "test-admin".to_owned(),
         token: ADMIN_TOKEN.to_owned(),

@@ -1,0 +1,403 @@
+//! UsageService ingestion on PostgreSQL: events per second acknowledged
+//! durable over StreamUsage, against the ceiling of a plain multi-row
+//! INSERT of the same rows measured in the same run, and the process's
+//! resident memory along the way.
+//!
+//! The bench makes a fresh database on the server at `--admin-url`, starts
+//! the real server (`server::run`) in this process on a multi-thread
+//! runtime, connecting as a login role that is neither superuser nor owner
+//! (row-level security applies, as in production), creates `--tenants`
+//! tenants and `--metrics` SUM metrics, then streams `--events` events in
+//! batches of `--batch` over `--streams` concurrent streams, round-robin
+//! over tenants and metrics. A batch counts once its ack arrived, which the
+//! server sends after the commit. The aggregation job runs meanwhile, as in
+//! production; the time it needs to catch up afterwards is reported.
+//!
+//! The ceiling inserts the same rows (same columns, same batch size, same
+//! concurrency, one transaction per batch) into a copy of `usage_events`
+//! with its indexes, as the owner, with no gRPC, validation or dedupe.
+//! Events are generated on the fly, so the client's memory stays flat and
+//! the RSS reported is the server's growth plus a constant.
+//!
+//! Run: `cargo bench --bench usage [-- --events 10000000]`; `-- --help`
+//! lists the knobs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use clap::Parser;
+use prost_types::Timestamp;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
+use tenantd::config::{Config, NamedToken};
+use tenantd::pb;
+use tenantd::pb::usage_service_client::UsageServiceClient;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::transport::{Channel, Endpoint};
+
+/// Command-line settings.
+#[derive(Debug, Parser)]
+#[command(about = "StreamUsage ingestion on PostgreSQL against a plain INSERT ceiling")]
+struct Options {
+    /// A superuser URL of the PostgreSQL server; a fresh database is made.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    admin_url: String,
+    /// Events to stream (and to insert for the ceiling).
+    #[arg(long, default_value_t = 1_000_000)]
+    events: usize,
+    /// Events per batch.
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    /// Tenants the events are spread over.
+    #[arg(long, default_value_t = 1000)]
+    tenants: usize,
+    /// Metrics the events are spread over.
+    #[arg(long, default_value_t = 10)]
+    metrics: usize,
+    /// Concurrent streams (and concurrent INSERT connections).
+    #[arg(long, default_value_t = 4)]
+    streams: usize,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+const ADMIN: &str = "bench-admin-token-0123456789";
+const SERVICE: &str = "bench-service-token-0123456789";
+const LOGIN: &str = "tenantd_bench_app";
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+fn bearer(token: &str) -> MetadataValue<Ascii> {
+    format!("Bearer {token}").parse().expect("ascii token")
+}
+
+/// Makes the database and the login role; answers (owner URL, app URL).
+async fn make_database(admin_url: &str) -> (String, String, String) {
+    let admin = Database::connect(admin_url)
+        .await
+        .expect("connect as superuser");
+    let name = format!("tenantd_bench_{}", Utc::now().timestamp());
+    for statement in [
+        format!("CREATE DATABASE {name}"),
+        format!(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{LOGIN}') \
+             THEN CREATE ROLE {LOGIN} LOGIN PASSWORD 'bench'; END IF; END $$"
+        ),
+    ] {
+        admin.execute_unprepared(&statement).await.expect("set up");
+    }
+    let _ = admin.close().await;
+    let (server, _) = admin_url.rsplit_once('/').expect("a database in the URL");
+    let owner = format!("{server}/{name}");
+    let host = server.rsplit_once('@').map_or(server, |(_, host)| host);
+    let app = format!("postgres://{LOGIN}:bench@{host}/{name}");
+    (owner, app, name)
+}
+
+fn event(index: usize, tenants: &[String], metrics: usize, at: &Timestamp) -> pb::UsageEvent {
+    pb::UsageEvent {
+        event_id: format!("e{index}"),
+        tenant: tenants[index % tenants.len()].clone(),
+        metric: format!("m{}", index % metrics),
+        quantity: (index % 13) as f64,
+        occurred_time: Some(*at),
+        ..Default::default()
+    }
+}
+
+async fn prepare(channel: &Channel, options: &Options) -> Vec<(String, String)> {
+    let mut tenants_client = pb::tenant_service_client::TenantServiceClient::new(channel.clone());
+    let mut tenants = Vec::new();
+    for index in 0..options.tenants {
+        let mut request = tonic::Request::new(pb::CreateTenantRequest {
+            tenant: Some(pb::Tenant {
+                slug: format!("bench{index}"),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        request
+            .metadata_mut()
+            .insert("authorization", bearer(ADMIN));
+        let tenant = tenants_client
+            .create_tenant(request)
+            .await
+            .expect("create tenant")
+            .into_inner();
+        tenants.push((tenant.name, tenant.id));
+    }
+    let mut usage = UsageServiceClient::new(channel.clone());
+    for index in 0..options.metrics {
+        let mut request = tonic::Request::new(pb::CreateMetricRequest {
+            metric_id: format!("m{index}"),
+            metric: Some(pb::Metric {
+                unit: "1".into(),
+                aggregation: pb::MetricAggregation::Sum.into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        });
+        request
+            .metadata_mut()
+            .insert("authorization", bearer(ADMIN));
+        usage.create_metric(request).await.expect("create metric");
+    }
+    tenants
+}
+
+/// Streams every event; answers the seconds it took and the RSS samples.
+async fn ingest(
+    channel: &Channel,
+    names: Arc<Vec<String>>,
+    options: &Options,
+) -> (f64, Vec<(usize, f64)>) {
+    let batches = options.events.div_ceil(options.batch);
+    let next = Arc::new(AtomicUsize::new(0));
+    let acked = Arc::new(AtomicUsize::new(0));
+    let at = Timestamp {
+        seconds: (Utc::now() - TimeDelta::seconds(5)).timestamp(),
+        nanos: 0,
+    };
+    let started = Instant::now();
+    let mut streams = Vec::new();
+    for _ in 0..options.streams {
+        let (channel, names, next, acked) =
+            (channel.clone(), names.clone(), next.clone(), acked.clone());
+        let (batch, events, metrics) = (options.batch, options.events, options.metrics);
+        streams.push(tokio::spawn(async move {
+            let (sender, receiver) = tokio::sync::mpsc::channel::<pb::StreamUsageRequest>(4);
+            let mut client = UsageServiceClient::new(channel);
+            let mut request =
+                tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(receiver));
+            request
+                .metadata_mut()
+                .insert("authorization", bearer(SERVICE));
+            let producer = tokio::spawn(async move {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    if index >= batches {
+                        break;
+                    }
+                    let range = index * batch..((index + 1) * batch).min(events);
+                    let made = pb::StreamUsageRequest {
+                        sequence: index as i64 + 1,
+                        events: range
+                            .map(|event_index| event(event_index, &names, metrics, &at))
+                            .collect(),
+                    };
+                    if sender.send(made).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut answers = client
+                .stream_usage(request)
+                .await
+                .expect("open stream")
+                .into_inner();
+            while let Some(ack) = answers.message().await.expect("ack") {
+                assert_eq!(ack.rejected_count, 0, "{:?}", ack.rejected_events.first());
+                acked.fetch_add(ack.accepted_count as usize, Ordering::Relaxed);
+            }
+            producer.await.expect("producer");
+        }));
+    }
+    let mut samples = Vec::new();
+    let sampler = {
+        let acked = acked.clone();
+        let total = options.events;
+        tokio::spawn(async move {
+            let mut samples = Vec::new();
+            while acked.load(Ordering::Relaxed) < total {
+                samples.push((acked.load(Ordering::Relaxed), rss_mib()));
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            samples
+        })
+    };
+    for stream in streams {
+        stream.await.expect("stream");
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(
+        acked.load(Ordering::Relaxed),
+        options.events,
+        "every event accepted once"
+    );
+    samples.extend(sampler.await.expect("sampler"));
+    samples.push((options.events, rss_mib()));
+    (seconds, samples)
+}
+
+/// Inserts the same rows with plain multi-row INSERTs; answers seconds.
+async fn ceiling(owner: &DatabaseConnection, ids: Arc<Vec<String>>, options: &Options) -> f64 {
+    owner
+        .execute_unprepared("CREATE TABLE ceiling_events (LIKE usage_events INCLUDING ALL)")
+        .await
+        .expect("copy the table");
+    let batches = options.events.div_ceil(options.batch);
+    let next = Arc::new(AtomicUsize::new(0));
+    let day = (Utc::now() - TimeDelta::seconds(5))
+        .format("%Y-%m-%d")
+        .to_string();
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..options.streams {
+        let (owner, ids, next, day) = (owner.clone(), ids.clone(), next.clone(), day.clone());
+        let (batch, events, metrics) = (options.batch, options.events, options.metrics);
+        workers.push(tokio::spawn(async move {
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= batches {
+                    break;
+                }
+                let rows: Vec<String> = (index * batch..((index + 1) * batch).min(events))
+                    .map(|event_index| {
+                        format!(
+                            "('{}', 'e{event_index}', 'm{}', {}, now(), '{day}', '{{}}', NULL, now())",
+                            ids[event_index % ids.len()],
+                            event_index % metrics,
+                            event_index % 13
+                        )
+                    })
+                    .collect();
+                let txn = owner.begin().await.expect("begin");
+                txn.execute_unprepared(&format!(
+                    "INSERT INTO ceiling_events (tenant_id, event_id, metric, quantity, \
+                     occurred_time, day, dimensions, unique_value, ingest_time) VALUES {}",
+                    rows.join(",")
+                ))
+                .await
+                .expect("insert");
+                txn.commit().await.expect("commit");
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.expect("worker");
+    }
+    started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let options = Options::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run(options));
+}
+
+async fn run(options: Options) {
+    let (owner_url, app_url, name) = make_database(&options.admin_url).await;
+    let mut config = Config::for_database(&app_url);
+    config.migration_database_url = owner_url.clone();
+    config.admin_tokens = vec![NamedToken {
+        name: "bench".into(),
+        token: ADMIN.into(),
+    }];
+    config.service_tokens = vec![NamedToken {
+        name: "meter".into(),
+        token: SERVICE.into(),
+    }];
+    // Grants come with the migrations; the login role joins the app role.
+    tenantd::server::migrate(&owner_url).await.expect("migrate");
+    let owner = Database::connect(&owner_url)
+        .await
+        .expect("connect as owner");
+    owner
+        .execute_unprepared(&format!("GRANT tenantd_app TO {LOGIN}"))
+        .await
+        .expect("grant");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(tenantd::server::run(config, listener, async move {
+        let _ = stopped.await;
+    }));
+    let channel = Endpoint::from_shared(format!("http://{address}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let tenants = prepare(&channel, &options).await;
+    let names = Arc::new(
+        tenants
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect::<Vec<_>>(),
+    );
+    let ids = Arc::new(tenants.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>());
+    println!(
+        "{} events, batches of {}, {} tenants, {} metrics, {} streams; RSS before: {:.0} MiB",
+        options.events,
+        options.batch,
+        options.tenants,
+        options.metrics,
+        options.streams,
+        rss_mib()
+    );
+    let (stream_seconds, samples) = ingest(&channel, names, &options).await;
+    let aggregated = Instant::now();
+    let store = tenantd::storage::Store::connect(&owner_url, &Default::default())
+        .await
+        .expect("store");
+    loop {
+        let progress = store
+            .usage_aggregation_progress(tenantd::domain::context::Scope::Platform)
+            .await
+            .expect("progress");
+        let acked_at =
+            Utc::now() - TimeDelta::milliseconds((aggregated.elapsed().as_millis()) as i64);
+        if progress
+            .aggregated_through
+            .is_some_and(|through| through > acked_at)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let catch_up = aggregated.elapsed().as_secs_f64();
+    let ceiling_seconds = ceiling(&owner, ids, &options).await;
+    let stream_rate = options.events as f64 / stream_seconds;
+    let ceiling_rate = options.events as f64 / ceiling_seconds;
+    println!("StreamUsage:        {stream_rate:>10.0} events/s ({stream_seconds:.1} s)");
+    println!("plain INSERT:       {ceiling_rate:>10.0} events/s ({ceiling_seconds:.1} s)");
+    println!(
+        "ratio:              {:>10.2} of the ceiling",
+        stream_rate / ceiling_rate
+    );
+    println!("aggregation caught up {catch_up:.1} s after the last ack");
+    println!("RSS (MiB) by events acked:");
+    for (events, rss) in samples {
+        println!("  {events:>10}  {rss:>7.1}");
+    }
+    let _ = stop.send(());
+    let _ = server.await;
+    let _ = store.close().await;
+    let _ = owner.close().await;
+    let admin = Database::connect(&options.admin_url)
+        .await
+        .expect("connect");
+    let _ = admin
+        .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await;
+}
