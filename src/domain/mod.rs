@@ -25,6 +25,7 @@ pub mod plans;
 pub mod quota;
 pub mod quota_metered;
 pub mod quota_overrides;
+pub mod quota_warnings;
 pub mod ratelimit;
 pub mod resolve;
 pub mod tenant;

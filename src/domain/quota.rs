@@ -166,75 +166,10 @@ pub struct QuotaOutcome {
     /// Whether usage rose by what was granted (a charge, not a check or a
     /// release).
     pub charged: bool,
+    /// Whether the cost was a release, which gives back and never refuses.
+    pub released: bool,
     /// What the limiter did.
     pub outcome: Outcome,
-}
-
-/// What a warning is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WarningKind {
-    /// Usage reached a soft threshold.
-    Threshold,
-    /// Usage is above the limit, within the grace.
-    Grace,
-}
-
-/// A warning about a quota that still allowed the call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QuotaWarning {
-    /// What it is about.
-    pub kind: WarningKind,
-    /// The highest threshold reached, in percent (THRESHOLD only).
-    pub threshold_percent: i32,
-    /// This call crossed it, so callers can notify once.
-    pub newly_crossed: bool,
-    /// For people.
-    pub message: String,
-}
-
-impl QuotaOutcome {
-    /// The soft thresholds reached and the grace in use after this call.
-    pub fn warnings(&self) -> Vec<QuotaWarning> {
-        let Some(capacity) = self.limit.capacity().filter(|capacity| *capacity > 0) else {
-            return Vec::new();
-        };
-        let key = &self.limit.definition.key;
-        let after = self.outcome.used;
-        let before = if self.charged {
-            after - self.outcome.granted
-        } else {
-            after
-        };
-        let reached =
-            |usage: i64, percent: i32| usage.saturating_mul(100) >= capacity * i64::from(percent);
-        let mut warnings = Vec::new();
-        let highest = self
-            .limit
-            .definition
-            .warning_threshold_percents
-            .iter()
-            .rev()
-            .find(|percent| reached(after, **percent));
-        if let Some(&percent) = highest {
-            warnings.push(QuotaWarning {
-                kind: WarningKind::Threshold,
-                threshold_percent: percent,
-                newly_crossed: !reached(before, percent),
-                message: format!("{key}: {after} of {capacity} used, {percent} % reached"),
-            });
-        }
-        if after > capacity {
-            warnings.push(QuotaWarning {
-                kind: WarningKind::Grace,
-                threshold_percent: 0,
-                newly_crossed: before <= capacity,
-                message: format!(
-                    "{key}: {after} used, over the limit {capacity}, within the grace"
-                ),
-            });
-        }
-        warnings
-    }
 }
 
 impl QuotaOutcome {
@@ -373,7 +308,8 @@ impl Quotas {
                 counter: limit.counter(now),
                 action: *action,
                 cost: *cost,
-                ceiling: limit.ceiling(),
+                // A shadow quota counts but never refuses.
+                ceiling: limit.ceiling().filter(|_| !limit.definition.shadow),
             })
             .collect();
         let mut counted = if items.is_empty() {
@@ -400,6 +336,7 @@ impl Quotas {
                 limit,
                 cost,
                 charged,
+                released: action == Action::Release,
                 outcome,
             });
         }

@@ -64,6 +64,7 @@ pub async fn metered_outcome(
     let used = value.ceil() as i64;
     let allowed = match (action, limit.ceiling()) {
         (Action::Release, _) | (_, None) => true,
+        _ if definition.shadow => true,
         (_, Some(ceiling)) => used.saturating_add(cost) <= ceiling,
     };
     let reset_ms = end.timestamp_millis();

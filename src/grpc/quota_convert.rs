@@ -9,7 +9,8 @@ use crate::domain::plan::{
     validate_plan_text, validate_quotas,
 };
 use crate::domain::plans::{NewPlan, PlanPatch};
-use crate::domain::quota::{MAX_COSTS, QuotaCall, QuotaOutcome, WarningKind};
+use crate::domain::quota::{MAX_COSTS, QuotaCall, QuotaOutcome};
+use crate::domain::quota_warnings::WarningKind;
 use crate::error::{Error, FieldViolation, Result};
 use crate::limiter::Mode;
 use crate::pb;
@@ -76,12 +77,6 @@ fn definition_from(
         Ok(pb::RateLimitAlgorithm::SlidingWindow) => Some(RateAlgorithm::SlidingWindow),
         _ => None,
     };
-    if quota.shadow {
-        violations.push(FieldViolation::new(
-            format!("{path}.shadow"),
-            "shadow mode is not supported yet",
-        ));
-    }
     QuotaDefinition {
         key: quota.key.clone(),
         display_name: quota.display_name.clone(),
@@ -305,6 +300,7 @@ fn warnings(result: &QuotaOutcome) -> Vec<pb::QuotaWarning> {
             kind: match warning.kind {
                 WarningKind::Threshold => pb::QuotaWarningKind::Threshold,
                 WarningKind::Grace => pb::QuotaWarningKind::Grace,
+                WarningKind::ShadowExceeded => pb::QuotaWarningKind::ShadowExceeded,
             }
             .into(),
             threshold_percent: warning.threshold_percent,

@@ -1,6 +1,7 @@
 //! Soft thresholds and grace: answers that still allow a call warn as
 //! usage climbs, say which call crossed each line, and GetQuotaStatus shows
-//! the same warnings without claiming anything was newly crossed.
+//! the same warnings without claiming anything was newly crossed. Shadow
+//! mode: a quota that counts, warns, and never refuses.
 
 use tenantd::pb;
 use tonic::Code;
@@ -82,4 +83,77 @@ async fn thresholds_and_grace_warn_once(counters: Counters) {
     server.stop().await;
 }
 
-crate::limiter_tests!(thresholds_and_grace_warn_once);
+/// A shadow RATE quota of 2 a minute and an enforced one beside it: every
+/// call is allowed and charged on both until the enforced one refuses; the
+/// shadow one says which charges it would have refused.
+async fn shadow_quotas_warn_and_never_refuse(counters: Counters) {
+    use pb::QuotaWarningKind::ShadowExceeded;
+    let server = start(counters).await;
+    let per_minute = |key: &str, limit: i64, shadow: bool| pb::QuotaDefinition {
+        period: pb::QuotaPeriod::Minute.into(),
+        algorithm: pb::RateLimitAlgorithm::SlidingWindow.into(),
+        shadow,
+        ..definition(key, pb::QuotaKind::Rate, limit)
+    };
+    let parent = tenant_on_plan(
+        &server,
+        "trial",
+        vec![
+            per_minute("tried", 2, true),
+            per_minute("enforced", 4, false),
+        ],
+    )
+    .await;
+    let mut client = quotas(&server);
+    let pairs = [("tried", 1), ("enforced", 1)];
+    for call in 1..=4 {
+        let answer = allocate(
+            &mut client,
+            &parent,
+            &pairs,
+            pb::QuotaMode::AllOrNothing,
+            "",
+        )
+        .await
+        .unwrap_or_else(|status| panic!("call {call} refused: {status:?}"));
+        let tried = &answer.results[0];
+        assert!(tried.allowed, "call {call}: {tried:?}");
+        let expected: Seen = if call > 2 {
+            vec![(ShadowExceeded, 0, true)]
+        } else {
+            vec![]
+        };
+        assert_eq!(seen(tried), expected, "call {call}");
+        assert_eq!(seen(&answer.results[1]), vec![], "call {call}");
+    }
+    // The enforced quota refuses; the shadow one charged every allowed call.
+    let status = allocate(
+        &mut client,
+        &parent,
+        &pairs,
+        pb::QuotaMode::AllOrNothing,
+        "",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert_eq!(crate::quota::used(&mut client, &parent, "tried").await, 4);
+    // A check-only call says what would happen, shadow warning included.
+    let answer = allocate(
+        &mut client,
+        &parent,
+        &[("tried", 1)],
+        pb::QuotaMode::CheckOnly,
+        "",
+    )
+    .await
+    .expect("check only");
+    assert!(answer.results[0].allowed);
+    assert_eq!(seen(&answer.results[0]), vec![(ShadowExceeded, 0, true)]);
+    server.stop().await;
+}
+
+crate::limiter_tests!(
+    thresholds_and_grace_warn_once,
+    shadow_quotas_warn_and_never_refuse
+);
