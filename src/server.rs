@@ -298,7 +298,7 @@ async fn serve(
         plans.clone(),
         store.clone(),
         limiter,
-        usage.clone(),
+        (usage.clone(), config.cache_ttl),
     );
     let alerting =
         tokio::spawn(Alerts::new(quotas.clone(), store.clone()).watch(usage_changes.clone()));
@@ -307,6 +307,13 @@ async fn serve(
         crate::jobs::usage_aggregation::spawn(rollups, config.usage_aggregation_interval);
     store.listen_for_changes().await?;
     let upkeep = spawn_gate_upkeep(&gate, &store, config.key_use_flush_interval);
+    let mut quota_changes = store.changes();
+    let quota_cache = quotas.clone();
+    let quota_invalidating = tokio::spawn(async move {
+        while let Some(change) = quota_changes.next().await {
+            quota_cache.invalidate(change);
+        }
+    });
     if config.admin_tokens.is_empty() {
         tracing::warn!("no admin token is configured (--admin-tokens): nobody can manage tenants");
     }
@@ -397,6 +404,7 @@ async fn serve(
         task.abort();
     }
     alerting.abort();
+    quota_invalidating.abort();
     gate.flush_key_uses().await;
     store.close().await?;
     tracing::info!("tenantd stopped");

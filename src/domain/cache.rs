@@ -1,6 +1,8 @@
-//! The gate's cache: API keys by prefix, tenants by id, and resolution
-//! answers by target, each for at most a TTL and dropped at once when the
-//! change feed reports a change to their tenant.
+//! The hot-path cache: API keys by prefix, tenants by id and resolution
+//! answers by target (the gate's), and each tenant's plan and overrides
+//! (quota checks'), each for at most a TTL and dropped at once when the
+//! change feed reports a change to their tenant (or, for plans, any
+//! platform-wide change).
 //!
 //! A lookup that started before a change must not put its stale answer
 //! back after the change dropped it: every invalidation bumps a
@@ -8,12 +10,14 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use super::api_key::ApiKey;
 use super::ids::TenantId;
+use super::plan::Plan;
+use super::quota::QuotaOverride;
 use super::resolve::{ResolveTarget, ResolvedBy};
 use super::tenant::Tenant;
 use crate::changefeed::Change;
@@ -76,12 +80,24 @@ impl<K: Eq + Hash, T: Clone> Answers<K, T> {
     }
 }
 
+/// What quota checks read of a tenant: its plan and overrides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantLimits {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// Its plan.
+    pub plan: Plan,
+    /// Its overrides, expired ones included (expiry is judged per call).
+    pub overrides: Vec<QuotaOverride>,
+}
+
 /// Everything cached, behind one lock.
 #[derive(Debug)]
 struct Maps {
     keys: Answers<String, ApiKey>,
     tenants: Answers<TenantId, Tenant>,
     targets: Answers<ResolveTarget, (TenantId, ResolvedBy)>,
+    limits: Answers<TenantId, Arc<TenantLimits>>,
 }
 
 /// The gate's cache.
@@ -109,6 +125,7 @@ impl Cache {
                 keys: Answers::new(),
                 tenants: Answers::new(),
                 targets: Answers::new(),
+                limits: Answers::new(),
             }),
         }
     }
@@ -171,6 +188,18 @@ impl Cache {
         self.write_if_current(since, |maps| maps.targets.put(target, found));
     }
 
+    /// The cached plan and overrides of `tenant_id`.
+    pub fn limits(&self, tenant_id: TenantId) -> Option<Arc<TenantLimits>> {
+        self.read().limits.get(&tenant_id, self.ttl).flatten()
+    }
+
+    /// Caches the plan and overrides read since `since`.
+    pub fn put_limits(&self, limits: Arc<TenantLimits>, since: Generation) {
+        self.write_if_current(since, |maps| {
+            maps.limits.put(limits.tenant_id, Some(limits));
+        });
+    }
+
     /// Drops what `change` may have made wrong.
     pub fn invalidate(&self, change: Change) {
         let mut maps = self
@@ -183,11 +212,13 @@ impl Cache {
                 maps.keys.forget(tenant_id, |key| key.tenant_id);
                 maps.tenants.forget(tenant_id, |tenant| tenant.id);
                 maps.targets.forget(tenant_id, |(id, _)| *id);
+                maps.limits.forget(tenant_id, |limits| limits.tenant_id);
             }
             Change::Everything => {
                 maps.keys.entries.clear();
                 maps.tenants.entries.clear();
                 maps.targets.entries.clear();
+                maps.limits.entries.clear();
             }
         }
     }

@@ -12,12 +12,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 
+use super::cache::{Cache, TenantLimits};
 use super::context::{Scope, TenantScope};
 use super::plan::{Plan, QuotaDefinition, QuotaKind, QuotaPeriod, RateAlgorithm};
 use super::plans::Plans;
 use super::quota_metered::{is_metered, metered_outcome};
 use super::tenants::Tenants;
 use super::usage::Usage;
+use crate::changefeed::Change;
 use crate::error::{Error, QuotaViolation, Result};
 use crate::limiter::{Action, Batch, Counter, Item, Limiter, Mode, Outcome};
 use crate::storage::Store;
@@ -201,6 +203,8 @@ pub struct Quotas {
     limiter: Arc<dyn Limiter>,
     /// Usage of metrics, for quotas that count one.
     usage: Usage,
+    /// Tenants' plans and overrides, kept current by [`Quotas::invalidate`].
+    cache: Arc<Cache>,
 }
 
 pub(super) fn not_defined(plan: &Plan, key: &str) -> Error {
@@ -217,13 +221,14 @@ pub(super) fn not_defined(plan: &Plan, key: &str) -> Error {
 
 impl Quotas {
     /// Quota checks over `tenants`' plans, counted by `limiter`.
-    /// Quotas counting a usage metric read it from `usage`.
+    /// Quotas counting a usage metric read it from `usage`. Plans and
+    /// overrides are cached for at most `cache_ttl` between changes.
     pub fn new(
         tenants: Tenants,
         plans: Plans,
         store: Store,
         limiter: Arc<dyn Limiter>,
-        usage: Usage,
+        (usage, cache_ttl): (Usage, std::time::Duration),
     ) -> Self {
         Self {
             tenants,
@@ -231,33 +236,20 @@ impl Quotas {
             store,
             limiter,
             usage,
+            cache: Arc::new(Cache::new(cache_ttl)),
         }
     }
 
     /// The tenant's plan and its limit for every quota of the plan.
     pub async fn limits(&self, scope: &TenantScope) -> Result<(Plan, Vec<Limit>)> {
-        let tenant = self.tenants.get(scope).await?;
-        let plan = match self.plans.get(Scope::from(scope), &tenant.plan).await {
-            Err(Error::NotFound { .. }) => {
-                return Err(Error::failed_precondition(
-                    "PLAN_NOT_FOUND",
-                    "PLAN",
-                    format!("plans/{}", tenant.plan),
-                    format!("the tenant's plan {:?} does not exist", tenant.plan),
-                ));
-            }
-            other => other?,
-        };
+        let stored = self.tenant_limits(scope).await?;
         let now = Utc::now();
-        let overrides = self
-            .store
-            .tenant_overrides(Scope::from(scope), scope.tenant_id())
-            .await?;
-        let limits = plan
+        let limits = stored
+            .plan
             .quotas
             .iter()
             .map(|definition| {
-                let active = overrides.iter().find(|candidate| {
+                let active = stored.overrides.iter().find(|candidate| {
                     candidate.quota == definition.key
                         && candidate.expire_time.is_none_or(|expiry| expiry > now)
                 });
@@ -270,7 +262,43 @@ impl Quotas {
                 }
             })
             .collect();
-        Ok((plan, limits))
+        Ok((stored.plan.clone(), limits))
+    }
+
+    /// The tenant's plan and overrides: from the cache, or read and cached.
+    async fn tenant_limits(&self, scope: &TenantScope) -> Result<Arc<TenantLimits>> {
+        if let Some(found) = self.cache.limits(scope.tenant_id()) {
+            return Ok(found);
+        }
+        let since = self.cache.generation();
+        let tenant = self.tenants.get(scope).await?;
+        let plan = match self.plans.get(Scope::from(scope), &tenant.plan).await {
+            Err(Error::NotFound { .. }) => {
+                return Err(Error::failed_precondition(
+                    "PLAN_NOT_FOUND",
+                    "PLAN",
+                    format!("plans/{}", tenant.plan),
+                    format!("the tenant's plan {:?} does not exist", tenant.plan),
+                ));
+            }
+            other => other?,
+        };
+        let overrides = self
+            .store
+            .tenant_overrides(Scope::from(scope), scope.tenant_id())
+            .await?;
+        let found = Arc::new(TenantLimits {
+            tenant_id: scope.tenant_id(),
+            plan,
+            overrides,
+        });
+        self.cache.put_limits(Arc::clone(&found), since);
+        Ok(found)
+    }
+
+    /// Drops cached plans and overrides `change` may have made wrong.
+    pub fn invalidate(&self, change: Change) {
+        self.cache.invalidate(change);
     }
 
     /// Applies `call` for `operation`: answers the outcomes, or refuses an

@@ -204,14 +204,16 @@ impl Store {
     /// delivers the notification at commit, to every replica; this process
     /// also hears of it in-process once committed.
     async fn commit_with_audit(&self, txn: DatabaseTransaction, record: AuditRecord) -> Result<()> {
-        let changed = record.tenant_id;
+        // A change without a tenant is platform-wide (a plan, a metric, a
+        // configuration layer): caches holding any tenant's view of it are
+        // all suspect, and such changes are rare.
+        let changed = record.tenant_id.map_or(Change::Everything, Change::Tenant);
         insert_audit(&txn, record).await?;
-        let postgres = self.backend() == DbBackend::Postgres;
-        if let (Some(tenant_id), true) = (changed, postgres) {
+        if self.backend() == DbBackend::Postgres {
             txn.query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "SELECT pg_notify($1, $2)",
-                [CHANNEL.into(), Change::Tenant(tenant_id).payload().into()],
+                [CHANNEL.into(), changed.payload().into()],
             ))
             .await
             .map_err(classify)?;
@@ -219,9 +221,7 @@ impl Store {
         txn.commit().await.map_err(classify)?;
         // This replica's own cache must not wait for the notification's
         // round trip: the caller's next call may come first.
-        if let Some(tenant_id) = changed {
-            self.feed.publish(Change::Tenant(tenant_id));
-        }
+        self.feed.publish(changed);
         Ok(())
     }
 

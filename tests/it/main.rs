@@ -17,6 +17,7 @@ mod lifecycle;
 mod listing;
 mod process;
 mod quota;
+mod quota_cache;
 mod quota_cluster;
 mod quota_failure;
 mod quota_metered;
