@@ -1,0 +1,346 @@
+//! CheckQuota throughput and latency, as a ratio of `grpc.health.v1.Health/Check`
+//! on the same server in the same run.
+//!
+//! For each tokio runtime flavour of the server (`current_thread`,
+//! `multi_thread` with 2 workers) and each limiter (in-process, and Redis when
+//! one answers at `--redis-url`), the bench starts the real server on a
+//! temporary SQLite file, creates a tenant on a plan with a generous RATE
+//! quota, and then alternates blocks of health checks and quota checks, each
+//! block `--concurrency` calls in flight for `--block-ms`. Ratios compare
+//! the medians over the blocks, so drift of the machine during the run hits
+//! both sides alike. The load generator shares the machine's cores with the
+//! server, as it would in a sidecar.
+//!
+//! `cargo bench --bench quota` (`-- --help` for the options).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use tenantd::config::{Config, NamedToken};
+use tenantd::pb;
+use tenantd::pb::quota_service_client::QuotaServiceClient;
+use tenantd::pb::tenant_service_client::TenantServiceClient;
+use tokio::sync::oneshot;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
+const SERVICE_TOKEN: &str = "bench-service-token-0123456789";
+
+/// Command-line options.
+#[derive(Debug, Parser)]
+struct Options {
+    /// Calls in flight at once.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Length of one measured block, in milliseconds.
+    #[arg(long, default_value_t = 1500)]
+    block_ms: u64,
+    /// Blocks per side (health, quota) and configuration.
+    #[arg(long, default_value_t = 5)]
+    blocks: usize,
+    /// The Redis to measure against; skipped when it does not answer.
+    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
+    /// `cargo bench` passes `--bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// One measured block: calls per second and per-call latencies (µs).
+struct Block {
+    rate: f64,
+    latencies: Vec<u64>,
+}
+
+/// The server under test, on its own runtime thread.
+struct Running {
+    address: std::net::SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    fn start(multi_thread: bool, config: Config) -> Self {
+        let mut builder = if multi_thread {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(2);
+            builder
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+        };
+        let runtime = builder.enable_all().build().expect("server runtime");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let address = listener.local_addr().expect("address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let shutdown = async move {
+                    let _ = stopped.await;
+                };
+                if let Err(error) = tenantd::server::run(config, listener, shutdown).await {
+                    eprintln!("bench server failed: {error}");
+                }
+            });
+        });
+        Self {
+            address,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn bearer(token: &str) -> MetadataValue<Ascii> {
+    format!("Bearer {token}").parse().expect("ascii token")
+}
+
+fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", bearer(token));
+    request
+}
+
+async fn connect(address: std::net::SocketAddr) -> Channel {
+    let endpoint = Endpoint::from_shared(format!("http://{address}")).expect("endpoint");
+    for _ in 0..200 {
+        if let Ok(channel) = endpoint.connect().await {
+            return channel;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the bench server did not start")
+}
+
+/// A tenant on a plan whose one RATE quota never refuses in a bench.
+async fn tenant(channel: &Channel) -> String {
+    let quota = pb::QuotaDefinition {
+        key: "calls".to_owned(),
+        display_name: "calls".to_owned(),
+        kind: pb::QuotaKind::Rate.into(),
+        limit: 1_000_000_000,
+        period: pb::QuotaPeriod::Second.into(),
+        ..Default::default()
+    };
+    QuotaServiceClient::new(channel.clone())
+        .create_plan(authorized(
+            pb::CreatePlanRequest {
+                plan_id: "bench".to_owned(),
+                plan: Some(pb::Plan {
+                    display_name: "Bench".to_owned(),
+                    quotas: vec![quota],
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .expect("create the bench plan");
+    TenantServiceClient::new(channel.clone())
+        .create_tenant(authorized(
+            pb::CreateTenantRequest {
+                tenant: Some(pb::Tenant {
+                    slug: "bench".to_owned(),
+                    display_name: "Bench".to_owned(),
+                    plan: "bench".to_owned(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .expect("create the bench tenant")
+        .into_inner()
+        .name
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Health,
+    Quota,
+}
+
+async fn one_call(channel: &Channel, side: Side, parent: &str) {
+    match side {
+        Side::Health => {
+            HealthClient::new(channel.clone())
+                .check(HealthCheckRequest::default())
+                .await
+                .expect("health check");
+        }
+        Side::Quota => {
+            let request = pb::CheckQuotaRequest {
+                parent: parent.to_owned(),
+                costs: vec![pb::QuotaCost {
+                    quota: "calls".to_owned(),
+                    cost: 1,
+                }],
+                mode: pb::QuotaMode::AllOrNothing.into(),
+                request_id: String::new(),
+            };
+            QuotaServiceClient::new(channel.clone())
+                .check_quota(authorized(request, SERVICE_TOKEN))
+                .await
+                .expect("check quota");
+        }
+    }
+}
+
+/// `concurrency` tasks calling `side` until `length` has passed.
+async fn block(channel: &Channel, side: Side, parent: &str, options: &Options) -> Block {
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..options.concurrency)
+        .map(|_| {
+            let channel = channel.clone();
+            let parent = parent.to_owned();
+            let stop = Arc::clone(&stop);
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let sent = Instant::now();
+                    one_call(&channel, side, &parent).await;
+                    latencies.push(sent.elapsed().as_micros() as u64);
+                }
+                latencies
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(options.block_ms)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("load task"));
+    }
+    let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    Block { rate, latencies }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn percentile(values: &mut [u64], quantile: f64) -> u64 {
+    values.sort_unstable();
+    let index = ((values.len() as f64 - 1.0) * quantile).round() as usize;
+    values[index]
+}
+
+/// Measures one configuration; prints a table row.
+async fn measure(label: &str, multi_thread: bool, redis_url: Option<&str>, options: &Options) {
+    let path =
+        std::env::temp_dir().join(format!("tenantd-bench-quota-{}.db", uuid::Uuid::new_v4()));
+    let mut config = Config::for_database(format!("sqlite://{}?mode=rwc", path.display()));
+    config.admin_tokens = vec![NamedToken {
+        name: "bench-admin".to_owned(),
+        token: ADMIN_TOKEN.to_owned(),
+    }];
+    config.service_tokens = vec![NamedToken {
+        name: "bench-service".to_owned(),
+        token: SERVICE_TOKEN.to_owned(),
+    }];
+    config.redis_url = redis_url.map(str::to_owned);
+    let server = Running::start(multi_thread, config);
+    let channel = connect(server.address).await;
+    let parent = tenant(&channel).await;
+    // Warm caches and connections first.
+    block(&channel, Side::Quota, &parent, options).await;
+    block(&channel, Side::Health, &parent, options).await;
+    let (mut health_rates, mut quota_rates) = (Vec::new(), Vec::new());
+    let (mut health_latencies, mut quota_latencies) = (Vec::new(), Vec::new());
+    for _ in 0..options.blocks {
+        let health = block(&channel, Side::Health, &parent, options).await;
+        health_rates.push(health.rate);
+        health_latencies.extend(health.latencies);
+        let quota = block(&channel, Side::Quota, &parent, options).await;
+        quota_rates.push(quota.rate);
+        quota_latencies.extend(quota.latencies);
+    }
+    let ratios: Vec<f64> = quota_rates
+        .iter()
+        .zip(&health_rates)
+        .map(|(quota, health)| quota / health)
+        .collect();
+    let (health, quota) = (median(&mut health_rates), median(&mut quota_rates));
+    let spread = format!(
+        "{:.2}–{:.2}",
+        ratios.iter().copied().fold(f64::INFINITY, f64::min),
+        ratios.iter().copied().fold(0.0, f64::max)
+    );
+    println!(
+        "| {label} | {} | {health:.0} | {quota:.0} | **{:.2}** ({spread}) | {} / {} | {} / {} |",
+        if multi_thread {
+            "multi_thread"
+        } else {
+            "current_thread"
+        },
+        quota / health,
+        percentile(&mut health_latencies, 0.5),
+        percentile(&mut health_latencies, 0.99),
+        percentile(&mut quota_latencies, 0.5),
+        percentile(&mut quota_latencies, 0.99),
+    );
+    drop(channel);
+    drop(server);
+    let _ = std::fs::remove_file(&path);
+}
+
+async fn redis_answers(url: &str) -> bool {
+    let Ok(client) = redis::Client::open(url) else {
+        return false;
+    };
+    let connected = tokio::time::timeout(
+        Duration::from_secs(2),
+        client.get_multiplexed_async_connection(),
+    )
+    .await;
+    matches!(connected, Ok(Ok(_)))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let options = Options::parse();
+    println!(
+        "CheckQuota vs Health/Check, {} in flight, {} blocks of {} ms per side\n",
+        options.concurrency, options.blocks, options.block_ms
+    );
+    println!(
+        "| limiter | server runtime | health calls/s | CheckQuota calls/s | ratio (range over blocks) | health p50 / p99 µs | CheckQuota p50 / p99 µs |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    let redis = redis_answers(&options.redis_url).await;
+    for multi_thread in [false, true] {
+        measure("in-process", multi_thread, None, &options).await;
+        if redis {
+            measure("Redis", multi_thread, Some(&options.redis_url), &options).await;
+        }
+    }
+    if !redis {
+        println!(
+            "\nRedis at {} does not answer: its rows were skipped.",
+            options.redis_url
+        );
+    }
+}
