@@ -59,6 +59,28 @@ impl AuditRecord {
     }
 }
 
+impl AuditRecord {
+    /// A record of `action` by `origin` on a platform-wide `resource` (a
+    /// plan, a metric), which belongs to no tenant.
+    pub fn platform(
+        origin: &Origin,
+        action: &'static str,
+        resource: String,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Self {
+        Self {
+            tenant_id: None,
+            actor: origin.actor.clone(),
+            action,
+            resource,
+            request_id: origin.request_id.clone(),
+            before,
+            after,
+        }
+    }
+}
+
 /// A recorded change as read back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEvent {

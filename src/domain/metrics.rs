@@ -6,13 +6,13 @@
 //! ingestion reads it for every tenant, so reads run in tenantd's own
 //! platform scope.
 
-use chrono::Utc;
 use uuid::Uuid;
 
 use super::audit::{AuditRecord, Origin};
 use super::context::{PlatformScope, Scope};
 use super::metric::{Metric, MetricPatch, NewMetric};
 use super::paging;
+use super::tenants::{now, snapshot};
 use crate::error::{Error, Result};
 use crate::storage::{IdempotencyEntry, REQUEST_ID_IN_USE, Store};
 
@@ -26,31 +26,20 @@ pub struct Metrics {
     store: Store,
 }
 
-fn snapshot(metric: &Metric) -> Result<serde_json::Value> {
-    serde_json::to_value(metric).map_err(Error::internal)
-}
-
 fn audit(
     origin: &Origin,
     action: &'static str,
     metric: &Metric,
     before: Option<serde_json::Value>,
 ) -> Result<AuditRecord> {
-    Ok(AuditRecord {
-        tenant_id: None,
-        actor: origin.actor.clone(),
+    let after = Some(snapshot(metric)?);
+    Ok(AuditRecord::platform(
+        origin,
         action,
-        resource: metric.resource_name(),
-        request_id: origin.request_id.clone(),
+        metric.resource_name(),
         before,
-        after: Some(snapshot(metric)?),
-    })
-}
-
-/// Now, to the millisecond: what every backend stores exactly.
-fn now() -> chrono::DateTime<Utc> {
-    let clock = Utc::now();
-    chrono::DateTime::from_timestamp_millis(clock.timestamp_millis()).unwrap_or(clock)
+        after,
+    ))
 }
 
 fn not_found(key: &str) -> Error {

@@ -4,13 +4,13 @@
 //! [`PlatformScope`]; any scope may read them, since every tenant's quota
 //! check reads its plan.
 
-use chrono::Utc;
 use uuid::Uuid;
 
 use super::audit::{AuditRecord, Origin};
 use super::context::{PlatformScope, Scope};
 use super::paging;
 use super::plan::{Plan, QuotaDefinition};
+use super::tenants::{now, snapshot};
 use crate::error::{Error, Result};
 use crate::storage::{IdempotencyEntry, REQUEST_ID_IN_USE, Store};
 
@@ -48,31 +48,20 @@ pub struct Plans {
     store: Store,
 }
 
-fn snapshot(plan: &Plan) -> Result<serde_json::Value> {
-    serde_json::to_value(plan).map_err(Error::internal)
-}
-
 fn audit(
     origin: &Origin,
     action: &'static str,
     plan: &Plan,
     before: Option<serde_json::Value>,
 ) -> Result<AuditRecord> {
-    Ok(AuditRecord {
-        tenant_id: None,
-        actor: origin.actor.clone(),
+    let after = Some(snapshot(plan)?);
+    Ok(AuditRecord::platform(
+        origin,
         action,
-        resource: plan.resource_name(),
-        request_id: origin.request_id.clone(),
+        plan.resource_name(),
         before,
-        after: Some(snapshot(plan)?),
-    })
-}
-
-/// Now, to the millisecond: what every backend stores exactly.
-fn now() -> chrono::DateTime<Utc> {
-    let clock = Utc::now();
-    chrono::DateTime::from_timestamp_millis(clock.timestamp_millis()).unwrap_or(clock)
+        after,
+    ))
 }
 
 fn not_found(id: &str) -> Error {
