@@ -11,7 +11,7 @@ use super::context::{PlatformScope, Scope};
 use super::paging;
 use super::plan::{Plan, QuotaDefinition};
 use super::tenants::{now, snapshot};
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldViolation, Result};
 use crate::storage::{IdempotencyEntry, REQUEST_ID_IN_USE, Store};
 
 /// The idempotency scope and audit action of plan creation.
@@ -68,6 +68,35 @@ fn not_found(id: &str) -> Error {
     Error::NotFound {
         kind: "plan",
         name: format!("plans/{id}"),
+    }
+}
+
+/// Refuses an update that changes the kind of a quota the plan already
+/// has: its counters (a gauge, a window, a bucket) could not carry over, so
+/// tenants' usage would silently restart. A new kind takes a new key.
+fn check_kinds_kept(current: &[QuotaDefinition], next: &[QuotaDefinition]) -> Result<()> {
+    let violations: Vec<FieldViolation> = next
+        .iter()
+        .enumerate()
+        .filter(|(_, quota)| {
+            current
+                .iter()
+                .any(|old| old.key == quota.key && old.kind != quota.kind)
+        })
+        .map(|(index, quota)| {
+            FieldViolation::new(
+                format!("plan.quotas[{index}].kind"),
+                format!(
+                    "the kind of {:?} cannot change, since its counters could not carry over; give the new quota a new key",
+                    quota.key
+                ),
+            )
+        })
+        .collect();
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(violations))
     }
 }
 
@@ -234,6 +263,7 @@ impl Plans {
             next.description = description;
         }
         if let Some(quotas) = patch.quotas {
+            check_kinds_kept(&current.quotas, &quotas)?;
             self.check_metrics_exist(platform, &quotas).await?;
             next.quotas = quotas;
         }

@@ -22,6 +22,7 @@ mod quota_cluster;
 mod quota_failure;
 mod quota_metered;
 mod quota_overrides;
+mod quota_plans;
 mod quota_warnings;
 mod ratelimit;
 mod resolve;
