@@ -22,6 +22,7 @@ mod domains;
 pub mod entities;
 mod plans;
 mod quota_overrides;
+mod rollup_statements;
 mod tenants;
 mod usage;
 mod usage_aggregation;

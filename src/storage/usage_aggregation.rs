@@ -22,12 +22,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Alias, ExprTrait};
-use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Statement,
 };
 
 use super::entities::usage_rollup;
+use super::rollup_statements::{recount, rollup_upsert};
+use super::usage::{day_text, parse_day};
 use super::{Store, classify};
 use crate::domain::context::Scope;
 use crate::domain::ids::TenantId;
@@ -49,11 +51,6 @@ const AGGREGATION_ORDER: [Aggregation; 5] = [
     Aggregation::UniqueCount,
     Aggregation::Latest,
 ];
-
-/// Whether the incoming delta's latest event is later than the stored one.
-const NEWER: &str = "(excluded.latest_micros > usage_rollups.latest_micros \
-     OR (excluded.latest_micros = usage_rollups.latest_micros \
-         AND excluded.latest_event_id > usage_rollups.latest_event_id))";
 
 /// What one fold did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,19 +110,11 @@ fn position_order(backend: DbBackend) -> &'static str {
 }
 
 /// `e`'s position compared with `position`, in a form an index serves.
-fn position_is(backend: DbBackend, operator: &str, position: i64) -> String {
+pub(super) fn position_is(backend: DbBackend, operator: &str, position: i64) -> String {
     match backend {
         DbBackend::Postgres => format!("e.ingest_xid {operator} '{position}'::xid8"),
         _ => format!("e.rowid {operator} {position}"),
     }
-}
-
-fn day_text(day: NaiveDate) -> String {
-    day.format("%Y-%m-%d").to_string()
-}
-
-fn parse_day(text: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(Error::internal)
 }
 
 impl Store {
@@ -463,98 +452,4 @@ fn event_from_row(row: &QueryResult) -> Result<(i64, ValidEvent)> {
     };
     let position = row.try_get::<i64>("", "position").map_err(classify)?;
     Ok((position, event))
-}
-
-/// The upsert of one aggregation's deltas: each kind merges its value in
-/// its own way, every kind adds its events and keeps its latest event.
-fn rollup_upsert(
-    tenant_id: TenantId,
-    aggregation: Aggregation,
-    deltas: &[&RollupDelta],
-    now: DateTime<Utc>,
-) -> Result<sea_orm::sea_query::InsertStatement> {
-    use usage_rollup::Column;
-    let mut insert = Query::insert();
-    insert.into_table(usage_rollup::Entity).columns([
-        Column::TenantId,
-        Column::Metric,
-        Column::Day,
-        Column::Value,
-        Column::EventCount,
-        Column::LatestMicros,
-        Column::LatestEventId,
-        Column::UpdateTime,
-    ]);
-    for delta in deltas {
-        insert
-            .values([
-                tenant_id.as_uuid().into(),
-                delta.metric.clone().into(),
-                day_text(delta.day).into(),
-                delta.value.into(),
-                delta.event_count.into(),
-                delta.latest_micros.into(),
-                delta.latest_event_id.clone().into(),
-                now.into(),
-            ])
-            .map_err(Error::internal)?;
-    }
-    let value = match aggregation {
-        Aggregation::Sum | Aggregation::Count => "usage_rollups.value + excluded.value".to_owned(),
-        Aggregation::Max => "CASE WHEN excluded.value > usage_rollups.value \
-             THEN excluded.value ELSE usage_rollups.value END"
-            .to_owned(),
-        Aggregation::Latest => {
-            format!("CASE WHEN {NEWER} THEN excluded.value ELSE usage_rollups.value END")
-        }
-        // Recounted from the events right after.
-        Aggregation::UniqueCount => "usage_rollups.value".to_owned(),
-    };
-    let newer_of = |column: &str| {
-        Expr::cust(format!(
-            "CASE WHEN {NEWER} THEN excluded.{column} ELSE usage_rollups.{column} END"
-        ))
-    };
-    insert.on_conflict(
-        OnConflict::columns([Column::TenantId, Column::Metric, Column::Day])
-            .values([
-                (Column::Value, Expr::cust(value)),
-                (
-                    Column::EventCount,
-                    Expr::cust("usage_rollups.event_count + excluded.event_count"),
-                ),
-                (Column::LatestMicros, newer_of("latest_micros")),
-                (Column::LatestEventId, newer_of("latest_event_id")),
-                (Column::UpdateTime, Expr::cust("excluded.update_time")),
-            ])
-            .to_owned(),
-    );
-    Ok(insert)
-}
-
-/// Sets a UNIQUE_COUNT rollup to the distinct values of its day's events
-/// below the watermark `below`.
-fn recount(
-    backend: DbBackend,
-    tenant_id: TenantId,
-    delta: &RollupDelta,
-    below: i64,
-) -> sea_orm::sea_query::UpdateStatement {
-    use usage_rollup::Column;
-    let folded = position_is(backend, "<", below);
-    Query::update()
-        .table(usage_rollup::Entity)
-        .value(
-            Column::Value,
-            Expr::cust(format!(
-                "(SELECT COUNT(DISTINCT e.unique_value) FROM usage_events e \
-                 WHERE e.tenant_id = usage_rollups.tenant_id \
-                   AND e.metric = usage_rollups.metric AND e.day = usage_rollups.day \
-                   AND {folded})"
-            )),
-        )
-        .and_where(Column::TenantId.eq(tenant_id.as_uuid()))
-        .and_where(Column::Metric.eq(delta.metric.as_str()))
-        .and_where(Column::Day.eq(day_text(delta.day)))
-        .to_owned()
 }

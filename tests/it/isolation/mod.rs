@@ -11,29 +11,29 @@
 //! TenantService needs request bodies, from one table that fails on a
 //! method it does not know.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use prost::Message;
-use prost_types::FileDescriptorSet;
-use tenantd::domain::access::{self, MethodAccess};
+use tenantd::domain::access::MethodAccess;
 use tenantd::domain::api_key::SCOPES;
 use tenantd::pb;
 use tokio::sync::Semaphore;
+use tonic::Code;
 use tonic::transport::Channel;
-use tonic::{Code, Status};
-use tonic_types::StatusExt;
 use uuid::Uuid;
 
 mod bodies;
+mod report;
+mod rpcs;
 
 use bodies::{Named, body, fresh_host, fresh_slug};
+use report::Report;
+use rpcs::{Rpc, rpcs};
 
 use crate::support::dns::TestDns;
 use crate::support::fixtures::{self, Client, create};
-use crate::support::raw::{self, Answer, Presented, Shape};
+use crate::support::raw::{Answer, Presented};
 use crate::support::server::{ADMIN_TOKEN, SERVICE_TOKEN};
 use crate::support::{Backend, TestServer};
 
@@ -53,97 +53,6 @@ const WRONG_TOKEN: &str = "not-a-real-token-0000000000";
 const KEY_LIFETIME_SECONDS: i64 = 3;
 /// How many RPCs are set up, and their matrices run, at once.
 const CONCURRENT_RPCS: usize = 8;
-
-/// One RPC as the descriptor set declares it, with its row of the table.
-struct Rpc {
-    /// The service as the access table names it: without the package for
-    /// tenantd's own (`TenantService`), fully qualified for Envoy's.
-    service: String,
-    /// The method (`GetTenant`).
-    method: String,
-    /// Whether the client sends a stream.
-    client_streaming: bool,
-    /// Whether the server answers with a stream.
-    server_streaming: bool,
-    /// Its row of the access table.
-    rule: &'static MethodAccess,
-}
-
-impl Rpc {
-    fn label(&self) -> String {
-        format!("{}.{}", self.service, self.method)
-    }
-
-    /// Calls this RPC with `body`.
-    async fn call(&self, channel: &Channel, presented: &Presented, body: Vec<u8>) -> Answer {
-        let path = format!("/{}/{}", self.rule.full_service(), self.method);
-        let shape = Shape {
-            client_streaming: self.client_streaming,
-            server_streaming: self.server_streaming,
-        };
-        raw::call(channel, &path, shape, presented, body).await
-    }
-}
-
-/// Every RPC served, after checking that the descriptor
-/// set and the access table list the same RPCs of exactly five services
-/// (tenantd's four and Envoy's rate limit service).
-fn rpcs() -> Vec<Rpc> {
-    let set = FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET).expect("the descriptor set");
-    let mut services = BTreeSet::new();
-    let mut rpcs = Vec::new();
-    let mut unclassified = Vec::new();
-    let served = [access::PACKAGE, access::ENVOY_RATELIMIT_PACKAGE];
-    for file in set
-        .file
-        .iter()
-        .filter(|file| served.contains(&file.package()))
-    {
-        for service in &file.service {
-            let name = if file.package() == access::PACKAGE {
-                service.name().to_owned()
-            } else {
-                format!("{}.{}", file.package(), service.name())
-            };
-            services.insert(name.clone());
-            for method in &service.method {
-                let rule = access::METHODS
-                    .iter()
-                    .find(|rule| rule.service == name && rule.method == method.name());
-                let Some(rule) = rule else {
-                    unclassified.push(format!("{name}.{}", method.name()));
-                    continue;
-                };
-                rpcs.push(Rpc {
-                    service: name.clone(),
-                    method: method.name().to_owned(),
-                    client_streaming: method.client_streaming(),
-                    server_streaming: method.server_streaming(),
-                    rule,
-                });
-            }
-        }
-    }
-    assert!(
-        unclassified.is_empty(),
-        "RPCs without a row in access::METHODS: {unclassified:?}"
-    );
-    let stale: Vec<String> = access::METHODS
-        .iter()
-        .filter(|rule| {
-            !rpcs
-                .iter()
-                .any(|rpc| rpc.service == rule.service && rpc.method == rule.method)
-        })
-        .map(|rule| format!("{}.{}", rule.service, rule.method))
-        .collect();
-    assert!(
-        stale.is_empty(),
-        "rows of access::METHODS without an RPC: {stale:?}"
-    );
-    assert_eq!(services.len(), 5, "the services: {services:?}");
-    rpcs
-}
 
 /// The callers of the matrix, in the order they call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -468,92 +377,6 @@ async fn tenant_b_learns_nothing(
     let in_body_ghost = rpc.call(channel, &as_b(None), body(rpc, ghost).0).await;
     let caller = "tenant B key, no tenant in the body only";
     report.same(rpc, caller, &in_body_a, &in_body_ghost);
-}
-
-fn reason_of(status: &Status) -> Option<String> {
-    status.get_details_error_info().map(|info| info.reason)
-}
-
-fn describe(answer: &Answer) -> String {
-    match answer {
-        Ok(()) => "Ok".to_owned(),
-        Err(status) => format!(
-            "{:?} {} ({})",
-            status.code(),
-            reason_of(status).unwrap_or_else(|| "-".to_owned()),
-            status.message()
-        ),
-    }
-}
-
-/// Everything a caller can read from an answer.
-fn fingerprint(answer: &Answer) -> (Code, String, Vec<u8>) {
-    match answer {
-        Ok(()) => (Code::Ok, String::new(), Vec::new()),
-        Err(status) => (
-            status.code(),
-            status.message().to_owned(),
-            status.details().to_vec(),
-        ),
-    }
-}
-
-/// The answers that differ from the table's, shown together at the end.
-#[derive(Default)]
-struct Report {
-    /// How many answers were checked.
-    checked: usize,
-    /// The RPC, caller, expected and actual answer of each difference.
-    differences: Vec<[String; 4]>,
-}
-
-impl Report {
-    fn check(&mut self, rpc: &Rpc, caller: &str, expected: Expected, answer: &Answer) {
-        self.checked += 1;
-        let (code, reason) = match answer {
-            Ok(()) => (Code::Ok, None),
-            Err(status) => (status.code(), reason_of(status)),
-        };
-        let reason_matches = expected
-            .reason
-            .is_none_or(|wanted| reason.as_deref() == Some(wanted));
-        if code != expected.code || !reason_matches {
-            let wanted = format!("{:?} {}", expected.code, expected.reason.unwrap_or("-"));
-            self.differences
-                .push([rpc.label(), caller.to_owned(), wanted, describe(answer)]);
-        }
-    }
-
-    /// Checks that `answer` reads exactly like `reference`.
-    fn same(&mut self, rpc: &Rpc, caller: &str, reference: &Answer, answer: &Answer) {
-        self.checked += 1;
-        if fingerprint(reference) != fingerprint(answer) {
-            let wanted = format!("as naming A: {}", describe(reference));
-            self.differences
-                .push([rpc.label(), caller.to_owned(), wanted, describe(answer)]);
-        }
-    }
-
-    fn table(&self) -> String {
-        let header = ["rpc", "caller", "expected", "got"].map(str::to_owned);
-        let rows: Vec<&[String; 4]> = std::iter::once(&header).chain(&self.differences).collect();
-        let mut widths = [0; 4];
-        for row in &rows {
-            for (width, cell) in widths.iter_mut().zip(row.iter()) {
-                *width = (*width).max(cell.len());
-            }
-        }
-        let mut table = String::new();
-        for row in rows {
-            let mut line = String::new();
-            for (width, cell) in widths.iter().zip(row.iter()) {
-                line.push_str(&format!("{cell:width$}  "));
-            }
-            table.push_str(line.trim_end());
-            table.push('\n');
-        }
-        table
-    }
 }
 
 /// Runs `work` on every item, up to [`CONCURRENT_RPCS`] at once, and

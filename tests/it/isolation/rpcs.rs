@@ -1,0 +1,109 @@
+//! The RPCs the isolation matrix calls: every method of the services
+//! tenantd serves, read from the compiled descriptor set and checked
+//! against the access table, so neither can gain an RPC the other lacks.
+
+use std::collections::BTreeSet;
+
+use prost::Message;
+use prost_types::FileDescriptorSet;
+use tenantd::domain::access::{self, MethodAccess};
+use tenantd::pb;
+use tonic::transport::Channel;
+
+use crate::support::raw::{self, Answer, Presented, Shape};
+
+/// One RPC as the descriptor set declares it, with its row of the table.
+pub(super) struct Rpc {
+    /// The service as the access table names it: without the package for
+    /// tenantd's own (`TenantService`), fully qualified for Envoy's.
+    pub(super) service: String,
+    /// The method (`GetTenant`).
+    pub(super) method: String,
+    /// Whether the client sends a stream.
+    pub(super) client_streaming: bool,
+    /// Whether the server answers with a stream.
+    pub(super) server_streaming: bool,
+    /// Its row of the access table.
+    pub(super) rule: &'static MethodAccess,
+}
+
+impl Rpc {
+    pub(super) fn label(&self) -> String {
+        format!("{}.{}", self.service, self.method)
+    }
+
+    /// Calls this RPC with `body`.
+    pub(super) async fn call(
+        &self,
+        channel: &Channel,
+        presented: &Presented,
+        body: Vec<u8>,
+    ) -> Answer {
+        let path = format!("/{}/{}", self.rule.full_service(), self.method);
+        let shape = Shape {
+            client_streaming: self.client_streaming,
+            server_streaming: self.server_streaming,
+        };
+        raw::call(channel, &path, shape, presented, body).await
+    }
+}
+
+/// Every RPC served, after checking that the descriptor
+/// set and the access table list the same RPCs of exactly five services
+/// (tenantd's four and Envoy's rate limit service).
+pub(super) fn rpcs() -> Vec<Rpc> {
+    let set = FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET).expect("the descriptor set");
+    let mut services = BTreeSet::new();
+    let mut rpcs = Vec::new();
+    let mut unclassified = Vec::new();
+    let served = [access::PACKAGE, access::ENVOY_RATELIMIT_PACKAGE];
+    for file in set
+        .file
+        .iter()
+        .filter(|file| served.contains(&file.package()))
+    {
+        for service in &file.service {
+            let name = if file.package() == access::PACKAGE {
+                service.name().to_owned()
+            } else {
+                format!("{}.{}", file.package(), service.name())
+            };
+            services.insert(name.clone());
+            for method in &service.method {
+                let rule = access::METHODS
+                    .iter()
+                    .find(|rule| rule.service == name && rule.method == method.name());
+                let Some(rule) = rule else {
+                    unclassified.push(format!("{name}.{}", method.name()));
+                    continue;
+                };
+                rpcs.push(Rpc {
+                    service: name.clone(),
+                    method: method.name().to_owned(),
+                    client_streaming: method.client_streaming(),
+                    server_streaming: method.server_streaming(),
+                    rule,
+                });
+            }
+        }
+    }
+    assert!(
+        unclassified.is_empty(),
+        "RPCs without a row in access::METHODS: {unclassified:?}"
+    );
+    let stale: Vec<String> = access::METHODS
+        .iter()
+        .filter(|rule| {
+            !rpcs
+                .iter()
+                .any(|rpc| rpc.service == rule.service && rpc.method == rule.method)
+        })
+        .map(|rule| format!("{}.{}", rule.service, rule.method))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "rows of access::METHODS without an RPC: {stale:?}"
+    );
+    assert_eq!(services.len(), 5, "the services: {services:?}");
+    rpcs
+}
