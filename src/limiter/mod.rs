@@ -232,12 +232,13 @@ pub async fn connect(
 ) -> Result<Arc<dyn Limiter>> {
     match redis_url {
         Some(url) => {
+            // Failing open, the replica serves while Redis is away, from
+            // the start too; failing closed, an unreachable Redis stops it.
+            let lazy = on_failure == RedisFailure::Open;
             let redis = if cluster {
-                redis::RedisLimiter::connect_cluster(url).await?
+                redis::RedisLimiter::connect_cluster(url, lazy).await?
             } else {
-                // Failing open, the replica serves while Redis is away,
-                // from the start too; failing closed, a bad URL stops it.
-                redis::RedisLimiter::connect(url, on_failure == RedisFailure::Open).await?
+                redis::RedisLimiter::connect(url, lazy).await?
             };
             Ok(Arc::new(fallback::Fallback::new(redis, on_failure)))
         }

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::cluster::ClusterClientBuilder;
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::{Client, Script};
 
@@ -26,7 +26,16 @@ enum Link {
     /// One server; reconnects by itself when the connection drops.
     Single(ConnectionManager),
     /// A Redis Cluster; routes each script call by its keys' hash tag.
-    Cluster(ClusterConnection),
+    Cluster(std::sync::Arc<ClusterLink>),
+}
+
+/// A Redis Cluster connection made on first use (and tried again on each
+/// use until it is made), so a replica can start while the cluster is away.
+struct ClusterLink {
+    /// Makes the connection.
+    client: ClusterClient,
+    /// The connection, once made; it then follows the cluster by itself.
+    connection: tokio::sync::OnceCell<ClusterConnection>,
 }
 
 /// Counters in one Redis or one Redis Cluster.
@@ -55,8 +64,9 @@ fn unavailable(error: redis::RedisError) -> Error {
 
 impl RedisLimiter {
     /// Connects to the Redis Cluster that the comma-separated seed `urls`
-    /// belong to.
-    pub async fn connect_cluster(urls: &str) -> Result<Self> {
+    /// belong to; with `lazy`, on first use, so a server can start while
+    /// the cluster is away.
+    pub async fn connect_cluster(urls: &str, lazy: bool) -> Result<Self> {
         let nodes: Vec<&str> = urls.split(',').map(str::trim).collect();
         let client = ClusterClientBuilder::new(nodes)
             .connection_timeout(Duration::from_millis(500))
@@ -66,11 +76,30 @@ impl RedisLimiter {
             .map_err(|error| {
                 Error::invalid_field("redis_url", format!("is not a list of Redis URLs: {error}"))
             })?;
-        let connection = client.get_async_connection().await.map_err(unavailable)?;
-        Ok(Self {
-            link: Link::Cluster(connection),
+        let limiter = Self {
+            link: Link::Cluster(std::sync::Arc::new(ClusterLink {
+                client,
+                connection: tokio::sync::OnceCell::new(),
+            })),
             script: Script::new(APPLY),
-        })
+        };
+        if !lazy {
+            limiter.cluster_connection().await?;
+        }
+        Ok(limiter)
+    }
+
+    /// The cluster connection, made now if it was not yet.
+    async fn cluster_connection(&self) -> Result<ClusterConnection> {
+        let Link::Cluster(cluster) = &self.link else {
+            return Err(Error::internal("not a Redis Cluster link"));
+        };
+        cluster
+            .connection
+            .get_or_try_init(|| cluster.client.get_async_connection())
+            .await
+            .cloned()
+            .map_err(unavailable)
     }
 
     /// Connects to the Redis at `url` (`redis://host:port/db`); with
@@ -147,7 +176,10 @@ impl Limiter for RedisLimiter {
         }
         let (replayed, json): (i64, String) = match &self.link {
             Link::Single(connection) => invocation.invoke_async(&mut connection.clone()).await,
-            Link::Cluster(connection) => invocation.invoke_async(&mut connection.clone()).await,
+            Link::Cluster(_) => {
+                let mut connection = self.cluster_connection().await?;
+                invocation.invoke_async(&mut connection).await
+            }
         }
         .map_err(unavailable)?;
         let mut answer: Answer = serde_json::from_str(&json).map_err(Error::internal)?;

@@ -199,6 +199,28 @@ async fn fail_open_starts_without_redis() {
     server.stop().await;
 }
 
+/// The same for a Redis Cluster none of whose seed nodes answer: the
+/// replica starts and counts locally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_open_starts_without_its_redis_cluster() {
+    let seeds = format!(
+        "redis://127.0.0.1:{},redis://127.0.0.1:{}",
+        free_port(),
+        free_port()
+    );
+    let server = TestServer::start_with(Backend::Sqlite, |config| {
+        config.redis_url = Some(seeds);
+        config.redis_cluster = true;
+        config.redis_failure = RedisFailure::Open;
+    })
+    .await;
+    let mut client = quotas(&server);
+    let acme = create(&mut server.tenants(), "acme").await.name;
+    let local = allocate_one(&mut client, &acme).await.expect("fail-open");
+    assert!(local.allowed && local.degraded, "{local:?}");
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fail_open_counts_locally_and_recovers() {
     run(RedisFailure::Open).await;
