@@ -196,6 +196,10 @@ pub struct ServeArgs {
     /// notification arrives; changes invalidate it at once.
     #[arg(long, env = "TENANTD_CACHE_TTL_SECONDS", default_value_t = 60)]
     pub cache_ttl_seconds: u64,
+    /// A JSON Schema file every tenant's effective configuration must
+    /// satisfy, instead of the schema tenantd ships (`config/schema.json`).
+    #[arg(long, env = "TENANTD_CONFIG_SCHEMA_FILE")]
+    pub config_schema_file: Option<std::path::PathBuf>,
     /// Redis URL for the quota counters (`redis://HOST:6379/0`), shared by
     /// every replica. When unset, counters live in this process: fine for
     /// one replica, wrong for several.
@@ -271,6 +275,8 @@ pub struct Config {
     pub service_tokens: Vec<NamedToken>,
     /// How long resolutions stay cached without a change notification.
     pub cache_ttl: Duration,
+    /// The operator's configuration schema; the shipped one when `None`.
+    pub config_schema_file: Option<std::path::PathBuf>,
     /// How often the last use of API keys is written.
     pub key_use_flush_interval: Duration,
     /// Redis for the quota counters; in-process counters when `None`.
@@ -378,6 +384,7 @@ impl Config {
             admin_tokens,
             service_tokens,
             cache_ttl: Duration::from_secs(serve.cache_ttl_seconds.max(1)),
+            config_schema_file: serve.config_schema_file.clone(),
             key_use_flush_interval: DEFAULT_KEY_USE_FLUSH,
             redis_url: serve.redis_url.clone().filter(|url| !url.is_empty()),
             redis_failure: serve.redis_failure,
@@ -409,6 +416,7 @@ impl Config {
             admin_tokens: Vec::new(),
             service_tokens: Vec::new(),
             cache_ttl: Duration::from_secs(60),
+            config_schema_file: None,
             key_use_flush_interval: DEFAULT_KEY_USE_FLUSH,
             redis_url: None,
             redis_failure: crate::limiter::RedisFailure::Open,

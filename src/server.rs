@@ -4,6 +4,8 @@
 //! Tests bind `127.0.0.1:0` and call [`run`] with a channel as the shutdown
 //! future, so they exercise exactly what production runs.
 
+mod upkeep;
+
 use std::future::Future;
 use std::sync::Arc;
 
@@ -22,6 +24,7 @@ use tracing::Span;
 use crate::config::{Config, ExportFormat, UsageExportArgs, redact_url};
 use crate::dns::DnsTxtResolver;
 use crate::domain::config_schema::ConfigSchema;
+use crate::domain::config_watch::ConfigWatch;
 use crate::domain::configs::Configs;
 use crate::domain::gate::Gate;
 use crate::domain::ids::TenantId;
@@ -82,6 +85,20 @@ pub async fn export_usage(database_url: &str, args: &UsageExportArgs) -> Result<
 }
 
 /// How raw usage events are kept under `config`.
+/// The configuration schema: the operator's file, else the shipped one.
+fn config_schema(file: Option<&std::path::Path>) -> Result<ConfigSchema> {
+    let Some(path) = file else {
+        return ConfigSchema::shipped();
+    };
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        Error::InvalidArgument(vec![crate::error::FieldViolation::new(
+            "--config-schema-file",
+            format!("cannot be read from {}: {error}", path.display()),
+        )])
+    })?;
+    ConfigSchema::parse(&text, "--config-schema-file")
+}
+
 fn retention_settings(config: &Config) -> RetentionSettings {
     RetentionSettings {
         usage: UsageSettings::default(),
@@ -227,32 +244,6 @@ enum Admission {
     Bypassed,
 }
 
-/// Keeps the gate's cache true to every replica's changes, and writes key
-/// uses every `flush_every`, until the store's pool closes.
-fn spawn_gate_upkeep(
-    gate: &Gate,
-    store: &Store,
-    flush_every: std::time::Duration,
-) -> [tokio::task::JoinHandle<()>; 2] {
-    let mut changes = store.changes();
-    let invalidated = gate.clone();
-    let invalidating = tokio::spawn(async move {
-        while let Some(change) = changes.next().await {
-            invalidated.invalidate(change);
-        }
-    });
-    let flushed = gate.clone();
-    let flushing = tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(flush_every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            flushed.flush_key_uses().await;
-        }
-    });
-    [invalidating, flushing]
-}
-
 async fn serve(
     config: Config,
     listener: TcpListener,
@@ -277,7 +268,12 @@ async fn serve(
     )
     .await?;
     let plans = Plans::new(store.clone());
-    let configs = Configs::new(store.clone(), tenants.clone(), ConfigSchema::shipped()?);
+    let configs = Configs::new(
+        store.clone(),
+        tenants.clone(),
+        config_schema(config.config_schema_file.as_deref())?,
+        config.cache_ttl,
+    );
     let gate = Gate::new(
         tenants.clone(),
         &config.admin_tokens,
@@ -306,14 +302,21 @@ async fn serve(
     let aggregation =
         crate::jobs::usage_aggregation::spawn(rollups, config.usage_aggregation_interval);
     store.listen_for_changes().await?;
-    let upkeep = spawn_gate_upkeep(&gate, &store, config.key_use_flush_interval);
-    let mut quota_changes = store.changes();
-    let quota_cache = quotas.clone();
-    let quota_invalidating = tokio::spawn(async move {
-        while let Some(change) = quota_changes.next().await {
-            quota_cache.invalidate(change);
-        }
-    });
+    let mut upkeep = vec![
+        upkeep::spawn_key_use_flush(&gate, config.key_use_flush_interval),
+        upkeep::spawn_invalidation(&store, {
+            let gate = gate.clone();
+            move |change| gate.invalidate(change)
+        }),
+        upkeep::spawn_invalidation(&store, {
+            let quotas = quotas.clone();
+            move |change| quotas.invalidate(change)
+        }),
+        upkeep::spawn_invalidation(&store, {
+            let configs = configs.clone();
+            move |change| configs.invalidate(change)
+        }),
+    ];
     if config.admin_tokens.is_empty() {
         tracing::warn!("no admin token is configured (--admin-tokens): nobody can manage tenants");
     }
@@ -345,6 +348,13 @@ async fn serve(
     tracing::info!(%address, database = %redact_url(&config.database_url), "tenantd serving");
 
     let (stop_sender, stop_receiver) = watch::channel(false);
+    let config_watch = ConfigWatch::new(
+        store.clone(),
+        configs.clone(),
+        tenants.clone(),
+        stop_receiver.clone(),
+    );
+    upkeep.push(config_watch.spawn_follower().await?);
     let health_on_stop = health_reporter.clone();
     tokio::spawn(async move {
         shutdown.await;
@@ -370,6 +380,7 @@ async fn serve(
         )))
         .add_service(ConfigServiceServer::new(ConfigApi::new(
             configs,
+            config_watch,
             gate.clone(),
         )))
         .add_service(QuotaServiceServer::new(QuotaApi::new(
@@ -404,7 +415,6 @@ async fn serve(
         task.abort();
     }
     alerting.abort();
-    quota_invalidating.abort();
     gate.flush_key_uses().await;
     store.close().await?;
     tracing::info!("tenantd stopped");

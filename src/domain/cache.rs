@@ -1,6 +1,7 @@
 //! The hot-path cache: API keys by prefix, tenants by id and resolution
 //! answers by target (the gate's), and each tenant's plan and overrides
-//! (quota checks'), each for at most a TTL and dropped at once when the
+//! (quota checks'), and each tenant's configuration layers (configuration
+//! reads'), each for at most a TTL and dropped at once when the
 //! change feed reports a change to their tenant (or, for plans, any
 //! platform-wide change).
 //!
@@ -15,6 +16,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use super::api_key::ApiKey;
+use super::config::LayeredConfig;
 use super::ids::TenantId;
 use super::plan::Plan;
 use super::quota::QuotaOverride;
@@ -91,6 +93,15 @@ pub struct TenantLimits {
     pub overrides: Vec<QuotaOverride>,
 }
 
+/// What configuration reads keep of a tenant: its layers as they merge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantConfig {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// Its chain of layers, its own last.
+    pub layers: LayeredConfig,
+}
+
 /// Everything cached, behind one lock.
 #[derive(Debug)]
 struct Maps {
@@ -98,6 +109,7 @@ struct Maps {
     tenants: Answers<TenantId, Tenant>,
     targets: Answers<ResolveTarget, (TenantId, ResolvedBy)>,
     limits: Answers<TenantId, Arc<TenantLimits>>,
+    configs: Answers<TenantId, Arc<TenantConfig>>,
 }
 
 /// The gate's cache.
@@ -126,6 +138,7 @@ impl Cache {
                 tenants: Answers::new(),
                 targets: Answers::new(),
                 limits: Answers::new(),
+                configs: Answers::new(),
             }),
         }
     }
@@ -200,6 +213,18 @@ impl Cache {
         });
     }
 
+    /// The cached configuration layers of `tenant_id`.
+    pub fn config(&self, tenant_id: TenantId) -> Option<Arc<TenantConfig>> {
+        self.read().configs.get(&tenant_id, self.ttl).flatten()
+    }
+
+    /// Caches configuration layers read since `since`.
+    pub fn put_config(&self, config: Arc<TenantConfig>, since: Generation) {
+        self.write_if_current(since, |maps| {
+            maps.configs.put(config.tenant_id, Some(config));
+        });
+    }
+
     /// Drops what `change` may have made wrong.
     pub fn invalidate(&self, change: Change) {
         let mut maps = self
@@ -213,12 +238,14 @@ impl Cache {
                 maps.tenants.forget(tenant_id, |tenant| tenant.id);
                 maps.targets.forget(tenant_id, |(id, _)| *id);
                 maps.limits.forget(tenant_id, |limits| limits.tenant_id);
+                maps.configs.forget(tenant_id, |config| config.tenant_id);
             }
             Change::Everything => {
                 maps.keys.entries.clear();
                 maps.tenants.entries.clear();
                 maps.targets.entries.clear();
                 maps.limits.entries.clear();
+                maps.configs.entries.clear();
             }
         }
     }

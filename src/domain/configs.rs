@@ -12,9 +12,12 @@
 //!   defaults and plan layers (fleet-wide) only through a
 //!   [`PlatformScope`].
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::audit::{AuditRecord, Origin};
+use super::cache::{Cache, TenantConfig};
 use super::config::{
     ConfigVersion, LayerChange, LayerRef, LayeredConfig, apply_patch, check_comment, check_limits,
 };
@@ -22,8 +25,11 @@ use super::config_schema::ConfigSchema;
 use super::context::{PlatformScope, Scope, TenantScope};
 use super::paging;
 use super::tenants::{Tenants, now};
+use crate::changefeed::Change;
 use crate::error::{Error, Result};
 use crate::storage::Store;
+
+mod fleet;
 
 /// The layer a call acts on: the scope it is reached in, and the chain of
 /// layers it merges over, least specific first, ending with itself.
@@ -83,6 +89,18 @@ pub struct Configs {
     tenants: Tenants,
     /// What every effective configuration must satisfy.
     schema: ConfigSchema,
+    /// Tenants' layers as last read, kept true by the change feed
+    /// ([`Self::invalidate`]).
+    cache: Arc<Cache>,
+}
+
+/// The chain of a tenant's own layer on `plan`.
+fn tenant_chain(tenant_id: super::ids::TenantId, plan: String) -> Vec<LayerRef> {
+    vec![
+        LayerRef::Defaults,
+        LayerRef::Plan(plan),
+        LayerRef::Tenant(tenant_id),
+    ]
 }
 
 fn stale(layer: &LayerRef, etag: &str) -> Error {
@@ -103,30 +121,97 @@ fn version_not_found(layer: &LayerRef, version: i64) -> Error {
 }
 
 impl Configs {
-    /// A directory over `store`, validating with `schema`.
-    pub fn new(store: Store, tenants: Tenants, schema: ConfigSchema) -> Self {
+    /// A directory over `store`, validating with `schema`; tenants' layers
+    /// are cached for at most `cache_ttl` between change notifications.
+    pub fn new(
+        store: Store,
+        tenants: Tenants,
+        schema: ConfigSchema,
+        cache_ttl: std::time::Duration,
+    ) -> Self {
         Self {
             store,
             tenants,
             schema,
+            cache: Arc::new(Cache::new(cache_ttl)),
         }
+    }
+
+    /// Drops cached layers `change` may have made wrong: a tenant's
+    /// change (its layer, its plan) drops its entry, a platform-wide one
+    /// (the defaults or a plan layer) drops all.
+    pub fn invalidate(&self, change: Change) {
+        self.cache.invalidate(change);
     }
 
     /// `tenants/{id}/config`, over the layer of the tenant's plan.
     pub async fn tenant_target(&self, scope: &TenantScope) -> Result<ConfigTarget> {
-        let tenant = self.tenants.get(scope).await?;
+        let cached = self.tenant_layers(scope).await?;
         Ok(ConfigTarget {
             scope: Scope::from(scope),
-            chain: vec![
-                LayerRef::Defaults,
-                LayerRef::Plan(tenant.plan),
-                LayerRef::Tenant(scope.tenant_id()),
-            ],
+            chain: cached
+                .layers
+                .chain
+                .iter()
+                .map(|head| head.layer.clone())
+                .collect(),
         })
     }
 
-    /// The target's layer with the layers it merges over, as they are now.
+    /// The tenant's plan and layers as they are now: from the cache, or
+    /// read (the tenant's plan, then the chain) and cached.
+    pub async fn tenant_layers(&self, scope: &TenantScope) -> Result<Arc<TenantConfig>> {
+        let tenant_id = scope.tenant_id();
+        if let Some(found) = self.cache.config(tenant_id) {
+            return Ok(found);
+        }
+        let since = self.cache.generation();
+        let tenant = self.tenants.get(scope).await?;
+        let chain = tenant_chain(tenant_id, tenant.plan);
+        let heads = self.store.config_heads(Scope::from(scope), &chain).await?;
+        let found = Arc::new(TenantConfig {
+            tenant_id,
+            layers: LayeredConfig { chain: heads },
+        });
+        self.cache.put_config(Arc::clone(&found), since);
+        Ok(found)
+    }
+
+    /// The tenant's layers on `plan` as they were at `revision` of the
+    /// change log.
+    pub async fn tenant_layers_at(
+        &self,
+        scope: &TenantScope,
+        plan: &str,
+        revision: i64,
+    ) -> Result<LayeredConfig> {
+        let chain = tenant_chain(scope.tenant_id(), plan.to_owned());
+        let heads = self
+            .store
+            .config_heads_at(Scope::from(scope), &chain, revision)
+            .await?;
+        Ok(LayeredConfig { chain: heads })
+    }
+
+    /// The target's layer with the layers it merges over, as they are now
+    /// (a tenant's from the cache when warm).
     pub async fn get(&self, target: &ConfigTarget) -> Result<LayeredConfig> {
+        if let (Scope::Tenant(_), LayerRef::Tenant(tenant_id)) = (target.scope, target.layer())
+            && let Some(cached) = self.cache.config(*tenant_id)
+            && cached
+                .layers
+                .chain
+                .iter()
+                .map(|head| &head.layer)
+                .eq(&target.chain)
+        {
+            return Ok(cached.layers.clone());
+        }
+        self.read(target).await
+    }
+
+    /// The target's layers read from the store.
+    async fn read(&self, target: &ConfigTarget) -> Result<LayeredConfig> {
         let chain = self.store.config_heads(target.scope, &target.chain).await?;
         Ok(LayeredConfig { chain })
     }
@@ -140,7 +225,8 @@ impl Configs {
         update: ConfigUpdate,
     ) -> Result<LayeredConfig> {
         check_comment(&update.comment, "comment")?;
-        let mut config = self.get(target).await?;
+        // Fresh, not cached: the etag check below must see the newest.
+        let mut config = self.read(target).await?;
         let layer = target.layer().clone();
         let Some(own) = config.chain.last_mut() else {
             return Err(Error::internal("a configuration target without layers"));
@@ -176,6 +262,7 @@ impl Configs {
         };
         own.current = Some(next.clone());
         self.schema.validate(&config.effective().0)?;
+        self.check_fleet(target, &config).await?;
         if update.validate_only {
             return Ok(config);
         }

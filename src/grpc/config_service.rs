@@ -2,18 +2,22 @@
 //! through the gate, the defaults and plan layers for operators only),
 //! call the configuration directory, encode.
 //!
-//! Feature flags and WatchConfig arrive in later changes; until then they
-//! answer UNIMPLEMENTED with a message saying so.
+//! Feature flags arrive in a later change; until then they answer
+//! UNIMPLEMENTED with a message saying so.
 
+use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use super::config_convert::{self, config, config_version, layer_change, layer_view};
+use super::config_watch;
 use super::context::context;
 use super::convert::etag;
 use crate::domain::config::{ConfigName, LayerChange};
+use crate::domain::config_watch::ConfigWatch;
 use crate::domain::configs::{ConfigTarget, ConfigUpdate, Configs};
 use crate::domain::context::TenantContext;
 use crate::domain::gate::Gate;
+use crate::domain::ids::TenantRef;
 use crate::domain::paging::page_size;
 use crate::error::Error;
 use crate::pb;
@@ -23,14 +27,20 @@ use crate::pb::config_service_server::ConfigService;
 pub struct ConfigApi {
     /// The configuration directory.
     configs: Configs,
+    /// The replica's WatchConfig streams.
+    watch: ConfigWatch,
     /// Scopes callers to the tenants they may reach.
     gate: Gate,
 }
 
 impl ConfigApi {
-    /// Serves `configs`, reached through `gate`.
-    pub fn new(configs: Configs, gate: Gate) -> Self {
-        Self { configs, gate }
+    /// Serves `configs` and `watch`, reached through `gate`.
+    pub fn new(configs: Configs, watch: ConfigWatch, gate: Gate) -> Self {
+        Self {
+            configs,
+            watch,
+            gate,
+        }
     }
 
     /// The layer `name` names, for the caller in `context`.
@@ -271,5 +281,21 @@ impl ConfigService for ConfigApi {
         _: Request<pb::EvaluateFlagsRequest>,
     ) -> Reply<pb::EvaluateFlagsResponse> {
         flags_later()
+    }
+
+    async fn watch_config(
+        &self,
+        request: Request<pb::WatchConfigRequest>,
+    ) -> Reply<BoxStream<pb::WatchConfigResponse>> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let result = async {
+            let by = TenantRef::parse_name(&request.parent, "parent")?;
+            let watch = config_watch::watch_request(&request)?;
+            let scope = self.gate.scope_for(&context, &by).await?;
+            Ok(config_watch::answers(self.watch.watch(scope, watch)))
+        }
+        .await;
+        reply(result)
     }
 }

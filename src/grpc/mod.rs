@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod config_convert;
 pub mod config_service;
+pub mod config_watch;
 pub mod context;
 pub mod convert;
 pub mod origin;

@@ -10,13 +10,15 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Statement, Value};
 use serde_json::Map;
 
 use super::{Store, classify};
 use crate::domain::audit::AuditRecord;
 use crate::domain::config::{ConfigVersion, LayerHead, LayerRef};
+use crate::domain::config_change::ChangeSubject;
 use crate::domain::context::Scope;
+use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
 
 /// Where a layer's versions live.
@@ -129,6 +131,40 @@ impl Store {
         Ok(heads)
     }
 
+    /// The version of each of `layers` that was newest at `revision` of the
+    /// change log, read in one transaction. Versions written before the log
+    /// existed count as older than every revision.
+    pub async fn config_heads_at(
+        &self,
+        scope: Scope,
+        layers: &[LayerRef],
+        revision: i64,
+    ) -> Result<Vec<LayerHead>> {
+        let txn = self.begin_in(scope).await?;
+        let mut heads = Vec::with_capacity(layers.len());
+        for layer in layers {
+            let statement = select(layer)
+                .cond_where(
+                    Expr::col(Alias::new("revision"))
+                        .is_null()
+                        .or(Expr::col(Alias::new("revision")).lte(revision)),
+                )
+                .limit(1)
+                .to_owned();
+            let current = self
+                .query_versions(&txn, layer, &statement)
+                .await?
+                .into_iter()
+                .next();
+            heads.push(LayerHead {
+                layer: layer.clone(),
+                current,
+            });
+        }
+        Self::end_read(txn).await?;
+        Ok(heads)
+    }
+
     /// Version `version` of `layer`.
     pub async fn config_version(
         &self,
@@ -179,10 +215,14 @@ impl Store {
             txn.rollback().await.map_err(classify)?;
             return Err(concurrent(&next.layer));
         }
+        let revision = self
+            .record_config_change(&txn, &ChangeSubject::Layer(next.layer.clone()))
+            .await?;
         let place = place(&next.layer);
         let document = serde_json::to_string(&next.values).map_err(Error::internal)?;
         let mut columns = vec![Alias::new(place.key)];
         columns.extend(COLUMNS.map(Alias::new));
+        columns.push(Alias::new("revision"));
         let statement = Query::insert()
             .into_table(Alias::new(place.table))
             .columns(columns)
@@ -195,6 +235,7 @@ impl Store {
                 next.request_id.clone().into(),
                 next.restored_version.into(),
                 next.create_time.into(),
+                revision.into(),
             ])
             .map_err(Error::internal)?
             .to_owned();
@@ -205,6 +246,75 @@ impl Store {
                 other => Err(other),
             },
         }
+    }
+}
+
+/// Every tenant not deleted (on `plan` only, when given) with its plan and
+/// the newest version of its own layer.
+const TENANT_HEADS: &str = "SELECT t.id AS tenant_id, t.plan AS plan, cv.version AS version, \
+     cv.document AS document, cv.author AS author, cv.comment AS comment, \
+     cv.request_id AS request_id, cv.restored_version AS restored_version, \
+     cv.create_time AS create_time \
+     FROM tenants t LEFT JOIN config_versions cv ON cv.tenant_id = t.id \
+     AND cv.version = (SELECT MAX(v.version) FROM config_versions v WHERE v.tenant_id = t.id) \
+     WHERE t.state <> 'DELETED'";
+
+/// A tenant's plan and own layer, as the fleet-wide check reads them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantLayer {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// Its plan.
+    pub plan: String,
+    /// Its own layer.
+    pub head: LayerHead,
+}
+
+impl Store {
+    /// Every tenant not deleted, on `plan` when given, with the newest
+    /// version of its own layer: what a change of the defaults or of a plan
+    /// layer must be checked against.
+    pub async fn tenant_layers(
+        &self,
+        scope: Scope,
+        plan: Option<&str>,
+    ) -> Result<Vec<TenantLayer>> {
+        let backend = self.backend();
+        let statement = match plan {
+            None => Statement::from_string(backend, TENANT_HEADS),
+            Some(plan) => {
+                let placeholder = if backend == DbBackend::Postgres {
+                    "$1"
+                } else {
+                    "?"
+                };
+                Statement::from_sql_and_values(
+                    backend,
+                    format!("{TENANT_HEADS} AND t.plan = {placeholder}"),
+                    [plan.into()],
+                )
+            }
+        };
+        let txn = self.begin_in(scope).await?;
+        let rows = txn.query_all_raw(statement).await.map_err(classify)?;
+        Self::end_read(txn).await?;
+        rows.iter()
+            .map(|row| {
+                let tenant_id =
+                    TenantId::from_uuid(row.try_get("", "tenant_id").map_err(classify)?);
+                let layer = LayerRef::Tenant(tenant_id);
+                let version: Option<i64> = row.try_get("", "version").map_err(classify)?;
+                let current = match version {
+                    Some(_) => Some(decode(&layer, row)?),
+                    None => None,
+                };
+                Ok(TenantLayer {
+                    tenant_id,
+                    plan: row.try_get("", "plan").map_err(classify)?,
+                    head: LayerHead { layer, current },
+                })
+            })
+            .collect()
     }
 }
 

@@ -17,6 +17,7 @@
 
 mod api_keys;
 mod audit;
+mod config_changes;
 mod config_versions;
 mod domains;
 pub mod entities;
@@ -29,6 +30,7 @@ mod usage_aggregation;
 mod usage_alerts;
 mod usage_export;
 
+pub use config_versions::TenantLayer;
 pub use tenants::IdempotencyEntry;
 pub use usage_aggregation::{AGGREGATION_LOCK, AggregationProgress, Fold};
 

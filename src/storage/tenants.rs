@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::entities::{idempotency_key, tenant};
 use super::{Store, classify};
 use crate::domain::audit::AuditRecord;
+use crate::domain::config_change::ChangeSubject;
 use crate::domain::context::Scope;
 use crate::domain::ids::{TenantId, TenantRef};
 use crate::domain::tenant::{Tenant, TenantQuery, TenantState};
@@ -142,6 +143,22 @@ impl Store {
         audit: AuditRecord,
     ) -> Result<bool> {
         let txn = self.begin_in(scope).await?;
+        let previous_plan = tenant::Entity::find_by_id(next.id.as_uuid())
+            .filter(tenant::Column::Revision.eq(previous_revision))
+            .one(&txn)
+            .await
+            .map_err(classify)?
+            .map(|row| row.plan);
+        if let Some(from) = previous_plan.filter(|plan| *plan != next.plan) {
+            // Watchers of the tenant's configuration must hear that its
+            // plan layer and plan overrides are now another plan's.
+            let moved = ChangeSubject::TenantPlan {
+                tenant_id: next.id,
+                from,
+                to: next.plan.clone(),
+            };
+            self.record_config_change(&txn, &moved).await?;
+        }
         let updated = tenant::Entity::update_many()
             .set(to_active_model(next)?)
             .filter(tenant::Column::Id.eq(next.id.as_uuid()))

@@ -16,23 +16,23 @@ use crate::support::server::{ADMIN_TOKEN, Credentials};
 use crate::support::status::{assert_error, invalid_fields};
 use crate::support::{Backend, TestServer};
 
-type Configs = ConfigServiceClient<InterceptedService<Channel, Credentials>>;
+pub type Configs = ConfigServiceClient<InterceptedService<Channel, Credentials>>;
 
-fn client(server: &TestServer, secret: &str) -> Configs {
+pub fn client(server: &TestServer, secret: &str) -> Configs {
     ConfigServiceClient::with_interceptor(server.channel.clone(), Credentials::bearer(secret))
 }
 
-fn values(document: Value) -> prost_types::Struct {
+pub fn values(document: Value) -> prost_types::Struct {
     tenantd::grpc::convert::json_object(&document).expect("an object")
 }
 
-fn json_of(config: &pb::Config) -> Value {
+pub fn json_of(config: &pb::Config) -> Value {
     let object = config.values.as_ref().expect("values");
     let map = tenantd::grpc::config_convert::object_of(object, "values").expect("valid");
     Value::Object(map)
 }
 
-async fn update(
+pub async fn update(
     client: &mut Configs,
     name: &str,
     document: Value,
@@ -55,7 +55,7 @@ async fn update(
         .map(tonic::Response::into_inner)
 }
 
-async fn get(client: &mut Configs, name: &str, view: pb::ConfigView) -> pb::Config {
+pub async fn get(client: &mut Configs, name: &str, view: pb::ConfigView) -> pb::Config {
     client
         .get_config(pb::GetConfigRequest {
             name: name.to_owned(),

@@ -102,7 +102,7 @@ fn quota_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
 }
 
 /// ConfigService bodies: the configuration methods act on tenant A's
-/// layer; feature flags and WatchConfig are not served yet.
+/// layer and WatchConfig watches it; feature flags are not served yet.
 fn config_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
     let parent = format!("tenants/{}", tenant.id);
     let name = format!("{parent}/config");
@@ -150,6 +150,10 @@ fn config_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
                 primary_color: "#336699".to_owned(),
                 ..Default::default()
             }),
+            ..Default::default()
+        }),
+        "WatchConfig" => ok(pb::WatchConfigRequest {
+            parent,
             ..Default::default()
         }),
         _ => (Vec::new(), Expected::UNIMPLEMENTED),
