@@ -8,6 +8,7 @@ mod support;
 mod api_keys;
 mod audit;
 mod config;
+mod config_schema;
 mod config_watch;
 mod context;
 mod context_changes;
