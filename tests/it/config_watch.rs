@@ -383,3 +383,33 @@ async fn a_change_on_one_replica_reaches_watchers_and_reads_on_another() {
     second.stop().await;
     first.stop().await;
 }
+
+/// Shutting down ends open watches with UNAVAILABLE at once, so they do not
+/// hold the server for its grace period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_down_ends_watches_with_unavailable() {
+    let server = TestServer::start_with(Backend::Sqlite, |config| {
+        config.shutdown_grace = Duration::from_secs(30);
+    })
+    .await;
+    let tenant = create(&mut server.tenants(), "watch-shutdown").await;
+    let mut admin = client(&server, ADMIN_TOKEN);
+    let mut open = watch(&mut admin, &tenant.name, 0).await;
+    next(&mut open).await;
+    let mut abandoned = watch(&mut admin, &tenant.name, 0).await;
+    next(&mut abandoned).await;
+    drop(abandoned);
+    let started = std::time::Instant::now();
+    let stopping = tokio::spawn(server.stop());
+    let ended = tokio::time::timeout(PATIENCE, open.message())
+        .await
+        .expect("the watch ends in time")
+        .expect_err("with an error");
+    assert_eq!(ended.code(), Code::Unavailable);
+    stopping.await.expect("the server stops");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopping took {:?}",
+        started.elapsed()
+    );
+}

@@ -1,0 +1,161 @@
+//! Update-to-watch delay across replicas: two tenantd servers share one
+//! PostgreSQL database; a watcher streams WatchConfig from the second while
+//! UpdateConfig calls go to the first, and each update is timed from the
+//! moment it is sent (and from the moment its answer arrives, i.e. after
+//! commit) until the watcher receives it.
+//!
+//! Both servers run on the runtime flavour measured (`current_thread`, then
+//! `multi_thread` with 2 workers); the client runs on its own runtime. The
+//! updates are paced (`--pause-ms`) so the delay measured is the
+//! propagation's, not a queue's.
+//!
+//! `cargo bench --bench config_watch` (`-- --help` for the options).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::json;
+use tenantd::pb;
+use tenantd::pb::config_service_client::ConfigServiceClient;
+use tenantd::pb::tenant_service_client::TenantServiceClient;
+use tenantd::pb::watch_config_response::Event;
+
+use support::{ADMIN_TOKEN, BenchDatabase, Running, authorized};
+
+/// Command-line options.
+#[derive(Debug, Parser)]
+struct Options {
+    /// A PostgreSQL superuser's URL; the bench makes its own database.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    admin_url: String,
+    /// Updates per runtime flavour.
+    #[arg(long, default_value_t = 300)]
+    updates: usize,
+    /// Pause between updates, in milliseconds.
+    #[arg(long, default_value_t = 10)]
+    pause_ms: u64,
+    /// `cargo bench` passes `--bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn report(label: &str, mut delays: Vec<Duration>) {
+    delays.sort();
+    let ms = |duration: Duration| duration.as_secs_f64() * 1000.0;
+    println!(
+        "  {label:<22} p50 {:>6.2} ms   p99 {:>6.2} ms   max {:>6.2} ms   (n = {})",
+        ms(percentile(&delays, 0.5)),
+        ms(percentile(&delays, 0.99)),
+        ms(*delays.last().expect("measurements")),
+        delays.len()
+    );
+}
+
+async fn measure(database: &BenchDatabase, multi_thread: bool, options: &Options) {
+    let first = Running::start(multi_thread, database.config());
+    let second = Running::start(multi_thread, database.config());
+    let (to_first, to_second) = (first.connect().await, second.connect().await);
+    let slug = format!("watch-{}", if multi_thread { "multi" } else { "current" });
+    let tenant = TenantServiceClient::new(to_first.clone())
+        .create_tenant(authorized(
+            pb::CreateTenantRequest {
+                tenant: Some(pb::Tenant {
+                    slug,
+                    display_name: "Watch bench".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .expect("create tenant")
+        .into_inner();
+    let mut stream = ConfigServiceClient::new(to_second)
+        .watch_config(authorized(
+            pb::WatchConfigRequest {
+                parent: tenant.name.clone(),
+                ..Default::default()
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .expect("watch")
+        .into_inner();
+    stream.message().await.expect("snapshot").expect("snapshot");
+    let mut updates = ConfigServiceClient::new(to_first);
+    let layer = format!("{}/config", tenant.name);
+    let (mut from_send, mut from_commit) = (Vec::new(), Vec::new());
+    for step in 0..options.updates {
+        let values = tenantd::grpc::convert::json_object(&json!({"step": step, "feature": "on"}));
+        let sent = Instant::now();
+        updates
+            .update_config(authorized(
+                pb::UpdateConfigRequest {
+                    config: Some(pb::Config {
+                        name: layer.clone(),
+                        values,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                ADMIN_TOKEN,
+            ))
+            .await
+            .expect("update");
+        let committed = Instant::now();
+        loop {
+            let event = stream.message().await.expect("watch").expect("an event");
+            if let Some(Event::ConfigChanged(config)) = event.event
+                && config.version == step as i64 + 1
+            {
+                break;
+            }
+        }
+        let seen = Instant::now();
+        from_send.push(seen - sent);
+        from_commit.push(seen.saturating_duration_since(committed));
+        tokio::time::sleep(Duration::from_millis(options.pause_ms)).await;
+    }
+    let flavour = if multi_thread {
+        "multi_thread"
+    } else {
+        "current_thread"
+    };
+    println!("servers on {flavour}:");
+    report("update sent → watched", from_send);
+    report("update answered → watched", from_commit);
+    drop(stream);
+    // Stopping joins the server threads: off this runtime, which must keep
+    // driving the client's side of the connections while they close.
+    tokio::task::spawn_blocking(move || drop((first, second)))
+        .await
+        .expect("servers stop");
+}
+
+fn main() {
+    let options = Options::parse();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    runtime.block_on(async {
+        let database = BenchDatabase::create(&options.admin_url, "tenantd_bench_watch").await;
+        println!(
+            "WatchConfig update-to-watch delay across two replicas sharing PostgreSQL, \
+             {} updates each, {} ms apart",
+            options.updates, options.pause_ms
+        );
+        for multi_thread in [false, true] {
+            measure(&database, multi_thread, &options).await;
+        }
+        database.drop_database(&options.admin_url).await;
+    });
+}

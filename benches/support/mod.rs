@@ -1,0 +1,183 @@
+//! What the benches share: the real server on a runtime of its own, a
+//! channel to it, credentials, and a PostgreSQL database with a login role
+//! that is neither superuser nor owner, as in production.
+
+#![allow(dead_code)] // Each bench uses its own part of this module.
+
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, Database};
+use tenantd::config::{Config, NamedToken};
+use tokio::sync::oneshot;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::transport::{Channel, Endpoint};
+
+/// The operator token bench servers accept.
+pub const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
+/// The service token bench servers accept.
+pub const SERVICE_TOKEN: &str = "bench-service-token-0123456789";
+/// The login role bench servers connect to PostgreSQL as.
+pub const LOGIN: &str = "tenantd_bench_app";
+
+/// `Bearer {token}` as metadata.
+pub fn bearer(token: &str) -> MetadataValue<Ascii> {
+    format!("Bearer {token}").parse().expect("ascii token")
+}
+
+/// `message` sent with `token`.
+pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", bearer(token));
+    request
+}
+
+/// `config` with the bench tokens.
+pub fn with_tokens(mut config: Config) -> Config {
+    config.admin_tokens = vec![NamedToken {
+        name: "bench".into(),
+        token: ADMIN_TOKEN.into(),
+    }];
+    config.service_tokens = vec![NamedToken {
+        name: "bench-service".into(),
+        token: SERVICE_TOKEN.into(),
+    }];
+    config
+}
+
+/// A server under test, on a runtime thread of its own.
+pub struct Running {
+    /// Where it listens.
+    pub address: std::net::SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Serves `config` on a `multi_thread` (2 workers) or `current_thread`
+    /// runtime until dropped.
+    pub fn start(multi_thread: bool, config: Config) -> Self {
+        let mut builder = if multi_thread {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(2);
+            builder
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+        };
+        let runtime = builder.enable_all().build().expect("server runtime");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let address = listener.local_addr().expect("address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let shutdown = async move {
+                    let _ = stopped.await;
+                };
+                if let Err(error) = tenantd::server::run(config, listener, shutdown).await {
+                    eprintln!("bench server failed: {error}");
+                }
+            });
+        });
+        Self {
+            address,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// A channel to it, once it answers.
+    pub async fn connect(&self) -> Channel {
+        let endpoint = Endpoint::from_shared(format!("http://{}", self.address)).expect("endpoint");
+        for _ in 0..200 {
+            if let Ok(channel) = endpoint.connect().await {
+                return channel;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the bench server did not start")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A new PostgreSQL database, migrated by its owner, and the login role
+/// (neither superuser nor owner) the servers connect as.
+pub struct BenchDatabase {
+    /// The owner's URL (the admin URL's user), for migrations and setup.
+    pub owner_url: String,
+    /// The login role's URL.
+    pub app_url: String,
+    /// The database name.
+    pub name: String,
+}
+
+impl BenchDatabase {
+    /// Creates it on the server of `admin_url` (a superuser's URL).
+    pub async fn create(admin_url: &str, prefix: &str) -> Self {
+        let admin = Database::connect(admin_url)
+            .await
+            .expect("connect as superuser");
+        let name = format!("{prefix}_{}", chrono::Utc::now().timestamp_millis());
+        for statement in [
+            format!("CREATE DATABASE {name}"),
+            format!(
+                "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{LOGIN}') \
+                 THEN CREATE ROLE {LOGIN} LOGIN PASSWORD 'bench'; END IF; END $$"
+            ),
+        ] {
+            admin.execute_unprepared(&statement).await.expect("set up");
+        }
+        let _ = admin.close().await;
+        let (server, _) = admin_url.rsplit_once('/').expect("a database in the URL");
+        let owner_url = format!("{server}/{name}");
+        let host = server.rsplit_once('@').map_or(server, |(_, host)| host);
+        let app_url = format!("postgres://{LOGIN}:bench@{host}/{name}");
+        tenantd::server::migrate(&owner_url).await.expect("migrate");
+        let owner = Database::connect(&owner_url)
+            .await
+            .expect("connect as owner");
+        // Grants come with the migrations; the login role joins the app role.
+        owner
+            .execute_unprepared(&format!("GRANT tenantd_app TO {LOGIN}"))
+            .await
+            .expect("grant");
+        let _ = owner.close().await;
+        Self {
+            owner_url,
+            app_url,
+            name,
+        }
+    }
+
+    /// Server settings for it, with the bench tokens.
+    pub fn config(&self) -> Config {
+        let mut config = Config::for_database(&self.app_url);
+        config.migration_database_url = self.owner_url.clone();
+        with_tokens(config)
+    }
+
+    /// Drops it, from the server of `admin_url`.
+    pub async fn drop_database(self, admin_url: &str) {
+        if let Ok(admin) = Database::connect(admin_url).await {
+            let _ = admin
+                .execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ))
+                .await;
+            let _ = admin.close().await;
+        }
+    }
+}
