@@ -19,7 +19,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
-use crate::config::{Config, ExportFormat, UsageExportArgs, redact_url};
+use crate::config::{CommonArgs, Config, ExportFormat, UsageExportArgs, load_template, redact_url};
 use crate::dns::DnsTxtResolver;
 use crate::domain::config_schema::ConfigSchema;
 use crate::domain::configs::Configs;
@@ -49,6 +49,7 @@ use crate::pb::config_service_server::ConfigServiceServer;
 use crate::pb::quota_service_server::QuotaServiceServer;
 use crate::pb::tenant_service_server::TenantServiceServer;
 use crate::pb::usage_service_server::UsageServiceServer;
+use crate::provisioning::Provisioner;
 use crate::storage::{PoolOptions, Store};
 
 /// Applies pending control-plane migrations to `database_url`.
@@ -107,6 +108,45 @@ pub async fn reaggregate_usage(
     let outcome = crate::jobs::reaggregate::run(rollups, days).await;
     store.close().await?;
     outcome
+}
+
+/// `tenants`, provisioning SCHEMA tenants on PostgreSQL with the template
+/// of `template_dir` through the owner's `migration_url`; unchanged on
+/// SQLite, which has no schemas. The server and the `tenantd tenants`
+/// commands alike.
+async fn with_provisioning(
+    tenants: Tenants,
+    store: &Store,
+    migration_url: &str,
+    (template_dir, fault): (Option<&std::path::Path>, Option<crate::provisioning::Step>),
+) -> Result<Tenants> {
+    if store.backend() != sea_orm::DbBackend::Postgres {
+        return Ok(tenants);
+    }
+    let template = load_template(template_dir)?;
+    let provisioner = Provisioner::connect(migration_url, template, fault).await?;
+    Ok(tenants.with_provisioner(provisioner))
+}
+
+/// The directory an operator command works with: the database URL for the
+/// control plane, the migration URL (the owner's) for schema DDL.
+pub async fn operator_tenants(common: &CommonArgs) -> Result<(Store, Tenants)> {
+    let store = Store::connect(&common.database_url, &PoolOptions::default()).await?;
+    store.ensure_migrated().await?;
+    let migration_url = common
+        .migration_database_url
+        .as_deref()
+        .filter(|url| !url.is_empty())
+        .unwrap_or(&common.database_url);
+    let settings = TenantSettings {
+        purge_after: chrono::Duration::days(30),
+        base_domain: None,
+    };
+    let resolver = Arc::new(DnsTxtResolver::new(None)?);
+    let tenants = Tenants::new(store.clone(), settings, resolver);
+    let template_dir = common.template.tenant_template_dir.as_deref();
+    let tenants = with_provisioning(tenants, &store, migration_url, (template_dir, None)).await?;
+    Ok((store, tenants))
 }
 
 /// Completes on SIGTERM or Ctrl-C.
@@ -269,7 +309,18 @@ async fn serve(
         purge_after: config.purge_after,
         base_domain: config.base_domain.clone(),
     };
-    let tenants = Tenants::new(store.clone(), settings, resolver);
+    let tenants = with_provisioning(
+        Tenants::new(store.clone(), settings, resolver),
+        &store,
+        &config.migration_database_url,
+        (
+            config.tenant_template_dir.as_deref(),
+            config.provisioning_fault,
+        ),
+    )
+    .await?;
+    let tenant_jobs =
+        crate::jobs::provisioning::spawn(tenants.clone(), config.tenant_jobs_interval);
     let limiter = crate::limiter::connect(
         config.redis_url.as_deref(),
         config.redis_cluster,
@@ -400,6 +451,7 @@ async fn serve(
         () = grace_expired => tracing::warn!(grace_seconds = grace.as_secs(), "calls still in flight after the grace period were cut off"),
     }
     aggregation.abort();
+    tenant_jobs.abort();
     for task in upkeep {
         task.abort();
     }

@@ -20,7 +20,9 @@ mod audit;
 mod config_versions;
 mod domains;
 pub mod entities;
+mod job_lock;
 mod plans;
+mod purge;
 mod quota_overrides;
 mod rollup_statements;
 mod tenants;
@@ -29,6 +31,7 @@ mod usage_aggregation;
 mod usage_alerts;
 mod usage_export;
 
+pub use job_lock::JobLock;
 pub use tenants::IdempotencyEntry;
 pub use usage_aggregation::{AGGREGATION_LOCK, AggregationProgress, Fold};
 

@@ -16,6 +16,7 @@ mod isolation;
 mod lifecycle;
 mod listing;
 mod process;
+mod provisioning;
 mod quota;
 mod quota_cache;
 mod quota_cluster;
