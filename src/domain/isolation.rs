@@ -1,5 +1,6 @@
 //! Isolation models: where a tenant's application data lives, and which
-//! model a tenant gets when its creator names none.
+//! model a tenant gets when its creator names none (its plan's
+//! `default_isolation`).
 //!
 //! `POOL` tenants share tables guarded by row-level security; `SCHEMA`
 //! tenants get their own PostgreSQL schema and role (see
@@ -35,25 +36,15 @@ impl IsolationModel {
             .into_iter()
             .find(|model| model.as_str() == text)
     }
-
-    /// The model of a plan's tenants when the creator names none: the
-    /// starter tier pools its many small tenants, paid tiers get a schema.
-    /// Custom plans pool, as the cheaper default, unless asked otherwise.
-    pub fn default_for_plan(plan: &str) -> Self {
-        match plan {
-            "professional" | "enterprise" => IsolationModel::Schema,
-            _ => IsolationModel::Pool,
-        }
-    }
 }
 
-/// The model a new tenant gets: the one asked for, or its plan's default.
+/// The model a new tenant gets: the one asked for, or `plan_default`.
 /// Without schema support (SQLite) a default of SCHEMA falls back to POOL,
 /// so the embedded database keeps working, while an explicit SCHEMA is
 /// refused with FAILED_PRECONDITION.
 pub fn choose(
     requested: Option<IsolationModel>,
-    plan: &str,
+    plan_default: IsolationModel,
     schemas_supported: bool,
 ) -> Result<IsolationModel> {
     match requested {
@@ -65,7 +56,7 @@ pub fn choose(
              so create the tenant with POOL isolation or run tenantd on PostgreSQL",
         )),
         Some(model) => Ok(model),
-        None if schemas_supported => Ok(IsolationModel::default_for_plan(plan)),
+        None if schemas_supported => Ok(plan_default),
         None => Ok(IsolationModel::Pool),
     }
 }
@@ -76,24 +67,13 @@ mod tests {
 
     #[test]
     fn plans_choose_and_sqlite_pools() {
-        assert_eq!(
-            choose(None, "starter", true).ok(),
-            Some(IsolationModel::Pool)
-        );
-        assert_eq!(
-            choose(None, "professional", true).ok(),
-            Some(IsolationModel::Schema)
-        );
-        assert_eq!(
-            choose(None, "enterprise", false).ok(),
-            Some(IsolationModel::Pool)
-        );
-        assert_eq!(
-            choose(Some(IsolationModel::Pool), "enterprise", true).ok(),
-            Some(IsolationModel::Pool)
-        );
+        use IsolationModel::{Pool, Schema};
+        assert_eq!(choose(None, Pool, true).ok(), Some(Pool));
+        assert_eq!(choose(None, Schema, true).ok(), Some(Schema));
+        assert_eq!(choose(None, Schema, false).ok(), Some(Pool));
+        assert_eq!(choose(Some(Pool), Schema, true).ok(), Some(Pool));
         assert!(matches!(
-            choose(Some(IsolationModel::Schema), "starter", false),
+            choose(Some(Schema), Pool, false),
             Err(Error::FailedPrecondition { .. })
         ));
     }

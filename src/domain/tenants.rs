@@ -17,6 +17,7 @@ use super::filter::{self, Comparison, Op};
 use super::ids::{TenantId, TenantRef, new_v7_at};
 use super::isolation;
 use super::paging;
+use super::plan::Plan;
 use super::tenant::{NewTenant, Tenant, TenantPatch, TenantQuery, TenantState, truncate_to_micros};
 use super::verification::TxtResolver;
 use crate::error::{Error, Result};
@@ -132,8 +133,12 @@ impl Tenants {
         {
             return self.replay(platform, &entry, &fingerprint).await;
         }
-        self.check_plan_exists(&new.plan).await?;
-        let isolation = isolation::choose(new.isolation, &new.plan, self.provisioner.is_some())?;
+        let plan = self.check_plan_exists(&new.plan).await?;
+        let isolation = isolation::choose(
+            new.isolation,
+            plan.default_isolation,
+            self.provisioner.is_some(),
+        )?;
         let now = now();
         let id = new
             .id
@@ -320,11 +325,11 @@ impl Tenants {
     }
 
     /// A tenant may only be put on a plan of the catalogue, or its quota
-    /// checks would all fail.
-    async fn check_plan_exists(&self, plan: &str) -> Result<()> {
+    /// checks would all fail. Answers the plan.
+    async fn check_plan_exists(&self, plan: &str) -> Result<Plan> {
         let catalogue = Scope::from(&super::context::PlatformScope::system());
-        if self.store.find_plan(catalogue, plan).await?.is_some() {
-            return Ok(());
+        if let Some(found) = self.store.find_plan(catalogue, plan).await? {
+            return Ok(found);
         }
         Err(Error::failed_precondition(
             "PLAN_NOT_FOUND",

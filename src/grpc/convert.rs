@@ -36,7 +36,8 @@ fn tenant_state(state: TenantState) -> pb::TenantState {
     }
 }
 
-fn isolation_model(model: IsolationModel) -> pb::IsolationModel {
+/// The wire spelling of an isolation model.
+pub(super) fn isolation_model(model: IsolationModel) -> pb::IsolationModel {
     match model {
         IsolationModel::Pool => pb::IsolationModel::Pool,
         IsolationModel::Schema => pb::IsolationModel::Schema,
@@ -45,14 +46,18 @@ fn isolation_model(model: IsolationModel) -> pb::IsolationModel {
 
 /// The isolation a creator asked for: `None` for UNSPECIFIED (the plan's
 /// default), a violation for a number no model has.
-fn requested_isolation(value: i32, violations: &mut Vec<FieldViolation>) -> Option<IsolationModel> {
+pub(super) fn requested_isolation(
+    value: i32,
+    field: &str,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<IsolationModel> {
     match pb::IsolationModel::try_from(value) {
         Ok(pb::IsolationModel::Unspecified) => None,
         Ok(pb::IsolationModel::Pool) => Some(IsolationModel::Pool),
         Ok(pb::IsolationModel::Schema) => Some(IsolationModel::Schema),
         Err(_) => {
             violations.push(FieldViolation::new(
-                "tenant.isolation",
+                field,
                 format!("{value} is not an isolation model; use POOL or SCHEMA"),
             ));
             None
@@ -113,7 +118,7 @@ pub fn new_tenant(request: &pb::CreateTenantRequest) -> Result<NewTenant> {
     validate::plan(&plan, "tenant.plan", &mut violations);
     let labels = sorted_labels(&tenant.labels);
     validate::labels(&labels, "tenant.labels", &mut violations);
-    let isolation = requested_isolation(tenant.isolation, &mut violations);
+    let isolation = requested_isolation(tenant.isolation, "tenant.isolation", &mut violations);
     let id = if request.tenant_id.is_empty() {
         None
     } else {
