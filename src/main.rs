@@ -62,7 +62,11 @@ async fn tenants_command(
     common: &tenantd::config::CommonArgs,
     command: TenantsCommand,
 ) -> Result<(), tenantd::error::Error> {
-    let (store, tenants) = tenantd::server::operator_tenants(common).await?;
+    let concurrency = match &command {
+        TenantsCommand::Migrate(args) => args.concurrency,
+        TenantsCommand::Purge(_) => 1,
+    };
+    let (store, tenants) = tenantd::server::operator_tenants(common, concurrency).await?;
     let outcome = match command {
         TenantsCommand::Purge(args) => {
             let now = args.now.map(tenantd::domain::ids::TenantId::from_uuid);

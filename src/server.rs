@@ -110,6 +110,10 @@ pub async fn reaggregate_usage(
     outcome
 }
 
+/// SCHEMA tenants one replica provisions at once (two owner connections
+/// each); more wait their turn.
+const PROVISIONING_CONCURRENCY: u32 = 4;
+
 /// `tenants`, provisioning SCHEMA tenants on PostgreSQL with the template
 /// of `template_dir` through the owner's `migration_url`; unchanged on
 /// SQLite, which has no schemas. The server and the `tenantd tenants`
@@ -118,19 +122,24 @@ async fn with_provisioning(
     tenants: Tenants,
     store: &Store,
     migration_url: &str,
-    (template_dir, fault): (Option<&std::path::Path>, Option<crate::provisioning::Step>),
+    (template_dir, concurrency, fault): (
+        Option<&std::path::Path>,
+        u32,
+        Option<crate::provisioning::Step>,
+    ),
 ) -> Result<Tenants> {
     if store.backend() != sea_orm::DbBackend::Postgres {
         return Ok(tenants);
     }
     let template = load_template(template_dir)?;
-    let provisioner = Provisioner::connect(migration_url, template, fault).await?;
+    let provisioner = Provisioner::connect(migration_url, template, concurrency, fault).await?;
     Ok(tenants.with_provisioner(provisioner))
 }
 
 /// The directory an operator command works with: the database URL for the
-/// control plane, the migration URL (the owner's) for schema DDL.
-pub async fn operator_tenants(common: &CommonArgs) -> Result<(Store, Tenants)> {
+/// control plane, the migration URL (the owner's) for schema DDL, for
+/// `concurrency` tenants at once.
+pub async fn operator_tenants(common: &CommonArgs, concurrency: u32) -> Result<(Store, Tenants)> {
     let store = Store::connect(&common.database_url, &PoolOptions::default()).await?;
     store.ensure_migrated().await?;
     let migration_url = common
@@ -145,7 +154,13 @@ pub async fn operator_tenants(common: &CommonArgs) -> Result<(Store, Tenants)> {
     let resolver = Arc::new(DnsTxtResolver::new(None)?);
     let tenants = Tenants::new(store.clone(), settings, resolver);
     let template_dir = common.template.tenant_template_dir.as_deref();
-    let tenants = with_provisioning(tenants, &store, migration_url, (template_dir, None)).await?;
+    let tenants = with_provisioning(
+        tenants,
+        &store,
+        migration_url,
+        (template_dir, concurrency, None),
+    )
+    .await?;
     Ok((store, tenants))
 }
 
@@ -315,6 +330,7 @@ async fn serve(
         &config.migration_database_url,
         (
             config.tenant_template_dir.as_deref(),
+            PROVISIONING_CONCURRENCY,
             config.provisioning_fault,
         ),
     )

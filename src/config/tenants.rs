@@ -49,9 +49,10 @@ pub struct PurgeArgs {
 /// Settings of `tenantd tenants migrate`.
 #[derive(Debug, Clone, Args)]
 pub struct MigrateArgs {
-    /// Tenants migrated at once.
-    #[arg(long, default_value_t = 4)]
-    pub concurrency: usize,
+    /// Tenants migrated at once, 1 to 64 (each holds two connections of the
+    /// owner's).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: u32,
     /// Only report which tenants have pending files; change nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -4,9 +4,11 @@
 //! deleted tenants past their purge time.
 //!
 //! Every provisioning of a tenant holds its advisory lock
-//! ([`Provisioner::try_lock`]): a request and a reconciler, or two
-//! replicas, never work on one tenant at once, and a crashed holder's lock
-//! dies with its connection, so the reconciler can take over.
+//! ([`Provisioner::lock`]): a request and a reconciler, or two replicas,
+//! never work on one tenant at once, and a crashed holder's lock dies with
+//! its connection, so the reconciler can take over. A request waits for
+//! the lock, so it answers the outcome even when the reconciler got there
+//! first; the reconciler skips tenants someone else is working on.
 
 use chrono::{DateTime, Utc};
 
@@ -49,12 +51,18 @@ impl Tenants {
     }
 
     /// Provisions a PROVISIONING tenant and answers it ACTIVE or FAILED.
-    /// While another session holds its lock, answers it as it stands; an
+    /// With `wait`, waits for another session working on it and answers
+    /// its outcome; without, answers the tenant as it stands meanwhile. An
     /// interruption answers the error and leaves it for the reconciler.
-    pub(super) async fn provision(&self, tenant_id: TenantId, origin: &Origin) -> Result<Tenant> {
+    pub(super) async fn provision(
+        &self,
+        tenant_id: TenantId,
+        origin: &Origin,
+        wait: bool,
+    ) -> Result<Tenant> {
         let provisioner = self.provisioner()?;
         let scope = TenantScope::new(tenant_id);
-        let Some(lock) = provisioner.try_lock(tenant_id).await? else {
+        let Some(lock) = provisioner.lock(tenant_id, wait).await? else {
             return self.get(&scope).await;
         };
         let outcome = self.provision_locked(provisioner, &scope, origin).await;
@@ -69,8 +77,9 @@ impl Tenants {
         origin: &Origin,
     ) -> Result<Tenant> {
         let tenant_id = scope.tenant_id();
-        if self.get(scope).await?.state != TenantState::Provisioning {
-            return self.get(scope).await;
+        let current = self.get(scope).await?;
+        if current.state != TenantState::Provisioning {
+            return Ok(current);
         }
         let reason = match provisioner.provision(tenant_id).await {
             Ok(version) => {
@@ -115,7 +124,7 @@ impl Tenants {
             .await;
         let origin = system_origin();
         for tenant in outcome.iter().flatten() {
-            if let Err(error) = self.provision(tenant.id, &origin).await {
+            if let Err(error) = self.provision(tenant.id, &origin, false).await {
                 tracing::warn!(tenant.id = %tenant.id, error = %error_chain(&error), "reconciling a provisioning tenant failed");
             }
         }
@@ -249,7 +258,7 @@ impl Tenants {
     /// the error names it and the schema stays at the last good file.
     pub async fn migrate_template(&self, tenant_id: TenantId, dry_run: bool) -> Result<(i32, i32)> {
         let provisioner = self.provisioner()?;
-        let Some(lock) = provisioner.try_lock(tenant_id).await? else {
+        let Some(lock) = provisioner.lock(tenant_id, false).await? else {
             return Err(Error::Aborted {
                 reason: "TENANT_BUSY",
                 message: "another session is provisioning or migrating this tenant; run again"

@@ -163,7 +163,9 @@ impl Tenants {
             .insert_tenant(platform.into(), &tenant, entry.as_ref(), audit)
             .await
         {
-            Ok(()) if tenant.state == TenantState::Provisioning => self.provision(id, origin).await,
+            Ok(()) if tenant.state == TenantState::Provisioning => {
+                self.provision(id, origin, true).await
+            }
             Ok(()) => Ok(tenant),
             // A concurrent retry of the same request won the race.
             Err(Error::AlreadyExists { reason, .. }) if reason == REQUEST_ID_IN_USE => {
@@ -319,7 +321,7 @@ impl Tenants {
             })
             .await?;
         if tenant.state == TenantState::Provisioning {
-            return self.provision(tenant.id, origin).await;
+            return self.provision(tenant.id, origin, true).await;
         }
         Ok(tenant)
     }

@@ -64,7 +64,7 @@ pub async fn roll_out(tenants: Tenants, args: &MigrateArgs) -> Result<Summary> {
     let mut running = JoinSet::new();
     let mut summary = Summary::default();
     loop {
-        while running.len() < args.concurrency.max(1) {
+        while running.len() < args.concurrency.max(1) as usize {
             let Some(tenant_id) = pending.next() else {
                 break;
             };

@@ -11,7 +11,7 @@
 //! - every step is idempotent (a role or schema that exists is kept, files
 //!   already recorded are skipped), so a provisioning cut short by a crash is
 //!   finished by running it again;
-//! - one provisioner at a time per tenant: [`Provisioner::try_lock`] takes a
+//! - one provisioner at a time per tenant: [`Provisioner::lock`] takes a
 //!   transaction-scoped advisory lock, released when its holder ends or its
 //!   connection dies, so a crashed replica never blocks the reconciler.
 //!
@@ -29,6 +29,8 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     Statement, TransactionTrait,
 };
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
@@ -72,6 +74,10 @@ pub struct Provisioner {
     template: Arc<Template>,
     /// Test-only: stop after this step as a killed process would.
     fault: Option<Step>,
+    /// One permit per tenant lock held: a holder needs a second pooled
+    /// connection for its DDL, so at most half the pool may hold locks, or
+    /// the holders would wait on each other for a connection.
+    holders: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for Provisioner {
@@ -91,8 +97,10 @@ const TENANT_LOCK_CLASS: i32 = 0x7465_6e74;
 /// A held per-tenant lock; [`TenantLock::release`] ends it (dropping it
 /// does too, when its connection returns to the pool).
 pub struct TenantLock {
-    /// The transaction holding `pg_try_advisory_xact_lock`.
+    /// The transaction holding the advisory lock.
     txn: DatabaseTransaction,
+    /// This holder's share of the pool.
+    _permit: OwnedSemaphorePermit,
 }
 
 impl TenantLock {
@@ -103,13 +111,20 @@ impl TenantLock {
 }
 
 impl Provisioner {
-    /// Connects to the owner's `url` (PostgreSQL only) with `template`.
-    /// `fault` is for tests: provisioning then stops after that step, as if
-    /// the process were killed there.
-    pub async fn connect(url: &str, template: Template, fault: Option<Step>) -> Result<Self> {
+    /// Connects to the owner's `url` (PostgreSQL only) with `template`,
+    /// for at most `concurrency` tenants provisioned or migrated at once
+    /// (two connections each). `fault` is for tests: provisioning then
+    /// stops after that step, as if the process were killed there.
+    pub async fn connect(
+        url: &str,
+        template: Template,
+        concurrency: u32,
+        fault: Option<Step>,
+    ) -> Result<Self> {
+        let concurrency = concurrency.clamp(1, 256);
         let mut options = ConnectOptions::new(url.to_owned());
         options
-            .max_connections(8)
+            .max_connections(2 * concurrency)
             .min_connections(0)
             .sqlx_logging(false);
         let db = Database::connect(options).await.map_err(classify)?;
@@ -120,6 +135,7 @@ impl Provisioner {
             db,
             template: Arc::new(template),
             fault,
+            holders: Arc::new(Semaphore::new(concurrency as usize)),
         })
     }
 
@@ -128,15 +144,24 @@ impl Provisioner {
         &self.template
     }
 
-    /// Takes the tenant's provisioning lock, or `None` when another
-    /// session holds it.
-    pub async fn try_lock(&self, tenant_id: TenantId) -> Result<Option<TenantLock>> {
+    /// Takes the tenant's provisioning lock, waiting for another session
+    /// to release it when `wait`; without, `None` when another holds it.
+    pub async fn lock(&self, tenant_id: TenantId, wait: bool) -> Result<Option<TenantLock>> {
+        let permit = Arc::clone(&self.holders)
+            .acquire_owned()
+            .await
+            .map_err(Error::internal)?;
         let txn = self.db.begin().await.map_err(classify)?;
         let key = tenant_lock_key(tenant_id);
+        let sql = if wait {
+            "SELECT true AS locked FROM (SELECT pg_advisory_xact_lock($1, $2)) AS held"
+        } else {
+            "SELECT pg_try_advisory_xact_lock($1, $2) AS locked"
+        };
         let row = txn
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT pg_try_advisory_xact_lock($1, $2) AS locked",
+                sql,
                 [TENANT_LOCK_CLASS.into(), key.into()],
             ))
             .await
@@ -150,7 +175,10 @@ impl Provisioner {
             txn.rollback().await.map_err(classify)?;
             return Ok(None);
         }
-        Ok(Some(TenantLock { txn }))
+        Ok(Some(TenantLock {
+            txn,
+            _permit: permit,
+        }))
     }
 
     /// Makes the tenant's role and schema and applies every template file
