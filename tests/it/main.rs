@@ -17,6 +17,7 @@ mod lifecycle;
 mod listing;
 mod process;
 mod provisioning;
+mod provisioning_concurrency;
 mod provisioning_plans;
 mod provisioning_rights;
 mod provisioning_rollout;
