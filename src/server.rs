@@ -4,6 +4,8 @@
 //! Tests bind `127.0.0.1:0` and call [`run`] with a channel as the shutdown
 //! future, so they exercise exactly what production runs.
 
+mod tenants;
+
 use std::future::Future;
 use std::sync::Arc;
 
@@ -19,7 +21,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
-use crate::config::{CommonArgs, Config, ExportFormat, UsageExportArgs, load_template, redact_url};
+use crate::config::{Config, ExportFormat, UsageExportArgs, redact_url};
 use crate::dns::DnsTxtResolver;
 use crate::domain::config_schema::ConfigSchema;
 use crate::domain::configs::Configs;
@@ -49,8 +51,9 @@ use crate::pb::config_service_server::ConfigServiceServer;
 use crate::pb::quota_service_server::QuotaServiceServer;
 use crate::pb::tenant_service_server::TenantServiceServer;
 use crate::pb::usage_service_server::UsageServiceServer;
-use crate::provisioning::Provisioner;
 use crate::storage::{PoolOptions, Store};
+pub use tenants::operator_tenants;
+use tenants::{PROVISIONING_CONCURRENCY, with_provisioning};
 
 /// Applies pending control-plane migrations to `database_url`.
 pub async fn migrate(database_url: &str) -> Result<()> {
@@ -108,60 +111,6 @@ pub async fn reaggregate_usage(
     let outcome = crate::jobs::reaggregate::run(rollups, days).await;
     store.close().await?;
     outcome
-}
-
-/// SCHEMA tenants one replica provisions at once (two owner connections
-/// each); more wait their turn.
-const PROVISIONING_CONCURRENCY: u32 = 4;
-
-/// `tenants`, provisioning SCHEMA tenants on PostgreSQL with the template
-/// of `template_dir` through the owner's `migration_url`; unchanged on
-/// SQLite, which has no schemas. The server and the `tenantd tenants`
-/// commands alike.
-async fn with_provisioning(
-    tenants: Tenants,
-    store: &Store,
-    migration_url: &str,
-    (template_dir, concurrency, fault): (
-        Option<&std::path::Path>,
-        u32,
-        Option<crate::provisioning::Step>,
-    ),
-) -> Result<Tenants> {
-    if store.backend() != sea_orm::DbBackend::Postgres {
-        return Ok(tenants);
-    }
-    let template = load_template(template_dir)?;
-    let provisioner = Provisioner::connect(migration_url, template, concurrency, fault).await?;
-    Ok(tenants.with_provisioner(provisioner))
-}
-
-/// The directory an operator command works with: the database URL for the
-/// control plane, the migration URL (the owner's) for schema DDL, for
-/// `concurrency` tenants at once.
-pub async fn operator_tenants(common: &CommonArgs, concurrency: u32) -> Result<(Store, Tenants)> {
-    let store = Store::connect(&common.database_url, &PoolOptions::default()).await?;
-    store.ensure_migrated().await?;
-    let migration_url = common
-        .migration_database_url
-        .as_deref()
-        .filter(|url| !url.is_empty())
-        .unwrap_or(&common.database_url);
-    let settings = TenantSettings {
-        purge_after: chrono::Duration::days(30),
-        base_domain: None,
-    };
-    let resolver = Arc::new(DnsTxtResolver::new(None)?);
-    let tenants = Tenants::new(store.clone(), settings, resolver);
-    let template_dir = common.template.tenant_template_dir.as_deref();
-    let tenants = with_provisioning(
-        tenants,
-        &store,
-        migration_url,
-        (template_dir, concurrency, None),
-    )
-    .await?;
-    Ok((store, tenants))
 }
 
 /// Completes on SIGTERM or Ctrl-C.
