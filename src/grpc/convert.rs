@@ -150,7 +150,7 @@ pub fn new_tenant(request: &pb::CreateTenantRequest) -> Result<NewTenant> {
 }
 
 const MUTABLE_TENANT_FIELDS: [&str; 4] = ["display_name", "slug", "plan", "labels"];
-const OUTPUT_ONLY_TENANT_FIELDS: [&str; 11] = [
+const OUTPUT_ONLY_TENANT_FIELDS: [&str; 10] = [
     "name",
     "id",
     "state",
@@ -160,7 +160,6 @@ const OUTPUT_ONLY_TENANT_FIELDS: [&str; 11] = [
     "delete_time",
     "purge_time",
     "etag",
-    "isolation",
     "template_version",
 ];
 
@@ -223,6 +222,10 @@ pub fn tenant_patch(tenant: &pb::Tenant, mask: Option<&FieldMask>) -> Result<Ten
                 validate::labels(&labels, "tenant.labels", &mut violations);
                 patch.labels = Some(labels);
             }
+            "isolation" => violations.push(FieldViolation::new(
+                "update_mask",
+                "\"isolation\" is fixed when the tenant is created and cannot be updated",
+            )),
             other if OUTPUT_ONLY_TENANT_FIELDS.contains(&other) => violations.push(FieldViolation::new(
                 "update_mask",
                 format!("{other:?} is output only and cannot be updated"),

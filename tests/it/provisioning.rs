@@ -12,11 +12,11 @@ use tenantd::provisioning::Step;
 use tonic::Code;
 
 use crate::support::db::{TestDatabase, postgres_available};
-use crate::support::fixtures::{Client, name_request};
+use crate::support::fixtures::{Client, mask, name_request};
 use crate::support::schemas::{
     connect, prober, role_exists, schema_exists, schema_of, tables_with_owners,
 };
-use crate::support::status::assert_error;
+use crate::support::status::{assert_error, invalid_fields};
 use crate::support::{Backend, TestServer};
 
 /// The tables of the example template, and the version table.
@@ -414,6 +414,18 @@ async fn sqlite_refuses_schema_isolation() {
     .expect("a paid plan's default falls back to POOL");
     assert_eq!(pooled.isolation(), pb::IsolationModel::Pool);
     assert_eq!(pooled.state(), pb::TenantState::Active);
+    let fixed = client
+        .update_tenant(pb::UpdateTenantRequest {
+            tenant: Some(pb::Tenant {
+                name: pooled.name.clone(),
+                isolation: pb::IsolationModel::Schema.into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["isolation"]),
+        })
+        .await
+        .expect_err("isolation is fixed at creation");
+    assert_eq!(invalid_fields(&fixed), ["update_mask"]);
     server.stop().await;
 }
 
