@@ -139,6 +139,33 @@ impl Provisioner {
         })
     }
 
+    /// The rights provisioning needs that its role lacks: `CREATEROLE` and
+    /// `CREATE` on the database (a superuser has both). Empty when all is
+    /// well.
+    pub async fn missing_rights(&self) -> Result<Vec<&'static str>> {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT (rolcreaterole OR rolsuper) AS create_role, \
+                 has_database_privilege(current_database(), 'CREATE') AS create_schema \
+                 FROM pg_roles WHERE rolname = current_user",
+            ))
+            .await
+            .map_err(classify)?;
+        let Some(row) = row else {
+            return Ok(vec!["CREATEROLE", "CREATE on the database"]);
+        };
+        let mut missing = Vec::new();
+        if !row.try_get::<bool>("", "create_role").map_err(classify)? {
+            missing.push("CREATEROLE");
+        }
+        if !row.try_get::<bool>("", "create_schema").map_err(classify)? {
+            missing.push("CREATE on the database");
+        }
+        Ok(missing)
+    }
+
     /// The template in use.
     pub fn template(&self) -> &Template {
         &self.template

@@ -33,6 +33,15 @@ pub(super) async fn with_provisioning(
     }
     let template = load_template(template_dir)?;
     let provisioner = Provisioner::connect(migration_url, template, concurrency, fault).await?;
+    let missing = provisioner.missing_rights().await?;
+    if !missing.is_empty() {
+        // Serving goes on: POOL tenants need none of this, and SCHEMA
+        // tenants end FAILED with the database's refusal as their reason.
+        tracing::warn!(
+            missing = %missing.join(", "),
+            "the migration database role cannot provision SCHEMA tenants; grant it the missing rights or set --migration-database-url to one that has them"
+        );
+    }
     Ok(tenants.with_provisioner(provisioner))
 }
 

@@ -1,7 +1,9 @@
 //! Provisioning needs no superuser: a database owned by a login role with
 //! only `CREATEROLE` (no SUPERUSER, no CREATEDB) migrates, provisions a
 //! SCHEMA tenant and, through `tenantd tenants purge --now`, removes it
-//! again, leaving no schema or role.
+//! again, leaving no schema or role; and a role without CREATEROLE makes
+//! SCHEMA tenants FAILED with the database's refusal as the reason, while
+//! POOL tenants are unaffected.
 
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use tenantd::pb;
@@ -103,6 +105,55 @@ async fn a_createrole_owner_provisions_and_purges_without_superuser() {
         .await
         .expect_err("purged");
     assert_eq!(gone.code(), tonic::Code::NotFound);
+    catalogue.close().await.ok();
+    server.stop().await;
+    database.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_createrole_schema_tenants_fail_with_the_reason() {
+    if !postgres_available().await {
+        return;
+    }
+    let database = TestDatabase::create(Backend::Postgres).await;
+    database.migrate_as_owner().await;
+    // Misconfigured: DDL would run as the serving role, which may not
+    // create roles.
+    let app_url = database.url.clone();
+    let server = TestServer::start_on(&database, move |config| {
+        config.migrate_on_start = false;
+        config.migration_database_url = app_url;
+    })
+    .await;
+    let mut client = server.tenants();
+    let failed = create_with(
+        &mut client,
+        "lacking",
+        "enterprise",
+        pb::IsolationModel::Unspecified,
+    )
+    .await
+    .expect("the create itself succeeds");
+    assert_eq!(failed.state(), pb::TenantState::Failed);
+    assert!(
+        failed
+            .state_reason
+            .contains("creating the tenant role failed")
+            && failed.state_reason.contains("permission denied"),
+        "{}",
+        failed.state_reason
+    );
+    let pooled = create_with(
+        &mut client,
+        "pooled-ok",
+        "starter",
+        pb::IsolationModel::Unspecified,
+    )
+    .await
+    .expect("POOL tenants need no such right");
+    assert_eq!(pooled.state(), pb::TenantState::Active);
+    let catalogue = connect(&database.owner_url).await;
+    assert!(!role_exists(&catalogue, &schema_of(&failed.id)).await);
     catalogue.close().await.ok();
     server.stop().await;
     database.drop_database().await;
