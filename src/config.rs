@@ -1,7 +1,11 @@
 //! Configuration: command-line flags, each also read from a `TENANTD_*`
 //! environment variable, parsed once and validated into [`Config`].
 
+mod tenants;
+mod tokens;
+
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -10,6 +14,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::domain::validate;
 use crate::error::{Error, Result};
 use crate::storage::PoolOptions;
+pub use tenants::{MigrateArgs, PurgeArgs, TemplateArgs, TenantsCommand, load_template};
+pub use tokens::{MIN_TOKEN_BYTES, NamedToken, parse_tokens};
 
 /// The embedded default database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tenantd.db?mode=rwc";
@@ -38,6 +44,9 @@ pub enum Command {
     /// Operator commands on usage data: export and reaggregation.
     #[command(subcommand)]
     Usage(UsageCommand),
+    /// Operator commands on tenants: purge, template rollout.
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
 }
 
 /// `tenantd usage …`: commands that work on the database directly, with the
@@ -146,6 +155,9 @@ pub struct CommonArgs {
         default_value = "info"
     )]
     pub log_filter: String,
+    /// The tenant template.
+    #[command(flatten)]
+    pub template: TemplateArgs,
 }
 
 /// Settings of `serve`.
@@ -232,6 +244,14 @@ pub struct ServeArgs {
     /// Retention of raw usage events.
     #[command(flatten)]
     pub retention: RetentionArgs,
+    /// Seconds between runs of the provisioning reconciler and the purge
+    /// job (both also run at start).
+    #[arg(
+        long,
+        env = "TENANTD_TENANT_JOBS_INTERVAL_SECONDS",
+        default_value_t = 60
+    )]
+    pub tenant_jobs_interval_seconds: u64,
 }
 
 impl ServeArgs {
@@ -289,67 +309,15 @@ pub struct Config {
     pub usage_aggregation_interval: Duration,
     /// How long raw usage events are kept after their day is final.
     pub usage_event_retention: chrono::Duration,
-}
-
-/// The shortest token accepted: shorter ones are guessable.
-pub const MIN_TOKEN_BYTES: usize = 16;
-
-/// A configured bearer token and the name it is known by. The token is
-/// never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct NamedToken {
-    /// What logs and the audit log call its holder.
-    pub name: String,
-    /// The bearer token.
-    pub token: String,
-}
-
-impl std::fmt::Debug for NamedToken {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("NamedToken")
-            .field("name", &self.name)
-            .field("token", &"***")
-            .finish()
-    }
-}
-
-/// Parses `NAME=TOKEN` or bare-token entries of `flag`; a bare token is
-/// named `{flag}#{position}`.
-pub fn parse_tokens(entries: &[String], flag: &str) -> Result<Vec<NamedToken>> {
-    let mut tokens = Vec::new();
-    for (position, entry) in entries.iter().map(|entry| entry.trim()).enumerate() {
-        if entry.is_empty() {
-            continue;
-        }
-        let (name, token) = match entry.split_once('=') {
-            Some((name, token)) => (name.trim().to_owned(), token.trim().to_owned()),
-            None => (format!("{flag}#{}", position + 1), entry.to_owned()),
-        };
-        let usable_name = !name.is_empty()
-            && name
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || b"-_.#".contains(&byte));
-        if !usable_name {
-            return Err(Error::invalid_field(
-                flag,
-                "names are letters, digits, '-', '_' and '.'",
-            ));
-        }
-        if token.len() < MIN_TOKEN_BYTES || token.bytes().any(|byte| !byte.is_ascii_graphic()) {
-            return Err(Error::invalid_field(
-                flag,
-                format!(
-                    "the token of {name} must be at least {MIN_TOKEN_BYTES} printable ASCII characters"
-                ),
-            ));
-        }
-        if tokens.iter().any(|known: &NamedToken| known.name == name) {
-            return Err(Error::invalid_field(flag, format!("{name} is named twice")));
-        }
-        tokens.push(NamedToken { name, token });
-    }
-    Ok(tokens)
+    /// The operator's tenant template directory; the embedded one when
+    /// `None`.
+    pub tenant_template_dir: Option<PathBuf>,
+    /// How often the provisioning reconciler and the purge job run.
+    pub tenant_jobs_interval: Duration,
+    /// For tests only, never set from flags or the environment: SCHEMA
+    /// provisioning stops after this step as if the process were killed
+    /// there, leaving the tenant PROVISIONING for the reconciler.
+    pub provisioning_fault: Option<crate::provisioning::Step>,
 }
 
 impl Config {
@@ -396,6 +364,9 @@ impl Config {
                 serve.retention.usage_event_retention_days,
             )),
             migrate_on_start: !serve.no_migrate,
+            tenant_template_dir: common.template.tenant_template_dir.clone(),
+            tenant_jobs_interval: Duration::from_secs(serve.tenant_jobs_interval_seconds.max(1)),
+            provisioning_fault: None,
             base_domain,
             dns_resolver: serve.dns_resolver,
             purge_after: chrono::Duration::days(i64::from(serve.purge_after_days)),
@@ -424,6 +395,9 @@ impl Config {
             usage_aggregation_interval: Duration::from_secs(1),
             usage_event_retention: chrono::Duration::days(35),
             migrate_on_start: true,
+            tenant_template_dir: None,
+            tenant_jobs_interval: Duration::from_secs(60),
+            provisioning_fault: None,
             base_domain: None,
             dns_resolver: None,
             purge_after: chrono::Duration::days(30),

@@ -16,7 +16,9 @@
 //! - [`grpc`]: one file per proto service plus proto ⇄ domain conversions; handlers are thin.
 //! - [`domain`]: typed ids, validation and business rules; no tonic, no SQL.
 //! - [`storage`]: sea-orm entities and the only code that speaks SQL.
-//! - [`jobs`]: background work one replica at a time does (usage aggregation).
+//! - [`jobs`]: background work one replica at a time does (usage aggregation, provisioning
+//!   reconciliation, purge).
+//! - [`provisioning`]: SCHEMA tenants' schemas, roles and tenant template (PostgreSQL only).
 //! - [`limiter`]: quota counters behind one trait, Redis or in-process.
 //! - [`changefeed`]: change notifications across replicas (PostgreSQL `LISTEN/NOTIFY`, or in-process).
 //! - [`dns`]: the resolver that verifies custom domains.
@@ -35,6 +37,7 @@ pub mod grpc;
 pub mod jobs;
 pub mod limiter;
 pub mod middleware;
+pub mod provisioning;
 pub mod server;
 pub mod storage;
 pub mod telemetry;

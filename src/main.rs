@@ -4,14 +4,14 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tenantd::config::{Cli, Command, Config, ServeArgs, UsageCommand, redact_url};
+use tenantd::config::{Cli, Command, Config, ServeArgs, TenantsCommand, UsageCommand, redact_url};
 use tenantd::error::error_chain;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     // Commands whose output is data keep stdout for it.
-    let to_stderr = matches!(cli.command, Some(Command::Usage(_)));
+    let to_stderr = matches!(cli.command, Some(Command::Usage(_) | Command::Tenants(_)));
     let _telemetry =
         match tenantd::telemetry::init(cli.common.log_format, &cli.common.log_filter, to_stderr) {
             Ok(guard) => guard,
@@ -45,6 +45,7 @@ async fn main() -> ExitCode {
             )
             .await
         }
+        Some(Command::Tenants(command)) => tenants_command(&cli.common, command).await,
         Some(Command::Serve(serve)) => serve_until_signal(&cli.common, &serve).await,
         None => serve_until_signal(&cli.common, &ServeArgs::from_env()).await,
     };
@@ -55,6 +56,26 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn tenants_command(
+    common: &tenantd::config::CommonArgs,
+    command: TenantsCommand,
+) -> Result<(), tenantd::error::Error> {
+    let concurrency = match &command {
+        TenantsCommand::Migrate(args) => args.concurrency,
+        TenantsCommand::Purge(_) => 1,
+    };
+    let (store, tenants) = tenantd::server::operator_tenants(common, concurrency).await?;
+    let outcome = match command {
+        TenantsCommand::Purge(args) => {
+            let now = args.now.map(tenantd::domain::ids::TenantId::from_uuid);
+            tenantd::jobs::tenant_purge::run(tenants, now).await
+        }
+        TenantsCommand::Migrate(args) => tenantd::jobs::rollout::run(tenants, &args).await,
+    };
+    store.close().await?;
+    outcome
 }
 
 async fn serve_until_signal(

@@ -5,6 +5,7 @@
 //! future, so they exercise exactly what production runs.
 
 mod upkeep;
+mod tenants;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -53,6 +54,8 @@ use crate::pb::quota_service_server::QuotaServiceServer;
 use crate::pb::tenant_service_server::TenantServiceServer;
 use crate::pb::usage_service_server::UsageServiceServer;
 use crate::storage::{PoolOptions, Store};
+pub use tenants::operator_tenants;
+use tenants::{PROVISIONING_CONCURRENCY, with_provisioning};
 
 /// Applies pending control-plane migrations to `database_url`.
 pub async fn migrate(database_url: &str) -> Result<()> {
@@ -260,7 +263,19 @@ async fn serve(
         purge_after: config.purge_after,
         base_domain: config.base_domain.clone(),
     };
-    let tenants = Tenants::new(store.clone(), settings, resolver);
+    let tenants = with_provisioning(
+        Tenants::new(store.clone(), settings, resolver),
+        &store,
+        &config.migration_database_url,
+        (
+            config.tenant_template_dir.as_deref(),
+            PROVISIONING_CONCURRENCY,
+            config.provisioning_fault,
+        ),
+    )
+    .await?;
+    let tenant_jobs =
+        crate::jobs::provisioning::spawn(tenants.clone(), config.tenant_jobs_interval);
     let limiter = crate::limiter::connect(
         config.redis_url.as_deref(),
         config.redis_cluster,
@@ -411,6 +426,7 @@ async fn serve(
         () = grace_expired => tracing::warn!(grace_seconds = grace.as_secs(), "calls still in flight after the grace period were cut off"),
     }
     aggregation.abort();
+    tenant_jobs.abort();
     for task in upkeep {
         task.abort();
     }

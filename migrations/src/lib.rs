@@ -19,6 +19,7 @@ mod m0006_config;
 mod m0009_usage_aggregation;
 mod m0012_usage_alerts;
 mod m0014_config_changes;
+mod m0015_isolation;
 
 /// Applies tenantd's control-plane migrations.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_usage_aggregation::Migration),
             Box::new(m0012_usage_alerts::Migration),
             Box::new(m0014_config_changes::Migration),
+            Box::new(m0015_isolation::Migration),
         ]
     }
 }

@@ -438,5 +438,14 @@ fn check_usable(tenant: &Tenant) -> Result<()> {
             kind: "tenant",
             name: tenant.id.resource_name(),
         }),
+        TenantState::Failed => Err(Error::failed_precondition(
+            "TENANT_FAILED",
+            "TENANT_STATE",
+            tenant.id.resource_name(),
+            format!(
+                "tenant {} could not be provisioned; an operator must retry it",
+                tenant.id.resource_name()
+            ),
+        )),
     }
 }

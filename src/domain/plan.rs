@@ -13,6 +13,7 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::isolation::IsolationModel;
 use crate::error::{Error, FieldViolation, Result};
 
 /// Most quota definitions in one plan.
@@ -171,6 +172,8 @@ pub struct Plan {
     pub description: String,
     /// The quota definitions, in order.
     pub quotas: Vec<QuotaDefinition>,
+    /// What its new tenants get unless their creator asks otherwise.
+    pub default_isolation: IsolationModel,
     /// Incremented on every change; the etag is derived from it.
     pub revision: i64,
     /// Creation time.

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::audit::{AuditRecord, Origin};
 use super::context::{PlatformScope, Scope};
+use super::isolation::IsolationModel;
 use super::paging;
 use super::plan::{Plan, QuotaDefinition};
 use super::tenants::{now, snapshot};
@@ -28,6 +29,8 @@ pub struct NewPlan {
     pub description: String,
     /// The quota definitions.
     pub quotas: Vec<QuotaDefinition>,
+    /// What its new tenants get by default.
+    pub default_isolation: IsolationModel,
 }
 
 /// A validated change to a plan: `None` leaves a field as it is.
@@ -39,6 +42,8 @@ pub struct PlanPatch {
     pub description: Option<String>,
     /// New quota definitions, replacing the old as a whole.
     pub quotas: Option<Vec<QuotaDefinition>>,
+    /// A new default isolation model for tenants created from now on.
+    pub default_isolation: Option<IsolationModel>,
 }
 
 /// The plan catalogue; cheap to clone.
@@ -117,8 +122,13 @@ impl Plans {
     ) -> Result<Plan> {
         self.check_metrics_exist(platform, &new.quotas).await?;
         let quotas = serde_json::to_string(&new.quotas).map_err(Error::internal)?;
-        let fingerprint =
-            paging::query_fingerprint(&[&new.id, &new.display_name, &new.description, &quotas]);
+        let fingerprint = paging::query_fingerprint(&[
+            &new.id,
+            &new.display_name,
+            &new.description,
+            &quotas,
+            new.default_isolation.as_str(),
+        ]);
         if let Some(request_id) = request_id
             && let Some(entry) = self.entry(platform, request_id).await?
         {
@@ -130,6 +140,7 @@ impl Plans {
             display_name: new.display_name,
             description: new.description,
             quotas: new.quotas,
+            default_isolation: new.default_isolation,
             revision: 1,
             create_time: now,
             update_time: now,
@@ -266,6 +277,9 @@ impl Plans {
             check_kinds_kept(&current.quotas, &quotas)?;
             self.check_metrics_exist(platform, &quotas).await?;
             next.quotas = quotas;
+        }
+        if let Some(default_isolation) = patch.default_isolation {
+            next.default_isolation = default_isolation;
         }
         next.revision += 1;
         next.update_time = now();

@@ -3,7 +3,9 @@
 //! format live elsewhere.
 //!
 //! Lifecycle: `PROVISIONING → ACTIVE ⇄ SUSPENDED → DELETED`, and DELETED
-//! returns to the state it came from on undelete, until it is purged.
+//! returns to the state it came from on undelete, until it is purged. A
+//! SCHEMA tenant whose provisioning fails goes `PROVISIONING → FAILED` with
+//! the reason, and `FAILED → PROVISIONING` again when it is retried.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::ids::TenantId;
+use super::isolation::IsolationModel;
 use crate::error::{Error, Result};
 
 /// The lifecycle state of a tenant.
@@ -26,6 +29,9 @@ pub enum TenantState {
     Suspended,
     /// Soft-deleted, waiting for its purge time.
     Deleted,
+    /// Provisioning failed; `state_reason` says why, and activating the
+    /// tenant retries it.
+    Failed,
 }
 
 impl TenantState {
@@ -36,6 +42,7 @@ impl TenantState {
             TenantState::Active => "ACTIVE",
             TenantState::Suspended => "SUSPENDED",
             TenantState::Deleted => "DELETED",
+            TenantState::Failed => "FAILED",
         }
     }
 
@@ -46,6 +53,7 @@ impl TenantState {
             TenantState::Active,
             TenantState::Suspended,
             TenantState::Deleted,
+            TenantState::Failed,
         ]
         .into_iter()
         .find(|state| state.as_str() == text)
@@ -73,6 +81,11 @@ pub struct Tenant {
     pub plan: String,
     /// Labels, sorted by key.
     pub labels: BTreeMap<String, String>,
+    /// Where its application data lives; fixed at creation.
+    pub isolation: IsolationModel,
+    /// The newest tenant-template file applied to its schema (SCHEMA
+    /// tenants), 0 before any and for POOL tenants.
+    pub template_version: i32,
     /// Incremented on every change; the etag is derived from it.
     #[serde(skip)]
     pub revision: i64,
@@ -106,6 +119,8 @@ pub struct NewTenant {
     pub plan: String,
     /// Validated labels.
     pub labels: BTreeMap<String, String>,
+    /// The isolation model asked for; the plan's default when `None`.
+    pub isolation: Option<IsolationModel>,
 }
 
 /// New values for the mutable fields; `None` leaves a field unchanged.
@@ -142,17 +157,29 @@ pub struct TenantQuery {
 pub const DEFAULT_PLAN: &str = "starter";
 
 impl Tenant {
-    /// A new ACTIVE tenant created at `now`.
-    pub fn create(new: NewTenant, id: TenantId, now: DateTime<Utc>) -> Self {
+    /// A new tenant with the chosen `isolation`, created at `now`: ACTIVE
+    /// when pooled, PROVISIONING while its schema is yet to be made.
+    pub fn create(
+        new: NewTenant,
+        id: TenantId,
+        isolation: IsolationModel,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let state = match isolation {
+            IsolationModel::Pool => TenantState::Active,
+            IsolationModel::Schema => TenantState::Provisioning,
+        };
         Self {
             id,
             slug: new.slug,
             display_name: new.display_name,
-            state: TenantState::Active,
+            state,
             state_reason: String::new(),
             state_before_delete: None,
             plan: new.plan,
             labels: new.labels,
+            isolation,
+            template_version: 0,
             revision: 1,
             create_time: now,
             update_time: now,
@@ -209,6 +236,17 @@ impl Tenant {
     }
 
     fn refuse_if_provisioning(&self) -> Result<()> {
+        if self.state == TenantState::Failed {
+            return Err(Error::failed_precondition(
+                "TENANT_FAILED",
+                "TENANT_STATE",
+                self.id.resource_name(),
+                format!(
+                    "tenant provisioning failed ({}); ActivateTenant retries it",
+                    self.state_reason
+                ),
+            ));
+        }
         if self.state == TenantState::Provisioning {
             return Err(Error::failed_precondition(
                 "TENANT_PROVISIONING",
@@ -246,7 +284,8 @@ impl Tenant {
             && next.plan == self.plan
             && next.labels == self.labels
             && next.state == self.state
-            && next.state_reason == self.state_reason;
+            && next.state_reason == self.state_reason
+            && next.template_version == self.template_version;
         (!unchanged).then_some(next)
     }
 
@@ -261,14 +300,55 @@ impl Tenant {
         Ok(self.unless_unchanged(next))
     }
 
-    /// SUSPENDED → ACTIVE; an active tenant is left as it is.
+    /// SUSPENDED → ACTIVE; an active tenant is left as it is. A FAILED
+    /// tenant goes back to PROVISIONING, for its provisioning to be retried.
     pub fn activate(&self, now: DateTime<Utc>) -> Result<Option<Self>> {
         self.refuse_if_deleted("activate")?;
+        if self.state == TenantState::Failed {
+            let mut next = self.changed(now);
+            next.state = TenantState::Provisioning;
+            next.state_reason = String::new();
+            return Ok(Some(next));
+        }
         self.refuse_if_provisioning()?;
         let mut next = self.changed(now);
         next.state = TenantState::Active;
         next.state_reason = String::new();
         Ok(self.unless_unchanged(next))
+    }
+
+    /// PROVISIONING → ACTIVE once its schema is at `template_version`.
+    /// `None` when the tenant is no longer provisioning (another replica
+    /// finished it, or it was deleted meanwhile).
+    pub fn provisioned(&self, template_version: i32, now: DateTime<Utc>) -> Option<Self> {
+        if self.state != TenantState::Provisioning {
+            return None;
+        }
+        let mut next = self.changed(now);
+        next.state = TenantState::Active;
+        next.state_reason = String::new();
+        next.template_version = template_version;
+        Some(next)
+    }
+
+    /// PROVISIONING → FAILED with `reason`; `None` when it is no longer
+    /// provisioning.
+    pub fn provisioning_failed(&self, reason: &str, now: DateTime<Utc>) -> Option<Self> {
+        if self.state != TenantState::Provisioning {
+            return None;
+        }
+        let mut next = self.changed(now);
+        next.state = TenantState::Failed;
+        next.state_reason = reason.to_owned();
+        Some(next)
+    }
+
+    /// Records that its schema now stands at `template_version` (a fleet
+    /// rollout); `None` when that is already recorded.
+    pub fn template_applied(&self, template_version: i32, now: DateTime<Utc>) -> Option<Self> {
+        let mut next = self.changed(now);
+        next.template_version = template_version;
+        self.unless_unchanged(next)
     }
 
     /// Any live state → DELETED, to be purged `retention` after `now`.
@@ -322,8 +402,14 @@ mod tests {
             display_name: "Acme".into(),
             plan: DEFAULT_PLAN.into(),
             labels: BTreeMap::new(),
+            isolation: None,
         };
-        Tenant::create(new, TenantId::from_uuid(uuid::Uuid::now_v7()), Utc::now())
+        Tenant::create(
+            new,
+            TenantId::from_uuid(uuid::Uuid::now_v7()),
+            IsolationModel::Pool,
+            Utc::now(),
+        )
     }
 
     #[test]
@@ -346,6 +432,28 @@ mod tests {
             active_again.undelete(now),
             Err(Error::AlreadyExists { .. })
         ));
+    }
+
+    #[test]
+    fn failed_provisioning_is_retried_by_activation() {
+        let now = Utc::now();
+        let mut provisioning = tenant();
+        provisioning.state = TenantState::Provisioning;
+        let failed = provisioning.provisioning_failed("boom", now).unwrap();
+        assert_eq!(failed.state, TenantState::Failed);
+        assert_eq!(failed.state_reason, "boom");
+        assert!(failed.suspend("x", now).is_err());
+        assert!(failed.provisioned(1, now).is_none());
+        let retried = failed.activate(now).unwrap().unwrap();
+        assert_eq!(retried.state, TenantState::Provisioning);
+        assert!(retried.state_reason.is_empty());
+        let active = retried.provisioned(3, now).unwrap();
+        assert_eq!(
+            (active.state, active.template_version),
+            (TenantState::Active, 3)
+        );
+        assert!(active.template_applied(3, now).is_none());
+        assert_eq!(active.template_applied(4, now).unwrap().template_version, 4);
     }
 
     #[test]

@@ -15,10 +15,13 @@ use super::audit::{AuditRecord, Origin};
 use super::context::{PlatformScope, Scope, TenantScope};
 use super::filter::{self, Comparison, Op};
 use super::ids::{TenantId, TenantRef, new_v7_at};
+use super::isolation;
 use super::paging;
+use super::plan::Plan;
 use super::tenant::{NewTenant, Tenant, TenantPatch, TenantQuery, TenantState, truncate_to_micros};
 use super::verification::TxtResolver;
 use crate::error::{Error, Result};
+use crate::provisioning::Provisioner;
 use crate::storage::{IdempotencyEntry, REQUEST_ID_IN_USE, Store};
 
 /// How many times a change is retried when other writers keep winning.
@@ -42,6 +45,9 @@ pub struct Tenants {
     pub(super) settings: TenantSettings,
     /// Looks up domain-verification TXT records.
     pub(super) resolver: Arc<dyn TxtResolver>,
+    /// Makes SCHEMA tenants' schemas; `None` without schema support
+    /// (SQLite), where every tenant is POOL.
+    pub(super) provisioner: Option<Provisioner>,
 }
 
 /// A create request after validation.
@@ -86,7 +92,14 @@ impl Tenants {
             store,
             settings,
             resolver,
+            provisioner: None,
         }
+    }
+
+    /// The same directory, provisioning SCHEMA tenants with `provisioner`.
+    pub fn with_provisioner(mut self, provisioner: Provisioner) -> Self {
+        self.provisioner = Some(provisioner);
+        self
     }
 
     /// Creates a tenant, or returns the one a previous call with the same
@@ -100,12 +113,17 @@ impl Tenants {
         let new = request.tenant;
         let labels = snapshot(&new.labels)?.to_string();
         let chosen_id = new.id.map(|id| id.to_string()).unwrap_or_default();
+        let asked_isolation = new
+            .isolation
+            .map(|model| model.as_str())
+            .unwrap_or_default();
         let fingerprint = paging::query_fingerprint(&[
             &chosen_id,
             &new.slug,
             &new.display_name,
             &new.plan,
             &labels,
+            asked_isolation,
         ]);
         if let Some(request_id) = request.request_id
             && let Some(entry) = self
@@ -115,12 +133,17 @@ impl Tenants {
         {
             return self.replay(platform, &entry, &fingerprint).await;
         }
-        self.check_plan_exists(&new.plan).await?;
+        let plan = self.check_plan_exists(&new.plan).await?;
+        let isolation = isolation::choose(
+            new.isolation,
+            plan.default_isolation,
+            self.provisioner.is_some(),
+        )?;
         let now = now();
         let id = new
             .id
             .unwrap_or_else(|| TenantId::from_uuid(new_v7_at(now)));
-        let tenant = Tenant::create(new, id, now);
+        let tenant = Tenant::create(new, id, isolation, now);
         let entry = request.request_id.map(|request_id| IdempotencyEntry {
             scope: CREATE_SCOPE,
             request_id,
@@ -140,6 +163,9 @@ impl Tenants {
             .insert_tenant(platform.into(), &tenant, entry.as_ref(), audit)
             .await
         {
+            Ok(()) if tenant.state == TenantState::Provisioning => {
+                self.provision(id, origin, true).await
+            }
             Ok(()) => Ok(tenant),
             // A concurrent retry of the same request won the race.
             Err(Error::AlreadyExists { reason, .. }) if reason == REQUEST_ID_IN_USE => {
@@ -281,25 +307,31 @@ impl Tenants {
         .await
     }
 
-    /// Activates a suspended tenant.
+    /// Activates a suspended tenant, or retries the provisioning of a
+    /// FAILED one and answers its outcome.
     pub async fn activate(
         &self,
         scope: &TenantScope,
         origin: &Origin,
         etag: Option<&str>,
     ) -> Result<Tenant> {
-        self.change(scope, origin, etag, "ActivateTenant", |tenant, now| {
-            tenant.activate(now)
-        })
-        .await
+        let tenant = self
+            .change(scope, origin, etag, "ActivateTenant", |tenant, now| {
+                tenant.activate(now)
+            })
+            .await?;
+        if tenant.state == TenantState::Provisioning {
+            return self.provision(tenant.id, origin, true).await;
+        }
+        Ok(tenant)
     }
 
     /// A tenant may only be put on a plan of the catalogue, or its quota
-    /// checks would all fail.
-    async fn check_plan_exists(&self, plan: &str) -> Result<()> {
+    /// checks would all fail. Answers the plan.
+    async fn check_plan_exists(&self, plan: &str) -> Result<Plan> {
         let catalogue = Scope::from(&super::context::PlatformScope::system());
-        if self.store.find_plan(catalogue, plan).await?.is_some() {
-            return Ok(());
+        if let Some(found) = self.store.find_plan(catalogue, plan).await? {
+            return Ok(found);
         }
         Err(Error::failed_precondition(
             "PLAN_NOT_FOUND",
@@ -310,7 +342,7 @@ impl Tenants {
     }
 
     /// Read, transition, conditional write; see the module docs.
-    async fn change(
+    pub(super) async fn change(
         &self,
         scope: &TenantScope,
         origin: &Origin,
@@ -363,7 +395,7 @@ fn apply_tenant_filter(query: &mut TenantQuery, comparison: &Comparison) -> Resu
                 Error::invalid_field(
                     "filter",
                     format!(
-                        "unknown state {value:?}; use ACTIVE, SUSPENDED, PROVISIONING or DELETED"
+                        "unknown state {value:?}; use ACTIVE, SUSPENDED, PROVISIONING, FAILED or DELETED"
                     ),
                 )
             })?;

@@ -10,6 +10,7 @@ use prost_types::{FieldMask, Struct, Timestamp, Value, value::Kind};
 use crate::domain::audit::AuditEvent;
 use crate::domain::custom_domain::{CustomDomain, DomainState};
 use crate::domain::ids::TenantId;
+use crate::domain::isolation::IsolationModel;
 use crate::domain::resolve::ResolvedBy;
 use crate::domain::tenant::{DEFAULT_PLAN, NewTenant, Tenant, TenantPatch, TenantState};
 use crate::domain::validate;
@@ -31,6 +32,36 @@ fn tenant_state(state: TenantState) -> pb::TenantState {
         TenantState::Active => pb::TenantState::Active,
         TenantState::Suspended => pb::TenantState::Suspended,
         TenantState::Deleted => pb::TenantState::Deleted,
+        TenantState::Failed => pb::TenantState::Failed,
+    }
+}
+
+/// The wire spelling of an isolation model.
+pub(super) fn isolation_model(model: IsolationModel) -> pb::IsolationModel {
+    match model {
+        IsolationModel::Pool => pb::IsolationModel::Pool,
+        IsolationModel::Schema => pb::IsolationModel::Schema,
+    }
+}
+
+/// The isolation a creator asked for: `None` for UNSPECIFIED (the plan's
+/// default), a violation for a number no model has.
+pub(super) fn requested_isolation(
+    value: i32,
+    field: &str,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<IsolationModel> {
+    match pb::IsolationModel::try_from(value) {
+        Ok(pb::IsolationModel::Unspecified) => None,
+        Ok(pb::IsolationModel::Pool) => Some(IsolationModel::Pool),
+        Ok(pb::IsolationModel::Schema) => Some(IsolationModel::Schema),
+        Err(_) => {
+            violations.push(FieldViolation::new(
+                field,
+                format!("{value} is not an isolation model; use POOL or SCHEMA"),
+            ));
+            None
+        }
     }
 }
 
@@ -50,6 +81,8 @@ impl From<&Tenant> for pb::Tenant {
             delete_time: tenant.delete_time.map(timestamp),
             purge_time: tenant.purge_time.map(timestamp),
             etag: tenant.etag(),
+            isolation: isolation_model(tenant.isolation).into(),
+            template_version: tenant.template_version,
         }
     }
 }
@@ -85,6 +118,7 @@ pub fn new_tenant(request: &pb::CreateTenantRequest) -> Result<NewTenant> {
     validate::plan(&plan, "tenant.plan", &mut violations);
     let labels = sorted_labels(&tenant.labels);
     validate::labels(&labels, "tenant.labels", &mut violations);
+    let isolation = requested_isolation(tenant.isolation, "tenant.isolation", &mut violations);
     let id = if request.tenant_id.is_empty() {
         None
     } else {
@@ -109,13 +143,14 @@ pub fn new_tenant(request: &pb::CreateTenantRequest) -> Result<NewTenant> {
             display_name,
             plan,
             labels,
+            isolation,
         },
         violations,
     )
 }
 
 const MUTABLE_TENANT_FIELDS: [&str; 4] = ["display_name", "slug", "plan", "labels"];
-const OUTPUT_ONLY_TENANT_FIELDS: [&str; 9] = [
+const OUTPUT_ONLY_TENANT_FIELDS: [&str; 10] = [
     "name",
     "id",
     "state",
@@ -125,6 +160,7 @@ const OUTPUT_ONLY_TENANT_FIELDS: [&str; 9] = [
     "delete_time",
     "purge_time",
     "etag",
+    "template_version",
 ];
 
 /// Validates an UpdateTenant request into a patch. Without a mask, every
@@ -186,6 +222,10 @@ pub fn tenant_patch(tenant: &pb::Tenant, mask: Option<&FieldMask>) -> Result<Ten
                 validate::labels(&labels, "tenant.labels", &mut violations);
                 patch.labels = Some(labels);
             }
+            "isolation" => violations.push(FieldViolation::new(
+                "update_mask",
+                "\"isolation\" is fixed when the tenant is created and cannot be updated",
+            )),
             other if OUTPUT_ONLY_TENANT_FIELDS.contains(&other) => violations.push(FieldViolation::new(
                 "update_mask",
                 format!("{other:?} is output only and cannot be updated"),

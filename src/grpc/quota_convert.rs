@@ -3,7 +3,8 @@
 
 use prost_types::FieldMask;
 
-use super::convert::timestamp;
+use super::convert::{isolation_model, requested_isolation, timestamp};
+use crate::domain::isolation::IsolationModel;
 use crate::domain::plan::{
     Plan, QuotaDefinition, QuotaKind, QuotaPeriod, RateAlgorithm, validate_plan_id,
     validate_plan_text, validate_quotas,
@@ -121,11 +122,18 @@ pub fn new_plan(request: &pb::CreatePlanRequest) -> Result<NewPlan> {
         &mut violations,
     );
     let quotas = quotas_from(&plan.quotas, "plan.quotas", &mut violations);
+    let default_isolation = requested_isolation(
+        plan.default_isolation,
+        "plan.default_isolation",
+        &mut violations,
+    )
+    .unwrap_or(IsolationModel::Pool);
     let new = NewPlan {
         id: request.plan_id.clone(),
         display_name: plan.display_name.trim().to_owned(),
         description: plan.description.clone(),
         quotas,
+        default_isolation,
     };
     into_result(new, violations)
 }
@@ -146,6 +154,9 @@ pub fn plan_patch(plan: &pb::Plan, mask: Option<&FieldMask>) -> Result<PlanPatch
             if !plan.quotas.is_empty() {
                 present.push("quotas");
             }
+            if plan.default_isolation != 0 {
+                present.push("default_isolation");
+            }
             present
         }
     };
@@ -156,13 +167,15 @@ pub fn plan_patch(plan: &pb::Plan, mask: Option<&FieldMask>) -> Result<PlanPatch
                 patch.display_name = Some(plan.display_name.trim().to_owned());
                 patch.description = Some(plan.description.clone());
                 patch.quotas = Some(quotas_from(&plan.quotas, "plan.quotas", &mut violations));
+                patch.default_isolation = Some(plan_isolation(plan, &mut violations));
             }
+            "default_isolation" => patch.default_isolation = Some(plan_isolation(plan, &mut violations)),
             "display_name" => patch.display_name = Some(plan.display_name.trim().to_owned()),
             "description" => patch.description = Some(plan.description.clone()),
             "quotas" => patch.quotas = Some(quotas_from(&plan.quotas, "plan.quotas", &mut violations)),
             other => violations.push(FieldViolation::new(
                 "update_mask",
-                format!("{other:?} is not a mutable field of Plan; mutable fields: display_name, description, quotas"),
+                format!("{other:?} is not a mutable field of Plan; mutable fields: display_name, description, quotas, default_isolation"),
             )),
         }
     }
@@ -170,6 +183,13 @@ pub fn plan_patch(plan: &pb::Plan, mask: Option<&FieldMask>) -> Result<PlanPatch
     let description = patch.description.as_deref().unwrap_or_default();
     validate_plan_text(display_name, description, "plan", &mut violations);
     into_result(patch, violations)
+}
+
+/// The default isolation an update sets: UNSPECIFIED means POOL, as at
+/// creation.
+fn plan_isolation(plan: &pb::Plan, violations: &mut Vec<FieldViolation>) -> IsolationModel {
+    requested_isolation(plan.default_isolation, "plan.default_isolation", violations)
+        .unwrap_or(IsolationModel::Pool)
 }
 
 fn definition_to(quota: &QuotaDefinition) -> pb::QuotaDefinition {
@@ -204,6 +224,7 @@ impl From<&Plan> for pb::Plan {
             create_time: Some(timestamp(plan.create_time)),
             update_time: Some(timestamp(plan.update_time)),
             etag: plan.etag(),
+            default_isolation: isolation_model(plan.default_isolation).into(),
         }
     }
 }

@@ -2,5 +2,8 @@
 //! runs the jobs; a PostgreSQL advisory lock lets one at a time do each
 //! step (SQLite has a single process).
 
+pub mod provisioning;
 pub mod reaggregate;
+pub mod rollout;
+pub mod tenant_purge;
 pub mod usage_aggregation;

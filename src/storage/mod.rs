@@ -21,7 +21,9 @@ mod config_changes;
 mod config_versions;
 mod domains;
 pub mod entities;
+mod job_lock;
 mod plans;
+mod purge;
 mod quota_overrides;
 mod rollup_statements;
 mod tenants;
@@ -31,6 +33,7 @@ mod usage_alerts;
 mod usage_export;
 
 pub use config_versions::TenantLayer;
+pub use job_lock::JobLock;
 pub use tenants::IdempotencyEntry;
 pub use usage_aggregation::{AGGREGATION_LOCK, AggregationProgress, Fold};
 

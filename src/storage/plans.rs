@@ -9,6 +9,7 @@ use super::{IdempotencyEntry, Store, classify};
 use crate::domain::audit::AuditRecord;
 use crate::domain::context::Scope;
 use crate::domain::ids::TenantId;
+use crate::domain::isolation::IsolationModel;
 use crate::domain::plan::Plan;
 use crate::domain::quota::QuotaOverride;
 use crate::error::{Error, Result};
@@ -115,6 +116,7 @@ fn to_active_model(plan: &Plan) -> Result<plan::ActiveModel> {
         display_name: Set(plan.display_name.clone()),
         description: Set(plan.description.clone()),
         quotas: Set(serde_json::to_value(&plan.quotas).map_err(Error::internal)?),
+        default_isolation: Set(plan.default_isolation.as_str().to_owned()),
         revision: Set(plan.revision),
         create_time: Set(plan.create_time),
         update_time: Set(plan.update_time),
@@ -133,6 +135,12 @@ fn from_model(row: plan::Model) -> Result<Plan> {
         display_name: row.display_name,
         description: row.description,
         quotas,
+        default_isolation: IsolationModel::parse(&row.default_isolation).ok_or_else(|| {
+            Error::internal(format!(
+                "unknown isolation {:?} of a plan in storage",
+                row.default_isolation
+            ))
+        })?,
         revision: row.revision,
         create_time: row.create_time,
         update_time: row.update_time,

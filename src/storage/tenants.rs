@@ -15,6 +15,7 @@ use crate::domain::audit::AuditRecord;
 use crate::domain::config_change::ChangeSubject;
 use crate::domain::context::Scope;
 use crate::domain::ids::{TenantId, TenantRef};
+use crate::domain::isolation::IsolationModel;
 use crate::domain::tenant::{Tenant, TenantQuery, TenantState};
 use crate::error::{Error, Result};
 
@@ -183,6 +184,8 @@ fn to_active_model(tenant: &Tenant) -> Result<tenant::ActiveModel> {
             .map(|state| state.as_str().to_owned())),
         plan: Set(tenant.plan.clone()),
         labels: Set(serde_json::to_value(&tenant.labels).map_err(Error::internal)?),
+        isolation: Set(tenant.isolation.as_str().to_owned()),
+        template_version: Set(tenant.template_version),
         revision: Set(tenant.revision),
         create_time: Set(tenant.create_time),
         update_time: Set(tenant.update_time),
@@ -210,6 +213,10 @@ fn from_model(row: tenant::Model) -> Result<Tenant> {
             .transpose()?,
         plan: row.plan,
         labels: serde_json::from_value(row.labels).map_err(Error::internal)?,
+        isolation: IsolationModel::parse(&row.isolation).ok_or_else(|| {
+            Error::internal(format!("unknown isolation {:?} in storage", row.isolation))
+        })?,
+        template_version: row.template_version,
         revision: row.revision,
         create_time: row.create_time,
         update_time: row.update_time,

@@ -124,6 +124,10 @@ TENANTD_MAX_DB_CONNECTIONS: {{ .Values.config.maxDbConnections | toString | quot
 {{- if .Values.config.dnsResolver }}
 TENANTD_DNS_RESOLVER: {{ .Values.config.dnsResolver | toString | quote }}
 {{- end }}
+{{- if .Values.config.tenantTemplateDir }}
+TENANTD_TENANT_TEMPLATE_DIR: {{ .Values.config.tenantTemplateDir | toString | quote }}
+{{- end }}
+TENANTD_TENANT_JOBS_INTERVAL_SECONDS: {{ .Values.config.tenantJobsIntervalSeconds | toString | quote }}
 {{- range $name, $value := .Values.extraEnv }}
 {{ $name }}: {{ $value | toString | quote }}
 {{- end }}

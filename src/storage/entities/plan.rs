@@ -16,6 +16,8 @@ pub struct Model {
     /// The quota definitions as a JSON array (`domain::plan::QuotaDefinition`).
     #[sea_orm(column_type = "JsonBinary")]
     pub quotas: Json,
+    /// `IsolationModel::as_str` of the plan's new tenants.
+    pub default_isolation: String,
     /// Optimistic-concurrency revision.
     pub revision: i64,
     /// Creation time.

@@ -24,6 +24,10 @@ pub struct Model {
     /// Labels as a JSON object of strings.
     #[sea_orm(column_type = "JsonBinary")]
     pub labels: Json,
+    /// `IsolationModel::as_str`.
+    pub isolation: String,
+    /// Newest tenant-template file applied to its schema.
+    pub template_version: i32,
     /// Optimistic-concurrency revision.
     pub revision: i64,
     /// Creation time.

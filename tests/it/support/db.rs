@@ -7,6 +7,11 @@
 //! (the admin user of `TENANTD_TEST_DATABASE_URL`), which runs migrations,
 //! and the application's, a login role that is neither superuser nor owner,
 //! so row-level security applies to what the server does.
+//!
+//! SCHEMA tenants' roles are cluster-wide and outlive a dropped database, so
+//! dropping a test database drops the tenant roles made for it (tenantd
+//! comments each with its database's name), and the start-up sweep drops
+//! those whose database no longer exists (a crashed run's).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -33,7 +38,7 @@ const APP_LOGIN_ROLE: &str = "tenantd_test_app";
 /// Its password, for servers that do not trust local connections.
 const APP_LOGIN_PASSWORD: &str = "tenantd_test_app";
 /// Serialises role set-up across concurrent test processes.
-const ROLE_SETUP_LOCK: i64 = 0x7465_6e61_6e74_6401;
+pub const ROLE_SETUP_LOCK: i64 = 0x7465_6e61_6e74_6401;
 
 fn admin_url() -> String {
     std::env::var("TENANTD_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
@@ -43,7 +48,8 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
 }
 
-async fn admin() -> Result<DatabaseConnection, sea_orm::DbErr> {
+/// A connection to the admin database as the admin user.
+pub async fn admin() -> Result<DatabaseConnection, sea_orm::DbErr> {
     Database::connect(admin_url()).await
 }
 
@@ -102,7 +108,9 @@ async fn ensure_app_login_role(connection: &DatabaseConnection) {
         .await;
 }
 
-fn create_role_if_missing(role: &str, attributes: &str) -> String {
+/// A statement creating `role` unless it exists, safe against a concurrent
+/// creator.
+pub fn create_role_if_missing(role: &str, attributes: &str) -> String {
     format!(
         "DO $$ BEGIN \
            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN \
@@ -117,7 +125,7 @@ fn create_role_if_missing(role: &str, attributes: &str) -> String {
 
 /// `url` with its user (and password) replaced by `userinfo`; host, port,
 /// database and parameters are kept.
-fn with_userinfo(url: &str, userinfo: &str) -> String {
+pub fn with_userinfo(url: &str, userinfo: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let host = authority
@@ -132,6 +140,39 @@ fn unix_seconds() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs())
         .unwrap_or(0)
+}
+
+/// The tenant roles tenantd made for `database`, by their comment.
+const TENANT_ROLES_OF: &str = "SELECT r.rolname FROM pg_roles r \
+     JOIN pg_shdescription d ON d.objoid = r.oid AND d.classoid = 'pg_authid'::regclass \
+     WHERE r.rolname LIKE 'tenant\\_%' AND d.description LIKE 'tenantd tenant % of database %'";
+
+async fn drop_tenant_roles(connection: &DatabaseConnection, condition: &str) {
+    let backend = connection.get_database_backend();
+    let rows = connection
+        .query_all_raw(Statement::from_string(
+            backend,
+            format!("{TENANT_ROLES_OF} AND {condition}"),
+        ))
+        .await
+        .unwrap_or_default();
+    for row in rows {
+        if let Ok(role) = row.try_get::<String>("", "rolname") {
+            let _ = connection
+                .execute_unprepared(&format!("DROP ROLE IF EXISTS \"{role}\""))
+                .await;
+        }
+    }
+}
+
+/// Drops tenant roles whose database is gone.
+async fn sweep_orphan_tenant_roles(connection: &DatabaseConnection) {
+    drop_tenant_roles(
+        connection,
+        "NOT EXISTS (SELECT FROM pg_database db \
+           WHERE db.datname = split_part(d.description, ' of database ', 2))",
+    )
+    .await;
 }
 
 async fn sweep_stale_databases(connection: &DatabaseConnection) {
@@ -158,6 +199,7 @@ async fn sweep_stale_databases(connection: &DatabaseConnection) {
                 .await;
         }
     }
+    sweep_orphan_tenant_roles(connection).await;
 }
 
 /// A database made for one test; [`TestDatabase::drop_database`] removes it.
@@ -245,6 +287,9 @@ impl TestDatabase {
                             "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
                         ))
                         .await;
+                    // The database name is ours: letters, digits, `_`.
+                    let mine = format!("split_part(d.description, ' of database ', 2) = '{name}'");
+                    drop_tenant_roles(&connection, &mine).await;
                     let _ = connection.close().await;
                 }
             }
