@@ -13,23 +13,22 @@
 //!
 //! `cargo bench --bench quota` (`-- --help` for the options).
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use tenantd::config::{Config, NamedToken};
+use tenantd::config::Config;
 use tenantd::pb;
 use tenantd::pb::quota_service_client::QuotaServiceClient;
 use tenantd::pb::tenant_service_client::TenantServiceClient;
-use tokio::sync::oneshot;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
-const SERVICE_TOKEN: &str = "bench-service-token-0123456789";
+use support::{ADMIN_TOKEN, Running, SERVICE_TOKEN, authorized, with_tokens};
 
 /// Command-line options.
 #[derive(Debug, Parser)]
@@ -55,80 +54,6 @@ struct Options {
 struct Block {
     rate: f64,
     latencies: Vec<u64>,
-}
-
-/// The server under test, on its own runtime thread.
-struct Running {
-    address: std::net::SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Running {
-    fn start(multi_thread: bool, config: Config) -> Self {
-        let mut builder = if multi_thread {
-            let mut builder = tokio::runtime::Builder::new_multi_thread();
-            builder.worker_threads(2);
-            builder
-        } else {
-            tokio::runtime::Builder::new_current_thread()
-        };
-        let runtime = builder.enable_all().build().expect("server runtime");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let address = listener.local_addr().expect("address");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let shutdown = async move {
-                    let _ = stopped.await;
-                };
-                if let Err(error) = tenantd::server::run(config, listener, shutdown).await {
-                    eprintln!("bench server failed: {error}");
-                }
-            });
-        });
-        Self {
-            address,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn bearer(token: &str) -> MetadataValue<Ascii> {
-    format!("Bearer {token}").parse().expect("ascii token")
-}
-
-fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", bearer(token));
-    request
-}
-
-async fn connect(address: std::net::SocketAddr) -> Channel {
-    let endpoint = Endpoint::from_shared(format!("http://{address}")).expect("endpoint");
-    for _ in 0..200 {
-        if let Ok(channel) = endpoint.connect().await {
-            return channel;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the bench server did not start")
 }
 
 /// A tenant on a plan whose one RATE quota never refuses in a bench.
@@ -252,18 +177,13 @@ fn percentile(values: &mut [u64], quantile: f64) -> u64 {
 async fn measure(label: &str, multi_thread: bool, redis_url: Option<&str>, options: &Options) {
     let path =
         std::env::temp_dir().join(format!("tenantd-bench-quota-{}.db", uuid::Uuid::new_v4()));
-    let mut config = Config::for_database(format!("sqlite://{}?mode=rwc", path.display()));
-    config.admin_tokens = vec![NamedToken {
-        name: "bench-admin".to_owned(),
-        token: ADMIN_TOKEN.to_owned(),
-    }];
-    config.service_tokens = vec![NamedToken {
-        name: "bench-service".to_owned(),
-        token: SERVICE_TOKEN.to_owned(),
-    }];
+    let mut config = with_tokens(Config::for_database(format!(
+        "sqlite://{}?mode=rwc",
+        path.display()
+    )));
     config.redis_url = redis_url.map(str::to_owned);
     let server = Running::start(multi_thread, config);
-    let channel = connect(server.address).await;
+    let channel = server.connect().await;
     let parent = tenant(&channel).await;
     // Warm caches and connections first.
     block(&channel, Side::Quota, &parent, options).await;

@@ -4,8 +4,8 @@
 //! Tests bind `127.0.0.1:0` and call [`run`] with a channel as the shutdown
 //! future, so they exercise exactly what production runs.
 
-mod upkeep;
 mod tenants;
+mod upkeep;
 
 use std::future::Future;
 use std::sync::Arc;

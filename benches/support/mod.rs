@@ -168,8 +168,24 @@ impl BenchDatabase {
         with_tokens(config)
     }
 
-    /// Drops it, from the server of `admin_url`.
+    /// Drops it, and the NOLOGIN roles of its SCHEMA tenants (roles are
+    /// the cluster's, not the database's), from the server of `admin_url`.
     pub async fn drop_database(self, admin_url: &str) {
+        let mut roles = Vec::new();
+        if let Ok(owner) = Database::connect(&self.owner_url).await {
+            let listed = owner
+                .query_all_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT nspname FROM pg_namespace WHERE nspname ~ '^tenant_[0-9a-f]{32}$'",
+                ))
+                .await
+                .unwrap_or_default();
+            roles = listed
+                .iter()
+                .filter_map(|row| row.try_get::<String>("", "nspname").ok())
+                .collect();
+            let _ = owner.close().await;
+        }
         if let Ok(admin) = Database::connect(admin_url).await {
             let _ = admin
                 .execute_unprepared(&format!(
@@ -177,6 +193,11 @@ impl BenchDatabase {
                     self.name
                 ))
                 .await;
+            for role in roles {
+                let _ = admin
+                    .execute_unprepared(&format!("DROP ROLE IF EXISTS {role}"))
+                    .await;
+            }
             let _ = admin.close().await;
         }
     }
