@@ -5,7 +5,7 @@
 //!
 //! The bench makes a fresh database on the server at `--admin-url`, starts
 //! the real server (`server::run`) in this process on a multi-thread
-//! runtime, connecting as a login role that is neither superuser nor owner
+//! runtime (`--current-thread` for the other flavour), connecting as a login role that is neither superuser nor owner
 //! (row-level security applies, as in production), creates `--tenants`
 //! tenants and `--metrics` SUM metrics, then streams `--events` events in
 //! batches of `--batch` over `--streams` concurrent streams, round-robin
@@ -18,6 +18,10 @@
 //! with its indexes, as the owner, with no gRPC, validation or dedupe.
 //! Events are generated on the fly, so the client's memory stays flat and
 //! the RSS reported is the server's growth plus a constant.
+//!
+//! `--no-aggregation` and `--no-rls` exist only to split the cost in this
+//! bench: they turn off the aggregation job and row-level security on
+//! `usage_events`, which production never does.
 //!
 //! Run: `cargo bench --bench usage [-- --events 10000000]`; `-- --help`
 //! lists the knobs.
