@@ -5,7 +5,7 @@
 //!
 //! The bench makes a fresh database on the server at `--admin-url`, starts
 //! the real server (`server::run`) in this process on a multi-thread
-//! runtime, connecting as a login role that is neither superuser nor owner
+//! runtime (`--current-thread` for the other flavour), connecting as a login role that is neither superuser nor owner
 //! (row-level security applies, as in production), creates `--tenants`
 //! tenants and `--metrics` SUM metrics, then streams `--events` events in
 //! batches of `--batch` over `--streams` concurrent streams, round-robin
@@ -18,6 +18,10 @@
 //! with its indexes, as the owner, with no gRPC, validation or dedupe.
 //! Events are generated on the fly, so the client's memory stays flat and
 //! the RSS reported is the server's growth plus a constant.
+//!
+//! `--no-aggregation` and `--no-rls` exist only to split the cost in this
+//! bench: they turn off the aggregation job and row-level security on
+//! `usage_events`, which production never does.
 //!
 //! Run: `cargo bench --bench usage [-- --events 10000000]`; `-- --help`
 //! lists the knobs.
@@ -58,6 +62,18 @@ struct Options {
     /// Concurrent streams (and concurrent INSERT connections).
     #[arg(long, default_value_t = 4)]
     streams: usize,
+    /// Run the server and the client on a current-thread runtime instead
+    /// of a multi-thread one with 2 workers.
+    #[arg(long)]
+    current_thread: bool,
+    /// Bench-only comparison: do not run the aggregation job while
+    /// streaming (the server is configured with a one-day interval).
+    #[arg(long)]
+    no_aggregation: bool,
+    /// Bench-only comparison, never a production setting: disable
+    /// row-level security on `usage_events` before streaming.
+    #[arg(long)]
+    no_rls: bool,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -294,13 +310,44 @@ async fn ceiling(owner: &DatabaseConnection, ids: Arc<Vec<String>>, options: &Op
     started.elapsed().as_secs_f64()
 }
 
+/// Waits until the aggregation job has folded every acked event; answers
+/// the seconds that took.
+async fn catch_up(owner_url: &str) -> f64 {
+    let acked = Instant::now();
+    let store = tenantd::storage::Store::connect(owner_url, &Default::default())
+        .await
+        .expect("store");
+    loop {
+        let progress = store
+            .usage_aggregation_progress(tenantd::domain::context::Scope::Platform)
+            .await
+            .expect("progress");
+        let acked_at = Utc::now() - TimeDelta::milliseconds(acked.elapsed().as_millis() as i64);
+        if progress
+            .aggregated_through
+            .is_some_and(|through| through > acked_at)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = store.close().await;
+    acked.elapsed().as_secs_f64()
+}
+
 fn main() {
     let options = Options::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = if options.current_thread {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    }
+    .expect("runtime");
     runtime.block_on(run(options));
 }
 
@@ -316,6 +363,10 @@ async fn run(options: Options) {
         name: "meter".into(),
         token: SERVICE.into(),
     }];
+    if options.no_aggregation {
+        // The job's first tick runs at once, on an empty table.
+        config.usage_aggregation_interval = Duration::from_secs(86_400);
+    }
     // Grants come with the migrations; the login role joins the app role.
     tenantd::server::migrate(&owner_url).await.expect("migrate");
     let owner = Database::connect(&owner_url)
@@ -325,6 +376,12 @@ async fn run(options: Options) {
         .execute_unprepared(&format!("GRANT tenantd_app TO {LOGIN}"))
         .await
         .expect("grant");
+    if options.no_rls {
+        owner
+            .execute_unprepared("ALTER TABLE usage_events DISABLE ROW LEVEL SECURITY")
+            .await
+            .expect("disable row-level security");
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -356,26 +413,11 @@ async fn run(options: Options) {
         rss_mib()
     );
     let (stream_seconds, samples) = ingest(&channel, names, &options).await;
-    let aggregated = Instant::now();
-    let store = tenantd::storage::Store::connect(&owner_url, &Default::default())
-        .await
-        .expect("store");
-    loop {
-        let progress = store
-            .usage_aggregation_progress(tenantd::domain::context::Scope::Platform)
-            .await
-            .expect("progress");
-        let acked_at =
-            Utc::now() - TimeDelta::milliseconds((aggregated.elapsed().as_millis()) as i64);
-        if progress
-            .aggregated_through
-            .is_some_and(|through| through > acked_at)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let catch_up = aggregated.elapsed().as_secs_f64();
+    let catch_up = if options.no_aggregation {
+        None
+    } else {
+        Some(catch_up(&owner_url).await)
+    };
     let ceiling_seconds = ceiling(&owner, ids, &options).await;
     let stream_rate = options.events as f64 / stream_seconds;
     let ceiling_rate = options.events as f64 / ceiling_seconds;
@@ -385,14 +427,16 @@ async fn run(options: Options) {
         "ratio:              {:>10.2} of the ceiling",
         stream_rate / ceiling_rate
     );
-    println!("aggregation caught up {catch_up:.1} s after the last ack");
+    match catch_up {
+        Some(seconds) => println!("aggregation caught up {seconds:.1} s after the last ack"),
+        None => println!("aggregation was off"),
+    }
     println!("RSS (MiB) by events acked:");
     for (events, rss) in samples {
         println!("  {events:>10}  {rss:>7.1}");
     }
     let _ = stop.send(());
     let _ = server.await;
-    let _ = store.close().await;
     let _ = owner.close().await;
     let admin = Database::connect(&options.admin_url)
         .await

@@ -20,6 +20,7 @@ mod m0009_usage_aggregation;
 mod m0012_usage_alerts;
 mod m0014_config_changes;
 mod m0015_isolation;
+mod m0016_usage_batch_policy;
 
 /// Applies tenantd's control-plane migrations.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0012_usage_alerts::Migration),
             Box::new(m0014_config_changes::Migration),
             Box::new(m0015_isolation::Migration),
+            Box::new(m0016_usage_batch_policy::Migration),
         ]
     }
 }

@@ -17,12 +17,14 @@
 //! - an outcome is returned only after the transaction committed.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, RwLock};
 
 use chrono::Utc;
 
 use super::context::{Caller, Scope, TenantContext, TenantScope};
 use super::gate::Gate;
 use super::ids::{TenantId, TenantRef};
+use super::metric::Metric;
 use super::metrics::Metrics;
 use super::resolve::ResolveTarget;
 use super::usage_event::{
@@ -59,6 +61,22 @@ pub struct Usage {
     gate: Gate,
     /// The acceptance window.
     pub(super) settings: UsageSettings,
+    /// Metrics events were checked against, by key. Validation reads only
+    /// a metric's key, aggregation and unique dimension, which never change,
+    /// and metrics are never deleted, so an entry never goes stale; only
+    /// metrics that exist are kept, so it holds at most the catalogue.
+    known: Arc<RwLock<HashMap<String, Metric>>>,
+}
+
+/// A batch checked by [`Usage::prepare`], waiting for [`Usage::record`].
+#[derive(Debug)]
+pub struct PreparedBatch {
+    /// Rejections and in-batch duplicates so far.
+    outcome: BatchOutcome,
+    /// The valid events by tenant scope.
+    batches: Vec<(Scope, Vec<ValidEvent>)>,
+    /// How many valid events `batches` holds.
+    valid: usize,
 }
 
 /// The tenant of one event, as far as the caller may know it.
@@ -82,6 +100,7 @@ impl Usage {
             metrics,
             gate,
             settings,
+            known: Arc::default(),
         }
     }
 
@@ -111,28 +130,49 @@ impl Usage {
         context: &TenantContext,
         events: Vec<RawEvent>,
     ) -> Result<BatchOutcome> {
+        let prepared = self.prepare(context, events).await?;
+        self.record(prepared).await
+    }
+
+    /// Checks a batch for the caller of `context` without writing
+    /// anything: the first half of [`Self::report`], so that a stream can
+    /// check its next batch while the previous one commits.
+    pub async fn prepare(
+        &self,
+        context: &TenantContext,
+        events: Vec<RawEvent>,
+    ) -> Result<PreparedBatch> {
         let now = Utc::now();
         let tenants = self.check_tenants(context, &events).await?;
         let keys: HashSet<&str> = events.iter().map(|event| event.metric.as_str()).collect();
-        let keys: Vec<&str> = keys.into_iter().collect();
-        let metrics: HashMap<String, _> = self
-            .metrics
-            .find(&keys)
-            .await?
-            .into_iter()
-            .map(|metric| (metric.key.clone(), metric))
-            .collect();
+        let metrics = self.catalogue(keys).await?;
         let checks = Checks {
             now,
             settings: &self.settings,
             metrics: &metrics,
         };
-        let (mut outcome, groups) = triage(events, &tenants, &checks);
-        let valid: usize = groups.values().map(|(_, events)| events.len()).sum();
-        let batches: Vec<(Scope, Vec<ValidEvent>)> = groups
+        let (outcome, groups) = triage(events, &tenants, &checks);
+        let valid = groups.values().map(|(_, events)| events.len()).sum();
+        let batches = groups
             .into_values()
             .map(|(scope, events)| (Scope::from(&scope), events))
             .collect();
+        Ok(PreparedBatch {
+            outcome,
+            batches,
+            valid,
+        })
+    }
+
+    /// Records a checked batch in one transaction; answers once it
+    /// committed. Events recorded meanwhile (by an earlier batch or another
+    /// reporter) count as duplicates, as the insert itself finds them.
+    pub async fn record(&self, prepared: PreparedBatch) -> Result<BatchOutcome> {
+        let PreparedBatch {
+            mut outcome,
+            batches,
+            valid,
+        } = prepared;
         outcome.accepted = if batches.is_empty() {
             0
         } else {
@@ -146,6 +186,41 @@ impl Usage {
             "usage batch recorded"
         );
         Ok(outcome)
+    }
+
+    /// The catalogue's metrics among `keys`. Known ones come from
+    /// [`Self::known`]; the others are read, so a metric created a moment
+    /// ago is usable at once and an unknown key is looked up every time.
+    async fn catalogue(&self, keys: HashSet<&str>) -> Result<HashMap<String, Metric>> {
+        let mut found = HashMap::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        {
+            let known = self
+                .known
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for key in keys {
+                match known.get(key) {
+                    Some(metric) => {
+                        found.insert(key.to_owned(), metric.clone());
+                    }
+                    None => missing.push(key),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let read = self.metrics.find(&missing).await?;
+        let mut known = self
+            .known
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for metric in read {
+            known.insert(metric.key.clone(), metric.clone());
+            found.insert(metric.key.clone(), metric);
+        }
+        Ok(found)
     }
 
     /// The scope of the live tenant `by` names. Operators' scopes are not

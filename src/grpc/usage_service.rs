@@ -1,11 +1,13 @@
 //! UsageService: decode, call the metric catalogue or usage ingestion and
 //! queries, encode.
 //!
-//! StreamUsage keeps the server's memory flat: one task per stream reads
-//! the next batch only once the previous one is committed and its ack is
-//! queued, and acks go through a channel of [`ACK_BUFFER`] entries, so a
-//! slow database or a client that stops reading acks slows the client's
-//! sends (HTTP/2 flow control) instead of growing buffers here.
+//! StreamUsage keeps the server's memory flat: per stream, a reader checks
+//! the next batch while a writer records the previous one, the two joined
+//! by a channel of [`PREPARED_BUFFER`] batch, and acks go through a channel
+//! of [`ACK_BUFFER`] entries. A stream so holds at most three batches and
+//! a few acks: a slow database or a client that stops reading acks slows
+//! the client's sends (HTTP/2 flow control) instead of growing buffers
+//! here.
 
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -23,7 +25,7 @@ use crate::domain::metric::parse_metric_name;
 use crate::domain::metrics::Metrics;
 use crate::domain::paging::page_size;
 use crate::domain::quota::Quotas;
-use crate::domain::usage::{BatchOutcome, Usage};
+use crate::domain::usage::{BatchOutcome, PreparedBatch, Usage};
 use crate::domain::usage_export::Exports;
 use crate::error::Error;
 use crate::pb;
@@ -85,14 +87,47 @@ async fn report(
     usage.report(context, raw_events(events)).await
 }
 
-/// Answers the batches of one StreamUsage stream in order, one at a time;
-/// ends at the client's end of stream, a broken stream, or the first
-/// failed batch (answered with its status).
+/// Batches checked by a stream's reader and not yet taken by its writer:
+/// with one here, one being recorded and one being read, a stream holds at
+/// most three batches.
+const PREPARED_BUFFER: usize = 1;
+
+/// A batch of a stream as its reader left it: checked and ready to record,
+/// or refused as a whole (which ends the stream once answered).
+type Step = (i64, Result<PreparedBatch, Error>);
+
+/// Answers the batches of one StreamUsage stream in order; ends at the
+/// client's end of stream, a broken stream, or the first failed batch
+/// (answered with its status). A reader checks the next batch while a
+/// writer records the previous one, so checking overlaps the commit; the
+/// writer alone touches the database and acks, one batch at a time, each
+/// only after its commit.
 async fn serve_stream(
     usage: Usage,
     context: TenantContext,
-    mut inbound: Streaming<pb::StreamUsageRequest>,
+    inbound: Streaming<pb::StreamUsageRequest>,
     acks: mpsc::Sender<Result<pb::StreamUsageResponse, Status>>,
+) {
+    let (prepared, steps) = mpsc::channel(PREPARED_BUFFER);
+    let writer = record_batches(usage.clone(), steps, acks);
+    tokio::pin!(writer);
+    tokio::select! {
+        // The writer stopped (a failed batch, or the client went away):
+        // reading more would only fill the buffer.
+        () = &mut writer => {}
+        // The reader is done and dropped its sender: the writer drains what
+        // is left, then ends.
+        () = read_batches(usage, context, inbound, prepared) => writer.await,
+    }
+}
+
+/// Reads and checks the stream's batches in order, handing each to the
+/// writer; stops after the first batch refused as a whole.
+async fn read_batches(
+    usage: Usage,
+    context: TenantContext,
+    mut inbound: Streaming<pb::StreamUsageRequest>,
+    prepared: mpsc::Sender<Step>,
 ) {
     let mut previous: Option<i64> = None;
     loop {
@@ -106,15 +141,36 @@ async fn serve_stream(
         };
         let bytes = prost::Message::encoded_len(&batch);
         let sequence = batch.sequence;
-        let answer = if previous.is_some_and(|last| sequence <= last) {
+        let checked = if previous.is_some_and(|last| sequence <= last) {
             Err(Error::invalid_field(
                 "sequence",
                 format!("must increase within the stream; {sequence} follows {previous:?}"),
             ))
         } else {
-            report(&usage, &context, batch.events, bytes).await
+            match Usage::check_batch(batch.events.len(), bytes, "events") {
+                Ok(()) => usage.prepare(&context, raw_events(batch.events)).await,
+                Err(error) => Err(error),
+            }
         };
         previous = Some(sequence);
+        let failed = checked.is_err();
+        if prepared.send((sequence, checked)).await.is_err() || failed {
+            break;
+        }
+    }
+}
+
+/// Records the checked batches one at a time and acks each once committed.
+async fn record_batches(
+    usage: Usage,
+    mut steps: mpsc::Receiver<Step>,
+    acks: mpsc::Sender<Result<pb::StreamUsageResponse, Status>>,
+) {
+    while let Some((sequence, checked)) = steps.recv().await {
+        let answer = match checked {
+            Ok(prepared) => usage.record(prepared).await,
+            Err(error) => Err(error),
+        };
         let failed = answer.is_err();
         let ack = answer.map(|outcome| {
             let (accepted_count, duplicate_count, rejected_count, rejected_events) =

@@ -38,6 +38,7 @@ mod robustness;
 mod tenants;
 mod usage;
 mod usage_alerts;
+mod usage_batch_rls;
 mod usage_billing;
 mod usage_delivery;
 mod usage_exactly_once;
