@@ -5,5 +5,6 @@
 pub mod provisioning;
 pub mod reaggregate;
 pub mod rollout;
+pub mod tenant_archive;
 pub mod tenant_purge;
 pub mod usage_aggregation;

@@ -33,6 +33,7 @@ mod ratelimit;
 mod resolve;
 mod rls;
 mod robustness;
+mod tenant_export;
 mod tenants;
 mod usage;
 mod usage_alerts;
