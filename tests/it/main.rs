@@ -34,6 +34,7 @@ mod resolve;
 mod rls;
 mod robustness;
 mod tenant_export;
+mod tenant_export_cli;
 mod tenants;
 mod usage;
 mod usage_alerts;
