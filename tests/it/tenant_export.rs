@@ -3,12 +3,14 @@
 //! the same rows; corrupted or truncated archives, and an archive whose
 //! rows the database refuses, are refused and leave no tenant, schema or
 //! role behind; a POOL tenant's control-plane rows (its key included)
-//! round-trip.
+//! (its key, quota override and config versions) round-trip.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use tenantd::pb;
+use tenantd::pb::config_service_client::ConfigServiceClient;
 use tenantd::pb::tenant_archive_chunk::Kind;
 use tonic::Code;
+use tonic::service::interceptor::InterceptedService;
 use uuid::Uuid;
 
 use crate::provisioning::create_with;
@@ -125,6 +127,16 @@ pub(crate) async fn assert_nothing_of(client: &mut Client, owner: &DatabaseConne
     assert!(!schema_exists(owner, &schema_of(id)).await, "schema left");
     assert!(!role_exists(owner, &schema_of(id)).await, "role left");
     assert!(tenant_schemas(owner).await.is_empty(), "a tenant schema");
+}
+
+/// A ConfigService client acting as the operator.
+fn configs(
+    server: &TestServer,
+) -> ConfigServiceClient<InterceptedService<tonic::transport::Channel, Credentials>> {
+    ConfigServiceClient::with_interceptor(
+        server.channel.clone(),
+        Credentials::bearer(crate::support::server::ADMIN_TOKEN),
+    )
 }
 
 fn manifest(chunks: &[pb::TenantArchiveChunk]) -> &pb::TenantArchiveManifest {
@@ -347,6 +359,32 @@ async fn a_pool_tenant_round_trips_its_control_plane_rows() {
         .await
         .expect("create a key")
         .into_inner();
+    let mut quotas = crate::quota::quotas(&source);
+    quotas
+        .set_quota_override(pb::SetQuotaOverrideRequest {
+            quota_override: Some(pb::QuotaOverride {
+                name: format!("{}/quotaOverrides/users", tenant.name),
+                limit: 77,
+                reason: "exported".to_owned(),
+                ..Default::default()
+            }),
+            force: false,
+        })
+        .await
+        .expect("set a quota override");
+    let config = format!("{}/config", tenant.name);
+    configs(&source)
+        .update_config(pb::UpdateConfigRequest {
+            config: Some(pb::Config {
+                name: config.clone(),
+                values: tenantd::grpc::convert::json_object(&serde_json::json!({"theme": "dark"})),
+                ..Default::default()
+            }),
+            comment: "exported".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("write the tenant's config layer");
 
     let chunks = export(&mut client, &tenant.name).await;
     let listed = manifest(&chunks);
@@ -379,6 +417,36 @@ async fn a_pool_tenant_round_trips_its_control_plane_rows() {
         .expect("the imported key authenticates")
         .into_inner();
     assert_eq!(seen.id, tenant.id);
+    let overrides = crate::quota::quotas(&target)
+        .list_quota_overrides(pb::ListQuotaOverridesRequest {
+            parent: tenant.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("list overrides")
+        .into_inner()
+        .quota_overrides;
+    assert_eq!(overrides.len(), 1);
+    assert_eq!(
+        (overrides[0].limit, overrides[0].reason.as_str()),
+        (77, "exported")
+    );
+    let versions = |server: &TestServer| {
+        let parent = config.clone();
+        let mut client = configs(server);
+        async move {
+            client
+                .list_config_versions(pb::ListConfigVersionsRequest {
+                    parent,
+                    ..Default::default()
+                })
+                .await
+                .expect("list config versions")
+                .into_inner()
+                .config_versions
+        }
+    };
+    assert_eq!(versions(&target).await, versions(&source).await);
     // Importing it again collides with itself.
     let again = import(
         &mut target_client,
@@ -392,4 +460,17 @@ async fn a_pool_tenant_round_trips_its_control_plane_rows() {
 
     source.stop().await;
     target.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_refuses_exports_with_a_reason() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let mut client = server.tenants();
+    let tenant = crate::support::fixtures::create(&mut client, "sqlite-export").await;
+    let status = client
+        .export_tenant(pb::ExportTenantRequest { name: tenant.name })
+        .await
+        .expect_err("SQLite has no exports");
+    crate::support::status::assert_error(&status, Code::FailedPrecondition, "EXPORT_UNSUPPORTED");
+    server.stop().await;
 }
