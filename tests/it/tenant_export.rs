@@ -203,6 +203,17 @@ async fn a_schema_tenant_moves_to_a_fresh_database_under_a_new_id() {
         .expect("list domains")
         .into_inner();
     assert_eq!(domains.domains[0].hostname, "shop.acme-export.example");
+    let trail = target_client
+        .list_audit_events(pb::ListAuditEventsRequest {
+            parent: imported.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("the imported tenant's audit trail")
+        .into_inner()
+        .audit_events;
+    let actions: Vec<&str> = trail.iter().map(|event| event.action.as_str()).collect();
+    assert_eq!(actions, ["ImportTenant"], "the source's trail stays behind");
     // The identity sequences moved past the imported ids.
     let next = target_owner
         .query_one_raw(Statement::from_string(

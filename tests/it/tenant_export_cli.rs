@@ -1,7 +1,7 @@
 //! `tenantd tenants export ID > file` and `tenantd tenants import < file`
 //! with the real binary on PostgreSQL: a SCHEMA tenant with data moves to a
 //! fresh database under a new id and slug, stdout carrying only the
-//! archive; a truncated file is refused and leaves nothing behind.
+//! archive; a truncated file, or one with a flipped byte, is refused and leaves nothing behind.
 
 use std::io::Write;
 use std::process::{Output, Stdio};
@@ -70,6 +70,22 @@ async fn the_cli_exports_to_stdout_and_imports_from_stdin() {
     assert!(!cut.status.success(), "a truncated file is refused");
     let said = String::from_utf8_lossy(&cut.stderr);
     assert!(said.contains("corrupt"), "{said}");
+    assert_nothing_of(&mut target_client, &target_owner, &new_id).await;
+
+    let mut flipped = archive.clone();
+    let at = flipped
+        .windows(6)
+        .position(|window| window == b"Widget")
+        .expect("a product row in the file");
+    flipped[at] ^= 0x20;
+    let damaged = run_tenants(
+        target.database(),
+        &["import", "--tenant-id", &new_id],
+        &flipped,
+    );
+    assert!(!damaged.status.success(), "a flipped byte is refused");
+    let said = String::from_utf8_lossy(&damaged.stderr);
+    assert!(said.contains("schema/products"), "{said}");
     assert_nothing_of(&mut target_client, &target_owner, &new_id).await;
 
     let imported = run_tenants(
