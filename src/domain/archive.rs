@@ -167,6 +167,14 @@ impl Archive {
                 self.sections.len()
             )));
         }
+        if manifest.isolation == IsolationModel::Pool
+            && self
+                .sections
+                .iter()
+                .any(|section| section.name.starts_with(SCHEMA_PREFIX))
+        {
+            return Err(corrupt("a POOL tenant's archive holds schema tables"));
+        }
         for (summary, section) in manifest.sections.iter().zip(&self.sections) {
             let valid_name = [CONTROL_PREFIX, SCHEMA_PREFIX]
                 .iter()
@@ -231,6 +239,10 @@ mod tests {
         let mut lost = sample();
         lost.sections.clear();
         assert!(lost.verify().is_err());
+        let mut pooled = sample();
+        pooled.manifest.isolation = IsolationModel::Pool;
+        pooled.trailer_sha256 = pooled.manifest.digest();
+        assert!(pooled.verify().is_err(), "a POOL archive with schema rows");
         let mut renamed = sample();
         renamed.manifest.slug = "other".to_owned();
         assert!(renamed.verify().is_err());

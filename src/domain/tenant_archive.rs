@@ -99,10 +99,7 @@ impl Tenants {
         for (table, column) in ARCHIVED_TABLES {
             let rows = rewritten_rows(&archive, table, column, tenant_id, &slug)?;
             if *table == "tenants" {
-                match rows.as_slice() {
-                    [row] => tenant_row = row.clone(),
-                    _ => return Err(corrupt("it must hold exactly one tenants row")),
-                }
+                tenant_row = the_tenant_row(&rows, manifest.isolation, manifest.template_version)?;
             }
             if !rows.is_empty() {
                 control.insert(table, &Value::Array(rows)).await?;
@@ -171,6 +168,26 @@ impl Tenants {
         }
         import.commit().await
     }
+}
+
+/// The archive's one tenants row, which must agree with the manifest on
+/// what an import makes: a schema or none, at which template version.
+fn the_tenant_row(
+    rows: &[Value],
+    isolation: IsolationModel,
+    template_version: i32,
+) -> Result<Value> {
+    let [row] = rows else {
+        return Err(corrupt("it must hold exactly one tenants row"));
+    };
+    let agrees = row.get("isolation").and_then(Value::as_str) == Some(isolation.as_str())
+        && row.get("template_version").and_then(Value::as_i64) == Some(i64::from(template_version));
+    if !agrees {
+        return Err(corrupt(
+            "its tenants row and manifest disagree on the isolation model or template version",
+        ));
+    }
+    Ok(row.clone())
 }
 
 /// One archived row as a JSON object.
