@@ -171,7 +171,10 @@ impl Tenants {
 }
 
 /// The archive's one tenants row, which must agree with the manifest on
-/// what an import makes: a schema or none, at which template version.
+/// what an import makes (a schema or none, at which template version) and
+/// be ACTIVE or SUSPENDED, as exports are: a PROVISIONING, FAILED or
+/// DELETED row would hand the reconciler or the purge a tenant it did not
+/// make.
 fn the_tenant_row(
     rows: &[Value],
     isolation: IsolationModel,
@@ -180,6 +183,13 @@ fn the_tenant_row(
     let [row] = rows else {
         return Err(corrupt("it must hold exactly one tenants row"));
     };
+    let state = row.get("state").and_then(Value::as_str);
+    let exportable = [TenantState::Active, TenantState::Suspended]
+        .iter()
+        .any(|allowed| state == Some(allowed.as_str()));
+    if !exportable {
+        return Err(corrupt("its tenant is neither ACTIVE nor SUSPENDED"));
+    }
     let agrees = row.get("isolation").and_then(Value::as_str) == Some(isolation.as_str())
         && row.get("template_version").and_then(Value::as_i64) == Some(i64::from(template_version));
     if !agrees {
