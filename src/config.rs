@@ -14,7 +14,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::domain::validate;
 use crate::error::{Error, Result};
 use crate::storage::PoolOptions;
-pub use tenants::{MigrateArgs, PurgeArgs, TemplateArgs, TenantsCommand, load_template};
+pub use tenants::{
+    ExportArgs, ImportArgs, MigrateArgs, PurgeArgs, TemplateArgs, TenantsCommand, load_template,
+};
 pub use tokens::{MIN_TOKEN_BYTES, NamedToken, parse_tokens};
 
 /// The embedded default database: a SQLite file in the working directory.

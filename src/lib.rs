@@ -17,8 +17,10 @@
 //! - [`domain`]: typed ids, validation and business rules; no tonic, no SQL.
 //! - [`storage`]: sea-orm entities and the only code that speaks SQL.
 //! - [`jobs`]: background work one replica at a time does (usage aggregation, provisioning
-//!   reconciliation, purge).
-//! - [`provisioning`]: SCHEMA tenants' schemas, roles and tenant template (PostgreSQL only).
+//!   reconciliation, purge), and the operator commands built on it (template rollout,
+//!   reaggregation, tenant archive files).
+//! - [`provisioning`]: SCHEMA tenants' schemas, roles, tenant template and the schema data of
+//!   tenant archives (PostgreSQL only).
 //! - [`limiter`]: quota counters behind one trait, Redis or in-process.
 //! - [`changefeed`]: change notifications across replicas (PostgreSQL `LISTEN/NOTIFY`, or in-process).
 //! - [`dns`]: the resolver that verifies custom domains.

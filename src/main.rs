@@ -64,7 +64,7 @@ async fn tenants_command(
 ) -> Result<(), tenantd::error::Error> {
     let concurrency = match &command {
         TenantsCommand::Migrate(args) => args.concurrency,
-        TenantsCommand::Purge(_) => 1,
+        TenantsCommand::Purge(_) | TenantsCommand::Export(_) | TenantsCommand::Import(_) => 1,
     };
     let (store, tenants) = tenantd::server::operator_tenants(common, concurrency).await?;
     let outcome = match command {
@@ -73,6 +73,23 @@ async fn tenants_command(
             tenantd::jobs::tenant_purge::run(tenants, now).await
         }
         TenantsCommand::Migrate(args) => tenantd::jobs::rollout::run(tenants, &args).await,
+        TenantsCommand::Export(args) => {
+            let tenant_id = tenantd::domain::ids::TenantId::from_uuid(args.tenant_id);
+            tenantd::jobs::tenant_archive::export(&tenants, tenant_id, std::io::stdout().lock())
+                .await
+                .map(|chunks| tracing::info!(tenant.id = %tenant_id, chunks, "tenant exported"))
+        }
+        TenantsCommand::Import(args) => {
+            let options = tenantd::domain::tenant_archive::ImportOptions {
+                tenant_id: args
+                    .tenant_id
+                    .map(tenantd::domain::ids::TenantId::from_uuid),
+                slug: args.slug,
+            };
+            tenantd::jobs::tenant_archive::import(&tenants, options, std::io::stdin().lock())
+                .await
+                .map(|tenant| tracing::info!(tenant.id = %tenant.id, slug = %tenant.slug, "tenant imported"))
+        }
     };
     store.close().await?;
     outcome

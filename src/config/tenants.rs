@@ -36,6 +36,31 @@ pub enum TenantsCommand {
     Purge(PurgeArgs),
     /// Apply pending tenant-template files to every SCHEMA tenant.
     Migrate(MigrateArgs),
+    /// Write a tenant's archive (control-plane rows and, for SCHEMA
+    /// tenants, its schema's data) to stdout, as ExportTenant streams it.
+    Export(ExportArgs),
+    /// Read an archive from stdin and restore the tenant it holds; every
+    /// checksum is verified before anything is written.
+    Import(ImportArgs),
+}
+
+/// Settings of `tenantd tenants export`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The tenant to export.
+    #[arg(value_name = "TENANT_ID")]
+    pub tenant_id: uuid::Uuid,
+}
+
+/// Settings of `tenantd tenants import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// Import under this id instead of the archive's.
+    #[arg(long, value_name = "TENANT_ID")]
+    pub tenant_id: Option<uuid::Uuid>,
+    /// Give the tenant this slug instead of the archive's.
+    #[arg(long)]
+    pub slug: Option<String>,
 }
 
 /// Settings of `tenantd tenants purge`.

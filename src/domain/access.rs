@@ -94,6 +94,8 @@ pub const METHODS: &[MethodAccess] = &[
     rule(TS, "RotateApiKey", false, Some("keys:manage"), Tenant),
     rule(TS, "ListAuditEvents", false, Some("audit:read"), Tenant),
     rule(TS, "ResolveTenant", true, None, Platform),
+    rule(TS, "ExportTenant", false, None, Tenant),
+    rule(TS, "ImportTenant", false, None, Platform),
     rule(CS, "GetConfig", true, Some("config:read"), Tenant),
     rule(CS, "UpdateConfig", false, Some("config:write"), Tenant),
     rule(CS, "ListConfigVersions", true, Some("config:read"), Tenant),

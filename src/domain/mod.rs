@@ -5,6 +5,7 @@
 pub mod access;
 pub mod api_key;
 pub mod api_keys;
+pub mod archive;
 pub mod audit;
 pub mod cache;
 pub mod config;
@@ -33,6 +34,7 @@ pub mod quota_warnings;
 pub mod ratelimit;
 pub mod resolve;
 pub mod tenant;
+pub mod tenant_archive;
 pub mod tenants;
 mod tokens;
 pub mod usage;

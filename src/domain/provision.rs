@@ -39,7 +39,7 @@ pub fn system_origin() -> Origin {
 }
 
 impl Tenants {
-    fn provisioner(&self) -> Result<&Provisioner> {
+    pub(super) fn provisioner(&self) -> Result<&Provisioner> {
         self.provisioner.as_ref().ok_or_else(|| {
             Error::failed_precondition(
                 "SCHEMA_ISOLATION_UNSUPPORTED",

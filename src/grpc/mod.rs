@@ -11,6 +11,7 @@ pub mod origin;
 pub mod quota_convert;
 pub mod quota_service;
 pub mod ratelimit_service;
+pub mod tenant_archive;
 pub mod tenant_service;
 pub mod usage_billing;
 pub mod usage_convert;

@@ -1,11 +1,13 @@
 //! TenantService: decode, call the tenant directory, encode. No logic here
 //! beyond picking the right conversion.
 
-use tonic::{Request, Response, Status};
+use tonic::codegen::BoxStream;
+use tonic::{Request, Response, Status, Streaming};
 
 use super::api_keys;
 use super::context::context;
 use super::convert::{self, etag};
+use super::tenant_archive;
 use crate::domain::audit::AuditScope;
 use crate::domain::context::TenantContext;
 use crate::domain::gate::Gate;
@@ -407,5 +409,36 @@ impl TenantService for TenantApi {
         reply(result, |(tenant, by)| {
             convert::resolve_response(&tenant, by)
         })
+    }
+
+    async fn export_tenant(
+        &self,
+        request: Request<pb::ExportTenantRequest>,
+    ) -> Reply<BoxStream<pb::ExportTenantResponse>> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let scope = self.scope(&context, &request.name, "name").await?;
+        let archive = self.tenants.export(&scope).await?;
+        let responses = tenant_archive::chunks(&archive)
+            .into_iter()
+            .map(|chunk| Ok(pb::ExportTenantResponse { chunk: Some(chunk) }));
+        Ok(Response::new(Box::pin(tokio_stream::iter(responses))))
+    }
+
+    async fn import_tenant(
+        &self,
+        request: Request<Streaming<pb::ImportTenantRequest>>,
+    ) -> Reply<pb::Tenant> {
+        let context = context(&request)?;
+        let origin = context.origin("");
+        let result = async {
+            let platform = context.platform()?;
+            let (options, archive) = tenant_archive::receive_import(request.into_inner()).await?;
+            self.tenants
+                .import(&platform, &origin, archive, options)
+                .await
+        }
+        .await;
+        reply(result, |tenant| pb::Tenant::from(&tenant))
     }
 }

@@ -1,11 +1,10 @@
 //! The DDL of tenant schemas and roles. Every statement names the schema
 //! through [`TenantSchema`], the only source of such names, so the text
-//! formatted into SQL is always `tenant_` and 32 hex digits.
+//! formatted into SQL is always `tenant_` and 32 hex digits. Each function
+//! takes a pool or a transaction (where its own transaction becomes a
+//! savepoint), so an import runs them all inside one transaction.
 
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
-    TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
 
 use super::names::TenantSchema;
 use super::template::TemplateFile;
@@ -27,7 +26,10 @@ async fn run_all(txn: &DatabaseTransaction, statements: &[String]) -> Result<()>
 /// act as it, and a `CREATEROLE` user is not one by itself. The role's
 /// comment names the database, so roles (which are cluster-wide) can be
 /// traced back to the tenantd that made them.
-pub(super) async fn create_role(db: &DatabaseConnection, schema: TenantSchema) -> Result<()> {
+pub(super) async fn create_role(
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
+    schema: TenantSchema,
+) -> Result<()> {
     let role = schema.name();
     let txn = db.begin().await.map_err(classify)?;
     let database = txn
@@ -64,7 +66,10 @@ pub(super) async fn create_role(db: &DatabaseConnection, schema: TenantSchema) -
 /// Creates the schema owned by the role unless it exists, gives `PUBLIC`
 /// nothing on it nor on what the role will create, and the version table,
 /// owned by the role like everything else in the schema.
-pub(super) async fn create_schema(db: &DatabaseConnection, schema: TenantSchema) -> Result<()> {
+pub(super) async fn create_schema(
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
+    schema: TenantSchema,
+) -> Result<()> {
     let name = schema.name();
     let txn = db.begin().await.map_err(classify)?;
     run_all(
@@ -94,7 +99,7 @@ pub(super) async fn create_schema(db: &DatabaseConnection, schema: TenantSchema)
 /// the search path, and records it, in one transaction: a failing file
 /// leaves nothing behind.
 pub(super) async fn apply_file(
-    db: &DatabaseConnection,
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
     schema: TenantSchema,
     file: &TemplateFile,
 ) -> Result<()> {
@@ -120,7 +125,10 @@ pub(super) async fn apply_file(
 }
 
 /// The newest version recorded in the schema's version table.
-pub(super) async fn applied_version(db: &DatabaseConnection, schema: TenantSchema) -> Result<i32> {
+pub(super) async fn applied_version(
+    db: &impl ConnectionTrait,
+    schema: TenantSchema,
+) -> Result<i32> {
     let name = schema.name();
     let row = db
         .query_one_raw(Statement::from_string(
@@ -138,7 +146,7 @@ pub(super) async fn applied_version(db: &DatabaseConnection, schema: TenantSchem
 /// Drops the schema with its objects, then what the role still owns or is
 /// granted in this database (its default privileges), then the role.
 pub(super) async fn drop_schema_and_role(
-    db: &DatabaseConnection,
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
     schema: TenantSchema,
 ) -> Result<()> {
     let name = schema.name();

@@ -19,6 +19,7 @@
 //! `CREATEROLE` and `CREATE` on the database, never a superuser. The server's
 //! own login (`tenantd_app`) keeps neither right.
 
+pub mod archive;
 mod ddl;
 pub mod names;
 pub mod template;
@@ -35,6 +36,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
 use crate::storage::classify;
+pub use archive::SchemaImport;
 pub use names::TenantSchema;
 pub use template::{Template, TemplateFile};
 

@@ -26,6 +26,7 @@ mod plans;
 mod purge;
 mod quota_overrides;
 mod rollup_statements;
+mod tenant_archive;
 mod tenants;
 mod usage;
 mod usage_aggregation;
@@ -34,6 +35,7 @@ mod usage_export;
 
 pub use config_versions::TenantLayer;
 pub use job_lock::JobLock;
+pub use tenant_archive::{ARCHIVED_TABLES, ControlImport};
 pub use tenants::IdempotencyEntry;
 pub use usage_aggregation::{AGGREGATION_LOCK, AggregationProgress, Fold};
 

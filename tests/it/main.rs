@@ -35,6 +35,8 @@ mod ratelimit;
 mod resolve;
 mod rls;
 mod robustness;
+mod tenant_export;
+mod tenant_export_cli;
 mod tenants;
 mod usage;
 mod usage_alerts;

@@ -348,6 +348,22 @@ pub(super) fn body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
         "ResolveTenant" => ok(pb::ResolveTenantRequest {
             target: Some(Target::TenantId(tenant.id.clone())),
         }),
+        // Operators only, so only the admin's answer depends on the body;
+        // a malformed name keeps it the same on SQLite (where exports are
+        // refused) and PostgreSQL. tenant_export*.rs tests the real thing.
+        "ExportTenant" => refused(
+            pb::ExportTenantRequest {
+                name: "tenants/slug:".to_owned(),
+            },
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+        ),
+        // A stream without an archive.
+        "ImportTenant" => refused(
+            pb::ImportTenantRequest::default(),
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+        ),
         other => panic!("no request body for {TENANT_SERVICE}.{other}"),
     }
 }
