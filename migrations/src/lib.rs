@@ -18,6 +18,7 @@ mod m0005_quota;
 mod m0006_config;
 mod m0009_usage_aggregation;
 mod m0012_usage_alerts;
+mod m0013_flags;
 
 /// Applies tenantd's control-plane migrations.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_config::Migration),
             Box::new(m0009_usage_aggregation::Migration),
             Box::new(m0012_usage_alerts::Migration),
+            Box::new(m0013_flags::Migration),
         ]
     }
 }

@@ -1,8 +1,9 @@
 //! The hot-path cache: API keys by prefix, tenants by id and resolution
 //! answers by target (the gate's), and each tenant's plan and overrides
-//! (quota checks'), each for at most a TTL and dropped at once when the
-//! change feed reports a change to their tenant (or, for plans, any
-//! platform-wide change).
+//! (quota checks'), the flag catalogue and each tenant's flag overrides
+//! (flag evaluation's), each for at most a TTL and dropped at once when the
+//! change feed reports a change to their tenant (or, for plans and flags,
+//! any platform-wide change).
 //!
 //! A lookup that started before a change must not put its stale answer
 //! back after the change dropped it: every invalidation bumps a
@@ -15,6 +16,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use super::api_key::ApiKey;
+use super::flag_reads::{FlagCatalogue, TenantFlags};
 use super::ids::TenantId;
 use super::plan::Plan;
 use super::quota::QuotaOverride;
@@ -98,6 +100,9 @@ struct Maps {
     tenants: Answers<TenantId, Tenant>,
     targets: Answers<ResolveTarget, (TenantId, ResolvedBy)>,
     limits: Answers<TenantId, Arc<TenantLimits>>,
+    /// Fleet-wide, so its one entry belongs to no tenant.
+    flag_catalogue: Answers<(), Arc<FlagCatalogue>>,
+    tenant_flags: Answers<TenantId, Arc<TenantFlags>>,
 }
 
 /// The gate's cache.
@@ -126,6 +131,8 @@ impl Cache {
                 tenants: Answers::new(),
                 targets: Answers::new(),
                 limits: Answers::new(),
+                flag_catalogue: Answers::new(),
+                tenant_flags: Answers::new(),
             }),
         }
     }
@@ -200,6 +207,28 @@ impl Cache {
         });
     }
 
+    /// The cached flag catalogue.
+    pub fn flag_catalogue(&self) -> Option<Arc<FlagCatalogue>> {
+        self.read().flag_catalogue.get(&(), self.ttl).flatten()
+    }
+
+    /// Caches the flag catalogue read since `since`.
+    pub fn put_flag_catalogue(&self, catalogue: Arc<FlagCatalogue>, since: Generation) {
+        self.write_if_current(since, |maps| maps.flag_catalogue.put((), Some(catalogue)));
+    }
+
+    /// The cached flag overrides and attributes of `tenant_id`.
+    pub fn tenant_flags(&self, tenant_id: TenantId) -> Option<Arc<TenantFlags>> {
+        self.read().tenant_flags.get(&tenant_id, self.ttl).flatten()
+    }
+
+    /// Caches a tenant's flag overrides and attributes read since `since`.
+    pub fn put_tenant_flags(&self, flags: Arc<TenantFlags>, since: Generation) {
+        self.write_if_current(since, |maps| {
+            maps.tenant_flags.put(flags.tenant_id, Some(flags));
+        });
+    }
+
     /// Drops what `change` may have made wrong.
     pub fn invalidate(&self, change: Change) {
         let mut maps = self
@@ -213,12 +242,17 @@ impl Cache {
                 maps.tenants.forget(tenant_id, |tenant| tenant.id);
                 maps.targets.forget(tenant_id, |(id, _)| *id);
                 maps.limits.forget(tenant_id, |limits| limits.tenant_id);
+                // The catalogue holds no tenant's data: a tenant's change
+                // leaves it be.
+                maps.tenant_flags.forget(tenant_id, |flags| flags.tenant_id);
             }
             Change::Everything => {
                 maps.keys.entries.clear();
                 maps.tenants.entries.clear();
                 maps.targets.entries.clear();
                 maps.limits.entries.clear();
+                maps.flag_catalogue.entries.clear();
+                maps.tenant_flags.entries.clear();
             }
         }
     }

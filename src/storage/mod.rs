@@ -20,6 +20,7 @@ mod audit;
 mod config_versions;
 mod domains;
 pub mod entities;
+mod flags;
 mod plans;
 mod quota_overrides;
 mod rollup_statements;
@@ -29,6 +30,7 @@ mod usage_aggregation;
 mod usage_alerts;
 mod usage_export;
 
+pub use flags::{FlagFilter, OverrideSet};
 pub use tenants::IdempotencyEntry;
 pub use usage_aggregation::{AGGREGATION_LOCK, AggregationProgress, Fold};
 
@@ -295,6 +297,11 @@ const UNIQUE_INDEXES: &[(&[&str], &str, &str)] = &[
         &["plans_pkey", "plans.id"],
         "PLAN_ALREADY_EXISTS",
         "a plan with this id already exists",
+    ),
+    (
+        &["flags_pkey", "flags.key"],
+        "FLAG_ALREADY_EXISTS",
+        "a flag with this key already exists",
     ),
     (
         &["usage_metrics_pkey", "usage_metrics.key"],
