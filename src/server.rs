@@ -23,6 +23,7 @@ use crate::config::{Config, ExportFormat, UsageExportArgs, redact_url};
 use crate::dns::DnsTxtResolver;
 use crate::domain::config_schema::ConfigSchema;
 use crate::domain::configs::Configs;
+use crate::domain::flags::Flags;
 use crate::domain::gate::Gate;
 use crate::domain::ids::TenantId;
 use crate::domain::metrics::Metrics;
@@ -314,6 +315,14 @@ async fn serve(
             quota_cache.invalidate(change);
         }
     });
+    let flags = Flags::new(store.clone(), tenants.clone(), config.cache_ttl);
+    let mut flag_changes = store.changes();
+    let flag_cache = flags.clone();
+    let flag_invalidating = tokio::spawn(async move {
+        while let Some(change) = flag_changes.next().await {
+            flag_cache.invalidate(change);
+        }
+    });
     if config.admin_tokens.is_empty() {
         tracing::warn!("no admin token is configured (--admin-tokens): nobody can manage tenants");
     }
@@ -370,6 +379,7 @@ async fn serve(
         )))
         .add_service(ConfigServiceServer::new(ConfigApi::new(
             configs,
+            flags,
             gate.clone(),
         )))
         .add_service(QuotaServiceServer::new(QuotaApi::new(
@@ -405,6 +415,7 @@ async fn serve(
     }
     alerting.abort();
     quota_invalidating.abort();
+    flag_invalidating.abort();
     gate.flush_key_uses().await;
     store.close().await?;
     tracing::info!("tenantd stopped");

@@ -75,7 +75,7 @@ impl Flags {
         spec: OverrideSpec,
     ) -> Result<FlagOverride> {
         let scope = owner.scope();
-        let definition = self.get(scope, flag).await?;
+        let definition = self.get(flag).await?;
         if let OwnerScope::Plan(_, plan) = owner
             && self.store.find_plan(scope, plan).await?.is_none()
         {
@@ -194,7 +194,7 @@ impl Flags {
             .transpose()?;
         let rows = self
             .store
-            .list_flag_overrides(scope, set, flag, after, page_size + 1)
+            .list_flag_overrides(scope, set, flag, after, Some(page_size + 1))
             .await?;
         Ok(paging::cut_page(rows, page_size, &fingerprint, |found| {
             let owner = match &found.owner {

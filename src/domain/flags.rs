@@ -68,6 +68,11 @@ pub struct Flags {
     pub(super) cache: Arc<Cache>,
 }
 
+/// The scope catalogue reads run in, as for the metric catalogue.
+fn catalogue() -> Scope {
+    Scope::from(&PlatformScope::system())
+}
+
 pub(super) fn flag_not_found(key: &str) -> Error {
     Error::NotFound {
         kind: "flag",
@@ -141,7 +146,7 @@ impl Flags {
         if let Some(request_id) = request_id
             && let Some(entry) = self.entry(platform, request_id).await?
         {
-            return self.replay(platform, &entry, &fingerprint).await;
+            return self.replay(&entry, &fingerprint).await;
         }
         let now = now();
         let flag = Flag {
@@ -168,7 +173,7 @@ impl Flags {
             // A concurrent retry of the same request won the race.
             Err(Error::AlreadyExists { reason, .. }) if reason == REQUEST_ID_IN_USE => {
                 match self.entry(platform, request_id.unwrap_or_default()).await? {
-                    Some(entry) => self.replay(platform, &entry, &fingerprint).await,
+                    Some(entry) => self.replay(&entry, &fingerprint).await,
                     None => Err(Error::Aborted {
                         reason: "CONCURRENT_REQUEST",
                         message: "a request with the same request_id is in flight; retry"
@@ -190,12 +195,7 @@ impl Flags {
             .await
     }
 
-    async fn replay(
-        &self,
-        platform: &PlatformScope,
-        entry: &IdempotencyEntry,
-        fingerprint: &str,
-    ) -> Result<Flag> {
+    async fn replay(&self, entry: &IdempotencyEntry, fingerprint: &str) -> Result<Flag> {
         if entry.fingerprint != fingerprint {
             return Err(Error::invalid_field(
                 "request_id",
@@ -203,13 +203,15 @@ impl Flags {
             ));
         }
         let key = entry.resource.trim_start_matches("flags/");
-        self.get(platform.into(), key).await
+        self.get(key).await
     }
 
-    /// The flag `key` as stored; NOT_FOUND when there is none.
-    pub async fn get(&self, scope: Scope, key: &str) -> Result<Flag> {
+    /// The flag `key` as stored; NOT_FOUND when there is none. Flags are
+    /// the fleet's catalogue, holding no tenant's data: any caller the
+    /// access table admits may read them.
+    pub async fn get(&self, key: &str) -> Result<Flag> {
         self.store
-            .find_flag(scope, key)
+            .find_flag(catalogue(), key)
             .await?
             .ok_or_else(|| flag_not_found(key))
     }
@@ -217,7 +219,6 @@ impl Flags {
     /// One page of flags matching `filter`, by key, and the next token.
     pub async fn list(
         &self,
-        scope: Scope,
         filter: FlagFilter,
         page_size: u64,
         page_token: &str,
@@ -228,7 +229,7 @@ impl Flags {
         let after = paging::decode_token(page_token, &fingerprint, "page_token")?;
         let rows = self
             .store
-            .list_flags(scope, filter, after.as_deref(), page_size + 1)
+            .list_flags(catalogue(), filter, after.as_deref(), page_size + 1)
             .await?;
         Ok(paging::cut_page(rows, page_size, &fingerprint, |flag| {
             flag.key.clone()
@@ -243,7 +244,7 @@ impl Flags {
         (key, etag): (&str, Option<&str>),
         patch: FlagPatch,
     ) -> Result<Flag> {
-        let current = self.get(platform.into(), key).await?;
+        let current = self.get(key).await?;
         current.check_etag(etag)?;
         let mut next = current.clone();
         let spec = &mut next.spec;
@@ -294,7 +295,7 @@ impl Flags {
         for set in [OverrideSet::AllPlans, OverrideSet::AllTenants] {
             let overrides = self
                 .store
-                .list_flag_overrides(platform.into(), &set, Some(&next.key), None, u64::MAX)
+                .list_flag_overrides(platform.into(), &set, Some(&next.key), None, None)
                 .await?;
             for found in overrides {
                 let missing = flag_validate::override_variants(&found.spec)
@@ -325,7 +326,7 @@ impl Flags {
         key: &str,
         etag: Option<&str>,
     ) -> Result<()> {
-        let current = self.get(platform.into(), key).await?;
+        let current = self.get(key).await?;
         current.check_etag(etag)?;
         let record = AuditRecord::platform(
             origin,

@@ -182,7 +182,13 @@ impl Store {
         flag: &str,
     ) -> Result<Option<FlagOverride>> {
         let mut found = self
-            .list_flag_overrides(scope, &OverrideSet::One(owner.clone()), Some(flag), None, 1)
+            .list_flag_overrides(
+                scope,
+                &OverrideSet::One(owner.clone()),
+                Some(flag),
+                None,
+                Some(1),
+            )
             .await?;
         Ok(found.pop())
     }
@@ -194,7 +200,7 @@ impl Store {
         tenant_id: TenantId,
     ) -> Result<Vec<FlagOverride>> {
         let owner = OverrideOwner::Tenant(tenant_id);
-        self.list_flag_overrides(scope, &OverrideSet::One(owner), None, None, u64::MAX)
+        self.list_flag_overrides(scope, &OverrideSet::One(owner), None, None, None)
             .await
     }
 
@@ -271,16 +277,16 @@ impl Store {
         self.commit_if_changed(txn, rows, audit).await
     }
 
-    /// At most `limit` overrides of `set` (only of `flag` when given) after
-    /// `after` (owner key, flag), ordered by owner then flag. The owner key
-    /// is the plan id or the tenant id's text.
+    /// The overrides of `set` (only of `flag` when given) after `after`
+    /// (owner key, flag), ordered by owner then flag, at most `limit` when
+    /// given. The owner key is the plan id or the tenant id's text.
     pub async fn list_flag_overrides(
         &self,
         scope: Scope,
         set: &OverrideSet,
         flag: Option<&str>,
         after: Option<(String, String)>,
-        limit: u64,
+        limit: Option<u64>,
     ) -> Result<Vec<FlagOverride>> {
         let txn = self.begin_in(scope).await?;
         let rows = match set {
@@ -359,13 +365,15 @@ async fn list_plan_overrides(
     set: &OverrideSet,
     flag: Option<&str>,
     after: Option<(String, String)>,
-    limit: u64,
+    limit: Option<u64>,
 ) -> Result<Vec<FlagOverride>> {
     use plan_flag_override::{Column, Entity};
     let mut select = Entity::find()
         .order_by_asc(Column::Plan)
-        .order_by_asc(Column::Flag)
-        .limit(limit);
+        .order_by_asc(Column::Flag);
+    if let Some(limit) = limit {
+        select = select.limit(limit);
+    }
     if let OverrideSet::One(OverrideOwner::Plan(plan)) = set {
         select = select.filter(Column::Plan.eq(plan.as_str()));
     }
@@ -388,13 +396,15 @@ async fn list_tenant_overrides(
     set: &OverrideSet,
     flag: Option<&str>,
     after: Option<(String, String)>,
-    limit: u64,
+    limit: Option<u64>,
 ) -> Result<Vec<FlagOverride>> {
     use tenant_flag_override::{Column, Entity};
     let mut select = Entity::find()
         .order_by_asc(Column::TenantId)
-        .order_by_asc(Column::Flag)
-        .limit(limit);
+        .order_by_asc(Column::Flag);
+    if let Some(limit) = limit {
+        select = select.limit(limit);
+    }
     if let OverrideSet::One(OverrideOwner::Tenant(tenant_id)) = set {
         select = select.filter(Column::TenantId.eq(tenant_id.as_uuid()));
     }

@@ -12,6 +12,8 @@ mod context;
 mod context_changes;
 mod contract;
 mod domains;
+mod flags;
+mod flags_eval;
 mod isolation;
 mod lifecycle;
 mod listing;
