@@ -332,7 +332,11 @@ fn user_context(user: u64) -> pb::EvaluationContext {
         ("app_version", value(json!(versions[(user % 4) as usize]))),
         (
             "platform",
-            value(json!(if user.is_multiple_of(2) { "ios" } else { "android" })),
+            value(json!(if user.is_multiple_of(2) {
+                "ios"
+            } else {
+                "android"
+            })),
         ),
     ];
     pb::EvaluationContext {
