@@ -307,6 +307,34 @@ mod tests {
     }
 
     #[test]
+    fn flag_answers_follow_their_changes() {
+        use super::super::flag_reads::{FlagCatalogue, TenantFlags};
+        let cache = Cache::new(Duration::from_secs(60));
+        let (changed, other) = (tenant_id(), tenant_id());
+        let since = cache.generation();
+        cache.put_flag_catalogue(Arc::new(FlagCatalogue::default()), since);
+        for id in [changed, other] {
+            let flags = TenantFlags {
+                tenant_id: id,
+                plan: "starter".into(),
+                facts: Default::default(),
+                overrides: Default::default(),
+            };
+            cache.put_tenant_flags(Arc::new(flags), since);
+        }
+        cache.invalidate(Change::Tenant(changed));
+        assert!(cache.tenant_flags(changed).is_none());
+        assert!(cache.tenant_flags(other).is_some());
+        assert!(
+            cache.flag_catalogue().is_some(),
+            "a tenant's change keeps the fleet's flags"
+        );
+        cache.invalidate(Change::Everything);
+        assert!(cache.flag_catalogue().is_none());
+        assert!(cache.tenant_flags(other).is_none());
+    }
+
+    #[test]
     fn answers_expire() {
         let cache = Cache::new(Duration::ZERO);
         cache.put_target(ResolveTarget::Slug("a".into()), None, cache.generation());
