@@ -54,15 +54,16 @@ pub enum ErrorCode {
     InvalidContext,
 }
 
-/// What one evaluation produced.
+/// What one evaluation produced. It borrows from the flag evaluated, so
+/// the hot path copies nothing until the answer is encoded.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub enum Outcome<'a> {
     /// A value was served.
     Served {
         /// The variant.
-        variant: String,
+        variant: &'a str,
         /// Its value.
-        value: Value,
+        value: &'a Value,
         /// Why.
         reason: Reason,
     },
@@ -75,7 +76,7 @@ pub enum Outcome {
     },
 }
 
-impl Outcome {
+impl Outcome<'_> {
     /// A failure with `code` and `message`.
     pub fn failed(code: ErrorCode, message: impl Into<String>) -> Self {
         Outcome::Failed {
@@ -187,13 +188,21 @@ pub fn murmur3_32(data: &[u8], seed: u32) -> u32 {
     hash ^ (hash >> 16)
 }
 
-/// The text a value is hashed as: strings as they are, numbers and
-/// booleans in their JSON spelling.
-fn bucket_text(value: &Value) -> String {
+/// `{salt}/{value}`, the text a context is hashed as: a string value as it
+/// is, numbers and booleans in their JSON spelling.
+fn bucket_input(salt: &str, value: &Value) -> String {
+    use std::fmt::Write;
+    let mut input = String::with_capacity(salt.len() + 24);
+    input.push_str(salt);
+    input.push('/');
     match value {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
+        Value::String(text) => input.push_str(text),
+        // Writing to a String cannot fail.
+        other => {
+            let _ = write!(input, "{other}");
+        }
     }
+    input
 }
 
 /// The variant `rollout` gives the context whose bucketing value is
@@ -204,7 +213,7 @@ pub fn split<'r>(rollout: &'r Rollout, key: &str, value: &Value) -> Option<&'r s
     } else {
         &rollout.salt
     };
-    let input = format!("{salt}/{}", bucket_text(value));
+    let input = bucket_input(salt, value);
     let total: u64 = rollout
         .weights
         .iter()
@@ -267,11 +276,11 @@ fn try_rules<'r>(rules: &'r [Rule], key: &str, subject: Subject<'_>) -> Decision
     Decision::Pass
 }
 
-fn served(flag: &FlagSpec, key: &str, variant: &str, reason: Reason) -> Outcome {
-    match flag.variants.get(variant) {
-        Some(value) => Outcome::Served {
-            variant: variant.to_owned(),
-            value: value.clone(),
+fn served<'a>(flag: &'a FlagSpec, key: &str, variant: &str, reason: Reason) -> Outcome<'a> {
+    match flag.variants.get_key_value(variant) {
+        Some((variant, value)) => Outcome::Served {
+            variant,
+            value,
             reason,
         },
         None => Outcome::failed(
@@ -282,7 +291,7 @@ fn served(flag: &FlagSpec, key: &str, variant: &str, reason: Reason) -> Outcome 
 }
 
 /// Evaluates `flag` with the overrides `layers` for `subject`.
-pub fn evaluate(flag: &Flag, layers: Layers<'_>, subject: Subject<'_>) -> Outcome {
+pub fn evaluate<'a>(flag: &'a Flag, layers: Layers<'_>, subject: Subject<'_>) -> Outcome<'a> {
     let spec = &flag.spec;
     let key = flag.key.as_str();
     let enabled = layers

@@ -84,7 +84,7 @@ fn facts() -> TenantFacts {
     }
 }
 
-fn run(flag: &Flag, layers: Layers<'_>, context: &EvalContext) -> Outcome {
+fn run<'a>(flag: &'a Flag, layers: Layers<'_>, context: &EvalContext) -> Outcome<'a> {
     evaluate(
         flag,
         layers,
@@ -95,11 +95,11 @@ fn run(flag: &Flag, layers: Layers<'_>, context: &EvalContext) -> Outcome {
     )
 }
 
-fn reason(outcome: &Outcome) -> (Option<&str>, Option<Reason>, Option<ErrorCode>) {
+fn reason<'a>(outcome: &Outcome<'a>) -> (Option<&'a str>, Option<Reason>, Option<ErrorCode>) {
     match outcome {
         Outcome::Served {
             variant, reason, ..
-        } => (Some(variant.as_str()), Some(*reason), None),
+        } => (Some(*variant), Some(*reason), None),
         Outcome::Failed { code, .. } => (None, None, Some(*code)),
     }
 }

@@ -40,13 +40,13 @@ pub struct TenantFlags {
     pub overrides: HashMap<String, OverrideSpec>,
 }
 
-/// One flag's evaluation.
+/// One flag's evaluation, borrowing from the cached definitions.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Evaluation {
+pub struct Evaluation<'a> {
     /// The flag key asked for.
-    pub flag: String,
+    pub flag: &'a str,
     /// What it produced.
-    pub outcome: Outcome,
+    pub outcome: Outcome<'a>,
 }
 
 /// What an evaluation call asks for.
@@ -128,25 +128,29 @@ impl Flags {
         Ok(found)
     }
 
-    /// Evaluates `request` for the scope's tenant. Evaluation problems are
-    /// outcomes; an error means the call itself could not be served.
-    pub async fn evaluate(
+    /// Evaluates `request` for the scope's tenant and hands the results to
+    /// `encode`, which may borrow them: nothing is copied out of the cache
+    /// on the way. Evaluation problems are outcomes; an error means the
+    /// call itself could not be served.
+    pub async fn evaluate<R>(
         &self,
         scope: &TenantScope,
         request: &EvaluationRequest,
-    ) -> Result<Vec<Evaluation>> {
+        encode: impl FnOnce(&[Evaluation<'_>]) -> R,
+    ) -> Result<R> {
         let keys: Vec<&str> = request.flags.iter().map(String::as_str).collect();
         let catalogue = match self.catalogue(Scope::from(scope)).await {
             Ok(catalogue) => catalogue,
             // OpenFeature's answer for definitions that cannot be loaded.
             Err(Error::Unavailable { message }) => {
-                return Ok(keys
+                let failed: Vec<Evaluation<'_>> = keys
                     .iter()
                     .map(|key| Evaluation {
-                        flag: (*key).to_owned(),
+                        flag: key,
                         outcome: Outcome::failed(ErrorCode::ProviderNotReady, message.clone()),
                     })
-                    .collect());
+                    .collect();
+                return Ok(encode(&failed));
             }
             Err(other) => return Err(other),
         };
@@ -162,7 +166,7 @@ impl Flags {
             tenant: &tenant.facts,
         };
         let plan_overrides = catalogue.plan_overrides.get(&tenant.plan);
-        Ok(keys
+        let evaluations: Vec<Evaluation<'_>> = keys
             .into_iter()
             .map(|key| {
                 let outcome = match catalogue.flags.get(key) {
@@ -191,12 +195,10 @@ impl Flags {
                         }
                     },
                 };
-                Evaluation {
-                    flag: key.to_owned(),
-                    outcome,
-                }
+                Evaluation { flag: key, outcome }
             })
-            .collect())
+            .collect();
+        Ok(encode(&evaluations))
     }
 
     /// Every flag as resolved for the scope's tenant, by key, as

@@ -4,40 +4,28 @@
 
 use std::cmp::Ordering;
 
-/// One dot-separated pre-release identifier.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Identifier {
-    /// Digits only, compared numerically.
-    Numeric(u64),
-    /// Anything else, compared in ASCII order.
-    Text(String),
-}
-
-impl Ord for Identifier {
-    fn cmp(&self, other: &Self) -> Ordering {
-        match (self, other) {
-            (Identifier::Numeric(a), Identifier::Numeric(b)) => a.cmp(b),
-            // Numeric identifiers have lower precedence than others.
-            (Identifier::Numeric(_), Identifier::Text(_)) => Ordering::Less,
-            (Identifier::Text(_), Identifier::Numeric(_)) => Ordering::Greater,
-            (Identifier::Text(a), Identifier::Text(b)) => a.cmp(b),
-        }
+/// One dot-separated pre-release identifier, compared as the
+/// specification says: digits only numerically, others in ASCII order,
+/// numeric ones lower than the others.
+fn compare_identifiers(left: &str, right: &str) -> Ordering {
+    let numeric = |text: &str| text.bytes().all(|b| b.is_ascii_digit());
+    match (numeric(left), numeric(right)) {
+        // Canonical numbers (no leading zeros): the longer is the greater.
+        (true, true) => left.len().cmp(&right.len()).then_with(|| left.cmp(right)),
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        (false, false) => left.cmp(right),
     }
 }
 
-impl PartialOrd for Identifier {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// A parsed version, ordered by semver precedence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SemVer {
+/// A parsed version, ordered by semver precedence. It borrows the text it
+/// was parsed from, so parsing on the evaluation path allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SemVer<'a> {
     /// Major, minor, patch.
     core: [u64; 3],
-    /// The pre-release identifiers; empty for a release.
-    pre: Vec<Identifier>,
+    /// The pre-release identifiers, dot-separated; empty for a release.
+    pre: &'a str,
 }
 
 fn number(text: &str) -> Option<u64> {
@@ -47,19 +35,16 @@ fn number(text: &str) -> Option<u64> {
     (digits && canonical).then(|| text.parse().ok()).flatten()
 }
 
-fn identifier(text: &str) -> Option<Identifier> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return None;
-    }
-    if text.bytes().all(|b| b.is_ascii_digit()) {
-        return number(text).map(Identifier::Numeric);
-    }
-    Some(Identifier::Text(text.to_owned()))
+fn identifier_ok(text: &str) -> bool {
+    let well_formed =
+        !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let numeric = text.bytes().all(|b| b.is_ascii_digit());
+    well_formed && (!numeric || text == "0" || !text.starts_with('0'))
 }
 
-impl SemVer {
+impl<'a> SemVer<'a> {
     /// Parses `1.2.3`, `v1.2.3-rc.1+build.5`; `None` for anything else.
-    pub fn parse(text: &str) -> Option<Self> {
+    pub fn parse(text: &'a str) -> Option<Self> {
         let text = text.strip_prefix('v').unwrap_or(text);
         let (text, build) = match text.split_once('+') {
             Some((version, build)) => (version, Some(build)),
@@ -85,14 +70,15 @@ impl SemVer {
             return None;
         }
         let pre = match pre {
-            Some(pre) => pre.split('.').map(identifier).collect::<Option<Vec<_>>>()?,
-            None => Vec::new(),
+            Some(pre) if pre.split('.').all(identifier_ok) => pre,
+            Some(_) => return None,
+            None => "",
         };
         Some(Self { core: numbers, pre })
     }
 }
 
-impl Ord for SemVer {
+impl Ord for SemVer<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
         self.core.cmp(&other.core).then_with(|| {
             match (self.pre.is_empty(), other.pre.is_empty()) {
@@ -100,13 +86,27 @@ impl Ord for SemVer {
                 // A pre-release comes before its release.
                 (true, false) => Ordering::Greater,
                 (false, true) => Ordering::Less,
-                (false, false) => self.pre.cmp(&other.pre),
+                (false, false) => {
+                    let mut left = self.pre.split('.');
+                    let mut right = other.pre.split('.');
+                    loop {
+                        match (left.next(), right.next()) {
+                            (None, None) => return Ordering::Equal,
+                            (None, Some(_)) => return Ordering::Less,
+                            (Some(_), None) => return Ordering::Greater,
+                            (Some(a), Some(b)) => match compare_identifiers(a, b) {
+                                Ordering::Equal => {}
+                                decided => return decided,
+                            },
+                        }
+                    }
+                }
             }
         })
     }
 }
 
-impl PartialOrd for SemVer {
+impl PartialOrd for SemVer<'_> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
@@ -116,7 +116,7 @@ impl PartialOrd for SemVer {
 mod tests {
     use super::*;
 
-    fn v(text: &str) -> SemVer {
+    fn v(text: &str) -> SemVer<'_> {
         SemVer::parse(text).unwrap_or_else(|| panic!("{text} parses"))
     }
 

@@ -136,22 +136,22 @@ fn error_code_to(code: ErrorCode) -> pb::EvaluationErrorCode {
 }
 
 /// An evaluation as the API shows it.
-pub fn evaluation(found: &Evaluation) -> pb::FlagEvaluation {
+pub fn evaluation(found: &Evaluation<'_>) -> pb::FlagEvaluation {
     match &found.outcome {
         Outcome::Served {
             variant,
             value,
             reason,
         } => pb::FlagEvaluation {
-            flag: found.flag.clone(),
+            flag: found.flag.to_owned(),
             value: Some(json_value(value)),
-            variant: variant.clone(),
+            variant: (*variant).to_owned(),
             reason: reason_to(*reason).into(),
             error_code: pb::EvaluationErrorCode::Unspecified.into(),
             error_message: String::new(),
         },
         Outcome::Failed { code, message } => pb::FlagEvaluation {
-            flag: found.flag.clone(),
+            flag: found.flag.to_owned(),
             value: None,
             variant: String::new(),
             reason: pb::EvaluationReason::Error.into(),

@@ -249,10 +249,13 @@ impl FlagApi {
     ) -> Result<pb::EvaluateFlagResponse> {
         let evaluate = Evaluate::try_from(request)?;
         let scope = self.tenant(context, &evaluate.parent).await?;
-        let mut evaluations = self.flags.evaluate(&scope, &evaluate.request).await?;
-        Ok(pb::EvaluateFlagResponse {
-            evaluation: evaluations.pop().as_ref().map(flag_convert::evaluation),
-        })
+        let evaluation = self
+            .flags
+            .evaluate(&scope, &evaluate.request, |found| {
+                found.first().map(flag_convert::evaluation)
+            })
+            .await?;
+        Ok(pb::EvaluateFlagResponse { evaluation })
     }
 
     /// EvaluateFlags.
@@ -263,9 +266,12 @@ impl FlagApi {
     ) -> Result<pb::EvaluateFlagsResponse> {
         let evaluate = Evaluate::try_from(request)?;
         let scope = self.tenant(context, &evaluate.parent).await?;
-        let evaluations = self.flags.evaluate(&scope, &evaluate.request).await?;
-        Ok(pb::EvaluateFlagsResponse {
-            evaluations: evaluations.iter().map(flag_convert::evaluation).collect(),
-        })
+        let evaluations = self
+            .flags
+            .evaluate(&scope, &evaluate.request, |found| {
+                found.iter().map(flag_convert::evaluation).collect()
+            })
+            .await?;
+        Ok(pb::EvaluateFlagsResponse { evaluations })
     }
 }
