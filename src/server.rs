@@ -27,6 +27,7 @@ use crate::dns::DnsTxtResolver;
 use crate::domain::config_schema::ConfigSchema;
 use crate::domain::config_watch::ConfigWatch;
 use crate::domain::configs::Configs;
+use crate::domain::flags::Flags;
 use crate::domain::gate::Gate;
 use crate::domain::ids::TenantId;
 use crate::domain::metrics::Metrics;
@@ -317,6 +318,7 @@ async fn serve(
     let aggregation =
         crate::jobs::usage_aggregation::spawn(rollups, config.usage_aggregation_interval);
     store.listen_for_changes().await?;
+    let flags = Flags::new(store.clone(), tenants.clone(), config.cache_ttl);
     let mut upkeep = vec![
         upkeep::spawn_key_use_flush(&gate, config.key_use_flush_interval),
         upkeep::spawn_invalidation(&store, {
@@ -330,6 +332,10 @@ async fn serve(
         upkeep::spawn_invalidation(&store, {
             let configs = configs.clone();
             move |change| configs.invalidate(change)
+        }),
+        upkeep::spawn_invalidation(&store, {
+            let flags = flags.clone();
+            move |change| flags.invalidate(change)
         }),
     ];
     if config.admin_tokens.is_empty() {
@@ -365,7 +371,7 @@ async fn serve(
     let (stop_sender, stop_receiver) = watch::channel(false);
     let config_watch = ConfigWatch::new(
         store.clone(),
-        configs.clone(),
+        (configs.clone(), flags.clone()),
         tenants.clone(),
         stop_receiver.clone(),
     );
@@ -395,6 +401,7 @@ async fn serve(
         )))
         .add_service(ConfigServiceServer::new(ConfigApi::new(
             configs,
+            flags,
             config_watch,
             gate.clone(),
         )))

@@ -18,6 +18,7 @@ mod m0005_quota;
 mod m0006_config;
 mod m0009_usage_aggregation;
 mod m0012_usage_alerts;
+mod m0013_flags;
 mod m0014_config_changes;
 mod m0015_isolation;
 mod m0016_usage_batch_policy;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_config::Migration),
             Box::new(m0009_usage_aggregation::Migration),
             Box::new(m0012_usage_alerts::Migration),
+            Box::new(m0013_flags::Migration),
             Box::new(m0014_config_changes::Migration),
             Box::new(m0015_isolation::Migration),
             Box::new(m0016_usage_batch_policy::Migration),

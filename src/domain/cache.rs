@@ -1,9 +1,10 @@
 //! The hot-path cache: API keys by prefix, tenants by id and resolution
 //! answers by target (the gate's), and each tenant's plan and overrides
-//! (quota checks'), and each tenant's configuration layers (configuration
-//! reads'), each for at most a TTL and dropped at once when the
-//! change feed reports a change to their tenant (or, for plans, any
-//! platform-wide change).
+//! (quota checks'), each tenant's configuration layers (configuration
+//! reads'), the flag catalogue and each tenant's flag overrides (flag
+//! evaluation's), each for at most a TTL and dropped at once when the
+//! change feed reports a change to their tenant (or, for plans, layers and
+//! flags, any platform-wide change).
 //!
 //! A lookup that started before a change must not put its stale answer
 //! back after the change dropped it: every invalidation bumps a
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::api_key::ApiKey;
 use super::config::LayeredConfig;
+use super::flag_reads::{FlagCatalogue, TenantFlags};
 use super::ids::TenantId;
 use super::plan::Plan;
 use super::quota::QuotaOverride;
@@ -110,6 +112,9 @@ struct Maps {
     targets: Answers<ResolveTarget, (TenantId, ResolvedBy)>,
     limits: Answers<TenantId, Arc<TenantLimits>>,
     configs: Answers<TenantId, Arc<TenantConfig>>,
+    /// Fleet-wide, so its one entry belongs to no tenant.
+    flag_catalogue: Answers<(), Arc<FlagCatalogue>>,
+    tenant_flags: Answers<TenantId, Arc<TenantFlags>>,
 }
 
 /// The gate's cache.
@@ -139,6 +144,8 @@ impl Cache {
                 targets: Answers::new(),
                 limits: Answers::new(),
                 configs: Answers::new(),
+                flag_catalogue: Answers::new(),
+                tenant_flags: Answers::new(),
             }),
         }
     }
@@ -225,6 +232,28 @@ impl Cache {
         });
     }
 
+    /// The cached flag catalogue.
+    pub fn flag_catalogue(&self) -> Option<Arc<FlagCatalogue>> {
+        self.read().flag_catalogue.get(&(), self.ttl).flatten()
+    }
+
+    /// Caches the flag catalogue read since `since`.
+    pub fn put_flag_catalogue(&self, catalogue: Arc<FlagCatalogue>, since: Generation) {
+        self.write_if_current(since, |maps| maps.flag_catalogue.put((), Some(catalogue)));
+    }
+
+    /// The cached flag overrides and attributes of `tenant_id`.
+    pub fn tenant_flags(&self, tenant_id: TenantId) -> Option<Arc<TenantFlags>> {
+        self.read().tenant_flags.get(&tenant_id, self.ttl).flatten()
+    }
+
+    /// Caches a tenant's flag overrides and attributes read since `since`.
+    pub fn put_tenant_flags(&self, flags: Arc<TenantFlags>, since: Generation) {
+        self.write_if_current(since, |maps| {
+            maps.tenant_flags.put(flags.tenant_id, Some(flags));
+        });
+    }
+
     /// Drops what `change` may have made wrong.
     pub fn invalidate(&self, change: Change) {
         let mut maps = self
@@ -239,6 +268,9 @@ impl Cache {
                 maps.targets.forget(tenant_id, |(id, _)| *id);
                 maps.limits.forget(tenant_id, |limits| limits.tenant_id);
                 maps.configs.forget(tenant_id, |config| config.tenant_id);
+                // The catalogue holds no tenant's data: a tenant's change
+                // leaves it be.
+                maps.tenant_flags.forget(tenant_id, |flags| flags.tenant_id);
             }
             Change::Everything => {
                 maps.keys.entries.clear();
@@ -246,6 +278,8 @@ impl Cache {
                 maps.targets.entries.clear();
                 maps.limits.entries.clear();
                 maps.configs.entries.clear();
+                maps.flag_catalogue.entries.clear();
+                maps.tenant_flags.entries.clear();
             }
         }
     }
@@ -297,6 +331,34 @@ mod tests {
             since,
         );
         assert_eq!(cache.target(&ResolveTarget::TenantId(id)), None);
+    }
+
+    #[test]
+    fn flag_answers_follow_their_changes() {
+        use super::super::flag_reads::{FlagCatalogue, TenantFlags};
+        let cache = Cache::new(Duration::from_secs(60));
+        let (changed, other) = (tenant_id(), tenant_id());
+        let since = cache.generation();
+        cache.put_flag_catalogue(Arc::new(FlagCatalogue::default()), since);
+        for id in [changed, other] {
+            let flags = TenantFlags {
+                tenant_id: id,
+                plan: "starter".into(),
+                facts: Default::default(),
+                overrides: Default::default(),
+            };
+            cache.put_tenant_flags(Arc::new(flags), since);
+        }
+        cache.invalidate(Change::Tenant(changed));
+        assert!(cache.tenant_flags(changed).is_none());
+        assert!(cache.tenant_flags(other).is_some());
+        assert!(
+            cache.flag_catalogue().is_some(),
+            "a tenant's change keeps the fleet's flags"
+        );
+        cache.invalidate(Change::Everything);
+        assert!(cache.flag_catalogue().is_none());
+        assert!(cache.tenant_flags(other).is_none());
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //!   lagging watcher is told to resync (FELL_BEHIND) and gets a snapshot;
 //! - configuration events carry the tenant's effective configuration as it
 //!   was at the event's revision, so a watcher resuming after revision `r`
-//!   sees every version after `r`, each once, in order;
+//!   sees every version after `r`, each once, in order; flags, which keep
+//!   no history, are sent as they are when the event is sent;
 //! - a watch ends with NOT_FOUND once its tenant is deleted.
 
 use std::sync::Arc;
@@ -28,6 +29,8 @@ use super::config::LayeredConfig;
 use super::config_change::{ChangeSubject, ConfigChange};
 use super::configs::Configs;
 use super::context::{PlatformScope, Scope, TenantScope};
+use super::flag::Flag;
+use super::flags::Flags;
 use super::tenant::TenantState;
 use super::tenants::Tenants;
 use crate::changefeed::{Change, Subscription};
@@ -62,12 +65,14 @@ pub enum ResyncReason {
 /// What happened.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WatchEventKind {
-    /// The whole state, replacing what the watcher holds.
-    Snapshot(LayeredConfig),
+    /// The whole state, replacing what the watcher holds: the effective
+    /// configuration and every flag as resolved for the tenant.
+    Snapshot(LayeredConfig, Vec<Flag>),
     /// The effective configuration changed.
     Config(LayeredConfig),
-    /// A flag or an override of it changed.
-    Flag(String),
+    /// A flag or an override of it changed: the flag as resolved for the
+    /// tenant now.
+    Flag(Flag),
     /// The flag was deleted.
     FlagDeleted(String),
     /// Nothing changed for a heartbeat interval.
@@ -108,6 +113,8 @@ struct Inner {
     store: Store,
     /// Effective configurations, now and at past revisions.
     configs: Configs,
+    /// Flags as resolved for a tenant.
+    flags: Flags,
     /// Tenants' current plans.
     tenants: Tenants,
     /// Log entries as the follower reads them.
@@ -122,7 +129,7 @@ impl ConfigWatch {
     /// A watch service over `store`; streams end once `stopping` is true.
     pub fn new(
         store: Store,
-        configs: Configs,
+        (configs, flags): (Configs, Flags),
         tenants: Tenants,
         stopping: watch::Receiver<bool>,
     ) -> Self {
@@ -131,6 +138,7 @@ impl ConfigWatch {
             inner: Arc::new(Inner {
                 store,
                 configs,
+                flags,
                 tenants,
                 entries,
                 latest: AtomicI64::new(0),
@@ -367,11 +375,16 @@ impl Watcher {
             ChangeSubject::Layer(_) => {
                 WatchEventKind::Config(self.config_at(entry.revision).await?)
             }
-            ChangeSubject::Flag { key, .. } => WatchEventKind::Flag(key.clone()),
+            ChangeSubject::Flag { key, .. } => match self.resolved_flag(key).await? {
+                Some(flag) => WatchEventKind::Flag(flag),
+                // Deleted since: its deletion follows in the log.
+                None => return Ok(false),
+            },
             ChangeSubject::FlagDeleted(key) => WatchEventKind::FlagDeleted(key.clone()),
             ChangeSubject::TenantPlan { to, .. } => {
                 self.plan = to.clone();
-                WatchEventKind::Snapshot(self.config_at(entry.revision).await?)
+                let flags = self.service.inner.flags.resolved_for(&self.scope).await?;
+                WatchEventKind::Snapshot(self.config_at(entry.revision).await?, flags)
             }
         };
         self.send(entry.revision, entry.create_time, kind).await?;
@@ -406,9 +419,14 @@ impl Watcher {
         // event and brings a new snapshot.
         self.plan = self.service.inner.tenants.get(&self.scope).await?.plan;
         let config = self.config_at(bounds.current).await?;
+        let flags = self.service.inner.flags.resolved_for(&self.scope).await?;
         self.covered = bounds.current;
-        self.send(bounds.current, Utc::now(), WatchEventKind::Snapshot(config))
-            .await
+        self.send(
+            bounds.current,
+            Utc::now(),
+            WatchEventKind::Snapshot(config, flags),
+        )
+        .await
     }
 
     /// Ends the watch with NOT_FOUND once its tenant is deleted.
@@ -421,6 +439,12 @@ impl Watcher {
             }));
         }
         Ok(())
+    }
+
+    /// The flag `key` as resolved for the tenant, if it still exists.
+    async fn resolved_flag(&self, key: &str) -> Result<Option<Flag>> {
+        let resolved = self.service.inner.flags.resolved_for(&self.scope).await?;
+        Ok(resolved.into_iter().find(|flag| flag.key == key))
     }
 
     async fn config_at(&self, revision: i64) -> Result<LayeredConfig> {

@@ -15,7 +15,7 @@ use crate::pb;
 
 /// A `google.protobuf.Value` as JSON. Numbers are doubles on the wire;
 /// whole ones come back as JSON integers, and non-finite ones are refused.
-fn json_of(value: &prost_types::Value, field: &str) -> Result<Value> {
+pub fn json_of(value: &prost_types::Value, field: &str) -> Result<Value> {
     Ok(match &value.kind {
         None | Some(Kind::NullValue(_)) => Value::Null,
         Some(Kind::BoolValue(flag)) => Value::Bool(*flag),

@@ -2,8 +2,8 @@
 //! through the gate, the defaults and plan layers for operators only),
 //! call the configuration directory, encode.
 //!
-//! Feature flags arrive in a later change; until then they answer
-//! UNIMPLEMENTED with a message saying so.
+//! The feature-flag methods delegate to [`super::flag_service`]; WatchConfig
+//! streams from the replica's [`ConfigWatch`].
 
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
@@ -12,6 +12,7 @@ use super::config_convert::{self, config, config_version, layer_change, layer_vi
 use super::config_watch;
 use super::context::context;
 use super::convert::etag;
+use super::flag_service::FlagApi;
 use crate::domain::config::{ConfigName, LayerChange};
 use crate::domain::config_watch::ConfigWatch;
 use crate::domain::configs::{ConfigTarget, ConfigUpdate, Configs};
@@ -31,15 +32,24 @@ pub struct ConfigApi {
     watch: ConfigWatch,
     /// Scopes callers to the tenants they may reach.
     gate: Gate,
+    /// The feature-flag methods.
+    flags: FlagApi,
 }
 
 impl ConfigApi {
-    /// Serves `configs` and `watch`, reached through `gate`.
-    pub fn new(configs: Configs, watch: ConfigWatch, gate: Gate) -> Self {
+    /// Serves `configs`, `flags` and `watch`, reached through `gate`.
+    pub fn new(
+        configs: Configs,
+        flags: crate::domain::flags::Flags,
+        watch: ConfigWatch,
+        gate: Gate,
+    ) -> Self {
+        let flags = FlagApi::new(flags, gate.clone());
         Self {
             configs,
             watch,
             gate,
+            flags,
         }
     }
 
@@ -82,10 +92,16 @@ fn reply<T>(result: Result<T, Error>) -> Reply<T> {
     result.map(Response::new).map_err(Status::from)
 }
 
-fn flags_later<T>() -> Reply<T> {
-    Err(Status::unimplemented(
-        "feature flags arrive in a later change",
-    ))
+/// Decodes the request's tenant context and body, then runs `call`.
+async fn with_context<T, R, F>(
+    request: Request<T>,
+    call: impl FnOnce(TenantContext, T) -> F,
+) -> Reply<R>
+where
+    F: std::future::Future<Output = Result<R, Error>>,
+{
+    let context = context(&request)?;
+    reply(call(context, request.into_inner()).await)
 }
 
 #[tonic::async_trait]
@@ -231,56 +247,86 @@ impl ConfigService for ConfigApi {
         reply(result)
     }
 
-    async fn create_flag(&self, _: Request<pb::CreateFlagRequest>) -> Reply<pb::Flag> {
-        flags_later()
+    async fn create_flag(&self, request: Request<pb::CreateFlagRequest>) -> Reply<pb::Flag> {
+        with_context(request, |context, body| async move {
+            self.flags.create_flag(&context, &body).await
+        })
+        .await
     }
 
-    async fn get_flag(&self, _: Request<pb::GetFlagRequest>) -> Reply<pb::Flag> {
-        flags_later()
+    async fn get_flag(&self, request: Request<pb::GetFlagRequest>) -> Reply<pb::Flag> {
+        reply(self.flags.get_flag(request.get_ref()).await)
     }
 
-    async fn list_flags(&self, _: Request<pb::ListFlagsRequest>) -> Reply<pb::ListFlagsResponse> {
-        flags_later()
+    async fn list_flags(
+        &self,
+        request: Request<pb::ListFlagsRequest>,
+    ) -> Reply<pb::ListFlagsResponse> {
+        reply(self.flags.list_flags(request.get_ref()).await)
     }
 
-    async fn update_flag(&self, _: Request<pb::UpdateFlagRequest>) -> Reply<pb::Flag> {
-        flags_later()
+    async fn update_flag(&self, request: Request<pb::UpdateFlagRequest>) -> Reply<pb::Flag> {
+        with_context(request, |context, body| async move {
+            self.flags.update_flag(&context, &body).await
+        })
+        .await
     }
 
-    async fn delete_flag(&self, _: Request<pb::DeleteFlagRequest>) -> Reply<()> {
-        flags_later()
+    async fn delete_flag(&self, request: Request<pb::DeleteFlagRequest>) -> Reply<()> {
+        with_context(request, |context, body| async move {
+            self.flags.delete_flag(&context, &body).await
+        })
+        .await
     }
 
     async fn set_flag_override(
         &self,
-        _: Request<pb::SetFlagOverrideRequest>,
+        request: Request<pb::SetFlagOverrideRequest>,
     ) -> Reply<pb::FlagOverride> {
-        flags_later()
+        with_context(request, |context, body| async move {
+            self.flags.set_flag_override(&context, &body).await
+        })
+        .await
     }
 
     async fn list_flag_overrides(
         &self,
-        _: Request<pb::ListFlagOverridesRequest>,
+        request: Request<pb::ListFlagOverridesRequest>,
     ) -> Reply<pb::ListFlagOverridesResponse> {
-        flags_later()
+        with_context(request, |context, body| async move {
+            self.flags.list_flag_overrides(&context, &body).await
+        })
+        .await
     }
 
-    async fn delete_flag_override(&self, _: Request<pb::DeleteFlagOverrideRequest>) -> Reply<()> {
-        flags_later()
+    async fn delete_flag_override(
+        &self,
+        request: Request<pb::DeleteFlagOverrideRequest>,
+    ) -> Reply<()> {
+        with_context(request, |context, body| async move {
+            self.flags.delete_flag_override(&context, &body).await
+        })
+        .await
     }
 
     async fn evaluate_flag(
         &self,
-        _: Request<pb::EvaluateFlagRequest>,
+        request: Request<pb::EvaluateFlagRequest>,
     ) -> Reply<pb::EvaluateFlagResponse> {
-        flags_later()
+        with_context(request, |context, body| async move {
+            self.flags.evaluate_flag(&context, &body).await
+        })
+        .await
     }
 
     async fn evaluate_flags(
         &self,
-        _: Request<pb::EvaluateFlagsRequest>,
+        request: Request<pb::EvaluateFlagsRequest>,
     ) -> Reply<pb::EvaluateFlagsResponse> {
-        flags_later()
+        with_context(request, |context, body| async move {
+            self.flags.evaluate_flags(&context, &body).await
+        })
+        .await
     }
 
     async fn watch_config(

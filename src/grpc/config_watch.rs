@@ -11,6 +11,7 @@ use tonic::codegen::BoxStream;
 
 use super::config_convert::config;
 use super::convert::timestamp;
+use super::flag_encode::flag;
 use crate::domain::config_watch::{ResyncReason, WatchEvent, WatchEventKind, WatchRequest};
 use crate::error::{Error, Result};
 use crate::pb;
@@ -65,16 +66,12 @@ fn resync_reason(reason: ResyncReason) -> pb::WatchResyncReason {
 /// A watch event as the wire message.
 pub fn watch_response(event: WatchEvent) -> pb::WatchConfigResponse {
     let event_body = match event.kind {
-        WatchEventKind::Snapshot(layers) => Event::Snapshot(pb::WatchConfigSnapshot {
+        WatchEventKind::Snapshot(layers, flags) => Event::Snapshot(pb::WatchConfigSnapshot {
             config: Some(config(&layers, false)),
-            flags: Vec::new(),
+            flags: flags.iter().map(flag).collect(),
         }),
         WatchEventKind::Config(layers) => Event::ConfigChanged(config(&layers, false)),
-        WatchEventKind::Flag(key) => Event::FlagChanged(pb::Flag {
-            name: format!("flags/{key}"),
-            key,
-            ..Default::default()
-        }),
+        WatchEventKind::Flag(resolved) => Event::FlagChanged(flag(&resolved)),
         WatchEventKind::FlagDeleted(key) => Event::FlagDeleted(key),
         WatchEventKind::Heartbeat => Event::Heartbeat(pb::WatchConfigHeartbeat {}),
         WatchEventKind::Resync(reason, message) => Event::ResyncRequired(pb::WatchConfigResync {

@@ -14,6 +14,7 @@ use super::{Store, classify};
 use crate::domain::config::LayerRef;
 use crate::domain::config_change::{ChangeSubject, ConfigChange, FlagScope, RevisionBounds};
 use crate::domain::context::Scope;
+use crate::domain::flag::OverrideOwner;
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
 
@@ -137,6 +138,21 @@ impl Store {
         Ok(revision)
     }
 
+    /// Logs a change of `key` (its definition or an override) for
+    /// WatchConfig, inside `txn`.
+    pub(super) async fn record_flag_change(
+        &self,
+        txn: &DatabaseTransaction,
+        key: &str,
+        scope: FlagScope,
+    ) -> Result<()> {
+        let changed = ChangeSubject::Flag {
+            key: key.to_owned(),
+            scope,
+        };
+        self.record_config_change(txn, &changed).await.map(drop)
+    }
+
     /// Where the log stands.
     pub async fn config_revision_bounds(&self, scope: Scope) -> Result<RevisionBounds> {
         let txn = self.begin_in(scope).await?;
@@ -240,5 +256,13 @@ impl Store {
             .map_err(classify)?;
         txn.commit().await.map_err(classify)?;
         Ok(deleted.rows_affected())
+    }
+}
+
+/// Where an override's change applies.
+pub(super) fn override_scope(owner: &OverrideOwner) -> FlagScope {
+    match owner {
+        OverrideOwner::Plan(plan) => FlagScope::Plan(plan.clone()),
+        OverrideOwner::Tenant(tenant_id) => FlagScope::Tenant(*tenant_id),
     }
 }

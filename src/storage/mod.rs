@@ -21,6 +21,7 @@ mod config_changes;
 mod config_versions;
 mod domains;
 pub mod entities;
+mod flags;
 mod job_lock;
 mod plans;
 mod purge;
@@ -34,6 +35,7 @@ mod usage_alerts;
 mod usage_export;
 
 pub use config_versions::TenantLayer;
+pub use flags::{FlagFilter, OverrideSet};
 pub use job_lock::JobLock;
 pub use tenant_archive::{ARCHIVED_TABLES, ControlImport};
 pub use tenants::IdempotencyEntry;
@@ -302,6 +304,11 @@ const UNIQUE_INDEXES: &[(&[&str], &str, &str)] = &[
         &["plans_pkey", "plans.id"],
         "PLAN_ALREADY_EXISTS",
         "a plan with this id already exists",
+    ),
+    (
+        &["flags_pkey", "flags.key"],
+        "FLAG_ALREADY_EXISTS",
+        "a flag with this key already exists",
     ),
     (
         &["usage_metrics_pkey", "usage_metrics.key"],

@@ -24,7 +24,7 @@ struct TenantTable {
     text_column: &'static str,
 }
 
-const TENANT_TABLES: [TenantTable; 4] = [
+const TENANT_TABLES: [TenantTable; 5] = [
     TenantTable {
         name: "tenants",
         tenant_column: "id",
@@ -44,6 +44,11 @@ const TENANT_TABLES: [TenantTable; 4] = [
         name: "audit_events",
         tenant_column: "tenant_id",
         text_column: "actor",
+    },
+    TenantTable {
+        name: "tenant_flag_overrides",
+        tenant_column: "tenant_id",
+        text_column: "document",
     },
 ];
 
@@ -168,6 +173,15 @@ async fn insert_row(
                 "INSERT INTO api_keys (id, tenant_id, prefix, secret_sha256, display_name, scopes, \
                  create_time) VALUES ($1, $2, $3, 'hash', 'key', '[]'::jsonb, now())",
                 [id.into(), tenant.into(), format!("tdk_{unique}").into()],
+            )
+            .await
+        }
+        "tenant_flag_overrides" => {
+            execute(
+                connection,
+                "INSERT INTO tenant_flag_overrides (tenant_id, flag, document, revision, \
+                 create_time, update_time) VALUES ($1, $2, '{}', 1, now(), now())",
+                [tenant.into(), format!("f-{unique}").into()],
             )
             .await
         }

@@ -1,4 +1,5 @@
-//! Hostile input: every TenantService method is called with strings and
+//! Hostile input: every TenantService method, and every flag method of
+//! ConfigService ([`crate::robustness_flags`]), is called with strings and
 //! numbers no client should send. Each call must be answered with success
 //! or a caller's-mistake status, never INTERNAL, UNKNOWN or a broken call
 //! (what a panic or an unclassified database error becomes), and the server
@@ -328,9 +329,17 @@ async fn hostile_input_gets_clear_answers(backend: Backend) {
     let server = TestServer::start(backend).await;
     let mut client = server.tenants();
     let acme = create(&mut client, "acme").await;
+    let mut flags = crate::support::flags::admin(&server.channel);
+    let sweep = crate::support::flags::boolean_flag(Vec::new());
+    crate::support::flags::create_flag(&mut flags, "sweep", sweep).await;
     for (index, text) in hostile_strings(&acme.name).iter().enumerate() {
         let number = HOSTILE_NUMBERS[index % HOSTILE_NUMBERS.len()];
-        for (method, answered) in every_method(&mut client, text, number, &acme).await {
+        let mut answers = every_method(&mut client, text, number, &acme).await;
+        answers.extend(
+            crate::robustness_flags::every_flag_method(&server.channel, text, number, &acme.name)
+                .await,
+        );
+        for (method, answered) in answers {
             assert!(
                 CLEAR_ANSWERS.contains(&answered),
                 "{method} answered {answered:?} for {:?} / {number}",

@@ -102,7 +102,8 @@ fn quota_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
 }
 
 /// ConfigService bodies: the configuration methods act on tenant A's
-/// layer and WatchConfig watches it; feature flags are not served yet.
+/// layer, WatchConfig watches it, the flag methods act on a flag that does
+/// not exist (see [`flag_body`]).
 fn config_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
     let parent = format!("tenants/{}", tenant.id);
     let name = format!("{parent}/config");
@@ -156,7 +157,83 @@ fn config_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
             parent,
             ..Default::default()
         }),
-        _ => (Vec::new(), Expected::UNIMPLEMENTED),
+        _ => flag_body(rpc, &parent),
+    }
+}
+
+/// The flag methods' bodies: no flag exists on the matrix's server, so
+/// reads of one are NOT_FOUND, listings and evaluations succeed (an
+/// evaluation answers FLAG_NOT_FOUND inside the result), and creation
+/// without a body is malformed. Overrides act on tenant A (`parent`).
+fn flag_body(rpc: &Rpc, parent: &str) -> (Vec<u8>, Expected) {
+    let flag = "flags/matrix-flag".to_owned();
+    let override_name = format!("{parent}/flagOverrides/matrix-flag");
+    let not_found = Code::NotFound;
+    match rpc.method.as_str() {
+        "CreateFlag" => refused(
+            pb::CreateFlagRequest::default(),
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+        ),
+        "GetFlag" => refused(
+            pb::GetFlagRequest { name: flag },
+            not_found,
+            "FLAG_NOT_FOUND",
+        ),
+        "ListFlags" => ok(pb::ListFlagsRequest::default()),
+        "UpdateFlag" => refused(
+            pb::UpdateFlagRequest {
+                flag: Some(pb::Flag {
+                    name: flag,
+                    description: "matrix".to_owned(),
+                    ..Default::default()
+                }),
+                update_mask: None,
+            },
+            not_found,
+            "FLAG_NOT_FOUND",
+        ),
+        "DeleteFlag" => refused(
+            pb::DeleteFlagRequest {
+                name: flag,
+                etag: String::new(),
+            },
+            not_found,
+            "FLAG_NOT_FOUND",
+        ),
+        "SetFlagOverride" => refused(
+            pb::SetFlagOverrideRequest {
+                flag_override: Some(pb::FlagOverride {
+                    name: override_name,
+                    enabled: Some(true),
+                    ..Default::default()
+                }),
+            },
+            not_found,
+            "FLAG_NOT_FOUND",
+        ),
+        "ListFlagOverrides" => ok(pb::ListFlagOverridesRequest {
+            parent: parent.to_owned(),
+            ..Default::default()
+        }),
+        "DeleteFlagOverride" => refused(
+            pb::DeleteFlagOverrideRequest {
+                name: override_name,
+                etag: String::new(),
+            },
+            not_found,
+            "FLAG_OVERRIDE_NOT_FOUND",
+        ),
+        "EvaluateFlag" => ok(pb::EvaluateFlagRequest {
+            parent: parent.to_owned(),
+            flag: "matrix-flag".to_owned(),
+            ..Default::default()
+        }),
+        "EvaluateFlags" => ok(pb::EvaluateFlagsRequest {
+            parent: parent.to_owned(),
+            ..Default::default()
+        }),
+        _ => panic!("no request body for {}", rpc.label()),
     }
 }
 

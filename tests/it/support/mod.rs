@@ -4,6 +4,7 @@
 pub mod db;
 pub mod dns;
 pub mod fixtures;
+pub mod flags;
 pub mod raw;
 pub mod schemas;
 pub mod server;

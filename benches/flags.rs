@@ -1,0 +1,493 @@
+//! EvaluateFlags throughput and latency, as a ratio of
+//! `grpc.health.v1.Health/Check` on the same server in the same run.
+//!
+//! For each tokio runtime flavour of the server (`current_thread`,
+//! `multi_thread` with 2 workers) the bench starts the real server on a
+//! temporary SQLite file, defines `--flags` flags (default 20) with
+//! targeting rules on context and tenant attributes, overrides for the
+//! tenant's plan and for the tenant, and percentage rollouts, then
+//! alternates blocks of health checks and EvaluateFlags calls (every flag,
+//! one context with a targeting key that changes with every call), each
+//! block `--concurrency` calls in flight for `--block-ms`. Ratios compare
+//! the medians over the blocks, so drift of the machine during the run hits
+//! both sides alike. The load generator shares the machine's cores with the
+//! server, as it would in a sidecar.
+//!
+//! `cargo bench --bench flags` (`-- --help` for the options).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::json;
+use tenantd::config::{Config, NamedToken};
+use tenantd::pb;
+use tenantd::pb::config_service_client::ConfigServiceClient;
+use tenantd::pb::tenant_service_client::TenantServiceClient;
+use tokio::sync::oneshot;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
+const SERVICE_TOKEN: &str = "bench-service-token-0123456789";
+
+/// Command-line options.
+#[derive(Debug, Parser)]
+struct Options {
+    /// Calls in flight at once.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Length of one measured block, in milliseconds.
+    #[arg(long, default_value_t = 1500)]
+    block_ms: u64,
+    /// Blocks per side (health, flags) and configuration.
+    #[arg(long, default_value_t = 5)]
+    blocks: usize,
+    /// Flags defined and evaluated by every call.
+    #[arg(long, default_value_t = 20)]
+    flags: usize,
+    /// `cargo bench` passes `--bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// One measured block: calls per second and per-call latencies (µs).
+struct Block {
+    rate: f64,
+    latencies: Vec<u64>,
+}
+
+/// The server under test, on its own runtime thread.
+struct Running {
+    address: std::net::SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    fn start(multi_thread: bool, config: Config) -> Self {
+        let mut builder = if multi_thread {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(2);
+            builder
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+        };
+        let runtime = builder.enable_all().build().expect("server runtime");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let address = listener.local_addr().expect("address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let shutdown = async move {
+                    let _ = stopped.await;
+                };
+                if let Err(error) = tenantd::server::run(config, listener, shutdown).await {
+                    eprintln!("bench server failed: {error}");
+                }
+            });
+        });
+        Self {
+            address,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn bearer(token: &str) -> MetadataValue<Ascii> {
+    format!("Bearer {token}").parse().expect("ascii token")
+}
+
+fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", bearer(token));
+    request
+}
+
+async fn connect(address: std::net::SocketAddr) -> Channel {
+    let endpoint = Endpoint::from_shared(format!("http://{address}")).expect("endpoint");
+    for _ in 0..200 {
+        if let Ok(channel) = endpoint.connect().await {
+            return channel;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the bench server did not start")
+}
+
+fn value(json: serde_json::Value) -> prost_types::Value {
+    tenantd::grpc::convert::json_value(&json)
+}
+
+fn condition(
+    attribute: &str,
+    op: pb::TargetingOperator,
+    values: &[serde_json::Value],
+) -> pb::TargetingCondition {
+    pb::TargetingCondition {
+        attribute: attribute.to_owned(),
+        op: op.into(),
+        values: values.iter().cloned().map(value).collect(),
+    }
+}
+
+fn split(weights: &[(&str, i32)]) -> pb::Rollout {
+    pb::Rollout {
+        weights: weights
+            .iter()
+            .map(|(variant, weight)| pb::VariantWeight {
+                variant: (*variant).to_owned(),
+                weight: *weight,
+            })
+            .collect(),
+        bucket_by: String::new(),
+        salt: String::new(),
+    }
+}
+
+/// Flag `index` of the realistic set: a boolean with three rules (a
+/// country list, an email domain, a version range) ahead of a rule-level
+/// rollout, and a default rollout for everyone else; every fourth one is a
+/// string flag with three variants instead.
+fn bench_flag(index: usize) -> pb::Flag {
+    use pb::TargetingOperator as Op;
+    let serve = |variant: &str| Some(pb::targeting_rule::Serve::Variant(variant.to_owned()));
+    let strings = index % 4 == 3;
+    let (variants, on, off) = if strings {
+        (
+            vec![
+                ("blue", value(json!("blue"))),
+                ("green", value(json!("green"))),
+                ("red", value(json!("red"))),
+            ],
+            "green",
+            "blue",
+        )
+    } else {
+        (
+            vec![("on", value(json!(true))), ("off", value(json!(false)))],
+            "on",
+            "off",
+        )
+    };
+    let rules = vec![
+        pb::TargetingRule {
+            description: "launch countries".to_owned(),
+            conditions: vec![condition(
+                "country",
+                Op::In,
+                &[json!("NZ"), json!("IS"), json!("PT")],
+            )],
+            serve: serve(on),
+        },
+        pb::TargetingRule {
+            description: "staff".to_owned(),
+            conditions: vec![condition("email", Op::EndsWith, &[json!("@staff.example")])],
+            serve: serve(on),
+        },
+        pb::TargetingRule {
+            description: "old apps".to_owned(),
+            conditions: vec![
+                condition("app_version", Op::SemverLt, &[json!("3.0.0")]),
+                condition("platform", Op::Equals, &[json!("ios")]),
+            ],
+            serve: serve(off),
+        },
+        pb::TargetingRule {
+            description: "new apps ramp".to_owned(),
+            conditions: vec![condition(
+                "app_version",
+                Op::SemverGt,
+                &[json!("4.0.0-rc.1")],
+            )],
+            serve: Some(pb::targeting_rule::Serve::Rollout(split(&[
+                (on, 50),
+                (off, 50),
+            ]))),
+        },
+    ];
+    pb::Flag {
+        description: format!("bench flag {index}"),
+        value_type: if strings {
+            pb::FlagType::String
+        } else {
+            pb::FlagType::Boolean
+        }
+        .into(),
+        variants: variants
+            .into_iter()
+            .map(|(name, found)| (name.to_owned(), found))
+            .collect(),
+        default_variant: off.to_owned(),
+        enabled: true,
+        rules,
+        default_rollout: Some(split(&[(on, 10 + index as i32), (off, 90 - index as i32)])),
+        ..Default::default()
+    }
+}
+
+/// A tenant on the starter plan, `flags` flags, an override of every
+/// third flag for the plan and of every fifth for the tenant.
+async fn tenant(channel: &Channel, flags: usize) -> String {
+    let parent = TenantServiceClient::new(channel.clone())
+        .create_tenant(authorized(
+            pb::CreateTenantRequest {
+                tenant: Some(pb::Tenant {
+                    slug: "bench".to_owned(),
+                    display_name: "Bench".to_owned(),
+                    labels: [("tier".to_owned(), "gold".to_owned())].into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .expect("create the bench tenant")
+        .into_inner()
+        .name;
+    let mut configs = ConfigServiceClient::new(channel.clone());
+    for index in 0..flags {
+        let flag = bench_flag(index);
+        let key = format!("bench-flag-{index:02}");
+        let on = flag.rules[0].serve.clone();
+        configs
+            .create_flag(authorized(
+                pb::CreateFlagRequest {
+                    flag: Some(flag),
+                    flag_id: key.clone(),
+                    request_id: String::new(),
+                },
+                ADMIN_TOKEN,
+            ))
+            .await
+            .expect("create a bench flag");
+        let Some(pb::targeting_rule::Serve::Variant(on)) = on else {
+            continue;
+        };
+        let owners = [
+            index.is_multiple_of(3).then(|| "plans/starter".to_owned()),
+            index.is_multiple_of(5).then(|| parent.clone()),
+        ];
+        for owner in owners.into_iter().flatten() {
+            let rule = pb::TargetingRule {
+                description: "gold tenants".to_owned(),
+                conditions: vec![condition(
+                    "tenant.labels.tier",
+                    pb::TargetingOperator::Equals,
+                    &[json!("platinum")],
+                )],
+                serve: Some(pb::targeting_rule::Serve::Variant(on.clone())),
+            };
+            configs
+                .set_flag_override(authorized(
+                    pb::SetFlagOverrideRequest {
+                        flag_override: Some(pb::FlagOverride {
+                            name: format!("{owner}/flagOverrides/{key}"),
+                            rules: vec![rule],
+                            ..Default::default()
+                        }),
+                    },
+                    ADMIN_TOKEN,
+                ))
+                .await
+                .expect("override a bench flag");
+        }
+    }
+    parent
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Health,
+    Flags,
+}
+
+/// The evaluation context of call number `user`.
+fn user_context(user: u64) -> pb::EvaluationContext {
+    let countries = ["DE", "FR", "NZ", "US", "JP"];
+    let versions = ["2.9.1", "3.4.0", "4.1.0", "4.0.0-rc.2"];
+    let attributes = [
+        ("country", value(json!(countries[(user % 5) as usize]))),
+        ("email", value(json!(format!("user{user}@example.com")))),
+        ("app_version", value(json!(versions[(user % 4) as usize]))),
+        (
+            "platform",
+            value(json!(if user.is_multiple_of(2) {
+                "ios"
+            } else {
+                "android"
+            })),
+        ),
+    ];
+    pb::EvaluationContext {
+        targeting_key: format!("user-{user}"),
+        attributes: attributes
+            .into_iter()
+            .map(|(name, found)| (name.to_owned(), found))
+            .collect(),
+    }
+}
+
+async fn one_call(channel: &Channel, side: Side, parent: &str, user: u64) {
+    match side {
+        Side::Health => {
+            HealthClient::new(channel.clone())
+                .check(HealthCheckRequest::default())
+                .await
+                .expect("health check");
+        }
+        Side::Flags => {
+            let request = pb::EvaluateFlagsRequest {
+                parent: parent.to_owned(),
+                flags: Vec::new(),
+                context: Some(user_context(user)),
+            };
+            let answer = ConfigServiceClient::new(channel.clone())
+                .evaluate_flags(authorized(request, SERVICE_TOKEN))
+                .await
+                .expect("evaluate flags")
+                .into_inner();
+            // An error would be cheap to serve; the bench measures real answers.
+            assert!(answer.evaluations.iter().all(|found| found.value.is_some()));
+        }
+    }
+}
+
+/// `concurrency` tasks calling `side` until `length` has passed.
+async fn block(channel: &Channel, side: Side, parent: &str, options: &Options) -> Block {
+    let counter = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..options.concurrency)
+        .map(|_| {
+            let channel = channel.clone();
+            let parent = parent.to_owned();
+            let stop = Arc::clone(&stop);
+            let counter = Arc::clone(&counter);
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let user = counter.fetch_add(1, Ordering::Relaxed);
+                    let sent = Instant::now();
+                    one_call(&channel, side, &parent, user).await;
+                    latencies.push(sent.elapsed().as_micros() as u64);
+                }
+                latencies
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(options.block_ms)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("load task"));
+    }
+    let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    Block { rate, latencies }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn percentile(values: &mut [u64], quantile: f64) -> u64 {
+    values.sort_unstable();
+    let index = ((values.len() as f64 - 1.0) * quantile).round() as usize;
+    values[index]
+}
+
+/// Measures one configuration; prints a table row.
+async fn measure(multi_thread: bool, options: &Options) {
+    let path =
+        std::env::temp_dir().join(format!("tenantd-bench-flags-{}.db", uuid::Uuid::new_v4()));
+    let mut config = Config::for_database(format!("sqlite://{}?mode=rwc", path.display()));
+    config.admin_tokens = vec![NamedToken {
+        name: "bench-admin".to_owned(),
+        token: ADMIN_TOKEN.to_owned(),
+    }];
+    config.service_tokens = vec![NamedToken {
+        name: "bench-service".to_owned(),
+        token: SERVICE_TOKEN.to_owned(),
+    }];
+    let server = Running::start(multi_thread, config);
+    let channel = connect(server.address).await;
+    let parent = tenant(&channel, options.flags).await;
+    // Warm caches and connections first.
+    block(&channel, Side::Flags, &parent, options).await;
+    block(&channel, Side::Health, &parent, options).await;
+    let (mut health_rates, mut flag_rates) = (Vec::new(), Vec::new());
+    let (mut health_latencies, mut flag_latencies) = (Vec::new(), Vec::new());
+    for _ in 0..options.blocks {
+        let health = block(&channel, Side::Health, &parent, options).await;
+        health_rates.push(health.rate);
+        health_latencies.extend(health.latencies);
+        let flags = block(&channel, Side::Flags, &parent, options).await;
+        flag_rates.push(flags.rate);
+        flag_latencies.extend(flags.latencies);
+    }
+    let ratios: Vec<f64> = flag_rates
+        .iter()
+        .zip(&health_rates)
+        .map(|(flags, health)| flags / health)
+        .collect();
+    let (health, flags) = (median(&mut health_rates), median(&mut flag_rates));
+    let spread = format!(
+        "{:.2}–{:.2}",
+        ratios.iter().copied().fold(f64::INFINITY, f64::min),
+        ratios.iter().copied().fold(0.0, f64::max)
+    );
+    let health_p99 = percentile(&mut health_latencies, 0.99);
+    let flags_p99 = percentile(&mut flag_latencies, 0.99);
+    println!(
+        "| {} | {health:.0} | {flags:.0} | **{:.2}** ({spread}) | {} / {health_p99} | {} / {flags_p99} | **{:.2}** |",
+        if multi_thread {
+            "multi_thread"
+        } else {
+            "current_thread"
+        },
+        flags / health,
+        percentile(&mut health_latencies, 0.5),
+        percentile(&mut flag_latencies, 0.5),
+        health_p99 as f64 / flags_p99 as f64,
+    );
+    drop(channel);
+    drop(server);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let options = Options::parse();
+    println!(
+        "EvaluateFlags ({} flags) vs Health/Check, {} in flight, {} blocks of {} ms per side\n",
+        options.flags, options.concurrency, options.blocks, options.block_ms
+    );
+    println!(
+        "| server runtime | health calls/s | EvaluateFlags calls/s | ratio (range over blocks) | health p50 / p99 µs | EvaluateFlags p50 / p99 µs | p99 ratio (health / flags) |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for multi_thread in [false, true] {
+        measure(multi_thread, &options).await;
+    }
+}
