@@ -37,6 +37,7 @@ mod usage_export;
 pub use config_versions::TenantLayer;
 pub use flags::{FlagFilter, OverrideSet};
 pub use job_lock::JobLock;
+pub use purge::TENANT_TABLES;
 pub use tenant_archive::{ARCHIVED_TABLES, ControlImport};
 pub use tenants::IdempotencyEntry;
 pub use usage_aggregation::{AGGREGATION_LOCK, AggregationProgress, Fold};

@@ -14,12 +14,13 @@ use crate::error::Result;
 
 /// Every table holding a tenant's rows by `tenant_id`, besides `tenants`
 /// and `audit_events`. A table added later with tenant rows belongs here.
-const TENANT_TABLES: &[&str] = &[
+pub const TENANT_TABLES: &[&str] = &[
     "tenant_domains",
     "api_keys",
     "quota_overrides",
     "config_versions",
     "config_changes",
+    "tenant_flag_overrides",
     "usage_alerts",
     "usage_rollups",
     "usage_events",

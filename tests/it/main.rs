@@ -27,6 +27,7 @@ mod provisioning_concurrency;
 mod provisioning_plans;
 mod provisioning_rights;
 mod provisioning_rollout;
+mod purge_tables;
 mod quota;
 mod quota_cache;
 mod quota_cluster;
