@@ -15,24 +15,24 @@
 //!
 //! `cargo bench --bench flags` (`-- --help` for the options).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Duration;
 
 use clap::Parser;
 use serde_json::json;
-use tenantd::config::{Config, NamedToken};
+use tenantd::config::Config;
 use tenantd::pb;
 use tenantd::pb::config_service_client::ConfigServiceClient;
 use tenantd::pb::tenant_service_client::TenantServiceClient;
-use tokio::sync::oneshot;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
-const SERVICE_TOKEN: &str = "bench-service-token-0123456789";
+use support::{
+    ADMIN_TOKEN, Block, Running, SERVICE_TOKEN, authorized, load_block, median, percentile,
+    with_tokens,
+};
 
 /// Command-line options.
 #[derive(Debug, Parser)]
@@ -52,86 +52,6 @@ struct Options {
     /// `cargo bench` passes `--bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
-}
-
-/// One measured block: calls per second and per-call latencies (µs).
-struct Block {
-    rate: f64,
-    latencies: Vec<u64>,
-}
-
-/// The server under test, on its own runtime thread.
-struct Running {
-    address: std::net::SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Running {
-    fn start(multi_thread: bool, config: Config) -> Self {
-        let mut builder = if multi_thread {
-            let mut builder = tokio::runtime::Builder::new_multi_thread();
-            builder.worker_threads(2);
-            builder
-        } else {
-            tokio::runtime::Builder::new_current_thread()
-        };
-        let runtime = builder.enable_all().build().expect("server runtime");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let address = listener.local_addr().expect("address");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let shutdown = async move {
-                    let _ = stopped.await;
-                };
-                if let Err(error) = tenantd::server::run(config, listener, shutdown).await {
-                    eprintln!("bench server failed: {error}");
-                }
-            });
-        });
-        Self {
-            address,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn bearer(token: &str) -> MetadataValue<Ascii> {
-    format!("Bearer {token}").parse().expect("ascii token")
-}
-
-fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", bearer(token));
-    request
-}
-
-async fn connect(address: std::net::SocketAddr) -> Channel {
-    let endpoint = Endpoint::from_shared(format!("http://{address}")).expect("endpoint");
-    for _ in 0..200 {
-        if let Ok(channel) = endpoint.connect().await {
-            return channel;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the bench server did not start")
 }
 
 fn value(json: serde_json::Value) -> prost_types::Value {
@@ -375,63 +295,25 @@ async fn one_call(channel: &Channel, side: Side, parent: &str, user: u64) {
 
 /// `concurrency` tasks calling `side` until `length` has passed.
 async fn block(channel: &Channel, side: Side, parent: &str, options: &Options) -> Block {
-    let counter = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..options.concurrency)
-        .map(|_| {
-            let channel = channel.clone();
-            let parent = parent.to_owned();
-            let stop = Arc::clone(&stop);
-            let counter = Arc::clone(&counter);
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    let user = counter.fetch_add(1, Ordering::Relaxed);
-                    let sent = Instant::now();
-                    one_call(&channel, side, &parent, user).await;
-                    latencies.push(sent.elapsed().as_micros() as u64);
-                }
-                latencies
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(options.block_ms)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await.expect("load task"));
-    }
-    let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
-    Block { rate, latencies }
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-fn percentile(values: &mut [u64], quantile: f64) -> u64 {
-    values.sort_unstable();
-    let index = ((values.len() as f64 - 1.0) * quantile).round() as usize;
-    values[index]
+    let (channel, parent) = (channel.clone(), parent.to_owned());
+    let length = Duration::from_millis(options.block_ms);
+    load_block(options.concurrency, length, move |number| {
+        let (channel, parent) = (channel.clone(), parent.clone());
+        async move { one_call(&channel, side, &parent, number).await }
+    })
+    .await
 }
 
 /// Measures one configuration; prints a table row.
 async fn measure(multi_thread: bool, options: &Options) {
     let path =
         std::env::temp_dir().join(format!("tenantd-bench-flags-{}.db", uuid::Uuid::new_v4()));
-    let mut config = Config::for_database(format!("sqlite://{}?mode=rwc", path.display()));
-    config.admin_tokens = vec![NamedToken {
-        name: "bench-admin".to_owned(),
-        token: ADMIN_TOKEN.to_owned(),
-    }];
-    config.service_tokens = vec![NamedToken {
-        name: "bench-service".to_owned(),
-        token: SERVICE_TOKEN.to_owned(),
-    }];
+    let config = with_tokens(Config::for_database(format!(
+        "sqlite://{}?mode=rwc",
+        path.display()
+    )));
     let server = Running::start(multi_thread, config);
-    let channel = connect(server.address).await;
+    let channel = server.connect().await;
     let parent = tenant(&channel, options.flags).await;
     // Warm caches and connections first.
     block(&channel, Side::Flags, &parent, options).await;

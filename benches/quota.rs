@@ -15,9 +15,7 @@
 
 mod support;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
 use tenantd::config::Config;
@@ -28,7 +26,10 @@ use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-use support::{ADMIN_TOKEN, Running, SERVICE_TOKEN, authorized, with_tokens};
+use support::{
+    ADMIN_TOKEN, Block, Running, SERVICE_TOKEN, authorized, load_block, median, percentile,
+    with_tokens,
+};
 
 /// Command-line options.
 #[derive(Debug, Parser)]
@@ -48,12 +49,6 @@ struct Options {
     /// `cargo bench` passes `--bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
-}
-
-/// One measured block: calls per second and per-call latencies (µs).
-struct Block {
-    rate: f64,
-    latencies: Vec<u64>,
 }
 
 /// A tenant on a plan whose one RATE quota never refuses in a bench.
@@ -134,43 +129,13 @@ async fn one_call(channel: &Channel, side: Side, parent: &str) {
 
 /// `concurrency` tasks calling `side` until `length` has passed.
 async fn block(channel: &Channel, side: Side, parent: &str, options: &Options) -> Block {
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..options.concurrency)
-        .map(|_| {
-            let channel = channel.clone();
-            let parent = parent.to_owned();
-            let stop = Arc::clone(&stop);
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    let sent = Instant::now();
-                    one_call(&channel, side, &parent).await;
-                    latencies.push(sent.elapsed().as_micros() as u64);
-                }
-                latencies
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(options.block_ms)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await.expect("load task"));
-    }
-    let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
-    Block { rate, latencies }
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-fn percentile(values: &mut [u64], quantile: f64) -> u64 {
-    values.sort_unstable();
-    let index = ((values.len() as f64 - 1.0) * quantile).round() as usize;
-    values[index]
+    let (channel, parent) = (channel.clone(), parent.to_owned());
+    let length = Duration::from_millis(options.block_ms);
+    load_block(options.concurrency, length, move |_| {
+        let (channel, parent) = (channel.clone(), parent.clone());
+        async move { one_call(&channel, side, &parent).await }
+    })
+    .await
 }
 
 /// Measures one configuration; prints a table row.

@@ -26,6 +26,8 @@
 //! Run: `cargo bench --bench usage [-- --events 10000000]`; `-- --help`
 //! lists the knobs.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -34,11 +36,11 @@ use chrono::{TimeDelta, Utc};
 use clap::Parser;
 use prost_types::Timestamp;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
-use tenantd::config::{Config, NamedToken};
 use tenantd::pb;
 use tenantd::pb::usage_service_client::UsageServiceClient;
-use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
+
+use support::{ADMIN_TOKEN, BenchDatabase, SERVICE_TOKEN, bearer};
 
 /// Command-line settings.
 #[derive(Debug, Parser)]
@@ -79,10 +81,6 @@ struct Options {
     bench: bool,
 }
 
-const ADMIN: &str = "bench-admin-token-0123456789";
-const SERVICE: &str = "bench-service-token-0123456789";
-const LOGIN: &str = "tenantd_bench_app";
-
 fn rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -96,33 +94,6 @@ fn rss_mib() -> f64 {
                 .ok()
         })
         .map_or(0.0, |kib| kib / 1024.0)
-}
-
-fn bearer(token: &str) -> MetadataValue<Ascii> {
-    format!("Bearer {token}").parse().expect("ascii token")
-}
-
-/// Makes the database and the login role; answers (owner URL, app URL).
-async fn make_database(admin_url: &str) -> (String, String, String) {
-    let admin = Database::connect(admin_url)
-        .await
-        .expect("connect as superuser");
-    let name = format!("tenantd_bench_{}", Utc::now().timestamp());
-    for statement in [
-        format!("CREATE DATABASE {name}"),
-        format!(
-            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{LOGIN}') \
-             THEN CREATE ROLE {LOGIN} LOGIN PASSWORD 'bench'; END IF; END $$"
-        ),
-    ] {
-        admin.execute_unprepared(&statement).await.expect("set up");
-    }
-    let _ = admin.close().await;
-    let (server, _) = admin_url.rsplit_once('/').expect("a database in the URL");
-    let owner = format!("{server}/{name}");
-    let host = server.rsplit_once('@').map_or(server, |(_, host)| host);
-    let app = format!("postgres://{LOGIN}:bench@{host}/{name}");
-    (owner, app, name)
 }
 
 fn event(index: usize, tenants: &[String], metrics: usize, at: &Timestamp) -> pb::UsageEvent {
@@ -149,7 +120,7 @@ async fn prepare(channel: &Channel, options: &Options) -> Vec<(String, String)> 
         });
         request
             .metadata_mut()
-            .insert("authorization", bearer(ADMIN));
+            .insert("authorization", bearer(ADMIN_TOKEN));
         let tenant = tenants_client
             .create_tenant(request)
             .await
@@ -170,7 +141,7 @@ async fn prepare(channel: &Channel, options: &Options) -> Vec<(String, String)> 
         });
         request
             .metadata_mut()
-            .insert("authorization", bearer(ADMIN));
+            .insert("authorization", bearer(ADMIN_TOKEN));
         usage.create_metric(request).await.expect("create metric");
     }
     tenants
@@ -202,7 +173,7 @@ async fn ingest(
                 tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(receiver));
             request
                 .metadata_mut()
-                .insert("authorization", bearer(SERVICE));
+                .insert("authorization", bearer(SERVICE_TOKEN));
             let producer = tokio::spawn(async move {
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
@@ -352,30 +323,16 @@ fn main() {
 }
 
 async fn run(options: Options) {
-    let (owner_url, app_url, name) = make_database(&options.admin_url).await;
-    let mut config = Config::for_database(&app_url);
-    config.migration_database_url = owner_url.clone();
-    config.admin_tokens = vec![NamedToken {
-        name: "bench".into(),
-        token: ADMIN.into(),
-    }];
-    config.service_tokens = vec![NamedToken {
-        name: "meter".into(),
-        token: SERVICE.into(),
-    }];
+    let database = BenchDatabase::create(&options.admin_url, "tenantd_bench").await;
+    let owner_url = database.owner_url.clone();
+    let mut config = database.config();
     if options.no_aggregation {
         // The job's first tick runs at once, on an empty table.
         config.usage_aggregation_interval = Duration::from_secs(86_400);
     }
-    // Grants come with the migrations; the login role joins the app role.
-    tenantd::server::migrate(&owner_url).await.expect("migrate");
     let owner = Database::connect(&owner_url)
         .await
         .expect("connect as owner");
-    owner
-        .execute_unprepared(&format!("GRANT tenantd_app TO {LOGIN}"))
-        .await
-        .expect("grant");
     if options.no_rls {
         owner
             .execute_unprepared("ALTER TABLE usage_events DISABLE ROW LEVEL SECURITY")
@@ -438,10 +395,5 @@ async fn run(options: Options) {
     let _ = stop.send(());
     let _ = server.await;
     let _ = owner.close().await;
-    let admin = Database::connect(&options.admin_url)
-        .await
-        .expect("connect");
-    let _ = admin
-        .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .await;
+    database.drop_database(&options.admin_url).await;
 }

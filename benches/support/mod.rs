@@ -4,7 +4,10 @@
 
 #![allow(dead_code)] // Each bench uses its own part of this module.
 
-use std::time::Duration;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, Database};
 use tenantd::config::{Config, NamedToken};
@@ -18,6 +21,62 @@ pub const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
 pub const SERVICE_TOKEN: &str = "bench-service-token-0123456789";
 /// The login role bench servers connect to PostgreSQL as.
 pub const LOGIN: &str = "tenantd_bench_app";
+
+/// One measured block: calls per second and per-call latencies (µs).
+pub struct Block {
+    /// Calls completed per second.
+    pub rate: f64,
+    /// Each call's latency, in microseconds.
+    pub latencies: Vec<u64>,
+}
+
+/// `concurrency` tasks each calling `call(n)` (with `n` counting calls
+/// across tasks) one after the other until `length` has passed.
+pub async fn load_block<F, Fut>(concurrency: usize, length: Duration, call: F) -> Block
+where
+    F: Fn(u64) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let counter = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (call, stop, counter) = (call.clone(), Arc::clone(&stop), Arc::clone(&counter));
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let number = counter.fetch_add(1, Ordering::Relaxed);
+                    let sent = Instant::now();
+                    call(number).await;
+                    latencies.push(sent.elapsed().as_micros() as u64);
+                }
+                latencies
+            })
+        })
+        .collect();
+    tokio::time::sleep(length).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("load task"));
+    }
+    let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    Block { rate, latencies }
+}
+
+/// The median of `values` (sorted in place).
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// The `quantile` of `values` (sorted in place).
+pub fn percentile(values: &mut [u64], quantile: f64) -> u64 {
+    values.sort_unstable();
+    let index = ((values.len() as f64 - 1.0) * quantile).round() as usize;
+    values[index]
+}
 
 /// `Bearer {token}` as metadata.
 pub fn bearer(token: &str) -> MetadataValue<Ascii> {
