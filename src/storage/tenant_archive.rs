@@ -20,6 +20,7 @@ pub const ARCHIVED_TABLES: &[(&str, &str)] = &[
     ("api_keys", "tenant_id"),
     ("quota_overrides", "tenant_id"),
     ("config_versions", "tenant_id"),
+    ("tenant_flag_overrides", "tenant_id"),
 ];
 
 /// An import's open control-plane transaction.

@@ -396,6 +396,20 @@ async fn a_pool_tenant_round_trips_its_control_plane_rows() {
         })
         .await
         .expect("write the tenant's config layer");
+    let mut flags = crate::support::flags::admin(&source.channel);
+    let flag = crate::support::flags::boolean_flag(Vec::new());
+    crate::support::flags::create_flag(&mut flags, "exported-flag", flag).await;
+    flags
+        .set_flag_override(pb::SetFlagOverrideRequest {
+            flag_override: Some(pb::FlagOverride {
+                name: format!("{}/flagOverrides/exported-flag", tenant.name),
+                enabled: Some(false),
+                description: "exported".to_owned(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("set a flag override");
 
     let chunks = export(&mut client, &tenant.name).await;
     let listed = manifest(&chunks);
@@ -458,6 +472,24 @@ async fn a_pool_tenant_round_trips_its_control_plane_rows() {
         }
     };
     assert_eq!(versions(&target).await, versions(&source).await);
+    let flag_overrides = crate::support::flags::admin(&target.channel)
+        .list_flag_overrides(pb::ListFlagOverridesRequest {
+            parent: tenant.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("list flag overrides")
+        .into_inner()
+        .flag_overrides;
+    assert_eq!(
+        flag_overrides.len(),
+        1,
+        "the tenant's flag override came along"
+    );
+    assert_eq!(
+        (flag_overrides[0].flag.as_str(), flag_overrides[0].enabled),
+        ("exported-flag", Some(false))
+    );
     // Importing it again collides with itself.
     let again = import(
         &mut target_client,
