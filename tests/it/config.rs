@@ -6,20 +6,17 @@
 
 use serde_json::{Value, json};
 use tenantd::pb;
-use tenantd::pb::config_service_client::ConfigServiceClient;
 use tonic::Code;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 
 use crate::support::fixtures::{create, mask};
-use crate::support::server::{ADMIN_TOKEN, Credentials};
+pub use crate::support::flags::Configs;
+use crate::support::server::ADMIN_TOKEN;
 use crate::support::status::{assert_error, invalid_fields};
 use crate::support::{Backend, TestServer};
 
-pub type Configs = ConfigServiceClient<InterceptedService<Channel, Credentials>>;
-
+/// A ConfigService client of `server` with `secret` as bearer.
 pub fn client(server: &TestServer, secret: &str) -> Configs {
-    ConfigServiceClient::with_interceptor(server.channel.clone(), Credentials::bearer(secret))
+    crate::support::flags::configs(&server.channel, secret)
 }
 
 pub fn values(document: Value) -> prost_types::Struct {
