@@ -227,8 +227,9 @@ impl BenchDatabase {
         with_tokens(config)
     }
 
-    /// Drops it, and the NOLOGIN roles of its SCHEMA tenants (roles are
-    /// the cluster's, not the database's), from the server of `admin_url`.
+    /// Drops it, the NOLOGIN roles of its SCHEMA tenants and the bench login
+    /// role (roles are the cluster's, not the database's), from the server
+    /// of `admin_url`.
     pub async fn drop_database(self, admin_url: &str) {
         let mut roles = Vec::new();
         if let Ok(owner) = Database::connect(&self.owner_url).await {
@@ -257,6 +258,10 @@ impl BenchDatabase {
                     .execute_unprepared(&format!("DROP ROLE IF EXISTS {role}"))
                     .await;
             }
+            // Another bench still running keeps it: it has rights there.
+            let _ = admin
+                .execute_unprepared(&format!("DROP ROLE IF EXISTS {LOGIN}"))
+                .await;
             let _ = admin.close().await;
         }
     }
