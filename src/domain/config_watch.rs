@@ -170,11 +170,6 @@ impl ConfigWatch {
         }))
     }
 
-    /// The revision the follower has reached.
-    pub fn latest(&self) -> i64 {
-        self.inner.latest.load(Ordering::Acquire)
-    }
-
     /// Streams the events of `scope`'s tenant until the client goes away,
     /// the server stops or reading fails (the last item is then the error).
     pub fn watch(
@@ -279,8 +274,11 @@ impl Watcher {
                     false
                 }
                 _ = silence.tick() => {
-                    let revision = self.covered.max(self.service.latest());
-                    self.send(revision, Utc::now(), WatchEventKind::Heartbeat).await?;
+                    // Only what this watcher has gone through: entries the
+                    // follower broadcast may still wait in its queue, and a
+                    // client resuming from here must not skip them.
+                    self.send(self.covered, Utc::now(), WatchEventKind::Heartbeat)
+                        .await?;
                     true
                 }
             };
@@ -397,9 +395,8 @@ impl Watcher {
         reason: ResyncReason,
         message: String,
     ) -> std::result::Result<(), Failure> {
-        let revision = self.covered.max(self.service.latest());
         self.send(
-            revision,
+            self.covered,
             Utc::now(),
             WatchEventKind::Resync(reason, message),
         )

@@ -413,3 +413,54 @@ async fn shutting_down_ends_watches_with_unavailable() {
         started.elapsed()
     );
 }
+
+/// A quiet watch gets heartbeats, and their revision keeps up with the
+/// changes it was not sent (another tenant's), so resuming from it skips
+/// nothing and replays nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_watches_get_heartbeats_that_keep_their_revision_current() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let tenant = create(&mut server.tenants(), "watch-idle").await;
+    let other = create(&mut server.tenants(), "watch-idle-other").await;
+    let mut admin = client(&server, ADMIN_TOKEN);
+    let mut stream = admin
+        .watch_config(pb::WatchConfigRequest {
+            parent: tenant.name.clone(),
+            after_revision: 0,
+            heartbeat_interval: Some(prost_types::Duration {
+                seconds: 5,
+                nanos: 0,
+            }),
+        })
+        .await
+        .expect("watch config")
+        .into_inner();
+    let snapshot = next(&mut stream).await;
+    set(
+        &mut admin,
+        &format!("{}/config", other.name),
+        json!({"x": 1}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let heartbeat = tokio::time::timeout(Duration::from_secs(8), stream.message())
+        .await
+        .expect("a heartbeat in time")
+        .expect("healthy")
+        .expect("an event");
+    assert!(
+        matches!(heartbeat.event, Some(Event::Heartbeat(_))),
+        "{heartbeat:?}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "not before the interval"
+    );
+    assert_eq!(
+        heartbeat.revision,
+        snapshot.revision + 1,
+        "the other tenant's change is covered"
+    );
+    drop(stream);
+    server.stop().await;
+}
