@@ -19,6 +19,7 @@ use super::cache::Cache;
 use super::context::{PlatformScope, Scope};
 use super::flag::{Flag, FlagSpec, FlagType, Rollout, Rule};
 use super::flag_validate;
+use super::idempotency;
 use super::paging;
 use super::tenants::{Tenants, now};
 use crate::changefeed::Change;
@@ -174,11 +175,7 @@ impl Flags {
             Err(Error::AlreadyExists { reason, .. }) if reason == REQUEST_ID_IN_USE => {
                 match self.entry(platform, request_id.unwrap_or_default()).await? {
                     Some(entry) => self.replay(&entry, &fingerprint).await,
-                    None => Err(Error::Aborted {
-                        reason: "CONCURRENT_REQUEST",
-                        message: "a request with the same request_id is in flight; retry"
-                            .to_owned(),
-                    }),
+                    None => Err(idempotency::in_flight()),
                 }
             }
             Err(other) => Err(other),
@@ -196,12 +193,7 @@ impl Flags {
     }
 
     async fn replay(&self, entry: &IdempotencyEntry, fingerprint: &str) -> Result<Flag> {
-        if entry.fingerprint != fingerprint {
-            return Err(Error::invalid_field(
-                "request_id",
-                "was already used for a different request; use a new request_id",
-            ));
-        }
+        idempotency::check_same_request(entry, fingerprint)?;
         let key = entry.resource.trim_start_matches("flags/");
         self.get(key).await
     }

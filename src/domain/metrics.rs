@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::audit::{AuditRecord, Origin};
 use super::context::{PlatformScope, Scope};
+use super::idempotency;
 use super::metric::{Metric, MetricPatch, NewMetric};
 use super::paging;
 use super::tenants::{now, snapshot};
@@ -111,11 +112,7 @@ impl Metrics {
             Err(Error::AlreadyExists { reason, .. }) if reason == REQUEST_ID_IN_USE => {
                 match self.entry(platform, request_id.unwrap_or_default()).await? {
                     Some(entry) => self.replay(&entry, &fingerprint).await,
-                    None => Err(Error::Aborted {
-                        reason: "CONCURRENT_REQUEST",
-                        message: "a request with the same request_id is in flight; retry"
-                            .to_owned(),
-                    }),
+                    None => Err(idempotency::in_flight()),
                 }
             }
             Err(other) => Err(other),
@@ -133,12 +130,7 @@ impl Metrics {
     }
 
     async fn replay(&self, entry: &IdempotencyEntry, fingerprint: &str) -> Result<Metric> {
-        if entry.fingerprint != fingerprint {
-            return Err(Error::invalid_field(
-                "request_id",
-                "was already used for a different request; use a new request_id",
-            ));
-        }
+        idempotency::check_same_request(entry, fingerprint)?;
         self.get(entry.resource.trim_start_matches("metrics/"))
             .await
     }

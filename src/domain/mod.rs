@@ -25,6 +25,7 @@ mod flag_semver;
 pub mod flag_validate;
 pub mod flags;
 pub mod gate;
+pub mod idempotency;
 pub mod ids;
 pub mod isolation;
 pub mod key_uses;

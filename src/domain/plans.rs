@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::audit::{AuditRecord, Origin};
 use super::context::{PlatformScope, Scope};
+use super::idempotency;
 use super::isolation::IsolationModel;
 use super::paging;
 use super::plan::{Plan, QuotaDefinition};
@@ -162,11 +163,7 @@ impl Plans {
             Err(Error::AlreadyExists { reason, .. }) if reason == REQUEST_ID_IN_USE => {
                 match self.entry(platform, request_id.unwrap_or_default()).await? {
                     Some(entry) => self.replay(platform, &entry, &fingerprint).await,
-                    None => Err(Error::Aborted {
-                        reason: "CONCURRENT_REQUEST",
-                        message: "a request with the same request_id is in flight; retry"
-                            .to_owned(),
-                    }),
+                    None => Err(idempotency::in_flight()),
                 }
             }
             Err(other) => Err(other),
@@ -219,12 +216,7 @@ impl Plans {
         entry: &IdempotencyEntry,
         fingerprint: &str,
     ) -> Result<Plan> {
-        if entry.fingerprint != fingerprint {
-            return Err(Error::invalid_field(
-                "request_id",
-                "was already used for a different request; use a new request_id",
-            ));
-        }
+        idempotency::check_same_request(entry, fingerprint)?;
         let id = entry.resource.trim_start_matches("plans/");
         self.get(platform.into(), id).await
     }

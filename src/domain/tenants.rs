@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::audit::{AuditRecord, Origin};
 use super::context::{PlatformScope, Scope, TenantScope};
 use super::filter::{self, Comparison, Op};
+use super::idempotency;
 use super::ids::{TenantId, TenantRef, new_v7_at};
 use super::isolation;
 use super::paging;
@@ -176,11 +177,7 @@ impl Tenants {
                     .await?
                 {
                     Some(entry) => self.replay(platform, &entry, &fingerprint).await,
-                    None => Err(Error::Aborted {
-                        reason: "CONCURRENT_REQUEST",
-                        message: "a request with the same request_id is in flight; retry"
-                            .to_owned(),
-                    }),
+                    None => Err(idempotency::in_flight()),
                 }
             }
             Err(other) => Err(other),
@@ -193,12 +190,7 @@ impl Tenants {
         entry: &IdempotencyEntry,
         fingerprint: &str,
     ) -> Result<Tenant> {
-        if entry.fingerprint != fingerprint {
-            return Err(Error::invalid_field(
-                "request_id",
-                "was already used for a different request; use a new request_id",
-            ));
-        }
+        idempotency::check_same_request(entry, fingerprint)?;
         let by = TenantRef::parse_name(&entry.resource, "request_id")?;
         self.find(platform.into(), &by).await
     }
