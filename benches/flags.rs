@@ -30,7 +30,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 use support::{
-    ADMIN_TOKEN, Block, Running, SERVICE_TOKEN, authorized, load_block, median, percentile,
+    ADMIN_TOKEN, Block, Running, SERVICE_TOKEN, authorized, compare, load_block, percentile,
     with_tokens,
 };
 
@@ -315,42 +315,28 @@ async fn measure(multi_thread: bool, options: &Options) {
     let server = Running::start(multi_thread, config);
     let channel = server.connect().await;
     let parent = tenant(&channel, options.flags).await;
-    // Warm caches and connections first.
-    block(&channel, Side::Flags, &parent, options).await;
-    block(&channel, Side::Health, &parent, options).await;
-    let (mut health_rates, mut flag_rates) = (Vec::new(), Vec::new());
-    let (mut health_latencies, mut flag_latencies) = (Vec::new(), Vec::new());
-    for _ in 0..options.blocks {
-        let health = block(&channel, Side::Health, &parent, options).await;
-        health_rates.push(health.rate);
-        health_latencies.extend(health.latencies);
-        let flags = block(&channel, Side::Flags, &parent, options).await;
-        flag_rates.push(flags.rate);
-        flag_latencies.extend(flags.latencies);
-    }
-    let ratios: Vec<f64> = flag_rates
-        .iter()
-        .zip(&health_rates)
-        .map(|(flags, health)| flags / health)
-        .collect();
-    let (health, flags) = (median(&mut health_rates), median(&mut flag_rates));
-    let spread = format!(
-        "{:.2}–{:.2}",
-        ratios.iter().copied().fold(f64::INFINITY, f64::min),
-        ratios.iter().copied().fold(0.0, f64::max)
-    );
-    let health_p99 = percentile(&mut health_latencies, 0.99);
-    let flags_p99 = percentile(&mut flag_latencies, 0.99);
+    let mut compared = compare(
+        options.blocks,
+        || block(&channel, Side::Health, &parent, options),
+        || block(&channel, Side::Flags, &parent, options),
+    )
+    .await;
+    let health_p99 = percentile(&mut compared.baseline_latencies, 0.99);
+    let flags_p99 = percentile(&mut compared.measured_latencies, 0.99);
     println!(
-        "| {} | {health:.0} | {flags:.0} | **{:.2}** ({spread}) | {} / {health_p99} | {} / {flags_p99} | **{:.2}** |",
+        "| {} | {:.0} | {:.0} | **{:.2}** ({:.2}–{:.2}) | {} / {health_p99} | {} / {flags_p99} | **{:.2}** |",
         if multi_thread {
             "multi_thread"
         } else {
             "current_thread"
         },
-        flags / health,
-        percentile(&mut health_latencies, 0.5),
-        percentile(&mut flag_latencies, 0.5),
+        compared.baseline_rate,
+        compared.measured_rate,
+        compared.ratio(),
+        compared.spread.0,
+        compared.spread.1,
+        percentile(&mut compared.baseline_latencies, 0.5),
+        percentile(&mut compared.measured_latencies, 0.5),
         health_p99 as f64 / flags_p99 as f64,
     );
     drop(channel);

@@ -27,7 +27,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 use support::{
-    ADMIN_TOKEN, Block, Running, SERVICE_TOKEN, authorized, load_block, median, percentile,
+    ADMIN_TOKEN, Block, Running, SERVICE_TOKEN, authorized, compare, load_block, percentile,
     with_tokens,
 };
 
@@ -150,42 +150,28 @@ async fn measure(label: &str, multi_thread: bool, redis_url: Option<&str>, optio
     let server = Running::start(multi_thread, config);
     let channel = server.connect().await;
     let parent = tenant(&channel).await;
-    // Warm caches and connections first.
-    block(&channel, Side::Quota, &parent, options).await;
-    block(&channel, Side::Health, &parent, options).await;
-    let (mut health_rates, mut quota_rates) = (Vec::new(), Vec::new());
-    let (mut health_latencies, mut quota_latencies) = (Vec::new(), Vec::new());
-    for _ in 0..options.blocks {
-        let health = block(&channel, Side::Health, &parent, options).await;
-        health_rates.push(health.rate);
-        health_latencies.extend(health.latencies);
-        let quota = block(&channel, Side::Quota, &parent, options).await;
-        quota_rates.push(quota.rate);
-        quota_latencies.extend(quota.latencies);
-    }
-    let ratios: Vec<f64> = quota_rates
-        .iter()
-        .zip(&health_rates)
-        .map(|(quota, health)| quota / health)
-        .collect();
-    let (health, quota) = (median(&mut health_rates), median(&mut quota_rates));
-    let spread = format!(
-        "{:.2}–{:.2}",
-        ratios.iter().copied().fold(f64::INFINITY, f64::min),
-        ratios.iter().copied().fold(0.0, f64::max)
-    );
+    let mut compared = compare(
+        options.blocks,
+        || block(&channel, Side::Health, &parent, options),
+        || block(&channel, Side::Quota, &parent, options),
+    )
+    .await;
     println!(
-        "| {label} | {} | {health:.0} | {quota:.0} | **{:.2}** ({spread}) | {} / {} | {} / {} |",
+        "| {label} | {} | {:.0} | {:.0} | **{:.2}** ({:.2}–{:.2}) | {} / {} | {} / {} |",
         if multi_thread {
             "multi_thread"
         } else {
             "current_thread"
         },
-        quota / health,
-        percentile(&mut health_latencies, 0.5),
-        percentile(&mut health_latencies, 0.99),
-        percentile(&mut quota_latencies, 0.5),
-        percentile(&mut quota_latencies, 0.99),
+        compared.baseline_rate,
+        compared.measured_rate,
+        compared.ratio(),
+        compared.spread.0,
+        compared.spread.1,
+        percentile(&mut compared.baseline_latencies, 0.5),
+        percentile(&mut compared.baseline_latencies, 0.99),
+        percentile(&mut compared.measured_latencies, 0.5),
+        percentile(&mut compared.measured_latencies, 0.99),
     );
     drop(channel);
     drop(server);

@@ -65,6 +65,67 @@ where
     Block { rate, latencies }
 }
 
+/// A measured call against a baseline call on the same server, in
+/// alternating blocks.
+pub struct Comparison {
+    /// The baseline's median rate over the blocks, calls per second.
+    pub baseline_rate: f64,
+    /// The measured call's median rate over the blocks.
+    pub measured_rate: f64,
+    /// The lowest and highest ratio of one block pair.
+    pub spread: (f64, f64),
+    /// Every baseline latency, µs.
+    pub baseline_latencies: Vec<u64>,
+    /// Every measured latency, µs.
+    pub measured_latencies: Vec<u64>,
+}
+
+impl Comparison {
+    /// The measured rate as a share of the baseline's.
+    pub fn ratio(&self) -> f64 {
+        self.measured_rate / self.baseline_rate
+    }
+}
+
+/// Warms both sides with one block each, then runs `blocks` pairs of
+/// blocks, baseline first, so drift of the machine hits both alike.
+pub async fn compare<B, M, BF, MF>(blocks: usize, baseline: B, measured: M) -> Comparison
+where
+    B: Fn() -> BF,
+    M: Fn() -> MF,
+    BF: Future<Output = Block>,
+    MF: Future<Output = Block>,
+{
+    measured().await;
+    baseline().await;
+    let (mut baseline_rates, mut measured_rates) = (Vec::new(), Vec::new());
+    let (mut baseline_latencies, mut measured_latencies) = (Vec::new(), Vec::new());
+    for _ in 0..blocks {
+        let base = baseline().await;
+        baseline_rates.push(base.rate);
+        baseline_latencies.extend(base.latencies);
+        let other = measured().await;
+        measured_rates.push(other.rate);
+        measured_latencies.extend(other.latencies);
+    }
+    let ratios: Vec<f64> = measured_rates
+        .iter()
+        .zip(&baseline_rates)
+        .map(|(other, base)| other / base)
+        .collect();
+    let spread = (
+        ratios.iter().copied().fold(f64::INFINITY, f64::min),
+        ratios.iter().copied().fold(0.0, f64::max),
+    );
+    Comparison {
+        baseline_rate: median(&mut baseline_rates),
+        measured_rate: median(&mut measured_rates),
+        spread,
+        baseline_latencies,
+        measured_latencies,
+    }
+}
+
 /// The median of `values` (sorted in place).
 pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
