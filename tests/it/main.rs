@@ -43,6 +43,7 @@ mod robustness;
 mod robustness_flags;
 mod tenant_export;
 mod tenant_export_cli;
+mod tenant_export_pool;
 mod tenants;
 mod usage;
 mod usage_alerts;
