@@ -2,11 +2,14 @@
 //! tenant (or one of its keys or domains) changed, so caches drop what they
 //! hold about it.
 //!
-//! Storage announces a change inside the transaction that makes it: on
-//! PostgreSQL with `pg_notify` on [`CHANNEL`], which PostgreSQL delivers at
-//! commit to every listening replica, this one included; on SQLite, which
-//! only one process uses, in-process after the commit. Subscribers see the
-//! same [`Change`] stream either way.
+//! Storage announces a change in-process once it committed, so the caller's
+//! next call on this replica never meets a stale cache. On PostgreSQL it
+//! also sends it with `pg_notify` on [`CHANNEL`] inside the transaction,
+//! which PostgreSQL delivers at commit to every listening replica. The
+//! notification names the replica that sent it, and that replica skips its
+//! own echo: it already dropped what the change made wrong, and dropping it
+//! again a moment later would throw away answers read since, fresh ones.
+//! Subscribers see the same [`Change`] stream on either backend.
 
 mod postgres;
 
@@ -53,6 +56,8 @@ impl Change {
 pub struct ChangeFeed {
     /// Fans changes out to subscribers.
     sender: broadcast::Sender<Change>,
+    /// Names this feed in the notifications it sends.
+    origin: uuid::Uuid,
 }
 
 impl Default for ChangeFeed {
@@ -66,7 +71,26 @@ impl ChangeFeed {
     /// or a PostgreSQL listener.
     pub fn new() -> Self {
         let (sender, _) = broadcast::channel(BACKLOG);
-        Self { sender }
+        Self {
+            sender,
+            origin: uuid::Uuid::now_v7(),
+        }
+    }
+
+    /// The payload announcing `change` to the other replicas.
+    pub fn notification(&self, change: Change) -> String {
+        format!("{} {}", self.origin, change.payload())
+    }
+
+    /// The change a notification's `payload` announces, or `None` when this
+    /// feed sent it (and so published it already). A payload naming no
+    /// sender comes from elsewhere.
+    fn heard(&self, payload: &str) -> Option<Change> {
+        match payload.split_once(' ') {
+            Some((origin, _)) if origin == self.origin.to_string() => None,
+            Some((_, change)) => Some(Change::from_payload(change)),
+            None => Some(Change::from_payload(payload)),
+        }
     }
 
     /// Changes from now on.
@@ -125,6 +149,26 @@ mod tests {
         );
         assert_eq!(Change::from_payload("*"), Change::Everything);
         assert_eq!(Change::from_payload("garbage"), Change::Everything);
+    }
+
+    #[test]
+    fn a_feed_skips_only_its_own_notifications() {
+        let (this, other) = (ChangeFeed::new(), ChangeFeed::new());
+        let id = TenantId::from_uuid(uuid::Uuid::now_v7());
+        assert_eq!(this.heard(&this.notification(Change::Tenant(id))), None);
+        assert_eq!(
+            this.heard(&other.notification(Change::Tenant(id))),
+            Some(Change::Tenant(id))
+        );
+        assert_eq!(
+            this.heard(&other.notification(Change::Everything)),
+            Some(Change::Everything)
+        );
+        assert_eq!(
+            this.heard(&Change::Tenant(id).payload()),
+            Some(Change::Tenant(id))
+        );
+        assert_eq!(this.heard("garbage"), Some(Change::Everything));
     }
 
     #[tokio::test]

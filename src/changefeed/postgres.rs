@@ -18,7 +18,9 @@ pub(super) async fn listen(feed: ChangeFeed, pool: PgPool) -> Result<tokio::task
         loop {
             match listener.try_recv().await {
                 Ok(Some(notification)) => {
-                    feed.publish(Change::from_payload(notification.payload()))
+                    if let Some(change) = feed.heard(notification.payload()) {
+                        feed.publish(change);
+                    }
                 }
                 // The connection dropped and will be re-established on the
                 // next call: whatever was sent meanwhile is lost.

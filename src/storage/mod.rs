@@ -212,8 +212,9 @@ impl Store {
     }
 
     /// Writes `record`, announces the change and commits. PostgreSQL
-    /// delivers the notification at commit, to every replica; this process
-    /// also hears of it in-process once committed.
+    /// delivers the notification at commit to every other replica; this
+    /// process hears of it in-process once the commit returned, and also
+    /// when it failed, as a commit whose answer was lost may have landed.
     async fn commit_with_audit(&self, txn: DatabaseTransaction, record: AuditRecord) -> Result<()> {
         // A change without a tenant is platform-wide (a plan, a metric, a
         // configuration layer): caches holding any tenant's view of it are
@@ -224,16 +225,16 @@ impl Store {
             txn.query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "SELECT pg_notify($1, $2)",
-                [CHANNEL.into(), changed.payload().into()],
+                [CHANNEL.into(), self.feed.notification(changed).into()],
             ))
             .await
             .map_err(classify)?;
         }
-        txn.commit().await.map_err(classify)?;
+        let committed = txn.commit().await.map_err(classify);
         // This replica's own cache must not wait for the notification's
         // round trip: the caller's next call may come first.
         self.feed.publish(changed);
-        Ok(())
+        committed
     }
 
     /// Ends a transaction whose conditional change touched `rows_affected`
