@@ -1,17 +1,20 @@
 //! EvaluateFlags throughput and latency, as a ratio of
 //! `grpc.health.v1.Health/Check` on the same server in the same run.
 //!
-//! For each tokio runtime flavour of the server (`current_thread`,
-//! `multi_thread` with 2 workers) the bench starts the real server on a
-//! temporary SQLite file, defines `--flags` flags (default 20) with
-//! targeting rules on context and tenant attributes, overrides for the
-//! tenant's plan and for the tenant, and percentage rollouts, then
+//! For each count of `--flags` (default 1, 5, 10 and 20) and each tokio
+//! runtime flavour of the server (`current_thread`, `multi_thread` with 2
+//! workers) the bench starts the real server on a temporary SQLite file,
+//! defines that many flags with targeting rules on context and tenant
+//! attributes, overrides for the tenant's plan and for the tenant, and
+//! percentage rollouts, then
 //! alternates blocks of health checks and EvaluateFlags calls (every flag,
 //! one context with a targeting key that changes with every call), each
 //! block `--concurrency` calls in flight for `--block-ms`. Ratios compare
 //! the medians over the blocks, so drift of the machine during the run hits
 //! both sides alike. The load generator shares the machine's cores with the
-//! server, as it would in a sidecar.
+//! server, as it would in a sidecar; the CPU time each spent per call
+//! (from `/proc`, by thread) is printed too, so the server's own cost can be
+//! told from the load generator's.
 //!
 //! `cargo bench --bench flags` (`-- --help` for the options).
 
@@ -46,9 +49,10 @@ struct Options {
     /// Blocks per side (health, flags) and configuration.
     #[arg(long, default_value_t = 5)]
     blocks: usize,
-    /// Flags defined and evaluated by every call.
-    #[arg(long, default_value_t = 20)]
-    flags: usize,
+    /// Flags defined and evaluated by every call; each count given is
+    /// measured on a server of its own.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 5, 10, 20])]
+    flags: Vec<usize>,
     /// `cargo bench` passes `--bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -305,7 +309,7 @@ async fn block(channel: &Channel, side: Side, parent: &str, options: &Options) -
 }
 
 /// Measures one configuration; prints a table row.
-async fn measure(multi_thread: bool, options: &Options) {
+async fn measure(multi_thread: bool, flags: usize, options: &Options) {
     let path =
         std::env::temp_dir().join(format!("tenantd-bench-flags-{}.db", uuid::Uuid::new_v4()));
     let config = with_tokens(Config::for_database(format!(
@@ -314,7 +318,7 @@ async fn measure(multi_thread: bool, options: &Options) {
     )));
     let server = Running::start(multi_thread, config);
     let channel = server.connect().await;
-    let parent = tenant(&channel, options.flags).await;
+    let parent = tenant(&channel, flags).await;
     let mut compared = compare(
         options.blocks,
         || block(&channel, Side::Health, &parent, options),
@@ -324,7 +328,7 @@ async fn measure(multi_thread: bool, options: &Options) {
     let health_p99 = percentile(&mut compared.baseline_latencies, 0.99);
     let flags_p99 = percentile(&mut compared.measured_latencies, 0.99);
     println!(
-        "| {} | {:.0} | {:.0} | **{:.2}** ({:.2}–{:.2}) | {} / {health_p99} | {} / {flags_p99} | **{:.2}** |",
+        "| {flags} | {} | {:.0} | {:.0} | **{:.2}** ({:.2}–{:.2}) | {} / {health_p99} | {} / {flags_p99} | **{:.2}** | {:.0} / {:.0} | {:.0} / {:.0} |",
         if multi_thread {
             "multi_thread"
         } else {
@@ -338,6 +342,10 @@ async fn measure(multi_thread: bool, options: &Options) {
         percentile(&mut compared.baseline_latencies, 0.5),
         percentile(&mut compared.measured_latencies, 0.5),
         health_p99 as f64 / flags_p99 as f64,
+        compared.server_cpu.0,
+        compared.server_cpu.1,
+        compared.client_cpu.0,
+        compared.client_cpu.1,
     );
     drop(channel);
     drop(server);
@@ -348,14 +356,16 @@ async fn measure(multi_thread: bool, options: &Options) {
 async fn main() {
     let options = Options::parse();
     println!(
-        "EvaluateFlags ({} flags) vs Health/Check, {} in flight, {} blocks of {} ms per side\n",
-        options.flags, options.concurrency, options.blocks, options.block_ms
+        "EvaluateFlags vs Health/Check, {} in flight, {} blocks of {} ms per side\n",
+        options.concurrency, options.blocks, options.block_ms
     );
     println!(
-        "| server runtime | health calls/s | EvaluateFlags calls/s | ratio (range over blocks) | health p50 / p99 µs | EvaluateFlags p50 / p99 µs | p99 ratio (health / flags) |"
+        "| flags per call | server runtime | health calls/s | EvaluateFlags calls/s | ratio (range over blocks) | health p50 / p99 µs | EvaluateFlags p50 / p99 µs | p99 ratio (health / flags) | server CPU µs per call (health / flags) | load generator CPU µs per call (health / flags) |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
-    for multi_thread in [false, true] {
-        measure(multi_thread, &options).await;
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for &flags in &options.flags {
+        for multi_thread in [false, true] {
+            measure(multi_thread, flags, &options).await;
+        }
     }
 }

@@ -19,16 +19,62 @@ use tonic::transport::{Channel, Endpoint};
 pub const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
 /// The service token bench servers accept.
 pub const SERVICE_TOKEN: &str = "bench-service-token-0123456789";
+/// The name of the bench server's threads, so profiles and CPU accounting
+/// can tell them from the load generator's.
+pub const SERVER_THREAD: &str = "tenantd-server";
 /// The login role bench servers connect to PostgreSQL as.
 pub const LOGIN: &str = "tenantd_bench_app";
 
-/// One measured block: calls per second and per-call latencies (µs).
+/// One measured block: calls per second, per-call latencies (µs) and the
+/// CPU time the server's and the load generator's threads spent per call.
 pub struct Block {
     /// Calls completed per second.
     pub rate: f64,
     /// Each call's latency, in microseconds.
     pub latencies: Vec<u64>,
+    /// CPU time of the server's threads per call, µs.
+    pub server_cpu: f64,
+    /// CPU time of every other thread of the process per call, µs.
+    pub client_cpu: f64,
 }
+
+/// CPU time so far of this process's threads, in clock ticks: the bench
+/// server's ([`SERVER_THREAD`]) and all the others. Linux only; zero
+/// elsewhere.
+fn cpu_ticks() -> (u64, u64) {
+    let (mut server, mut others) = (0, 0);
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return (0, 0);
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ...`: utime and stime are the 12th and 13th
+        // fields after the parenthesis.
+        let Some((head, tail)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = tail.split_whitespace().collect();
+        let ticks: u64 = fields
+            .get(11..13)
+            .map(|both| {
+                both.iter()
+                    .filter_map(|field| field.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0);
+        if head.ends_with(&format!("({SERVER_THREAD}")) {
+            server += ticks;
+        } else {
+            others += ticks;
+        }
+    }
+    (server, others)
+}
+
+/// Clock ticks per second of `/proc` CPU times (`USER_HZ`, 100 on Linux).
+const TICKS_PER_SECOND: f64 = 100.0;
 
 /// `concurrency` tasks each calling `call(n)` (with `n` counting calls
 /// across tasks) one after the other until `length` has passed.
@@ -39,6 +85,7 @@ where
 {
     let counter = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
+    let cpu_before = cpu_ticks();
     let started = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
@@ -62,7 +109,16 @@ where
         latencies.extend(task.await.expect("load task"));
     }
     let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
-    Block { rate, latencies }
+    let cpu_after = cpu_ticks();
+    let per_call = |before: u64, after: u64| {
+        (after - before) as f64 / TICKS_PER_SECOND * 1e6 / latencies.len().max(1) as f64
+    };
+    Block {
+        rate,
+        server_cpu: per_call(cpu_before.0, cpu_after.0),
+        client_cpu: per_call(cpu_before.1, cpu_after.1),
+        latencies,
+    }
 }
 
 /// A measured call against a baseline call on the same server, in
@@ -78,6 +134,10 @@ pub struct Comparison {
     pub baseline_latencies: Vec<u64>,
     /// Every measured latency, µs.
     pub measured_latencies: Vec<u64>,
+    /// Median server CPU per call, µs: baseline, measured.
+    pub server_cpu: (f64, f64),
+    /// Median load generator CPU per call, µs: baseline, measured.
+    pub client_cpu: (f64, f64),
 }
 
 impl Comparison {
@@ -100,6 +160,7 @@ where
     baseline().await;
     let (mut baseline_rates, mut measured_rates) = (Vec::new(), Vec::new());
     let (mut baseline_latencies, mut measured_latencies) = (Vec::new(), Vec::new());
+    let mut cpu: [Vec<f64>; 4] = Default::default();
     for _ in 0..blocks {
         let base = baseline().await;
         baseline_rates.push(base.rate);
@@ -107,7 +168,21 @@ where
         let other = measured().await;
         measured_rates.push(other.rate);
         measured_latencies.extend(other.latencies);
+        for (kept, value) in cpu.iter_mut().zip([
+            base.server_cpu,
+            other.server_cpu,
+            base.client_cpu,
+            other.client_cpu,
+        ]) {
+            kept.push(value);
+        }
     }
+    let [
+        mut server_base,
+        mut server_measured,
+        mut client_base,
+        mut client_measured,
+    ] = cpu;
     let ratios: Vec<f64> = measured_rates
         .iter()
         .zip(&baseline_rates)
@@ -123,6 +198,8 @@ where
         spread,
         baseline_latencies,
         measured_latencies,
+        server_cpu: (median(&mut server_base), median(&mut server_measured)),
+        client_cpu: (median(&mut client_base), median(&mut client_measured)),
     }
 }
 
@@ -180,7 +257,7 @@ impl Running {
     pub fn start(multi_thread: bool, config: Config) -> Self {
         let mut builder = if multi_thread {
             let mut builder = tokio::runtime::Builder::new_multi_thread();
-            builder.worker_threads(2);
+            builder.worker_threads(2).thread_name(SERVER_THREAD);
             builder
         } else {
             tokio::runtime::Builder::new_current_thread()
@@ -190,17 +267,20 @@ impl Running {
         listener.set_nonblocking(true).expect("non-blocking");
         let address = listener.local_addr().expect("address");
         let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let shutdown = async move {
-                    let _ = stopped.await;
-                };
-                if let Err(error) = tenantd::server::run(config, listener, shutdown).await {
-                    eprintln!("bench server failed: {error}");
-                }
-            });
-        });
+        let thread = std::thread::Builder::new()
+            .name(SERVER_THREAD.to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                    let shutdown = async move {
+                        let _ = stopped.await;
+                    };
+                    if let Err(error) = tenantd::server::run(config, listener, shutdown).await {
+                        eprintln!("bench server failed: {error}");
+                    }
+                });
+            })
+            .expect("server thread");
         Self {
             address,
             stop: Some(stop),

@@ -266,6 +266,14 @@ impl Gate {
     /// The live tenant `target` names and how it was found, through the
     /// cache; deleted and unknown tenants are NOT_FOUND alike.
     pub async fn resolve(&self, target: &ResolveTarget) -> Result<(Tenant, ResolvedBy)> {
+        self.find_live(target)
+            .await?
+            .ok_or_else(|| not_found(target))
+    }
+
+    /// As [`Self::resolve`], with `None` for deleted and unknown tenants:
+    /// a call naming tenantd's own host, on every request, builds no error.
+    async fn find_live(&self, target: &ResolveTarget) -> Result<Option<(Tenant, ResolvedBy)>> {
         let located = match self.inner.cache.target(target) {
             Some(cached) => cached,
             None => {
@@ -276,12 +284,13 @@ impl Gate {
             }
         };
         let Some((id, by)) = located else {
-            return Err(not_found(target));
+            return Ok(None);
         };
-        match self.tenant_by_id(id).await? {
-            Some(tenant) if tenant.state != TenantState::Deleted => Ok((tenant, by)),
-            _ => Err(not_found(target)),
-        }
+        Ok(self
+            .tenant_by_id(id)
+            .await?
+            .filter(|tenant| tenant.state != TenantState::Deleted)
+            .map(|tenant| (tenant, by)))
     }
 
     /// The tenant `by` names, if a service or tenant may use it now.
@@ -305,11 +314,10 @@ impl Gate {
             ResolveTarget::Slug(slug.to_owned())
         } else if let Some(authority) = call.authority {
             let host = ResolveTarget::Host(authority.to_ascii_lowercase());
-            return match self.resolve(&host).await {
-                Ok((tenant, _)) => self.admit_tenant(caller, tenant).map(Some),
-                // tenantd's own host names no tenant.
-                Err(Error::NotFound { .. }) => Ok(None),
-                Err(other) => Err(other),
+            // tenantd's own host names no tenant.
+            return match self.find_live(&host).await? {
+                Some((tenant, _)) => self.admit_tenant(caller, tenant).map(Some),
+                None => Ok(None),
             };
         } else {
             return Ok(None);
