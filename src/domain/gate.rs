@@ -271,19 +271,21 @@ impl Gate {
             .ok_or_else(|| not_found(target))
     }
 
+    /// Which tenant `target` names, live or deleted, through the cache.
+    async fn locate(&self, target: &ResolveTarget) -> Result<Option<(TenantId, ResolvedBy)>> {
+        if let Some(cached) = self.inner.cache.target(target) {
+            return Ok(cached);
+        }
+        let since = self.inner.cache.generation();
+        let located = self.inner.tenants.locate(target).await?;
+        self.inner.cache.put_target(target.clone(), located, since);
+        Ok(located)
+    }
+
     /// As [`Self::resolve`], with `None` for deleted and unknown tenants:
     /// a call naming tenantd's own host, on every request, builds no error.
     async fn find_live(&self, target: &ResolveTarget) -> Result<Option<(Tenant, ResolvedBy)>> {
-        let located = match self.inner.cache.target(target) {
-            Some(cached) => cached,
-            None => {
-                let since = self.inner.cache.generation();
-                let located = self.inner.tenants.locate(target).await?;
-                self.inner.cache.put_target(target.clone(), located, since);
-                located
-            }
-        };
-        let Some((id, by)) = located else {
+        let Some((id, by)) = self.locate(target).await? else {
             return Ok(None);
         };
         Ok(self
@@ -326,7 +328,7 @@ impl Gate {
             (_, Ok((tenant, _))) => tenant,
             // Operators may act on deleted tenants (to undelete them).
             (Caller::Admin { .. }, Err(Error::NotFound { .. })) => {
-                let id = self.inner.tenants.locate(&target).await?.map(|(id, _)| id);
+                let id = self.locate(&target).await?.map(|(id, _)| id);
                 match id {
                     Some(id) => self
                         .tenant_by_id(id)
@@ -371,7 +373,7 @@ impl Gate {
                 TenantRef::Id(id) => Ok(TenantScope::new(*id)),
                 TenantRef::Slug(slug) => {
                     let target = ResolveTarget::Slug(slug.clone());
-                    match self.inner.tenants.locate(&target).await? {
+                    match self.locate(&target).await? {
                         Some((id, _)) => Ok(TenantScope::new(id)),
                         None => Err(Error::NotFound {
                             kind: "tenant",

@@ -169,6 +169,10 @@ async fn a_warm_evaluation_reads_no_row() {
     create_flag(&mut client, "cached", boolean_flag(Vec::new())).await;
     let warm = evaluate(&mut client, &tenant, "cached", context("u", json!({}))).await;
     assert_eq!(outcome(&warm), ("off".into(), R::Static));
+    // An operator naming the tenant by slug is answered from the cache too.
+    let by_slug = "tenants/slug:warm";
+    let warm_by_slug = evaluate(&mut client, by_slug, "cached", context("u", json!({}))).await;
+    assert_eq!(warm_by_slug, warm);
 
     let owner = Database::connect(server.database_url.as_str())
         .await
@@ -187,6 +191,13 @@ async fn a_warm_evaluation_reads_no_row() {
     )
     .await
     .expect("a warm evaluation waits on no lock");
+    assert_eq!(answer, warm);
+    let answer = tokio::time::timeout(
+        Duration::from_secs(2),
+        evaluate(&mut client, by_slug, "cached", context("u", json!({}))),
+    )
+    .await
+    .expect("a warm evaluation by slug waits on no lock");
     assert_eq!(answer, warm);
     // The control: a tenant not cached yet must read its rows, and waits.
     let mut other = admin(&server.channel);
