@@ -53,6 +53,9 @@ struct Options {
     /// measured on a server of its own.
     #[arg(long, value_delimiter = ',', default_values_t = [1, 5, 10, 20])]
     flags: Vec<usize>,
+    /// The call compared with.
+    #[arg(long, value_enum, default_value_t = Baseline::Health)]
+    baseline: Baseline,
     /// `cargo bench` passes `--bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -240,9 +243,22 @@ async fn tenant(channel: &Channel, flags: usize) -> String {
     parent
 }
 
+/// The call EvaluateFlags is compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Baseline {
+    /// `grpc.health.v1.Health/Check`, which no credential guards: the
+    /// trivial unary call of the acceptance point.
+    Health,
+    /// `TenantService/ResolveTenant` by id behind the same service token,
+    /// answered from the gate's cache: the trivial call that pays the same
+    /// authentication and tenant context layer.
+    Resolve,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Side {
     Health,
+    Resolve,
     Flags,
 }
 
@@ -279,6 +295,17 @@ async fn one_call(channel: &Channel, side: Side, parent: &str, user: u64) {
                 .check(HealthCheckRequest::default())
                 .await
                 .expect("health check");
+        }
+        Side::Resolve => {
+            let request = pb::ResolveTenantRequest {
+                target: Some(pb::resolve_tenant_request::Target::TenantId(
+                    parent.trim_start_matches("tenants/").to_owned(),
+                )),
+            };
+            TenantServiceClient::new(channel.clone())
+                .resolve_tenant(authorized(request, SERVICE_TOKEN))
+                .await
+                .expect("resolve the tenant");
         }
         Side::Flags => {
             let request = pb::EvaluateFlagsRequest {
@@ -319,9 +346,13 @@ async fn measure(multi_thread: bool, flags: usize, options: &Options) {
     let server = Running::start(multi_thread, config);
     let channel = server.connect().await;
     let parent = tenant(&channel, flags).await;
+    let baseline = match options.baseline {
+        Baseline::Health => Side::Health,
+        Baseline::Resolve => Side::Resolve,
+    };
     let mut compared = compare(
         options.blocks,
-        || block(&channel, Side::Health, &parent, options),
+        || block(&channel, baseline, &parent, options),
         || block(&channel, Side::Flags, &parent, options),
     )
     .await;
@@ -356,11 +387,21 @@ async fn measure(multi_thread: bool, flags: usize, options: &Options) {
 async fn main() {
     let options = Options::parse();
     println!(
-        "EvaluateFlags vs Health/Check, {} in flight, {} blocks of {} ms per side\n",
-        options.concurrency, options.blocks, options.block_ms
+        "EvaluateFlags vs {}, {} in flight, {} blocks of {} ms per side\n",
+        match options.baseline {
+            Baseline::Health => "Health/Check",
+            Baseline::Resolve => "ResolveTenant behind the same service token",
+        },
+        options.concurrency,
+        options.blocks,
+        options.block_ms
     );
     println!(
-        "| flags per call | server runtime | health calls/s | EvaluateFlags calls/s | ratio (range over blocks) | health p50 / p99 µs | EvaluateFlags p50 / p99 µs | p99 ratio (health / flags) | server CPU µs per call (health / flags) | load generator CPU µs per call (health / flags) |"
+        "| flags per call | server runtime | {b} calls/s | EvaluateFlags calls/s | ratio (range over blocks) | {b} p50 / p99 µs | EvaluateFlags p50 / p99 µs | p99 ratio ({b} / flags) | server CPU µs per call ({b} / flags) | load generator CPU µs per call ({b} / flags) |",
+        b = match options.baseline {
+            Baseline::Health => "health",
+            Baseline::Resolve => "resolve",
+        }
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for &flags in &options.flags {
