@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::flag_semver::Version;
 use super::ids::{TenantId, TenantRef};
 use crate::error::{Error, Result};
 
@@ -137,6 +138,37 @@ pub struct Condition {
     pub op: Operator,
     /// Strings, numbers or booleans.
     pub values: Vec<Value>,
+    /// The first value as a version, parsed at its first semantic-version
+    /// comparison and kept with the cached definition. Derived from
+    /// `values`: a condition given other values needs a fresh one.
+    #[serde(skip)]
+    pub version: ParsedVersion,
+}
+
+impl Condition {
+    /// The first value as a semantic version, if it is one.
+    pub fn version(&self) -> Option<&Version> {
+        self.version
+            .0
+            .get_or_init(|| {
+                self.values
+                    .first()
+                    .and_then(Value::as_str)
+                    .and_then(Version::parse)
+            })
+            .as_ref()
+    }
+}
+
+/// A condition's value parsed as a version, once. It is derived from the
+/// values, so it takes no part in comparing conditions.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedVersion(std::sync::OnceLock<Option<Version>>);
+
+impl PartialEq for ParsedVersion {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// A deterministic split of contexts between variants.

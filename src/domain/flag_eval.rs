@@ -383,10 +383,10 @@ fn compare_numbers(attribute: &Value, value: &Value) -> Option<Ordering> {
     attribute.as_f64()?.partial_cmp(&value.as_f64()?)
 }
 
-fn compare_versions(attribute: &Value, value: &Value) -> Option<Ordering> {
+fn compare_versions(attribute: &Value, condition: &Condition) -> Option<Ordering> {
+    let value = condition.version()?;
     let attribute = SemVer::parse(attribute.as_str()?)?;
-    let value = SemVer::parse(value.as_str()?)?;
-    Some(attribute.cmp(&value))
+    Some(attribute.cmp(&value.as_semver()))
 }
 
 fn any_text(attribute: &Value, values: &[Value], test: impl Fn(&str, &str) -> bool) -> bool {
@@ -411,11 +411,8 @@ fn holds(condition: &Condition, subject: Subject<'_>) -> bool {
             .and_then(|value| compare_numbers(attribute, value))
             .is_some_and(accept)
     };
-    let version = |accept: fn(Ordering) -> bool| {
-        first
-            .and_then(|value| compare_versions(attribute, value))
-            .is_some_and(accept)
-    };
+    let version =
+        |accept: fn(Ordering) -> bool| compare_versions(attribute, condition).is_some_and(accept);
     match condition.op {
         Operator::Equals => first.is_some_and(|value| equal(attribute, value)),
         Operator::NotEquals => first.is_some_and(|value| !equal(attribute, value)),

@@ -78,6 +78,34 @@ impl<'a> SemVer<'a> {
     }
 }
 
+/// A version parsed once and kept, as a condition's value is: evaluation
+/// then parses only the context's side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// Major, minor, patch.
+    core: [u64; 3],
+    /// The pre-release identifiers; empty for a release.
+    pre: Box<str>,
+}
+
+impl Version {
+    /// As [`SemVer::parse`].
+    pub fn parse(text: &str) -> Option<Self> {
+        SemVer::parse(text).map(|version| Self {
+            core: version.core,
+            pre: version.pre.into(),
+        })
+    }
+
+    /// The version to compare with.
+    pub fn as_semver(&self) -> SemVer<'_> {
+        SemVer {
+            core: self.core,
+            pre: &self.pre,
+        }
+    }
+}
+
 impl Ord for SemVer<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
         self.core.cmp(&other.core).then_with(|| {
@@ -118,6 +146,34 @@ mod tests {
 
     fn v(text: &str) -> SemVer<'_> {
         SemVer::parse(text).unwrap_or_else(|| panic!("{text} parses"))
+    }
+
+    #[test]
+    fn a_kept_version_compares_as_the_text_it_came_from() {
+        for text in ["1.2.3", "v1.2.3-rc.1+build.5", "0.0.1-alpha.beta.11"] {
+            let kept = Version::parse(text).unwrap_or_else(|| panic!("{text} parses"));
+            assert_eq!(kept.as_semver(), v(text));
+        }
+        assert_eq!(Version::parse("1.2"), None);
+    }
+
+    #[test]
+    fn a_conditions_parsed_version_takes_no_part_in_its_equality() {
+        use crate::domain::flag::{Condition, Operator};
+        let fresh = Condition {
+            attribute: "app_version".to_owned(),
+            op: Operator::SemverLt,
+            values: vec![serde_json::json!("2.10.0")],
+            version: Default::default(),
+        };
+        let used = fresh.clone();
+        assert_eq!(used.version().map(Version::as_semver), Some(v("2.10.0")));
+        assert_eq!(fresh, used);
+        let other = Condition {
+            values: vec![serde_json::json!("2.11.0")],
+            ..fresh.clone()
+        };
+        assert_ne!(fresh, other);
     }
 
     #[test]

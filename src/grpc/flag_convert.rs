@@ -121,6 +121,7 @@ fn condition_from(
         attribute: condition.attribute.clone(),
         op,
         values,
+        version: Default::default(),
     }
 }
 
