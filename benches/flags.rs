@@ -20,8 +20,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use clap::Parser;
 use serde_json::json;
 use tenantd::config::Config;
@@ -33,22 +31,16 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 use support::{
-    ADMIN_TOKEN, Block, Running, SERVICE_TOKEN, authorized, compare, load_block, percentile,
-    with_tokens,
+    ADMIN_TOKEN, Block, LoadOptions, Running, SERVICE_TOKEN, authorized, compare, load_block,
+    percentile, with_tokens,
 };
 
 /// Command-line options.
 #[derive(Debug, Parser)]
 struct Options {
-    /// Calls in flight at once.
-    #[arg(long, default_value_t = 32)]
-    concurrency: usize,
-    /// Length of one measured block, in milliseconds.
-    #[arg(long, default_value_t = 1500)]
-    block_ms: u64,
-    /// Blocks per side (health, flags) and configuration.
-    #[arg(long, default_value_t = 5)]
-    blocks: usize,
+    /// Load and block length.
+    #[command(flatten)]
+    load: LoadOptions,
     /// Flags defined and evaluated by every call; each count given is
     /// measured on a server of its own.
     #[arg(long, value_delimiter = ',', default_values_t = [1, 5, 10, 20])]
@@ -255,6 +247,24 @@ enum Baseline {
     Resolve,
 }
 
+impl Baseline {
+    /// What the table calls it.
+    fn label(self) -> &'static str {
+        match self {
+            Baseline::Health => "health",
+            Baseline::Resolve => "resolve",
+        }
+    }
+
+    /// The side of the comparison that calls it.
+    fn side(self) -> Side {
+        match self {
+            Baseline::Health => Side::Health,
+            Baseline::Resolve => Side::Resolve,
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Side {
     Health,
@@ -324,11 +334,10 @@ async fn one_call(channel: &Channel, side: Side, parent: &str, user: u64) {
     }
 }
 
-/// `concurrency` tasks calling `side` until `length` has passed.
+/// `--concurrency` tasks calling `side` for `--block-ms`.
 async fn block(channel: &Channel, side: Side, parent: &str, options: &Options) -> Block {
     let (channel, parent) = (channel.clone(), parent.to_owned());
-    let length = Duration::from_millis(options.block_ms);
-    load_block(options.concurrency, length, move |number| {
+    load_block(&options.load, move |number| {
         let (channel, parent) = (channel.clone(), parent.clone());
         async move { one_call(&channel, side, &parent, number).await }
     })
@@ -346,12 +355,9 @@ async fn measure(multi_thread: bool, flags: usize, options: &Options) {
     let server = Running::start(multi_thread, config);
     let channel = server.connect().await;
     let parent = tenant(&channel, flags).await;
-    let baseline = match options.baseline {
-        Baseline::Health => Side::Health,
-        Baseline::Resolve => Side::Resolve,
-    };
+    let baseline = options.baseline.side();
     let mut compared = compare(
-        options.blocks,
+        options.load.blocks,
         || block(&channel, baseline, &parent, options),
         || block(&channel, Side::Flags, &parent, options),
     )
@@ -392,16 +398,13 @@ async fn main() {
             Baseline::Health => "Health/Check",
             Baseline::Resolve => "ResolveTenant behind the same service token",
         },
-        options.concurrency,
-        options.blocks,
-        options.block_ms
+        options.load.concurrency,
+        options.load.blocks,
+        options.load.block_ms
     );
     println!(
         "| flags per call | server runtime | {b} calls/s | EvaluateFlags calls/s | ratio (range over blocks) | {b} p50 / p99 µs | EvaluateFlags p50 / p99 µs | p99 ratio ({b} / flags) | server CPU µs per call ({b} / flags) | load generator CPU µs per call ({b} / flags) |",
-        b = match options.baseline {
-            Baseline::Health => "health",
-            Baseline::Resolve => "resolve",
-        }
+        b = options.baseline.label()
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for &flags in &options.flags {

@@ -27,22 +27,16 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 use support::{
-    ADMIN_TOKEN, Block, Running, SERVICE_TOKEN, authorized, compare, load_block, percentile,
-    with_tokens,
+    ADMIN_TOKEN, Block, LoadOptions, Running, SERVICE_TOKEN, authorized, compare, load_block,
+    percentile, with_tokens,
 };
 
 /// Command-line options.
 #[derive(Debug, Parser)]
 struct Options {
-    /// Calls in flight at once.
-    #[arg(long, default_value_t = 32)]
-    concurrency: usize,
-    /// Length of one measured block, in milliseconds.
-    #[arg(long, default_value_t = 1500)]
-    block_ms: u64,
-    /// Blocks per side (health, quota) and configuration.
-    #[arg(long, default_value_t = 5)]
-    blocks: usize,
+    /// Load and block length.
+    #[command(flatten)]
+    load: LoadOptions,
     /// The Redis to measure against; skipped when it does not answer.
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
     redis_url: String,
@@ -127,11 +121,10 @@ async fn one_call(channel: &Channel, side: Side, parent: &str) {
     }
 }
 
-/// `concurrency` tasks calling `side` until `length` has passed.
+/// `--concurrency` tasks calling `side` for `--block-ms`.
 async fn block(channel: &Channel, side: Side, parent: &str, options: &Options) -> Block {
     let (channel, parent) = (channel.clone(), parent.to_owned());
-    let length = Duration::from_millis(options.block_ms);
-    load_block(options.concurrency, length, move |_| {
+    load_block(&options.load, move |_| {
         let (channel, parent) = (channel.clone(), parent.clone());
         async move { one_call(&channel, side, &parent).await }
     })
@@ -151,7 +144,7 @@ async fn measure(label: &str, multi_thread: bool, redis_url: Option<&str>, optio
     let channel = server.connect().await;
     let parent = tenant(&channel).await;
     let mut compared = compare(
-        options.blocks,
+        options.load.blocks,
         || block(&channel, Side::Health, &parent, options),
         || block(&channel, Side::Quota, &parent, options),
     )
@@ -195,7 +188,7 @@ async fn main() {
     let options = Options::parse();
     println!(
         "CheckQuota vs Health/Check, {} in flight, {} blocks of {} ms per side\n",
-        options.concurrency, options.blocks, options.block_ms
+        options.load.concurrency, options.load.blocks, options.load.block_ms
     );
     println!(
         "| limiter | server runtime | health calls/s | CheckQuota calls/s | ratio (range over blocks) | health p50 / p99 µs | CheckQuota p50 / p99 µs |"

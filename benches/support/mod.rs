@@ -43,6 +43,7 @@ pub struct Block {
 /// elsewhere.
 fn cpu_ticks() -> (u64, u64) {
     let (mut server, mut others) = (0, 0);
+    let server_comm = format!("({SERVER_THREAD}");
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return (0, 0);
     };
@@ -64,7 +65,7 @@ fn cpu_ticks() -> (u64, u64) {
                     .sum()
             })
             .unwrap_or(0);
-        if head.ends_with(&format!("({SERVER_THREAD}")) {
+        if head.ends_with(&server_comm) {
             server += ticks;
         } else {
             others += ticks;
@@ -76,9 +77,23 @@ fn cpu_ticks() -> (u64, u64) {
 /// Clock ticks per second of `/proc` CPU times (`USER_HZ`, 100 on Linux).
 const TICKS_PER_SECOND: f64 = 100.0;
 
-/// `concurrency` tasks each calling `call(n)` (with `n` counting calls
-/// across tasks) one after the other until `length` has passed.
-pub async fn load_block<F, Fut>(concurrency: usize, length: Duration, call: F) -> Block
+/// How hard and how long the comparison benches load the server.
+#[derive(Debug, clap::Args)]
+pub struct LoadOptions {
+    /// Calls in flight at once.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Length of one measured block, in milliseconds.
+    #[arg(long, default_value_t = 1500)]
+    pub block_ms: u64,
+    /// Blocks per side (baseline, measured call) and configuration.
+    #[arg(long, default_value_t = 5)]
+    pub blocks: usize,
+}
+
+/// `load.concurrency` tasks each calling `call(n)` (with `n` counting calls
+/// across tasks) one after the other until `load.block_ms` has passed.
+pub async fn load_block<F, Fut>(load: &LoadOptions, call: F) -> Block
 where
     F: Fn(u64) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + Send,
@@ -87,7 +102,7 @@ where
     let stop = Arc::new(AtomicBool::new(false));
     let cpu_before = cpu_ticks();
     let started = Instant::now();
-    let tasks: Vec<_> = (0..concurrency)
+    let tasks: Vec<_> = (0..load.concurrency)
         .map(|_| {
             let (call, stop, counter) = (call.clone(), Arc::clone(&stop), Arc::clone(&counter));
             tokio::spawn(async move {
@@ -102,7 +117,7 @@ where
             })
         })
         .collect();
-    tokio::time::sleep(length).await;
+    tokio::time::sleep(Duration::from_millis(load.block_ms)).await;
     stop.store(true, Ordering::Relaxed);
     let mut latencies = Vec::new();
     for task in tasks {

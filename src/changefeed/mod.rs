@@ -56,8 +56,9 @@ impl Change {
 pub struct ChangeFeed {
     /// Fans changes out to subscribers.
     sender: broadcast::Sender<Change>,
-    /// Names this feed in the notifications it sends.
-    origin: uuid::Uuid,
+    /// Names this feed in the notifications it sends: a UUID, spelled
+    /// once.
+    origin: String,
 }
 
 impl Default for ChangeFeed {
@@ -73,7 +74,7 @@ impl ChangeFeed {
         let (sender, _) = broadcast::channel(BACKLOG);
         Self {
             sender,
-            origin: uuid::Uuid::now_v7(),
+            origin: uuid::Uuid::now_v7().to_string(),
         }
     }
 
@@ -87,7 +88,7 @@ impl ChangeFeed {
     /// sender comes from elsewhere.
     fn heard(&self, payload: &str) -> Option<Change> {
         match payload.split_once(' ') {
-            Some((origin, _)) if origin == self.origin.to_string() => None,
+            Some((origin, _)) if origin == self.origin => None,
             Some((_, change)) => Some(Change::from_payload(change)),
             None => Some(Change::from_payload(payload)),
         }

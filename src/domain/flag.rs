@@ -142,13 +142,23 @@ pub struct Condition {
     /// comparison and kept with the cached definition. Derived from
     /// `values`: a condition given other values needs a fresh one.
     #[serde(skip)]
-    pub version: ParsedVersion,
+    parsed_version: ParsedVersion,
 }
 
 impl Condition {
+    /// A condition on `attribute`.
+    pub fn new(attribute: String, op: Operator, values: Vec<Value>) -> Self {
+        Self {
+            attribute,
+            op,
+            values,
+            parsed_version: ParsedVersion::default(),
+        }
+    }
+
     /// The first value as a semantic version, if it is one.
     pub fn version(&self) -> Option<&Version> {
-        self.version
+        self.parsed_version
             .0
             .get_or_init(|| {
                 self.values
@@ -163,7 +173,7 @@ impl Condition {
 /// A condition's value parsed as a version, once. It is derived from the
 /// values, so it takes no part in comparing conditions.
 #[derive(Debug, Clone, Default)]
-pub struct ParsedVersion(std::sync::OnceLock<Option<Version>>);
+struct ParsedVersion(std::sync::OnceLock<Option<Version>>);
 
 impl PartialEq for ParsedVersion {
     fn eq(&self, _: &Self) -> bool {

@@ -160,20 +160,17 @@ mod tests {
     #[test]
     fn a_conditions_parsed_version_takes_no_part_in_its_equality() {
         use crate::domain::flag::{Condition, Operator};
-        let fresh = Condition {
-            attribute: "app_version".to_owned(),
-            op: Operator::SemverLt,
-            values: vec![serde_json::json!("2.10.0")],
-            version: Default::default(),
+        let condition = |version: &str| {
+            Condition::new(
+                "app_version".to_owned(),
+                Operator::SemverLt,
+                vec![serde_json::json!(version)],
+            )
         };
-        let used = fresh.clone();
+        let (fresh, used) = (condition("2.10.0"), condition("2.10.0"));
         assert_eq!(used.version().map(Version::as_semver), Some(v("2.10.0")));
         assert_eq!(fresh, used);
-        let other = Condition {
-            values: vec![serde_json::json!("2.11.0")],
-            ..fresh.clone()
-        };
-        assert_ne!(fresh, other);
+        assert_ne!(fresh, condition("2.11.0"));
     }
 
     #[test]

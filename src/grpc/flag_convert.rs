@@ -117,12 +117,7 @@ fn condition_from(
         .enumerate()
         .map(|(index, value)| value_of(value, &format!("{field}.values[{index}]"), violations))
         .collect();
-    Condition {
-        attribute: condition.attribute.clone(),
-        op,
-        values,
-        version: Default::default(),
-    }
+    Condition::new(condition.attribute.clone(), op, values)
 }
 
 /// The rules of a request, recording what is malformed.
