@@ -319,25 +319,22 @@ async fn serve(
         crate::jobs::usage_aggregation::spawn(rollups, config.usage_aggregation_interval);
     store.listen_for_changes().await?;
     let flags = Flags::new(store.clone(), tenants.clone(), config.cache_ttl);
-    let mut upkeep = vec![
-        upkeep::spawn_key_use_flush(&gate, config.key_use_flush_interval),
-        upkeep::spawn_invalidation(&store, {
-            let gate = gate.clone();
-            move |change| gate.invalidate(change)
-        }),
-        upkeep::spawn_invalidation(&store, {
-            let quotas = quotas.clone();
-            move |change| quotas.invalidate(change)
-        }),
-        upkeep::spawn_invalidation(&store, {
-            let configs = configs.clone();
-            move |change| configs.invalidate(change)
-        }),
-        upkeep::spawn_invalidation(&store, {
-            let flags = flags.clone();
-            move |change| flags.invalidate(change)
-        }),
-    ];
+    // Synchronous, so a write's own replica serves its caller's next call
+    // without what the write made wrong.
+    store.on_change({
+        let (gate, quotas, configs, flags) =
+            (gate.clone(), quotas.clone(), configs.clone(), flags.clone());
+        move |change| {
+            gate.invalidate(change);
+            quotas.invalidate(change);
+            configs.invalidate(change);
+            flags.invalidate(change);
+        }
+    });
+    let mut upkeep = vec![upkeep::spawn_key_use_flush(
+        &gate,
+        config.key_use_flush_interval,
+    )];
     if config.admin_tokens.is_empty() {
         tracing::warn!("no admin token is configured (--admin-tokens): nobody can manage tenants");
     }

@@ -13,6 +13,8 @@
 
 mod postgres;
 
+use std::sync::{Arc, RwLock};
+
 use tokio::sync::broadcast;
 
 use crate::domain::ids::TenantId;
@@ -51,11 +53,27 @@ impl Change {
     }
 }
 
+/// What runs on every change before [`ChangeFeed::publish`] returns.
+type Hook = Box<dyn Fn(Change) + Send + Sync>;
+
+/// The hooks of a feed.
+#[derive(Clone, Default)]
+struct Hooks(Arc<RwLock<Vec<Hook>>>);
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Hooks")
+    }
+}
+
 /// The change stream of this process; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ChangeFeed {
     /// Fans changes out to subscribers.
     sender: broadcast::Sender<Change>,
+    /// Cache invalidations, run in the publishing task, so a change is
+    /// out of every cache by the time the write that made it returns.
+    hooks: Hooks,
     /// Names this feed in the notifications it sends: a UUID, spelled
     /// once.
     origin: String,
@@ -74,6 +92,7 @@ impl ChangeFeed {
         let (sender, _) = broadcast::channel(BACKLOG);
         Self {
             sender,
+            hooks: Hooks::default(),
             origin: uuid::Uuid::now_v7().to_string(),
         }
     }
@@ -101,8 +120,28 @@ impl ChangeFeed {
         }
     }
 
-    /// Hands `change` to every subscriber of this process.
+    /// Runs `hook` on every change from now on, inside
+    /// [`Self::publish`]: it must be quick and must not block.
+    pub fn on_change(&self, hook: impl Fn(Change) + Send + Sync + 'static) {
+        self.hooks
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Box::new(hook));
+    }
+
+    /// Runs the hooks on `change`, then hands it to every subscriber of
+    /// this process.
     pub fn publish(&self, change: Change) {
+        for hook in self
+            .hooks
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+        {
+            hook(change);
+        }
         // No subscriber is not an error: nothing is cached yet.
         let _ = self.sender.send(change);
     }

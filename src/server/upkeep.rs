@@ -1,27 +1,12 @@
-//! Background tasks every replica runs while it serves: caches kept true to
-//! every replica's changes, and API key uses written in batches.
+//! Background tasks every replica runs while it serves: API key uses
+//! written in batches. (Caches are kept true to every replica's changes by
+//! hooks on the change feed, [`crate::storage::Store::on_change`].)
 
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::changefeed::Change;
 use crate::domain::gate::Gate;
-use crate::storage::Store;
-
-/// Hands every change the store announces (this replica's and, on
-/// PostgreSQL, every other's) to `invalidate`, until the feed closes.
-pub fn spawn_invalidation(
-    store: &Store,
-    invalidate: impl Fn(Change) + Send + 'static,
-) -> JoinHandle<()> {
-    let mut changes = store.changes();
-    tokio::spawn(async move {
-        while let Some(change) = changes.next().await {
-            invalidate(change);
-        }
-    })
-}
 
 /// Writes the gate's noted key uses every `flush_every`.
 pub fn spawn_key_use_flush(gate: &Gate, flush_every: Duration) -> JoinHandle<()> {

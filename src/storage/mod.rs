@@ -110,6 +110,13 @@ impl Store {
         self.feed.subscribe()
     }
 
+    /// Runs `hook` on every change from now on (this replica's as its
+    /// commit returns, others' as they are heard), before any subscriber
+    /// of [`Self::changes`] sees it.
+    pub fn on_change(&self, hook: impl Fn(Change) + Send + Sync + 'static) {
+        self.feed.on_change(hook);
+    }
+
     /// On PostgreSQL, starts forwarding every replica's change
     /// notifications to [`Self::changes`]; SQLite needs nothing, as its
     /// changes are announced in-process.
