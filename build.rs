@@ -35,6 +35,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_descriptor_set_path(out_dir.join("tenantd_descriptor.bin"))
         // Services that a later change implements answer UNIMPLEMENTED until then.
         .generate_default_stubs(true)
+        // Requests are decoded by tenantd's codec: undecodable bytes and
+        // text the database cannot store are the caller's mistake.
+        .codec_path("crate::grpc::codec::Codec")
         .compile_protos(
             &protos,
             &[
@@ -44,5 +47,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 well_known_includes,
             ],
         )?;
+    write_wire_names(&out_dir)?;
+    Ok(())
+}
+
+/// Writes `wire_names.rs`: for every top-level message of a package tenantd
+/// serves, an impl of `WireName` naming its proto type, so the request
+/// codec can find a decoded type's descriptor (prost's own `Name` trait is
+/// missing on `()`, prost's `google.protobuf.Empty`, which some methods answer).
+fn write_wire_names(out_dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    use prost::Message;
+    let bytes = std::fs::read(out_dir.join("tenantd_descriptor.bin"))?;
+    let set = prost_types::FileDescriptorSet::decode(bytes.as_slice())?;
+    let mut impls = String::new();
+    for file in &set.file {
+        let package = file.package();
+        let module = if package == "tenantd.v1" {
+            "crate::pb".to_owned()
+        } else if package.starts_with("envoy.") {
+            format!("crate::{}", package.replace('.', "::"))
+        } else {
+            continue;
+        };
+        for message in &file.message_type {
+            impls.push_str(&format!(
+                "impl WireName for {module}::{name} {{ const NAME: &'static str = \"{package}.{name}\"; }}\n",
+                name = message.name(),
+            ));
+        }
+    }
+    std::fs::write(out_dir.join("wire_names.rs"), impls)?;
     Ok(())
 }

@@ -243,6 +243,10 @@ pub struct ServeArgs {
         default_value_t = 1000
     )]
     pub usage_aggregation_interval_ms: u64,
+    /// Milliseconds between pings of the database; the health service
+    /// answers NOT_SERVING while they fail.
+    #[arg(long, env = "TENANTD_HEALTH_PROBE_INTERVAL_MS", default_value_t = 1000)]
+    pub health_probe_interval_ms: u64,
     /// Retention of raw usage events.
     #[command(flatten)]
     pub retention: RetentionArgs,
@@ -309,6 +313,8 @@ pub struct Config {
     pub redis_cluster: bool,
     /// How often usage events are folded into the daily rollups.
     pub usage_aggregation_interval: Duration,
+    /// How often the health service's database probe runs.
+    pub health_probe_interval: Duration,
     /// How long raw usage events are kept after their day is final.
     pub usage_event_retention: chrono::Duration,
     /// The operator's tenant template directory; the embedded one when
@@ -362,6 +368,7 @@ impl Config {
             usage_aggregation_interval: Duration::from_millis(
                 serve.usage_aggregation_interval_ms.max(1),
             ),
+            health_probe_interval: Duration::from_millis(serve.health_probe_interval_ms.max(10)),
             usage_event_retention: chrono::Duration::days(i64::from(
                 serve.retention.usage_event_retention_days,
             )),
@@ -395,6 +402,7 @@ impl Config {
             redis_failure: crate::limiter::RedisFailure::Open,
             redis_cluster: false,
             usage_aggregation_interval: Duration::from_secs(1),
+            health_probe_interval: Duration::from_secs(1),
             usage_event_retention: chrono::Duration::days(35),
             migrate_on_start: true,
             tenant_template_dir: None,

@@ -20,6 +20,10 @@ pub const ERROR_DOMAIN: &str = "tenantd";
 const MAX_TEXT_BYTES: usize = 240;
 /// The status message, which repeats the violations, is bounded too.
 const MAX_MESSAGE_BYTES: usize = 1024;
+/// The `RetryInfo` delay of an UNAVAILABLE answer: long enough for a
+/// restarting database or a failover to come back, short enough that a
+/// caller's retry is not what keeps it waiting.
+pub const UNAVAILABLE_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 /// At most this many violations are detailed; the count of the rest is
 /// given.
 const MAX_VIOLATIONS: usize = 10;
@@ -316,6 +320,9 @@ impl Error {
                 if let Some(delay) = retry_after {
                     details.set_retry_info(Some(*delay));
                 }
+            }
+            Error::Unavailable { .. } => {
+                details.set_retry_info(Some(UNAVAILABLE_RETRY_DELAY));
             }
             _ => {}
         }

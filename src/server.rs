@@ -4,6 +4,7 @@
 //! Tests bind `127.0.0.1:0` and call [`run`] with a channel as the shutdown
 //! future, so they exercise exactly what production runs.
 
+mod health;
 mod tenants;
 mod upkeep;
 
@@ -340,9 +341,8 @@ async fn serve(
     }
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<TenantServiceServer<TenantApi>>()
-        .await;
+    let health = health::Health::serving(health_reporter).await;
+    upkeep.push(health.spawn_probe(store.clone(), config.health_probe_interval));
     let reflection_v1 = reflection().build_v1().map_err(Error::internal)?;
     let reflection_v1alpha = reflection().build_v1alpha().map_err(Error::internal)?;
 
@@ -373,14 +373,11 @@ async fn serve(
         stop_receiver.clone(),
     );
     upkeep.push(config_watch.spawn_follower().await?);
-    let health_on_stop = health_reporter.clone();
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: refusing new calls, finishing in-flight ones");
         // Load balancers stop routing here before connections close.
-        health_on_stop
-            .set_not_serving::<TenantServiceServer<TenantApi>>()
-            .await;
+        health.stop().await;
         let _ = stop_sender.send(true);
     });
     let mut serve_stop = stop_receiver.clone();

@@ -2,6 +2,7 @@
 //! proto messages and domain values.
 
 pub mod api_keys;
+pub mod codec;
 pub mod config_convert;
 pub mod config_service;
 pub mod config_watch;
@@ -19,3 +20,4 @@ pub mod tenant_service;
 pub mod usage_billing;
 pub mod usage_convert;
 pub mod usage_service;
+mod wire_scan;

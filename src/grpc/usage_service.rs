@@ -93,8 +93,9 @@ async fn report(
 const PREPARED_BUFFER: usize = 1;
 
 /// A batch of a stream as its reader left it: checked and ready to record,
-/// or refused as a whole (which ends the stream once answered).
-type Step = (i64, Result<PreparedBatch, Error>);
+/// or refused as a whole (which ends the stream once answered), with the
+/// status the stream ends with.
+type Step = (i64, Result<PreparedBatch, Status>);
 
 /// Answers the batches of one StreamUsage stream in order; ends at the
 /// client's end of stream, a broken stream, or the first failed batch
@@ -134,6 +135,14 @@ async fn read_batches(
         let batch = match inbound.message().await {
             Ok(Some(batch)) => batch,
             Ok(None) => break,
+            // A message that cannot be decoded is the caller's mistake, and
+            // the stream ends telling it so.
+            Err(status) if status.code() == tonic::Code::InvalidArgument => {
+                let _ = prepared
+                    .send((previous.unwrap_or_default(), Err(status)))
+                    .await;
+                break;
+            }
             Err(status) => {
                 tracing::debug!(code = ?status.code(), "usage stream broke off");
                 break;
@@ -153,6 +162,7 @@ async fn read_batches(
             }
         };
         previous = Some(sequence);
+        let checked = checked.map_err(Status::from);
         let failed = checked.is_err();
         if prepared.send((sequence, checked)).await.is_err() || failed {
             break;
@@ -168,8 +178,8 @@ async fn record_batches(
 ) {
     while let Some((sequence, checked)) = steps.recv().await {
         let answer = match checked {
-            Ok(prepared) => usage.record(prepared).await,
-            Err(error) => Err(error),
+            Ok(prepared) => usage.record(prepared).await.map_err(Status::from),
+            Err(status) => Err(status),
         };
         let failed = answer.is_err();
         let ack = answer.map(|outcome| {
@@ -184,7 +194,7 @@ async fn record_batches(
             }
         });
         // The client went away: nothing more to answer.
-        if acks.send(ack.map_err(Status::from)).await.is_err() || failed {
+        if acks.send(ack).await.is_err() || failed {
             break;
         }
     }

@@ -19,6 +19,7 @@ mod api_keys;
 mod audit;
 mod config_changes;
 mod config_versions;
+mod db_error;
 mod domains;
 pub mod entities;
 mod flags;
@@ -355,10 +356,17 @@ pub fn classify(error: DbErr) -> Error {
             message: "a resource with the same unique key already exists".to_owned(),
         };
     }
-    match error {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Error::Unavailable {
-            message: "the database is unavailable; retry later".to_owned(),
-        },
-        other => Error::internal(other),
+    if db_error::is_unstorable_text(&error) {
+        return Error::invalid_field(
+            "request",
+            "holds text the database cannot store (a NUL character)",
+        );
     }
+    if db_error::is_unreachable(&error) {
+        tracing::warn!(%error, "the database is unreachable");
+        return Error::Unavailable {
+            message: "the database is unavailable; retry later".to_owned(),
+        };
+    }
+    Error::internal(error)
 }

@@ -15,6 +15,7 @@ mod context;
 mod context_changes;
 mod contract;
 mod domains;
+mod failure_contract;
 mod flags;
 mod flags_eval;
 mod flags_replicas;

@@ -1,0 +1,112 @@
+//! The codec every tenantd service decodes its requests with: prost's, with
+//! two answers of its own. Bytes that are not the request message are the
+//! caller's mistake, INVALID_ARGUMENT with `ErrorInfo` (prost's codec calls
+//! them INTERNAL). And text the database cannot store is refused here, in
+//! one place for every RPC, naming the field ([`super::wire_scan`]), before
+//! any handler runs.
+
+use std::marker::PhantomData;
+
+use prost::Message;
+use prost::bytes::Buf;
+use tonic::Status;
+use tonic::codec::{BufferSettings, DecodeBuf, Decoder, EncodeBuf, Encoder};
+
+use crate::error::Error;
+
+/// The proto name of a generated message (`tenantd.v1.CreateTenantRequest`).
+pub trait WireName {
+    /// The fully qualified proto name.
+    const NAME: &'static str;
+}
+
+include!(concat!(env!("OUT_DIR"), "/wire_names.rs"));
+
+/// prost's `google.protobuf.Empty`.
+impl WireName for () {
+    const NAME: &'static str = "google.protobuf.Empty";
+}
+
+/// `application/grpc+proto` for tenantd's messages.
+#[derive(Debug, Clone)]
+pub struct Codec<T, U> {
+    _messages: PhantomData<(T, U)>,
+}
+
+impl<T, U> Default for Codec<T, U> {
+    fn default() -> Self {
+        Self {
+            _messages: PhantomData,
+        }
+    }
+}
+
+impl<T, U> tonic::codec::Codec for Codec<T, U>
+where
+    T: Message + Send + 'static,
+    U: Message + Default + WireName + Send + 'static,
+{
+    type Encode = T;
+    type Decode = U;
+    type Encoder = MessageEncoder<T>;
+    type Decoder = MessageDecoder<U>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        MessageEncoder(tonic_prost::ProstEncoder::new(BufferSettings::default()))
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        MessageDecoder {
+            _message: PhantomData,
+        }
+    }
+}
+
+/// Encodes with prost, unchanged.
+#[derive(Debug)]
+pub struct MessageEncoder<T>(tonic_prost::ProstEncoder<T>);
+
+impl<T: Message> Encoder for MessageEncoder<T> {
+    type Item = T;
+    type Error = Status;
+
+    fn encode(&mut self, item: T, buf: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        self.0.encode(item, buf)
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        self.0.buffer_settings()
+    }
+}
+
+/// Decodes `U`, refusing what a caller should not have sent.
+#[derive(Debug)]
+pub struct MessageDecoder<U> {
+    _message: PhantomData<U>,
+}
+
+impl<U: Message + Default + WireName> Decoder for MessageDecoder<U> {
+    type Item = U;
+    type Error = Status;
+
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
+        if let Some(field) = super::wire_scan::unstorable_field(U::NAME, buf.chunk()) {
+            return Err(Error::invalid_field(
+                field,
+                "must not contain NUL characters (the database cannot store them)",
+            )
+            .into_status());
+        }
+        U::decode(buf).map(Some).map_err(|error| {
+            Error::invalid_field(
+                "request",
+                format!("is not a valid {} message: {error}", U::NAME),
+            )
+            .into_status()
+        })
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        BufferSettings::default()
+    }
+}
