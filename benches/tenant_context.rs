@@ -890,6 +890,12 @@ impl Bench {
         let mut config = Config::for_database(format!("sqlite://{}?mode=rwc", database.display()));
         config.admin_tokens = vec![admin.clone()];
         config.service_tokens = vec![service.clone()];
+        // Budgets the load never reaches: the bulkhead's checks run on
+        // every call without refusing any.
+        config.tenant_budget = tenantd::middleware::bulkhead::BudgetSettings {
+            max_concurrent_calls: 100_000,
+            rate_per_second: 100_000_000,
+        };
         config.shutdown_grace = Duration::from_secs(5);
         // Warm means warm for the whole run, whatever the knobs: no entry
         // may expire mid-measurement (changes would drop them; none happen).

@@ -247,6 +247,19 @@ pub struct ServeArgs {
     /// answers NOT_SERVING while they fail.
     #[arg(long, env = "TENANTD_HEALTH_PROBE_INTERVAL_MS", default_value_t = 1000)]
     pub health_probe_interval_ms: u64,
+    /// Most calls of one tenant in progress at once on this replica (its
+    /// bulkhead); 0 for no limit. Keep it below the database pool size so
+    /// one tenant cannot hold every connection.
+    #[arg(
+        long,
+        env = "TENANTD_TENANT_MAX_CONCURRENT_CALLS",
+        default_value_t = 64
+    )]
+    pub tenant_max_concurrent_calls: u32,
+    /// Most calls of one tenant per second on this replica, bursts of up
+    /// to one second's worth absorbed; 0 for no limit.
+    #[arg(long, env = "TENANTD_TENANT_RATE_LIMIT", default_value_t = 10_000)]
+    pub tenant_rate_limit: u32,
     /// Retention of raw usage events.
     #[command(flatten)]
     pub retention: RetentionArgs,
@@ -315,6 +328,8 @@ pub struct Config {
     pub usage_aggregation_interval: Duration,
     /// How often the health service's database probe runs.
     pub health_probe_interval: Duration,
+    /// Each tenant's share of a replica.
+    pub tenant_budget: crate::middleware::bulkhead::BudgetSettings,
     /// How long raw usage events are kept after their day is final.
     pub usage_event_retention: chrono::Duration,
     /// The operator's tenant template directory; the embedded one when
@@ -369,6 +384,10 @@ impl Config {
                 serve.usage_aggregation_interval_ms.max(1),
             ),
             health_probe_interval: Duration::from_millis(serve.health_probe_interval_ms.max(10)),
+            tenant_budget: crate::middleware::bulkhead::BudgetSettings {
+                max_concurrent_calls: serve.tenant_max_concurrent_calls,
+                rate_per_second: serve.tenant_rate_limit,
+            },
             usage_event_retention: chrono::Duration::days(i64::from(
                 serve.retention.usage_event_retention_days,
             )),
@@ -403,6 +422,7 @@ impl Config {
             redis_cluster: false,
             usage_aggregation_interval: Duration::from_secs(1),
             health_probe_interval: Duration::from_secs(1),
+            tenant_budget: crate::middleware::bulkhead::BudgetSettings::default(),
             usage_event_retention: chrono::Duration::days(35),
             migrate_on_start: true,
             tenant_template_dir: None,

@@ -164,6 +164,18 @@ pub enum Error {
         retry_after: Option<std::time::Duration>,
     },
 
+    /// A tenant is over its share of this replica (its concurrency or
+    /// rate budget); the same call may succeed after `retry_after`.
+    #[error("{message}")]
+    OverBudget {
+        /// UPPER_SNAKE_CASE reason, e.g. `TENANT_CONCURRENCY_EXCEEDED`.
+        reason: &'static str,
+        /// Which budget, and its size.
+        message: String,
+        /// When a retry may be admitted.
+        retry_after: std::time::Duration,
+    },
+
     /// The method does not exist.
     #[error("{message}")]
     Unimplemented {
@@ -241,7 +253,7 @@ impl Error {
             Error::FailedPrecondition { .. } => Code::FailedPrecondition,
             Error::Unauthenticated { .. } => Code::Unauthenticated,
             Error::PermissionDenied { .. } => Code::PermissionDenied,
-            Error::QuotaExceeded { .. } => Code::ResourceExhausted,
+            Error::QuotaExceeded { .. } | Error::OverBudget { .. } => Code::ResourceExhausted,
             Error::Unimplemented { .. } => Code::Unimplemented,
             Error::Unavailable { .. } => Code::Unavailable,
             Error::Internal(_) => Code::Internal,
@@ -257,7 +269,8 @@ impl Error {
             | Error::Aborted { reason, .. }
             | Error::FailedPrecondition { reason, .. }
             | Error::Unauthenticated { reason, .. }
-            | Error::PermissionDenied { reason, .. } => (*reason).to_owned(),
+            | Error::PermissionDenied { reason, .. }
+            | Error::OverBudget { reason, .. } => (*reason).to_owned(),
             Error::QuotaExceeded { .. } => "QUOTA_EXCEEDED".to_owned(),
             Error::Unimplemented { .. } => "METHOD_NOT_FOUND".to_owned(),
             Error::Unavailable { .. } => "UNAVAILABLE".to_owned(),
@@ -323,6 +336,9 @@ impl Error {
             }
             Error::Unavailable { .. } => {
                 details.set_retry_info(Some(UNAVAILABLE_RETRY_DELAY));
+            }
+            Error::OverBudget { retry_after, .. } => {
+                details.set_retry_info(Some(*retry_after));
             }
             _ => {}
         }

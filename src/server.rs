@@ -49,6 +49,7 @@ use crate::grpc::quota_service::QuotaApi;
 use crate::grpc::ratelimit_service::RateLimitApi;
 use crate::grpc::tenant_service::TenantApi;
 use crate::grpc::usage_service::UsageApi;
+use crate::middleware::bulkhead::Bulkheads;
 use crate::middleware::tenant_context::TenantContextLayer;
 use crate::pb;
 use crate::pb::config_service_server::ConfigServiceServer;
@@ -346,21 +347,22 @@ async fn serve(
     let reflection_v1 = reflection().build_v1().map_err(Error::internal)?;
     let reflection_v1alpha = reflection().build_v1alpha().map_err(Error::internal)?;
 
-    let layers = ServiceBuilder::new()
-        // First, so every later layer and the handler see a request id.
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        // Spans carry the request id and the outcome of every call.
-        .layer(TraceLayer::new(classifier()).make_span_with(request_span))
-        // Echoes the request id in the response so callers can quote it.
-        .layer(PropagateRequestIdLayer::x_request_id())
-        // A panicking handler (or gate) answers INTERNAL, logged in its
-        // span, instead of breaking the caller's stream.
-        .layer(CatchPanicLayer::custom(answer_panic))
-        // Innermost, inside the span: nothing reaches a handler without a
-        // tenant context, and refusals are traced like any answer.
-        .option_layer(
-            (admission == Admission::Gate).then(|| TenantContextLayer::new(gate.clone())),
-        );
+    let layers =
+        ServiceBuilder::new()
+            // First, so every later layer and the handler see a request id.
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            // Spans carry the request id and the outcome of every call.
+            .layer(TraceLayer::new(classifier()).make_span_with(request_span))
+            // Echoes the request id in the response so callers can quote it.
+            .layer(PropagateRequestIdLayer::x_request_id())
+            // A panicking handler (or gate) answers INTERNAL, logged in its
+            // span, instead of breaking the caller's stream.
+            .layer(CatchPanicLayer::custom(answer_panic))
+            // Innermost, inside the span: nothing reaches a handler without a
+            // tenant context, and refusals are traced like any answer.
+            .option_layer((admission == Admission::Gate).then(|| {
+                TenantContextLayer::new(gate.clone(), Bulkheads::new(config.tenant_budget))
+            }));
 
     let address = listener.local_addr().map_err(Error::internal)?;
     tracing::info!(%address, database = %redact_url(&config.database_url), "tenantd serving");

@@ -245,8 +245,17 @@ pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
     request
 }
 
-/// `config` with the bench tokens.
+/// Budgets the bench's load never reaches, so the bulkhead's checks run
+/// on every call without refusing any.
+pub const UNREACHED_BUDGET: tenantd::middleware::bulkhead::BudgetSettings =
+    tenantd::middleware::bulkhead::BudgetSettings {
+        max_concurrent_calls: 100_000,
+        rate_per_second: 100_000_000,
+    };
+
+/// `config` with the bench tokens and a budget the load never reaches.
 pub fn with_tokens(mut config: Config) -> Config {
+    config.tenant_budget = UNREACHED_BUDGET;
     config.admin_tokens = vec![NamedToken {
         name: "bench".into(),
         token: ADMIN_TOKEN.into(),

@@ -15,8 +15,9 @@ use http::{Request, Response};
 use tower::{Layer, Service};
 use tracing::Span;
 
+use super::bulkhead::Bulkheads;
 use crate::domain::access;
-use crate::domain::context::TenantContext;
+use crate::domain::context::{Caller, TenantContext};
 use crate::domain::gate::{Call, Gate, TENANT_ID_HEADER, TENANT_SLUG_HEADER};
 use crate::grpc::origin::REQUEST_ID_HEADER;
 
@@ -25,12 +26,15 @@ use crate::grpc::origin::REQUEST_ID_HEADER;
 pub struct TenantContextLayer {
     /// Decides who is admitted.
     gate: Gate,
+    /// Each tenant's share of this replica.
+    bulkheads: Bulkheads,
 }
 
 impl TenantContextLayer {
-    /// The layer, admitting what `gate` admits.
-    pub fn new(gate: Gate) -> Self {
-        Self { gate }
+    /// The layer, admitting what `gate` admits within each tenant's
+    /// budget in `bulkheads`.
+    pub fn new(gate: Gate, bulkheads: Bulkheads) -> Self {
+        Self { gate, bulkheads }
     }
 }
 
@@ -41,6 +45,7 @@ impl<S> Layer<S> for TenantContextLayer {
         TenantContextService {
             inner,
             gate: self.gate.clone(),
+            bulkheads: self.bulkheads.clone(),
         }
     }
 }
@@ -52,6 +57,21 @@ pub struct TenantContextService<S> {
     inner: S,
     /// Decides who is admitted.
     gate: Gate,
+    /// Each tenant's share of this replica.
+    bulkheads: Bulkheads,
+}
+
+/// The tenant whose budget a call spends: the one it acts for, unless an
+/// operator makes it.
+fn budgeted_tenant(context: &TenantContext) -> Option<crate::domain::ids::TenantId> {
+    if matches!(context.caller, Caller::Admin { .. }) {
+        return None;
+    }
+    match (&context.tenant, &context.caller) {
+        (Some(tenant), _) => Some(tenant.id),
+        (None, Caller::Tenant { tenant_id, .. }) => Some(*tenant_id),
+        (None, _) => None,
+    }
 }
 
 fn header<'r, B>(request: &'r Request<B>, name: &str) -> Option<&'r str> {
@@ -84,6 +104,7 @@ where
             return Box::pin(inner.call(request));
         }
         let gate = self.gate.clone();
+        let bulkheads = self.bulkheads.clone();
         // The trace layer's span is current here, not in the future.
         let span = Span::current();
         Box::pin(async move {
@@ -101,11 +122,20 @@ where
                 };
                 gate.admit(request.uri().path(), &call).await
             };
+            let admitted = admitted.and_then(|context| {
+                let within_budget = budgeted_tenant(&context)
+                    .map(|tenant| bulkheads.admit(tenant))
+                    .transpose()?;
+                Ok((context, within_budget))
+            });
             match admitted {
-                Ok(context) => {
+                Ok((context, within_budget)) => {
                     record(&span, &context);
                     request.extensions_mut().insert(context);
-                    inner.call(request).await
+                    let answer = inner.call(request).await;
+                    // The concurrency slot is held while the handler works.
+                    drop(within_budget);
+                    answer
                 }
                 Err(error) => {
                     span.record("caller.refused", error.reason());

@@ -7,6 +7,7 @@ mod support;
 
 mod api_keys;
 mod audit;
+mod bulkheads;
 mod config;
 mod config_schema;
 mod config_watch;
