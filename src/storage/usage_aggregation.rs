@@ -15,8 +15,9 @@
 //!   transaction-scoped advisory lock [`AGGREGATION_LOCK`] (folds only try
 //!   it, so a busy replica skips its turn), on SQLite the single connection
 //!   serialises them;
-//! - SUM, COUNT, MAX and LATEST merge incrementally; UNIQUE_COUNT is
-//!   recounted from the events below the new watermark of its day.
+//! - SUM, COUNT, MAX and LATEST merge incrementally; UNIQUE_COUNT adds the
+//!   folded events' values to `usage_unique_values` and recounts its day
+//!   from them, so its days and months outlive the raw events.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,13 +29,16 @@ use sea_orm::{
 };
 
 use super::entities::usage_rollup;
-use super::rollup_statements::{recount, rollup_upsert};
+use super::rollup_statements::{
+    recount, rollup_upsert, unique_values_delete, unique_values_inserts,
+};
 use super::usage::{day_text, parse_day};
 use super::{Store, classify};
 use crate::domain::context::Scope;
 use crate::domain::ids::TenantId;
 use crate::domain::metric::Aggregation;
-use crate::domain::usage_event::{RollupDelta, ValidEvent, rollup_deltas};
+use crate::domain::usage_delta::{RollupDelta, rollup_deltas};
+use crate::domain::usage_event::ValidEvent;
 use crate::error::{Error, Result};
 
 /// The advisory lock aggregation holds on PostgreSQL ("usagerol" in ASCII).
@@ -226,7 +230,7 @@ impl Store {
         let (events, to) = self
             .events_to_fold(&txn, watermark.position, horizon.below, most_events)
             .await?;
-        self.merge_into_rollups(&txn, &events, to).await?;
+        self.merge_into_rollups(&txn, &events).await?;
         // The pending pair becomes the reached time once the watermark passed
         // it; a new pair is taken only then, so one is always on its way.
         let (through, pending) = match watermark.pending {
@@ -320,6 +324,9 @@ impl Store {
         txn.execute_raw(self.backend().build(&delete))
             .await
             .map_err(classify)?;
+        txn.execute_raw(self.backend().build(&unique_values_delete(day)))
+            .await
+            .map_err(classify)?;
         let filter = format!(
             "e.day = '{}' AND {}",
             day_text(day),
@@ -331,7 +338,7 @@ impl Store {
             .into_iter()
             .map(|(_, event)| event)
             .collect();
-        self.merge_into_rollups(&txn, &events, watermark).await?;
+        self.merge_into_rollups(&txn, &events).await?;
         txn.commit().await.map_err(classify)?;
         Ok(events.len())
     }
@@ -373,12 +380,12 @@ impl Store {
     }
 
     /// Merges `events` into the rollups, tenant by tenant; UNIQUE_COUNT
-    /// rows are recounted from the events below `below`.
+    /// values are added to `usage_unique_values` first, and their rows
+    /// recounted from there.
     async fn merge_into_rollups(
         &self,
         txn: &DatabaseTransaction,
         events: &[ValidEvent],
-        below: i64,
     ) -> Result<()> {
         let mut by_tenant: BTreeMap<TenantId, Vec<&ValidEvent>> = BTreeMap::new();
         for event in events {
@@ -386,9 +393,18 @@ impl Store {
         }
         let now = Utc::now();
         for (tenant_id, of_tenant) in by_tenant {
+            let unique: Vec<&ValidEvent> = of_tenant
+                .iter()
+                .copied()
+                .filter(|event| event.aggregation == Aggregation::UniqueCount)
+                .collect();
+            for insert in unique_values_inserts(tenant_id, &unique)? {
+                txn.execute_raw(self.backend().build(&insert))
+                    .await
+                    .map_err(classify)?;
+            }
             let deltas = rollup_deltas(of_tenant);
-            self.add_to_rollups(txn, tenant_id, &deltas, below, now)
-                .await?;
+            self.add_to_rollups(txn, tenant_id, &deltas, now).await?;
         }
         Ok(())
     }
@@ -399,7 +415,6 @@ impl Store {
         txn: &DatabaseTransaction,
         tenant_id: TenantId,
         deltas: &[RollupDelta],
-        below: i64,
         now: DateTime<Utc>,
     ) -> Result<()> {
         for aggregation in AGGREGATION_ORDER {
@@ -416,7 +431,7 @@ impl Store {
                 .map_err(classify)?;
             if aggregation == Aggregation::UniqueCount {
                 for delta in of_kind {
-                    let recount = recount(self.backend(), tenant_id, delta, below);
+                    let recount = recount(tenant_id, delta);
                     txn.execute_raw(self.backend().build(&recount))
                         .await
                         .map_err(classify)?;
