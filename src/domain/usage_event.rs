@@ -196,7 +196,8 @@ fn check_dimensions(dimensions: &BTreeMap<String, String>) -> Result<(), EventPr
 
 /// Checks a quantity: finite, not negative, at most [`MAX_QUANTITY`].
 pub fn check_quantity(quantity: f64) -> Result<(), EventProblem> {
-    if !quantity.is_finite() || quantity < 0.0 || quantity > MAX_QUANTITY {
+    // NaN and the infinities are outside the range too.
+    if !(0.0..=MAX_QUANTITY).contains(&quantity) {
         return Err(invalid(
             "quantity",
             format!("must be finite, not negative and at most {MAX_QUANTITY:e}, not {quantity}"),
