@@ -2,26 +2,29 @@
 //! aggregation kind, each merging its value its own way (a sum, a maximum,
 //! the latest by event time and id), and for UNIQUE_COUNT the distinct
 //! values of each day (`usage_unique_values`, which months count too) and
-//! the recount that sets the day's rollup from them.
+//! the recount that sets the day's rollup from them; and
+//! `Store::merge_into_rollups`, which folds and recomputations both call
+//! to apply them.
 //!
 //! The additions saturate (values at [`ROLLUP_VALUE_CEILING`], counts at
 //! `i64::MAX`) and compare before they add, so no stored row can make
 //! PostgreSQL fail the fold with an out-of-range error (which would stop
 //! aggregation for every tenant) or SQLite store an infinity.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::ColumnTrait;
 use sea_orm::sea_query::{
     DeleteStatement, Expr, InsertStatement, OnConflict, Query, UpdateStatement,
 };
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction};
 
 use super::entities::{usage_rollup, usage_unique_value};
 use super::usage::day_text;
+use super::{Store, classify};
 use crate::domain::ids::TenantId;
 use crate::domain::metric::Aggregation;
-use crate::domain::usage_delta::{ROLLUP_VALUE_CEILING, RollupDelta};
+use crate::domain::usage_delta::{ROLLUP_VALUE_CEILING, RollupDelta, rollup_deltas};
 use crate::domain::usage_event::ValidEvent;
 use crate::error::{Error, Result};
 
@@ -189,4 +192,77 @@ pub(super) fn unique_values_delete(day: NaiveDate) -> DeleteStatement {
         .from_table(usage_unique_value::Entity)
         .and_where(usage_unique_value::Column::Day.eq(day_text(day)))
         .to_owned()
+}
+
+/// The order aggregations' rollups are written in.
+const AGGREGATION_ORDER: [Aggregation; 5] = [
+    Aggregation::Sum,
+    Aggregation::Count,
+    Aggregation::Max,
+    Aggregation::UniqueCount,
+    Aggregation::Latest,
+];
+
+impl Store {
+    /// Merges `events` into the rollups, tenant by tenant; UNIQUE_COUNT
+    /// values are added to `usage_unique_values` first, and their rows
+    /// recounted from there.
+    pub(super) async fn merge_into_rollups(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[ValidEvent],
+    ) -> Result<()> {
+        let mut by_tenant: BTreeMap<TenantId, Vec<&ValidEvent>> = BTreeMap::new();
+        for event in events {
+            by_tenant.entry(event.tenant_id).or_default().push(event);
+        }
+        let now = Utc::now();
+        for (tenant_id, of_tenant) in by_tenant {
+            let unique: Vec<&ValidEvent> = of_tenant
+                .iter()
+                .copied()
+                .filter(|event| event.aggregation == Aggregation::UniqueCount)
+                .collect();
+            for insert in unique_values_inserts(tenant_id, &unique)? {
+                txn.execute_raw(self.backend().build(&insert))
+                    .await
+                    .map_err(classify)?;
+            }
+            let deltas = rollup_deltas(of_tenant);
+            self.add_to_rollups(txn, tenant_id, &deltas, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Upserts the rollups of `deltas`, one statement per aggregation.
+    async fn add_to_rollups(
+        &self,
+        txn: &DatabaseTransaction,
+        tenant_id: TenantId,
+        deltas: &[RollupDelta],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        for aggregation in AGGREGATION_ORDER {
+            let of_kind: Vec<&RollupDelta> = deltas
+                .iter()
+                .filter(|delta| delta.aggregation == aggregation)
+                .collect();
+            if of_kind.is_empty() {
+                continue;
+            }
+            let upsert = rollup_upsert(tenant_id, aggregation, &of_kind, now)?;
+            txn.execute_raw(self.backend().build(&upsert))
+                .await
+                .map_err(classify)?;
+            if aggregation == Aggregation::UniqueCount {
+                for delta in of_kind {
+                    let recount = recount(tenant_id, delta);
+                    txn.execute_raw(self.backend().build(&recount))
+                        .await
+                        .map_err(classify)?;
+                }
+            }
+        }
+        Ok(())
+    }
 }

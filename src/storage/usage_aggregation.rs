@@ -29,15 +29,12 @@ use sea_orm::{
 };
 
 use super::entities::usage_rollup;
-use super::rollup_statements::{
-    recount, rollup_upsert, unique_values_delete, unique_values_inserts,
-};
+use super::rollup_statements::unique_values_delete;
 use super::usage::{day_text, parse_day};
 use super::{Store, classify};
 use crate::domain::context::Scope;
 use crate::domain::ids::TenantId;
 use crate::domain::metric::Aggregation;
-use crate::domain::usage_delta::{RollupDelta, rollup_deltas};
 use crate::domain::usage_event::ValidEvent;
 use crate::error::{Error, Result};
 
@@ -46,15 +43,6 @@ pub const AGGREGATION_LOCK: i64 = 0x7573_6167_6572_6f6c;
 
 /// The name of the daily job's row in `usage_aggregation`.
 const JOB: &str = "daily";
-
-/// The order aggregations' rollups are written in.
-const AGGREGATION_ORDER: [Aggregation; 5] = [
-    Aggregation::Sum,
-    Aggregation::Count,
-    Aggregation::Max,
-    Aggregation::UniqueCount,
-    Aggregation::Latest,
-];
 
 /// What one fold did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -377,68 +365,6 @@ impl Store {
             .map_err(classify)?;
         txn.commit().await.map_err(classify)?;
         Ok(done.rows_affected())
-    }
-
-    /// Merges `events` into the rollups, tenant by tenant; UNIQUE_COUNT
-    /// values are added to `usage_unique_values` first, and their rows
-    /// recounted from there.
-    async fn merge_into_rollups(
-        &self,
-        txn: &DatabaseTransaction,
-        events: &[ValidEvent],
-    ) -> Result<()> {
-        let mut by_tenant: BTreeMap<TenantId, Vec<&ValidEvent>> = BTreeMap::new();
-        for event in events {
-            by_tenant.entry(event.tenant_id).or_default().push(event);
-        }
-        let now = Utc::now();
-        for (tenant_id, of_tenant) in by_tenant {
-            let unique: Vec<&ValidEvent> = of_tenant
-                .iter()
-                .copied()
-                .filter(|event| event.aggregation == Aggregation::UniqueCount)
-                .collect();
-            for insert in unique_values_inserts(tenant_id, &unique)? {
-                txn.execute_raw(self.backend().build(&insert))
-                    .await
-                    .map_err(classify)?;
-            }
-            let deltas = rollup_deltas(of_tenant);
-            self.add_to_rollups(txn, tenant_id, &deltas, now).await?;
-        }
-        Ok(())
-    }
-
-    /// Upserts the rollups of `deltas`, one statement per aggregation.
-    async fn add_to_rollups(
-        &self,
-        txn: &DatabaseTransaction,
-        tenant_id: TenantId,
-        deltas: &[RollupDelta],
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        for aggregation in AGGREGATION_ORDER {
-            let of_kind: Vec<&RollupDelta> = deltas
-                .iter()
-                .filter(|delta| delta.aggregation == aggregation)
-                .collect();
-            if of_kind.is_empty() {
-                continue;
-            }
-            let upsert = rollup_upsert(tenant_id, aggregation, &of_kind, now)?;
-            txn.execute_raw(self.backend().build(&upsert))
-                .await
-                .map_err(classify)?;
-            if aggregation == Aggregation::UniqueCount {
-                for delta in of_kind {
-                    let recount = recount(tenant_id, delta);
-                    txn.execute_raw(self.backend().build(&recount))
-                        .await
-                        .map_err(classify)?;
-                }
-            }
-        }
-        Ok(())
     }
 }
 
