@@ -105,11 +105,23 @@ impl MigrationTrait for Migration {
         create_table(manager).await?;
         let backend = manager.get_database_backend();
         let connection = manager.get_connection();
-        connection.execute_unprepared(&backfill(backend)).await?;
-        if backend == DbBackend::Postgres {
-            for statement in isolate("usage_unique_values") {
-                connection.execute_unprepared(&statement).await?;
-            }
+        if backend != DbBackend::Postgres {
+            connection.execute_unprepared(&backfill(backend)).await?;
+            return Ok(());
+        }
+        // Row-level security is forced on `usage_events`, so an owner that is
+        // not a superuser reads every tenant's events only in the platform
+        // scope; migrations run in one transaction, and the scope is set for
+        // the backfill alone.
+        for statement in [
+            "SELECT set_config('tenantd.platform', 'on', true)".to_owned(),
+            backfill(backend),
+            "SELECT set_config('tenantd.platform', '', true)".to_owned(),
+        ] {
+            connection.execute_unprepared(&statement).await?;
+        }
+        for statement in isolate("usage_unique_values") {
+            connection.execute_unprepared(&statement).await?;
         }
         Ok(())
     }

@@ -2,12 +2,17 @@
 //! aggregation folded are kept with the rollups, so once retention deleted
 //! the raw events, QueryUsage still answers the month's (and the day's)
 //! distinct count, late values still add to it, and another tenant's count
-//! is its own.
+//! is its own. Migrating an existing database keeps the values already
+//! folded.
 
 use chrono::{DateTime, Datelike, TimeDelta, Utc};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, EntityTrait, QueryOrder, Set};
 use tenantd::pb;
+use tenantd::storage::entities::{usage_event, usage_unique_value};
 use tenantd::storage::{PoolOptions, Store};
+use tenantd_migration::{Migrator, MigratorTrait};
 
+use crate::support::db::TestDatabase;
 use crate::support::fixtures::create;
 use crate::support::server::{ADMIN_TOKEN, SERVICE_TOKEN};
 use crate::support::usage::wait_for_aggregation;
@@ -94,4 +99,68 @@ async fn a_month_counts_its_distinct_values_after_retention(backend: Backend) {
     server.stop().await;
 }
 
-crate::backend_tests!(a_month_counts_its_distinct_values_after_retention);
+fn raw_user(tenant_id: uuid::Uuid, id: &str, name: &str) -> usage_event::ActiveModel {
+    let at = Utc::now();
+    usage_event::ActiveModel {
+        tenant_id: Set(tenant_id),
+        event_id: Set(id.to_owned()),
+        metric: Set("users".to_owned()),
+        quantity: Set(0.0),
+        occurred_time: Set(at),
+        day: Set(day(at)),
+        dimensions: Set(serde_json::json!({ "user_id": name })),
+        unique_value: Set(Some(name.to_owned())),
+        ingest_time: Set(at),
+    }
+}
+
+/// Migrating copies the distinct values of the events already folded
+/// (below the watermark), and only those.
+async fn migrating_keeps_the_folded_values(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let owner = Database::connect(&database.owner_url)
+        .await
+        .expect("connect as owner");
+    let before_m0017 = Migrator::migrations().len() - 1;
+    Migrator::up(&owner, Some(u32::try_from(before_m0017).expect("count")))
+        .await
+        .expect("migrate up to m0016");
+    let tenant_id = uuid::Uuid::now_v7();
+    for (id, name) in [("e1", "ann"), ("e2", "bob"), ("e3", "ann")] {
+        raw_user(tenant_id, id, name)
+            .insert(&owner)
+            .await
+            .expect("insert a folded event");
+    }
+    let past_them = match backend {
+        Backend::Postgres => "pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
+        Backend::Sqlite => "(SELECT MAX(rowid) + 1 FROM usage_events)",
+    };
+    owner
+        .execute_unprepared(&format!(
+            "UPDATE usage_aggregation SET position = {past_them}"
+        ))
+        .await
+        .expect("move the watermark past them");
+    raw_user(tenant_id, "e4", "cy")
+        .insert(&owner)
+        .await
+        .expect("insert an event not folded yet");
+    Migrator::up(&owner, None).await.expect("migrate");
+    let kept: Vec<String> = usage_unique_value::Entity::find()
+        .order_by_asc(usage_unique_value::Column::Value)
+        .all(&owner)
+        .await
+        .expect("read the unique values")
+        .into_iter()
+        .map(|row| row.value)
+        .collect();
+    assert_eq!(kept, ["ann", "bob"]);
+    let _ = owner.close().await;
+    database.drop_database().await;
+}
+
+crate::backend_tests!(
+    a_month_counts_its_distinct_values_after_retention,
+    migrating_keeps_the_folded_values,
+);
