@@ -12,6 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::plan::is_quota_key;
+use super::validate::storable_text;
 use crate::error::{Error, FieldViolation, Result};
 
 /// Most characters of a metric's display name.
@@ -198,6 +199,9 @@ fn bounded_text(
             field,
             format!("must be at most {max} characters"),
         ));
+    } else if let Err(violation) = storable_text(value, &field) {
+        // Multiline text allows control characters, but NUL cannot be stored.
+        violations.push(violation);
     } else if !multiline && value.chars().any(char::is_control) {
         violations.push(FieldViolation::new(
             field,

@@ -47,6 +47,8 @@ pub mod tenants;
 mod tokens;
 pub mod usage;
 pub mod usage_alerts;
+pub mod usage_csv;
+pub mod usage_delta;
 pub mod usage_event;
 pub mod usage_export;
 pub mod usage_query;

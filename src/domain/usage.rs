@@ -28,8 +28,8 @@ use super::metric::Metric;
 use super::metrics::Metrics;
 use super::resolve::ResolveTarget;
 use super::usage_event::{
-    Checks, RawEvent, Rejection, RejectionReason, UsageSettings, ValidEvent, check_event_id,
-    validate,
+    Checks, EventProblem, RawEvent, Rejection, RejectionReason, UsageSettings, ValidEvent,
+    precheck, problem, validate,
 };
 use crate::error::{Error, Result};
 use crate::storage::Store;
@@ -80,15 +80,27 @@ pub struct PreparedBatch {
 }
 
 /// The tenant of one event, as far as the caller may know it.
-type TenantCheck = std::result::Result<TenantScope, (RejectionReason, String)>;
+type TenantCheck = std::result::Result<TenantScope, EventProblem>;
+
+/// An event with the outcome of its [`precheck`].
+type Prechecked = (RawEvent, std::result::Result<(), EventProblem>);
 
 /// Valid events by tenant, with the scope they are recorded in.
 type Groups = BTreeMap<TenantId, (TenantScope, Vec<ValidEvent>)>;
 
-fn tenant_not_found() -> (RejectionReason, String) {
-    (
+fn tenant_not_found() -> EventProblem {
+    problem(
         RejectionReason::TenantNotFound,
-        "the tenant does not exist or is not one the caller may report for".to_owned(),
+        "tenant",
+        "does not exist or is not one the caller may report for",
+    )
+}
+
+fn malformed_tenant() -> EventProblem {
+    problem(
+        RejectionReason::Invalid,
+        "tenant",
+        "must be tenants/{id} or tenants/slug:{slug}",
     )
 }
 
@@ -143,8 +155,23 @@ impl Usage {
         events: Vec<RawEvent>,
     ) -> Result<PreparedBatch> {
         let now = Utc::now();
-        let tenants = self.check_tenants(context, &events).await?;
-        let keys: HashSet<&str> = events.iter().map(|event| event.metric.as_str()).collect();
+        // Only events that passed every check without a lookup are looked
+        // up: a refused one's text never reaches a query.
+        let events: Vec<Prechecked> = events
+            .into_iter()
+            .map(|event| {
+                let checked = precheck(&event);
+                (event, checked)
+            })
+            .collect();
+        let passed = || {
+            events
+                .iter()
+                .filter(|(_, checked)| checked.is_ok())
+                .map(|(event, _)| event)
+        };
+        let tenants = self.check_tenants(context, passed()).await?;
+        let keys: HashSet<&str> = passed().map(|event| event.metric.as_str()).collect();
         let metrics = self.catalogue(keys).await?;
         let checks = Checks {
             now,
@@ -241,7 +268,7 @@ impl Usage {
     async fn check_tenants(
         &self,
         context: &TenantContext,
-        events: &[RawEvent],
+        events: impl Iterator<Item = &RawEvent>,
     ) -> Result<HashMap<String, TenantCheck>> {
         let mut checked = HashMap::new();
         for event in events {
@@ -257,14 +284,12 @@ impl Usage {
                 Some(TenantRef::parse_name(&event.tenant, "tenant"))
             };
             let check = match by {
-                None => Err((
+                None => Err(problem(
                     RejectionReason::Invalid,
-                    "tenant is required: tenants/{id} or tenants/slug:{slug}".to_owned(),
+                    "tenant",
+                    "is required: tenants/{id} or tenants/slug:{slug}",
                 )),
-                Some(Err(_)) => Err((
-                    RejectionReason::Invalid,
-                    "tenant must be tenants/{id} or tenants/slug:{slug}".to_owned(),
-                )),
+                Some(Err(_)) => Err(malformed_tenant()),
                 Some(Ok(by)) => match self.reach(context, &by).await {
                     Ok(scope) => Ok(scope),
                     Err(
@@ -272,10 +297,7 @@ impl Usage {
                         | Error::PermissionDenied { .. }
                         | Error::FailedPrecondition { .. },
                     ) => Err(tenant_not_found()),
-                    Err(Error::InvalidArgument(_)) => Err((
-                        RejectionReason::Invalid,
-                        "tenant must be tenants/{id} or tenants/slug:{slug}".to_owned(),
-                    )),
+                    Err(Error::InvalidArgument(_)) => Err(malformed_tenant()),
                     // The database failing is not the event's fault.
                     Err(other) => return Err(other),
                 },
@@ -287,18 +309,19 @@ impl Usage {
 }
 
 /// The events of each tenant, one per (tenant, `event_id`) and in batch
-/// order, and the outcome so far: rejections and in-batch duplicates.
+/// order, and the outcome so far: rejections (whose messages name the field
+/// as `events[{index}].{field}`) and in-batch duplicates.
 fn triage(
-    events: Vec<RawEvent>,
+    events: Vec<Prechecked>,
     tenants: &HashMap<String, TenantCheck>,
     checks: &Checks<'_>,
 ) -> (BatchOutcome, Groups) {
     let mut outcome = BatchOutcome::default();
     let mut seen: HashSet<(TenantId, String)> = HashSet::new();
     let mut groups: Groups = BTreeMap::new();
-    for (index, event) in events.into_iter().enumerate() {
+    for (index, (event, prechecked)) in events.into_iter().enumerate() {
         let event_id = event.event_id.clone();
-        let checked = check_event_id(&event_id)
+        let checked = prechecked
             .and_then(|()| {
                 tenants
                     .get(&event.tenant)
@@ -311,7 +334,7 @@ fn triage(
                 index,
                 event_id,
                 reason,
-                message,
+                message: format!("events[{index}].{message}"),
             }),
             Ok((_, valid)) if !seen.insert((valid.tenant_id, event_id)) => {
                 outcome.duplicates += 1;

@@ -1,19 +1,33 @@
-//! Usage events as reported, their per-event validation, and the rollup
-//! deltas that recorded events add to their days.
+//! Usage events as reported and their per-event validation (the rollup
+//! deltas of recorded events are in `usage_delta.rs`).
 //!
 //! Invariants kept here: a [`ValidEvent`] has an `event_id` of 1 to
 //! [`MAX_EVENT_ID_LEN`] printable ASCII characters, a known metric, a
-//! finite non-negative quantity, an `occurred_time` inside the acceptance
-//! window, at most [`MAX_DIMENSIONS`] valid dimensions, and the unique
-//! dimension when its metric counts one. Problems are [`Rejection`]s of one
-//! event, never errors of the batch.
+//! finite non-negative quantity of at most [`MAX_QUANTITY`], an
+//! `occurred_time` inside the acceptance window, at most [`MAX_DIMENSIONS`]
+//! valid dimensions, the unique dimension when its metric counts one, and
+//! only text every backend can store. Problems are [`Rejection`]s of one
+//! event, never errors of the batch, and their messages name the field
+//! (`events[3].dimensions["region"]: must not contain NUL`).
+//!
+//! [`precheck`] runs every check that needs no lookup before any lookup, so
+//! an event the database could not even be asked about (a NUL byte, an
+//! overlong name) never reaches a query.
+//!
+//! Rollup arithmetic cannot overflow: a quantity is at most
+//! [`MAX_QUANTITY`], so a day would need more than 10^280 events to leave
+//! the range of `f64`; as a backstop, folds saturate values at
+//! [`super::usage_delta::ROLLUP_VALUE_CEILING`] and event counts at
+//! `i64::MAX`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Display;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 use super::ids::TenantId;
-use super::metric::{Aggregation, Metric, is_dimension_key};
+use super::metric::{Aggregation, Metric, is_dimension_key, is_metric_key};
+use crate::error::FieldViolation;
 
 /// Most characters of an `event_id`.
 pub const MAX_EVENT_ID_LEN: usize = 128;
@@ -21,6 +35,10 @@ pub const MAX_EVENT_ID_LEN: usize = 128;
 pub const MAX_DIMENSIONS: usize = 16;
 /// Most characters of a dimension value.
 pub const MAX_DIMENSION_VALUE_CHARS: usize = 256;
+/// Most characters of an event's `tenant`: `tenants/slug:` and a slug of 63.
+pub const MAX_TENANT_CHARS: usize = 76;
+/// The largest quantity of one event (10^18, an exabyte in bytes).
+pub const MAX_QUANTITY: f64 = 1e18;
 
 /// When events are accepted, relative to the server's clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +85,10 @@ pub struct RawEvent {
     pub occurred_time: Option<DateTime<Utc>>,
     /// Attributes of the usage.
     pub dimensions: BTreeMap<String, String>,
+    /// A field no backend can store, found where the event was decoded
+    /// (see [`crate::domain::validate::storable_text`]); the event is
+    /// rejected before any of its text reaches a query.
+    pub unstorable: Option<FieldViolation>,
 }
 
 /// Why an event was rejected.
@@ -130,78 +152,135 @@ pub struct Checks<'a> {
     pub metrics: &'a HashMap<String, Metric>,
 }
 
-fn invalid(message: impl Into<String>) -> (RejectionReason, String) {
-    (RejectionReason::Invalid, message.into())
+/// Why one event was refused: its reason and a message that names the
+/// field within the event (`quantity: must be finite`); the batch adds the
+/// event's position in front.
+pub type EventProblem = (RejectionReason, String);
+
+/// A problem of `field` (a path within the event).
+pub fn problem(reason: RejectionReason, field: &str, description: impl Display) -> EventProblem {
+    (reason, format!("{field}: {description}"))
 }
 
-fn check_dimensions(
-    dimensions: &BTreeMap<String, String>,
-) -> Result<(), (RejectionReason, String)> {
+fn invalid(field: &str, description: impl Display) -> EventProblem {
+    problem(RejectionReason::Invalid, field, description)
+}
+
+fn check_dimensions(dimensions: &BTreeMap<String, String>) -> Result<(), EventProblem> {
     if dimensions.len() > MAX_DIMENSIONS {
-        return Err(invalid(format!(
-            "has more than {MAX_DIMENSIONS} dimensions"
-        )));
+        return Err(invalid(
+            "dimensions",
+            format!(
+                "at most {MAX_DIMENSIONS} are allowed, not {}",
+                dimensions.len()
+            ),
+        ));
     }
     for (key, value) in dimensions {
+        let field = format!("dimensions[{key:?}]");
         if !is_dimension_key(key) {
-            return Err(invalid(format!(
-                "dimension {key:?} must be 1 to 63 lowercase letters, digits or '_', starting with a letter"
-            )));
+            return Err(invalid(
+                &field,
+                "key must be 1 to 63 lowercase letters, digits or '_', starting with a letter",
+            ));
         }
         if value.chars().count() > MAX_DIMENSION_VALUE_CHARS {
-            return Err(invalid(format!(
-                "dimension {key:?} has a value longer than {MAX_DIMENSION_VALUE_CHARS} characters"
-            )));
+            return Err(invalid(
+                &field,
+                format!("must be at most {MAX_DIMENSION_VALUE_CHARS} characters"),
+            ));
         }
     }
     Ok(())
 }
 
-/// Checks `event` of `tenant_id`; the tenant was checked by the caller.
+/// Checks a quantity: finite, not negative, at most [`MAX_QUANTITY`].
+pub fn check_quantity(quantity: f64) -> Result<(), EventProblem> {
+    // NaN and the infinities are outside the range too.
+    if !(0.0..=MAX_QUANTITY).contains(&quantity) {
+        return Err(invalid(
+            "quantity",
+            format!("must be finite, not negative and at most {MAX_QUANTITY:e}, not {quantity}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Every check of `event` that needs no lookup: storable text, the
+/// `event_id`, the shape of `tenant` and `metric`, the quantity and the
+/// dimensions. Runs before the tenant and the metric are looked up, so
+/// nothing of a refused event reaches a query.
+pub fn precheck(event: &RawEvent) -> Result<(), EventProblem> {
+    if let Some(violation) = &event.unstorable {
+        return Err(invalid(&violation.field, &violation.description));
+    }
+    check_event_id(&event.event_id)?;
+    if event.tenant.chars().count() > MAX_TENANT_CHARS {
+        return Err(invalid(
+            "tenant",
+            format!(
+                "must be at most {MAX_TENANT_CHARS} characters: tenants/{{id}} or tenants/slug:{{slug}}"
+            ),
+        ));
+    }
+    if !is_metric_key(&event.metric) {
+        return Err(invalid(
+            "metric",
+            "must be 1 to 63 lowercase letters, digits, '_' or '.', starting with a letter",
+        ));
+    }
+    check_quantity(event.quantity)?;
+    check_dimensions(&event.dimensions)
+}
+
+/// Checks `event` of `tenant_id` against the catalogue and the clock, after
+/// [`precheck`]; the tenant was checked by the caller.
 pub fn validate(
     event: RawEvent,
     tenant_id: TenantId,
     checks: &Checks<'_>,
-) -> Result<ValidEvent, (RejectionReason, String)> {
+) -> Result<ValidEvent, EventProblem> {
     let Some(metric) = checks.metrics.get(&event.metric) else {
-        return Err((
+        return Err(problem(
             RejectionReason::UnknownMetric,
+            "metric",
             format!("there is no metric {:?} in the catalogue", event.metric),
         ));
     };
     let Some(occurred_time) = event.occurred_time else {
-        return Err(invalid("occurred_time is required"));
+        return Err(invalid("occurred_time", "is required"));
     };
     if occurred_time < checks.now - checks.settings.acceptance_window {
-        return Err((
+        return Err(problem(
             RejectionReason::TooOld,
+            "occurred_time",
             format!(
-                "occurred_time is more than {} days ago; its day may already be billed",
+                "is more than {} days ago; its day may already be billed",
                 checks.settings.acceptance_window.num_days()
             ),
         ));
     }
     if occurred_time > checks.now + checks.settings.future_skew {
-        return Err((
+        return Err(problem(
             RejectionReason::TooFarInFuture,
+            "occurred_time",
             format!(
-                "occurred_time is more than {} seconds ahead of the server's clock",
+                "is more than {} seconds ahead of the server's clock",
                 checks.settings.future_skew.num_seconds()
             ),
         ));
     }
-    if !event.quantity.is_finite() || event.quantity < 0.0 {
-        return Err(invalid("quantity must be finite and not negative"));
-    }
-    check_dimensions(&event.dimensions)?;
     let unique_value = match metric.aggregation {
         Aggregation::UniqueCount => match event.dimensions.get(&metric.unique_dimension) {
             Some(value) => Some(value.clone()),
             None => {
-                return Err(invalid(format!(
-                    "metric {:?} counts distinct {:?}, which the event lacks",
-                    metric.key, metric.unique_dimension
-                )));
+                return Err(invalid(
+                    &format!("dimensions[{:?}]", metric.unique_dimension),
+                    format!(
+                        "is required: metric {:?} counts its distinct values",
+                        metric.key
+                    ),
+                ));
             }
         },
         _ => None,
@@ -221,161 +300,64 @@ pub fn validate(
 
 /// Checks an `event_id` before anything else: without a usable id an event
 /// cannot even be told apart from a duplicate.
-pub fn check_event_id(event_id: &str) -> Result<(), (RejectionReason, String)> {
+pub fn check_event_id(event_id: &str) -> Result<(), EventProblem> {
     let printable = event_id.bytes().all(|byte| (0x20..=0x7e).contains(&byte));
     if event_id.is_empty() || event_id.len() > MAX_EVENT_ID_LEN || !printable {
-        return Err(invalid(format!(
-            "event_id must be 1 to {MAX_EVENT_ID_LEN} printable ASCII characters"
-        )));
+        return Err(invalid(
+            "event_id",
+            format!("must be 1 to {MAX_EVENT_ID_LEN} printable ASCII characters"),
+        ));
     }
     Ok(())
-}
-
-/// What recorded events add to one (tenant, metric, day) rollup.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RollupDelta {
-    /// The metric key.
-    pub metric: String,
-    /// The metric's aggregation, which decides how the delta merges.
-    pub aggregation: Aggregation,
-    /// The UTC day.
-    pub day: NaiveDate,
-    /// The delta's value: a sum, a count, a maximum, or the latest
-    /// quantity; unused for UNIQUE_COUNT, which is recounted from events.
-    pub value: f64,
-    /// The number of events.
-    pub event_count: i64,
-    /// The latest `occurred_time`, in microseconds since the epoch.
-    pub latest_micros: i64,
-    /// The greatest `event_id` at `latest_micros`.
-    pub latest_event_id: String,
-}
-
-/// Whether (`micros`, `event_id`) is later than the delta's latest event:
-/// LATEST's order, ties broken by the greatest `event_id`.
-fn is_later(delta: &RollupDelta, micros: i64, event_id: &str) -> bool {
-    (micros, event_id) > (delta.latest_micros, delta.latest_event_id.as_str())
-}
-
-/// The deltas of one tenant's recorded `events`, one per (metric, day),
-/// ordered by metric then day (the order rows are locked in, so concurrent
-/// writers cannot deadlock).
-pub fn rollup_deltas<'a>(events: impl IntoIterator<Item = &'a ValidEvent>) -> Vec<RollupDelta> {
-    let mut deltas: BTreeMap<(&str, NaiveDate), RollupDelta> = BTreeMap::new();
-    for event in events {
-        let micros = event.occurred_time.timestamp_micros();
-        let delta = deltas
-            .entry((event.metric.as_str(), event.day))
-            .or_insert_with(|| RollupDelta {
-                metric: event.metric.clone(),
-                aggregation: event.aggregation,
-                day: event.day,
-                value: 0.0,
-                event_count: 0,
-                latest_micros: i64::MIN,
-                latest_event_id: String::new(),
-            });
-        let later = is_later(delta, micros, &event.event_id);
-        delta.value = match event.aggregation {
-            Aggregation::Sum => delta.value + event.quantity,
-            Aggregation::Count => delta.value + 1.0,
-            Aggregation::Max if delta.event_count == 0 => event.quantity,
-            Aggregation::Max => delta.value.max(event.quantity),
-            Aggregation::Latest if later => event.quantity,
-            Aggregation::Latest | Aggregation::UniqueCount => delta.value,
-        };
-        if later {
-            delta.latest_micros = micros;
-            delta.latest_event_id = event.event_id.clone();
-        }
-        delta.event_count += 1;
-    }
-    deltas.into_values().collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn event(
-        id: &str,
-        metric: &str,
-        aggregation: Aggregation,
-        quantity: f64,
-        at: &str,
-    ) -> ValidEvent {
-        let occurred_time = DateTime::parse_from_rfc3339(at)
-            .expect("time")
-            .with_timezone(&Utc);
-        ValidEvent {
-            tenant_id: TenantId::from_uuid(uuid::Uuid::nil()),
-            event_id: id.to_owned(),
-            metric: metric.to_owned(),
-            aggregation,
-            quantity,
-            occurred_time,
-            day: occurred_time.date_naive(),
-            dimensions: BTreeMap::new(),
-            unique_value: None,
+    #[test]
+    fn quantities_are_finite_and_bounded() {
+        assert!(check_quantity(0.0).is_ok());
+        assert!(check_quantity(MAX_QUANTITY).is_ok());
+        for bad in [-1.0, 1.7e308, f64::INFINITY, f64::NAN, MAX_QUANTITY * 1.01] {
+            let (reason, message) = check_quantity(bad).unwrap_err();
+            assert_eq!(reason, RejectionReason::Invalid);
+            assert!(message.starts_with("quantity: "), "{message}");
         }
     }
 
     #[test]
-    fn deltas_aggregate_per_metric_and_day() {
-        let events = [
-            event("a", "bytes", Aggregation::Sum, 2.0, "2026-03-01T10:00:00Z"),
-            event("b", "bytes", Aggregation::Sum, 3.5, "2026-03-01T23:59:59Z"),
-            event("c", "bytes", Aggregation::Sum, 1.0, "2026-03-02T00:00:00Z"),
-            event(
-                "d",
-                "calls",
-                Aggregation::Count,
-                9.0,
-                "2026-03-01T01:00:00Z",
-            ),
-            event("e", "peak", Aggregation::Max, 4.0, "2026-03-01T01:00:00Z"),
-            event("f", "peak", Aggregation::Max, 7.0, "2026-03-01T00:00:00Z"),
-            event(
-                "h",
-                "held",
-                Aggregation::Latest,
-                5.0,
-                "2026-03-01T05:00:00Z",
-            ),
-            event(
-                "g",
-                "held",
-                Aggregation::Latest,
-                6.0,
-                "2026-03-01T05:00:00Z",
-            ),
-            event(
-                "i",
-                "held",
-                Aggregation::Latest,
-                1.0,
-                "2026-03-01T04:00:00Z",
-            ),
-        ];
-        let deltas = rollup_deltas(&events);
-        let found: Vec<(&str, String, f64, i64)> = deltas
-            .iter()
-            .map(|delta| {
-                let day = delta.day.to_string();
-                (delta.metric.as_str(), day, delta.value, delta.event_count)
-            })
-            .collect();
-        assert_eq!(
-            found,
-            [
-                ("bytes", "2026-03-01".to_owned(), 5.5, 2),
-                ("bytes", "2026-03-02".to_owned(), 1.0, 1),
-                ("calls", "2026-03-01".to_owned(), 1.0, 1),
-                ("held", "2026-03-01".to_owned(), 5.0, 3),
-                ("peak", "2026-03-01".to_owned(), 7.0, 2),
-            ]
+    fn prechecks_name_the_field() {
+        let raw = RawEvent {
+            event_id: "e".to_owned(),
+            metric: "bytes".to_owned(),
+            dimensions: BTreeMap::from([("Region".to_owned(), "x".to_owned())]),
+            ..RawEvent::default()
+        };
+        let (_, message) = precheck(&raw).unwrap_err();
+        assert!(
+            message.starts_with("dimensions[\"Region\"]: key must"),
+            "{message}"
         );
-        assert_eq!(deltas[3].latest_event_id, "h", "ties go to the greatest id");
+        let unstorable = RawEvent {
+            unstorable: Some(FieldViolation::new("metric", "must not contain NUL")),
+            ..raw.clone()
+        };
+        assert_eq!(
+            precheck(&unstorable).unwrap_err().1,
+            "metric: must not contain NUL"
+        );
+        let long_tenant = RawEvent {
+            tenant: format!("tenants/slug:{}", "a".repeat(64)),
+            dimensions: BTreeMap::new(),
+            ..raw
+        };
+        assert!(
+            precheck(&long_tenant)
+                .unwrap_err()
+                .1
+                .starts_with("tenant: ")
+        );
     }
 
     #[test]

@@ -13,8 +13,6 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use std::io::Write;
-
 use super::context::{PlatformScope, Scope};
 use super::ids::TenantId;
 use super::metric::Metric;
@@ -262,24 +260,6 @@ impl Exports {
             done: false,
         })
     }
-
-    /// Writes `query` to `out` as CSV, header first: the operator's export,
-    /// which reads the database directly with its owner's credentials.
-    /// Answers the number of rollups written.
-    pub async fn write_csv(&self, query: ExportQuery, out: &mut impl Write) -> Result<usize> {
-        let platform = PlatformScope::system();
-        let mut reader = self.open(query, None).await?;
-        let mut written = 0;
-        writeln!(out, "{CSV_HEADER}").map_err(Error::internal)?;
-        while let Some(chunk) = reader.next(&platform).await? {
-            for rollup in &chunk.rollups {
-                writeln!(out, "{}", csv_line(rollup)).map_err(Error::internal)?;
-            }
-            written += chunk.rollups.len();
-        }
-        out.flush().map_err(Error::internal)?;
-        Ok(written)
-    }
 }
 
 /// An open export: gives its chunks in order.
@@ -320,28 +300,6 @@ impl ExportReader {
             .map(|cursor| cursor.token(&self.query))
             .unwrap_or_default()
     }
-}
-
-/// The header of the CSV form of an export.
-pub const CSV_HEADER: &str = "tenant_id,metric,day,value,event_count,unit,closed,update_time";
-
-/// One rollup as a CSV line (no line end). Metric keys and units cannot
-/// hold commas or quotes (both are validated), so no field needs quoting.
-pub fn csv_line(rollup: &ExportedRollup) -> String {
-    let stored = &rollup.stored;
-    format!(
-        "{},{},{},{},{},{},{},{}",
-        stored.tenant_id,
-        stored.rollup.metric,
-        stored.rollup.day,
-        stored.rollup.value,
-        stored.rollup.event_count,
-        rollup.unit,
-        rollup.closed,
-        stored
-            .update_time
-            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-    )
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use super::context::{Scope, TenantScope};
 use super::metric::{Aggregation, Metric};
 use super::usage::Usage;
+use super::usage_delta::saturating_sum;
 use crate::error::{Error, Result};
 
 /// Most days of a DAY query, after its first.
@@ -132,12 +133,12 @@ fn months(
         match points.last_mut() {
             Some(point) if point.0 == month.max(range.0) => {
                 point.2 = match aggregation {
-                    Aggregation::Sum | Aggregation::Count => point.2 + rollup.value,
+                    Aggregation::Sum | Aggregation::Count => saturating_sum(point.2, rollup.value),
                     Aggregation::Max => point.2.max(rollup.value),
                     Aggregation::Latest => rollup.value,
                     Aggregation::UniqueCount => point.2,
                 };
-                point.3 += rollup.event_count;
+                point.3 = point.3.saturating_add(rollup.event_count);
             }
             _ => {
                 let last = month

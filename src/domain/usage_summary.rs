@@ -2,9 +2,10 @@
 //!
 //! The billing period is the UTC calendar month. What a plan includes of a
 //! metric is the limit of the tenant's PERIODIC quota of period MONTH that
-//! counts the metric (`usage_metric`), with any unexpired override; a
-//! metric no such quota counts includes nothing, so all of its use is
-//! overage. The used value is the metric's monthly value as QueryUsage with
+//! counts the metric (`usage_metric`), with any unexpired override. A
+//! metric no such quota counts has no allowance: the plan says nothing
+//! about it, so none of its use is overage (it is not "0 included"). The
+//! used value is the metric's monthly value as QueryUsage with
 //! MONTH granularity gives it, so the two never disagree.
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
@@ -17,6 +18,18 @@ use super::usage::Usage;
 use super::usage_query::{Granularity, UsageQuery};
 use crate::error::Result;
 
+/// What a plan includes of a metric in a billing period.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Allowance {
+    /// No quota counts the metric: the plan includes no set amount, and
+    /// nothing of it is overage.
+    None,
+    /// This much is included; use beyond it is overage.
+    Limited(f64),
+    /// Any amount is included.
+    Unlimited,
+}
+
 /// The usage of one metric in a billing period.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricSummary {
@@ -24,17 +37,20 @@ pub struct MetricSummary {
     pub metric: Metric,
     /// The quota that says what the plan includes, if one counts the metric.
     pub quota: Option<String>,
-    /// What the plan includes; `None` when unlimited.
-    pub included: Option<f64>,
+    /// What the plan includes.
+    pub allowance: Allowance,
     /// The metric's value over the period so far.
     pub used: f64,
 }
 
 impl MetricSummary {
-    /// What was used beyond what is included, never below 0.
+    /// What was used beyond what is included, never below 0; 0 without a
+    /// limited allowance.
     pub fn overage(&self) -> f64 {
-        self.included
-            .map_or(0.0, |included| (self.used - included).max(0.0))
+        match self.allowance {
+            Allowance::Limited(included) => (self.used - included).max(0.0),
+            Allowance::None | Allowance::Unlimited => 0.0,
+        }
     }
 }
 
@@ -101,9 +117,10 @@ impl Usage {
                 let limit = including_limit(&limits, &series.metric.key);
                 MetricSummary {
                     quota: limit.map(|found| found.definition.key.clone()),
-                    included: match limit {
-                        Some(found) => found.limit.map(|value| value as f64),
-                        None => Some(0.0),
+                    allowance: match limit.map(|found| found.limit) {
+                        Some(Some(value)) => Allowance::Limited(value as f64),
+                        Some(None) => Allowance::Unlimited,
+                        None => Allowance::None,
                     },
                     used,
                     metric: series.metric,
@@ -156,14 +173,16 @@ mod tests {
         let mut summary = MetricSummary {
             metric,
             quota: None,
-            included: Some(10.0),
+            allowance: Allowance::Limited(10.0),
             used: 12.5,
         };
         assert_eq!(summary.overage(), 2.5);
         summary.used = 3.0;
         assert_eq!(summary.overage(), 0.0);
-        summary.included = None;
         summary.used = 1e9;
+        summary.allowance = Allowance::Unlimited;
         assert_eq!(summary.overage(), 0.0);
+        summary.allowance = Allowance::None;
+        assert_eq!(summary.overage(), 0.0, "no allowance is not 0 included");
     }
 }

@@ -103,6 +103,18 @@ pub fn reason(value: &str, field: &str, required: bool, violations: &mut Vec<Fie
     }
 }
 
+/// Text every backend can store: PostgreSQL refuses the NUL character in
+/// `text` and `jsonb` (and would fail the whole statement), while every
+/// other character of valid UTF-8, which protobuf strings already are, is
+/// stored as sent. Refusing NUL here, before any query, keeps one bad
+/// string the caller's problem instead of a failed transaction.
+pub fn storable_text(value: &str, field: &str) -> Result<(), FieldViolation> {
+    if value.contains('\0') {
+        return Err(FieldViolation::new(field, "must not contain NUL"));
+    }
+    Ok(())
+}
+
 fn is_label_char(byte: u8) -> bool {
     byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_' || byte == b'-'
 }
@@ -248,6 +260,14 @@ mod tests {
         }
         let long = format!("{}.com", vec!["a".repeat(63); 4].join("."));
         assert!(hostname(&long, "h").is_err());
+    }
+
+    #[test]
+    fn storable_text_refuses_nul_only() {
+        assert!(storable_text("é ✓ \u{1F600} \t", "f").is_ok());
+        let refused = storable_text("a\0b", "events[3].metric").unwrap_err();
+        assert_eq!(refused.field, "events[3].metric");
+        assert_eq!(refused.description, "must not contain NUL");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::domain::gate::Gate;
 use crate::domain::ids::TenantRef;
 use crate::domain::metric::validate_key;
 use crate::domain::usage_export::{ExportCursor, ExportQuery, ExportedRollup, Exports};
-use crate::domain::usage_summary::{MetricSummary, UsageSummary};
+use crate::domain::usage_summary::{Allowance, MetricSummary, UsageSummary};
 use crate::error::{Error, FieldViolation, Result};
 use crate::pb;
 
@@ -56,8 +56,12 @@ fn metric_summary(summary: &MetricSummary) -> pb::MetricUsageSummary {
     pb::MetricUsageSummary {
         metric: summary.metric.key.clone(),
         unit: summary.metric.unit.clone(),
-        included: summary.included.unwrap_or(0.0),
-        unlimited: summary.included.is_none(),
+        included: match summary.allowance {
+            Allowance::Limited(included) => included,
+            Allowance::None | Allowance::Unlimited => 0.0,
+        },
+        unlimited: summary.allowance == Allowance::Unlimited,
+        has_allowance: summary.allowance != Allowance::None,
         quota: summary.quota.clone().unwrap_or_default(),
         used: summary.used,
         overage: summary.overage(),

@@ -14,6 +14,7 @@ use crate::domain::usage_event::{RawEvent, RejectionReason};
 use crate::domain::usage_query::{
     Granularity, UsageAnswer, UsagePoint, UsageQuery, UsageSeries, check_range,
 };
+use crate::domain::validate::storable_text;
 use crate::error::{Error, FieldViolation, Result};
 use crate::pb;
 
@@ -144,12 +145,36 @@ fn time(value: Option<&Timestamp>) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(value.seconds, nanos)
 }
 
-/// The events of a batch, unchecked: problems with single events are
-/// answered per event by the domain.
+/// The first text field of `event` that no backend can store, by its path
+/// within the event.
+fn unstorable(event: &pb::UsageEvent) -> Option<FieldViolation> {
+    let named = [
+        ("event_id", &event.event_id),
+        ("tenant", &event.tenant),
+        ("metric", &event.metric),
+    ];
+    for (field, value) in named {
+        if let Err(violation) = storable_text(value, field) {
+            return Some(violation);
+        }
+    }
+    let mut dimensions: Vec<(&String, &String)> = event.dimensions.iter().collect();
+    dimensions.sort();
+    dimensions.into_iter().find_map(|(key, value)| {
+        let field = format!("dimensions[{key:?}]");
+        storable_text(key, &field)
+            .and_then(|()| storable_text(value, &field))
+            .err()
+    })
+}
+
+/// The events of a batch, unchecked apart from storable text: problems
+/// with single events are answered per event by the domain.
 pub fn raw_events(events: Vec<pb::UsageEvent>) -> Vec<RawEvent> {
     events
         .into_iter()
         .map(|event| RawEvent {
+            unstorable: unstorable(&event),
             occurred_time: time(event.occurred_time.as_ref()),
             event_id: event.event_id,
             tenant: event.tenant,

@@ -23,6 +23,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "tenant_flag_overrides",
     "usage_alerts",
     "usage_rollups",
+    "usage_unique_values",
     "usage_events",
 ];
 

@@ -18,7 +18,9 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use super::entities::{idempotency_key, usage_event, usage_metric, usage_rollup};
+use super::entities::{
+    idempotency_key, usage_event, usage_metric, usage_rollup, usage_unique_value,
+};
 use super::{IdempotencyEntry, Store, classify};
 use crate::domain::audit::AuditRecord;
 use crate::domain::context::Scope;
@@ -248,7 +250,9 @@ impl Store {
     }
 
     /// For UNIQUE_COUNT `metrics`: the distinct values of each month within
-    /// `days`, as (metric, first day of the month, count).
+    /// `days`, as (metric, first day of the month, count). Counted from
+    /// `usage_unique_values`, which the fold keeps as long as the rollups,
+    /// so a month answers the same after its raw events were deleted.
     pub async fn distinct_by_month(
         &self,
         scope: Scope,
@@ -256,13 +260,13 @@ impl Store {
         metrics: &[&str],
         days: (NaiveDate, NaiveDate),
     ) -> Result<Vec<(String, NaiveDate, i64)>> {
-        use usage_event::Column;
+        use usage_unique_value::Column;
         let txn = self.begin_in(scope).await?;
-        let rows: Vec<(String, String, i64)> = usage_event::Entity::find()
+        let rows: Vec<(String, String, i64)> = usage_unique_value::Entity::find()
             .select_only()
             .column(Column::Metric)
             .column_as(Expr::cust("substr(day, 1, 7)"), "month")
-            .column_as(Expr::cust("COUNT(DISTINCT unique_value)"), "distinct_count")
+            .column_as(Expr::cust("COUNT(DISTINCT value)"), "distinct_count")
             .filter(Column::TenantId.eq(tenant_id.as_uuid()))
             .filter(Column::Metric.is_in(metrics.iter().copied()))
             .filter(Column::Day.between(day_text(days.0), day_text(days.1)))

@@ -15,8 +15,9 @@
 //!   transaction-scoped advisory lock [`AGGREGATION_LOCK`] (folds only try
 //!   it, so a busy replica skips its turn), on SQLite the single connection
 //!   serialises them;
-//! - SUM, COUNT, MAX and LATEST merge incrementally; UNIQUE_COUNT is
-//!   recounted from the events below the new watermark of its day.
+//! - SUM, COUNT, MAX and LATEST merge incrementally; UNIQUE_COUNT adds the
+//!   folded events' values to `usage_unique_values` and recounts its day
+//!   from them, so its days and months outlive the raw events.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,13 +29,13 @@ use sea_orm::{
 };
 
 use super::entities::usage_rollup;
-use super::rollup_statements::{recount, rollup_upsert};
+use super::rollup_statements::unique_values_delete;
 use super::usage::{day_text, parse_day};
 use super::{Store, classify};
 use crate::domain::context::Scope;
 use crate::domain::ids::TenantId;
 use crate::domain::metric::Aggregation;
-use crate::domain::usage_event::{RollupDelta, ValidEvent, rollup_deltas};
+use crate::domain::usage_event::ValidEvent;
 use crate::error::{Error, Result};
 
 /// The advisory lock aggregation holds on PostgreSQL ("usagerol" in ASCII).
@@ -42,15 +43,6 @@ pub const AGGREGATION_LOCK: i64 = 0x7573_6167_6572_6f6c;
 
 /// The name of the daily job's row in `usage_aggregation`.
 const JOB: &str = "daily";
-
-/// The order aggregations' rollups are written in.
-const AGGREGATION_ORDER: [Aggregation; 5] = [
-    Aggregation::Sum,
-    Aggregation::Count,
-    Aggregation::Max,
-    Aggregation::UniqueCount,
-    Aggregation::Latest,
-];
 
 /// What one fold did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,7 +218,7 @@ impl Store {
         let (events, to) = self
             .events_to_fold(&txn, watermark.position, horizon.below, most_events)
             .await?;
-        self.merge_into_rollups(&txn, &events, to).await?;
+        self.merge_into_rollups(&txn, &events).await?;
         // The pending pair becomes the reached time once the watermark passed
         // it; a new pair is taken only then, so one is always on its way.
         let (through, pending) = match watermark.pending {
@@ -320,6 +312,9 @@ impl Store {
         txn.execute_raw(self.backend().build(&delete))
             .await
             .map_err(classify)?;
+        txn.execute_raw(self.backend().build(&unique_values_delete(day)))
+            .await
+            .map_err(classify)?;
         let filter = format!(
             "e.day = '{}' AND {}",
             day_text(day),
@@ -331,7 +326,7 @@ impl Store {
             .into_iter()
             .map(|(_, event)| event)
             .collect();
-        self.merge_into_rollups(&txn, &events, watermark).await?;
+        self.merge_into_rollups(&txn, &events).await?;
         txn.commit().await.map_err(classify)?;
         Ok(events.len())
     }
@@ -370,60 +365,6 @@ impl Store {
             .map_err(classify)?;
         txn.commit().await.map_err(classify)?;
         Ok(done.rows_affected())
-    }
-
-    /// Merges `events` into the rollups, tenant by tenant; UNIQUE_COUNT
-    /// rows are recounted from the events below `below`.
-    async fn merge_into_rollups(
-        &self,
-        txn: &DatabaseTransaction,
-        events: &[ValidEvent],
-        below: i64,
-    ) -> Result<()> {
-        let mut by_tenant: BTreeMap<TenantId, Vec<&ValidEvent>> = BTreeMap::new();
-        for event in events {
-            by_tenant.entry(event.tenant_id).or_default().push(event);
-        }
-        let now = Utc::now();
-        for (tenant_id, of_tenant) in by_tenant {
-            let deltas = rollup_deltas(of_tenant);
-            self.add_to_rollups(txn, tenant_id, &deltas, below, now)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Upserts the rollups of `deltas`, one statement per aggregation.
-    async fn add_to_rollups(
-        &self,
-        txn: &DatabaseTransaction,
-        tenant_id: TenantId,
-        deltas: &[RollupDelta],
-        below: i64,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        for aggregation in AGGREGATION_ORDER {
-            let of_kind: Vec<&RollupDelta> = deltas
-                .iter()
-                .filter(|delta| delta.aggregation == aggregation)
-                .collect();
-            if of_kind.is_empty() {
-                continue;
-            }
-            let upsert = rollup_upsert(tenant_id, aggregation, &of_kind, now)?;
-            txn.execute_raw(self.backend().build(&upsert))
-                .await
-                .map_err(classify)?;
-            if aggregation == Aggregation::UniqueCount {
-                for delta in of_kind {
-                    let recount = recount(self.backend(), tenant_id, delta, below);
-                    txn.execute_raw(self.backend().build(&recount))
-                        .await
-                        .map_err(classify)?;
-                }
-            }
-        }
-        Ok(())
     }
 }
 

@@ -53,5 +53,8 @@ mod usage_batch_rls;
 mod usage_billing;
 mod usage_delivery;
 mod usage_exactly_once;
+mod usage_export_csv;
+mod usage_hostile;
 mod usage_reaggregate;
 mod usage_replicas;
+mod usage_unique_month;

@@ -24,7 +24,7 @@ struct TenantTable {
     text_column: &'static str,
 }
 
-const TENANT_TABLES: [TenantTable; 5] = [
+const TENANT_TABLES: [TenantTable; 6] = [
     TenantTable {
         name: "tenants",
         tenant_column: "id",
@@ -49,6 +49,11 @@ const TENANT_TABLES: [TenantTable; 5] = [
         name: "tenant_flag_overrides",
         tenant_column: "tenant_id",
         text_column: "document",
+    },
+    TenantTable {
+        name: "usage_unique_values",
+        tenant_column: "tenant_id",
+        text_column: "value",
     },
 ];
 
@@ -182,6 +187,15 @@ async fn insert_row(
                 "INSERT INTO tenant_flag_overrides (tenant_id, flag, document, revision, \
                  create_time, update_time) VALUES ($1, $2, '{}', 1, now(), now())",
                 [tenant.into(), format!("f-{unique}").into()],
+            )
+            .await
+        }
+        "usage_unique_values" => {
+            execute(
+                connection,
+                "INSERT INTO usage_unique_values (tenant_id, metric, day, value) \
+                 VALUES ($1, 'users', '2026-01-01', $2)",
+                [tenant.into(), format!("u-{unique}").into()],
             )
             .await
         }

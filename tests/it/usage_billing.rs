@@ -46,13 +46,19 @@ async fn summary(
         .map(tonic::Response::into_inner)
 }
 
-/// (included, unlimited, quota, used, overage) of `metric`.
+/// (included, unlimited, quota, used, overage) of `metric`; a metric
+/// without an allowance (`has_allowance` false) must include nothing.
 fn line(answer: &pb::GetUsageSummaryResponse, metric: &str) -> (f64, bool, String, f64, f64) {
     let found = answer
         .metrics
         .iter()
         .find(|summary| summary.metric == metric)
         .unwrap_or_else(|| panic!("{metric} in {answer:?}"));
+    assert_eq!(
+        found.has_allowance,
+        !found.quota.is_empty(),
+        "an allowance exactly when a quota counts {metric}: {found:?}"
+    );
     (
         found.included,
         found.unlimited,
@@ -131,10 +137,11 @@ async fn summaries_set_usage_against_the_plan(backend: Backend) {
         line(&answer, "api.calls"),
         (100.0, false, "api_calls_monthly".to_owned(), 130.0, 30.0)
     );
-    // No quota counts seats: nothing is included, everything is overage.
+    // No quota counts seats: the plan has no allowance for it, so nothing
+    // of it is overage (it is not "0 included").
     assert_eq!(
         line(&answer, "seats"),
-        (0.0, false, String::new(), 5.0, 5.0)
+        (0.0, false, String::new(), 5.0, 0.0)
     );
     assert_eq!(
         line(&answer, "storage"),

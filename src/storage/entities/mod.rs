@@ -15,3 +15,4 @@ pub mod usage_alert;
 pub mod usage_event;
 pub mod usage_metric;
 pub mod usage_rollup;
+pub mod usage_unique_value;
