@@ -5,6 +5,7 @@
 
 mod support;
 
+mod ambiguous_credentials;
 mod api_keys;
 mod audit;
 mod config;
