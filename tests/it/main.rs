@@ -16,6 +16,7 @@ mod context;
 mod context_changes;
 mod contract;
 mod domains;
+mod filter_limits;
 mod flags;
 mod flags_eval;
 mod flags_replicas;
