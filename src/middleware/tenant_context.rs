@@ -74,20 +74,24 @@ fn credential_header<'r, B>(request: &'r Request<B>, name: &str) -> Result<Optio
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(refused(name, "must be sent once, not several times"));
+        return Err(refused(
+            name,
+            "CREDENTIALS_AMBIGUOUS",
+            "must be sent once, not several times",
+        ));
     }
     value
         .to_str()
         .map(Some)
-        .map_err(|_| refused(name, "must be visible ASCII"))
+        .map_err(|_| refused(name, "CREDENTIALS_MALFORMED", "must be visible ASCII"))
 }
 
-/// The refusal of a bad `name` header: UNAUTHENTICATED for credentials,
-/// INVALID_ARGUMENT (naming the header) for the tenant headers.
-fn refused(name: &str, description: &str) -> Error {
+/// The refusal of a bad `name` header: UNAUTHENTICATED with `reason` for
+/// credentials, INVALID_ARGUMENT (naming the header) for the tenant headers.
+fn refused(name: &str, reason: &'static str, description: &str) -> Error {
     if name == http::header::AUTHORIZATION.as_str() {
         return Error::Unauthenticated {
-            reason: "CREDENTIALS_AMBIGUOUS",
+            reason,
             message: format!("the authorization header {description}"),
         };
     }
