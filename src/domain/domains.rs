@@ -6,7 +6,8 @@
 //! the same transaction, audited on each rival's tenant as
 //! `ReleaseDomain`. A hostname VERIFIED by one tenant cannot be added by
 //! another. An expired claim can no longer be verified; adding the
-//! hostname again renews it with a fresh challenge.
+//! hostname again renews it with a fresh challenge, and the tenant jobs
+//! remove expired claims (audited as `ExpireDomain`).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -259,20 +260,30 @@ impl Tenants {
             request_id: origin.request_id.clone(),
             ..system_origin()
         };
-        rivals
-            .into_iter()
-            .map(|rival| {
-                let audit = AuditRecord::new(
-                    &releaser,
-                    "ReleaseDomain",
-                    rival.tenant_id,
-                    rival.resource_name(),
-                    Some(snapshot(&rival)?),
-                    None,
-                );
-                Ok((rival, audit))
-            })
-            .collect()
+        with_release_records(rivals, &releaser, "ReleaseDomain")
+    }
+
+    /// Removes PENDING claims past their expiry, at most
+    /// [`MAX_RELEASED_CLAIMS`] a call, each audited on its own tenant as
+    /// `ExpireDomain` by tenantd; how many were removed. Safe on several
+    /// replicas at once: a claim another removed is skipped.
+    pub async fn expire_domain_claims(&self, now: DateTime<Utc>) -> Result<u64> {
+        let Some(made_before) = now.checked_sub_signed(self.settings.domain_claim_ttl) else {
+            return Ok(0);
+        };
+        let expired = self
+            .store
+            .claims_made_before(
+                Scope::from(&PlatformScope::system()),
+                made_before,
+                MAX_RELEASED_CLAIMS,
+            )
+            .await?;
+        if expired.is_empty() {
+            return Ok(0);
+        }
+        let released = with_release_records(expired, &system_origin(), "ExpireDomain")?;
+        self.store.release_claims(released).await
     }
 
     async fn find_domain(&self, scope: &TenantScope, name: &DomainName) -> Result<CustomDomain> {
@@ -302,6 +313,28 @@ impl Tenants {
         }
         Ok(tenant)
     }
+}
+
+/// Each claim with the audit record of its removal by `origin` as `action`.
+fn with_release_records(
+    claims: Vec<CustomDomain>,
+    origin: &Origin,
+    action: &'static str,
+) -> Result<Vec<(CustomDomain, AuditRecord)>> {
+    claims
+        .into_iter()
+        .map(|claim| {
+            let audit = AuditRecord::new(
+                origin,
+                action,
+                claim.tenant_id,
+                claim.resource_name(),
+                Some(snapshot(&claim)?),
+                None,
+            );
+            Ok((claim, audit))
+        })
+        .collect()
 }
 
 fn domain_exists(message: &str) -> Error {

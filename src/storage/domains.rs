@@ -1,7 +1,9 @@
 //! Custom-domain rows.
 
+use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use super::entities::tenant_domain;
@@ -175,21 +177,64 @@ impl Store {
             txn.rollback().await.map_err(classify)?;
             return Ok(false);
         }
-        for (rival, release) in released {
-            self.enter(&txn, Scope::Tenant(rival.tenant_id)).await?;
-            let deleted = tenant_domain::Entity::delete_many()
-                .filter(tenant_domain::Column::Id.eq(rival.id))
-                .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
-                .exec(&txn)
-                .await
-                .map_err(classify)?;
-            if deleted.rows_affected > 0 {
-                insert_audit(&txn, release).await?;
-            }
-        }
+        self.release_in(&txn, released).await?;
         self.enter(&txn, scope).await?;
         self.commit_with_audit(txn, audit).await?;
         Ok(true)
+    }
+
+    /// PENDING claims made before `made_before`, at most `limit`, of every
+    /// tenant.
+    pub async fn claims_made_before(
+        &self,
+        scope: Scope,
+        made_before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<CustomDomain>> {
+        let txn = self.begin_in(scope).await?;
+        let rows = tenant_domain::Entity::find()
+            .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
+            .filter(tenant_domain::Column::CreateTime.lt(made_before))
+            .order_by_asc(tenant_domain::Column::Id)
+            .limit(limit)
+            .all(&txn)
+            .await
+            .map_err(classify)?;
+        Self::end_read(txn).await?;
+        Ok(rows.into_iter().map(from_model).collect())
+    }
+
+    /// Removes the claims still PENDING, each with its audit record, in
+    /// one transaction; how many were removed.
+    pub async fn release_claims(&self, released: Vec<(CustomDomain, AuditRecord)>) -> Result<u64> {
+        let txn = self.begin_in(Scope::Platform).await?;
+        let count = self.release_in(&txn, released).await?;
+        txn.commit().await.map_err(classify)?;
+        Ok(count)
+    }
+
+    /// Removes each claim still PENDING in its own tenant's scope, writing
+    /// its audit record; a claim already gone or verified is skipped.
+    async fn release_in(
+        &self,
+        txn: &DatabaseTransaction,
+        released: Vec<(CustomDomain, AuditRecord)>,
+    ) -> Result<u64> {
+        let mut count = 0;
+        for (claim, release) in released {
+            self.enter(txn, Scope::Tenant(claim.tenant_id)).await?;
+            let deleted = tenant_domain::Entity::delete_many()
+                .filter(tenant_domain::Column::Id.eq(claim.id))
+                .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
+                .exec(txn)
+                .await
+                .map_err(classify)?;
+            if deleted.rows_affected > 0 {
+                insert_audit(txn, release).await?;
+                count += 1;
+            }
+        }
+        Ok(count)
     }
 }
 

@@ -1,8 +1,8 @@
 //! Hostnames cannot be squatted: a PENDING claim reserves nothing, so the
 //! tenant that controls a hostname gets its own challenge and, once it
 //! proves control by DNS, wins; the squatter's claim is released and the
-//! release is in the squatter's audit log. Claims expire; a VERIFIED
-//! hostname stays one tenant's.
+//! release is in the squatter's audit log. Claims expire (and the tenant
+//! jobs remove them); a VERIFIED hostname stays one tenant's.
 
 use tenantd::pb;
 use tenantd::pb::resolve_tenant_request::Target;
@@ -188,7 +188,34 @@ async fn expired_claims_cannot_be_verified_and_are_renewed(backend: Backend) {
     server.stop().await;
 }
 
+async fn expired_claims_are_removed_and_audited(backend: Backend) {
+    let server = TestServer::start_with(backend, |config| {
+        config.domain_claim_ttl = chrono::Duration::zero();
+        config.tenant_jobs_interval = std::time::Duration::from_millis(100);
+    })
+    .await;
+    let mut operator = server.tenants();
+    let acme = create(&mut operator, "acme").await;
+    let mut as_acme = tenant_client(&server, &mut operator, &acme.name).await;
+    let expired = claim(&mut as_acme, &acme.name).await.expect("a claim");
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !hostnames(&mut as_acme, &acme.name).await.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the expired claim is removed by the tenant jobs"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let removed = audit(&mut as_acme, &acme.name, "ExpireDomain").await;
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert_eq!(removed[0].actor, "system:tenantd");
+    assert_eq!(removed[0].resource, expired.name);
+    server.stop().await;
+}
+
 crate::backend_tests!(
     proving_control_wins_over_a_pending_claim,
     expired_claims_cannot_be_verified_and_are_renewed,
+    expired_claims_are_removed_and_audited,
 );
