@@ -442,7 +442,7 @@ pub fn redact_url(raw: &str) -> String {
         return "<a URL that does not parse>".to_owned();
     };
     if url.password().is_some() {
-        // Only URLs that cannot have a password refuse one.
+        // Fails only for URLs that cannot carry a password, so had none.
         let _ = url.set_password(Some("***"));
     }
     let is_secret = |key: &str| {
@@ -475,6 +475,38 @@ mod tests {
         );
         assert_eq!(redact_url("postgres://app@db/t"), "postgres://app@db/t");
         assert_eq!(redact_url(DEFAULT_DATABASE_URL), DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn claim_ttls_and_page_token_keys_are_parsed() {
+        let common = Cli::parse_from(["tenantd"]).common;
+        let defaults = Config::new(&common, &ServeArgs::from_env()).expect("defaults");
+        assert_eq!(defaults.domain_claim_ttl, chrono::Duration::days(7));
+        assert!(defaults.page_token_key.is_none());
+        let key = "k".repeat(32);
+        let cli = Cli::parse_from([
+            "tenantd",
+            "serve",
+            "--domain-claim-ttl",
+            "36h",
+            "--page-token-key",
+            &key,
+        ]);
+        let Some(Command::Serve(serve)) = cli.command else {
+            panic!("serve");
+        };
+        let config = Config::new(&cli.common, &serve).expect("valid");
+        assert_eq!(config.domain_claim_ttl, chrono::Duration::hours(36));
+        assert_eq!(
+            config.page_token_key.map(|key| key.as_bytes().len()),
+            Some(32)
+        );
+        assert!(
+            !format!("{serve:?}").contains(&key),
+            "the key is never shown"
+        );
+        let short = Cli::try_parse_from(["tenantd", "serve", "--page-token-key", "short"]);
+        assert!(short.is_err());
     }
 
     #[test]
