@@ -826,6 +826,7 @@ async fn measure_admit(
     let settings = TenantSettings {
         purge_after: config.purge_after,
         base_domain: None,
+        domain_claim_ttl: config.domain_claim_ttl,
     };
     let resolver = Arc::new(DnsTxtResolver::new(None).expect("a DNS resolver"));
     let tenants = Tenants::new(store, settings, resolver);

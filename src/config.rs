@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::domain::paging::PageTokenKey;
 use crate::domain::validate;
 use crate::error::{Error, Result};
 use crate::storage::PoolOptions;
@@ -271,6 +272,16 @@ pub struct ServeArgs {
         default_value_t = 60
     )]
     pub tenant_jobs_interval_seconds: u64,
+    /// The key page tokens are signed with (HMAC-SHA256), at least 32
+    /// bytes; every replica must share it. When unset, a key generated once
+    /// and stored in the database is used. Changing it invalidates the
+    /// tokens already issued.
+    #[arg(long, env = "TENANTD_PAGE_TOKEN_KEY", hide_env_values = true, value_parser = PageTokenKey::parse)]
+    pub page_token_key: Option<PageTokenKey>,
+    /// How long a PENDING domain claim may be verified, e.g. `7d` or `36h`;
+    /// then it expires and no longer holds the hostname.
+    #[arg(long, env = "TENANTD_DOMAIN_CLAIM_TTL", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub domain_claim_ttl: Duration,
 }
 
 impl ServeArgs {
@@ -341,6 +352,10 @@ pub struct Config {
     /// provisioning stops after this step as if the process were killed
     /// there, leaving the tenant PROVISIONING for the reconciler.
     pub provisioning_fault: Option<crate::provisioning::Step>,
+    /// The page-token key; the one stored in the database when `None`.
+    pub page_token_key: Option<PageTokenKey>,
+    /// How long a PENDING domain claim lasts.
+    pub domain_claim_ttl: chrono::Duration,
 }
 
 impl Config {
@@ -395,6 +410,9 @@ impl Config {
             tenant_template_dir: common.template.tenant_template_dir.clone(),
             tenant_jobs_interval: Duration::from_secs(serve.tenant_jobs_interval_seconds.max(1)),
             provisioning_fault: None,
+            page_token_key: serve.page_token_key.clone(),
+            domain_claim_ttl: chrono::Duration::from_std(serve.domain_claim_ttl)
+                .map_err(|_| Error::invalid_field("domain-claim-ttl", "is too long"))?,
             base_domain,
             dns_resolver: serve.dns_resolver,
             purge_after: chrono::Duration::days(i64::from(serve.purge_after_days)),
@@ -428,6 +446,8 @@ impl Config {
             tenant_template_dir: None,
             tenant_jobs_interval: Duration::from_secs(60),
             provisioning_fault: None,
+            page_token_key: None,
+            domain_claim_ttl: chrono::Duration::days(7),
             base_domain: None,
             dns_resolver: None,
             purge_after: chrono::Duration::days(30),
@@ -437,18 +457,38 @@ impl Config {
     }
 }
 
-/// The URL with any password replaced by `***`, for logs.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+/// Query parameters whose values are secrets, compared without case:
+/// libpq's `password`, and the names other drivers use for tokens and keys.
+const SECRET_QUERY_PARAMETERS: [&str; 5] = ["password", "pass", "pwd", "token", "secret"];
+
+/// The URL with its password and any secret query parameter replaced by
+/// `***`, for logs. Parsed with the `url` crate, so the userinfo ends at the
+/// last `@` as in every driver; a URL that does not parse is not shown at
+/// all, since nothing says where its secrets are.
+pub fn redact_url(raw: &str) -> String {
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return "<a URL that does not parse>".to_owned();
     };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_owned();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
+    if url.password().is_some() {
+        // Fails only for URLs that cannot carry a password, so had none.
+        let _ = url.set_password(Some("***"));
     }
+    let is_secret = |key: &str| {
+        SECRET_QUERY_PARAMETERS
+            .iter()
+            .any(|secret| key.eq_ignore_ascii_case(secret))
+    };
+    if url.query_pairs().any(|(key, _)| is_secret(&key)) {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if is_secret(&key) { "***".into() } else { value };
+                (key.into_owned(), value.into_owned())
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.into()
 }
 
 #[cfg(test)]
@@ -463,6 +503,56 @@ mod tests {
         );
         assert_eq!(redact_url("postgres://app@db/t"), "postgres://app@db/t");
         assert_eq!(redact_url(DEFAULT_DATABASE_URL), DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn claim_ttls_and_page_token_keys_are_parsed() {
+        let common = Cli::parse_from(["tenantd"]).common;
+        let defaults = Config::new(&common, &ServeArgs::from_env()).expect("defaults");
+        assert_eq!(defaults.domain_claim_ttl, chrono::Duration::days(7));
+        assert!(defaults.page_token_key.is_none());
+        let key = "k".repeat(32);
+        let cli = Cli::parse_from([
+            "tenantd",
+            "serve",
+            "--domain-claim-ttl",
+            "36h",
+            "--page-token-key",
+            &key,
+        ]);
+        let Some(Command::Serve(serve)) = cli.command else {
+            panic!("serve");
+        };
+        let config = Config::new(&cli.common, &serve).expect("valid");
+        assert_eq!(config.domain_claim_ttl, chrono::Duration::hours(36));
+        assert_eq!(
+            config.page_token_key.map(|key| key.as_bytes().len()),
+            Some(32)
+        );
+        assert!(
+            !format!("{serve:?}").contains(&key),
+            "the key is never shown"
+        );
+        let short = Cli::try_parse_from(["tenantd", "serve", "--page-token-key", "short"]);
+        assert!(short.is_err());
+    }
+
+    #[test]
+    fn passwords_holding_at_signs_and_query_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:p@ss@host/db"),
+            "postgres://u:***@host/db"
+        );
+        assert_eq!(
+            redact_url("postgres://app@db/t?sslmode=require&password=s3cret"),
+            "postgres://app@db/t?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact_url("postgres://app:a@b@db/t?PASSWORD=x%40y&user=app"),
+            "postgres://app:***@db/t?PASSWORD=***&user=app"
+        );
+        let unparsed = redact_url("postgres://app:s3cret@[bad");
+        assert!(!unparsed.contains("s3cret"), "{unparsed}");
     }
 
     #[test]

@@ -261,10 +261,14 @@ async fn serve(
     }
     let store = Store::connect(&config.database_url, &config.pool).await?;
     store.ensure_migrated().await?;
+    let store = store
+        .with_page_token_key(config.page_token_key.as_ref())
+        .await?;
     let resolver = Arc::new(DnsTxtResolver::new(config.dns_resolver)?);
     let settings = TenantSettings {
         purge_after: config.purge_after,
         base_domain: config.base_domain.clone(),
+        domain_claim_ttl: config.domain_claim_ttl,
     };
     let tenants = with_provisioning(
         Tenants::new(store.clone(), settings, resolver),

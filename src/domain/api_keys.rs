@@ -61,7 +61,10 @@ impl Tenants {
         let tenant_name = tenant.id.resource_name();
         let fingerprint =
             paging::query_fingerprint(&[&tenant_name, if show_revoked { "revoked" } else { "" }]);
-        let after = paging::decode_token(page_token, &fingerprint, "page_token")?
+        let after = self
+            .store
+            .page_tokens()
+            .decode(page_token, &fingerprint, "page_token")?
             .map(|key| {
                 super::ids::parse_canonical_uuid(&key, "page_token").map(ApiKeyId::from_uuid)
             })
@@ -70,9 +73,10 @@ impl Tenants {
             .store
             .list_api_keys(scope.into(), tenant.id, show_revoked, after, page_size + 1)
             .await?;
-        Ok(paging::cut_page(rows, page_size, &fingerprint, |key| {
-            key.id.to_string()
-        }))
+        Ok(self
+            .store
+            .page_tokens()
+            .cut_page(rows, page_size, &fingerprint, |key| key.id.to_string()))
     }
 
     /// Revokes a key; a revoked key is returned as it is.

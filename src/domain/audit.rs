@@ -206,6 +206,8 @@ impl super::tenants::Tenants {
         page_token: &str,
         filter_text: &str,
     ) -> Result<(Vec<AuditEvent>, String)> {
+        // The filter's limits are checked before any other work.
+        let comparisons = filter::parse(filter_text, "filter")?;
         // The trail outlives a purge, so the tenant is not looked up.
         let (scope, tenant_id) = match of {
             AuditScope::AllTenants(platform) => (platform.into(), None),
@@ -213,7 +215,10 @@ impl super::tenants::Tenants {
         };
         let parent_key = tenant_id.map(|id| id.to_string()).unwrap_or_default();
         let fingerprint = super::paging::query_fingerprint(&[&parent_key, filter_text]);
-        let before_id = super::paging::decode_token(page_token, &fingerprint, "page_token")?
+        let before_id = self
+            .store
+            .page_tokens()
+            .decode(page_token, &fingerprint, "page_token")?
             .map(|key| super::ids::parse_canonical_uuid(&key, "page_token"))
             .transpose()?;
         let mut query = AuditQuery {
@@ -222,13 +227,11 @@ impl super::tenants::Tenants {
             limit: page_size + 1,
             ..AuditQuery::default()
         };
-        apply_filter(&mut query, &filter::parse(filter_text, "filter")?, "filter")?;
+        apply_filter(&mut query, &comparisons, "filter")?;
         let rows = self.store.list_audit_events(scope, &query).await?;
-        Ok(super::paging::cut_page(
-            rows,
-            page_size,
-            &fingerprint,
-            |event| event.id.to_string(),
-        ))
+        Ok(self
+            .store
+            .page_tokens()
+            .cut_page(rows, page_size, &fingerprint, |event| event.id.to_string()))
     }
 }

@@ -302,7 +302,10 @@ impl Configs {
         let layer = target.layer();
         let name = layer.resource_name();
         let fingerprint = paging::query_fingerprint(&[&name]);
-        let before = paging::decode_token(token, &fingerprint, "page_token")?
+        let before = self
+            .store
+            .page_tokens()
+            .decode(token, &fingerprint, "page_token")?
             .map(|after| after.parse::<i64>())
             .transpose()
             .map_err(|_| {
@@ -312,8 +315,9 @@ impl Configs {
             .store
             .list_config_versions(target.scope, layer, before, size + 1)
             .await?;
-        Ok(paging::cut_page(rows, size, &fingerprint, |row| {
-            row.version.to_string()
-        }))
+        Ok(self
+            .store
+            .page_tokens()
+            .cut_page(rows, size, &fingerprint, |row| row.version.to_string()))
     }
 }

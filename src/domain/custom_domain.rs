@@ -1,5 +1,11 @@
 //! Custom domains: hostnames through which a tenant is reached once its
 //! owner has proved control of them with a DNS TXT record.
+//!
+//! A PENDING domain is a claim, not a reservation: several tenants may
+//! claim one hostname, each with its own challenge, and the first to prove
+//! control by DNS verifies it, releasing the others' claims. A claim can
+//! be verified until its expiry (the directory's claim TTL after it was
+//! made); only one tenant may hold a hostname VERIFIED.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -62,6 +68,10 @@ pub struct CustomDomain {
     pub create_time: DateTime<Utc>,
     /// When it was verified.
     pub verify_time: Option<DateTime<Utc>>,
+    /// When a PENDING claim expires; `None` once verified, and as read from
+    /// storage, until the directory applies its claim TTL.
+    #[serde(skip)]
+    pub expire_time: Option<DateTime<Utc>>,
 }
 
 impl CustomDomain {
@@ -72,6 +82,20 @@ impl CustomDomain {
             self.tenant_id.resource_name(),
             self.hostname
         )
+    }
+
+    /// The same domain with the expiry of a claim that lasts `ttl`.
+    pub fn with_claim_ttl(mut self, ttl: chrono::Duration) -> Self {
+        self.expire_time = match self.state {
+            DomainState::Pending => self.create_time.checked_add_signed(ttl),
+            DomainState::Verified => None,
+        };
+        self
+    }
+
+    /// Whether this is a PENDING claim whose expiry has passed at `now`.
+    pub fn claim_expired(&self, now: DateTime<Utc>) -> bool {
+        self.state == DomainState::Pending && self.expire_time.is_some_and(|expiry| expiry <= now)
     }
 
     /// The DNS name that must carry the TXT record.

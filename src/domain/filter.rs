@@ -1,6 +1,11 @@
 //! A small subset of the AIP-160 filter language: comparisons joined by
 //! `AND`, e.g. `state = ACTIVE AND labels.env = "prod"`. Each listing
 //! decides which fields and operators it accepts.
+//!
+//! Bounded before any work: a filter longer than [`MAX_FILTER_BYTES`] is
+//! refused before it is scanned, and parsing stops at the first comparison
+//! past [`MAX_COMPARISONS`], so no listing ever builds (or renders) a
+//! condition of unbounded size.
 
 use crate::error::{Error, Result};
 
@@ -30,10 +35,21 @@ pub struct Comparison {
     pub value: String,
 }
 
+/// The longest filter accepted, in bytes.
+pub const MAX_FILTER_BYTES: usize = 4096;
+/// The most comparisons a filter may join.
+pub const MAX_COMPARISONS: usize = 20;
+
 /// Parses a filter into its comparisons; an empty filter has none.
 /// Control characters are refused anywhere: no stored value holds one, and
 /// PostgreSQL cannot even compare text with a NUL.
 pub fn parse(filter: &str, field: &str) -> Result<Vec<Comparison>> {
+    if filter.len() > MAX_FILTER_BYTES {
+        return Err(Error::invalid_field(
+            field,
+            format!("must be at most {MAX_FILTER_BYTES} bytes long"),
+        ));
+    }
     if filter.chars().any(char::is_control) {
         return Err(syntax(field, "must not contain control characters"));
     }
@@ -41,6 +57,12 @@ pub fn parse(filter: &str, field: &str) -> Result<Vec<Comparison>> {
     let mut comparisons = Vec::new();
     let mut position = 0;
     while position < tokens.len() {
+        if comparisons.len() == MAX_COMPARISONS {
+            return Err(Error::invalid_field(
+                field,
+                format!("must have at most {MAX_COMPARISONS} comparisons"),
+            ));
+        }
         if !comparisons.is_empty() {
             match tokens.get(position) {
                 Some(Token::Word(word)) if word == "AND" => position += 1,
@@ -173,5 +195,25 @@ mod tests {
         ] {
             assert!(parse(bad, "filter").is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn filters_are_bounded_in_size_and_comparisons() {
+        let joined = |count: usize| vec![r#"action = "x""#; count].join(" AND ");
+        assert_eq!(
+            parse(&joined(MAX_COMPARISONS), "filter").unwrap().len(),
+            MAX_COMPARISONS
+        );
+        let Err(Error::InvalidArgument(violations)) = parse(&joined(MAX_COMPARISONS + 1), "f")
+        else {
+            panic!("one comparison too many is refused");
+        };
+        assert_eq!(violations[0].field, "f");
+        assert!(violations[0].description.contains("at most 20 comparisons"));
+        let long = format!("action = \"{}\"", "x".repeat(MAX_FILTER_BYTES));
+        let Err(Error::InvalidArgument(violations)) = parse(&long, "f") else {
+            panic!("an over-long filter is refused");
+        };
+        assert!(violations[0].description.contains("at most 4096 bytes"));
     }
 }

@@ -183,7 +183,10 @@ impl Flags {
             OverrideSet::One(owner) => owner.resource_name(),
         };
         let fingerprint = paging::query_fingerprint(&[&parent, flag.unwrap_or_default()]);
-        let after = paging::decode_token(page_token, &fingerprint, "page_token")?
+        let after = self
+            .store
+            .page_tokens()
+            .decode(page_token, &fingerprint, "page_token")?
             .map(|token| match token.split_once('\n') {
                 Some((owner, key)) => Ok((owner.to_owned(), key.to_owned())),
                 None => Err(Error::invalid_field(
@@ -196,12 +199,15 @@ impl Flags {
             .store
             .list_flag_overrides(scope, set, flag, after, Some(page_size + 1))
             .await?;
-        Ok(paging::cut_page(rows, page_size, &fingerprint, |found| {
-            let owner = match &found.owner {
-                OverrideOwner::Plan(plan) => plan.clone(),
-                OverrideOwner::Tenant(id) => id.to_string(),
-            };
-            format!("{owner}\n{}", found.flag)
-        }))
+        Ok(self
+            .store
+            .page_tokens()
+            .cut_page(rows, page_size, &fingerprint, |found| {
+                let owner = match &found.owner {
+                    OverrideOwner::Plan(plan) => plan.clone(),
+                    OverrideOwner::Tenant(id) => id.to_string(),
+                };
+                format!("{owner}\n{}", found.flag)
+            }))
     }
 }

@@ -218,14 +218,18 @@ impl Flags {
         let enabled = format!("{:?}", filter.enabled);
         let value_type = filter.value_type.map(FlagType::as_str).unwrap_or_default();
         let fingerprint = paging::query_fingerprint(&["flags", &enabled, value_type]);
-        let after = paging::decode_token(page_token, &fingerprint, "page_token")?;
+        let after = self
+            .store
+            .page_tokens()
+            .decode(page_token, &fingerprint, "page_token")?;
         let rows = self
             .store
             .list_flags(catalogue(), filter, after.as_deref(), page_size + 1)
             .await?;
-        Ok(paging::cut_page(rows, page_size, &fingerprint, |flag| {
-            flag.key.clone()
-        }))
+        Ok(self
+            .store
+            .page_tokens()
+            .cut_page(rows, page_size, &fingerprint, |flag| flag.key.clone()))
     }
 
     /// Applies `patch` to flag `key` if it still has `etag` (when given).

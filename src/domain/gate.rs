@@ -5,6 +5,10 @@
 //! request body names.
 //!
 //! Order of the checks, and why:
+//! 0. the metadata itself (read by the layer): `authorization`,
+//!    `x-tenant-id` or `x-tenant-slug` sent twice is refused
+//!    (UNAUTHENTICATED `CREDENTIALS_AMBIGUOUS`, INVALID_ARGUMENT), never
+//!    resolved by order;
 //! 1. credentials: none or unknown → UNAUTHENTICATED, before anything else
 //!    is looked at;
 //! 2. a tenant key's own tenant: deleted → NOT_FOUND, suspended →

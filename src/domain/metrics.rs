@@ -158,14 +158,18 @@ impl Metrics {
     /// One page of metrics ordered by key, and the next page token.
     pub async fn list(&self, page_size: u64, page_token: &str) -> Result<(Vec<Metric>, String)> {
         let fingerprint = paging::query_fingerprint(&["metrics"]);
-        let after = paging::decode_token(page_token, &fingerprint, "page_token")?;
+        let after = self
+            .store
+            .page_tokens()
+            .decode(page_token, &fingerprint, "page_token")?;
         let rows = self
             .store
             .list_metrics(catalogue(), after.as_deref(), Some(page_size + 1))
             .await?;
-        Ok(paging::cut_page(rows, page_size, &fingerprint, |metric| {
-            metric.key.clone()
-        }))
+        Ok(self
+            .store
+            .page_tokens()
+            .cut_page(rows, page_size, &fingerprint, |metric| metric.key.clone()))
     }
 
     /// Applies `patch` to metric `key` if it still has `etag` (when given).

@@ -237,14 +237,18 @@ impl Plans {
         page_token: &str,
     ) -> Result<(Vec<Plan>, String)> {
         let fingerprint = paging::query_fingerprint(&["plans"]);
-        let after = paging::decode_token(page_token, &fingerprint, "page_token")?;
+        let after = self
+            .store
+            .page_tokens()
+            .decode(page_token, &fingerprint, "page_token")?;
         let rows = self
             .store
             .list_plans(scope, after.as_deref(), page_size + 1)
             .await?;
-        Ok(paging::cut_page(rows, page_size, &fingerprint, |plan| {
-            plan.id.clone()
-        }))
+        Ok(self
+            .store
+            .page_tokens()
+            .cut_page(rows, page_size, &fingerprint, |plan| plan.id.clone()))
     }
 
     /// Applies `patch` to plan `id` if it still has `etag` (when given).

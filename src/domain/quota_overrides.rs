@@ -233,16 +233,22 @@ impl Quotas {
         };
         let parent = tenant_id.map(|id| id.to_string()).unwrap_or_default();
         let fingerprint = paging::query_fingerprint(&[&parent]);
-        let after = paging::decode_token(page_token, &fingerprint, "page_token")?
+        let after = self
+            .store
+            .page_tokens()
+            .decode(page_token, &fingerprint, "page_token")?
             .map(|key| parse_position(&key))
             .transpose()?;
         let rows = self
             .store
             .list_quota_overrides(scope, tenant_id, after, page_size + 1)
             .await?;
-        Ok(paging::cut_page(rows, page_size, &fingerprint, |row| {
-            format!("{}/{}", row.tenant_id, row.quota)
-        }))
+        Ok(self
+            .store
+            .page_tokens()
+            .cut_page(rows, page_size, &fingerprint, |row| {
+                format!("{}/{}", row.tenant_id, row.quota)
+            }))
     }
 }
 

@@ -4,7 +4,6 @@
 //! learns nothing about tenants it cannot use. The gate caches both steps.
 
 use super::context::{PlatformScope, Scope};
-use super::custom_domain::DomainState;
 use super::ids::{TenantId, TenantRef};
 use super::tenants::Tenants;
 use super::validate;
@@ -75,12 +74,7 @@ impl Tenants {
         let Ok(hostname) = validate::hostname(host, "host") else {
             return Ok(None);
         };
-        if let Some(domain) = self
-            .store
-            .find_domain_by_hostname(platform, &hostname)
-            .await?
-            && domain.state == DomainState::Verified
-        {
+        if let Some(domain) = self.store.find_verified_domain(platform, &hostname).await? {
             return Ok(Some((domain.tenant_id, ResolvedBy::CustomDomain)));
         }
         let slug = self.settings.base_domain.as_ref().and_then(|base| {

@@ -35,6 +35,8 @@ pub struct TenantSettings {
     pub purge_after: chrono::Duration,
     /// Tenants are reached at `{slug}.{base_domain}` when set.
     pub base_domain: Option<String>,
+    /// How long a PENDING domain claim may be verified.
+    pub domain_claim_ttl: chrono::Duration,
 }
 
 /// The tenant directory; cheap to clone.
@@ -218,9 +220,14 @@ impl Tenants {
         platform: &PlatformScope,
         request: &ListTenants,
     ) -> Result<(Vec<Tenant>, String)> {
+        // The filter's limits are checked before any other work.
+        let comparisons = filter::parse(&request.filter, "filter")?;
         let show_deleted = request.show_deleted.to_string();
         let fingerprint = paging::query_fingerprint(&[&request.filter, &show_deleted]);
-        let after = paging::decode_token(&request.page_token, &fingerprint, "page_token")?
+        let after = self
+            .store
+            .page_tokens()
+            .decode(&request.page_token, &fingerprint, "page_token")?
             .map(|key| TenantId::parse(&key, "page_token"))
             .transpose()?;
         let mut query = TenantQuery {
@@ -229,16 +236,16 @@ impl Tenants {
             show_deleted: request.show_deleted,
             ..TenantQuery::default()
         };
-        for comparison in filter::parse(&request.filter, "filter")? {
-            apply_tenant_filter(&mut query, &comparison)?;
+        for comparison in &comparisons {
+            apply_tenant_filter(&mut query, comparison)?;
         }
         let rows = self.store.list_tenants(platform.into(), &query).await?;
-        Ok(paging::cut_page(
-            rows,
-            request.page_size,
-            &fingerprint,
-            |tenant| tenant.id.to_string(),
-        ))
+        Ok(self
+            .store
+            .page_tokens()
+            .cut_page(rows, request.page_size, &fingerprint, |tenant| {
+                tenant.id.to_string()
+            }))
     }
 
     /// Applies `patch` to the tenant.

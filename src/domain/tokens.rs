@@ -1,8 +1,12 @@
 //! Configured bearer tokens (admin and service) and how a presented token
-//! is matched against them: in constant time, comparing with every one, so
-//! the time taken says nothing about which token came close.
+//! is matched against them: in constant time, comparing fixed-length
+//! SHA-256 digests with every one, so the time taken says nothing about
+//! which token came close, nor how long any of them is.
 
 use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::config::NamedToken;
 
@@ -10,8 +14,8 @@ use crate::config::NamedToken;
 pub(super) struct Token {
     /// The configured name.
     name: Arc<str>,
-    /// The bearer token.
-    secret: String,
+    /// The SHA-256 digest of the bearer token; the token itself is not kept.
+    digest: [u8; 32],
 }
 
 impl Token {
@@ -19,30 +23,26 @@ impl Token {
     pub(super) fn from_config(token: &NamedToken) -> Self {
         Self {
             name: Arc::from(token.name.as_str()),
-            secret: token.token.clone(),
+            digest: Sha256::digest(token.token.as_bytes()).into(),
         }
     }
 }
 
-/// Equality whose time depends on the lengths only, not on where the
-/// inputs differ.
+/// Equality of two secrets whose time depends on neither where they differ
+/// nor their lengths: their SHA-256 digests are compared with `subtle`.
 pub(super) fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
-    if left.len() != right.len() {
-        return false;
-    }
-    let difference = left
-        .iter()
-        .zip(right)
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-    std::hint::black_box(difference) == 0
+    let left: [u8; 32] = Sha256::digest(left).into();
+    let right: [u8; 32] = Sha256::digest(right).into();
+    left.ct_eq(&right).into()
 }
 
 /// The name of the configured token equal to `presented`, comparing
 /// against every one.
 pub(super) fn match_token(tokens: &[Token], presented: &str) -> Option<Arc<str>> {
+    let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
     let mut found = None;
     for token in tokens {
-        if constant_time_eq(token.secret.as_bytes(), presented.as_bytes()) {
+        if bool::from(token.digest.ct_eq(&presented)) {
             found = Some(Arc::clone(&token.name));
         }
     }
@@ -71,7 +71,20 @@ mod tests {
         );
         assert!(match_token(&tokens, "fedcba987654321").is_none());
         assert!(match_token(&tokens, "fedcba98765432100").is_none());
+        assert!(match_token(&tokens, "").is_none());
+    }
+
+    #[test]
+    fn secrets_of_any_length_compare_as_fixed_length_digests() {
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(constant_time_eq(b"abc", b"abc"));
+        // A prefix, an extension and the empty secret all differ; the
+        // comparison sees two 32-byte digests in each case.
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(!constant_time_eq(b"", b"abc"));
+        assert!(constant_time_eq(b"", b""));
+        let long = "x".repeat(10_000);
+        assert!(constant_time_eq(long.as_bytes(), long.as_bytes()));
     }
 }

@@ -17,7 +17,7 @@ use super::context::{PlatformScope, Scope};
 use super::ids::TenantId;
 use super::metric::Metric;
 use super::metrics::Metrics;
-use super::paging::{decode_token, encode_token, query_fingerprint};
+use super::paging::{PageTokens, query_fingerprint};
 use super::usage_event::UsageSettings;
 use super::usage_query::{DailyRollup, Granularity, check_range};
 use crate::error::{Error, Result};
@@ -113,16 +113,23 @@ impl ExportCursor {
         })
     }
 
-    /// Reads `token` issued for `query`: `None` to start at the beginning.
-    pub fn from_token(token: &str, query: &ExportQuery, field: &str) -> Result<Option<Self>> {
-        decode_token(token, &query.fingerprint(), field)?
+    /// Reads `token` issued for `query` and signed with `tokens`' key:
+    /// `None` to start at the beginning.
+    pub fn from_token(
+        tokens: &PageTokens,
+        token: &str,
+        query: &ExportQuery,
+        field: &str,
+    ) -> Result<Option<Self>> {
+        tokens
+            .decode(token, &query.fingerprint(), field)?
             .map(|text| Self::decode(&text, field))
             .transpose()
     }
 
-    /// The token to resume `query` after this rollup.
-    pub fn token(&self, query: &ExportQuery) -> String {
-        encode_token(&self.encode(), &query.fingerprint())
+    /// The token to resume `query` after this rollup, signed with `tokens`.
+    pub fn token(&self, tokens: &PageTokens, query: &ExportQuery) -> String {
+        tokens.encode(&self.encode(), &query.fingerprint())
     }
 }
 
@@ -179,6 +186,11 @@ impl Exports {
             store,
             settings,
         }
+    }
+
+    /// What signs and checks resume tokens.
+    pub fn page_tokens(&self) -> &PageTokens {
+        self.store.page_tokens()
     }
 
     /// The metrics an export reads: the named ones (each must exist), or
@@ -297,7 +309,7 @@ impl ExportReader {
     pub fn resume_token(&self) -> String {
         self.cursor
             .as_ref()
-            .map(|cursor| cursor.token(&self.query))
+            .map(|cursor| cursor.token(self.exports.page_tokens(), &self.query))
             .unwrap_or_default()
     }
 }
@@ -328,15 +340,18 @@ mod tests {
             day: day("2026-01-07"),
         };
         let export = query(&["api.calls"]);
-        let token = cursor.token(&export);
+        let tokens = PageTokens::random().expect("a key");
+        let token = cursor.token(&tokens, &export);
         assert_eq!(
-            ExportCursor::from_token(&token, &export, "resume_token").expect("own"),
+            ExportCursor::from_token(&tokens, &token, &export, "resume_token").expect("own"),
             Some(cursor)
         );
-        assert!(ExportCursor::from_token(&token, &query(&[]), "resume_token").is_err());
-        assert!(ExportCursor::from_token("garbage", &export, "resume_token").is_err());
+        assert!(ExportCursor::from_token(&tokens, &token, &query(&[]), "resume_token").is_err());
+        assert!(ExportCursor::from_token(&tokens, "garbage", &export, "resume_token").is_err());
+        let other = PageTokens::random().expect("a key");
+        assert!(ExportCursor::from_token(&other, &token, &export, "resume_token").is_err());
         assert_eq!(
-            ExportCursor::from_token("", &export, "resume_token").expect("start"),
+            ExportCursor::from_token(&tokens, "", &export, "resume_token").expect("start"),
             None
         );
     }

@@ -258,6 +258,7 @@ impl From<&CustomDomain> for pb::Domain {
             verification_record_value: domain.challenge_record_value(),
             create_time: Some(timestamp(domain.create_time)),
             verify_time: domain.verify_time.map(timestamp),
+            expire_time: domain.expire_time.map(timestamp),
         }
     }
 }

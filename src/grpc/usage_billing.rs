@@ -16,6 +16,7 @@ use crate::domain::context::{PlatformScope, TenantContext};
 use crate::domain::gate::Gate;
 use crate::domain::ids::TenantRef;
 use crate::domain::metric::validate_key;
+use crate::domain::paging::PageTokens;
 use crate::domain::usage_export::{ExportCursor, ExportQuery, ExportedRollup, Exports};
 use crate::domain::usage_summary::{Allowance, MetricSummary, UsageSummary};
 use crate::error::{Error, FieldViolation, Result};
@@ -83,6 +84,7 @@ pub fn summary_response(summary: &UsageSummary) -> pb::GetUsageSummaryResponse {
 /// the caller in `context`: the export and where it resumes.
 pub async fn export_request(
     gate: &Gate,
+    tokens: &PageTokens,
     context: &TenantContext,
     request: &pb::ExportUsageRequest,
 ) -> Result<(ExportQuery, Option<ExportCursor>)> {
@@ -106,7 +108,7 @@ pub async fn export_request(
         tenants.push(gate.scope_for(context, by).await?.tenant_id());
     }
     let query = ExportQuery::new(tenants, request.metrics.clone(), (start_day, end_day))?;
-    let cursor = ExportCursor::from_token(&request.resume_token, &query, "resume_token")?;
+    let cursor = ExportCursor::from_token(tokens, &request.resume_token, &query, "resume_token")?;
     Ok((query, cursor))
 }
 

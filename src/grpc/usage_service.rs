@@ -337,8 +337,13 @@ impl UsageService for UsageApi {
     ) -> Reply<BoxStream<pb::ExportUsageResponse>> {
         let context = context(&request)?;
         let platform = context.platform()?;
-        let (query, cursor) =
-            usage_billing::export_request(&self.gate, &context, request.get_ref()).await?;
+        let (query, cursor) = usage_billing::export_request(
+            &self.gate,
+            self.exports.page_tokens(),
+            &context,
+            request.get_ref(),
+        )
+        .await?;
         let (sender, receiver) = mpsc::channel(usage_billing::EXPORT_BUFFER);
         tokio::spawn(usage_billing::stream_export(
             self.exports.clone(),

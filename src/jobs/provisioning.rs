@@ -1,6 +1,6 @@
 //! The provisioning reconciler and the purge job, one loop: at start and
-//! every interval it finishes tenants a crash left PROVISIONING and purges
-//! deleted tenants past their purge time. Each step takes its own job lock
+//! every interval it finishes tenants a crash left PROVISIONING, purges
+//! deleted tenants past their purge time and removes expired domain claims. Each step takes its own job lock
 //! (see `domain::provision`), so one replica at a time does it.
 
 use std::time::Duration;
@@ -21,8 +21,19 @@ pub fn spawn(tenants: Tenants, interval: Duration) -> JoinHandle<()> {
             ticks.tick().await;
             reconcile(&tenants).await;
             purge(&tenants).await;
+            expire_domain_claims(&tenants).await;
         }
     })
+}
+
+async fn expire_domain_claims(tenants: &Tenants) {
+    match tenants.expire_domain_claims(Utc::now()).await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(claims = count, "expired domain claims removed"),
+        Err(error) => {
+            tracing::warn!(error = %error_chain(&error), "removing expired domain claims failed; retrying at the next tick");
+        }
+    }
 }
 
 async fn reconcile(tenants: &Tenants) {

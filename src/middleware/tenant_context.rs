@@ -1,7 +1,8 @@
 //! The tenant context layer: authenticates every call, resolves its tenant
 //! and checks both through the [`Gate`], then hands the handler a
 //! [`TenantContext`] in the request extensions. Refused calls never reach a
-//! handler. Health checks and reflection stay open.
+//! handler. Health checks and reflection stay open. A credential or tenant
+//! header sent more than once is refused before the gate is asked.
 //!
 //! It is a tower layer rather than a tonic interceptor because resolution
 //! is asynchronous (cache misses read the database); extensions set on the
@@ -19,6 +20,7 @@ use super::bulkhead::Bulkheads;
 use crate::domain::access;
 use crate::domain::context::{Caller, TenantContext};
 use crate::domain::gate::{Call, Gate, TENANT_ID_HEADER, TENANT_SLUG_HEADER};
+use crate::error::Error;
 use crate::grpc::origin::REQUEST_ID_HEADER;
 
 /// Puts a [`TenantContext`] into every admitted request.
@@ -81,6 +83,56 @@ fn header<'r, B>(request: &'r Request<B>, name: &str) -> Option<&'r str> {
         .and_then(|value| value.to_str().ok())
 }
 
+/// The one value of the credential or tenant header `name`, `None` when it
+/// is absent. Sent twice, it is refused rather than resolved by order: a
+/// proxy that appends its own value must not let either one win silently.
+/// A value that is not visible ASCII is refused too, not taken as absent,
+/// so it cannot make resolution fall through to a weaker source.
+fn credential_header<'r, B>(request: &'r Request<B>, name: &str) -> Result<Option<&'r str>, Error> {
+    let mut values = request.headers().get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(refused(
+            name,
+            "CREDENTIALS_AMBIGUOUS",
+            "must be sent once, not several times",
+        ));
+    }
+    value
+        .to_str()
+        .map(Some)
+        .map_err(|_| refused(name, "CREDENTIALS_MALFORMED", "must be visible ASCII"))
+}
+
+/// The refusal of a bad `name` header: UNAUTHENTICATED with `reason` for
+/// credentials, INVALID_ARGUMENT (naming the header) for the tenant headers.
+fn refused(name: &str, reason: &'static str, description: &str) -> Error {
+    if name == http::header::AUTHORIZATION.as_str() {
+        return Error::Unauthenticated {
+            reason,
+            message: format!("the authorization header {description}"),
+        };
+    }
+    Error::invalid_field(name, description)
+}
+
+/// What the gate reads from `request`, refusing ambiguous metadata.
+fn call_of<B>(request: &Request<B>) -> Result<Call<'_>, Error> {
+    Ok(Call {
+        authorization: credential_header(request, http::header::AUTHORIZATION.as_str())?,
+        tenant_id: credential_header(request, TENANT_ID_HEADER)?,
+        tenant_slug: credential_header(request, TENANT_SLUG_HEADER)?,
+        authority: request
+            .uri()
+            .authority()
+            .map(|authority| authority.as_str())
+            .or_else(|| header(request, http::header::HOST.as_str())),
+        request_id: header(request, REQUEST_ID_HEADER).unwrap_or_default(),
+    })
+}
+
 impl<S, B> Service<Request<B>> for TenantContextService<S>
 where
     S: Service<Request<B>, Response = Response<tonic::body::Body>> + Clone + Send + 'static,
@@ -108,19 +160,9 @@ where
         // The trace layer's span is current here, not in the future.
         let span = Span::current();
         Box::pin(async move {
-            let admitted = {
-                let call = Call {
-                    authorization: header(&request, http::header::AUTHORIZATION.as_str()),
-                    tenant_id: header(&request, TENANT_ID_HEADER),
-                    tenant_slug: header(&request, TENANT_SLUG_HEADER),
-                    authority: request
-                        .uri()
-                        .authority()
-                        .map(|authority| authority.as_str())
-                        .or_else(|| header(&request, http::header::HOST.as_str())),
-                    request_id: header(&request, REQUEST_ID_HEADER).unwrap_or_default(),
-                };
-                gate.admit(request.uri().path(), &call).await
+            let admitted = match call_of(&request) {
+                Ok(call) => gate.admit(request.uri().path(), &call).await,
+                Err(error) => Err(error),
             };
             let admitted = admitted.and_then(|context| {
                 let within_budget = budgeted_tenant(&context)

@@ -59,6 +59,7 @@ pub async fn operator_tenants(common: &CommonArgs, concurrency: u32) -> Result<(
     let settings = TenantSettings {
         purge_after: chrono::Duration::days(30),
         base_domain: None,
+        domain_claim_ttl: chrono::Duration::days(7),
     };
     let resolver = Arc::new(DnsTxtResolver::new(None)?);
     let tenants = Tenants::new(store.clone(), settings, resolver);

@@ -1,11 +1,13 @@
 //! Custom-domain rows.
 
+use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use super::entities::tenant_domain;
-use super::{Store, classify};
+use super::{Store, classify, insert_audit};
 use crate::domain::audit::AuditRecord;
 use crate::domain::context::Scope;
 use crate::domain::custom_domain::{CustomDomain, DomainState};
@@ -46,8 +48,8 @@ impl Store {
         Ok(row.map(from_model))
     }
 
-    /// The domain `hostname`, whichever tenant holds it.
-    pub async fn find_domain_by_hostname(
+    /// The VERIFIED domain `hostname`, whichever tenant holds it.
+    pub async fn find_verified_domain(
         &self,
         scope: Scope,
         hostname: &str,
@@ -55,11 +57,59 @@ impl Store {
         let txn = self.begin_in(scope).await?;
         let row = tenant_domain::Entity::find()
             .filter(tenant_domain::Column::Hostname.eq(hostname))
+            .filter(tenant_domain::Column::State.eq(DomainState::Verified.as_str()))
             .one(&txn)
             .await
             .map_err(classify)?;
         Self::end_read(txn).await?;
         Ok(row.map(from_model))
+    }
+
+    /// Other tenants' PENDING claims on `hostname`, at most `limit`.
+    pub async fn find_rival_claims(
+        &self,
+        scope: Scope,
+        hostname: &str,
+        except: TenantId,
+        limit: u64,
+    ) -> Result<Vec<CustomDomain>> {
+        let txn = self.begin_in(scope).await?;
+        let rows = tenant_domain::Entity::find()
+            .filter(tenant_domain::Column::Hostname.eq(hostname))
+            .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
+            .filter(tenant_domain::Column::TenantId.ne(except.as_uuid()))
+            .order_by_asc(tenant_domain::Column::Id)
+            .limit(limit)
+            .all(&txn)
+            .await
+            .map_err(classify)?;
+        Self::end_read(txn).await?;
+        Ok(rows.into_iter().map(from_model).collect())
+    }
+
+    /// Replaces the expired claim `old` with the fresh claim `new`, with
+    /// its audit record; `false` if `old` was gone or changed meanwhile.
+    pub async fn renew_domain_claim(
+        &self,
+        scope: Scope,
+        old: &CustomDomain,
+        new: &CustomDomain,
+        audit: AuditRecord,
+    ) -> Result<bool> {
+        let txn = self.begin_in(scope).await?;
+        let deleted = tenant_domain::Entity::delete_many()
+            .filter(tenant_domain::Column::Id.eq(old.id))
+            .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(classify)?;
+        if deleted.rows_affected == 0 {
+            txn.rollback().await.map_err(classify)?;
+            return Ok(false);
+        }
+        to_active_model(new).insert(&txn).await.map_err(classify)?;
+        self.commit_with_audit(txn, audit).await?;
+        Ok(true)
     }
 
     /// Domains of `tenant_id` after `after` (a hostname), by hostname.
@@ -99,13 +149,17 @@ impl Store {
             .await
     }
 
-    /// Stores a pending domain as verified, with its audit record; `false`
-    /// if it was removed or verified meanwhile.
+    /// Stores a pending domain as verified, with its audit record, and
+    /// releases the rival claims in the same transaction, each with its
+    /// own audit record on its own tenant; `false` (and nothing written) if
+    /// the domain was removed or verified meanwhile. A rival claim already
+    /// gone is skipped.
     pub async fn mark_domain_verified(
         &self,
         scope: Scope,
         verified: &CustomDomain,
         audit: AuditRecord,
+        released: Vec<(CustomDomain, AuditRecord)>,
     ) -> Result<bool> {
         let txn = self.begin_in(scope).await?;
         let updated = tenant_domain::Entity::update_many()
@@ -119,8 +173,68 @@ impl Store {
             .exec(&txn)
             .await
             .map_err(classify)?;
-        self.commit_if_changed(txn, updated.rows_affected, audit)
+        if updated.rows_affected == 0 {
+            txn.rollback().await.map_err(classify)?;
+            return Ok(false);
+        }
+        self.release_in(&txn, released).await?;
+        self.enter(&txn, scope).await?;
+        self.commit_with_audit(txn, audit).await?;
+        Ok(true)
+    }
+
+    /// PENDING claims made before `made_before`, at most `limit`, of every
+    /// tenant.
+    pub async fn claims_made_before(
+        &self,
+        scope: Scope,
+        made_before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<CustomDomain>> {
+        let txn = self.begin_in(scope).await?;
+        let rows = tenant_domain::Entity::find()
+            .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
+            .filter(tenant_domain::Column::CreateTime.lt(made_before))
+            .order_by_asc(tenant_domain::Column::Id)
+            .limit(limit)
+            .all(&txn)
             .await
+            .map_err(classify)?;
+        Self::end_read(txn).await?;
+        Ok(rows.into_iter().map(from_model).collect())
+    }
+
+    /// Removes the claims still PENDING, each with its audit record, in
+    /// one transaction; how many were removed.
+    pub async fn release_claims(&self, released: Vec<(CustomDomain, AuditRecord)>) -> Result<u64> {
+        let txn = self.begin_in(Scope::Platform).await?;
+        let count = self.release_in(&txn, released).await?;
+        txn.commit().await.map_err(classify)?;
+        Ok(count)
+    }
+
+    /// Removes each claim still PENDING in its own tenant's scope, writing
+    /// its audit record; a claim already gone or verified is skipped.
+    async fn release_in(
+        &self,
+        txn: &DatabaseTransaction,
+        released: Vec<(CustomDomain, AuditRecord)>,
+    ) -> Result<u64> {
+        let mut count = 0;
+        for (claim, release) in released {
+            self.enter(txn, Scope::Tenant(claim.tenant_id)).await?;
+            let deleted = tenant_domain::Entity::delete_many()
+                .filter(tenant_domain::Column::Id.eq(claim.id))
+                .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
+                .exec(txn)
+                .await
+                .map_err(classify)?;
+            if deleted.rows_affected > 0 {
+                insert_audit(txn, release).await?;
+                count += 1;
+            }
+        }
+        Ok(count)
     }
 }
 
@@ -145,5 +259,6 @@ fn from_model(row: tenant_domain::Model) -> CustomDomain {
         verification_token: row.verification_token,
         create_time: row.create_time,
         verify_time: row.verify_time,
+        expire_time: None,
     }
 }

@@ -28,6 +28,7 @@ mod plans;
 mod purge;
 mod quota_overrides;
 mod rollup_statements;
+mod secrets;
 mod tenant_archive;
 mod tenants;
 mod usage;
@@ -55,6 +56,7 @@ use crate::changefeed::{CHANNEL, Change, ChangeFeed, Subscription};
 use crate::domain::audit::AuditRecord;
 use crate::domain::context::Scope;
 use crate::domain::ids::new_v7_at;
+use crate::domain::paging::PageTokens;
 use crate::error::{Error, Result};
 
 /// A handle on the control-plane database; cheap to clone.
@@ -64,6 +66,9 @@ pub struct Store {
     db: DatabaseConnection,
     /// Where committed changes are announced in this process.
     feed: ChangeFeed,
+    /// Signs and checks page tokens: a per-process key until
+    /// [`Self::with_page_token_key`] sets the shared one.
+    page_tokens: PageTokens,
 }
 
 /// The advisory lock key migrations hold on PostgreSQL ("tenantd" in ASCII).
@@ -102,6 +107,7 @@ impl Store {
         Ok(Self {
             db,
             feed: ChangeFeed::new(),
+            page_tokens: PageTokens::random()?,
         })
     }
 
@@ -300,10 +306,23 @@ const UNIQUE_INDEXES: &[(&[&str], &str, &str)] = &[
         "TENANT_ALREADY_EXISTS",
         "a tenant with this id already exists",
     ),
+    // Before the hostname index: SQLite names both columns of this one.
     (
-        &["ux_tenant_domains_hostname", "tenant_domains.hostname"],
+        &[
+            "ux_tenant_domains_tenant_hostname",
+            "tenant_domains.tenant_id, tenant_domains.hostname",
+        ],
         "DOMAIN_ALREADY_EXISTS",
-        "this hostname is already claimed by a tenant",
+        "the tenant already has this hostname",
+    ),
+    (
+        &[
+            "ux_tenant_domains_verified_hostname",
+            "ux_tenant_domains_hostname",
+            "tenant_domains.hostname",
+        ],
+        "DOMAIN_ALREADY_EXISTS",
+        "this hostname is verified by a tenant",
     ),
     (
         &["ux_api_keys_prefix", "api_keys.prefix"],

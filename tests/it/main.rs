@@ -5,6 +5,7 @@
 
 mod support;
 
+mod ambiguous_credentials;
 mod api_keys;
 mod audit;
 mod bulkheads;
@@ -15,14 +16,17 @@ mod config_watch_flags;
 mod context;
 mod context_changes;
 mod contract;
+mod domain_claims;
 mod domains;
 mod failure_contract;
+mod filter_limits;
 mod flags;
 mod flags_eval;
 mod flags_replicas;
 mod isolation;
 mod lifecycle;
 mod listing;
+mod page_tokens;
 mod process;
 mod provisioning;
 mod provisioning_concurrency;

@@ -11,7 +11,9 @@ pub struct Model {
     pub id: Uuid,
     /// Owning tenant.
     pub tenant_id: Uuid,
-    /// ASCII hostname, unique across tenants (`ux_tenant_domains_hostname`).
+    /// ASCII hostname: one claim per tenant
+    /// (`ux_tenant_domains_tenant_hostname`), one VERIFIED claim across
+    /// tenants (`ux_tenant_domains_verified_hostname`).
     pub hostname: String,
     /// `PENDING` or `VERIFIED`.
     pub state: String,
