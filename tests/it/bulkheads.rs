@@ -150,16 +150,32 @@ async fn a_tenant_at_its_concurrency_is_refused_and_others_are_not() {
         .collect();
     let mut own = configs(&server.channel, &key);
     let mut service = configs(&server.channel, SERVICE_TOKEN);
+    // Both reports wait on the held row before the third call is made.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        match own.get_config(get_config(&noisy)).await {
-            Err(status) => break status,
-            Ok(_) => {
-                assert!(tokio::time::Instant::now() < deadline, "never refused");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+    loop {
+        let waiting_sessions = owner
+            .query_one_raw(Statement::from_string(
+                owner.get_database_backend(),
+                "SELECT count(*) AS waiting FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            ))
+            .await
+            .expect("read pg_stat_activity")
+            .and_then(|row| row.try_get::<i64>("", "waiting").ok())
+            .unwrap_or_default();
+        if waiting_sessions == 2 {
+            break;
         }
-    };
+        if tokio::time::Instant::now() >= deadline {
+            held.rollback().await.expect("let go");
+            panic!("the reports never waited: {waiting_sessions} sessions wait");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let status = own
+        .get_config(get_config(&noisy))
+        .await
+        .expect_err("a third call is over the budget");
     assert_error(
         &status,
         Code::ResourceExhausted,
