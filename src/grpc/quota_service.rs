@@ -51,8 +51,10 @@ impl QuotaApi {
         operation: Operation,
         call: Result<crate::domain::quota::QuotaCall, Error>,
     ) -> Result<Vec<QuotaOutcome>, Error> {
+        // The call's bounds are checked before any other work.
+        let call = call?;
         let scope = self.scope(context, parent).await?;
-        self.quotas.apply(&scope, operation, call?).await
+        self.quotas.apply(&scope, operation, call).await
     }
 }
 
@@ -289,6 +291,7 @@ impl QuotaService for QuotaApi {
         let context = context(&request)?;
         let request = request.into_inner();
         let result = async {
+            quota_convert::status_keys(&request.quotas)?;
             let scope = self.scope(&context, &request.parent).await?;
             self.quotas.status(&scope, &request.quotas).await
         }

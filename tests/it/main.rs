@@ -33,6 +33,7 @@ mod quota_cache;
 mod quota_cluster;
 mod quota_failure;
 mod quota_metered;
+mod quota_overflow;
 mod quota_overrides;
 mod quota_plans;
 mod quota_warnings;
