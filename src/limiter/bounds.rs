@@ -32,6 +32,16 @@ pub const MAX_USAGE: i64 = 4 * MAX_AMOUNT;
 /// 3.6 × 10^21 ms, beyond `i64`).
 pub const MAX_WAIT_MS: i64 = 100 * 365 * 24 * 3_600_000;
 
+/// Integers Lua's doubles hold exactly: up to 2^53.
+const LUA_EXACT: i64 = 1 << 53;
+
+// The bounds hold together, checked when compiling: a ceiling with 100 %
+// grace fits a counter, usage plus one cost is exact in Lua, and so is a
+// reset time (now, until 2100, plus the longest wait).
+const _: () = assert!(2 * MAX_AMOUNT <= MAX_USAGE);
+const _: () = assert!(MAX_USAGE + MAX_AMOUNT < LUA_EXACT);
+const _: () = assert!(4_102_444_800_000 + MAX_WAIT_MS < LUA_EXACT);
+
 /// The violation of a cost, limit or burst `field` beyond [`MAX_AMOUNT`].
 pub fn amount_violation(field: impl Into<String>, what: &str) -> FieldViolation {
     FieldViolation::new(field, format!("{what} must be at most {MAX_AMOUNT}"))
@@ -90,17 +100,6 @@ pub fn clamp_wait(ms: f64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_bounds_keep_lua_doubles_exact() {
-        let exact = 2_i64.pow(53);
-        assert!(2 * MAX_AMOUNT <= MAX_USAGE, "a ceiling with grace fits");
-        assert!(MAX_USAGE + MAX_AMOUNT < exact, "usage plus a cost is exact");
-        assert!(
-            MAX_WAIT_MS + 4_102_444_800_000 < exact,
-            "reset times stay exact"
-        );
-    }
 
     #[test]
     fn waits_are_clamped() {

@@ -29,6 +29,7 @@ mod provisioning_rights;
 mod provisioning_rollout;
 mod purge_tables;
 mod quota;
+mod quota_bounds;
 mod quota_cache;
 mod quota_cluster;
 mod quota_failure;
