@@ -5,6 +5,7 @@ use tonic::{Request, Response, Status};
 
 use super::context::context;
 use super::convert::etag;
+use super::quota_call;
 use super::quota_convert::{self, quota_result, quota_status};
 use crate::domain::context::{Scope, TenantContext, TenantScope};
 use crate::domain::gate::Gate;
@@ -232,8 +233,7 @@ impl QuotaService for QuotaApi {
     ) -> Reply<pb::CheckQuotaResponse> {
         let context = context(&request)?;
         let request = request.into_inner();
-        let call =
-            quota_convert::quota_call(&request.costs, request.mode, &request.request_id, false);
+        let call = quota_call::quota_call(&request.costs, request.mode, &request.request_id, false);
         let result = self
             .apply(&context, &request.parent, Operation::Check, call)
             .await;
@@ -253,8 +253,7 @@ impl QuotaService for QuotaApi {
     ) -> Reply<pb::AllocateQuotaResponse> {
         let context = context(&request)?;
         let request = request.into_inner();
-        let call =
-            quota_convert::quota_call(&request.costs, request.mode, &request.request_id, false);
+        let call = quota_call::quota_call(&request.costs, request.mode, &request.request_id, false);
         let result = self
             .apply(&context, &request.parent, Operation::Allocate, call)
             .await;
@@ -274,7 +273,7 @@ impl QuotaService for QuotaApi {
     ) -> Reply<pb::ReleaseQuotaResponse> {
         let context = context(&request)?;
         let request = request.into_inner();
-        let call = quota_convert::quota_call(&request.costs, 0, &request.request_id, true);
+        let call = quota_call::quota_call(&request.costs, 0, &request.request_id, true);
         let result = self
             .apply(&context, &request.parent, Operation::Release, call)
             .await;
@@ -291,7 +290,7 @@ impl QuotaService for QuotaApi {
         let context = context(&request)?;
         let request = request.into_inner();
         let result = async {
-            quota_convert::status_keys(&request.quotas)?;
+            quota_call::status_keys(&request.quotas)?;
             let scope = self.scope(&context, &request.parent).await?;
             self.quotas.status(&scope, &request.quotas).await
         }

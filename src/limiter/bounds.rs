@@ -47,6 +47,12 @@ pub fn amount_violation(field: impl Into<String>, what: &str) -> FieldViolation 
     FieldViolation::new(field, format!("{what} must be at most {MAX_AMOUNT}"))
 }
 
+/// Whether `cost` is within `±`[`MAX_AMOUNT`].
+pub fn cost_in_bounds(cost: i64) -> bool {
+    cost.checked_abs()
+        .is_some_and(|magnitude| magnitude <= MAX_AMOUNT)
+}
+
 /// A charge of `item` would take its counter beyond [`MAX_USAGE`].
 pub fn beyond_usage(item: &Item) -> Error {
     Error::InvalidArgument(vec![FieldViolation::new(
@@ -71,7 +77,7 @@ pub fn check_batch(batch: &Batch) -> Result<()> {
     let violations: Vec<FieldViolation> = batch
         .items
         .iter()
-        .filter(|item| item.cost.checked_abs().is_none_or(|cost| cost > MAX_AMOUNT))
+        .filter(|item| !cost_in_bounds(item.cost))
         .map(|item| amount_violation(item.field.clone(), "a cost, in magnitude,"))
         .collect();
     if !violations.is_empty() {
