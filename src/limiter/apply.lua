@@ -104,7 +104,7 @@ local function change(item, used, delta)
     local level = math.max(used + delta, 0)
     redis.call('HSET', item.key, 'level', string.format('%.17g', level), 'at', fmt(now))
     local drain_ms = 1000
-    if item.p1 > 0 then drain_ms = drain_ms + math.ceil(level * item.p2 / item.p1) end
+    if item.p1 > 0 then drain_ms = drain_ms + wait(level * item.p2 / item.p1) end
     redis.call('PEXPIRE', item.key, drain_ms)
   elseif item.counter == 'sw' then
     redis.call('ZREMRANGEBYSCORE', item.key, '-inf', fmt(now - item.p1 * 1000))

@@ -21,11 +21,18 @@ use crate::support::server::{Credentials, SERVICE_TOKEN};
 use crate::support::status::invalid_fields;
 use crate::support::{Backend, TestServer};
 
-/// A plan every charge of `hostile` tries to break: seats held, and an
-/// unlimited daily count.
+/// A plan every charge of `hostile` tries to break: seats held, an
+/// unlimited daily count, and a bucket that would take 10^15 hours to
+/// drain.
 fn hostile_plan() -> Vec<pb::QuotaDefinition> {
     vec![
         definition("seats", pb::QuotaKind::Allocation, 10),
+        pb::QuotaDefinition {
+            period: pb::QuotaPeriod::Hour.into(),
+            burst: MAX_AMOUNT,
+            shadow: true,
+            ..definition("slow", pb::QuotaKind::Rate, 1)
+        },
         pb::QuotaDefinition {
             period: pb::QuotaPeriod::Day.into(),
             unlimited: true,
@@ -141,6 +148,28 @@ async fn hostile_charges(client: &mut Quotas, hostile: &str) {
     assert_eq!(used(client, hostile, "events").await, MAX_USAGE);
 }
 
+/// A bucket drained at one token an hour holds 10^15 tokens: its wait is
+/// clamped, and Redis, which refuses a non-integer expiry, still answers
+/// (rather than the fallback, `degraded`).
+async fn slowest_bucket(client: &mut Quotas, hostile: &str) {
+    let answer = client
+        .check_quota(pb::CheckQuotaRequest {
+            parent: hostile.to_owned(),
+            costs: costs(&[("slow", MAX_AMOUNT)]),
+            mode: pb::QuotaMode::AllOrNothing.into(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("a shadow quota never refuses")
+        .into_inner();
+    assert!(!answer.degraded, "{answer:?}");
+    let result = &answer.results[0];
+    assert_eq!(result.used, MAX_AMOUNT);
+    let reset = result.reset_time.expect("a reset time");
+    let years = (reset.seconds - chrono::Utc::now().timestamp()) / (365 * 24 * 3600);
+    assert!((99..=100).contains(&years), "{reset:?}");
+}
+
 /// Every quota call of the bystander answers normally.
 async fn bystander_answers(server: &TestServer, client: &mut Quotas, bystander: &str) {
     assert_eq!(
@@ -178,6 +207,7 @@ async fn run(server: TestServer) {
     let bystander = tenant_on_plan(&server, "bystander", bystander_plan()).await;
     let mut client = quotas(&server);
     hostile_charges(&mut client, &hostile).await;
+    slowest_bucket(&mut client, &hostile).await;
     bystander_answers(&server, &mut client, &bystander).await;
     server.stop().await;
 }
