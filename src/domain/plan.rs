@@ -4,7 +4,8 @@
 //! Invariants kept here: a [`Plan`] that passed [`validate_plan`] has a
 //! valid id, at most [`MAX_QUOTAS`] definitions with unique keys, and every
 //! definition's period matches its kind (SECOND/MINUTE/HOUR for RATE,
-//! DAY/MONTH for PERIODIC, none for ALLOCATION). Definitions are stored as
+//! DAY/MONTH for PERIODIC, none for ALLOCATION), and limits and bursts of
+//! at most [`MAX_AMOUNT`]. Definitions are stored as
 //! JSON in the `plans` table in exactly the serde form of this module.
 
 use std::collections::HashSet;
@@ -15,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::isolation::IsolationModel;
 use crate::error::{Error, FieldViolation, Result};
+use crate::limiter::bounds::MAX_AMOUNT;
 
 /// Most quota definitions in one plan.
 pub const MAX_QUOTAS: usize = 100;
@@ -316,8 +318,11 @@ fn validate_definition(quota: &QuotaDefinition, path: &str, violations: &mut Vec
     if quota.display_name.chars().count() > 200 {
         violation("display_name", "must be at most 200 characters");
     }
-    if quota.limit < 0 {
-        violation("limit", "must be 0 or more");
+    if !(0..=MAX_AMOUNT).contains(&quota.limit) {
+        violation("limit", &format!("must be 0 to {MAX_AMOUNT}"));
+    }
+    if quota.burst > MAX_AMOUNT {
+        violation("burst", &format!("must be at most {MAX_AMOUNT}"));
     }
     let period_fits = match (quota.kind, quota.period) {
         (QuotaKind::Rate, Some(period)) => period.rate_millis().is_some(),

@@ -21,6 +21,7 @@ use super::tenants::Tenants;
 use super::usage::Usage;
 use crate::changefeed::Change;
 use crate::error::{Error, QuotaViolation, Result};
+use crate::limiter::bounds::{MAX_AMOUNT, MAX_USAGE};
 use crate::limiter::{Action, Batch, Counter, Item, Limiter, Mode, Outcome};
 use crate::storage::Store;
 
@@ -70,11 +71,22 @@ impl Operation {
     }
 }
 
+/// One cost of a validated call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cost {
+    /// The quota key.
+    pub quota: String,
+    /// How much, within `±`[`MAX_AMOUNT`].
+    pub amount: i64,
+    /// The request field it came from, e.g. `costs[2].cost`.
+    pub field: String,
+}
+
 /// A validated call.
 #[derive(Debug, Clone)]
 pub struct QuotaCall {
-    /// `(quota key, cost)` in the caller's order.
-    pub costs: Vec<(String, i64)>,
+    /// The costs, in the caller's order.
+    pub costs: Vec<Cost>,
     /// How refusals are treated.
     pub mode: Mode,
     /// The caller's request id.
@@ -96,20 +108,23 @@ pub struct Limit {
 
 impl Limit {
     /// The most usage may reach: the limit (the burst for a token bucket)
-    /// plus the grace; `None` when unlimited.
+    /// plus the grace; `None` when unlimited. Within the counters' bounds.
     pub fn ceiling(&self) -> Option<i64> {
         let capacity = self.capacity()?;
-        Some(capacity + capacity * i64::from(self.definition.grace_percent) / 100)
+        let grace = capacity.saturating_mul(i64::from(self.definition.grace_percent)) / 100;
+        Some(capacity.saturating_add(grace).clamp(0, MAX_USAGE))
     }
 
     /// The limit usage is compared with: the burst for a token bucket.
+    /// Limits stored before [`MAX_AMOUNT`] bounded them count as that.
     pub fn capacity(&self) -> Option<i64> {
         let limit = self.limit?;
-        Some(if self.token_bucket() {
+        let capacity = if self.token_bucket() {
             self.definition.burst_for(limit)
         } else {
             limit
-        })
+        };
+        Some(capacity.clamp(0, MAX_AMOUNT))
     }
 
     fn token_bucket(&self) -> bool {
@@ -124,7 +139,7 @@ impl Limit {
         let period = self.definition.period.unwrap_or(QuotaPeriod::Second);
         match (self.definition.kind, period.rate_millis()) {
             (QuotaKind::Rate, Some(period_ms)) if self.token_bucket() => Counter::TokenBucket {
-                limit: self.limit.unwrap_or(0),
+                limit: self.limit.unwrap_or(0).clamp(0, MAX_AMOUNT),
                 period_ms,
             },
             (QuotaKind::Rate, Some(period_ms)) => Counter::SlidingWindow { period_ms },
@@ -145,7 +160,7 @@ impl Limit {
     /// `i64::MAX` when unlimited.
     pub fn remaining(&self, used: i64) -> i64 {
         self.capacity()
-            .map_or(i64::MAX, |capacity| (capacity - used).max(0))
+            .map_or(i64::MAX, |capacity| capacity.saturating_sub(used).max(0))
     }
 
     fn describe(&self, used: i64) -> String {
@@ -315,7 +330,7 @@ impl Quotas {
         let mut metered = Vec::with_capacity(chosen.len());
         for (limit, cost, action) in &chosen {
             metered.push(if is_metered(limit) {
-                Some(metered_outcome(&self.usage, scope, limit, *action, *cost, now).await?)
+                Some(metered_outcome(&self.usage, scope, limit, *action, cost.amount, now).await?)
             } else {
                 None
             });
@@ -335,9 +350,10 @@ impl Quotas {
                 quota: limit.definition.key.clone(),
                 counter: limit.counter(now),
                 action: *action,
-                cost: *cost,
+                cost: cost.amount,
                 // A shadow quota counts but never refuses.
                 ceiling: limit.ceiling().filter(|_| !limit.definition.shadow),
+                field: cost.field.clone(),
             })
             .collect();
         let mut counted = if items.is_empty() {
@@ -362,7 +378,7 @@ impl Quotas {
             };
             outcomes.push(QuotaOutcome {
                 limit,
-                cost,
+                cost: cost.amount,
                 charged,
                 released: action == Action::Release,
                 outcome,
@@ -394,7 +410,15 @@ impl Quotas {
             return Ok((plan, Vec::new()));
         }
         let call = QuotaCall {
-            costs: keys.into_iter().map(|key| (key, 0)).collect(),
+            costs: keys
+                .into_iter()
+                .enumerate()
+                .map(|(index, quota)| Cost {
+                    quota,
+                    amount: 0,
+                    field: format!("quotas[{index}]"),
+                })
+                .collect(),
             mode: Mode::CheckOnly,
             request_id: None,
         };
@@ -411,9 +435,10 @@ fn choose(
     limits: &[Limit],
     operation: Operation,
     call: &QuotaCall,
-) -> Result<Vec<(Limit, i64, Action)>> {
+) -> Result<Vec<(Limit, Cost, Action)>> {
     let mut chosen = Vec::with_capacity(call.costs.len());
-    for (key, cost) in &call.costs {
+    for cost in &call.costs {
+        let key = &cost.quota;
         let limit = limits
             .iter()
             .find(|limit| &limit.definition.key == key)
@@ -433,7 +458,7 @@ fn choose(
             (Operation::Check, QuotaKind::Allocation) if call.mode != Mode::Adjust => Action::Check,
             _ => Action::Charge,
         };
-        chosen.push((limit.clone(), *cost, action));
+        chosen.push((limit.clone(), cost.clone(), action));
     }
     Ok(chosen)
 }

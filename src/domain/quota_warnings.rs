@@ -38,12 +38,13 @@ impl QuotaOutcome {
         let key = &self.limit.definition.key;
         let after = self.outcome.used;
         let before = if self.charged {
-            after - self.outcome.granted
+            after.saturating_sub(self.outcome.granted)
         } else {
             after
         };
-        let reached =
-            |usage: i64, percent: i32| usage.saturating_mul(100) >= capacity * i64::from(percent);
+        let reached = |usage: i64, percent: i32| {
+            usage.saturating_mul(100) >= capacity.saturating_mul(i64::from(percent))
+        };
         let mut warnings = Vec::new();
         let highest = self
             .limit

@@ -19,7 +19,7 @@ use super::context::TenantContext;
 use super::gate::Gate;
 use super::ids::{TenantId, TenantRef};
 use super::plan::{QuotaPeriod, is_quota_key};
-use super::quota::{Operation, QuotaCall, Quotas};
+use super::quota::{Cost, Operation, QuotaCall, Quotas};
 use crate::error::{Error, FieldViolation, Result};
 use crate::limiter::Mode;
 
@@ -34,6 +34,12 @@ pub const TENANT_SLUG_ENTRY: &str = "tenant_slug";
 pub const QUOTA_ENTRY: &str = "quota";
 /// Most descriptors in one request.
 pub const MAX_DESCRIPTORS: usize = 20;
+/// Most entries in one descriptor.
+pub const MAX_ENTRIES: usize = 32;
+/// Longest descriptor entry key, in bytes.
+pub const MAX_ENTRY_KEY_BYTES: usize = 256;
+/// Longest descriptor entry value (or request domain), in bytes.
+pub const MAX_ENTRY_VALUE_BYTES: usize = 4096;
 
 /// One descriptor, read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,7 +146,11 @@ impl RateLimits {
             };
             let scope = self.gate.scope_for(context, &by).await?;
             let call = QuotaCall {
-                costs: vec![(check.quota.clone(), check.hits)],
+                costs: vec![Cost {
+                    quota: check.quota.clone(),
+                    amount: check.hits,
+                    field: format!("descriptors[{index}].hits_addend"),
+                }],
                 mode: Mode::AllOrNothing,
                 request_id: None,
             };

@@ -12,6 +12,7 @@ pub mod flag_convert;
 pub mod flag_encode;
 pub mod flag_service;
 pub mod origin;
+pub mod quota_call;
 pub mod quota_convert;
 pub mod quota_service;
 pub mod ratelimit_service;

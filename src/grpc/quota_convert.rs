@@ -6,17 +6,17 @@ use prost_types::FieldMask;
 use super::convert::{isolation_model, requested_isolation, timestamp};
 use crate::domain::isolation::IsolationModel;
 use crate::domain::plan::{
-    Plan, QuotaDefinition, QuotaKind, QuotaPeriod, RateAlgorithm, validate_plan_id,
-    validate_plan_text, validate_quotas,
+    MAX_QUOTAS, MAX_THRESHOLDS, Plan, QuotaDefinition, QuotaKind, QuotaPeriod, RateAlgorithm,
+    validate_plan_id, validate_plan_text, validate_quotas,
 };
 use crate::domain::plans::{NewPlan, PlanPatch};
-use crate::domain::quota::{MAX_COSTS, QuotaCall, QuotaOutcome};
+use crate::domain::quota::QuotaOutcome;
 use crate::domain::quota_warnings::WarningKind;
 use crate::error::{Error, FieldViolation, Result};
-use crate::limiter::Mode;
+use crate::limiter::bounds::MAX_AMOUNT;
 use crate::pb;
 
-fn into_result<T>(value: T, violations: Vec<FieldViolation>) -> Result<T> {
+pub(super) fn into_result<T>(value: T, violations: Vec<FieldViolation>) -> Result<T> {
     if violations.is_empty() {
         Ok(value)
     } else {
@@ -73,6 +73,12 @@ fn definition_from(
         violations.push(FieldViolation::new(format!("{path}.kind"), "is required"));
         QuotaKind::Allocation
     });
+    // Bounded before it is copied; validate_quotas reports it.
+    let thresholds = if quota.warning_threshold_percents.len() > MAX_THRESHOLDS {
+        vec![0; MAX_THRESHOLDS + 1]
+    } else {
+        quota.warning_threshold_percents.clone()
+    };
     let algorithm = match pb::RateLimitAlgorithm::try_from(quota.algorithm) {
         Ok(pb::RateLimitAlgorithm::TokenBucket) => Some(RateAlgorithm::TokenBucket),
         Ok(pb::RateLimitAlgorithm::SlidingWindow) => Some(RateAlgorithm::SlidingWindow),
@@ -88,7 +94,7 @@ fn definition_from(
         algorithm,
         burst: quota.burst,
         usage_metric: quota.usage_metric.clone(),
-        warning_threshold_percents: quota.warning_threshold_percents.clone(),
+        warning_threshold_percents: thresholds,
         grace_percent: quota.grace_percent,
         shadow: quota.shadow,
     }
@@ -99,6 +105,14 @@ fn quotas_from(
     field: &str,
     violations: &mut Vec<FieldViolation>,
 ) -> Vec<QuotaDefinition> {
+    // Counted before any definition is read.
+    if quotas.len() > MAX_QUOTAS {
+        violations.push(FieldViolation::new(
+            field,
+            format!("must hold at most {MAX_QUOTAS} quotas"),
+        ));
+        return Vec::new();
+    }
     let definitions: Vec<QuotaDefinition> = quotas
         .iter()
         .enumerate()
@@ -229,67 +243,6 @@ impl From<&Plan> for pb::Plan {
     }
 }
 
-/// Validates the costs, mode and request id of a Check, Allocate or
-/// Release call; `release` calls take no mode and positive costs only.
-pub fn quota_call(
-    costs: &[pb::QuotaCost],
-    mode: i32,
-    request_id: &str,
-    release: bool,
-) -> Result<QuotaCall> {
-    let mut violations = Vec::new();
-    let mode = match pb::QuotaMode::try_from(mode) {
-        _ if release => Mode::AllOrNothing,
-        Ok(pb::QuotaMode::Unspecified | pb::QuotaMode::AllOrNothing) => Mode::AllOrNothing,
-        Ok(pb::QuotaMode::BestEffort) => Mode::BestEffort,
-        Ok(pb::QuotaMode::CheckOnly) => Mode::CheckOnly,
-        Ok(pb::QuotaMode::Adjust) => Mode::Adjust,
-        Err(_) => {
-            violations.push(FieldViolation::new("mode", "is not a QuotaMode"));
-            Mode::AllOrNothing
-        }
-    };
-    if costs.is_empty() || costs.len() > MAX_COSTS {
-        violations.push(FieldViolation::new(
-            "costs",
-            format!("must hold 1 to {MAX_COSTS} costs"),
-        ));
-    }
-    let mut pairs: Vec<(String, i64)> = Vec::with_capacity(costs.len());
-    for (index, cost) in costs.iter().enumerate() {
-        if pairs.iter().any(|(key, _)| *key == cost.quota) {
-            violations.push(FieldViolation::new(
-                format!("costs[{index}].quota"),
-                format!("{:?} is named twice; one cost per quota", cost.quota),
-            ));
-        }
-        if cost.cost < 0 && mode != Mode::Adjust {
-            violations.push(FieldViolation::new(
-                format!("costs[{index}].cost"),
-                "must not be negative outside ADJUST mode",
-            ));
-        }
-        pairs.push((
-            cost.quota.clone(),
-            if cost.cost == 0 { 1 } else { cost.cost },
-        ));
-    }
-    let request_id_valid =
-        request_id.len() <= 128 && request_id.bytes().all(|byte| byte.is_ascii_graphic());
-    if !request_id_valid {
-        violations.push(FieldViolation::new(
-            "request_id",
-            "must be at most 128 printable ASCII characters; a UUID is recommended",
-        ));
-    }
-    let call = QuotaCall {
-        costs: pairs,
-        mode,
-        request_id: (!request_id.is_empty()).then(|| request_id.to_owned()),
-    };
-    into_result(call, violations)
-}
-
 /// One result of a call.
 pub fn quota_result(result: &QuotaOutcome) -> pb::QuotaResult {
     let limit = &result.limit;
@@ -391,10 +344,10 @@ pub fn override_change(
     };
     let name = crate::domain::ids::QuotaOverrideName::parse(&value.name, "quota_override.name")?;
     let mut violations = Vec::new();
-    if !value.unlimited && value.limit < 0 {
-        violations.push(crate::error::FieldViolation::new(
+    if !value.unlimited && !(0..=MAX_AMOUNT).contains(&value.limit) {
+        violations.push(FieldViolation::new(
             "quota_override.limit",
-            "must be 0 or more",
+            format!("must be 0 to {MAX_AMOUNT}"),
         ));
     }
     crate::domain::validate::reason(

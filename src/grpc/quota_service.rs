@@ -5,6 +5,7 @@ use tonic::{Request, Response, Status};
 
 use super::context::context;
 use super::convert::etag;
+use super::quota_call;
 use super::quota_convert::{self, quota_result, quota_status};
 use crate::domain::context::{Scope, TenantContext, TenantScope};
 use crate::domain::gate::Gate;
@@ -51,8 +52,10 @@ impl QuotaApi {
         operation: Operation,
         call: Result<crate::domain::quota::QuotaCall, Error>,
     ) -> Result<Vec<QuotaOutcome>, Error> {
+        // The call's bounds are checked before any other work.
+        let call = call?;
         let scope = self.scope(context, parent).await?;
-        self.quotas.apply(&scope, operation, call?).await
+        self.quotas.apply(&scope, operation, call).await
     }
 }
 
@@ -230,8 +233,7 @@ impl QuotaService for QuotaApi {
     ) -> Reply<pb::CheckQuotaResponse> {
         let context = context(&request)?;
         let request = request.into_inner();
-        let call =
-            quota_convert::quota_call(&request.costs, request.mode, &request.request_id, false);
+        let call = quota_call::quota_call(&request.costs, request.mode, &request.request_id, false);
         let result = self
             .apply(&context, &request.parent, Operation::Check, call)
             .await;
@@ -251,8 +253,7 @@ impl QuotaService for QuotaApi {
     ) -> Reply<pb::AllocateQuotaResponse> {
         let context = context(&request)?;
         let request = request.into_inner();
-        let call =
-            quota_convert::quota_call(&request.costs, request.mode, &request.request_id, false);
+        let call = quota_call::quota_call(&request.costs, request.mode, &request.request_id, false);
         let result = self
             .apply(&context, &request.parent, Operation::Allocate, call)
             .await;
@@ -272,7 +273,7 @@ impl QuotaService for QuotaApi {
     ) -> Reply<pb::ReleaseQuotaResponse> {
         let context = context(&request)?;
         let request = request.into_inner();
-        let call = quota_convert::quota_call(&request.costs, 0, &request.request_id, true);
+        let call = quota_call::quota_call(&request.costs, 0, &request.request_id, true);
         let result = self
             .apply(&context, &request.parent, Operation::Release, call)
             .await;
@@ -289,6 +290,7 @@ impl QuotaService for QuotaApi {
         let context = context(&request)?;
         let request = request.into_inner();
         let result = async {
+            quota_call::status_keys(&request.quotas)?;
             let scope = self.scope(&context, &request.parent).await?;
             self.quotas.status(&scope, &request.quotas).await
         }

@@ -8,7 +8,10 @@ use tonic::{Request, Response, Status};
 
 use super::context::context;
 use crate::domain::plan::QuotaPeriod;
-use crate::domain::ratelimit::{DescriptorCheck, DescriptorVerdict, MAX_DESCRIPTORS, RateLimits};
+use crate::domain::ratelimit::{
+    DescriptorCheck, DescriptorVerdict, MAX_DESCRIPTORS, MAX_ENTRIES, MAX_ENTRY_KEY_BYTES,
+    MAX_ENTRY_VALUE_BYTES, RateLimits,
+};
 use crate::envoy::config::core::v3::HeaderValue;
 use crate::envoy::service::ratelimit::v3 as rls;
 use crate::envoy::service::ratelimit::v3::rate_limit_response::rate_limit::Unit;
@@ -16,7 +19,7 @@ use crate::envoy::service::ratelimit::v3::rate_limit_response::{
     Code, DescriptorStatus, RateLimit,
 };
 use crate::envoy::service::ratelimit::v3::rate_limit_service_server::RateLimitService;
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldViolation, Result};
 
 /// The RateLimitService implementation.
 pub struct RateLimitApi {
@@ -31,15 +34,58 @@ impl RateLimitApi {
     }
 }
 
+/// The violations of the request's size bounds: the domain's length, each
+/// descriptor's number of entries, each entry's key and value lengths.
+/// Counts and lengths only, so it is cheap; run before anything else.
+fn size_violations(request: &rls::RateLimitRequest) -> Vec<FieldViolation> {
+    let mut violations = Vec::new();
+    if request.domain.len() > MAX_ENTRY_VALUE_BYTES {
+        violations.push(FieldViolation::new(
+            "domain",
+            format!("must be at most {MAX_ENTRY_VALUE_BYTES} bytes"),
+        ));
+    }
+    for (index, descriptor) in request.descriptors.iter().enumerate() {
+        let field = format!("descriptors[{index}].entries");
+        if descriptor.entries.len() > MAX_ENTRIES {
+            violations.push(FieldViolation::new(
+                field,
+                format!("must hold at most {MAX_ENTRIES} entries"),
+            ));
+            continue;
+        }
+        for (position, entry) in descriptor.entries.iter().enumerate() {
+            if entry.key.len() > MAX_ENTRY_KEY_BYTES {
+                violations.push(FieldViolation::new(
+                    format!("{field}[{position}].key"),
+                    format!("must be at most {MAX_ENTRY_KEY_BYTES} bytes"),
+                ));
+            }
+            if entry.value.len() > MAX_ENTRY_VALUE_BYTES {
+                violations.push(FieldViolation::new(
+                    format!("{field}[{position}].value"),
+                    format!("must be at most {MAX_ENTRY_VALUE_BYTES} bytes"),
+                ));
+            }
+        }
+    }
+    violations
+}
+
 /// Reads the request's descriptors: at least one, at most
-/// [`MAX_DESCRIPTORS`], each charged its own `hits_addend`, else the
-/// request's, else 1.
+/// [`MAX_DESCRIPTORS`], within the size bounds, each charged its own
+/// `hits_addend`, else the request's, else 1 (any `uint32` is within the
+/// quota bounds).
 fn checks(request: &rls::RateLimitRequest) -> Result<Vec<DescriptorCheck>> {
     if request.descriptors.is_empty() || request.descriptors.len() > MAX_DESCRIPTORS {
         return Err(Error::invalid_field(
             "descriptors",
             format!("must hold 1 to {MAX_DESCRIPTORS} descriptors"),
         ));
+    }
+    let violations = size_violations(request);
+    if !violations.is_empty() {
+        return Err(Error::InvalidArgument(violations));
     }
     let default_hits = i64::from(request.hits_addend.max(1));
     let mut violations = Vec::new();

@@ -2,13 +2,22 @@
 //! batch is atomic within this replica (and only there: with several
 //! replicas, configure Redis). Same semantics as [`super::redis`], whose
 //! Lua script this code mirrors step for step.
+//!
+//! Invariant: one tenant's batch can never break the map for the others. A
+//! batch is computed from a shared borrow of the state (nothing changes
+//! while it is worked out, and all its arithmetic is bounded by
+//! [`super::bounds`] or saturating, so none of it panics), then committed
+//! with plain map inserts. A panic, should one happen anyway, therefore
+//! leaves the state as it was before the batch, which is why the lock is
+//! taken back from a poisoned mutex instead of failing every later call.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::bounds::{beyond_usage, check_batch, clamp_wait, overflows};
 use super::{Action, Answer, Batch, Counter, IDEMPOTENCY_TTL, Item, Limiter, Mode, Outcome};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Expired counters and answers are swept after this many batches.
 const SWEEP_EVERY: u64 = 4096;
@@ -75,7 +84,7 @@ fn retry_ms(slot: Option<&Slot>, item: &Item, used: f64, now: i64) -> Option<i64
     let excess = used + item.cost as f64 - ceiling as f64;
     match (&item.counter, slot) {
         (Counter::TokenBucket { limit, period_ms }, _) if *limit > 0 => {
-            Some((excess * *period_ms as f64 / *limit as f64).ceil() as i64)
+            Some(clamp_wait(excess * *period_ms as f64 / *limit as f64))
         }
         (Counter::SlidingWindow { period_ms }, Some(Slot::Log(log))) => {
             let mut freed = 0.0;
@@ -85,17 +94,20 @@ fn retry_ms(slot: Option<&Slot>, item: &Item, used: f64, now: i64) -> Option<i64
             {
                 freed += *cost as f64;
                 if freed >= excess {
-                    return Some((stamp + period_ms * 1000 - now + 999) / 1000);
+                    return Some(clamp_wait((stamp + period_ms * 1000 - now) as f64 / 1000.0));
                 }
             }
             None
         }
-        (Counter::Periodic { reset_ms, .. }, _) => Some(reset_ms - now / 1000),
+        (Counter::Periodic { reset_ms, .. }, _) => {
+            Some(clamp_wait(reset_ms.saturating_sub(now / 1000) as f64))
+        }
         _ => None,
     }
 }
 
 /// Adds `delta` (negative to release) to the counter; usage was `used`.
+/// Never below zero; the caller keeps usage within the bounds.
 fn change(slot: &mut Option<Slot>, counter: &Counter, used: f64, delta: i64, now: i64) {
     match counter {
         Counter::TokenBucket { .. } => {
@@ -128,13 +140,13 @@ fn change(slot: &mut Option<Slot>, counter: &Counter, used: f64, delta: i64, now
         }
         Counter::Periodic { reset_ms, .. } => {
             *slot = Some(Slot::Count {
-                value: used as i64 + delta,
+                value: (used as i64).saturating_add(delta).max(0),
                 expires_ms: Some(*reset_ms),
             });
         }
         Counter::Allocation => {
             *slot = Some(Slot::Count {
-                value: used as i64 + delta,
+                value: (used as i64).saturating_add(delta).max(0),
                 expires_ms: None,
             });
         }
@@ -145,7 +157,7 @@ fn change(slot: &mut Option<Slot>, counter: &Counter, used: f64, delta: i64, now
 fn reset_ms(slot: Option<&Slot>, counter: &Counter, used: f64, now: i64) -> Option<i64> {
     match counter {
         Counter::TokenBucket { limit, period_ms } if *limit > 0 => {
-            Some(now / 1000 + (used * *period_ms as f64 / *limit as f64).ceil() as i64)
+            Some(now / 1000 + clamp_wait(used * *period_ms as f64 / *limit as f64))
         }
         Counter::TokenBucket { .. } => None,
         Counter::SlidingWindow { period_ms } => match slot {
@@ -170,7 +182,8 @@ fn grant(item: &Item, mode: Mode, used: f64, proceeds: bool) -> i64 {
     match (item.action, mode) {
         (Action::Check, _) | (_, Mode::CheckOnly) => 0,
         (Action::Release, _) => item.cost.min(used.ceil() as i64).max(0),
-        (Action::Charge, Mode::Adjust) => item.cost,
+        // A negative correction stops at zero usage.
+        (Action::Charge, Mode::Adjust) => item.cost.max(0_i64.saturating_sub(used.ceil() as i64)),
         (Action::Charge, Mode::AllOrNothing) => {
             if proceeds {
                 item.cost
@@ -185,8 +198,14 @@ fn grant(item: &Item, mode: Mode, used: f64, proceeds: bool) -> i64 {
     }
 }
 
+/// What a batch writes: each changed counter's key and new state.
+type Writes = Vec<(String, Slot)>;
+
 impl State {
-    fn apply(&mut self, batch: &Batch, now: i64) -> Answer {
+    /// Works out `batch` at `now` without changing anything: the answer
+    /// and the counters to write, or the refusal of a charge that would
+    /// take a counter beyond the bounds.
+    fn work_out(&self, batch: &Batch, now: i64) -> Result<(Answer, Writes)> {
         let keys: Vec<String> = batch
             .items
             .iter()
@@ -209,11 +228,23 @@ impl State {
             })
             .collect();
         let proceeds = fitting.iter().all(|fit| *fit);
+        let grants: Vec<i64> = batch
+            .items
+            .iter()
+            .zip(&before)
+            .map(|(item, used)| grant(item, batch.mode, *used, proceeds))
+            .collect();
+        if let Some(index) = (0..grants.len()).find(|index| {
+            batch.items[*index].action == Action::Charge
+                && overflows(before[*index], grants[*index])
+        }) {
+            return Err(beyond_usage(&batch.items[index]));
+        }
         let mut outcomes = Vec::with_capacity(batch.items.len());
+        let mut writes = Vec::new();
         for (index, item) in batch.items.iter().enumerate() {
-            let used = before[index];
-            let granted = grant(item, batch.mode, used, proceeds);
-            let mut slot = self.counters.remove(&keys[index]);
+            let (used, granted) = (before[index], grants[index]);
+            let mut slot = self.counters.get(&keys[index]).cloned();
             if granted != 0 {
                 let delta = if item.action == Action::Release {
                     -granted
@@ -235,14 +266,15 @@ impl State {
                     .flatten(),
                 degraded: false,
             });
-            if let Some(slot) = slot {
-                self.counters.insert(keys[index].clone(), slot);
+            if let (Some(slot), true) = (slot, granted != 0) {
+                writes.push((keys[index].clone(), slot));
             }
         }
-        Answer {
+        let answer = Answer {
             outcomes,
             replayed: false,
-        }
+        };
+        Ok((answer, writes))
     }
 
     fn sweep(&mut self, now: i64) {
@@ -273,11 +305,14 @@ pub(super) fn remembered(batch: &Batch, answer: &Answer) -> bool {
 #[tonic::async_trait]
 impl Limiter for MemoryLimiter {
     async fn apply(&self, batch: &Batch) -> Result<Answer> {
+        check_batch(batch)?;
         let now = now_us();
-        let mut state = self
-            .state
-            .lock()
-            .map_err(|_| Error::internal("the in-process limiter's lock is poisoned"))?;
+        // A poisoned lock is taken back rather than refused: the state is
+        // only changed after a batch is worked out in full (see the module
+        // docs), so a panic cannot have left it half-changed, and refusing
+        // would turn one tenant's panic into every tenant's INTERNAL until
+        // a restart.
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let answer_key = batch.answer_key();
         if let Some(key) = &answer_key
             && let Some((answer, expires)) = state.answers.get(key)
@@ -287,7 +322,8 @@ impl Limiter for MemoryLimiter {
             replay.replayed = true;
             return Ok(replay);
         }
-        let answer = state.apply(batch, now);
+        let (answer, writes) = state.work_out(batch, now)?;
+        state.counters.extend(writes);
         if let Some(key) = answer_key
             && remembered(batch, &answer)
         {
@@ -296,10 +332,84 @@ impl Limiter for MemoryLimiter {
                 .answers
                 .insert(key, (answer.clone(), now / 1000 + ttl));
         }
-        state.batches += 1;
+        state.batches = state.batches.wrapping_add(1);
         if state.batches.is_multiple_of(SWEEP_EVERY) {
             state.sweep(now);
         }
         Ok(answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::AssertUnwindSafe;
+
+    use super::*;
+    use crate::domain::ids::TenantId;
+    use crate::error::Error;
+    use crate::limiter::bounds::MAX_AMOUNT;
+
+    fn adjust(tenant_id: TenantId, cost: i64) -> Batch {
+        Batch {
+            tenant_id,
+            operation: "allocate",
+            request_id: None,
+            mode: Mode::Adjust,
+            items: vec![Item {
+                quota: "seats".to_owned(),
+                counter: Counter::Allocation,
+                action: Action::Charge,
+                cost,
+                ceiling: Some(10),
+                field: "costs[0].cost".to_owned(),
+            }],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_poisoned_lock_does_not_outlive_its_panic() {
+        let limiter = MemoryLimiter::default();
+        let tenant = TenantId::from_uuid(uuid::Uuid::now_v7());
+        limiter.apply(&adjust(tenant, 3)).await.expect("first");
+        let panicked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let _guard = limiter.state.lock();
+            panic!("a panic while the lock is held");
+        }));
+        assert!(panicked.is_err() && limiter.state.is_poisoned());
+        let answer = limiter.apply(&adjust(tenant, 2)).await.expect("answered");
+        assert_eq!(answer.outcomes[0].used, 5, "the state was kept");
+    }
+
+    #[tokio::test]
+    async fn charges_past_the_maximum_change_nothing() {
+        let limiter = MemoryLimiter::default();
+        let tenant = TenantId::from_uuid(uuid::Uuid::now_v7());
+        for _ in 0..4 {
+            limiter
+                .apply(&adjust(tenant, MAX_AMOUNT))
+                .await
+                .expect("fits");
+        }
+        let refused = limiter.apply(&adjust(tenant, 1)).await;
+        assert!(
+            matches!(&refused, Err(Error::InvalidArgument(violations)) if violations[0].field == "costs[0].cost"),
+            "{refused:?}"
+        );
+        let over = limiter.apply(&adjust(tenant, i64::MAX)).await;
+        assert!(matches!(over, Err(Error::InvalidArgument(_))), "{over:?}");
+        let answer = limiter.apply(&adjust(tenant, -1)).await.expect("lowered");
+        assert_eq!(answer.outcomes[0].used, 4 * MAX_AMOUNT - 1);
+    }
+
+    #[tokio::test]
+    async fn negative_corrections_stop_at_zero() {
+        let limiter = MemoryLimiter::default();
+        let tenant = TenantId::from_uuid(uuid::Uuid::now_v7());
+        limiter.apply(&adjust(tenant, 3)).await.expect("raised");
+        let answer = limiter.apply(&adjust(tenant, -5)).await.expect("lowered");
+        assert_eq!(
+            (answer.outcomes[0].granted, answer.outcomes[0].used),
+            (-3, 0)
+        );
     }
 }

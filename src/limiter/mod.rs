@@ -17,9 +17,14 @@
 //!   for [`IDEMPOTENCY_TTL`] and returned, unchanged and without charging,
 //!   to a retry with the same id. Refused batches are not remembered.
 //!
+//! - costs, ceilings and counters stay within [`bounds`], so every
+//!   limiter's arithmetic is exact; a charge that would go beyond them is
+//!   refused before anything changes.
+//!
 //! Every Redis key of a tenant carries its id as hash tag
 //! (`tenantd:{<tenant id>}:…`), so one batch touches one cluster slot.
 
+pub mod bounds;
 pub mod fallback;
 pub mod memory;
 pub mod redis;
@@ -121,6 +126,9 @@ pub struct Item {
     pub cost: i64,
     /// The most usage may reach; `None` never refuses.
     pub ceiling: Option<i64>,
+    /// The request field the cost came from (`costs[2].cost`), named when
+    /// the cost is refused as out of bounds.
+    pub field: String,
 }
 
 /// Several counters of one tenant, applied atomically.

@@ -14,11 +14,15 @@ use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::{Client, Script};
 
+use super::bounds::{MAX_USAGE, MAX_WAIT_MS, beyond_usage, check_batch};
 use super::{Answer, Batch, Counter, IDEMPOTENCY_TTL, Limiter};
 use crate::error::{Error, Result};
 
 /// The one script every batch runs.
 const APPLY: &str = include_str!("apply.lua");
+
+/// The script's status when a charge would go beyond the bounds.
+const OUT_OF_BOUNDS: i64 = 2;
 
 /// How the limiter reaches Redis.
 #[derive(Clone)]
@@ -144,6 +148,7 @@ fn item_args(counter: &Counter) -> (&'static str, i64, i64) {
 #[tonic::async_trait]
 impl Limiter for RedisLimiter {
     async fn apply(&self, batch: &Batch) -> Result<Answer> {
+        check_batch(batch)?;
         let mut invocation = self.script.prepare_invoke();
         let answer_key = batch.answer_key();
         let remember = answer_key.is_some();
@@ -153,7 +158,9 @@ impl Limiter for RedisLimiter {
         invocation
             .arg(batch.mode.code())
             .arg(if remember { "1" } else { "0" })
-            .arg(i64::try_from(IDEMPOTENCY_TTL.as_millis()).unwrap_or(i64::MAX));
+            .arg(i64::try_from(IDEMPOTENCY_TTL.as_millis()).unwrap_or(i64::MAX))
+            .arg(MAX_USAGE)
+            .arg(MAX_WAIT_MS);
         for item in &batch.items {
             let (counter, p1, p2) = item_args(&item.counter);
             let action = match item.action {
@@ -174,7 +181,7 @@ impl Limiter for RedisLimiter {
                 .arg(p1)
                 .arg(p2);
         }
-        let (replayed, json): (i64, String) = match &self.link {
+        let (status, payload): (i64, String) = match &self.link {
             Link::Single(connection) => invocation.invoke_async(&mut connection.clone()).await,
             Link::Cluster(_) => {
                 let mut connection = self.cluster_connection().await?;
@@ -182,8 +189,20 @@ impl Limiter for RedisLimiter {
             }
         }
         .map_err(unavailable)?;
-        let mut answer: Answer = serde_json::from_str(&json).map_err(Error::internal)?;
-        answer.replayed = replayed == 1;
+        if status == OUT_OF_BOUNDS {
+            // The script names the item (from 1) whose charge would take
+            // its counter beyond the bounds; it changed nothing.
+            let item = payload
+                .parse::<usize>()
+                .ok()
+                .and_then(|index| batch.items.get(index.checked_sub(1)?));
+            return Err(item.map_or_else(
+                || Error::internal("the quota script named no item out of bounds"),
+                beyond_usage,
+            ));
+        }
+        let mut answer: Answer = serde_json::from_str(&payload).map_err(Error::internal)?;
+        answer.replayed = status == 1;
         Ok(answer)
     }
 }

@@ -28,7 +28,7 @@ pub enum Counters {
     Redis,
 }
 
-fn redis_url() -> String {
+pub fn redis_url() -> String {
     std::env::var("TENANTD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
@@ -145,7 +145,7 @@ pub async fn tenant_on_plan(
         .name
 }
 
-fn costs(pairs: &[(&str, i64)]) -> Vec<pb::QuotaCost> {
+pub fn costs(pairs: &[(&str, i64)]) -> Vec<pb::QuotaCost> {
     pairs
         .iter()
         .map(|(quota, cost)| pb::QuotaCost {

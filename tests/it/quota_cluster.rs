@@ -14,7 +14,7 @@ use crate::quota::{allocate, allocate_concurrently, definition, quotas, tenant_o
 use crate::support::{Backend, TestServer};
 
 /// A three-node Redis Cluster of this test's own.
-struct LocalCluster {
+pub struct LocalCluster {
     ports: Vec<u16>,
     nodes: Vec<Child>,
     dir: PathBuf,
@@ -42,7 +42,7 @@ fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
 impl LocalCluster {
     /// Starts the nodes and joins them, or `None` (skipped) without
     /// `redis-server`; under `CI=true` that fails instead.
-    fn start() -> Option<Self> {
+    pub fn start() -> Option<Self> {
         let dir = std::env::temp_dir().join(format!("tenantd-cluster-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("cluster directory");
         let mut cluster = Self {
@@ -108,7 +108,7 @@ impl LocalCluster {
         Some(cluster)
     }
 
-    fn urls(&self) -> String {
+    pub fn urls(&self) -> String {
         let urls: Vec<String> = self
             .ports
             .iter()

@@ -22,13 +22,13 @@ use crate::support::fixtures::create;
 use crate::support::server::{Credentials, SERVICE_TOKEN};
 use crate::support::status::{assert_error, invalid_fields};
 
-type Client = RateLimitServiceClient<InterceptedService<Channel, Credentials>>;
+pub type Client = RateLimitServiceClient<InterceptedService<Channel, Credentials>>;
 
-fn client(server: &TestServer, credentials: Credentials) -> Client {
+pub fn client(server: &TestServer, credentials: Credentials) -> Client {
     RateLimitServiceClient::with_interceptor(server.channel.clone(), credentials)
 }
 
-fn descriptor(entries: &[(&str, &str)], hits: Option<u32>) -> RateLimitDescriptor {
+pub fn descriptor(entries: &[(&str, &str)], hits: Option<u32>) -> RateLimitDescriptor {
     RateLimitDescriptor {
         entries: entries
             .iter()
@@ -41,7 +41,7 @@ fn descriptor(entries: &[(&str, &str)], hits: Option<u32>) -> RateLimitDescripto
     }
 }
 
-async fn ask(
+pub async fn ask(
     client: &mut Client,
     descriptors: Vec<RateLimitDescriptor>,
 ) -> Result<RateLimitResponse, tonic::Status> {
