@@ -352,6 +352,10 @@ pub struct Config {
     /// provisioning stops after this step as if the process were killed
     /// there, leaving the tenant PROVISIONING for the reconciler.
     pub provisioning_fault: Option<crate::provisioning::Step>,
+    /// For tests only, never set from flags or the environment: the
+    /// in-process limiter panics, holding its lock, on this tenant's
+    /// batches, as a bug in one tenant's path would.
+    pub limiter_fault: Option<crate::domain::ids::TenantId>,
     /// The page-token key; the one stored in the database when `None`.
     pub page_token_key: Option<PageTokenKey>,
     /// How long a PENDING domain claim lasts.
@@ -410,6 +414,7 @@ impl Config {
             tenant_template_dir: common.template.tenant_template_dir.clone(),
             tenant_jobs_interval: Duration::from_secs(serve.tenant_jobs_interval_seconds.max(1)),
             provisioning_fault: None,
+            limiter_fault: None,
             page_token_key: serve.page_token_key.clone(),
             domain_claim_ttl: chrono::Duration::from_std(serve.domain_claim_ttl)
                 .map_err(|_| Error::invalid_field("domain-claim-ttl", "is too long"))?,
@@ -446,6 +451,7 @@ impl Config {
             tenant_template_dir: None,
             tenant_jobs_interval: Duration::from_secs(60),
             provisioning_fault: None,
+            limiter_fault: None,
             page_token_key: None,
             domain_claim_ttl: chrono::Duration::days(7),
             base_domain: None,

@@ -287,6 +287,7 @@ async fn serve(
         config.redis_url.as_deref(),
         config.redis_cluster,
         config.redis_failure,
+        config.limiter_fault,
     )
     .await?;
     let plans = Plans::new(store.clone());

@@ -17,6 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::bounds::{beyond_usage, check_batch, clamp_wait, overflows};
 use super::{Action, Answer, Batch, Counter, IDEMPOTENCY_TTL, Item, Limiter, Mode, Outcome};
+use crate::domain::ids::TenantId;
 use crate::error::Result;
 
 /// Expired counters and answers are swept after this many batches.
@@ -45,6 +46,20 @@ struct State {
 #[derive(Debug, Default)]
 pub struct MemoryLimiter {
     state: Mutex<State>,
+    /// For fault-isolation tests only: working out a batch of this tenant
+    /// panics while the lock is held.
+    panics_for: Option<TenantId>,
+}
+
+impl MemoryLimiter {
+    /// A limiter that panics, holding its lock, on every batch of
+    /// `tenant`: what a bug in one tenant's path would do. For tests only.
+    pub fn panicking_for(tenant: TenantId) -> Self {
+        Self {
+            state: Mutex::default(),
+            panics_for: Some(tenant),
+        }
+    }
 }
 
 fn now_us() -> i64 {
@@ -313,6 +328,9 @@ impl Limiter for MemoryLimiter {
         // would turn one tenant's panic into every tenant's INTERNAL until
         // a restart.
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.panics_for == Some(batch.tenant_id) {
+            panic!("injected fault for tenant {}", batch.tenant_id);
+        }
         let answer_key = batch.answer_key();
         if let Some(key) = &answer_key
             && let Some((answer, expires)) = state.answers.get(key)

@@ -237,6 +237,7 @@ pub async fn connect(
     redis_url: Option<&str>,
     cluster: bool,
     on_failure: RedisFailure,
+    panics_for: Option<TenantId>,
 ) -> Result<Arc<dyn Limiter>> {
     match redis_url {
         Some(url) => {
@@ -250,6 +251,9 @@ pub async fn connect(
             };
             Ok(Arc::new(fallback::Fallback::new(redis, on_failure)))
         }
-        None => Ok(Arc::new(memory::MemoryLimiter::default())),
+        None => Ok(Arc::new(match panics_for {
+            Some(tenant) => memory::MemoryLimiter::panicking_for(tenant),
+            None => memory::MemoryLimiter::default(),
+        })),
     }
 }

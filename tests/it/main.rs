@@ -8,6 +8,7 @@ mod support;
 mod ambiguous_credentials;
 mod api_keys;
 mod audit;
+mod blast_radius;
 mod bulkheads;
 mod config;
 mod config_schema;
