@@ -12,8 +12,10 @@
 //! - [`telemetry`]: `tracing` output and OpenTelemetry export.
 //! - [`server`]: `run(config, listener, shutdown)`; every tower layer is assembled there.
 //! - [`error`]: the crate's one error enum and its one mapping to `tonic::Status`.
-//! - [`middleware`]: tower layers; the tenant context layer authenticates and resolves every call.
-//! - [`grpc`]: one file per proto service plus proto ⇄ domain conversions; handlers are thin.
+//! - [`middleware`]: tower layers; the tenant context layer authenticates and resolves every call
+//!   and holds it to its tenant's bulkhead.
+//! - [`grpc`]: one file per proto service plus proto ⇄ domain conversions; handlers are thin;
+//!   requests are decoded by tenantd's codec, which refuses undecodable bytes and unstorable text.
 //! - [`domain`]: typed ids, validation and business rules; no tonic, no SQL.
 //! - [`storage`]: sea-orm entities and the only code that speaks SQL.
 //! - [`jobs`]: background work one replica at a time does (usage aggregation, provisioning
