@@ -216,9 +216,9 @@ async fn main() {
         options.seconds
     );
     println!(
-        "| server runtime | A calls/s | A alone p50 / p99 µs | A beside B p50 / p99 µs | p99 ratio | B refused |"
+        "| server runtime | A calls/s | A alone p50 / p99 µs | A beside B p50 / p99 µs | p99 ratio | B refused | A refused |"
     );
-    println!("| --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
     for multi_thread in [false, true] {
         measure(multi_thread, &options).await;
     }
