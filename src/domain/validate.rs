@@ -103,6 +103,10 @@ pub fn reason(value: &str, field: &str, required: bool, violations: &mut Vec<Fie
     }
 }
 
+/// What a violation of [`storable_text`] says, wherever the rule is
+/// applied (event by event here, or to a whole request as it is decoded).
+pub const UNSTORABLE_TEXT: &str = "must not contain NUL";
+
 /// Text every backend can store: PostgreSQL refuses the NUL character in
 /// `text` and `jsonb` (and would fail the whole statement), while every
 /// other character of valid UTF-8, which protobuf strings already are, is
@@ -110,7 +114,7 @@ pub fn reason(value: &str, field: &str, required: bool, violations: &mut Vec<Fie
 /// string the caller's problem instead of a failed transaction.
 pub fn storable_text(value: &str, field: &str) -> Result<(), FieldViolation> {
     if value.contains('\0') {
-        return Err(FieldViolation::new(field, "must not contain NUL"));
+        return Err(FieldViolation::new(field, UNSTORABLE_TEXT));
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use prost::bytes::Buf;
 use tonic::Status;
 use tonic::codec::{BufferSettings, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
+use crate::domain::validate::UNSTORABLE_TEXT;
 use crate::error::Error;
 
 /// The proto name of a generated message (`tenantd.v1.CreateTenantRequest`).
@@ -91,11 +92,7 @@ impl<U: Message + Default + WireName> Decoder for MessageDecoder<U> {
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
         if let Some(field) = super::wire_scan::unstorable_field(U::NAME, buf.chunk()) {
-            return Err(Error::invalid_field(
-                field,
-                "must not contain NUL characters (the database cannot store them)",
-            )
-            .into_status());
+            return Err(Error::invalid_field(field, UNSTORABLE_TEXT).into_status());
         }
         U::decode(buf).map(Some).map_err(|error| {
             Error::invalid_field(

@@ -369,44 +369,6 @@ pub struct Evaluate {
 /// The most flags one EvaluateFlags call may name.
 const MAX_EVALUATED: usize = 1000;
 
-/// The most attributes one evaluation context may carry.
-const MAX_CONTEXT_ATTRIBUTES: usize = 100;
-/// The longest attribute name, in bytes.
-const MAX_ATTRIBUTE_NAME_BYTES: usize = 256;
-/// The largest evaluation context, encoded: what bounds the work of
-/// converting nested values too.
-const MAX_CONTEXT_BYTES: usize = 64 * 1024;
-
-/// Refuses a context over its limits, before any of it is converted.
-fn check_context(context: Option<&pb::EvaluationContext>) -> Result<()> {
-    let Some(context) = context else {
-        return Ok(());
-    };
-    if context.attributes.len() > MAX_CONTEXT_ATTRIBUTES {
-        return Err(Error::invalid_field(
-            "context.attributes",
-            format!("at most {MAX_CONTEXT_ATTRIBUTES} attributes"),
-        ));
-    }
-    if prost::Message::encoded_len(context) > MAX_CONTEXT_BYTES {
-        return Err(Error::invalid_field(
-            "context",
-            format!("at most {MAX_CONTEXT_BYTES} bytes encoded"),
-        ));
-    }
-    if let Some(name) = context
-        .attributes
-        .keys()
-        .find(|name| name.len() > MAX_ATTRIBUTE_NAME_BYTES)
-    {
-        return Err(Error::invalid_field(
-            format!("context.attributes.{name}"),
-            format!("attribute names are at most {MAX_ATTRIBUTE_NAME_BYTES} bytes"),
-        ));
-    }
-    Ok(())
-}
-
 /// The context as sent. Attributes that break the proto's rules are kept
 /// as they are: evaluation answers them with INVALID_CONTEXT, not a gRPC
 /// error. Values that are not even JSON (non-finite numbers) become null,
@@ -444,7 +406,7 @@ impl TryFrom<&pb::EvaluateFlagRequest> for Evaluate {
             Ok(_) => flag_type(request.expected_type),
             Err(_) => return Err(Error::invalid_field("expected_type", "is not a FlagType")),
         };
-        check_context(request.context.as_ref())?;
+        super::flag_context::check(request.context.as_ref())?;
         Ok(Self {
             parent,
             request: EvaluationRequest {
@@ -470,7 +432,7 @@ impl TryFrom<&pb::EvaluateFlagsRequest> for Evaluate {
         if let Some(index) = request.flags.iter().position(String::is_empty) {
             return Err(Error::invalid_field(format!("flags[{index}]"), "is empty"));
         }
-        check_context(request.context.as_ref())?;
+        super::flag_context::check(request.context.as_ref())?;
         Ok(Self {
             parent,
             request: EvaluationRequest {
@@ -483,49 +445,3 @@ impl TryFrom<&pb::EvaluateFlagsRequest> for Evaluate {
 }
 
 pub use super::flag_encode::{evaluation, flag, flag_override};
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn context(attributes: usize, name_bytes: usize, value_bytes: usize) -> pb::EvaluationContext {
-        pb::EvaluationContext {
-            targeting_key: "user-1".into(),
-            attributes: (0..attributes)
-                .map(|index| {
-                    let name = format!("{index:0>width$}", width = name_bytes);
-                    let value = prost_types::Value {
-                        kind: Some(prost_types::value::Kind::StringValue(
-                            "v".repeat(value_bytes),
-                        )),
-                    };
-                    (name, value)
-                })
-                .collect(),
-        }
-    }
-
-    fn refused_field(context: &pb::EvaluationContext) -> Option<String> {
-        match check_context(Some(context)) {
-            Ok(()) => None,
-            Err(Error::InvalidArgument(violations)) => Some(violations[0].field.clone()),
-            Err(other) => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn evaluation_contexts_are_bounded_before_conversion() {
-        assert_eq!(refused_field(&context(100, 8, 10)), None);
-        assert_eq!(
-            refused_field(&context(101, 8, 10)).as_deref(),
-            Some("context.attributes")
-        );
-        assert_eq!(refused_field(&context(1, 256, 10)), None);
-        let long = refused_field(&context(1, 257, 10)).expect("refused");
-        assert!(long.starts_with("context.attributes."), "{long}");
-        assert_eq!(
-            refused_field(&context(2, 8, 40_000)).as_deref(),
-            Some("context")
-        );
-    }
-}

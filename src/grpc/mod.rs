@@ -8,6 +8,7 @@ pub mod config_service;
 pub mod config_watch;
 pub mod context;
 pub mod convert;
+mod flag_context;
 pub mod flag_convert;
 pub mod flag_encode;
 pub mod flag_service;
