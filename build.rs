@@ -77,5 +77,34 @@ fn write_wire_names(out_dir: &std::path::Path) -> Result<(), Box<dyn std::error:
         }
     }
     std::fs::write(out_dir.join("wire_names.rs"), impls)?;
+
+    // Every request type of every method served, for the fuzz target that
+    // feeds arbitrary bytes to the request codec.
+    let mut requests: Vec<String> = Vec::new();
+    for file in &set.file {
+        for method in file.service.iter().flat_map(|service| &service.method) {
+            let input = method.input_type().trim_start_matches('.');
+            let (package, name) = input.rsplit_once('.').unwrap_or(("", input));
+            let rust = match package {
+                "tenantd.v1" => format!("crate::pb::{name}"),
+                "google.protobuf" if name == "Empty" => "()".to_owned(),
+                _ if package.starts_with("envoy.") => {
+                    format!("crate::{}::{name}", package.replace('.', "::"))
+                }
+                _ => continue,
+            };
+            let entry = format!("    (\"{input}\", decode_as::<{rust}>),\n");
+            if !requests.contains(&entry) {
+                requests.push(entry);
+            }
+        }
+    }
+    std::fs::write(
+        out_dir.join("request_decoders.rs"),
+        format!(
+            "/// Every request type served, with its decoder.\npub const REQUEST_DECODERS: &[(&str, Decode)] = &[\n{}];\n",
+            requests.concat()
+        ),
+    )?;
     Ok(())
 }

@@ -94,13 +94,9 @@ impl Tenants {
         if !violations.is_empty() {
             return Err(Error::InvalidArgument(violations));
         }
+        let (tables, tenant_row) = control_rows(&archive, tenant_id, &slug)?;
         let control = self.store.begin_control_import(tenant_id).await?;
-        let mut tenant_row = Value::Null;
-        for (table, column) in ARCHIVED_TABLES {
-            let rows = rewritten_rows(&archive, table, column, tenant_id, &slug)?;
-            if *table == "tenants" {
-                tenant_row = the_tenant_row(&rows, manifest.isolation, manifest.template_version)?;
-            }
+        for (table, rows) in tables {
             if !rows.is_empty() {
                 control.insert(table, &Value::Array(rows)).await?;
             }
@@ -198,6 +194,30 @@ fn the_tenant_row(
         ));
     }
     Ok(row.clone())
+}
+
+/// Rows to insert, by table.
+pub type TableRows = Vec<(&'static str, Vec<Value>)>;
+
+/// The control-plane rows a verified `archive` restores as `tenant_id`
+/// named `slug`, by table in [`ARCHIVED_TABLES`] order, and its tenants
+/// row. Every row is read and checked; nothing is written.
+pub fn control_rows(
+    archive: &Archive,
+    tenant_id: TenantId,
+    slug: &str,
+) -> Result<(TableRows, Value)> {
+    let manifest = &archive.manifest;
+    let mut tenant_row = Value::Null;
+    let mut tables = Vec::with_capacity(ARCHIVED_TABLES.len());
+    for (table, column) in ARCHIVED_TABLES {
+        let rows = rewritten_rows(archive, table, column, tenant_id, slug)?;
+        if *table == "tenants" {
+            tenant_row = the_tenant_row(&rows, manifest.isolation, manifest.template_version)?;
+        }
+        tables.push((*table, rows));
+    }
+    Ok((tables, tenant_row))
 }
 
 /// One archived row as a JSON object.

@@ -378,7 +378,8 @@ impl Tenants {
     }
 }
 
-fn apply_tenant_filter(query: &mut TenantQuery, comparison: &Comparison) -> Result<()> {
+/// Applies one comparison of a ListTenants filter to `query`.
+pub fn apply_tenant_filter(query: &mut TenantQuery, comparison: &Comparison) -> Result<()> {
     if comparison.op != Op::Eq {
         return Err(filter::unsupported(
             comparison,

@@ -80,6 +80,20 @@ impl<T: Message> Encoder for MessageEncoder<T> {
     }
 }
 
+/// Decodes one request message `U` from `buf`, as every RPC does: text
+/// the database cannot store, then bytes that are not a `U`, are refused.
+pub fn decode_message<U: Message + Default + WireName>(buf: &mut impl Buf) -> Result<U, Error> {
+    if let Some(field) = super::wire_scan::unstorable_field(U::NAME, buf.chunk()) {
+        return Err(Error::invalid_field(field, UNSTORABLE_TEXT));
+    }
+    U::decode(buf).map_err(|error| {
+        Error::invalid_field(
+            "request",
+            format!("is not a valid {} message: {error}", U::NAME),
+        )
+    })
+}
+
 /// Decodes `U`, refusing what a caller should not have sent.
 #[derive(Debug)]
 pub struct MessageDecoder<U> {
@@ -91,16 +105,7 @@ impl<U: Message + Default + WireName> Decoder for MessageDecoder<U> {
     type Error = Status;
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
-        if let Some(field) = super::wire_scan::unstorable_field(U::NAME, buf.chunk()) {
-            return Err(Error::invalid_field(field, UNSTORABLE_TEXT).into_status());
-        }
-        U::decode(buf).map(Some).map_err(|error| {
-            Error::invalid_field(
-                "request",
-                format!("is not a valid {} message: {error}", U::NAME),
-            )
-            .into_status()
-        })
+        decode_message(buf).map(Some).map_err(Error::into_status)
     }
 
     fn buffer_settings(&self) -> BufferSettings {

@@ -47,7 +47,8 @@ impl Owner {
 
 const FLAG_FILTER_FIELDS: &str = "enabled and value_type (=)";
 
-fn flag_filter(text: &str) -> Result<FlagFilter> {
+/// The ListFlags filter in `text`.
+pub(super) fn flag_filter(text: &str) -> Result<FlagFilter> {
     let mut found = FlagFilter::default();
     for comparison in filter::parse(text, "filter")? {
         match (comparison.field.as_str(), comparison.op) {

@@ -12,6 +12,7 @@ mod flag_context;
 pub mod flag_convert;
 pub mod flag_encode;
 pub mod flag_service;
+pub mod fuzzing;
 pub mod origin;
 pub mod quota_call;
 pub mod quota_convert;

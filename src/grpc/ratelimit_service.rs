@@ -76,7 +76,7 @@ fn size_violations(request: &rls::RateLimitRequest) -> Vec<FieldViolation> {
 /// [`MAX_DESCRIPTORS`], within the size bounds, each charged its own
 /// `hits_addend`, else the request's, else 1 (any `uint32` is within the
 /// quota bounds).
-fn checks(request: &rls::RateLimitRequest) -> Result<Vec<DescriptorCheck>> {
+pub(super) fn checks(request: &rls::RateLimitRequest) -> Result<Vec<DescriptorCheck>> {
     if request.descriptors.is_empty() || request.descriptors.len() > MAX_DESCRIPTORS {
         return Err(Error::invalid_field(
             "descriptors",

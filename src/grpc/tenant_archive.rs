@@ -4,6 +4,8 @@
 //! same chunks, each length-delimited, are the file format of `tenantd
 //! tenants export` and `import`.
 
+use prost::Message;
+
 use crate::domain::archive::{Archive, Manifest, Section, SectionSummary, corrupt};
 use crate::domain::ids::TenantId;
 use crate::domain::isolation::IsolationModel;
@@ -189,6 +191,18 @@ impl Assembler {
             trailer_sha256,
         })
     }
+}
+
+/// Assembles the archive file `bytes` (length-delimited chunks, as
+/// `tenantd tenants export` writes them); not yet verified.
+pub fn read_file(mut bytes: &[u8]) -> Result<Archive> {
+    let mut assembler = Assembler::default();
+    while !bytes.is_empty() {
+        let chunk = pb::TenantArchiveChunk::decode_length_delimited(&mut bytes)
+            .map_err(|error| corrupt(format!("a chunk does not decode ({error}); truncated?")))?;
+        assembler.push(chunk)?;
+    }
+    assembler.finish()
 }
 
 /// Reads an ImportTenant stream to its end: the options of its first

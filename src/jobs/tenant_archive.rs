@@ -7,14 +7,12 @@ use std::io::{Read, Write};
 
 use prost::Message;
 
-use crate::domain::archive::corrupt;
 use crate::domain::ids::TenantId;
 use crate::domain::tenant::Tenant;
 use crate::domain::tenant_archive::ImportOptions;
 use crate::domain::tenants::Tenants;
 use crate::error::{Error, Result};
-use crate::grpc::tenant_archive::{Assembler, chunks};
-use crate::pb;
+use crate::grpc::tenant_archive::{chunks, read_file};
 
 /// Writes the archive of `tenant_id` to `out`; answers how many chunks.
 pub async fn export(tenants: &Tenants, tenant_id: TenantId, out: impl Write) -> Result<usize> {
@@ -37,14 +35,7 @@ pub async fn import(
 ) -> Result<Tenant> {
     let mut bytes = Vec::new();
     input.read_to_end(&mut bytes).map_err(Error::internal)?;
-    let mut rest = bytes.as_slice();
-    let mut assembler = Assembler::default();
-    while !rest.is_empty() {
-        let chunk = pb::TenantArchiveChunk::decode_length_delimited(&mut rest)
-            .map_err(|error| corrupt(format!("a chunk does not decode ({error}); truncated?")))?;
-        assembler.push(chunk)?;
-    }
     tenants
-        .import_from_command(assembler.finish()?, options)
+        .import_from_command(read_file(&bytes)?, options)
         .await
 }
