@@ -168,7 +168,7 @@ impl PlatformScope {
 }
 
 /// The scope a storage transaction runs in, as storage sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
     /// One tenant's rows (`SET LOCAL tenantd.tenant_id`).
     Tenant(TenantId),

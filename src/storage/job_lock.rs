@@ -3,15 +3,16 @@
 //! it ends with [`JobLock::release`], or with its connection if the replica
 //! dies. SQLite serves a single process, so its lock is always granted.
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use super::{Store, classify};
+use super::{Store, Txn, classify};
+use crate::domain::context::Scope;
 use crate::error::Result;
 
 /// A held job lock.
 pub struct JobLock {
     /// The transaction holding it; `None` on SQLite.
-    txn: Option<DatabaseTransaction>,
+    txn: Option<Txn>,
 }
 
 impl JobLock {
@@ -30,7 +31,7 @@ impl Store {
         if self.backend() != DbBackend::Postgres {
             return Ok(Some(JobLock { txn: None }));
         }
-        let txn = self.db.begin().await.map_err(classify)?;
+        let txn = self.begin_queued(Scope::Platform).await?;
         let locked = txn
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,

@@ -22,6 +22,7 @@ mod config_versions;
 mod db_error;
 mod domains;
 pub mod entities;
+mod fair_queue;
 mod flags;
 mod job_lock;
 mod plans;
@@ -31,6 +32,7 @@ mod rollup_statements;
 mod secrets;
 mod tenant_archive;
 mod tenants;
+mod txn;
 mod usage;
 mod usage_aggregation;
 mod usage_alerts;
@@ -42,6 +44,7 @@ pub use job_lock::JobLock;
 pub use purge::TENANT_TABLES;
 pub use tenant_archive::{ARCHIVED_TABLES, ControlImport};
 pub use tenants::IdempotencyEntry;
+pub use txn::Txn;
 pub use usage_aggregation::{AGGREGATION_LOCK, AggregationProgress, Fold};
 
 use std::time::Duration;
@@ -58,6 +61,7 @@ use crate::domain::context::Scope;
 use crate::domain::ids::new_v7_at;
 use crate::domain::paging::PageTokens;
 use crate::error::{Error, Result};
+use fair_queue::FairQueue;
 
 /// A handle on the control-plane database; cheap to clone.
 #[derive(Debug, Clone)]
@@ -69,6 +73,10 @@ pub struct Store {
     /// Signs and checks page tokens: a per-process key until
     /// [`Self::with_page_token_key`] sets the shared one.
     page_tokens: PageTokens,
+    /// Who begins the next transaction when calls wait for a connection.
+    queue: FairQueue,
+    /// How long a call waits for its turn.
+    acquire_timeout: Duration,
 }
 
 /// The advisory lock key migrations hold on PostgreSQL ("tenantd" in ASCII).
@@ -98,8 +106,9 @@ impl Store {
     pub async fn connect(url: &str, pool: &PoolOptions) -> Result<Self> {
         let mut options = ConnectOptions::new(url.to_owned());
         let is_sqlite = url.starts_with("sqlite:");
+        let connections = if is_sqlite { 1 } else { pool.max_connections };
         options
-            .max_connections(if is_sqlite { 1 } else { pool.max_connections })
+            .max_connections(connections)
             .min_connections(if is_sqlite { 1 } else { 0 })
             .acquire_timeout(pool.acquire_timeout)
             .sqlx_logging(false);
@@ -108,6 +117,16 @@ impl Store {
             db,
             feed: ChangeFeed::new(),
             page_tokens: PageTokens::random()?,
+            // On PostgreSQL the change feed's listener keeps one connection.
+            queue: FairQueue::new(
+                usize::try_from(if is_sqlite {
+                    1
+                } else {
+                    connections.saturating_sub(1)
+                })
+                .unwrap_or(usize::MAX),
+            ),
+            acquire_timeout: pool.acquire_timeout,
         })
     }
 
@@ -194,10 +213,25 @@ impl Store {
     /// Begins a transaction in `scope`: on PostgreSQL the row-level
     /// security policies see its tenant (or the platform) through a
     /// transaction-local setting.
-    async fn begin_in(&self, scope: Scope) -> Result<DatabaseTransaction> {
-        let txn = self.db.begin().await.map_err(classify)?;
+    async fn begin_in(&self, scope: Scope) -> Result<Txn> {
+        let txn = self.begin_queued(scope).await?;
         self.enter(&txn, scope).await?;
         Ok(txn)
+    }
+
+    /// Begins a transaction when `turn`'s turn comes in the pool's fair
+    /// queue ([`fair_queue`]); it holds its place until it ends.
+    async fn begin_queued(&self, turn: Scope) -> Result<Txn> {
+        let permit = tokio::time::timeout(self.acquire_timeout, self.queue.acquire(turn))
+            .await
+            .map_err(|_| Error::Unavailable {
+                message: format!(
+                    "no database connection came free within {} ms",
+                    self.acquire_timeout.as_millis()
+                ),
+            })?;
+        let txn = self.db.begin().await.map_err(classify)?;
+        Ok(Txn::new(txn, permit))
     }
 
     /// Moves `txn` to `scope` (on PostgreSQL, sets the transaction-local
@@ -221,7 +255,7 @@ impl Store {
     }
 
     /// Ends a read-only transaction.
-    async fn end_read(txn: DatabaseTransaction) -> Result<()> {
+    async fn end_read(txn: Txn) -> Result<()> {
         txn.commit().await.map_err(classify)
     }
 
@@ -229,7 +263,7 @@ impl Store {
     /// delivers the notification at commit to every other replica; this
     /// process hears of it in-process once the commit returned, and also
     /// when it failed, as a commit whose answer was lost may have landed.
-    async fn commit_with_audit(&self, txn: DatabaseTransaction, record: AuditRecord) -> Result<()> {
+    async fn commit_with_audit(&self, txn: Txn, record: AuditRecord) -> Result<()> {
         // A change without a tenant is platform-wide (a plan, a metric, a
         // configuration layer): caches holding any tenant's view of it are
         // all suspect, and such changes are rare.
@@ -257,7 +291,7 @@ impl Store {
     /// committed.
     async fn commit_if_changed(
         &self,
-        txn: DatabaseTransaction,
+        txn: Txn,
         rows_affected: u64,
         record: AuditRecord,
     ) -> Result<bool> {

@@ -4,7 +4,7 @@
 //! (billing history) and the audit trail stay with the tenantd that
 //! recorded them. PostgreSQL only.
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use super::{Store, classify};
 use crate::domain::audit::AuditRecord;
@@ -26,7 +26,7 @@ pub const ARCHIVED_TABLES: &[(&str, &str)] = &[
 /// An import's open control-plane transaction.
 pub struct ControlImport {
     /// The transaction, in the imported tenant's scope.
-    txn: DatabaseTransaction,
+    txn: super::Txn,
 }
 
 fn postgres_only(store: &Store) -> Result<()> {

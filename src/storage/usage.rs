@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use serde::Serialize;
 
@@ -155,8 +155,9 @@ impl Store {
     /// PostgreSQL `tenantd.tenant_ids` lists them, and the `tenant_batch`
     /// policy of `usage_events` (m0009) admits their rows only. One
     /// statement then records a whole batch, instead of one per tenant.
-    async fn begin_for_tenants(&self, tenants: &[TenantId]) -> Result<DatabaseTransaction> {
-        let txn = self.db.begin().await.map_err(classify)?;
+    async fn begin_for_tenants(&self, tenants: &[TenantId]) -> Result<super::Txn> {
+        // A batch of several tenants waits its turn as the platform's.
+        let txn = self.begin_queued(Scope::Platform).await?;
         if self.backend() == DbBackend::Postgres {
             let listed: Vec<String> = tenants.iter().map(ToString::to_string).collect();
             txn.query_one_raw(Statement::from_sql_and_values(

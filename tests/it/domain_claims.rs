@@ -158,14 +158,22 @@ async fn proving_control_wins_over_a_pending_claim(backend: Backend) {
 
 async fn expired_claims_cannot_be_verified_and_are_renewed(backend: Backend) {
     let dns = TestDns::start().await;
-    // A claim that expires as it is made.
-    let server = start(backend, &dns, Some(chrono::Duration::zero())).await;
+    // A claim that expires two seconds after it is made. (Not at once: the
+    // expiry job's pass at start-up, late on a loaded machine, would remove
+    // it before it could be verified.)
+    let ttl = chrono::Duration::seconds(2);
+    let server = start(backend, &dns, Some(ttl)).await;
     let mut operator = server.tenants();
     let acme = create(&mut operator, "acme").await;
     let mut as_acme = tenant_client(&server, &mut operator, &acme.name).await;
 
     let expired = claim(&mut as_acme, &acme.name).await.expect("a claim");
-    assert_eq!(expired.expire_time, expired.create_time);
+    let seconds = |time: Option<prost_types::Timestamp>| time.map(|time| time.seconds);
+    assert_eq!(
+        seconds(expired.expire_time),
+        seconds(expired.create_time).map(|at| at + 2)
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     dns.publish_txt(
         &expired.verification_record_name,
         &expired.verification_record_value,
