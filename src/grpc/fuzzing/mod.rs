@@ -180,6 +180,11 @@ fn base_layer() -> Map<String, Value> {
     }
 }
 
+/// The shipped schema, compiled once: compiling it per input would be
+/// most of the work.
+static SHIPPED_SCHEMA: std::sync::LazyLock<ConfigSchema> =
+    std::sync::LazyLock::new(|| ConfigSchema::shipped().expect("the shipped schema compiles"));
+
 /// Configuration documents: UpdateConfig's and UpdateBranding's values
 /// and masks, applied to a layer, held to the document limits and the
 /// shipped schema.
@@ -205,7 +210,7 @@ pub fn config(data: &[u8]) {
                 .ok(),
         );
     }
-    let schema = ConfigSchema::shipped().expect("the shipped schema compiles");
+    let schema = &*SHIPPED_SCHEMA;
     for change in changes {
         let values = match change {
             LayerChange::Replace(values) => values,
