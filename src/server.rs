@@ -363,6 +363,9 @@ async fn serve(
             // A panicking handler (or gate) answers INTERNAL, logged in its
             // span, instead of breaking the caller's stream.
             .layer(CatchPanicLayer::custom(answer_panic))
+            // Health and reflection decode with prost's codec: their
+            // undecodable requests become INVALID_ARGUMENT as well.
+            .map_response(crate::grpc::codec::refuse_undecodable)
             // Innermost, inside the span: nothing reaches a handler without a
             // tenant context, and refusals are traced like any answer.
             .option_layer((admission == Admission::Gate).then(|| {

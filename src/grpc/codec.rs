@@ -112,3 +112,31 @@ impl<U: Message + Default + WireName> Decoder for MessageDecoder<U> {
         BufferSettings::default()
     }
 }
+
+/// The message prost's codec answers undecodable requests with (INTERNAL).
+const PROST_DECODE_FAILURE: &str = "failed to decode Protobuf message";
+
+/// Rewrites the answer of a service that decodes with prost's own codec
+/// (health and reflection, which tenantd takes as they come): a request it
+/// could not decode is the caller's mistake, INVALID_ARGUMENT with
+/// `ErrorInfo` as from every tenantd service, not INTERNAL. Applies to
+/// answers whose status comes in the headers, as it does for a refused
+/// first message.
+pub fn refuse_undecodable<B>(mut response: http::Response<B>) -> http::Response<B> {
+    let Some(status) = Status::from_header_map(response.headers()) else {
+        return response;
+    };
+    if status.code() != tonic::Code::Internal || !status.message().starts_with(PROST_DECODE_FAILURE) {
+        return response;
+    }
+    let refused = Error::invalid_field("request", status.message().to_owned()).into_status();
+    let headers = response.headers_mut();
+    for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+        headers.remove(name);
+    }
+    if refused.add_header(headers).is_err() {
+        // Not expected; the original answer stays as it was.
+        let _ = status.add_header(headers);
+    }
+    response
+}

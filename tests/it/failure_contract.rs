@@ -72,6 +72,20 @@ async fn undecodable_requests_are_the_callers_mistake(backend: Backend) {
             streaming,
             vec![0x12, 0x40],
         ),
+        // Health decodes with prost's own codec, and answers the same.
+        (
+            "/grpc.health.v1.Health/Check",
+            unary,
+            vec![0x0a, 0x7f, 0x01],
+        ),
+        (
+            "/grpc.health.v1.Health/Watch",
+            Shape {
+                client_streaming: false,
+                server_streaming: true,
+            },
+            vec![0x0a, 0x7f, 0x01],
+        ),
     ] {
         let status = raw::call(&server.channel, path, shape, &admin, body)
             .await
