@@ -2,21 +2,25 @@
 //! (`ListAuditEvents`, 50 events a page) with its own API key; tenant B
 //! sends ten times as many of the same call. A's p99 latency with B
 //! flooding is compared with its p99 alone, in one run, on both server
-//! runtime flavours. The bulkhead admits B up to its budget and refuses
-//! the rest cheaply, so A keeps its latency.
+//! runtime flavours and both stores (embedded SQLite, PostgreSQL). The
+//! bulkhead admits B up to its budget and refuses the rest cheaply; the
+//! database pool's fair queue gives A's transactions their turn between
+//! B's, so A keeps its latency.
 //!
 //! Calls are paced open-loop (each call starts on its own schedule, not
 //! after the previous one answers), so a slow answer cannot hide the
-//! calls that would have queued behind it.
+//! calls that would have queued behind it. A call's latency runs until its
+//! answer's bytes have arrived; the answers are not decoded, so the load
+//! generator, on the same cores, takes less from the server.
 //!
-//! `cargo bench --bench noisy_neighbour -- [--rate 100] [--seconds 10]`
+//! `cargo bench --bench noisy_neighbour -- [--rate 100] [--rounds 6] [--seconds 4] [--store both]`
 
 mod support;
 
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use support::{ADMIN_TOKEN, Running, authorized, percentile, with_tokens};
+use support::{ADMIN_TOKEN, BenchDatabase, Running, authorized, percentile, with_tokens};
 use tenantd::config::Config;
 use tenantd::middleware::bulkhead::BudgetSettings;
 use tenantd::pb;
@@ -28,15 +32,24 @@ struct Options {
     /// Tenant A's calls per second; B sends ten times as many.
     #[arg(long, default_value_t = 100)]
     rate: u32,
-    /// How long each phase lasts.
-    #[arg(long, default_value_t = 10)]
+    /// How long each phase of a round lasts.
+    #[arg(long, default_value_t = 4)]
     seconds: u64,
+    /// Rounds of A alone, then A beside B.
+    #[arg(long, default_value_t = 6)]
+    rounds: u32,
     /// Each tenant's rate budget on the server, calls per second.
     #[arg(long, default_value_t = 200)]
     budget_rate: u32,
     /// Each tenant's concurrency budget on the server.
     #[arg(long, default_value_t = 4)]
     budget_concurrency: u32,
+    /// `sqlite`, `postgres` or `both`.
+    #[arg(long, default_value = "both")]
+    store: String,
+    /// A PostgreSQL superuser's URL; the bench makes its own database.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    admin_url: String,
     #[arg(long, hide = true)]
     bench: bool,
 }
@@ -94,6 +107,58 @@ async fn tenant_with_history(channel: &Channel, slug: &str) -> (String, String) 
     (tenant.name, key)
 }
 
+const LIST_AUDIT_EVENTS: &str = "/tenantd.v1.TenantService/ListAuditEvents";
+
+/// Encodes requests as usual but keeps each answer as its bytes: the load
+/// generator shares the server's cores, and decoding 50 audit events a
+/// call (their before and after documents included) would be client work
+/// counted against the server.
+#[derive(Clone, Copy)]
+struct UndecodedAnswers;
+
+impl tonic::codec::Codec for UndecodedAnswers {
+    type Encode = pb::ListAuditEventsRequest;
+    type Decode = usize;
+    type Encoder = Self;
+    type Decoder = Self;
+
+    fn encoder(&mut self) -> Self {
+        *self
+    }
+
+    fn decoder(&mut self) -> Self {
+        *self
+    }
+}
+
+impl tonic::codec::Encoder for UndecodedAnswers {
+    type Item = pb::ListAuditEventsRequest;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Self::Item,
+        buf: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        prost::Message::encode(&item, buf)
+            .map_err(|error| tonic::Status::internal(error.to_string()))
+    }
+}
+
+impl tonic::codec::Decoder for UndecodedAnswers {
+    type Item = usize;
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        buf: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<usize>, tonic::Status> {
+        let length = prost::bytes::Buf::remaining(buf);
+        prost::bytes::Buf::advance(buf, length);
+        Ok(Some(length))
+    }
+}
+
 /// What one tenant's paced load saw.
 #[derive(Default)]
 struct Seen {
@@ -101,6 +166,13 @@ struct Seen {
     ok: Vec<u64>,
     /// Calls refused by the bulkhead.
     refused: usize,
+}
+
+impl Seen {
+    fn add(&mut self, other: Seen) {
+        self.ok.extend(other.ok);
+        self.refused += other.refused;
+    }
 }
 
 /// Sends `rate` listings a second for `length`, each on its own schedule.
@@ -114,16 +186,26 @@ async fn paced(channel: Channel, tenant: String, key: String, rate: u32, length:
         let (channel, tenant, key) = (channel.clone(), tenant.clone(), key.clone());
         calls.push(tokio::spawn(async move {
             let started = Instant::now();
-            let answer = TenantServiceClient::new(channel)
-                .list_audit_events(authorized(
-                    pb::ListAuditEventsRequest {
-                        parent: tenant,
-                        page_size: 50,
-                        ..Default::default()
-                    },
-                    &key,
-                ))
-                .await;
+            let request = authorized(
+                pb::ListAuditEventsRequest {
+                    parent: tenant,
+                    page_size: 50,
+                    ..Default::default()
+                },
+                &key,
+            );
+            let mut grpc = tonic::client::Grpc::new(channel);
+            let answer = match grpc.ready().await {
+                Ok(()) => {
+                    grpc.unary(
+                        request,
+                        http::uri::PathAndQuery::from_static(LIST_AUDIT_EVENTS),
+                        UndecodedAnswers,
+                    )
+                    .await
+                }
+                Err(error) => Err(tonic::Status::unavailable(error.to_string())),
+            };
             (answer.map(drop), started.elapsed())
         }));
     }
@@ -142,13 +224,55 @@ async fn paced(channel: Channel, tenant: String, key: String, rate: u32, length:
     seen
 }
 
-async fn measure(multi_thread: bool, options: &Options) {
-    let path =
-        std::env::temp_dir().join(format!("tenantd-bench-noisy-{}.db", uuid::Uuid::new_v4()));
-    let mut config = with_tokens(Config::for_database(format!(
-        "sqlite://{}?mode=rwc",
-        path.display()
-    )));
+/// A fresh store for one measurement: an SQLite file, or a PostgreSQL
+/// database.
+enum Store {
+    Sqlite(std::path::PathBuf),
+    Postgres(BenchDatabase),
+}
+
+impl Store {
+    async fn create(postgres: bool, options: &Options) -> Self {
+        if postgres {
+            return Store::Postgres(
+                BenchDatabase::create(&options.admin_url, "tenantd_bench_noisy").await,
+            );
+        }
+        Store::Sqlite(
+            std::env::temp_dir().join(format!("tenantd-bench-noisy-{}.db", uuid::Uuid::new_v4())),
+        )
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "SQLite",
+            Store::Postgres(_) => "PostgreSQL",
+        }
+    }
+
+    fn config(&self) -> Config {
+        match self {
+            Store::Sqlite(path) => with_tokens(Config::for_database(format!(
+                "sqlite://{}?mode=rwc",
+                path.display()
+            ))),
+            Store::Postgres(database) => database.config(),
+        }
+    }
+
+    async fn remove(self, options: &Options) {
+        match self {
+            Store::Sqlite(path) => {
+                let _ = std::fs::remove_file(&path);
+            }
+            Store::Postgres(database) => database.drop_database(&options.admin_url).await,
+        }
+    }
+}
+
+async fn measure(postgres: bool, multi_thread: bool, options: &Options) {
+    let store = Store::create(postgres, options).await;
+    let mut config = store.config();
     config.tenant_budget = BudgetSettings {
         max_concurrent_calls: options.budget_concurrency,
         rate_per_second: options.budget_rate,
@@ -158,7 +282,8 @@ async fn measure(multi_thread: bool, options: &Options) {
     let (a, a_key) = tenant_with_history(&channel, "tenant-a").await;
     let (b, b_key) = tenant_with_history(&channel, "tenant-b").await;
     let length = Duration::from_secs(options.seconds);
-    // Warm-up, then A alone, then A with B flooding.
+    // Warm-up, then rounds of A alone and A with B flooding, so that drift
+    // on a noisy machine lands on both phases alike.
     paced(
         channel.clone(),
         a.clone(),
@@ -167,59 +292,98 @@ async fn measure(multi_thread: bool, options: &Options) {
         Duration::from_secs(2),
     )
     .await;
-    let mut alone = paced(
-        channel.clone(),
-        a.clone(),
-        a_key.clone(),
-        options.rate,
-        length,
-    )
-    .await;
-    let flood = tokio::spawn(paced(channel.clone(), b, b_key, options.rate * 10, length));
-    let mut beside = paced(channel.clone(), a, a_key, options.rate, length).await;
-    let flood = flood.await.expect("flood");
+    // B is another client, on its own connection, as another service
+    // would be: sharing A's would put B's answers ahead of A's on the wire.
+    let b_channel = server.connect().await;
+    let (mut alone, mut beside, mut flood) = (Seen::default(), Seen::default(), Seen::default());
+    let mut ratios = Vec::new();
+    for _ in 0..options.rounds {
+        let mut quiet = paced(
+            channel.clone(),
+            a.clone(),
+            a_key.clone(),
+            options.rate,
+            length,
+        )
+        .await;
+        let flooding = tokio::spawn(paced(
+            b_channel.clone(),
+            b.clone(),
+            b_key.clone(),
+            options.rate * 10,
+            length,
+        ));
+        let mut crowded = paced(
+            channel.clone(),
+            a.clone(),
+            a_key.clone(),
+            options.rate,
+            length,
+        )
+        .await;
+        ratios.push(
+            percentile(&mut crowded.ok, 0.99) as f64
+                / percentile(&mut quiet.ok, 0.99).max(1) as f64,
+        );
+        alone.add(quiet);
+        beside.add(crowded);
+        flood.add(flooding.await.expect("flood"));
+    }
     let (alone_p99, beside_p99) = (
         percentile(&mut alone.ok, 0.99),
         percentile(&mut beside.ok, 0.99),
     );
+    ratios.sort_by(f64::total_cmp);
     println!(
-        "| {} | {} | {} / {} | {} / {} | {:.2} | {} of {} ({:.0} %) | {} |",
+        "| {} | {} | {} / {} | {} / {} | {:.2} | {:.2} [{:.2}–{:.2}] | {} of {} ({:.0} %) | {} |",
+        store.name(),
         if multi_thread {
             "multi_thread"
         } else {
             "current_thread"
         },
-        options.rate,
         percentile(&mut alone.ok, 0.5),
         alone_p99,
         percentile(&mut beside.ok, 0.5),
         beside_p99,
         beside_p99 as f64 / alone_p99.max(1) as f64,
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1],
         flood.refused,
         flood.refused + flood.ok.len(),
         100.0 * flood.refused as f64 / (flood.refused + flood.ok.len()).max(1) as f64,
         alone.refused + beside.refused,
     );
     drop(server);
-    let _ = std::fs::remove_file(&path);
+    store.remove(options).await;
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let options = Options::parse();
     println!(
-        "ListAuditEvents (50 a page), tenant A at {} calls/s, tenant B at {} calls/s; budget {} calls/s and {} in flight per tenant; {} s per phase\n",
+        "ListAuditEvents (50 a page), tenant A at {} calls/s, tenant B at {} calls/s; budget {} calls/s and {} in flight per tenant; {} rounds of {} s alone and {} s beside B\n",
         options.rate,
         options.rate * 10,
         options.budget_rate,
         options.budget_concurrency,
+        options.rounds,
+        options.seconds,
         options.seconds
     );
     println!(
-        "| server runtime | A calls/s | A alone p50 / p99 µs | A beside B p50 / p99 µs | p99 ratio | B refused | A refused |"
+        "| store | server runtime | A alone p50 / p99 µs | A beside B p50 / p99 µs | p99 ratio | per round: median [min–max] | B refused | A refused |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
-    for multi_thread in [false, true] {
-        measure(multi_thread, &options).await;
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    let stores: &[bool] = match options.store.as_str() {
+        "sqlite" => &[false],
+        "postgres" => &[true],
+        _ => &[false, true],
+    };
+    for &postgres in stores {
+        for multi_thread in [false, true] {
+            measure(postgres, multi_thread, &options).await;
+        }
     }
 }
