@@ -126,7 +126,8 @@ pub fn refuse_undecodable<B>(mut response: http::Response<B>) -> http::Response<
     let Some(status) = Status::from_header_map(response.headers()) else {
         return response;
     };
-    if status.code() != tonic::Code::Internal || !status.message().starts_with(PROST_DECODE_FAILURE) {
+    if status.code() != tonic::Code::Internal || !status.message().starts_with(PROST_DECODE_FAILURE)
+    {
         return response;
     }
     let refused = Error::invalid_field("request", status.message().to_owned()).into_status();
