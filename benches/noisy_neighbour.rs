@@ -297,15 +297,17 @@ async fn measure(postgres: bool, multi_thread: bool, options: &Options) {
     let b_channel = server.connect().await;
     let (mut alone, mut beside, mut flood) = (Seen::default(), Seen::default(), Seen::default());
     let mut ratios = Vec::new();
-    for _ in 0..options.rounds {
-        let mut quiet = paced(
+    let a_load = || {
+        paced(
             channel.clone(),
             a.clone(),
             a_key.clone(),
             options.rate,
             length,
         )
-        .await;
+    };
+    for _ in 0..options.rounds {
+        let mut quiet = a_load().await;
         let flooding = tokio::spawn(paced(
             b_channel.clone(),
             b.clone(),
@@ -313,14 +315,7 @@ async fn measure(postgres: bool, multi_thread: bool, options: &Options) {
             options.rate * 10,
             length,
         ));
-        let mut crowded = paced(
-            channel.clone(),
-            a.clone(),
-            a_key.clone(),
-            options.rate,
-            length,
-        )
-        .await;
+        let mut crowded = a_load().await;
         ratios.push(
             percentile(&mut crowded.ok, 0.99) as f64
                 / percentile(&mut quiet.ok, 0.99).max(1) as f64,

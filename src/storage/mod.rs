@@ -57,7 +57,6 @@ use tenantd_migration::{Migrator, MigratorTrait};
 
 use crate::changefeed::{CHANNEL, Change, ChangeFeed, Subscription};
 use crate::domain::audit::AuditRecord;
-use crate::domain::context::Scope;
 use crate::domain::ids::new_v7_at;
 use crate::domain::paging::PageTokens;
 use crate::error::{Error, Result};
@@ -208,55 +207,6 @@ impl Store {
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(self) -> Result<()> {
         self.db.close().await.map_err(classify)
-    }
-
-    /// Begins a transaction in `scope`: on PostgreSQL the row-level
-    /// security policies see its tenant (or the platform) through a
-    /// transaction-local setting.
-    async fn begin_in(&self, scope: Scope) -> Result<Txn> {
-        let txn = self.begin_queued(scope).await?;
-        self.enter(&txn, scope).await?;
-        Ok(txn)
-    }
-
-    /// Begins a transaction when `turn`'s turn comes in the pool's fair
-    /// queue ([`fair_queue`]); it holds its place until it ends.
-    async fn begin_queued(&self, turn: Scope) -> Result<Txn> {
-        let permit = tokio::time::timeout(self.acquire_timeout, self.queue.acquire(turn))
-            .await
-            .map_err(|_| Error::Unavailable {
-                message: format!(
-                    "no database connection came free within {} ms",
-                    self.acquire_timeout.as_millis()
-                ),
-            })?;
-        let txn = self.db.begin().await.map_err(classify)?;
-        Ok(Txn::new(txn, permit))
-    }
-
-    /// Moves `txn` to `scope` (on PostgreSQL, sets the transaction-local
-    /// setting the row-level security policies read); a transaction that
-    /// writes for several tenants enters each in turn.
-    async fn enter(&self, txn: &DatabaseTransaction, scope: Scope) -> Result<()> {
-        if self.backend() == DbBackend::Postgres {
-            let (setting, value) = match scope {
-                Scope::Tenant(tenant_id) => ("tenantd.tenant_id", tenant_id.to_string()),
-                Scope::Platform => ("tenantd.platform", "on".to_owned()),
-            };
-            txn.query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT set_config($1, $2, true)",
-                [setting.into(), value.into()],
-            ))
-            .await
-            .map_err(classify)?;
-        }
-        Ok(())
-    }
-
-    /// Ends a read-only transaction.
-    async fn end_read(txn: Txn) -> Result<()> {
-        txn.commit().await.map_err(classify)
     }
 
     /// Writes `record`, announces the change and commits. PostgreSQL

@@ -40,16 +40,22 @@ crate::backend_tests!(
     shutdown_turns_every_service_not_serving,
 );
 
-async fn undecodable_requests_are_the_callers_mistake(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    let admin = Presented {
+/// An operator's call, as raw bytes.
+fn admin() -> Presented {
+    Presented {
         secret: Some(ADMIN_TOKEN.to_owned()),
         tenant_id: None,
-    };
-    let unary = Shape {
-        client_streaming: false,
-        server_streaming: false,
-    };
+    }
+}
+
+const UNARY: Shape = Shape {
+    client_streaming: false,
+    server_streaming: false,
+};
+
+async fn undecodable_requests_are_the_callers_mistake(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (admin, unary) = (admin(), UNARY);
     let streaming = Shape {
         client_streaming: true,
         server_streaming: true,
@@ -120,19 +126,11 @@ async fn text_the_database_cannot_store_is_refused_naming_the_field(backend: Bac
         tenant: Some(tenant),
         ..Default::default()
     }));
-    let admin = Presented {
-        secret: Some(ADMIN_TOKEN.to_owned()),
-        tenant_id: None,
-    };
-    let unary = Shape {
-        client_streaming: false,
-        server_streaming: false,
-    };
     let status = raw::call(
         &server.channel,
         "/tenantd.v1.TenantService/CreateTenant",
-        unary,
-        &admin,
+        UNARY,
+        &admin(),
         body,
     )
     .await
