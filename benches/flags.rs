@@ -54,7 +54,7 @@ struct Options {
 }
 
 fn value(json: serde_json::Value) -> prost_types::Value {
-    tenantd::grpc::convert::json_value(&json)
+    tenantd::grpc::convert::json_value(json)
 }
 
 fn condition(

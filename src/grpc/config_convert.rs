@@ -54,7 +54,7 @@ pub fn object_of(object: &Struct, field: &str) -> Result<Map<String, Value>> {
 
 /// A JSON object as a `google.protobuf.Struct`.
 pub fn struct_of(values: &Map<String, Value>) -> Struct {
-    json_object(&Value::Object(values.clone())).unwrap_or_default()
+    json_object(Value::Object(values.clone())).unwrap_or_default()
 }
 
 /// The proto spelling of a layer kind.

@@ -263,43 +263,45 @@ impl From<&CustomDomain> for pb::Domain {
     }
 }
 
-impl From<&AuditEvent> for pb::AuditEvent {
-    fn from(event: &AuditEvent) -> Self {
+impl From<AuditEvent> for pb::AuditEvent {
+    fn from(event: AuditEvent) -> Self {
         Self {
             name: event.resource_name(),
-            actor: event.actor.clone(),
-            action: event.action.clone(),
-            resource: event.resource.clone(),
-            request_id: event.request_id.clone(),
-            before: event.before.as_ref().and_then(json_object),
-            after: event.after.as_ref().and_then(json_object),
             create_time: Some(timestamp(event.create_time)),
+            actor: event.actor,
+            action: event.action,
+            resource: event.resource,
+            request_id: event.request_id,
+            before: event.before.and_then(json_object),
+            after: event.after.and_then(json_object),
         }
     }
 }
 
 /// A JSON object as a `google.protobuf.Struct`; `None` for other JSON.
-pub fn json_object(value: &serde_json::Value) -> Option<Struct> {
+pub fn json_object(value: serde_json::Value) -> Option<Struct> {
     match json_value(value).kind {
         Some(Kind::StructValue(object)) => Some(object),
         _ => None,
     }
 }
 
-/// A JSON value as a `google.protobuf.Value`.
-pub fn json_value(value: &serde_json::Value) -> Value {
+/// A JSON value as a `google.protobuf.Value`. It takes the value, so its
+/// strings move instead of being copied: listings convert whole pages of
+/// documents.
+pub fn json_value(value: serde_json::Value) -> Value {
     let kind = match value {
         serde_json::Value::Null => Kind::NullValue(0),
-        serde_json::Value::Bool(flag) => Kind::BoolValue(*flag),
+        serde_json::Value::Bool(flag) => Kind::BoolValue(flag),
         serde_json::Value::Number(number) => Kind::NumberValue(number.as_f64().unwrap_or(0.0)),
-        serde_json::Value::String(text) => Kind::StringValue(text.clone()),
+        serde_json::Value::String(text) => Kind::StringValue(text),
         serde_json::Value::Array(items) => Kind::ListValue(prost_types::ListValue {
-            values: items.iter().map(json_value).collect(),
+            values: items.into_iter().map(json_value).collect(),
         }),
         serde_json::Value::Object(fields) => Kind::StructValue(Struct {
             fields: fields
-                .iter()
-                .map(|(key, value)| (key.clone(), json_value(value)))
+                .into_iter()
+                .map(|(key, value)| (key, json_value(value)))
                 .collect(),
         }),
     };

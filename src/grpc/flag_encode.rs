@@ -63,7 +63,7 @@ fn rules_to(rules: &[Rule]) -> Vec<pb::TargetingRule> {
                 .map(|condition| pb::TargetingCondition {
                     attribute: condition.attribute.clone(),
                     op: operator_to(condition.op).into(),
-                    values: condition.values.iter().map(json_value).collect(),
+                    values: condition.values.iter().cloned().map(json_value).collect(),
                 })
                 .collect(),
             serve: Some(match &rule.serve {
@@ -87,7 +87,7 @@ pub fn flag(flag: &Flag) -> pb::Flag {
             .spec
             .variants
             .iter()
-            .map(|(name, value)| (name.clone(), json_value(value)))
+            .map(|(name, value)| (name.clone(), json_value(value.clone())))
             .collect(),
         default_variant: flag.spec.default_variant.clone(),
         enabled: flag.spec.enabled,
@@ -144,7 +144,7 @@ pub fn evaluation(found: &Evaluation<'_>) -> pb::FlagEvaluation {
             reason,
         } => pb::FlagEvaluation {
             flag: found.flag.to_owned(),
-            value: Some(json_value(value)),
+            value: Some(json_value((*value).clone())),
             variant: (*variant).to_owned(),
             reason: reason_to(*reason).into(),
             error_code: pb::EvaluationErrorCode::Unspecified.into(),

@@ -375,7 +375,7 @@ impl TenantService for TenantApi {
         .await;
         reply(result, |(events, next_page_token)| {
             pb::ListAuditEventsResponse {
-                audit_events: events.iter().map(pb::AuditEvent::from).collect(),
+                audit_events: events.into_iter().map(pb::AuditEvent::from).collect(),
                 next_page_token,
             }
         })

@@ -20,7 +20,7 @@ pub fn client(server: &TestServer, secret: &str) -> Configs {
 }
 
 pub fn values(document: Value) -> prost_types::Struct {
-    tenantd::grpc::convert::json_object(&document).expect("an object")
+    tenantd::grpc::convert::json_object(document).expect("an object")
 }
 
 pub fn json_of(config: &pb::Config) -> Value {
