@@ -17,7 +17,7 @@
 //! the p99 ratio of two quiet phases shows how far the machine's own noise
 //! moves a p99, which bounds what the flood's ratio can show.
 //!
-//! `cargo bench --bench noisy_neighbour -- [--rate 100] [--rounds 6] [--seconds 4] [--store both]`
+//! `cargo bench --bench noisy_neighbour -- [--rate 100] [--rounds 6] [--seconds 4] [--page-size 50] [--store both]`
 
 mod support;
 
@@ -238,6 +238,22 @@ async fn paced(
     seen
 }
 
+/// The p99 of `over` over the p99 of `base`.
+fn p99_ratio(over: &mut Seen, base: &mut Seen) -> f64 {
+    percentile(&mut over.ok, 0.99) as f64 / percentile(&mut base.ok, 0.99).max(1) as f64
+}
+
+/// Per-round ratios as `median [min–max]`.
+fn spread(mut ratios: Vec<f64>) -> String {
+    ratios.sort_by(f64::total_cmp);
+    format!(
+        "{:.2} [{:.2}–{:.2}]",
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1]
+    )
+}
+
 /// A fresh store for one measurement: an SQLite file, or a PostgreSQL
 /// database.
 enum Store {
@@ -325,10 +341,8 @@ async fn measure(postgres: bool, multi_thread: bool, options: &Options) {
     for _ in 0..options.rounds {
         let mut quiet = a_load().await;
         let mut again = a_load().await;
-        control.push(
-            percentile(&mut again.ok, 0.99) as f64 / percentile(&mut quiet.ok, 0.99).max(1) as f64,
-        );
-        beside.refused += again.refused;
+        control.push(p99_ratio(&mut again, &mut quiet));
+        alone.refused += again.refused;
         let flooding = tokio::spawn(paced(
             b_channel.clone(),
             b.clone(),
@@ -338,10 +352,7 @@ async fn measure(postgres: bool, multi_thread: bool, options: &Options) {
             length,
         ));
         let mut crowded = a_load().await;
-        ratios.push(
-            percentile(&mut crowded.ok, 0.99) as f64
-                / percentile(&mut quiet.ok, 0.99).max(1) as f64,
-        );
+        ratios.push(p99_ratio(&mut crowded, &mut quiet));
         alone.add(quiet);
         beside.add(crowded);
         flood.add(flooding.await.expect("flood"));
@@ -350,10 +361,8 @@ async fn measure(postgres: bool, multi_thread: bool, options: &Options) {
         percentile(&mut alone.ok, 0.99),
         percentile(&mut beside.ok, 0.99),
     );
-    ratios.sort_by(f64::total_cmp);
-    control.sort_by(f64::total_cmp);
     println!(
-        "| {} | {} | {} / {} | {} / {} | {:.2} | {:.2} [{:.2}–{:.2}] | {:.2} [{:.2}–{:.2}] | {} of {} ({:.0} %) | {} |",
+        "| {} | {} | {} / {} | {} / {} | {:.2} | {} | {} | {} of {} ({:.0} %) | {} |",
         store.name(),
         if multi_thread {
             "multi_thread"
@@ -365,12 +374,8 @@ async fn measure(postgres: bool, multi_thread: bool, options: &Options) {
         percentile(&mut beside.ok, 0.5),
         beside_p99,
         beside_p99 as f64 / alone_p99.max(1) as f64,
-        ratios[ratios.len() / 2],
-        ratios[0],
-        ratios[ratios.len() - 1],
-        control[control.len() / 2],
-        control[0],
-        control[control.len() - 1],
+        spread(ratios),
+        spread(control),
         flood.refused,
         flood.refused + flood.ok.len(),
         100.0 * flood.refused as f64 / (flood.refused + flood.ok.len()).max(1) as f64,
