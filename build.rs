@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .generate_default_stubs(true)
         // Requests are decoded by tenantd's codec: undecodable bytes and
         // text the database cannot store are the caller's mistake.
-        .codec_path("crate::grpc::codec::Codec")
+        .codec_path("crate::rpc::codec::Codec")
         .compile_protos(
             &protos,
             &[

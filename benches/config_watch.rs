@@ -94,7 +94,7 @@ async fn measure(database: &BenchDatabase, multi_thread: bool, options: &Options
     let layer = format!("{}/config", tenant.name);
     let (mut from_send, mut from_commit) = (Vec::new(), Vec::new());
     for step in 0..options.updates {
-        let values = tenantd::grpc::convert::json_object(json!({"step": step, "feature": "on"}));
+        let values = tenantd::rpc::convert::json_object(json!({"step": step, "feature": "on"}));
         let sent = Instant::now();
         updates
             .update_config(authorized(

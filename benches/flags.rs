@@ -22,10 +22,10 @@ mod support;
 
 use clap::Parser;
 use serde_json::json;
-use tenantd::config::Config;
 use tenantd::pb;
 use tenantd::pb::config_service_client::ConfigServiceClient;
 use tenantd::pb::tenant_service_client::TenantServiceClient;
+use tenantd::settings::Config;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
@@ -54,7 +54,7 @@ struct Options {
 }
 
 fn value(json: serde_json::Value) -> prost_types::Value {
-    tenantd::grpc::convert::json_value(json)
+    tenantd::rpc::convert::json_value(json)
 }
 
 fn condition(

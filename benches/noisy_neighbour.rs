@@ -25,10 +25,10 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use support::{ADMIN_TOKEN, BenchDatabase, Running, authorized, percentile, with_tokens};
-use tenantd::config::Config;
-use tenantd::middleware::bulkhead::BudgetSettings;
 use tenantd::pb;
 use tenantd::pb::tenant_service_client::TenantServiceClient;
+use tenantd::server::bulkhead::BudgetSettings;
+use tenantd::settings::Config;
 use tonic::transport::Channel;
 
 #[derive(Parser)]

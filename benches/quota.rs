@@ -18,10 +18,10 @@ mod support;
 use std::time::Duration;
 
 use clap::Parser;
-use tenantd::config::Config;
 use tenantd::pb;
 use tenantd::pb::quota_service_client::QuotaServiceClient;
 use tenantd::pb::tenant_service_client::TenantServiceClient;
+use tenantd::settings::Config;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;

@@ -25,14 +25,15 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{CommandFactory, Parser, ValueEnum};
-use tenantd::config::{Config, NamedToken};
-use tenantd::dns::DnsTxtResolver;
-use tenantd::domain::gate::{Call, Gate};
-use tenantd::domain::tenants::{TenantSettings, Tenants};
+use tenantd::access::gate::{Call, Gate};
+use tenantd::access::named_tokens::NamedToken;
 use tenantd::pb;
 use tenantd::pb::resolve_tenant_request::Target;
 use tenantd::pb::tenant_service_client::TenantServiceClient;
-use tenantd::storage::{PoolOptions, Store};
+use tenantd::settings::Config;
+use tenantd::store::{PoolOptions, Store};
+use tenantd::tenancy::dns::DnsTxtResolver;
+use tenantd::tenancy::tenants::{TenantSettings, Tenants};
 use tokio::sync::oneshot;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
@@ -893,7 +894,7 @@ impl Bench {
         config.service_tokens = vec![service.clone()];
         // Budgets the load never reaches: the bulkhead's checks run on
         // every call without refusing any.
-        config.tenant_budget = tenantd::middleware::bulkhead::BudgetSettings {
+        config.tenant_budget = tenantd::server::bulkhead::BudgetSettings {
             max_concurrent_calls: 100_000,
             rate_per_second: 100_000_000,
         };

@@ -285,12 +285,12 @@ async fn ceiling(owner: &DatabaseConnection, ids: Arc<Vec<String>>, options: &Op
 /// the seconds that took.
 async fn catch_up(owner_url: &str) -> f64 {
     let acked = Instant::now();
-    let store = tenantd::storage::Store::connect(owner_url, &Default::default())
+    let store = tenantd::store::Store::connect(owner_url, &Default::default())
         .await
         .expect("store");
     loop {
         let progress = store
-            .usage_aggregation_progress(tenantd::domain::context::Scope::Platform)
+            .usage_aggregation_progress(tenantd::access::context::Scope::Platform)
             .await
             .expect("progress");
         let acked_at = Utc::now() - TimeDelta::milliseconds(acked.elapsed().as_millis() as i64);

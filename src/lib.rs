@@ -32,19 +32,21 @@
 //! (validation happens in the conversion), calls the domain, and converts the
 //! answer back.
 
-pub mod changefeed;
+pub mod access;
+pub mod cli;
+pub mod common;
 pub mod config;
-pub mod dns;
-pub mod domain;
 pub mod error;
-pub mod grpc;
-pub mod jobs;
-pub mod limiter;
-pub mod middleware;
-pub mod provisioning;
+pub mod flags;
+pub mod fuzzing;
+pub mod quota;
+pub mod rpc;
 pub mod server;
-pub mod storage;
+pub mod settings;
+pub mod store;
 pub mod telemetry;
+pub mod tenancy;
+pub mod usage;
 
 /// Code generated from the subset of Envoy's API in `third_party/envoy`:
 /// the rate limit service tenantd serves to Envoy and Istio gateways.

@@ -4,8 +4,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tenantd::config::{Cli, Command, Config, ServeArgs, TenantsCommand, UsageCommand, redact_url};
 use tenantd::error::error_chain;
+use tenantd::settings::tenants::TenantsCommand;
+use tenantd::settings::{Cli, Command, Config, ServeArgs, UsageCommand, redact_url};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -59,34 +60,34 @@ async fn main() -> ExitCode {
 }
 
 async fn tenants_command(
-    common: &tenantd::config::CommonArgs,
+    common: &tenantd::settings::CommonArgs,
     command: TenantsCommand,
 ) -> Result<(), tenantd::error::Error> {
     let concurrency = match &command {
         TenantsCommand::Migrate(args) => args.concurrency,
         TenantsCommand::Purge(_) | TenantsCommand::Export(_) | TenantsCommand::Import(_) => 1,
     };
-    let (store, tenants) = tenantd::server::operator_tenants(common, concurrency).await?;
+    let (store, tenants) = tenantd::server::tenants::operator_tenants(common, concurrency).await?;
     let outcome = match command {
         TenantsCommand::Purge(args) => {
-            let now = args.now.map(tenantd::domain::ids::TenantId::from_uuid);
-            tenantd::jobs::tenant_purge::run(tenants, now).await
+            let now = args.now.map(tenantd::common::ids::TenantId::from_uuid);
+            tenantd::cli::tenant_purge::run(tenants, now).await
         }
-        TenantsCommand::Migrate(args) => tenantd::jobs::rollout::run(tenants, &args).await,
+        TenantsCommand::Migrate(args) => tenantd::cli::rollout::run(tenants, &args).await,
         TenantsCommand::Export(args) => {
-            let tenant_id = tenantd::domain::ids::TenantId::from_uuid(args.tenant_id);
-            tenantd::jobs::tenant_archive::export(&tenants, tenant_id, std::io::stdout().lock())
+            let tenant_id = tenantd::common::ids::TenantId::from_uuid(args.tenant_id);
+            tenantd::cli::tenant_archive::export(&tenants, tenant_id, std::io::stdout().lock())
                 .await
                 .map(|chunks| tracing::info!(tenant.id = %tenant_id, chunks, "tenant exported"))
         }
         TenantsCommand::Import(args) => {
-            let options = tenantd::domain::tenant_archive::ImportOptions {
+            let options = tenantd::tenancy::tenant_archive::ImportOptions {
                 tenant_id: args
                     .tenant_id
-                    .map(tenantd::domain::ids::TenantId::from_uuid),
+                    .map(tenantd::common::ids::TenantId::from_uuid),
                 slug: args.slug,
             };
-            tenantd::jobs::tenant_archive::import(&tenants, options, std::io::stdin().lock())
+            tenantd::cli::tenant_archive::import(&tenants, options, std::io::stdin().lock())
                 .await
                 .map(|tenant| tracing::info!(tenant.id = %tenant.id, slug = %tenant.slug, "tenant imported"))
         }
@@ -96,7 +97,7 @@ async fn tenants_command(
 }
 
 async fn serve_until_signal(
-    common: &tenantd::config::CommonArgs,
+    common: &tenantd::settings::CommonArgs,
     serve: &ServeArgs,
 ) -> Result<(), tenantd::error::Error> {
     let config = Config::new(common, serve)?;

@@ -15,8 +15,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::config::LogFormat;
 use crate::error::{Error, Result};
+use crate::settings::LogFormat;
 
 /// Flushes and stops span export when dropped.
 pub struct TelemetryGuard {

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, Database};
-use tenantd::config::{Config, NamedToken};
+use tenantd::access::named_tokens::NamedToken;
+use tenantd::settings::Config;
 use tokio::sync::oneshot;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
@@ -247,8 +248,8 @@ pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
 
 /// Budgets the bench's load never reaches, so the bulkhead's checks run
 /// on every call without refusing any.
-pub const UNREACHED_BUDGET: tenantd::middleware::bulkhead::BudgetSettings =
-    tenantd::middleware::bulkhead::BudgetSettings {
+pub const UNREACHED_BUDGET: tenantd::server::bulkhead::BudgetSettings =
+    tenantd::server::bulkhead::BudgetSettings {
         max_concurrent_calls: 100_000,
         rate_per_second: 100_000_000,
     };

@@ -1,8 +1,8 @@
 #![no_main]
-//! `tenantd::grpc::fuzzing::config`, from the seeds of `seed_corpus`; see
+//! `tenantd::fuzzing::messages::config`, from the seeds of `seed_corpus`; see
 //! `fuzz/README.md`.
 
 libfuzzer_sys::fuzz_target!(
-    init: tenantd::grpc::fuzzing::seed_corpus("config"),
-    |data: &[u8]| tenantd::grpc::fuzzing::config(data)
+    init: tenantd::fuzzing::seed_corpus("config"),
+    |data: &[u8]| tenantd::fuzzing::messages::config(data)
 );

@@ -1,8 +1,8 @@
 #![no_main]
-//! `tenantd::grpc::fuzzing::flags`, from the seeds of `seed_corpus`; see
+//! `tenantd::fuzzing::messages::flags`, from the seeds of `seed_corpus`; see
 //! `fuzz/README.md`.
 
 libfuzzer_sys::fuzz_target!(
-    init: tenantd::grpc::fuzzing::seed_corpus("flags"),
-    |data: &[u8]| tenantd::grpc::fuzzing::flags(data)
+    init: tenantd::fuzzing::seed_corpus("flags"),
+    |data: &[u8]| tenantd::fuzzing::messages::flags(data)
 );

@@ -1,8 +1,8 @@
 #![no_main]
-//! `tenantd::grpc::fuzzing::request`, from the seeds of `seed_corpus`; see
+//! `tenantd::fuzzing::messages::request`, from the seeds of `seed_corpus`; see
 //! `fuzz/README.md`.
 
 libfuzzer_sys::fuzz_target!(
-    init: tenantd::grpc::fuzzing::seed_corpus("request"),
-    |data: &[u8]| tenantd::grpc::fuzzing::request(data)
+    init: tenantd::fuzzing::seed_corpus("request"),
+    |data: &[u8]| tenantd::fuzzing::messages::request(data)
 );

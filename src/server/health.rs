@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use crate::storage::Store;
+use crate::store::Store;
 
 /// Every service name the health service answers for: the whole server
 /// and each service it serves.

@@ -3,29 +3,30 @@
 
 use std::sync::Arc;
 
-use crate::config::{CommonArgs, load_template};
-use crate::dns::DnsTxtResolver;
-use crate::domain::tenants::{TenantSettings, Tenants};
 use crate::error::Result;
-use crate::provisioning::Provisioner;
-use crate::storage::{PoolOptions, Store};
+use crate::settings::CommonArgs;
+use crate::settings::tenants::load_template;
+use crate::store::{PoolOptions, Store};
+use crate::tenancy::dns::DnsTxtResolver;
+use crate::tenancy::provisioning::Provisioner;
+use crate::tenancy::tenants::{TenantSettings, Tenants};
 
 /// SCHEMA tenants one replica provisions at once (two owner connections
 /// each); more wait their turn.
-pub(super) const PROVISIONING_CONCURRENCY: u32 = 4;
+pub(crate) const PROVISIONING_CONCURRENCY: u32 = 4;
 
 /// `tenants`, provisioning SCHEMA tenants on PostgreSQL with the template
 /// of `template_dir` through the owner's `migration_url`; unchanged on
 /// SQLite, which has no schemas. The server and the `tenantd tenants`
 /// commands alike.
-pub(super) async fn with_provisioning(
+pub(crate) async fn with_provisioning(
     tenants: Tenants,
     store: &Store,
     migration_url: &str,
     (template_dir, concurrency, fault): (
         Option<&std::path::Path>,
         u32,
-        Option<crate::provisioning::Step>,
+        Option<crate::tenancy::provisioning::Step>,
     ),
 ) -> Result<Tenants> {
     if store.backend() != sea_orm::DbBackend::Postgres {

@@ -6,7 +6,7 @@
 //! hostile class of input, sent with a tenant's own key, is refused as the
 //! caller's mistake without changing what the neighbour reads.
 
-use tenantd::domain::ids::TenantId;
+use tenantd::common::ids::TenantId;
 use tenantd::pb;
 use tonic::Code;
 

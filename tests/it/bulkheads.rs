@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, Database, Statement, TransactionTrait};
-use tenantd::middleware::bulkhead::BudgetSettings;
 use tenantd::pb;
 use tenantd::pb::usage_service_client::UsageServiceClient;
+use tenantd::server::bulkhead::BudgetSettings;
 use tonic::Code;
 use tonic_types::StatusExt;
 

@@ -20,12 +20,12 @@ pub fn client(server: &TestServer, secret: &str) -> Configs {
 }
 
 pub fn values(document: Value) -> prost_types::Struct {
-    tenantd::grpc::convert::json_object(document).expect("an object")
+    tenantd::rpc::convert::json_object(document).expect("an object")
 }
 
 pub fn json_of(config: &pb::Config) -> Value {
     let object = config.values.as_ref().expect("values");
-    let map = tenantd::grpc::config_convert::object_of(object, "values").expect("valid");
+    let map = tenantd::config::grpc::convert::object_of(object, "values").expect("valid");
     Value::Object(map)
 }
 

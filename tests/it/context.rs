@@ -360,7 +360,7 @@ fn the_readme_access_table_is_the_enforced_one() {
     let begin = readme.find(start).expect("the access table start marker") + start.len();
     let finish = readme[begin..].find(end).expect("the end marker") + begin;
     let documented = &readme[begin..finish];
-    let enforced = tenantd::domain::access::markdown_table();
+    let enforced = tenantd::access::methods::markdown_table();
     assert_eq!(
         documented, enforced,
         "README.md's access table differs from domain::access::METHODS; paste:\n{enforced}"

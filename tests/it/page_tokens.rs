@@ -6,7 +6,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use tenantd::domain::paging::{PageTokenKey, query_fingerprint};
+use tenantd::common::paging::{PageTokenKey, query_fingerprint};
 use tenantd::pb;
 
 use crate::support::db::{TestDatabase, postgres_available};

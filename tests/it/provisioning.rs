@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use tenantd::pb;
-use tenantd::provisioning::Step;
+use tenantd::tenancy::provisioning::Step;
 use tonic::Code;
 
 use crate::support::db::{TestDatabase, postgres_available};

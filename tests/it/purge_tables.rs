@@ -29,7 +29,8 @@ async fn every_table_with_tenant_rows_is_purged() {
         .iter()
         .map(|row| row.try_get::<String>("", "name").expect("a name"))
         .filter(|table| {
-            table != "audit_events" && !tenantd::storage::TENANT_TABLES.contains(&table.as_str())
+            table != "audit_events"
+                && !tenantd::tenancy::store::purge::TENANT_TABLES.contains(&table.as_str())
         })
         .collect();
     missing.sort();

@@ -4,8 +4,8 @@
 
 use tenantd::envoy::extensions::common::ratelimit::v3::RateLimitDescriptor;
 use tenantd::envoy::service::ratelimit::v3::RateLimitRequest;
-use tenantd::limiter::bounds::MAX_AMOUNT;
 use tenantd::pb;
+use tenantd::quota::limiter::bounds::MAX_AMOUNT;
 
 use crate::quota::{Counters, costs, definition, quotas, start, tenant_on_plan, used};
 use crate::ratelimit::{Client, ask, client, descriptor};

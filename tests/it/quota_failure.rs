@@ -6,8 +6,8 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tenantd::limiter::RedisFailure;
 use tenantd::pb;
+use tenantd::quota::limiter::RedisFailure;
 use tonic::Code;
 
 use crate::quota::{Quotas, allocate, quotas};
@@ -122,7 +122,7 @@ fn failures_counted(policy: RedisFailure) -> u64 {
     });
     let series = format!(
         "{}{{policy=\"{}\"}} ",
-        tenantd::limiter::fallback::REDIS_FAILURES,
+        tenantd::quota::limiter::fallback::REDIS_FAILURES,
         policy.label()
     );
     handle

@@ -8,8 +8,8 @@
 //! answer as if nothing happened. The same on the in-process limiter, on
 //! Redis and on a Redis Cluster, over SQLite and PostgreSQL.
 
-use tenantd::limiter::bounds::{MAX_AMOUNT, MAX_USAGE};
 use tenantd::pb;
+use tenantd::quota::limiter::bounds::{MAX_AMOUNT, MAX_USAGE};
 use tonic::Code;
 
 use crate::quota::{

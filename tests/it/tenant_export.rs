@@ -229,7 +229,7 @@ fn resealed(
     section: &str,
     change: impl Fn(&str) -> String,
 ) -> Vec<pb::TenantArchiveChunk> {
-    let mut assembler = tenantd::grpc::tenant_archive::Assembler::default();
+    let mut assembler = tenantd::tenancy::grpc::archive::Assembler::default();
     for chunk in chunks.iter().cloned() {
         assembler.push(chunk).expect("a valid chunk");
     }
@@ -245,8 +245,8 @@ fn resealed(
     for part in sections.iter_mut().filter(|part| part.name == section) {
         part.rows = part.rows.iter().map(|row| change(row)).collect();
     }
-    let changed = tenantd::domain::archive::Archive::new(described, sections);
-    tenantd::grpc::tenant_archive::chunks(&changed)
+    let changed = tenantd::tenancy::archive::Archive::new(described, sections);
+    tenantd::tenancy::grpc::archive::chunks(&changed)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

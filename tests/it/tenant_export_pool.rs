@@ -63,7 +63,7 @@ async fn a_pool_tenant_round_trips_its_control_plane_rows() {
         .update_config(pb::UpdateConfigRequest {
             config: Some(pb::Config {
                 name: config.clone(),
-                values: tenantd::grpc::convert::json_object(serde_json::json!({"theme": "dark"})),
+                values: tenantd::rpc::convert::json_object(serde_json::json!({"theme": "dark"})),
                 ..Default::default()
             }),
             comment: "exported".to_owned(),

@@ -10,7 +10,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, EntityTrait, Set};
 use tenantd::pb;
 use tenantd::pb::usage_service_client::UsageServiceClient;
-use tenantd::storage::entities::{usage_event, usage_rollup};
+use tenantd::store::entities::{usage_event, usage_rollup};
 
 use crate::process::tenantd;
 use crate::support::db::TestDatabase;

@@ -10,9 +10,10 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use prost_types::Timestamp;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, TransactionTrait};
-use tenantd::domain::context::Scope;
+use tenantd::access::context::Scope;
 use tenantd::pb;
-use tenantd::storage::{AGGREGATION_LOCK, PoolOptions, Store};
+use tenantd::store::{PoolOptions, Store};
+use tenantd::usage::store::aggregation::AGGREGATION_LOCK;
 use tonic::transport::Channel;
 
 use crate::support::fixtures::create;

@@ -8,8 +8,8 @@
 use chrono::{DateTime, Datelike, TimeDelta, Utc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, EntityTrait, QueryOrder, Set};
 use tenantd::pb;
-use tenantd::storage::entities::{usage_event, usage_unique_value};
-use tenantd::storage::{PoolOptions, Store};
+use tenantd::store::entities::{usage_event, usage_unique_value};
+use tenantd::store::{PoolOptions, Store};
 use tenantd_migration::{Migrator, MigratorTrait};
 
 use crate::support::db::TestDatabase;

@@ -107,7 +107,7 @@ fn quota_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
 fn config_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
     let parent = format!("tenants/{}", tenant.id);
     let name = format!("{parent}/config");
-    let values = tenantd::grpc::convert::json_object(serde_json::json!({"matrix": true}));
+    let values = tenantd::rpc::convert::json_object(serde_json::json!({"matrix": true}));
     match rpc.method.as_str() {
         "GetConfig" => ok(pb::GetConfigRequest {
             name,

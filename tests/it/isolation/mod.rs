@@ -1,7 +1,7 @@
 //! The isolation matrix: every RPC of the four services, enumerated from
 //! the compiled descriptor set, called by ten kinds of caller that all name
 //! tenant A, each answer checked against the exact code (and ErrorInfo
-//! reason) that the access table [`tenantd::domain::access::METHODS`] and
+//! reason) that the access table [`tenantd::access::methods::METHODS`] and
 //! the gate's order of checks promise. Tenant B's key gets the same refusal
 //! whether the tenant it names exists or not, so it never learns whether A
 //! exists.
@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tenantd::domain::access::MethodAccess;
-use tenantd::domain::api_key::SCOPES;
+use tenantd::access::api_key::SCOPES;
+use tenantd::access::methods::MethodAccess;
 use tenantd::pb;
 use tokio::sync::Semaphore;
 use tonic::Code;

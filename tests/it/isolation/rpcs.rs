@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 
 use prost::Message;
 use prost_types::FileDescriptorSet;
-use tenantd::domain::access::{self, MethodAccess};
+use tenantd::access::methods as access;
+use tenantd::access::methods::MethodAccess;
 use tenantd::pb;
 use tonic::transport::Channel;
 

@@ -265,7 +265,7 @@ impl TestDatabase {
     /// Applies the migrations as the owner, for tests that need the tables
     /// without starting a server.
     pub async fn migrate_as_owner(&self) {
-        let store = tenantd::storage::Store::connect(&self.owner_url, &Default::default())
+        let store = tenantd::store::Store::connect(&self.owner_url, &Default::default())
             .await
             .expect("connect to the test database as its owner");
         store.migrate().await.expect("migrate the test database");

@@ -23,7 +23,7 @@ pub fn admin(channel: &Channel) -> Configs {
 
 /// A JSON value as a protobuf value.
 pub fn value(json: Value) -> prost_types::Value {
-    tenantd::grpc::convert::json_value(json)
+    tenantd::rpc::convert::json_value(json)
 }
 
 /// A boolean flag `on`/`off` defaulting to `off`, enabled, with `rules`.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use http::uri::PathAndQuery;
 use prost::bytes::{Buf, BufMut};
-use tenantd::domain::gate::TENANT_ID_HEADER;
+use tenantd::access::gate::TENANT_ID_HEADER;
 use tonic::Status;
 use tonic::client::Grpc;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder, Streaming};

@@ -1,8 +1,9 @@
 //! The real tenantd server, started on `127.0.0.1:0` for one test, with an
 //! admin and a service token configured.
 
-use tenantd::config::{Config, NamedToken};
+use tenantd::access::named_tokens::NamedToken;
 use tenantd::pb::tenant_service_client::TenantServiceClient;
+use tenantd::settings::Config;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::metadata::{Ascii, MetadataValue};

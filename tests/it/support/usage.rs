@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use tenantd::domain::context::Scope;
-use tenantd::storage::{PoolOptions, Store};
+use tenantd::access::context::Scope;
+use tenantd::store::{PoolOptions, Store};
 
 /// Waits until aggregation reached past now: every event acknowledged
 /// before the call is in the rollups.

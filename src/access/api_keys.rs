@@ -1,0 +1,167 @@
+//! The API keys of a tenant: creating, listing, revoking and rotating them.
+//! Every change is audited without the secret or its hash.
+
+use crate::access::api_key::{ApiKey, IssuedApiKey, MAX_ROTATION_OVERLAP, NewApiKey};
+use crate::access::context::TenantScope;
+use crate::common::ids::{ApiKeyId, ApiKeyName};
+use crate::common::paging;
+use crate::error::{Error, Result};
+use crate::tenancy::audit::{AuditRecord, Origin};
+use crate::tenancy::tenants::{Tenants, now, snapshot};
+
+/// A rotation's outcome: the new key with its secret, and the old key.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// The new key.
+    pub issued: IssuedApiKey,
+    /// The old key with its shortened lifetime.
+    pub previous: ApiKey,
+}
+
+impl Tenants {
+    /// Issues a key for a live tenant. `new.expire_time` must be in the future.
+    pub async fn create_api_key(
+        &self,
+        scope: &TenantScope,
+        origin: &Origin,
+        new: NewApiKey,
+    ) -> Result<IssuedApiKey> {
+        let now = now();
+        if new.expire_time.is_some_and(|expiry| expiry <= now) {
+            return Err(Error::invalid_field(
+                "api_key.expire_time",
+                "must be in the future",
+            ));
+        }
+        let tenant = self.live_tenant(scope, "add an API key to").await?;
+        let issued = ApiKey::issue(tenant.id, new, None, now)?;
+        let audit = AuditRecord::new(
+            origin,
+            "CreateApiKey",
+            tenant.id,
+            issued.key.resource_name(),
+            None,
+            Some(snapshot(&issued.key)?),
+        );
+        self.store
+            .insert_api_key(scope.into(), &issued.key, None, audit)
+            .await?;
+        Ok(issued)
+    }
+
+    /// A page of the tenant's keys, oldest first, and the next token.
+    pub async fn list_api_keys(
+        &self,
+        scope: &TenantScope,
+        show_revoked: bool,
+        page_size: u64,
+        page_token: &str,
+    ) -> Result<(Vec<ApiKey>, String)> {
+        let tenant = self.get(scope).await?;
+        let tenant_name = tenant.id.resource_name();
+        let fingerprint =
+            paging::query_fingerprint(&[&tenant_name, if show_revoked { "revoked" } else { "" }]);
+        let after = self
+            .store
+            .page_tokens()
+            .decode(page_token, &fingerprint, "page_token")?
+            .map(|key| {
+                crate::common::ids::parse_canonical_uuid(&key, "page_token")
+                    .map(ApiKeyId::from_uuid)
+            })
+            .transpose()?;
+        let rows = self
+            .store
+            .list_api_keys(scope.into(), tenant.id, show_revoked, after, page_size + 1)
+            .await?;
+        Ok(self
+            .store
+            .page_tokens()
+            .cut_page(rows, page_size, &fingerprint, |key| key.id.to_string()))
+    }
+
+    /// Revokes a key; a revoked key is returned as it is.
+    pub async fn revoke_api_key(
+        &self,
+        scope: &TenantScope,
+        origin: &Origin,
+        name: &ApiKeyName,
+    ) -> Result<ApiKey> {
+        let key = self.find_api_key(scope, name).await?;
+        let Some(revoked) = key.revoke(now()) else {
+            return Ok(key);
+        };
+        let audit = AuditRecord::new(
+            origin,
+            "RevokeApiKey",
+            key.tenant_id,
+            key.resource_name(),
+            Some(snapshot(&key)?),
+            Some(snapshot(&revoked)?),
+        );
+        if !self
+            .store
+            .revoke_api_key(scope.into(), &revoked, audit)
+            .await?
+        {
+            // Revoked meanwhile: answer with what is there now.
+            return self.find_api_key(scope, name).await;
+        }
+        Ok(revoked)
+    }
+
+    /// Replaces an active key with a new one of the same scopes; the old one
+    /// stays accepted for `overlap` (0 to 30 days).
+    pub async fn rotate_api_key(
+        &self,
+        scope: &TenantScope,
+        origin: &Origin,
+        name: &ApiKeyName,
+        overlap: chrono::Duration,
+    ) -> Result<Rotation> {
+        if overlap < chrono::Duration::zero() || overlap > MAX_ROTATION_OVERLAP {
+            return Err(Error::invalid_field(
+                "overlap",
+                "must be between 0s and 30 days",
+            ));
+        }
+        let key = self.find_api_key(scope, name).await?;
+        let tenant = self.live_tenant(scope, "rotate an API key of").await?;
+        let now = now();
+        let (previous, successor) = key.rotate(overlap, now)?;
+        let issued = ApiKey::issue(tenant.id, successor, Some(key.id), now)?;
+        let audit = AuditRecord::new(
+            origin,
+            "RotateApiKey",
+            tenant.id,
+            issued.key.resource_name(),
+            Some(snapshot(&key)?),
+            Some(snapshot(&issued.key)?),
+        );
+        if !self
+            .store
+            .insert_api_key(scope.into(), &issued.key, Some((&key, &previous)), audit)
+            .await?
+        {
+            return Err(Error::Aborted {
+                reason: "CONCURRENT_MODIFICATION",
+                message: format!(
+                    "API key {} changed during the rotation; retry",
+                    key.resource_name()
+                ),
+            });
+        }
+        Ok(Rotation { issued, previous })
+    }
+
+    async fn find_api_key(&self, scope: &TenantScope, name: &ApiKeyName) -> Result<ApiKey> {
+        let tenant = self.get(scope).await?;
+        self.store
+            .find_api_key(scope.into(), tenant.id, name.key_id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                kind: "api_key",
+                name: format!("{}/apiKeys/{}", name.tenant.display_name(), name.key_id),
+            })
+    }
+}

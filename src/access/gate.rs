@@ -1,0 +1,468 @@
+//! The gate every call passes: who calls (authentication), for which
+//! tenant (resolution), and whether that caller may call this method for
+//! that tenant (authorization). The tenant context layer asks
+//! [`Gate::admit`]; handlers ask [`Gate::scope_for`] for the tenant a
+//! request body names.
+//!
+//! Order of the checks, and why:
+//! 0. the metadata itself (read by the layer): `authorization`,
+//!    `x-tenant-id` or `x-tenant-slug` sent twice is refused
+//!    (UNAUTHENTICATED `CREDENTIALS_AMBIGUOUS`, INVALID_ARGUMENT), never
+//!    resolved by order;
+//! 1. credentials: none or unknown → UNAUTHENTICATED, before anything else
+//!    is looked at;
+//! 2. a tenant key's own tenant: deleted → NOT_FOUND, suspended →
+//!    PERMISSION_DENIED `TENANT_SUSPENDED`, so a suspended tenant's keys
+//!    stop everywhere at once;
+//! 3. the method × caller matrix ([`crate::access::methods`]) → PERMISSION_DENIED;
+//! 4. the tenant named by metadata: a tenant key naming another tenant is
+//!    refused without any lookup, so it learns nothing about that tenant;
+//!    admin and service callers get the named tenant resolved and (service
+//!    callers) its status checked.
+
+use std::sync::Arc;
+
+use crate::access::api_key::{ApiKey, ApiKeyState, KEY_MARKER, hash_secret};
+use crate::access::context::{
+    Caller, PlatformScope, ResolvedTenant, Scope, TenantContext, TenantScope,
+};
+use crate::access::key_uses::KeyUses;
+use crate::access::methods as access;
+use crate::access::methods::{MethodAccess, Target};
+use crate::access::named_tokens::NamedToken;
+use crate::access::resolve::{ResolveTarget, ResolvedBy, not_found};
+use crate::access::tokens::{Token, constant_time_eq, match_token};
+use crate::common::cache::Cache;
+use crate::common::ids::{TenantId, TenantRef};
+use crate::error::{Error, Result};
+use crate::store::changefeed::Change;
+use crate::tenancy::tenant::{Tenant, TenantState};
+use crate::tenancy::tenants::Tenants;
+
+/// What the gate reads from a call's metadata.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Call<'a> {
+    /// The `authorization` header.
+    pub authorization: Option<&'a str>,
+    /// The `x-tenant-id` header.
+    pub tenant_id: Option<&'a str>,
+    /// The `x-tenant-slug` header.
+    pub tenant_slug: Option<&'a str>,
+    /// The `:authority` (or `host`) of the request.
+    pub authority: Option<&'a str>,
+    /// The call's request id.
+    pub request_id: &'a str,
+}
+
+/// The gate; cloning it (once per call, by the layer) is one reference
+/// count.
+#[derive(Clone)]
+pub struct Gate {
+    /// Everything, shared.
+    inner: Arc<Inner>,
+}
+
+/// What the gate holds.
+struct Inner {
+    /// Where tenants, keys and domains are read.
+    tenants: Tenants,
+    /// Operator tokens.
+    admin_tokens: Vec<Token>,
+    /// Service tokens.
+    service_tokens: Vec<Token>,
+    /// Resolutions and keys, dropped on change.
+    cache: Cache,
+    /// Key uses waiting to be written.
+    key_uses: KeyUses,
+}
+
+/// The `x-tenant-id` header.
+pub const TENANT_ID_HEADER: &str = "x-tenant-id";
+/// The `x-tenant-slug` header.
+pub const TENANT_SLUG_HEADER: &str = "x-tenant-slug";
+
+fn unauthenticated(reason: &'static str, message: &str) -> Error {
+    Error::Unauthenticated {
+        reason,
+        message: message.to_owned(),
+    }
+}
+
+fn denied(reason: &'static str, message: impl Into<String>) -> Error {
+    Error::PermissionDenied {
+        reason,
+        message: message.into(),
+    }
+}
+
+fn mismatch() -> Error {
+    denied(
+        "TENANT_MISMATCH",
+        "the request names a tenant other than the caller's",
+    )
+}
+
+impl Gate {
+    /// A gate over `tenants` accepting the configured tokens.
+    pub fn new(
+        tenants: Tenants,
+        admin_tokens: &[NamedToken],
+        service_tokens: &[NamedToken],
+        cache_ttl: std::time::Duration,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                tenants,
+                admin_tokens: admin_tokens.iter().map(Token::from_config).collect(),
+                service_tokens: service_tokens.iter().map(Token::from_config).collect(),
+                cache: Cache::new(cache_ttl),
+                key_uses: KeyUses::default(),
+            }),
+        }
+    }
+
+    /// Drops cached answers `change` may have made wrong.
+    pub fn invalidate(&self, change: Change) {
+        self.inner.cache.invalidate(change);
+    }
+
+    /// Writes the key uses recorded since the last flush.
+    pub async fn flush_key_uses(&self) {
+        self.inner.key_uses.flush(&self.inner.tenants).await;
+    }
+
+    /// Admits a call of `path` or refuses it; see the module docs.
+    pub async fn admit(&self, path: &str, call: &Call<'_>) -> Result<TenantContext> {
+        let caller = self.authenticate(call.authorization).await?;
+        // Every served method has a rule (a test checks the table against
+        // the descriptor set), so a path without one is not served.
+        let rule = access::method_access(path).ok_or_else(|| Error::Unimplemented {
+            message: format!("tenantd serves no method {path}"),
+        })?;
+        let tenant = match &caller {
+            Caller::Tenant { tenant_id, .. } => {
+                let own = self.usable_tenant(&TenantRef::Id(*tenant_id)).await?;
+                authorize(&caller, rule)?;
+                check_named_tenant_is(&own, call)?;
+                Some(own)
+            }
+            Caller::Admin { .. } | Caller::Service { .. } => {
+                authorize(&caller, rule)?;
+                match rule.target {
+                    Target::Tenant => self.named_tenant(&caller, call).await?,
+                    Target::Platform => None,
+                }
+            }
+        };
+        let tenant = tenant.map(|tenant| ResolvedTenant {
+            id: tenant.id,
+            slug: tenant.slug,
+            state: tenant.state,
+            plan: tenant.plan,
+        });
+        Ok(TenantContext::new(
+            caller,
+            tenant,
+            call.request_id.to_owned(),
+        ))
+    }
+
+    async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller> {
+        let Some(header) = authorization else {
+            return Err(unauthenticated(
+                "CREDENTIALS_MISSING",
+                "send `authorization: Bearer <token or API key>`",
+            ));
+        };
+        let token = header
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| {
+                unauthenticated(
+                    "CREDENTIALS_MALFORMED",
+                    "the authorization header must read `Bearer <token or API key>`",
+                )
+            })?;
+        if token.starts_with(KEY_MARKER) && token.as_bytes().get(KEY_MARKER.len()) == Some(&b'_') {
+            return self.authenticate_key(token).await;
+        }
+        if let Some(name) = match_token(&self.inner.admin_tokens, token) {
+            return Ok(Caller::Admin { name });
+        }
+        if let Some(name) = match_token(&self.inner.service_tokens, token) {
+            return Ok(Caller::Service { name });
+        }
+        Err(unauthenticated(
+            "CREDENTIALS_INVALID",
+            "the token is not valid",
+        ))
+    }
+
+    async fn authenticate_key(&self, presented: &str) -> Result<Caller> {
+        let invalid = || unauthenticated("CREDENTIALS_INVALID", "the API key is not valid");
+        let prefix = presented
+            .split('_')
+            .nth(1)
+            .filter(|prefix| prefix.len() == 16 && prefix.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(invalid)?;
+        let key = self.key_by_prefix(prefix).await?.ok_or_else(invalid)?;
+        if !constant_time_eq(
+            hash_secret(presented).as_bytes(),
+            key.secret_sha256.as_bytes(),
+        ) {
+            return Err(invalid());
+        }
+        let now = chrono::Utc::now();
+        match key.state(now) {
+            ApiKeyState::Active => {}
+            ApiKeyState::Revoked => {
+                return Err(unauthenticated(
+                    "API_KEY_REVOKED",
+                    "the API key was revoked",
+                ));
+            }
+            ApiKeyState::Expired => {
+                return Err(unauthenticated(
+                    "API_KEY_EXPIRED",
+                    "the API key has expired",
+                ));
+            }
+        }
+        self.inner.key_uses.record(key.tenant_id, key.id, now);
+        Ok(Caller::Tenant {
+            tenant_id: key.tenant_id,
+            key_id: key.id,
+            prefix: key.prefix,
+            scopes: key.scopes,
+        })
+    }
+
+    async fn key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKey>> {
+        if let Some(cached) = self.inner.cache.key(prefix) {
+            return Ok(cached);
+        }
+        let since = self.inner.cache.generation();
+        let key = self
+            .inner
+            .tenants
+            .store
+            .find_api_key_by_prefix(Scope::from(&PlatformScope::system()), prefix)
+            .await?;
+        self.inner.cache.put_key(prefix, key.clone(), since);
+        Ok(key)
+    }
+
+    /// The tenant `id`, whatever its state, through the cache.
+    async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>> {
+        if let Some(cached) = self.inner.cache.tenant(id) {
+            return Ok(cached);
+        }
+        let since = self.inner.cache.generation();
+        let tenant = self
+            .inner
+            .tenants
+            .store
+            .find_tenant(Scope::Tenant(id), &TenantRef::Id(id))
+            .await?;
+        self.inner.cache.put_tenant(id, tenant.clone(), since);
+        Ok(tenant)
+    }
+
+    /// The live tenant `target` names and how it was found, through the
+    /// cache; deleted and unknown tenants are NOT_FOUND alike.
+    pub async fn resolve(&self, target: &ResolveTarget) -> Result<(Tenant, ResolvedBy)> {
+        self.find_live(target)
+            .await?
+            .ok_or_else(|| not_found(target))
+    }
+
+    /// Which tenant `target` names, live or deleted, through the cache.
+    async fn locate(&self, target: &ResolveTarget) -> Result<Option<(TenantId, ResolvedBy)>> {
+        if let Some(cached) = self.inner.cache.target(target) {
+            return Ok(cached);
+        }
+        let since = self.inner.cache.generation();
+        let located = self.inner.tenants.locate(target).await?;
+        self.inner.cache.put_target(target.clone(), located, since);
+        Ok(located)
+    }
+
+    /// As [`Self::resolve`], with `None` for deleted and unknown tenants:
+    /// a call naming tenantd's own host, on every request, builds no error.
+    async fn find_live(&self, target: &ResolveTarget) -> Result<Option<(Tenant, ResolvedBy)>> {
+        let Some((id, by)) = self.locate(target).await? else {
+            return Ok(None);
+        };
+        Ok(self
+            .tenant_by_id(id)
+            .await?
+            .filter(|tenant| tenant.state != TenantState::Deleted)
+            .map(|tenant| (tenant, by)))
+    }
+
+    /// The tenant `by` names, if a service or tenant may use it now.
+    async fn usable_tenant(&self, by: &TenantRef) -> Result<Tenant> {
+        let target = match by {
+            TenantRef::Id(id) => ResolveTarget::TenantId(*id),
+            TenantRef::Slug(slug) => ResolveTarget::Slug(slug.clone()),
+        };
+        let (tenant, _) = self.resolve(&target).await?;
+        check_usable(&tenant)?;
+        Ok(tenant)
+    }
+
+    /// For admin and service callers: the tenant the metadata names, by
+    /// `x-tenant-id`, `x-tenant-slug`, then `:authority`; `None` when it
+    /// names none (the request body may).
+    async fn named_tenant(&self, caller: &Caller, call: &Call<'_>) -> Result<Option<Tenant>> {
+        let target = if let Some(id) = call.tenant_id {
+            ResolveTarget::TenantId(TenantId::parse(id, TENANT_ID_HEADER)?)
+        } else if let Some(slug) = call.tenant_slug {
+            ResolveTarget::Slug(slug.to_owned())
+        } else if let Some(authority) = call.authority {
+            let host = ResolveTarget::Host(authority.to_ascii_lowercase());
+            // tenantd's own host names no tenant.
+            return match self.find_live(&host).await? {
+                Some((tenant, _)) => self.admit_tenant(caller, tenant).map(Some),
+                None => Ok(None),
+            };
+        } else {
+            return Ok(None);
+        };
+        let tenant = match (caller, self.resolve(&target).await) {
+            (_, Ok((tenant, _))) => tenant,
+            // Operators may act on deleted tenants (to undelete them).
+            (Caller::Admin { .. }, Err(Error::NotFound { .. })) => {
+                let id = self.locate(&target).await?.map(|(id, _)| id);
+                match id {
+                    Some(id) => self
+                        .tenant_by_id(id)
+                        .await?
+                        .ok_or_else(|| not_found(&target))?,
+                    None => return Err(not_found(&target)),
+                }
+            }
+            (_, Err(error)) => return Err(error),
+        };
+        self.admit_tenant(caller, tenant).map(Some)
+    }
+
+    fn admit_tenant(&self, caller: &Caller, tenant: Tenant) -> Result<Tenant> {
+        if matches!(caller, Caller::Service { .. }) {
+            check_usable(&tenant)?;
+        }
+        Ok(tenant)
+    }
+
+    /// The scope of the tenant a request body names, for the caller in
+    /// `context`: a tenant key gets only its own tenant, a tenant named in
+    /// the metadata must be the one the body names, and service callers
+    /// reach only usable tenants. Operators reach every tenant.
+    pub async fn scope_for(&self, context: &TenantContext, by: &TenantRef) -> Result<TenantScope> {
+        if let Some(named) = &context.tenant {
+            let same = match by {
+                TenantRef::Id(id) => *id == named.id,
+                TenantRef::Slug(slug) => *slug == named.slug,
+            };
+            return if same {
+                Ok(TenantScope::new(named.id))
+            } else {
+                Err(mismatch())
+            };
+        }
+        match &context.caller {
+            // The layer always resolves a tenant key's own tenant.
+            Caller::Tenant { .. } => Err(mismatch()),
+            Caller::Service { .. } => Ok(TenantScope::new(self.usable_tenant(by).await?.id)),
+            Caller::Admin { .. } => match by {
+                TenantRef::Id(id) => Ok(TenantScope::new(*id)),
+                TenantRef::Slug(slug) => {
+                    let target = ResolveTarget::Slug(slug.clone());
+                    match self.locate(&target).await? {
+                        Some((id, _)) => Ok(TenantScope::new(id)),
+                        None => Err(Error::NotFound {
+                            kind: "tenant",
+                            name: by.display_name(),
+                        }),
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// Whether `caller` may call the method of `rule`.
+fn authorize(caller: &Caller, rule: &MethodAccess) -> Result<()> {
+    match caller {
+        Caller::Admin { .. } => Ok(()),
+        Caller::Service { .. } if rule.service_callers => Ok(()),
+        Caller::Service { .. } => Err(denied(
+            "CALLER_NOT_ALLOWED",
+            format!(
+                "service tokens may not call {}; only data-path methods",
+                rule.method
+            ),
+        )),
+        Caller::Tenant { scopes, .. } => match rule.tenant_scope {
+            Some(scope) if scopes.iter().any(|held| held == scope) => Ok(()),
+            Some(scope) => Err(denied(
+                "SCOPE_MISSING",
+                format!("{} needs an API key with the scope {scope}", rule.method),
+            )),
+            None => Err(denied(
+                "CALLER_NOT_ALLOWED",
+                format!("API keys may not call {}", rule.method),
+            )),
+        },
+    }
+}
+
+/// A tenant key may name only its own tenant in the metadata.
+fn check_named_tenant_is(own: &Tenant, call: &Call<'_>) -> Result<()> {
+    if let Some(id) = call.tenant_id
+        && TenantId::parse(id, TENANT_ID_HEADER).ok() != Some(own.id)
+    {
+        return Err(mismatch());
+    }
+    if let Some(slug) = call.tenant_slug
+        && slug != own.slug
+    {
+        return Err(mismatch());
+    }
+    Ok(())
+}
+
+/// Refuses tenants that services and keys may not use now.
+fn check_usable(tenant: &Tenant) -> Result<()> {
+    match tenant.state {
+        TenantState::Active => Ok(()),
+        TenantState::Suspended => Err(denied(
+            "TENANT_SUSPENDED",
+            format!("tenant {} is suspended", tenant.id.resource_name()),
+        )),
+        TenantState::Provisioning => Err(Error::failed_precondition(
+            "TENANT_PROVISIONING",
+            "TENANT_STATE",
+            tenant.id.resource_name(),
+            format!(
+                "tenant {} is still being provisioned; retry shortly",
+                tenant.id.resource_name()
+            ),
+        )),
+        TenantState::Deleted => Err(Error::NotFound {
+            kind: "tenant",
+            name: tenant.id.resource_name(),
+        }),
+        TenantState::Failed => Err(Error::failed_precondition(
+            "TENANT_FAILED",
+            "TENANT_STATE",
+            tenant.id.resource_name(),
+            format!(
+                "tenant {} could not be provisioned; an operator must retry it",
+                tenant.id.resource_name()
+            ),
+        )),
+    }
+}

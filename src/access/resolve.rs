@@ -1,0 +1,126 @@
+//! Resolution of the tenant a request is for, from a host name, an id or a
+//! slug: a verified custom domain first, then `{slug}.{base domain}`.
+//! Deleted and unknown tenants are answered alike, NOT_FOUND, so a caller
+//! learns nothing about tenants it cannot use. The gate caches both steps.
+
+use crate::access::context::{PlatformScope, Scope};
+use crate::common::ids::{TenantId, TenantRef};
+use crate::common::validate;
+use crate::error::{Error, Result};
+use crate::tenancy::tenants::Tenants;
+
+/// What to resolve.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ResolveTarget {
+    /// A host as in `:authority`, possibly with a port.
+    Host(String),
+    /// A tenant id.
+    TenantId(TenantId),
+    /// A slug.
+    Slug(String),
+}
+
+/// How a tenant was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResolvedBy {
+    /// A verified custom domain.
+    CustomDomain,
+    /// `{slug}.{base domain}`.
+    Subdomain,
+    /// Its id.
+    TenantId,
+    /// Its slug.
+    Slug,
+}
+
+/// Splits `host[:port]` or `[v6]:port` and normalises the host.
+fn host_without_port(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|byte| byte.is_ascii_digit()) => host,
+        _ => authority,
+    }
+}
+
+impl Tenants {
+    /// Which tenant `target` names, and how, without reading the tenant
+    /// itself: the gate caches this answer and the tenant separately.
+    /// Resolution reads across tenants, in the platform scope: finding
+    /// which tenant a host or slug belongs to is what it is for.
+    pub(crate) async fn locate(
+        &self,
+        target: &ResolveTarget,
+    ) -> Result<Option<(TenantId, ResolvedBy)>> {
+        let platform = Scope::from(&PlatformScope::system());
+        match target {
+            ResolveTarget::TenantId(id) => Ok(Some((*id, ResolvedBy::TenantId))),
+            ResolveTarget::Slug(slug) => Ok(self
+                .store
+                .find_tenant(platform, &TenantRef::Slug(slug.clone()))
+                .await?
+                .map(|tenant| (tenant.id, ResolvedBy::Slug))),
+            ResolveTarget::Host(authority) => self.locate_host(platform, authority).await,
+        }
+    }
+
+    async fn locate_host(
+        &self,
+        platform: Scope,
+        authority: &str,
+    ) -> Result<Option<(TenantId, ResolvedBy)>> {
+        let host = host_without_port(authority);
+        let Ok(hostname) = validate::hostname(host, "host") else {
+            return Ok(None);
+        };
+        if let Some(domain) = self.store.find_verified_domain(platform, &hostname).await? {
+            return Ok(Some((domain.tenant_id, ResolvedBy::CustomDomain)));
+        }
+        let slug = self.settings.base_domain.as_ref().and_then(|base| {
+            hostname
+                .strip_suffix(base.as_str())
+                .and_then(|prefix| prefix.strip_suffix('.'))
+                .filter(|label| !label.contains('.'))
+        });
+        let Some(slug) = slug else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .find_tenant(platform, &TenantRef::Slug(slug.to_owned()))
+            .await?
+            .map(|tenant| (tenant.id, ResolvedBy::Subdomain)))
+    }
+}
+
+/// The answer for a target that names no live tenant.
+pub(crate) fn not_found(target: &ResolveTarget) -> Error {
+    Error::NotFound {
+        kind: "tenant",
+        name: describe(target),
+    }
+}
+
+fn describe(target: &ResolveTarget) -> String {
+    match target {
+        ResolveTarget::Host(host) => format!("host {host}"),
+        ResolveTarget::TenantId(id) => id.resource_name(),
+        ResolveTarget::Slug(slug) => format!("tenants/slug:{slug}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_without_port;
+
+    #[test]
+    fn ports_are_stripped_from_authorities() {
+        assert_eq!(
+            host_without_port("acme.example.com:443"),
+            "acme.example.com"
+        );
+        assert_eq!(host_without_port("acme.example.com"), "acme.example.com");
+        assert_eq!(host_without_port("[::1]:50051"), "::1");
+    }
+}

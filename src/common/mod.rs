@@ -1,0 +1,15 @@
+//! Value types and checks every room shares: typed ids, validation of
+//! caller input, list filters, page tokens. Nothing here reads the database
+//! or knows a service.
+
+pub mod cache;
+pub mod filter;
+pub mod ids;
+pub mod paging;
+pub mod validate;
+
+/// Lowercase hexadecimal of `bytes`: how digests, etags and key material
+/// are spelled everywhere in tenantd.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}

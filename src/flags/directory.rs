@@ -1,0 +1,345 @@
+//! The flag directory: create, read, list, update and delete flags with
+//! etags and request-id idempotency, each change audited in its own
+//! transaction. Overrides are in [`crate::flags::overrides`], cached
+//! evaluation and resolution in [`crate::flags::reads`].
+//!
+//! Flags are fleet-wide: operators change them through a
+//! [`PlatformScope`]. Their audit records belong to no tenant, so storage
+//! announces them as [`crate::store::changefeed::Change::Everything`] and every
+//! replica drops its cached definitions.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::access::context::{PlatformScope, Scope};
+use crate::common::cache::Cache;
+use crate::common::paging;
+use crate::error::{Error, Result};
+use crate::flags::flag::{Flag, FlagSpec, FlagType, Rollout, Rule};
+use crate::flags::store::{FlagFilter, OverrideSet};
+use crate::flags::validate as flag_validate;
+use crate::store::changefeed::Change;
+use crate::store::idempotency;
+use crate::store::{REQUEST_ID_IN_USE, Store};
+use crate::tenancy::audit::{AuditRecord, Origin};
+use crate::tenancy::store::tenants::IdempotencyEntry;
+use crate::tenancy::tenants::{Tenants, now};
+
+/// The idempotency scope and audit action of flag creation.
+const CREATE_SCOPE: &str = "CreateFlag";
+
+/// A validated flag to create.
+#[derive(Debug, Clone)]
+pub struct NewFlag {
+    /// Its key.
+    pub key: String,
+    /// The type of its values.
+    pub value_type: FlagType,
+    /// Its definition.
+    pub spec: FlagSpec,
+}
+
+/// A validated change to a flag: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct FlagPatch {
+    /// A new description.
+    pub description: Option<String>,
+    /// New variants, replacing the old as a whole.
+    pub variants: Option<BTreeMap<String, Value>>,
+    /// A new default variant.
+    pub default_variant: Option<String>,
+    /// A new `enabled`.
+    pub enabled: Option<bool>,
+    /// New rules, replacing the old as a whole.
+    pub rules: Option<Vec<Rule>>,
+    /// A new default rollout; `Some(None)` removes it.
+    pub default_rollout: Option<Option<Rollout>>,
+}
+
+/// The flag directory; cheap to clone.
+#[derive(Clone)]
+pub struct Flags {
+    /// Where flags and overrides live.
+    pub(crate) store: Store,
+    /// Where a tenant's plan, slug and labels are read.
+    pub(crate) tenants: Tenants,
+    /// Definitions and overrides for evaluation, kept current by
+    /// [`Flags::invalidate`].
+    pub(crate) cache: Arc<Cache>,
+}
+
+/// The scope catalogue reads run in, as for the metric catalogue.
+fn catalogue() -> Scope {
+    Scope::from(&PlatformScope::system())
+}
+
+pub(crate) fn flag_not_found(key: &str) -> Error {
+    Error::NotFound {
+        kind: "flag",
+        name: format!("flags/{key}"),
+    }
+}
+
+pub(crate) fn changed_meanwhile(name: &str) -> Error {
+    Error::Aborted {
+        reason: "ETAG_MISMATCH",
+        message: format!("{name} changed during the update; read it again"),
+    }
+}
+
+/// A JSON snapshot of a flag for the audit log.
+fn snapshot(flag: &Flag) -> Result<Value> {
+    let mut document = serde_json::to_value(&flag.spec).map_err(Error::internal)?;
+    if let Some(fields) = document.as_object_mut() {
+        fields.insert("name".into(), Value::from(flag.resource_name()));
+        fields.insert("value_type".into(), Value::from(flag.value_type.as_str()));
+        fields.insert("enabled".into(), Value::from(flag.spec.enabled));
+        fields.insert("revision".into(), Value::from(flag.revision));
+    }
+    Ok(document)
+}
+
+fn audit(
+    origin: &Origin,
+    action: &'static str,
+    flag: &Flag,
+    before: Option<Value>,
+) -> Result<AuditRecord> {
+    Ok(AuditRecord::platform(
+        origin,
+        action,
+        flag.resource_name(),
+        before,
+        Some(snapshot(flag)?),
+    ))
+}
+
+impl Flags {
+    /// The directory over `store`; evaluation caches answers for at most
+    /// `cache_ttl` between change notifications.
+    pub fn new(store: Store, tenants: Tenants, cache_ttl: std::time::Duration) -> Self {
+        Self {
+            store,
+            tenants,
+            cache: Arc::new(Cache::new(cache_ttl)),
+        }
+    }
+
+    /// Drops cached definitions and overrides `change` may have made wrong.
+    pub fn invalidate(&self, change: Change) {
+        self.cache.invalidate(change);
+    }
+
+    /// Creates a flag, or returns the one a previous call with the same
+    /// request id created.
+    pub async fn create(
+        &self,
+        platform: &PlatformScope,
+        origin: &Origin,
+        new: NewFlag,
+        request_id: Option<Uuid>,
+    ) -> Result<Flag> {
+        let spec = serde_json::to_string(&new.spec).map_err(Error::internal)?;
+        let enabled = new.spec.enabled.to_string();
+        let fingerprint =
+            paging::query_fingerprint(&[&new.key, new.value_type.as_str(), &enabled, &spec]);
+        if let Some(request_id) = request_id
+            && let Some(entry) = self.entry(platform, request_id).await?
+        {
+            return self.replay(&entry, &fingerprint).await;
+        }
+        let now = now();
+        let flag = Flag {
+            key: new.key,
+            value_type: new.value_type,
+            spec: new.spec,
+            revision: 1,
+            create_time: now,
+            update_time: now,
+        };
+        let entry = request_id.map(|request_id| IdempotencyEntry {
+            scope: CREATE_SCOPE,
+            request_id,
+            fingerprint: fingerprint.clone(),
+            resource: flag.resource_name(),
+        });
+        let record = audit(origin, CREATE_SCOPE, &flag, None)?;
+        match self
+            .store
+            .insert_flag(platform.into(), &flag, entry.as_ref(), record)
+            .await
+        {
+            Ok(()) => Ok(flag),
+            // A concurrent retry of the same request won the race.
+            Err(Error::AlreadyExists { reason, .. }) if reason == REQUEST_ID_IN_USE => {
+                match self.entry(platform, request_id.unwrap_or_default()).await? {
+                    Some(entry) => self.replay(&entry, &fingerprint).await,
+                    None => Err(idempotency::in_flight()),
+                }
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn entry(
+        &self,
+        platform: &PlatformScope,
+        request_id: Uuid,
+    ) -> Result<Option<IdempotencyEntry>> {
+        self.store
+            .find_idempotency_entry(platform.into(), CREATE_SCOPE, request_id)
+            .await
+    }
+
+    async fn replay(&self, entry: &IdempotencyEntry, fingerprint: &str) -> Result<Flag> {
+        idempotency::check_same_request(entry, fingerprint)?;
+        let key = entry.resource.trim_start_matches("flags/");
+        self.get(key).await
+    }
+
+    /// The flag `key` as stored; NOT_FOUND when there is none. Flags are
+    /// the fleet's catalogue, holding no tenant's data: any caller the
+    /// access table admits may read them.
+    pub async fn get(&self, key: &str) -> Result<Flag> {
+        self.store
+            .find_flag(catalogue(), key)
+            .await?
+            .ok_or_else(|| flag_not_found(key))
+    }
+
+    /// One page of flags matching `filter`, by key, and the next token.
+    pub async fn list(
+        &self,
+        filter: FlagFilter,
+        page_size: u64,
+        page_token: &str,
+    ) -> Result<(Vec<Flag>, String)> {
+        let enabled = format!("{:?}", filter.enabled);
+        let value_type = filter.value_type.map(FlagType::as_str).unwrap_or_default();
+        let fingerprint = paging::query_fingerprint(&["flags", &enabled, value_type]);
+        let after = self
+            .store
+            .page_tokens()
+            .decode(page_token, &fingerprint, "page_token")?;
+        let rows = self
+            .store
+            .list_flags(catalogue(), filter, after.as_deref(), page_size + 1)
+            .await?;
+        Ok(self
+            .store
+            .page_tokens()
+            .cut_page(rows, page_size, &fingerprint, |flag| flag.key.clone()))
+    }
+
+    /// Applies `patch` to flag `key` if it still has `etag` (when given).
+    pub async fn update(
+        &self,
+        platform: &PlatformScope,
+        origin: &Origin,
+        (key, etag): (&str, Option<&str>),
+        patch: FlagPatch,
+    ) -> Result<Flag> {
+        let current = self.get(key).await?;
+        current.check_etag(etag)?;
+        let mut next = current.clone();
+        let spec = &mut next.spec;
+        if let Some(description) = patch.description {
+            spec.description = description;
+        }
+        if let Some(variants) = patch.variants {
+            spec.variants = variants;
+        }
+        if let Some(default_variant) = patch.default_variant {
+            spec.default_variant = default_variant;
+        }
+        if let Some(enabled) = patch.enabled {
+            spec.enabled = enabled;
+        }
+        if let Some(rules) = patch.rules {
+            spec.rules = rules;
+        }
+        if let Some(default_rollout) = patch.default_rollout {
+            spec.default_rollout = default_rollout;
+        }
+        let mut violations = Vec::new();
+        flag_validate::flag_spec(&next.spec, next.value_type, "flag", &mut violations);
+        if !violations.is_empty() {
+            return Err(Error::InvalidArgument(violations));
+        }
+        self.check_overrides_keep_variants(platform, &next).await?;
+        next.revision += 1;
+        next.update_time = now();
+        let record = audit(origin, "UpdateFlag", &next, Some(snapshot(&current)?))?;
+        if !self
+            .store
+            .replace_flag(platform.into(), current.revision, &next, record)
+            .await?
+        {
+            return Err(changed_meanwhile(&next.resource_name()));
+        }
+        Ok(next)
+    }
+
+    /// Refuses with FAILED_PRECONDITION `VARIANT_IN_USE` an update that
+    /// removes a variant some plan's or tenant's override still serves.
+    async fn check_overrides_keep_variants(
+        &self,
+        platform: &PlatformScope,
+        next: &Flag,
+    ) -> Result<()> {
+        for set in [OverrideSet::AllPlans, OverrideSet::AllTenants] {
+            let overrides = self
+                .store
+                .list_flag_overrides(platform.into(), &set, Some(&next.key), None, None)
+                .await?;
+            for found in overrides {
+                let missing = flag_validate::override_variants(&found.spec)
+                    .into_iter()
+                    .find(|variant| !next.spec.variants.contains_key(*variant));
+                if let Some(variant) = missing {
+                    return Err(Error::failed_precondition(
+                        "VARIANT_IN_USE",
+                        "FLAG_OVERRIDE",
+                        found.resource_name(),
+                        format!(
+                            "the variant {variant:?} is served by {}; change or delete that override first",
+                            found.resource_name()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes flag `key` and all its overrides, if it still has `etag`
+    /// (when given).
+    pub async fn delete(
+        &self,
+        platform: &PlatformScope,
+        origin: &Origin,
+        key: &str,
+        etag: Option<&str>,
+    ) -> Result<()> {
+        let current = self.get(key).await?;
+        current.check_etag(etag)?;
+        let record = AuditRecord::platform(
+            origin,
+            "DeleteFlag",
+            current.resource_name(),
+            Some(snapshot(&current)?),
+            None,
+        );
+        if !self
+            .store
+            .delete_flag(platform.into(), &current, record)
+            .await?
+        {
+            return Err(changed_meanwhile(&current.resource_name()));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,6 @@
+//! ConfigService's flag handlers.
+
+mod context;
+pub mod convert;
+pub mod encode;
+pub mod service;

@@ -1,0 +1,379 @@
+//! QuotaService conversions: proto plans and quota calls to domain values
+//! (validation happens here), and domain results back to proto.
+
+use prost_types::FieldMask;
+
+use crate::error::{Error, FieldViolation, Result};
+use crate::pb;
+use crate::quota::limiter::bounds::MAX_AMOUNT;
+use crate::quota::plan::{
+    MAX_QUOTAS, MAX_THRESHOLDS, Plan, QuotaDefinition, QuotaKind, QuotaPeriod, RateAlgorithm,
+    validate_plan_id, validate_plan_text, validate_quotas,
+};
+use crate::quota::plans::{NewPlan, PlanPatch};
+use crate::quota::quotas::QuotaOutcome;
+use crate::quota::warnings::WarningKind;
+use crate::rpc::convert::{isolation_model, requested_isolation, timestamp};
+use crate::tenancy::isolation::IsolationModel;
+
+pub(crate) fn into_result<T>(value: T, violations: Vec<FieldViolation>) -> Result<T> {
+    if violations.is_empty() {
+        Ok(value)
+    } else {
+        Err(Error::InvalidArgument(violations))
+    }
+}
+
+fn kind_from(kind: i32) -> Option<QuotaKind> {
+    match pb::QuotaKind::try_from(kind).ok()? {
+        pb::QuotaKind::Rate => Some(QuotaKind::Rate),
+        pb::QuotaKind::Periodic => Some(QuotaKind::Periodic),
+        pb::QuotaKind::Allocation => Some(QuotaKind::Allocation),
+        pb::QuotaKind::Unspecified => None,
+    }
+}
+
+fn kind_to(kind: QuotaKind) -> pb::QuotaKind {
+    match kind {
+        QuotaKind::Rate => pb::QuotaKind::Rate,
+        QuotaKind::Periodic => pb::QuotaKind::Periodic,
+        QuotaKind::Allocation => pb::QuotaKind::Allocation,
+    }
+}
+
+fn period_from(period: i32) -> Option<QuotaPeriod> {
+    match pb::QuotaPeriod::try_from(period).ok()? {
+        pb::QuotaPeriod::Second => Some(QuotaPeriod::Second),
+        pb::QuotaPeriod::Minute => Some(QuotaPeriod::Minute),
+        pb::QuotaPeriod::Hour => Some(QuotaPeriod::Hour),
+        pb::QuotaPeriod::Day => Some(QuotaPeriod::Day),
+        pb::QuotaPeriod::Month => Some(QuotaPeriod::Month),
+        pb::QuotaPeriod::Unspecified => None,
+    }
+}
+
+fn period_to(period: Option<QuotaPeriod>) -> pb::QuotaPeriod {
+    match period {
+        Some(QuotaPeriod::Second) => pb::QuotaPeriod::Second,
+        Some(QuotaPeriod::Minute) => pb::QuotaPeriod::Minute,
+        Some(QuotaPeriod::Hour) => pb::QuotaPeriod::Hour,
+        Some(QuotaPeriod::Day) => pb::QuotaPeriod::Day,
+        Some(QuotaPeriod::Month) => pb::QuotaPeriod::Month,
+        None => pb::QuotaPeriod::Unspecified,
+    }
+}
+
+/// A proto definition as a domain one; `violations` gets what is wrong.
+fn definition_from(
+    quota: &pb::QuotaDefinition,
+    path: &str,
+    violations: &mut Vec<FieldViolation>,
+) -> QuotaDefinition {
+    let kind = kind_from(quota.kind).unwrap_or_else(|| {
+        violations.push(FieldViolation::new(format!("{path}.kind"), "is required"));
+        QuotaKind::Allocation
+    });
+    // Bounded before it is copied; validate_quotas reports it.
+    let thresholds = if quota.warning_threshold_percents.len() > MAX_THRESHOLDS {
+        vec![0; MAX_THRESHOLDS + 1]
+    } else {
+        quota.warning_threshold_percents.clone()
+    };
+    let algorithm = match pb::RateLimitAlgorithm::try_from(quota.algorithm) {
+        Ok(pb::RateLimitAlgorithm::TokenBucket) => Some(RateAlgorithm::TokenBucket),
+        Ok(pb::RateLimitAlgorithm::SlidingWindow) => Some(RateAlgorithm::SlidingWindow),
+        _ => None,
+    };
+    QuotaDefinition {
+        key: quota.key.clone(),
+        display_name: quota.display_name.clone(),
+        kind,
+        limit: quota.limit,
+        unlimited: quota.unlimited,
+        period: period_from(quota.period),
+        algorithm,
+        burst: quota.burst,
+        usage_metric: quota.usage_metric.clone(),
+        warning_threshold_percents: thresholds,
+        grace_percent: quota.grace_percent,
+        shadow: quota.shadow,
+    }
+}
+
+fn quotas_from(
+    quotas: &[pb::QuotaDefinition],
+    field: &str,
+    violations: &mut Vec<FieldViolation>,
+) -> Vec<QuotaDefinition> {
+    // Counted before any definition is read.
+    if quotas.len() > MAX_QUOTAS {
+        violations.push(FieldViolation::new(
+            field,
+            format!("must hold at most {MAX_QUOTAS} quotas"),
+        ));
+        return Vec::new();
+    }
+    let definitions: Vec<QuotaDefinition> = quotas
+        .iter()
+        .enumerate()
+        .map(|(index, quota)| definition_from(quota, &format!("{field}[{index}]"), violations))
+        .collect();
+    validate_quotas(&definitions, field, violations);
+    definitions
+}
+
+/// Validates a CreatePlan request.
+pub fn new_plan(request: &pb::CreatePlanRequest) -> Result<NewPlan> {
+    let mut violations = Vec::new();
+    let Some(plan) = &request.plan else {
+        return Err(Error::invalid_field("plan", "is required"));
+    };
+    validate_plan_id(&request.plan_id, "plan_id", &mut violations);
+    validate_plan_text(
+        &plan.display_name,
+        &plan.description,
+        "plan",
+        &mut violations,
+    );
+    let quotas = quotas_from(&plan.quotas, "plan.quotas", &mut violations);
+    let default_isolation = requested_isolation(
+        plan.default_isolation,
+        "plan.default_isolation",
+        &mut violations,
+    )
+    .unwrap_or(IsolationModel::Pool);
+    let new = NewPlan {
+        id: request.plan_id.clone(),
+        display_name: plan.display_name.trim().to_owned(),
+        description: plan.description.clone(),
+        quotas,
+        default_isolation,
+    };
+    into_result(new, violations)
+}
+
+/// Validates an UpdatePlan request into a patch.
+pub fn plan_patch(plan: &pb::Plan, mask: Option<&FieldMask>) -> Result<PlanPatch> {
+    let mut violations = Vec::new();
+    let paths: Vec<&str> = match mask {
+        Some(mask) if !mask.paths.is_empty() => mask.paths.iter().map(String::as_str).collect(),
+        Some(_) | None => {
+            let mut present = Vec::new();
+            if !plan.display_name.is_empty() {
+                present.push("display_name");
+            }
+            if !plan.description.is_empty() {
+                present.push("description");
+            }
+            if !plan.quotas.is_empty() {
+                present.push("quotas");
+            }
+            if plan.default_isolation != 0 {
+                present.push("default_isolation");
+            }
+            present
+        }
+    };
+    let mut patch = PlanPatch::default();
+    for path in paths {
+        match path {
+            "*" => {
+                patch.display_name = Some(plan.display_name.trim().to_owned());
+                patch.description = Some(plan.description.clone());
+                patch.quotas = Some(quotas_from(&plan.quotas, "plan.quotas", &mut violations));
+                patch.default_isolation = Some(plan_isolation(plan, &mut violations));
+            }
+            "default_isolation" => patch.default_isolation = Some(plan_isolation(plan, &mut violations)),
+            "display_name" => patch.display_name = Some(plan.display_name.trim().to_owned()),
+            "description" => patch.description = Some(plan.description.clone()),
+            "quotas" => patch.quotas = Some(quotas_from(&plan.quotas, "plan.quotas", &mut violations)),
+            other => violations.push(FieldViolation::new(
+                "update_mask",
+                format!("{other:?} is not a mutable field of Plan; mutable fields: display_name, description, quotas, default_isolation"),
+            )),
+        }
+    }
+    let display_name = patch.display_name.as_deref().unwrap_or("unchanged");
+    let description = patch.description.as_deref().unwrap_or_default();
+    validate_plan_text(display_name, description, "plan", &mut violations);
+    into_result(patch, violations)
+}
+
+/// The default isolation an update sets: UNSPECIFIED means POOL, as at
+/// creation.
+fn plan_isolation(plan: &pb::Plan, violations: &mut Vec<FieldViolation>) -> IsolationModel {
+    requested_isolation(plan.default_isolation, "plan.default_isolation", violations)
+        .unwrap_or(IsolationModel::Pool)
+}
+
+fn definition_to(quota: &QuotaDefinition) -> pb::QuotaDefinition {
+    pb::QuotaDefinition {
+        key: quota.key.clone(),
+        display_name: quota.display_name.clone(),
+        kind: kind_to(quota.kind).into(),
+        limit: quota.limit,
+        unlimited: quota.unlimited,
+        period: period_to(quota.period).into(),
+        algorithm: match quota.algorithm {
+            Some(RateAlgorithm::TokenBucket) => pb::RateLimitAlgorithm::TokenBucket,
+            Some(RateAlgorithm::SlidingWindow) => pb::RateLimitAlgorithm::SlidingWindow,
+            None => pb::RateLimitAlgorithm::Unspecified,
+        }
+        .into(),
+        burst: quota.burst,
+        usage_metric: quota.usage_metric.clone(),
+        warning_threshold_percents: quota.warning_threshold_percents.clone(),
+        grace_percent: quota.grace_percent,
+        shadow: quota.shadow,
+    }
+}
+
+impl From<&Plan> for pb::Plan {
+    fn from(plan: &Plan) -> Self {
+        Self {
+            name: plan.resource_name(),
+            display_name: plan.display_name.clone(),
+            description: plan.description.clone(),
+            quotas: plan.quotas.iter().map(definition_to).collect(),
+            create_time: Some(timestamp(plan.create_time)),
+            update_time: Some(timestamp(plan.update_time)),
+            etag: plan.etag(),
+            default_isolation: isolation_model(plan.default_isolation).into(),
+        }
+    }
+}
+
+/// One result of a call.
+pub fn quota_result(result: &QuotaOutcome) -> pb::QuotaResult {
+    let limit = &result.limit;
+    pb::QuotaResult {
+        quota: limit.definition.key.clone(),
+        kind: kind_to(limit.definition.kind).into(),
+        allowed: result.outcome.allowed,
+        cost: result.cost,
+        granted: result.outcome.granted,
+        limit: limit.limit.unwrap_or(0),
+        unlimited: limit.limit.is_none(),
+        used: result.outcome.used,
+        remaining: limit.remaining(result.outcome.used),
+        reset_time: result.reset_time().map(timestamp),
+        retry_after: result
+            .retry_after()
+            .and_then(|delay| prost_types::Duration::try_from(delay).ok()),
+        warnings: warnings(result),
+        degraded: result.outcome.degraded,
+        limit_source: source(result).into(),
+    }
+}
+
+fn warnings(result: &QuotaOutcome) -> Vec<pb::QuotaWarning> {
+    result
+        .warnings()
+        .into_iter()
+        .map(|warning| pb::QuotaWarning {
+            kind: match warning.kind {
+                WarningKind::Threshold => pb::QuotaWarningKind::Threshold,
+                WarningKind::Grace => pb::QuotaWarningKind::Grace,
+                WarningKind::ShadowExceeded => pb::QuotaWarningKind::ShadowExceeded,
+            }
+            .into(),
+            threshold_percent: warning.threshold_percent,
+            newly_crossed: warning.newly_crossed,
+            message: warning.message,
+        })
+        .collect()
+}
+
+fn source(result: &QuotaOutcome) -> pb::QuotaLimitSource {
+    if result.limit.from_override {
+        pb::QuotaLimitSource::Override
+    } else {
+        pb::QuotaLimitSource::Plan
+    }
+}
+
+/// One status of GetQuotaStatus.
+pub fn quota_status(result: &QuotaOutcome) -> pb::QuotaStatus {
+    let limit = &result.limit;
+    pb::QuotaStatus {
+        quota: limit.definition.key.clone(),
+        display_name: limit.definition.display_name.clone(),
+        kind: kind_to(limit.definition.kind).into(),
+        period: period_to(limit.definition.period).into(),
+        limit: limit.limit.unwrap_or(0),
+        unlimited: limit.limit.is_none(),
+        limit_source: source(result).into(),
+        override_expire_time: limit.override_expire_time.map(timestamp),
+        used: result.outcome.used,
+        remaining: limit.remaining(result.outcome.used),
+        reset_time: result.reset_time().map(timestamp),
+        warnings: warnings(result),
+        shadow: limit.definition.shadow,
+        usage_metric: limit.definition.usage_metric.clone(),
+        degraded: result.outcome.degraded,
+    }
+}
+
+/// An override as callers see it.
+pub fn quota_override(value: &crate::quota::quotas::QuotaOverride) -> pb::QuotaOverride {
+    pb::QuotaOverride {
+        name: value.resource_name(),
+        quota: value.quota.clone(),
+        limit: value.limit.unwrap_or(0),
+        unlimited: value.limit.is_none(),
+        reason: value.reason.clone(),
+        expire_time: value.expire_time.map(timestamp),
+        create_time: Some(timestamp(value.create_time)),
+        update_time: Some(timestamp(value.update_time)),
+        etag: value.etag(),
+    }
+}
+
+/// SetQuotaOverride's override, validated: its name and the change.
+pub fn override_change(
+    value: Option<&pb::QuotaOverride>,
+) -> Result<
+    (
+        crate::common::ids::QuotaOverrideName,
+        crate::quota::overrides::OverrideChange,
+    ),
+    Error,
+> {
+    let Some(value) = value else {
+        return Err(Error::invalid_field("quota_override", "is required"));
+    };
+    let name = crate::common::ids::QuotaOverrideName::parse(&value.name, "quota_override.name")?;
+    let mut violations = Vec::new();
+    if !value.unlimited && !(0..=MAX_AMOUNT).contains(&value.limit) {
+        violations.push(FieldViolation::new(
+            "quota_override.limit",
+            format!("must be 0 to {MAX_AMOUNT}"),
+        ));
+    }
+    crate::common::validate::reason(
+        &value.reason,
+        "quota_override.reason",
+        true,
+        &mut violations,
+    );
+    let expire_time = match &value.expire_time {
+        Some(at) => match crate::access::convert::time(at, "quota_override.expire_time") {
+            Ok(at) => Some(at),
+            Err(violation) => {
+                violations.push(violation);
+                None
+            }
+        },
+        None => None,
+    };
+    if !violations.is_empty() {
+        return Err(Error::InvalidArgument(violations));
+    }
+    let change = crate::quota::overrides::OverrideChange {
+        quota: name.quota.clone(),
+        limit: (!value.unlimited).then_some(value.limit),
+        reason: value.reason.trim().to_owned(),
+        expire_time,
+    };
+    Ok((name, change))
+}

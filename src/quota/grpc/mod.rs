@@ -1,0 +1,6 @@
+//! QuotaService's handlers and Envoy's rate limit service.
+
+pub mod call;
+pub mod convert;
+pub mod ratelimit;
+pub mod service;

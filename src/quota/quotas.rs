@@ -1,0 +1,499 @@
+//! Quota checks: a tenant's limits (its plan's, or an unexpired override's)
+//! turned into one limiter batch per call, and the batch's answer turned
+//! into results.
+//!
+//! Invariants: every key of a call is defined by the tenant's plan (else
+//! FAILED_PRECONDITION `QUOTA_NOT_DEFINED`) and named once; a call is one
+//! limiter batch, so it is atomic; an ALL_OR_NOTHING call that does not fit
+//! is refused with `QuotaExceeded` and changes nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use crate::access::context::{Scope, TenantScope};
+use crate::common::cache::{Cache, TenantLimits};
+use crate::error::{Error, QuotaViolation, Result};
+use crate::quota::limiter::bounds::{MAX_AMOUNT, MAX_USAGE};
+use crate::quota::limiter::{Action, Batch, Counter, Item, Limiter, Mode, Outcome};
+use crate::quota::metered::{is_metered, metered_outcome};
+use crate::quota::plan::{Plan, QuotaDefinition, QuotaKind, QuotaPeriod, RateAlgorithm};
+use crate::quota::plans::Plans;
+use crate::store::Store;
+use crate::store::changefeed::Change;
+use crate::tenancy::tenants::Tenants;
+use crate::usage::ingest::Usage;
+
+/// Most costs in one call.
+pub const MAX_COSTS: usize = 20;
+
+/// An override of one quota's limit for one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaOverride {
+    /// The tenant.
+    pub tenant_id: crate::common::ids::TenantId,
+    /// The quota key.
+    pub quota: String,
+    /// The limit; `None` is unlimited.
+    pub limit: Option<i64>,
+    /// Why it exists.
+    pub reason: String,
+    /// When it stops applying.
+    pub expire_time: Option<DateTime<Utc>>,
+    /// Optimistic-concurrency revision.
+    pub revision: i64,
+    /// Creation time.
+    pub create_time: DateTime<Utc>,
+    /// Last change.
+    pub update_time: DateTime<Utc>,
+}
+
+/// Which call a batch stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// CheckQuota: charges RATE and PERIODIC, checks ALLOCATION.
+    Check,
+    /// AllocateQuota: charges every kind.
+    Allocate,
+    /// ReleaseQuota: gives back.
+    Release,
+}
+
+impl Operation {
+    /// The name limiters record.
+    fn as_str(self) -> &'static str {
+        match self {
+            Operation::Check => "check",
+            Operation::Allocate => "allocate",
+            Operation::Release => "release",
+        }
+    }
+}
+
+/// One cost of a validated call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cost {
+    /// The quota key.
+    pub quota: String,
+    /// How much, within `±`[`MAX_AMOUNT`].
+    pub amount: i64,
+    /// The request field it came from, e.g. `costs[2].cost`.
+    pub field: String,
+}
+
+/// A validated call.
+#[derive(Debug, Clone)]
+pub struct QuotaCall {
+    /// The costs, in the caller's order.
+    pub costs: Vec<Cost>,
+    /// How refusals are treated.
+    pub mode: Mode,
+    /// The caller's request id.
+    pub request_id: Option<String>,
+}
+
+/// A tenant's limit for one quota.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit {
+    /// The definition in the plan.
+    pub definition: QuotaDefinition,
+    /// The limit; `None` is unlimited.
+    pub limit: Option<i64>,
+    /// Whether an override sets it.
+    pub from_override: bool,
+    /// When that override expires.
+    pub override_expire_time: Option<DateTime<Utc>>,
+}
+
+impl Limit {
+    /// The most usage may reach: the limit (the burst for a token bucket)
+    /// plus the grace; `None` when unlimited. Within the counters' bounds.
+    pub fn ceiling(&self) -> Option<i64> {
+        let capacity = self.capacity()?;
+        let grace = capacity.saturating_mul(i64::from(self.definition.grace_percent)) / 100;
+        Some(capacity.saturating_add(grace).clamp(0, MAX_USAGE))
+    }
+
+    /// The limit usage is compared with: the burst for a token bucket.
+    /// Limits stored before [`MAX_AMOUNT`] bounded them count as that.
+    pub fn capacity(&self) -> Option<i64> {
+        let limit = self.limit?;
+        let capacity = if self.token_bucket() {
+            self.definition.burst_for(limit)
+        } else {
+            limit
+        };
+        Some(capacity.clamp(0, MAX_AMOUNT))
+    }
+
+    fn token_bucket(&self) -> bool {
+        self.definition.kind == QuotaKind::Rate
+            && self.definition.rate_algorithm() == RateAlgorithm::TokenBucket
+            && self.limit.is_some()
+    }
+
+    /// The counter at `now`. Unlimited RATE quotas are counted in a
+    /// sliding window: a bucket without a rate never drains.
+    pub fn counter(&self, now: DateTime<Utc>) -> Counter {
+        let period = self.definition.period.unwrap_or(QuotaPeriod::Second);
+        match (self.definition.kind, period.rate_millis()) {
+            (QuotaKind::Rate, Some(period_ms)) if self.token_bucket() => Counter::TokenBucket {
+                limit: self.limit.unwrap_or(0).clamp(0, MAX_AMOUNT),
+                period_ms,
+            },
+            (QuotaKind::Rate, Some(period_ms)) => Counter::SlidingWindow { period_ms },
+            (QuotaKind::Allocation, _) | (QuotaKind::Rate, None) => Counter::Allocation,
+            (QuotaKind::Periodic, _) => {
+                let (period_id, end) = period
+                    .calendar_period(now)
+                    .unwrap_or_else(|| ("d0".to_owned(), now));
+                Counter::Periodic {
+                    period_id,
+                    reset_ms: end.timestamp_millis(),
+                }
+            }
+        }
+    }
+
+    /// What can still be charged: capacity minus usage, never below 0;
+    /// `i64::MAX` when unlimited.
+    pub fn remaining(&self, used: i64) -> i64 {
+        self.capacity()
+            .map_or(i64::MAX, |capacity| capacity.saturating_sub(used).max(0))
+    }
+
+    fn describe(&self, used: i64) -> String {
+        let key = &self.definition.key;
+        let limit = self.capacity().unwrap_or(0);
+        match self.definition.period {
+            Some(period) => format!("{key}: {limit} per {}, {used} used", period.as_str()),
+            None => format!("{key}: {limit} held at most, {used} held"),
+        }
+    }
+}
+
+/// One result of a call or a status read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaOutcome {
+    /// The tenant's limit.
+    pub limit: Limit,
+    /// The cost asked.
+    pub cost: i64,
+    /// Whether usage rose by what was granted (a charge, not a check or a
+    /// release).
+    pub charged: bool,
+    /// Whether the cost was a release, which gives back and never refuses.
+    pub released: bool,
+    /// What the limiter did.
+    pub outcome: Outcome,
+}
+
+impl QuotaOutcome {
+    /// When usage returns to zero.
+    pub fn reset_time(&self) -> Option<DateTime<Utc>> {
+        self.outcome
+            .reset_ms
+            .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+    }
+
+    /// How long until a refused cost may fit.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.outcome
+            .retry_ms
+            .map(|ms| Duration::from_millis(u64::try_from(ms.max(0)).unwrap_or(0)))
+    }
+}
+
+/// Quota checks for tenants; cheap to clone.
+#[derive(Clone)]
+pub struct Quotas {
+    /// Where a tenant's plan id is read.
+    pub(crate) tenants: Tenants,
+    /// The plan catalogue.
+    pub(crate) plans: Plans,
+    /// Where overrides are read.
+    pub(crate) store: Store,
+    /// The counters.
+    limiter: Arc<dyn Limiter>,
+    /// Usage of metrics, for quotas that count one.
+    usage: Usage,
+    /// Tenants' plans and overrides, kept current by [`Quotas::invalidate`].
+    cache: Arc<Cache>,
+}
+
+pub(crate) fn not_defined(plan: &Plan, key: &str) -> Error {
+    Error::failed_precondition(
+        "QUOTA_NOT_DEFINED",
+        "QUOTA",
+        key,
+        format!(
+            "quota {key:?} is not defined by the plan {}",
+            plan.resource_name()
+        ),
+    )
+}
+
+impl Quotas {
+    /// Quota checks over `tenants`' plans, counted by `limiter`.
+    /// Quotas counting a usage metric read it from `usage`. Plans and
+    /// overrides are cached for at most `cache_ttl` between changes.
+    pub fn new(
+        tenants: Tenants,
+        plans: Plans,
+        store: Store,
+        limiter: Arc<dyn Limiter>,
+        (usage, cache_ttl): (Usage, std::time::Duration),
+    ) -> Self {
+        Self {
+            tenants,
+            plans,
+            store,
+            limiter,
+            usage,
+            cache: Arc::new(Cache::new(cache_ttl)),
+        }
+    }
+
+    /// The tenant's plan and its limit for every quota of the plan.
+    pub async fn limits(&self, scope: &TenantScope) -> Result<(Plan, Vec<Limit>)> {
+        let stored = self.tenant_limits(scope).await?;
+        let now = Utc::now();
+        let limits = stored
+            .plan
+            .quotas
+            .iter()
+            .map(|definition| {
+                let active = stored.overrides.iter().find(|candidate| {
+                    candidate.quota == definition.key
+                        && candidate.expire_time.is_none_or(|expiry| expiry > now)
+                });
+                let plan_limit = (!definition.unlimited).then_some(definition.limit);
+                Limit {
+                    definition: definition.clone(),
+                    limit: active.map_or(plan_limit, |found| found.limit),
+                    from_override: active.is_some(),
+                    override_expire_time: active.and_then(|found| found.expire_time),
+                }
+            })
+            .collect();
+        Ok((stored.plan.clone(), limits))
+    }
+
+    /// The tenant's plan and overrides: from the cache, or read and cached.
+    async fn tenant_limits(&self, scope: &TenantScope) -> Result<Arc<TenantLimits>> {
+        if let Some(found) = self.cache.limits(scope.tenant_id()) {
+            return Ok(found);
+        }
+        let since = self.cache.generation();
+        let tenant = self.tenants.get(scope).await?;
+        let plan = match self.plans.get(Scope::from(scope), &tenant.plan).await {
+            Err(Error::NotFound { .. }) => {
+                return Err(Error::failed_precondition(
+                    "PLAN_NOT_FOUND",
+                    "PLAN",
+                    format!("plans/{}", tenant.plan),
+                    format!("the tenant's plan {:?} does not exist", tenant.plan),
+                ));
+            }
+            other => other?,
+        };
+        let overrides = self
+            .store
+            .tenant_overrides(Scope::from(scope), scope.tenant_id())
+            .await?;
+        let found = Arc::new(TenantLimits {
+            tenant_id: scope.tenant_id(),
+            plan,
+            overrides,
+        });
+        self.cache.put_limits(Arc::clone(&found), since);
+        Ok(found)
+    }
+
+    /// Drops cached plans and overrides `change` may have made wrong.
+    pub fn invalidate(&self, change: Change) {
+        self.cache.invalidate(change);
+    }
+
+    /// Applies `call` for `operation`: answers the outcomes, or refuses an
+    /// ALL_OR_NOTHING call that does not fit with `QuotaExceeded`.
+    pub async fn apply(
+        &self,
+        scope: &TenantScope,
+        operation: Operation,
+        call: QuotaCall,
+    ) -> Result<Vec<QuotaOutcome>> {
+        let (plan, limits) = self.limits(scope).await?;
+        let now = Utc::now();
+        let chosen = choose(&plan, &limits, operation, &call)?;
+        let mut metered = Vec::with_capacity(chosen.len());
+        for (limit, cost, action) in &chosen {
+            metered.push(if is_metered(limit) {
+                Some(metered_outcome(&self.usage, scope, limit, *action, cost.amount, now).await?)
+            } else {
+                None
+            });
+        }
+        // Charge nothing when a metered quota already refuses the call.
+        let mode = match call.mode {
+            Mode::AllOrNothing if metered.iter().flatten().any(|outcome| !outcome.allowed) => {
+                Mode::CheckOnly
+            }
+            mode => mode,
+        };
+        let items: Vec<Item> = chosen
+            .iter()
+            .zip(&metered)
+            .filter(|(_, metered)| metered.is_none())
+            .map(|((limit, cost, action), _)| Item {
+                quota: limit.definition.key.clone(),
+                counter: limit.counter(now),
+                action: *action,
+                cost: cost.amount,
+                // A shadow quota counts but never refuses.
+                ceiling: limit.ceiling().filter(|_| !limit.definition.shadow),
+                field: cost.field.clone(),
+            })
+            .collect();
+        let mut counted = if items.is_empty() {
+            Vec::new()
+        } else {
+            let batch = Batch {
+                tenant_id: scope.tenant_id(),
+                operation: operation.as_str(),
+                request_id: call.request_id,
+                mode,
+                items,
+            };
+            self.limiter.apply(&batch).await?.outcomes
+        }
+        .into_iter();
+        let mut outcomes = Vec::with_capacity(chosen.len());
+        for ((limit, cost, action), metered) in chosen.into_iter().zip(metered) {
+            let charged = metered.is_none() && action == Action::Charge;
+            let outcome = match metered.or_else(|| counted.next()) {
+                Some(outcome) => outcome,
+                None => return Err(Error::internal("the limiter answered too few outcomes")),
+            };
+            outcomes.push(QuotaOutcome {
+                limit,
+                cost: cost.amount,
+                charged,
+                released: action == Action::Release,
+                outcome,
+            });
+        }
+        if call.mode == Mode::AllOrNothing && operation != Operation::Release {
+            refuse_unless_allowed(scope, &outcomes)?;
+        }
+        Ok(outcomes)
+    }
+
+    /// The status of the named quotas (every quota of the plan when
+    /// empty), charging nothing.
+    pub async fn status(
+        &self,
+        scope: &TenantScope,
+        keys: &[String],
+    ) -> Result<(Plan, Vec<QuotaOutcome>)> {
+        let (plan, limits) = self.limits(scope).await?;
+        let keys: Vec<String> = if keys.is_empty() {
+            limits
+                .iter()
+                .map(|limit| limit.definition.key.clone())
+                .collect()
+        } else {
+            keys.to_vec()
+        };
+        if keys.is_empty() {
+            return Ok((plan, Vec::new()));
+        }
+        let call = QuotaCall {
+            costs: keys
+                .into_iter()
+                .enumerate()
+                .map(|(index, quota)| Cost {
+                    quota,
+                    amount: 0,
+                    field: format!("quotas[{index}]"),
+                })
+                .collect(),
+            mode: Mode::CheckOnly,
+            request_id: None,
+        };
+        let outcomes = self.apply(scope, Operation::Check, call).await?;
+        Ok((plan, outcomes))
+    }
+}
+
+/// The limit of every key of `call` with its cost and what `operation`
+/// does to its counter; refuses keys the plan lacks and ADJUST where it
+/// does not apply.
+fn choose(
+    plan: &Plan,
+    limits: &[Limit],
+    operation: Operation,
+    call: &QuotaCall,
+) -> Result<Vec<(Limit, Cost, Action)>> {
+    let mut chosen = Vec::with_capacity(call.costs.len());
+    for cost in &call.costs {
+        let key = &cost.quota;
+        let limit = limits
+            .iter()
+            .find(|limit| &limit.definition.key == key)
+            .ok_or_else(|| not_defined(plan, key))?;
+        if call.mode == Mode::Adjust
+            && (limit.definition.kind == QuotaKind::Rate || is_metered(limit))
+        {
+            return Err(Error::invalid_field(
+                "mode",
+                format!(
+                    "ADJUST does not apply to {key:?}: RATE quotas and quotas counting a usage metric are never corrected"
+                ),
+            ));
+        }
+        let action = match (operation, limit.definition.kind) {
+            (Operation::Release, _) => Action::Release,
+            (Operation::Check, QuotaKind::Allocation) if call.mode != Mode::Adjust => Action::Check,
+            _ => Action::Charge,
+        };
+        chosen.push((limit.clone(), cost.clone(), action));
+    }
+    Ok(chosen)
+}
+
+/// `QuotaExceeded` naming every quota that did not fit, with the longest
+/// wait among them.
+fn refuse_unless_allowed(scope: &TenantScope, outcomes: &[QuotaOutcome]) -> Result<()> {
+    let refused: Vec<&QuotaOutcome> = outcomes
+        .iter()
+        .filter(|outcome| !outcome.outcome.allowed)
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let subject = scope.tenant_id().resource_name();
+    let violations: Vec<QuotaViolation> = refused
+        .iter()
+        .map(|outcome| QuotaViolation {
+            subject: subject.clone(),
+            quota_id: outcome.limit.definition.key.clone(),
+            quota_metric: outcome.limit.definition.usage_metric.clone(),
+            quota_value: outcome.limit.capacity().unwrap_or(0),
+            description: outcome.limit.describe(outcome.outcome.used),
+        })
+        .collect();
+    // Allocations free up only by releases: no RetryInfo when one refused.
+    let retry_after = refused
+        .iter()
+        .map(|outcome| outcome.retry_after())
+        .collect::<Option<Vec<Duration>>>()
+        .and_then(|delays| delays.into_iter().max());
+    let keys: Vec<&str> = violations.iter().map(|v| v.quota_id.as_str()).collect();
+    Err(Error::QuotaExceeded {
+        message: format!("quota exceeded: {}", keys.join(", ")),
+        violations,
+        retry_after,
+    })
+}

@@ -1,0 +1,4 @@
+//! Quota's SQL: plans and overrides.
+
+mod overrides;
+mod plans;

@@ -1,0 +1,162 @@
+//! Plan rows (a global catalogue) and the quota overrides of tenants.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+
+use crate::access::context::Scope;
+use crate::common::ids::TenantId;
+use crate::error::{Error, Result};
+use crate::quota::plan::Plan;
+use crate::quota::quotas::QuotaOverride;
+use crate::store::entities::{idempotency_key, plan, quota_override};
+use crate::store::{Store, classify};
+use crate::tenancy::audit::AuditRecord;
+use crate::tenancy::isolation::IsolationModel;
+use crate::tenancy::store::tenants::IdempotencyEntry;
+
+impl Store {
+    /// Inserts a new plan, its idempotency key and its audit record in one
+    /// transaction.
+    pub async fn insert_plan(
+        &self,
+        scope: Scope,
+        new: &Plan,
+        idempotency: Option<&IdempotencyEntry>,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        let txn = self.begin_in(scope).await?;
+        if let Some(entry) = idempotency {
+            idempotency_key::ActiveModel {
+                scope: Set(entry.scope.to_owned()),
+                request_id: Set(entry.request_id),
+                fingerprint: Set(entry.fingerprint.clone()),
+                resource: Set(entry.resource.clone()),
+                create_time: Set(new.create_time),
+            }
+            .insert(&txn)
+            .await
+            .map_err(classify)?;
+        }
+        to_active_model(new)?.insert(&txn).await.map_err(classify)?;
+        self.commit_with_audit(txn, audit).await
+    }
+
+    /// The plan `id`, if it exists.
+    pub async fn find_plan(&self, scope: Scope, id: &str) -> Result<Option<Plan>> {
+        let txn = self.begin_in(scope).await?;
+        let row = plan::Entity::find_by_id(id.to_owned())
+            .one(&txn)
+            .await
+            .map_err(classify)?;
+        Self::end_read(txn).await?;
+        row.map(from_model).transpose()
+    }
+
+    /// At most `limit` plans with ids after `after`, ordered by id.
+    pub async fn list_plans(
+        &self,
+        scope: Scope,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<Plan>> {
+        let mut select = plan::Entity::find()
+            .order_by_asc(plan::Column::Id)
+            .limit(limit);
+        if let Some(after) = after {
+            select = select.filter(plan::Column::Id.gt(after));
+        }
+        let txn = self.begin_in(scope).await?;
+        let rows = select.all(&txn).await.map_err(classify)?;
+        Self::end_read(txn).await?;
+        rows.into_iter().map(from_model).collect()
+    }
+
+    /// Replaces the plan if it still has `previous_revision`; `false` when
+    /// it changed meanwhile (nothing is written then).
+    pub async fn replace_plan(
+        &self,
+        scope: Scope,
+        previous_revision: i64,
+        next: &Plan,
+        audit: AuditRecord,
+    ) -> Result<bool> {
+        let txn = self.begin_in(scope).await?;
+        let updated = plan::Entity::update_many()
+            .set(to_active_model(next)?)
+            .filter(plan::Column::Id.eq(next.id.as_str()))
+            .filter(plan::Column::Revision.eq(previous_revision))
+            .exec(&txn)
+            .await
+            .map_err(classify)?;
+        self.commit_if_changed(txn, updated.rows_affected, audit)
+            .await
+    }
+
+    /// The overrides of `tenant_id`, expired ones included.
+    pub async fn tenant_overrides(
+        &self,
+        scope: Scope,
+        tenant_id: TenantId,
+    ) -> Result<Vec<QuotaOverride>> {
+        let txn = self.begin_in(scope).await?;
+        let rows = quota_override::Entity::find()
+            .filter(quota_override::Column::TenantId.eq(tenant_id.as_uuid()))
+            .order_by_asc(quota_override::Column::Quota)
+            .all(&txn)
+            .await
+            .map_err(classify)?;
+        Self::end_read(txn).await?;
+        Ok(rows.into_iter().map(override_from_model).collect())
+    }
+}
+
+fn to_active_model(plan: &Plan) -> Result<plan::ActiveModel> {
+    Ok(plan::ActiveModel {
+        id: Set(plan.id.clone()),
+        display_name: Set(plan.display_name.clone()),
+        description: Set(plan.description.clone()),
+        quotas: Set(serde_json::to_value(&plan.quotas).map_err(Error::internal)?),
+        default_isolation: Set(plan.default_isolation.as_str().to_owned()),
+        revision: Set(plan.revision),
+        create_time: Set(plan.create_time),
+        update_time: Set(plan.update_time),
+    })
+}
+
+fn from_model(row: plan::Model) -> Result<Plan> {
+    // SQLite hands the seeded JSON back as a string holding JSON.
+    let quotas = match row.quotas {
+        serde_json::Value::String(text) => serde_json::from_str(&text),
+        other => serde_json::from_value(other),
+    }
+    .map_err(Error::internal)?;
+    Ok(Plan {
+        id: row.id,
+        display_name: row.display_name,
+        description: row.description,
+        quotas,
+        default_isolation: IsolationModel::parse(&row.default_isolation).ok_or_else(|| {
+            Error::internal(format!(
+                "unknown isolation {:?} of a plan in storage",
+                row.default_isolation
+            ))
+        })?,
+        revision: row.revision,
+        create_time: row.create_time,
+        update_time: row.update_time,
+    })
+}
+
+pub(crate) fn override_from_model(row: quota_override::Model) -> QuotaOverride {
+    QuotaOverride {
+        tenant_id: TenantId::from_uuid(row.tenant_id),
+        quota: row.quota,
+        limit: (!row.unlimited).then_some(row.limit),
+        reason: row.reason,
+        expire_time: row.expire_time,
+        revision: row.revision,
+        create_time: row.create_time,
+        update_time: row.update_time,
+    }
+}

@@ -1,0 +1,104 @@
+//! Warnings on quota results that still allowed the call: soft thresholds
+//! reached, grace in use above the limit, and shadow-mode quotas that would
+//! have refused. Each says whether this call crossed its line, so callers
+//! can notify once.
+
+use crate::quota::quotas::QuotaOutcome;
+
+/// What a warning is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WarningKind {
+    /// Usage reached a soft threshold.
+    Threshold,
+    /// Usage is above the limit, within the grace.
+    Grace,
+    /// A shadow-mode quota would have refused the cost.
+    ShadowExceeded,
+}
+
+/// A warning about a quota that still allowed the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaWarning {
+    /// What it is about.
+    pub kind: WarningKind,
+    /// The highest threshold reached, in percent (THRESHOLD only).
+    pub threshold_percent: i32,
+    /// This call crossed it, so callers can notify once.
+    pub newly_crossed: bool,
+    /// For people.
+    pub message: String,
+}
+
+impl QuotaOutcome {
+    /// The soft thresholds reached and the grace in use after this call.
+    pub fn warnings(&self) -> Vec<QuotaWarning> {
+        let Some(capacity) = self.limit.capacity().filter(|capacity| *capacity > 0) else {
+            return Vec::new();
+        };
+        let key = &self.limit.definition.key;
+        let after = self.outcome.used;
+        let before = if self.charged {
+            after.saturating_sub(self.outcome.granted)
+        } else {
+            after
+        };
+        let reached = |usage: i64, percent: i32| {
+            usage.saturating_mul(100) >= capacity.saturating_mul(i64::from(percent))
+        };
+        let mut warnings = Vec::new();
+        let highest = self
+            .limit
+            .definition
+            .warning_threshold_percents
+            .iter()
+            .rev()
+            .find(|percent| reached(after, **percent));
+        if let Some(&percent) = highest {
+            warnings.push(QuotaWarning {
+                kind: WarningKind::Threshold,
+                threshold_percent: percent,
+                newly_crossed: !reached(before, percent),
+                message: format!("{key}: {after} of {capacity} used, {percent} % reached"),
+            });
+        }
+        // Beyond its ceiling a shadow quota is not "within the grace".
+        let shadow = self.shadow_exceeded();
+        let beyond = shadow.is_some();
+        warnings.extend(shadow);
+        if after > capacity && !beyond {
+            warnings.push(QuotaWarning {
+                kind: WarningKind::Grace,
+                threshold_percent: 0,
+                newly_crossed: before <= capacity,
+                message: format!(
+                    "{key}: {after} used, over the limit {capacity}, within the grace"
+                ),
+            });
+        }
+        warnings
+    }
+
+    /// For a shadow-mode quota, the warning that it would have refused this
+    /// cost: usage after a charge, or usage plus the cost of a check, above
+    /// its ceiling. Releases never would.
+    fn shadow_exceeded(&self) -> Option<QuotaWarning> {
+        let ceiling = self
+            .limit
+            .ceiling()
+            .filter(|_| self.limit.definition.shadow && !self.released && self.cost > 0)?;
+        let after = if self.charged {
+            self.outcome.used
+        } else {
+            self.outcome.used.saturating_add(self.cost)
+        };
+        (after > ceiling).then(|| QuotaWarning {
+            kind: WarningKind::ShadowExceeded,
+            threshold_percent: 0,
+            newly_crossed: true,
+            message: format!(
+                "{}: {after} over the ceiling {ceiling}; in shadow mode, so allowed",
+                self.limit.definition.key
+            ),
+        })
+    }
+}

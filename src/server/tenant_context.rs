@@ -1,0 +1,198 @@
+//! The tenant context layer: authenticates every call, resolves its tenant
+//! and checks both through the [`Gate`], then hands the handler a
+//! [`TenantContext`] in the request extensions. Refused calls never reach a
+//! handler. Health checks and reflection stay open. A credential or tenant
+//! header sent more than once is refused before the gate is asked.
+//!
+//! It is a tower layer rather than a tonic interceptor because resolution
+//! is asynchronous (cache misses read the database); extensions set on the
+//! `http::Request` are visible through `tonic::Request::extensions()`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower::{Layer, Service};
+use tracing::Span;
+
+use crate::access::context::{Caller, TenantContext};
+use crate::access::gate::{Call, Gate, TENANT_ID_HEADER, TENANT_SLUG_HEADER};
+use crate::access::methods as access;
+use crate::error::Error;
+use crate::rpc::origin::REQUEST_ID_HEADER;
+use crate::server::bulkhead::Bulkheads;
+
+/// Puts a [`TenantContext`] into every admitted request.
+#[derive(Clone)]
+pub struct TenantContextLayer {
+    /// Decides who is admitted.
+    gate: Gate,
+    /// Each tenant's share of this replica.
+    bulkheads: Bulkheads,
+}
+
+impl TenantContextLayer {
+    /// The layer, admitting what `gate` admits within each tenant's
+    /// budget in `bulkheads`.
+    pub fn new(gate: Gate, bulkheads: Bulkheads) -> Self {
+        Self { gate, bulkheads }
+    }
+}
+
+impl<S> Layer<S> for TenantContextLayer {
+    type Service = TenantContextService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TenantContextService {
+            inner,
+            gate: self.gate.clone(),
+            bulkheads: self.bulkheads.clone(),
+        }
+    }
+}
+
+/// The service [`TenantContextLayer`] wraps around the router.
+#[derive(Clone)]
+pub struct TenantContextService<S> {
+    /// The router.
+    inner: S,
+    /// Decides who is admitted.
+    gate: Gate,
+    /// Each tenant's share of this replica.
+    bulkheads: Bulkheads,
+}
+
+/// The tenant whose budget a call spends: the one it acts for, unless an
+/// operator makes it.
+fn budgeted_tenant(context: &TenantContext) -> Option<crate::common::ids::TenantId> {
+    if matches!(context.caller, Caller::Admin { .. }) {
+        return None;
+    }
+    match (&context.tenant, &context.caller) {
+        (Some(tenant), _) => Some(tenant.id),
+        (None, Caller::Tenant { tenant_id, .. }) => Some(*tenant_id),
+        (None, _) => None,
+    }
+}
+
+fn header<'r, B>(request: &'r Request<B>, name: &str) -> Option<&'r str> {
+    request
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+}
+
+/// The one value of the credential or tenant header `name`, `None` when it
+/// is absent. Sent twice, it is refused rather than resolved by order: a
+/// proxy that appends its own value must not let either one win silently.
+/// A value that is not visible ASCII is refused too, not taken as absent,
+/// so it cannot make resolution fall through to a weaker source.
+fn credential_header<'r, B>(request: &'r Request<B>, name: &str) -> Result<Option<&'r str>, Error> {
+    let mut values = request.headers().get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(refused(
+            name,
+            "CREDENTIALS_AMBIGUOUS",
+            "must be sent once, not several times",
+        ));
+    }
+    value
+        .to_str()
+        .map(Some)
+        .map_err(|_| refused(name, "CREDENTIALS_MALFORMED", "must be visible ASCII"))
+}
+
+/// The refusal of a bad `name` header: UNAUTHENTICATED with `reason` for
+/// credentials, INVALID_ARGUMENT (naming the header) for the tenant headers.
+fn refused(name: &str, reason: &'static str, description: &str) -> Error {
+    if name == http::header::AUTHORIZATION.as_str() {
+        return Error::Unauthenticated {
+            reason,
+            message: format!("the authorization header {description}"),
+        };
+    }
+    Error::invalid_field(name, description)
+}
+
+/// What the gate reads from `request`, refusing ambiguous metadata.
+fn call_of<B>(request: &Request<B>) -> Result<Call<'_>, Error> {
+    Ok(Call {
+        authorization: credential_header(request, http::header::AUTHORIZATION.as_str())?,
+        tenant_id: credential_header(request, TENANT_ID_HEADER)?,
+        tenant_slug: credential_header(request, TENANT_SLUG_HEADER)?,
+        authority: request
+            .uri()
+            .authority()
+            .map(|authority| authority.as_str())
+            .or_else(|| header(request, http::header::HOST.as_str())),
+        request_id: header(request, REQUEST_ID_HEADER).unwrap_or_default(),
+    })
+}
+
+impl<S, B> Service<Request<B>> for TenantContextService<S>
+where
+    S: Service<Request<B>, Response = Response<tonic::body::Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        // The service polled ready is the one that must be called; a clone
+        // takes its place for the next call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        if access::is_open(request.uri().path()) {
+            return Box::pin(inner.call(request));
+        }
+        let gate = self.gate.clone();
+        let bulkheads = self.bulkheads.clone();
+        // The trace layer's span is current here, not in the future.
+        let span = Span::current();
+        Box::pin(async move {
+            let admitted = match call_of(&request) {
+                Ok(call) => gate.admit(request.uri().path(), &call).await,
+                Err(error) => Err(error),
+            };
+            let admitted = admitted.and_then(|context| {
+                let within_budget = budgeted_tenant(&context)
+                    .map(|tenant| bulkheads.admit(tenant))
+                    .transpose()?;
+                Ok((context, within_budget))
+            });
+            match admitted {
+                Ok((context, within_budget)) => {
+                    record(&span, &context);
+                    request.extensions_mut().insert(context);
+                    let answer = inner.call(request).await;
+                    // The concurrency slot is held while the handler works.
+                    drop(within_budget);
+                    answer
+                }
+                Err(error) => {
+                    span.record("caller.refused", error.reason());
+                    Ok(error.into_status().into_http())
+                }
+            }
+        })
+    }
+}
+
+fn record(span: &Span, context: &TenantContext) {
+    span.record("caller.kind", context.caller.kind());
+    if let Some(tenant) = &context.tenant {
+        span.record("tenant.id", tracing::field::display(tenant.id));
+    } else if let crate::access::context::Caller::Tenant { tenant_id, .. } = &context.caller {
+        span.record("tenant.id", tracing::field::display(tenant_id));
+    }
+}

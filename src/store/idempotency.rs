@@ -1,0 +1,25 @@
+//! The answers every idempotent create gives when its `request_id` was
+//! seen before: one rule, shared by tenants, plans, metrics and flags.
+
+use crate::error::{Error, Result};
+use crate::tenancy::store::tenants::IdempotencyEntry;
+
+/// Refuses a retry whose content differs from the first request's.
+pub fn check_same_request(entry: &IdempotencyEntry, fingerprint: &str) -> Result<()> {
+    if entry.fingerprint != fingerprint {
+        return Err(Error::invalid_field(
+            "request_id",
+            "was already used for a different request; use a new request_id",
+        ));
+    }
+    Ok(())
+}
+
+/// The answer when another call with the same `request_id` holds it but
+/// has not committed yet.
+pub fn in_flight() -> Error {
+    Error::Aborted {
+        reason: "CONCURRENT_REQUEST",
+        message: "a request with the same request_id is in flight; retry".to_owned(),
+    }
+}

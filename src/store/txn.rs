@@ -1,0 +1,139 @@
+//! Beginning transactions: each waits for its turn in the pool's fair
+//! queue, then runs in its [`Scope`]. A [`Txn`] queries as a sea-orm
+//! transaction does and hands its permit on when it ends, by commit,
+//! rollback or drop.
+
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement,
+    TransactionTrait,
+};
+
+use crate::access::context::Scope;
+use crate::error::{Error, Result};
+use crate::store::fair_queue::Permit;
+use crate::store::{Store, classify};
+
+/// An open transaction holding one of the pool's permits.
+pub struct Txn {
+    /// The transaction.
+    txn: DatabaseTransaction,
+    /// Dropped after the transaction ended, so the next caller's
+    /// transaction finds the connection back in the pool.
+    _permit: Permit,
+}
+
+impl std::fmt::Debug for Txn {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Txn")
+    }
+}
+
+impl Txn {
+    pub(crate) fn new(txn: DatabaseTransaction, permit: Permit) -> Self {
+        Self {
+            txn,
+            _permit: permit,
+        }
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> std::result::Result<(), DbErr> {
+        let Self { txn, _permit } = self;
+        txn.commit().await
+    }
+
+    /// Rolls back.
+    pub async fn rollback(self) -> std::result::Result<(), DbErr> {
+        let Self { txn, _permit } = self;
+        txn.rollback().await
+    }
+}
+
+impl std::ops::Deref for Txn {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Txn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> std::result::Result<ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> std::result::Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(
+        &self,
+        stmt: Statement,
+    ) -> std::result::Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> std::result::Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
+}
+
+impl Store {
+    /// Begins a transaction in `scope`: on PostgreSQL the row-level
+    /// security policies see its tenant (or the platform) through a
+    /// transaction-local setting.
+    pub(crate) async fn begin_in(&self, scope: Scope) -> Result<Txn> {
+        let txn = self.begin_queued(scope).await?;
+        self.enter(&txn, scope).await?;
+        Ok(txn)
+    }
+
+    /// Begins a transaction when `turn`'s turn comes in the pool's fair
+    /// queue ([`fair_queue`]); it holds its place until it ends.
+    pub(crate) async fn begin_queued(&self, turn: Scope) -> Result<Txn> {
+        let permit = tokio::time::timeout(self.acquire_timeout, self.queue.acquire(turn))
+            .await
+            .map_err(|_| Error::Unavailable {
+                message: format!(
+                    "no database connection came free within {} ms",
+                    self.acquire_timeout.as_millis()
+                ),
+            })?;
+        let txn = self.db.begin().await.map_err(classify)?;
+        Ok(Txn::new(txn, permit))
+    }
+
+    /// Moves `txn` to `scope` (on PostgreSQL, sets the transaction-local
+    /// setting the row-level security policies read); a transaction that
+    /// writes for several tenants enters each in turn.
+    pub(crate) async fn enter(&self, txn: &DatabaseTransaction, scope: Scope) -> Result<()> {
+        if self.backend() == DbBackend::Postgres {
+            let (setting, value) = match scope {
+                Scope::Tenant(tenant_id) => ("tenantd.tenant_id", tenant_id.to_string()),
+                Scope::Platform => ("tenantd.platform", "on".to_owned()),
+            };
+            txn.query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config($1, $2, true)",
+                [setting.into(), value.into()],
+            ))
+            .await
+            .map_err(classify)?;
+        }
+        Ok(())
+    }
+
+    /// Ends a read-only transaction.
+    pub(crate) async fn end_read(txn: Txn) -> Result<()> {
+        txn.commit().await.map_err(classify)
+    }
+}

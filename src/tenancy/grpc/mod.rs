@@ -1,0 +1,4 @@
+//! TenantService's handlers.
+
+pub mod archive;
+pub mod service;

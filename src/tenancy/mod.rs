@@ -1,0 +1,17 @@
+//! Tenancy: tenants and their lifecycle, custom domains, the audit log's
+//! reads, SCHEMA tenants' provisioning, and tenant archives.
+
+pub mod archive;
+pub mod audit;
+pub mod custom_domain;
+pub mod dns;
+pub mod domains;
+pub mod grpc;
+pub mod isolation;
+pub mod provision;
+pub mod provisioning;
+pub mod store;
+pub mod tenant;
+pub mod tenant_archive;
+pub mod tenants;
+pub mod verification;

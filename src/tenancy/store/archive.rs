@@ -1,0 +1,113 @@
+//! A tenant's control-plane rows as JSON, for tenant archives: read with
+//! `row_to_json`, written back with `json_populate_recordset`, so columns
+//! are matched by name and every value keeps its PostgreSQL type. Usage
+//! (billing history) and the audit trail stay with the tenantd that
+//! recorded them. PostgreSQL only.
+
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+use crate::access::context::Scope;
+use crate::common::ids::TenantId;
+use crate::error::{Error, Result};
+use crate::store::{Store, classify};
+use crate::tenancy::audit::AuditRecord;
+
+/// The control-plane tables an archive carries, parents first, each with
+/// the column naming the tenant.
+pub const ARCHIVED_TABLES: &[(&str, &str)] = &[
+    ("tenants", "id"),
+    ("tenant_domains", "tenant_id"),
+    ("api_keys", "tenant_id"),
+    ("quota_overrides", "tenant_id"),
+    ("config_versions", "tenant_id"),
+    ("tenant_flag_overrides", "tenant_id"),
+];
+
+/// An import's open control-plane transaction.
+pub struct ControlImport {
+    /// The transaction, in the imported tenant's scope.
+    txn: crate::store::txn::Txn,
+}
+
+fn postgres_only(store: &Store) -> Result<()> {
+    if store.backend() != DbBackend::Postgres {
+        return Err(Error::failed_precondition(
+            "EXPORT_UNSUPPORTED",
+            "DATABASE_BACKEND",
+            "control-plane database",
+            "tenant export and import need PostgreSQL",
+        ));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Every archived table's rows of `tenant_id`, in [`ARCHIVED_TABLES`]
+    /// order, read in one transaction.
+    pub async fn export_control_rows(
+        &self,
+        tenant_id: TenantId,
+    ) -> Result<Vec<(&'static str, Vec<String>)>> {
+        postgres_only(self)?;
+        let txn = self.begin_in(Scope::Tenant(tenant_id)).await?;
+        let mut tables = Vec::with_capacity(ARCHIVED_TABLES.len());
+        for (table, column) in ARCHIVED_TABLES {
+            let sql = format!(
+                "SELECT row_to_json(t)::text AS row FROM {table} t WHERE {column} = $1 ORDER BY 1"
+            );
+            let rows = txn
+                .query_all_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    sql,
+                    [tenant_id.as_uuid().into()],
+                ))
+                .await
+                .map_err(classify)?
+                .iter()
+                .map(|row| row.try_get::<String>("", "row"))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(classify)?;
+            tables.push((*table, rows));
+        }
+        Self::end_read(txn).await?;
+        Ok(tables)
+    }
+
+    /// Opens the transaction an import writes `tenant_id`'s rows in.
+    pub async fn begin_control_import(&self, tenant_id: TenantId) -> Result<ControlImport> {
+        postgres_only(self)?;
+        let txn = self.begin_in(Scope::Tenant(tenant_id)).await?;
+        Ok(ControlImport { txn })
+    }
+
+    /// Commits an import with its audit record.
+    pub async fn commit_control_import(
+        &self,
+        import: ControlImport,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        self.commit_with_audit(import.txn, audit).await
+    }
+}
+
+impl ControlImport {
+    /// Inserts `rows` (a JSON array of row objects) into `table`, which
+    /// must be one of [`ARCHIVED_TABLES`].
+    pub async fn insert(&self, table: &str, rows: &serde_json::Value) -> Result<()> {
+        let Some((table, _)) = ARCHIVED_TABLES.iter().find(|(known, _)| *known == table) else {
+            return Err(Error::internal(format!("{table} is not an archived table")));
+        };
+        let sql = format!(
+            "INSERT INTO {table} SELECT * FROM json_populate_recordset(NULL::{table}, $1::json)"
+        );
+        self.txn
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                [rows.to_string().into()],
+            ))
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}

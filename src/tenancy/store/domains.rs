@@ -1,0 +1,264 @@
+//! Custom-domain rows.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+use crate::access::context::Scope;
+use crate::common::ids::TenantId;
+use crate::error::Result;
+use crate::store::entities::tenant_domain;
+use crate::store::{Store, classify, insert_audit};
+use crate::tenancy::audit::AuditRecord;
+use crate::tenancy::custom_domain::{CustomDomain, DomainState};
+
+impl Store {
+    /// Inserts a custom domain with its audit record.
+    pub async fn insert_domain(
+        &self,
+        scope: Scope,
+        domain: &CustomDomain,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        let txn = self.begin_in(scope).await?;
+        to_active_model(domain)
+            .insert(&txn)
+            .await
+            .map_err(classify)?;
+        self.commit_with_audit(txn, audit).await
+    }
+
+    /// The domain `hostname` of `tenant_id`.
+    pub async fn find_domain(
+        &self,
+        scope: Scope,
+        tenant_id: TenantId,
+        hostname: &str,
+    ) -> Result<Option<CustomDomain>> {
+        let txn = self.begin_in(scope).await?;
+        let row = tenant_domain::Entity::find()
+            .filter(tenant_domain::Column::TenantId.eq(tenant_id.as_uuid()))
+            .filter(tenant_domain::Column::Hostname.eq(hostname))
+            .one(&txn)
+            .await
+            .map_err(classify)?;
+        Self::end_read(txn).await?;
+        Ok(row.map(from_model))
+    }
+
+    /// The VERIFIED domain `hostname`, whichever tenant holds it.
+    pub async fn find_verified_domain(
+        &self,
+        scope: Scope,
+        hostname: &str,
+    ) -> Result<Option<CustomDomain>> {
+        let txn = self.begin_in(scope).await?;
+        let row = tenant_domain::Entity::find()
+            .filter(tenant_domain::Column::Hostname.eq(hostname))
+            .filter(tenant_domain::Column::State.eq(DomainState::Verified.as_str()))
+            .one(&txn)
+            .await
+            .map_err(classify)?;
+        Self::end_read(txn).await?;
+        Ok(row.map(from_model))
+    }
+
+    /// Other tenants' PENDING claims on `hostname`, at most `limit`.
+    pub async fn find_rival_claims(
+        &self,
+        scope: Scope,
+        hostname: &str,
+        except: TenantId,
+        limit: u64,
+    ) -> Result<Vec<CustomDomain>> {
+        let txn = self.begin_in(scope).await?;
+        let rows = tenant_domain::Entity::find()
+            .filter(tenant_domain::Column::Hostname.eq(hostname))
+            .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
+            .filter(tenant_domain::Column::TenantId.ne(except.as_uuid()))
+            .order_by_asc(tenant_domain::Column::Id)
+            .limit(limit)
+            .all(&txn)
+            .await
+            .map_err(classify)?;
+        Self::end_read(txn).await?;
+        Ok(rows.into_iter().map(from_model).collect())
+    }
+
+    /// Replaces the expired claim `old` with the fresh claim `new`, with
+    /// its audit record; `false` if `old` was gone or changed meanwhile.
+    pub async fn renew_domain_claim(
+        &self,
+        scope: Scope,
+        old: &CustomDomain,
+        new: &CustomDomain,
+        audit: AuditRecord,
+    ) -> Result<bool> {
+        let txn = self.begin_in(scope).await?;
+        let deleted = tenant_domain::Entity::delete_many()
+            .filter(tenant_domain::Column::Id.eq(old.id))
+            .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(classify)?;
+        if deleted.rows_affected == 0 {
+            txn.rollback().await.map_err(classify)?;
+            return Ok(false);
+        }
+        to_active_model(new).insert(&txn).await.map_err(classify)?;
+        self.commit_with_audit(txn, audit).await?;
+        Ok(true)
+    }
+
+    /// Domains of `tenant_id` after `after` (a hostname), by hostname.
+    pub async fn list_domains(
+        &self,
+        scope: Scope,
+        tenant_id: TenantId,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<CustomDomain>> {
+        let mut select = tenant_domain::Entity::find()
+            .filter(tenant_domain::Column::TenantId.eq(tenant_id.as_uuid()))
+            .order_by_asc(tenant_domain::Column::Hostname)
+            .limit(limit);
+        if let Some(after) = after {
+            select = select.filter(tenant_domain::Column::Hostname.gt(after));
+        }
+        let txn = self.begin_in(scope).await?;
+        let rows = select.all(&txn).await.map_err(classify)?;
+        Self::end_read(txn).await?;
+        Ok(rows.into_iter().map(from_model).collect())
+    }
+
+    /// Deletes a domain with its audit record; `false` if it was gone.
+    pub async fn delete_domain(
+        &self,
+        scope: Scope,
+        domain: &CustomDomain,
+        audit: AuditRecord,
+    ) -> Result<bool> {
+        let txn = self.begin_in(scope).await?;
+        let deleted = tenant_domain::Entity::delete_by_id(domain.id)
+            .exec(&txn)
+            .await
+            .map_err(classify)?;
+        self.commit_if_changed(txn, deleted.rows_affected, audit)
+            .await
+    }
+
+    /// Stores a pending domain as verified, with its audit record, and
+    /// releases the rival claims in the same transaction, each with its
+    /// own audit record on its own tenant; `false` (and nothing written) if
+    /// the domain was removed or verified meanwhile. A rival claim already
+    /// gone is skipped.
+    pub async fn mark_domain_verified(
+        &self,
+        scope: Scope,
+        verified: &CustomDomain,
+        audit: AuditRecord,
+        released: Vec<(CustomDomain, AuditRecord)>,
+    ) -> Result<bool> {
+        let txn = self.begin_in(scope).await?;
+        let updated = tenant_domain::Entity::update_many()
+            .set(tenant_domain::ActiveModel {
+                state: Set(verified.state.as_str().to_owned()),
+                verify_time: Set(verified.verify_time),
+                ..Default::default()
+            })
+            .filter(tenant_domain::Column::Id.eq(verified.id))
+            .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(classify)?;
+        if updated.rows_affected == 0 {
+            txn.rollback().await.map_err(classify)?;
+            return Ok(false);
+        }
+        self.release_in(&txn, released).await?;
+        self.enter(&txn, scope).await?;
+        self.commit_with_audit(txn, audit).await?;
+        Ok(true)
+    }
+
+    /// PENDING claims made before `made_before`, at most `limit`, of every
+    /// tenant.
+    pub async fn claims_made_before(
+        &self,
+        scope: Scope,
+        made_before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<CustomDomain>> {
+        let txn = self.begin_in(scope).await?;
+        let rows = tenant_domain::Entity::find()
+            .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
+            .filter(tenant_domain::Column::CreateTime.lt(made_before))
+            .order_by_asc(tenant_domain::Column::Id)
+            .limit(limit)
+            .all(&txn)
+            .await
+            .map_err(classify)?;
+        Self::end_read(txn).await?;
+        Ok(rows.into_iter().map(from_model).collect())
+    }
+
+    /// Removes the claims still PENDING, each with its audit record, in
+    /// one transaction; how many were removed.
+    pub async fn release_claims(&self, released: Vec<(CustomDomain, AuditRecord)>) -> Result<u64> {
+        let txn = self.begin_in(Scope::Platform).await?;
+        let count = self.release_in(&txn, released).await?;
+        txn.commit().await.map_err(classify)?;
+        Ok(count)
+    }
+
+    /// Removes each claim still PENDING in its own tenant's scope, writing
+    /// its audit record; a claim already gone or verified is skipped.
+    async fn release_in(
+        &self,
+        txn: &DatabaseTransaction,
+        released: Vec<(CustomDomain, AuditRecord)>,
+    ) -> Result<u64> {
+        let mut count = 0;
+        for (claim, release) in released {
+            self.enter(txn, Scope::Tenant(claim.tenant_id)).await?;
+            let deleted = tenant_domain::Entity::delete_many()
+                .filter(tenant_domain::Column::Id.eq(claim.id))
+                .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
+                .exec(txn)
+                .await
+                .map_err(classify)?;
+            if deleted.rows_affected > 0 {
+                insert_audit(txn, release).await?;
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+}
+
+fn to_active_model(domain: &CustomDomain) -> tenant_domain::ActiveModel {
+    tenant_domain::ActiveModel {
+        id: Set(domain.id),
+        tenant_id: Set(domain.tenant_id.as_uuid()),
+        hostname: Set(domain.hostname.clone()),
+        state: Set(domain.state.as_str().to_owned()),
+        verification_token: Set(domain.verification_token.clone()),
+        create_time: Set(domain.create_time),
+        verify_time: Set(domain.verify_time),
+    }
+}
+
+fn from_model(row: tenant_domain::Model) -> CustomDomain {
+    CustomDomain {
+        id: row.id,
+        tenant_id: TenantId::from_uuid(row.tenant_id),
+        hostname: row.hostname,
+        state: DomainState::parse(&row.state),
+        verification_token: row.verification_token,
+        create_time: row.create_time,
+        verify_time: row.verify_time,
+        expire_time: None,
+    }
+}

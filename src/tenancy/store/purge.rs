@@ -1,0 +1,68 @@
+//! Removing a purged tenant's control-plane rows. The audit trail stays:
+//! audit rows have no foreign key to tenants, and the purge itself is
+//! audited in the same transaction.
+
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::access::context::Scope;
+use crate::common::ids::TenantId;
+use crate::error::Result;
+use crate::store::entities::{idempotency_key, tenant};
+use crate::store::{Store, classify};
+use crate::tenancy::audit::AuditRecord;
+
+/// Every table holding a tenant's rows by `tenant_id`, besides `tenants`
+/// and `audit_events`. A table added later with tenant rows belongs here.
+pub const TENANT_TABLES: &[&str] = &[
+    "tenant_domains",
+    "api_keys",
+    "quota_overrides",
+    "config_versions",
+    "config_changes",
+    "tenant_flag_overrides",
+    "usage_alerts",
+    "usage_rollups",
+    "usage_unique_values",
+    "usage_events",
+];
+
+impl Store {
+    /// Deletes the tenant's rows everywhere but the audit log, and the
+    /// tenant itself if it still has `revision`, writing `audit` in the same
+    /// transaction. `false` when the tenant changed meanwhile (nothing is
+    /// deleted then).
+    pub async fn purge_tenant(
+        &self,
+        scope: Scope,
+        tenant_id: TenantId,
+        revision: i64,
+        audit: AuditRecord,
+    ) -> Result<bool> {
+        let txn = self.begin_in(scope).await?;
+        let deleted = tenant::Entity::delete_many()
+            .filter(tenant::Column::Id.eq(tenant_id.as_uuid()))
+            .filter(tenant::Column::Revision.eq(revision))
+            .exec(&txn)
+            .await
+            .map_err(classify)?;
+        if deleted.rows_affected == 0 {
+            txn.rollback().await.map_err(classify)?;
+            return Ok(false);
+        }
+        for table in TENANT_TABLES {
+            let statement = Query::delete()
+                .from_table(Alias::new(*table))
+                .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant_id.as_uuid()))
+                .to_owned();
+            txn.execute(&statement).await.map_err(classify)?;
+        }
+        idempotency_key::Entity::delete_many()
+            .filter(idempotency_key::Column::Resource.eq(tenant_id.resource_name()))
+            .exec(&txn)
+            .await
+            .map_err(classify)?;
+        self.commit_with_audit(txn, audit).await?;
+        Ok(true)
+    }
+}

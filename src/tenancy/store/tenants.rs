@@ -1,0 +1,226 @@
+//! Tenant rows and the idempotency keys of their creation.
+
+use sea_orm::sea_query::extension::postgres::PgExpr;
+use sea_orm::sea_query::extension::sqlite::SqliteExpr;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
+};
+use uuid::Uuid;
+
+use crate::access::context::Scope;
+use crate::common::ids::{TenantId, TenantRef};
+use crate::config::change::ChangeSubject;
+use crate::error::{Error, Result};
+use crate::store::entities::{idempotency_key, tenant};
+use crate::store::{Store, classify};
+use crate::tenancy::audit::AuditRecord;
+use crate::tenancy::isolation::IsolationModel;
+use crate::tenancy::tenant::{Tenant, TenantQuery, TenantState};
+
+/// A remembered create request: which resource its first call made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyEntry {
+    /// The method, e.g. `CreateTenant`.
+    pub scope: &'static str,
+    /// The caller's request id.
+    pub request_id: Uuid,
+    /// Hash of the request's content.
+    pub fingerprint: String,
+    /// The resource the first call created.
+    pub resource: String,
+}
+
+impl Store {
+    /// Inserts a new tenant, its idempotency key and its audit record in one
+    /// transaction.
+    pub async fn insert_tenant(
+        &self,
+        scope: Scope,
+        tenant: &Tenant,
+        idempotency: Option<&IdempotencyEntry>,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        let txn = self.begin_in(scope).await?;
+        if let Some(entry) = idempotency {
+            idempotency_key::ActiveModel {
+                scope: Set(entry.scope.to_owned()),
+                request_id: Set(entry.request_id),
+                fingerprint: Set(entry.fingerprint.clone()),
+                resource: Set(entry.resource.clone()),
+                create_time: Set(tenant.create_time),
+            }
+            .insert(&txn)
+            .await
+            .map_err(classify)?;
+        }
+        to_active_model(tenant)?
+            .insert(&txn)
+            .await
+            .map_err(classify)?;
+        self.commit_with_audit(txn, audit).await
+    }
+
+    /// The first call made with `request_id` for `scope`, if any.
+    pub async fn find_idempotency_entry(
+        &self,
+        data_scope: Scope,
+        scope: &'static str,
+        request_id: Uuid,
+    ) -> Result<Option<IdempotencyEntry>> {
+        let txn = self.begin_in(data_scope).await?;
+        let row = idempotency_key::Entity::find_by_id((scope.to_owned(), request_id))
+            .one(&txn)
+            .await
+            .map_err(classify)?;
+        Self::end_read(txn).await?;
+        Ok(row.map(|row| IdempotencyEntry {
+            scope,
+            request_id: row.request_id,
+            fingerprint: row.fingerprint,
+            resource: row.resource,
+        }))
+    }
+
+    /// The tenant named by id or slug, whatever its state.
+    pub async fn find_tenant(&self, scope: Scope, by: &TenantRef) -> Result<Option<Tenant>> {
+        let select = match by {
+            TenantRef::Id(id) => tenant::Entity::find_by_id(id.as_uuid()),
+            TenantRef::Slug(slug) => tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)),
+        };
+        let txn = self.begin_in(scope).await?;
+        let row = select.one(&txn).await.map_err(classify)?;
+        Self::end_read(txn).await?;
+        row.map(from_model).transpose()
+    }
+
+    /// Tenants matching `query`, ordered by id.
+    pub async fn list_tenants(&self, scope: Scope, query: &TenantQuery) -> Result<Vec<Tenant>> {
+        let mut select = tenant::Entity::find()
+            .order_by_asc(tenant::Column::Id)
+            .limit(query.limit);
+        if let Some(after) = query.after {
+            select = select.filter(tenant::Column::Id.gt(after.as_uuid()));
+        }
+        if !query.show_deleted {
+            select = select.filter(tenant::Column::State.ne(TenantState::Deleted.as_str()));
+        }
+        for state in &query.states {
+            select = select.filter(tenant::Column::State.eq(state.as_str()));
+        }
+        for plan in &query.plans {
+            select = select.filter(tenant::Column::Plan.eq(plan.as_str()));
+        }
+        for (key, value) in &query.labels {
+            select = select.filter(self.label_equals(key, value));
+        }
+        let txn = self.begin_in(scope).await?;
+        let rows = select.all(&txn).await.map_err(classify)?;
+        Self::end_read(txn).await?;
+        rows.into_iter().map(from_model).collect()
+    }
+
+    /// `labels ->> key = value`. The operator is spelled alike on both
+    /// backends, but SQLite reads its right side as a JSON path, so the key
+    /// is quoted into one there.
+    fn label_equals(&self, key: &str, value: &str) -> Expr {
+        let labels = Expr::col(tenant::Column::Labels);
+        let field = match self.backend() {
+            DbBackend::Postgres => PgExpr::cast_json_field(labels, key),
+            _ => SqliteExpr::cast_json_field(labels, format!("$.\"{key}\"")),
+        };
+        field.eq(value)
+    }
+
+    /// Replaces the tenant if it still has `previous_revision`, writing the
+    /// audit record in the same transaction. `false` when it changed
+    /// meanwhile (nothing is written then).
+    pub async fn replace_tenant(
+        &self,
+        scope: Scope,
+        previous_revision: i64,
+        next: &Tenant,
+        audit: AuditRecord,
+    ) -> Result<bool> {
+        let txn = self.begin_in(scope).await?;
+        let previous_plan = tenant::Entity::find_by_id(next.id.as_uuid())
+            .filter(tenant::Column::Revision.eq(previous_revision))
+            .one(&txn)
+            .await
+            .map_err(classify)?
+            .map(|row| row.plan);
+        if let Some(from) = previous_plan.filter(|plan| *plan != next.plan) {
+            // Watchers of the tenant's configuration must hear that its
+            // plan layer and plan overrides are now another plan's.
+            let moved = ChangeSubject::TenantPlan {
+                tenant_id: next.id,
+                from,
+                to: next.plan.clone(),
+            };
+            self.record_config_change(&txn, &moved).await?;
+        }
+        let updated = tenant::Entity::update_many()
+            .set(to_active_model(next)?)
+            .filter(tenant::Column::Id.eq(next.id.as_uuid()))
+            .filter(tenant::Column::Revision.eq(previous_revision))
+            .exec(&txn)
+            .await
+            .map_err(classify)?;
+        self.commit_if_changed(txn, updated.rows_affected, audit)
+            .await
+    }
+}
+
+fn to_active_model(tenant: &Tenant) -> Result<tenant::ActiveModel> {
+    Ok(tenant::ActiveModel {
+        id: Set(tenant.id.as_uuid()),
+        slug: Set(tenant.slug.clone()),
+        display_name: Set(tenant.display_name.clone()),
+        state: Set(tenant.state.as_str().to_owned()),
+        state_reason: Set(tenant.state_reason.clone()),
+        state_before_delete: Set(tenant
+            .state_before_delete
+            .map(|state| state.as_str().to_owned())),
+        plan: Set(tenant.plan.clone()),
+        labels: Set(serde_json::to_value(&tenant.labels).map_err(Error::internal)?),
+        isolation: Set(tenant.isolation.as_str().to_owned()),
+        template_version: Set(tenant.template_version),
+        revision: Set(tenant.revision),
+        create_time: Set(tenant.create_time),
+        update_time: Set(tenant.update_time),
+        delete_time: Set(tenant.delete_time),
+        purge_time: Set(tenant.purge_time),
+    })
+}
+
+fn parse_state(text: &str) -> Result<TenantState> {
+    TenantState::parse(text)
+        .ok_or_else(|| Error::internal(format!("unknown tenant state {text:?} in storage")))
+}
+
+fn from_model(row: tenant::Model) -> Result<Tenant> {
+    Ok(Tenant {
+        id: TenantId::from_uuid(row.id),
+        slug: row.slug,
+        display_name: row.display_name,
+        state: parse_state(&row.state)?,
+        state_reason: row.state_reason,
+        state_before_delete: row
+            .state_before_delete
+            .as_deref()
+            .map(parse_state)
+            .transpose()?,
+        plan: row.plan,
+        labels: serde_json::from_value(row.labels).map_err(Error::internal)?,
+        isolation: IsolationModel::parse(&row.isolation).ok_or_else(|| {
+            Error::internal(format!("unknown isolation {:?} in storage", row.isolation))
+        })?,
+        template_version: row.template_version,
+        revision: row.revision,
+        create_time: row.create_time,
+        update_time: row.update_time,
+        delete_time: row.delete_time,
+        purge_time: row.purge_time,
+    })
+}

@@ -1,0 +1,432 @@
+//! The tenant directory: creating, reading, listing and changing tenants.
+//!
+//! Every change is read → pure transition ([`Tenant`]'s methods) →
+//! conditional write on the revision read, with its audit record in the same
+//! transaction. A concurrent writer makes the write miss; the change is then
+//! retried on the fresh tenant, or refused with ABORTED when the caller
+//! pinned an etag.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::access::context::{PlatformScope, Scope, TenantScope};
+use crate::common::filter;
+use crate::common::filter::{Comparison, Op};
+use crate::common::ids::{TenantId, TenantRef, new_v7_at};
+use crate::common::paging;
+use crate::error::{Error, Result};
+use crate::quota::plan::Plan;
+use crate::store::idempotency;
+use crate::store::{REQUEST_ID_IN_USE, Store};
+use crate::tenancy::audit::{AuditRecord, Origin};
+use crate::tenancy::isolation;
+use crate::tenancy::provisioning::Provisioner;
+use crate::tenancy::store::tenants::IdempotencyEntry;
+use crate::tenancy::tenant::{
+    NewTenant, Tenant, TenantPatch, TenantQuery, TenantState, truncate_to_micros,
+};
+use crate::tenancy::verification::TxtResolver;
+
+/// How many times a change is retried when other writers keep winning.
+const MAX_CHANGE_ATTEMPTS: usize = 5;
+
+/// Operator-chosen behaviour of the directory.
+#[derive(Debug, Clone)]
+pub struct TenantSettings {
+    /// How long a soft-deleted tenant is kept before it is purged.
+    pub purge_after: chrono::Duration,
+    /// Tenants are reached at `{slug}.{base_domain}` when set.
+    pub base_domain: Option<String>,
+    /// How long a PENDING domain claim may be verified.
+    pub domain_claim_ttl: chrono::Duration,
+}
+
+/// The tenant directory; cheap to clone.
+#[derive(Clone)]
+pub struct Tenants {
+    /// Where tenants are kept.
+    pub(crate) store: Store,
+    /// Operator settings.
+    pub(crate) settings: TenantSettings,
+    /// Looks up domain-verification TXT records.
+    pub(crate) resolver: Arc<dyn TxtResolver>,
+    /// Makes SCHEMA tenants' schemas; `None` without schema support
+    /// (SQLite), where every tenant is POOL.
+    pub(crate) provisioner: Option<Provisioner>,
+}
+
+/// A create request after validation.
+#[derive(Debug, Clone)]
+pub struct CreateTenant {
+    /// The tenant to create.
+    pub tenant: NewTenant,
+    /// Makes retries return the first result.
+    pub request_id: Option<Uuid>,
+}
+
+/// A list request after validation of its page size.
+#[derive(Debug, Clone)]
+pub struct ListTenants {
+    /// Rows on a page.
+    pub page_size: u64,
+    /// The previous page's token, or empty.
+    pub page_token: String,
+    /// AIP-160 filter text.
+    pub filter: String,
+    /// Include soft-deleted tenants.
+    pub show_deleted: bool,
+}
+
+const CREATE_SCOPE: &str = "CreateTenant";
+const TENANT_FILTER_FIELDS: &str = "state, plan and labels.{key}, each with =";
+
+/// The current time at the precision storage keeps.
+pub(crate) fn now() -> DateTime<Utc> {
+    truncate_to_micros(Utc::now())
+}
+
+/// A JSON snapshot of a resource for the audit log.
+pub(crate) fn snapshot(value: &impl serde::Serialize) -> Result<serde_json::Value> {
+    serde_json::to_value(value).map_err(Error::internal)
+}
+
+impl Tenants {
+    /// A directory over `store`.
+    pub fn new(store: Store, settings: TenantSettings, resolver: Arc<dyn TxtResolver>) -> Self {
+        Self {
+            store,
+            settings,
+            resolver,
+            provisioner: None,
+        }
+    }
+
+    /// The same directory, provisioning SCHEMA tenants with `provisioner`.
+    pub fn with_provisioner(mut self, provisioner: Provisioner) -> Self {
+        self.provisioner = Some(provisioner);
+        self
+    }
+
+    /// Creates a tenant, or returns the one a previous call with the same
+    /// request id created.
+    pub async fn create(
+        &self,
+        platform: &PlatformScope,
+        origin: &Origin,
+        request: CreateTenant,
+    ) -> Result<Tenant> {
+        let new = request.tenant;
+        let labels = snapshot(&new.labels)?.to_string();
+        let chosen_id = new.id.map(|id| id.to_string()).unwrap_or_default();
+        let asked_isolation = new
+            .isolation
+            .map(|model| model.as_str())
+            .unwrap_or_default();
+        let fingerprint = paging::query_fingerprint(&[
+            &chosen_id,
+            &new.slug,
+            &new.display_name,
+            &new.plan,
+            &labels,
+            asked_isolation,
+        ]);
+        if let Some(request_id) = request.request_id
+            && let Some(entry) = self
+                .store
+                .find_idempotency_entry(platform.into(), CREATE_SCOPE, request_id)
+                .await?
+        {
+            return self.replay(platform, &entry, &fingerprint).await;
+        }
+        let plan = self.check_plan_exists(&new.plan).await?;
+        let isolation = isolation::choose(
+            new.isolation,
+            plan.default_isolation,
+            self.provisioner.is_some(),
+        )?;
+        let now = now();
+        let id = new
+            .id
+            .unwrap_or_else(|| TenantId::from_uuid(new_v7_at(now)));
+        let tenant = Tenant::create(new, id, isolation, now);
+        let entry = request.request_id.map(|request_id| IdempotencyEntry {
+            scope: CREATE_SCOPE,
+            request_id,
+            fingerprint: fingerprint.clone(),
+            resource: id.resource_name(),
+        });
+        let audit = AuditRecord::new(
+            origin,
+            CREATE_SCOPE,
+            id,
+            id.resource_name(),
+            None,
+            Some(snapshot(&tenant)?),
+        );
+        match self
+            .store
+            .insert_tenant(platform.into(), &tenant, entry.as_ref(), audit)
+            .await
+        {
+            Ok(()) if tenant.state == TenantState::Provisioning => {
+                self.provision(id, origin, true).await
+            }
+            Ok(()) => Ok(tenant),
+            // A concurrent retry of the same request won the race.
+            Err(Error::AlreadyExists { reason, .. }) if reason == REQUEST_ID_IN_USE => {
+                let request_id = request.request_id.unwrap_or_default();
+                match self
+                    .store
+                    .find_idempotency_entry(platform.into(), CREATE_SCOPE, request_id)
+                    .await?
+                {
+                    Some(entry) => self.replay(platform, &entry, &fingerprint).await,
+                    None => Err(idempotency::in_flight()),
+                }
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn replay(
+        &self,
+        platform: &PlatformScope,
+        entry: &IdempotencyEntry,
+        fingerprint: &str,
+    ) -> Result<Tenant> {
+        idempotency::check_same_request(entry, fingerprint)?;
+        let by = TenantRef::parse_name(&entry.resource, "request_id")?;
+        self.find(platform.into(), &by).await
+    }
+
+    /// The scope's tenant, including a soft-deleted one.
+    pub async fn get(&self, scope: &TenantScope) -> Result<Tenant> {
+        self.find(scope.into(), &TenantRef::Id(scope.tenant_id()))
+            .await
+    }
+
+    /// The tenant named by id or slug, whatever its state, read in `scope`.
+    pub(crate) async fn find(&self, scope: Scope, by: &TenantRef) -> Result<Tenant> {
+        self.store
+            .find_tenant(scope, by)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                kind: "tenant",
+                name: by.display_name(),
+            })
+    }
+
+    /// A page of tenants in id order, and the token of the next page.
+    pub async fn list(
+        &self,
+        platform: &PlatformScope,
+        request: &ListTenants,
+    ) -> Result<(Vec<Tenant>, String)> {
+        // The filter's limits are checked before any other work.
+        let comparisons = filter::parse(&request.filter, "filter")?;
+        let show_deleted = request.show_deleted.to_string();
+        let fingerprint = paging::query_fingerprint(&[&request.filter, &show_deleted]);
+        let after = self
+            .store
+            .page_tokens()
+            .decode(&request.page_token, &fingerprint, "page_token")?
+            .map(|key| TenantId::parse(&key, "page_token"))
+            .transpose()?;
+        let mut query = TenantQuery {
+            after,
+            limit: request.page_size + 1,
+            show_deleted: request.show_deleted,
+            ..TenantQuery::default()
+        };
+        for comparison in &comparisons {
+            apply_tenant_filter(&mut query, comparison)?;
+        }
+        let rows = self.store.list_tenants(platform.into(), &query).await?;
+        Ok(self
+            .store
+            .page_tokens()
+            .cut_page(rows, request.page_size, &fingerprint, |tenant| {
+                tenant.id.to_string()
+            }))
+    }
+
+    /// Applies `patch` to the tenant.
+    pub async fn update(
+        &self,
+        scope: &TenantScope,
+        origin: &Origin,
+        etag: Option<&str>,
+        patch: &TenantPatch,
+    ) -> Result<Tenant> {
+        if let Some(plan) = &patch.plan {
+            self.check_plan_exists(plan).await?;
+        }
+        self.change(scope, origin, etag, "UpdateTenant", |tenant, now| {
+            tenant.update(patch.clone(), now)
+        })
+        .await
+    }
+
+    /// Soft-deletes the tenant.
+    pub async fn delete(
+        &self,
+        scope: &TenantScope,
+        origin: &Origin,
+        etag: Option<&str>,
+    ) -> Result<Tenant> {
+        let retention = self.settings.purge_after;
+        self.change(scope, origin, etag, "DeleteTenant", |tenant, now| {
+            tenant.delete(retention, now).map(Some)
+        })
+        .await
+    }
+
+    /// Restores a soft-deleted tenant.
+    pub async fn undelete(
+        &self,
+        scope: &TenantScope,
+        origin: &Origin,
+        etag: Option<&str>,
+    ) -> Result<Tenant> {
+        self.change(scope, origin, etag, "UndeleteTenant", |tenant, now| {
+            tenant.undelete(now).map(Some)
+        })
+        .await
+    }
+
+    /// Suspends the tenant with `reason`.
+    pub async fn suspend(
+        &self,
+        scope: &TenantScope,
+        origin: &Origin,
+        etag: Option<&str>,
+        reason: &str,
+    ) -> Result<Tenant> {
+        self.change(scope, origin, etag, "SuspendTenant", |tenant, now| {
+            tenant.suspend(reason, now)
+        })
+        .await
+    }
+
+    /// Activates a suspended tenant, or retries the provisioning of a
+    /// FAILED one and answers its outcome.
+    pub async fn activate(
+        &self,
+        scope: &TenantScope,
+        origin: &Origin,
+        etag: Option<&str>,
+    ) -> Result<Tenant> {
+        let tenant = self
+            .change(scope, origin, etag, "ActivateTenant", |tenant, now| {
+                tenant.activate(now)
+            })
+            .await?;
+        if tenant.state == TenantState::Provisioning {
+            return self.provision(tenant.id, origin, true).await;
+        }
+        Ok(tenant)
+    }
+
+    /// A tenant may only be put on a plan of the catalogue, or its quota
+    /// checks would all fail. Answers the plan.
+    async fn check_plan_exists(&self, plan: &str) -> Result<Plan> {
+        let catalogue = Scope::from(&crate::access::context::PlatformScope::system());
+        if let Some(found) = self.store.find_plan(catalogue, plan).await? {
+            return Ok(found);
+        }
+        Err(Error::failed_precondition(
+            "PLAN_NOT_FOUND",
+            "PLAN",
+            format!("plans/{plan}"),
+            format!("there is no plan {plan:?}; ListPlans shows the plans, CreatePlan adds one"),
+        ))
+    }
+
+    /// Read, transition, conditional write; see the module docs.
+    pub(crate) async fn change(
+        &self,
+        scope: &TenantScope,
+        origin: &Origin,
+        etag: Option<&str>,
+        action: &'static str,
+        transition: impl Fn(&Tenant, DateTime<Utc>) -> Result<Option<Tenant>>,
+    ) -> Result<Tenant> {
+        for _ in 0..MAX_CHANGE_ATTEMPTS {
+            let current = self.get(scope).await?;
+            current.check_etag(etag)?;
+            let Some(next) = transition(&current, now())? else {
+                return Ok(current);
+            };
+            let audit = AuditRecord::new(
+                origin,
+                action,
+                current.id,
+                current.id.resource_name(),
+                Some(snapshot(&current)?),
+                Some(snapshot(&next)?),
+            );
+            if self
+                .store
+                .replace_tenant(scope.into(), current.revision, &next, audit)
+                .await?
+            {
+                return Ok(next);
+            }
+        }
+        Err(Error::Aborted {
+            reason: "CONCURRENT_MODIFICATION",
+            message: "the tenant kept changing while this change was applied; retry".to_owned(),
+        })
+    }
+}
+
+/// Applies one comparison of a ListTenants filter to `query`.
+pub fn apply_tenant_filter(query: &mut TenantQuery, comparison: &Comparison) -> Result<()> {
+    if comparison.op != Op::Eq {
+        return Err(filter::unsupported(
+            comparison,
+            "filter",
+            TENANT_FILTER_FIELDS,
+        ));
+    }
+    let value = comparison.value.clone();
+    match comparison.field.as_str() {
+        "state" => {
+            let spelled = value.strip_prefix("TENANT_STATE_").unwrap_or(&value);
+            let state = TenantState::parse(spelled).ok_or_else(|| {
+                Error::invalid_field(
+                    "filter",
+                    format!(
+                        "unknown state {value:?}; use ACTIVE, SUSPENDED, PROVISIONING, FAILED or DELETED"
+                    ),
+                )
+            })?;
+            // Asking for deleted tenants by state shows them.
+            if state == TenantState::Deleted {
+                query.show_deleted = true;
+            }
+            query.states.push(state);
+        }
+        "plan" => query.plans.push(value),
+        field => match field.strip_prefix("labels.") {
+            Some(key)
+                if !key.is_empty()
+                    && key
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+            {
+                query.labels.push((key.to_owned(), value));
+            }
+            _ => {
+                return Err(filter::unsupported(
+                    comparison,
+                    "filter",
+                    TENANT_FILTER_FIELDS,
+                ));
+            }
+        },
+    }
+    Ok(())
+}

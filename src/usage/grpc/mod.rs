@@ -1,0 +1,5 @@
+//! UsageService's handlers.
+
+pub mod billing;
+pub mod convert;
+pub mod service;

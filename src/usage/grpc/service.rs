@@ -1,0 +1,358 @@
+//! UsageService: decode, call the metric catalogue or usage ingestion and
+//! queries, encode.
+//!
+//! StreamUsage keeps the server's memory flat: per stream, a reader checks
+//! the next batch while a writer records the previous one, the two joined
+//! by a channel of [`PREPARED_BUFFER`] batch, and acks go through a channel
+//! of [`ACK_BUFFER`] entries. A stream so holds at most three batches and
+//! a few acks: a slow database or a client that stops reading acks slows
+//! the client's sends (HTTP/2 flow control) instead of growing buffers
+//! here.
+
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::codegen::BoxStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::access::context::TenantContext;
+use crate::access::gate::Gate;
+use crate::access::grpc_context::context;
+use crate::common::ids::{TenantRef, parse_canonical_uuid};
+use crate::common::paging::page_size;
+use crate::error::Error;
+use crate::pb;
+use crate::pb::usage_service_server::UsageService;
+use crate::quota::quotas::Quotas;
+use crate::rpc::convert::etag;
+use crate::usage::export::Exports;
+use crate::usage::grpc::billing as usage_billing;
+use crate::usage::grpc::convert as usage_convert;
+use crate::usage::grpc::convert::{outcome_parts, raw_events};
+use crate::usage::ingest::{BatchOutcome, PreparedBatch, Usage};
+use crate::usage::metric::parse_metric_name;
+use crate::usage::metrics::Metrics;
+
+/// Acks queued for a StreamUsage client before the next batch waits.
+const ACK_BUFFER: usize = 4;
+
+/// The UsageService implementation.
+pub struct UsageApi {
+    /// The metric catalogue.
+    metrics: Metrics,
+    /// Ingestion and queries.
+    usage: Usage,
+    /// Billing exports.
+    exports: Exports,
+    /// What tenants' plans include, for summaries.
+    quotas: Quotas,
+    /// Scopes callers to the tenants they may reach.
+    gate: Gate,
+}
+
+impl UsageApi {
+    /// Serves `metrics`, `usage` and `exports`, with plan allowances from
+    /// `quotas`,
+    /// reached through `gate`.
+    pub fn new(
+        metrics: Metrics,
+        (usage, exports): (Usage, Exports),
+        quotas: Quotas,
+        gate: Gate,
+    ) -> Self {
+        Self {
+            metrics,
+            usage,
+            exports,
+            quotas,
+            gate,
+        }
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn reply<T, U>(result: Result<T, Error>, encode: impl FnOnce(T) -> U) -> Reply<U> {
+    result
+        .map(|value| Response::new(encode(value)))
+        .map_err(Status::from)
+}
+
+/// Checks a batch's bounds and records it.
+async fn report(
+    usage: &Usage,
+    context: &TenantContext,
+    events: Vec<pb::UsageEvent>,
+    bytes: usize,
+) -> Result<BatchOutcome, Error> {
+    Usage::check_batch(events.len(), bytes, "events")?;
+    usage.report(context, raw_events(events)).await
+}
+
+/// Batches checked by a stream's reader and not yet taken by its writer:
+/// with one here, one being recorded and one being read, a stream holds at
+/// most three batches.
+const PREPARED_BUFFER: usize = 1;
+
+/// A batch of a stream as its reader left it: checked and ready to record,
+/// or refused as a whole (which ends the stream once answered), with the
+/// status the stream ends with.
+type Step = (i64, Result<PreparedBatch, Status>);
+
+/// Answers the batches of one StreamUsage stream in order; ends at the
+/// client's end of stream, a broken stream, or the first failed batch
+/// (answered with its status). A reader checks the next batch while a
+/// writer records the previous one, so checking overlaps the commit; the
+/// writer alone touches the database and acks, one batch at a time, each
+/// only after its commit.
+async fn serve_stream(
+    usage: Usage,
+    context: TenantContext,
+    inbound: Streaming<pb::StreamUsageRequest>,
+    acks: mpsc::Sender<Result<pb::StreamUsageResponse, Status>>,
+) {
+    let (prepared, steps) = mpsc::channel(PREPARED_BUFFER);
+    let writer = record_batches(usage.clone(), steps, acks);
+    tokio::pin!(writer);
+    tokio::select! {
+        // The writer stopped (a failed batch, or the client went away):
+        // reading more would only fill the buffer.
+        () = &mut writer => {}
+        // The reader is done and dropped its sender: the writer drains what
+        // is left, then ends.
+        () = read_batches(usage, context, inbound, prepared) => writer.await,
+    }
+}
+
+/// Reads and checks the stream's batches in order, handing each to the
+/// writer; stops after the first batch refused as a whole.
+async fn read_batches(
+    usage: Usage,
+    context: TenantContext,
+    mut inbound: Streaming<pb::StreamUsageRequest>,
+    prepared: mpsc::Sender<Step>,
+) {
+    let mut previous: Option<i64> = None;
+    loop {
+        let batch = match inbound.message().await {
+            Ok(Some(batch)) => batch,
+            Ok(None) => break,
+            // A message that cannot be decoded is the caller's mistake, and
+            // the stream ends telling it so.
+            Err(status) if status.code() == tonic::Code::InvalidArgument => {
+                let _ = prepared
+                    .send((previous.unwrap_or_default(), Err(status)))
+                    .await;
+                break;
+            }
+            Err(status) => {
+                tracing::debug!(code = ?status.code(), "usage stream broke off");
+                break;
+            }
+        };
+        let bytes = prost::Message::encoded_len(&batch);
+        let sequence = batch.sequence;
+        let checked = if previous.is_some_and(|last| sequence <= last) {
+            Err(Error::invalid_field(
+                "sequence",
+                format!("must increase within the stream; {sequence} follows {previous:?}"),
+            ))
+        } else {
+            match Usage::check_batch(batch.events.len(), bytes, "events") {
+                Ok(()) => usage.prepare(&context, raw_events(batch.events)).await,
+                Err(error) => Err(error),
+            }
+        };
+        previous = Some(sequence);
+        let checked = checked.map_err(Status::from);
+        let failed = checked.is_err();
+        if prepared.send((sequence, checked)).await.is_err() || failed {
+            break;
+        }
+    }
+}
+
+/// Records the checked batches one at a time and acks each once committed.
+async fn record_batches(
+    usage: Usage,
+    mut steps: mpsc::Receiver<Step>,
+    acks: mpsc::Sender<Result<pb::StreamUsageResponse, Status>>,
+) {
+    while let Some((sequence, checked)) = steps.recv().await {
+        let answer = match checked {
+            Ok(prepared) => usage.record(prepared).await.map_err(Status::from),
+            Err(status) => Err(status),
+        };
+        let failed = answer.is_err();
+        let ack = answer.map(|outcome| {
+            let (accepted_count, duplicate_count, rejected_count, rejected_events) =
+                outcome_parts(outcome);
+            pb::StreamUsageResponse {
+                sequence,
+                accepted_count,
+                duplicate_count,
+                rejected_count,
+                rejected_events,
+            }
+        });
+        // The client went away: nothing more to answer.
+        if acks.send(ack).await.is_err() || failed {
+            break;
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl UsageService for UsageApi {
+    async fn create_metric(&self, request: Request<pb::CreateMetricRequest>) -> Reply<pb::Metric> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let origin = context.origin(&request.request_id);
+        let result = async {
+            let platform = context.platform()?;
+            let new = usage_convert::new_metric(&request)?;
+            let request_id = (!request.request_id.is_empty())
+                .then(|| parse_canonical_uuid(&request.request_id, "request_id"))
+                .transpose()?;
+            self.metrics
+                .create(&platform, &origin, new, request_id)
+                .await
+        }
+        .await;
+        reply(result, |metric| pb::Metric::from(&metric))
+    }
+
+    async fn get_metric(&self, request: Request<pb::GetMetricRequest>) -> Reply<pb::Metric> {
+        let request = request.into_inner();
+        let result = async {
+            let key = parse_metric_name(&request.name, "name")?;
+            self.metrics.get(&key).await
+        }
+        .await;
+        reply(result, |metric| pb::Metric::from(&metric))
+    }
+
+    async fn list_metrics(
+        &self,
+        request: Request<pb::ListMetricsRequest>,
+    ) -> Reply<pb::ListMetricsResponse> {
+        let request = request.into_inner();
+        let result = async {
+            let size = page_size(request.page_size, "page_size")?;
+            self.metrics.list(size, &request.page_token).await
+        }
+        .await;
+        reply(result, |(metrics, next_page_token)| {
+            pb::ListMetricsResponse {
+                metrics: metrics.iter().map(pb::Metric::from).collect(),
+                next_page_token,
+            }
+        })
+    }
+
+    async fn update_metric(&self, request: Request<pb::UpdateMetricRequest>) -> Reply<pb::Metric> {
+        let context = context(&request)?;
+        let origin = context.origin("");
+        let request = request.into_inner();
+        let result = async {
+            let platform = context.platform()?;
+            let Some(metric) = &request.metric else {
+                return Err(Error::invalid_field("metric", "is required"));
+            };
+            let key = parse_metric_name(&metric.name, "metric.name")?;
+            let patch = usage_convert::metric_patch(metric, request.update_mask.as_ref())?;
+            self.metrics
+                .update(&platform, &origin, &key, etag(&metric.etag), patch)
+                .await
+        }
+        .await;
+        reply(result, |metric| pb::Metric::from(&metric))
+    }
+
+    async fn report_usage(
+        &self,
+        request: Request<pb::ReportUsageRequest>,
+    ) -> Reply<pb::ReportUsageResponse> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let bytes = prost::Message::encoded_len(&request);
+        let result = report(&self.usage, &context, request.events, bytes).await;
+        reply(result, |outcome| {
+            let (accepted_count, duplicate_count, rejected_count, rejected_events) =
+                outcome_parts(outcome);
+            pb::ReportUsageResponse {
+                accepted_count,
+                duplicate_count,
+                rejected_count,
+                rejected_events,
+            }
+        })
+    }
+
+    async fn stream_usage(
+        &self,
+        request: Request<Streaming<pb::StreamUsageRequest>>,
+    ) -> Reply<BoxStream<pb::StreamUsageResponse>> {
+        let context = context(&request)?;
+        let (sender, receiver) = mpsc::channel(ACK_BUFFER);
+        let usage = self.usage.clone();
+        tokio::spawn(serve_stream(usage, context, request.into_inner(), sender));
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+
+    async fn query_usage(
+        &self,
+        request: Request<pb::QueryUsageRequest>,
+    ) -> Reply<pb::QueryUsageResponse> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let result = async {
+            let by = TenantRef::parse_name(&request.parent, "parent")?;
+            let query = usage_convert::usage_query(&request)?;
+            let scope = self.gate.scope_for(&context, &by).await?;
+            self.usage.query(&scope, &query).await
+        }
+        .await;
+        reply(result, |answer| usage_convert::usage_answer(&answer))
+    }
+
+    async fn get_usage_summary(
+        &self,
+        request: Request<pb::GetUsageSummaryRequest>,
+    ) -> Reply<pb::GetUsageSummaryResponse> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let result = async {
+            let by = TenantRef::parse_name(&request.parent, "parent")?;
+            let (day, metrics) = usage_billing::summary_request(&request)?;
+            let scope = self.gate.scope_for(&context, &by).await?;
+            let limits = self.quotas.limits(&scope).await?;
+            self.usage.summary(&scope, limits, day, metrics).await
+        }
+        .await;
+        reply(result, |summary| usage_billing::summary_response(&summary))
+    }
+
+    async fn export_usage(
+        &self,
+        request: Request<pb::ExportUsageRequest>,
+    ) -> Reply<BoxStream<pb::ExportUsageResponse>> {
+        let context = context(&request)?;
+        let platform = context.platform()?;
+        let (query, cursor) = usage_billing::export_request(
+            &self.gate,
+            self.exports.page_tokens(),
+            &context,
+            request.get_ref(),
+        )
+        .await?;
+        let (sender, receiver) = mpsc::channel(usage_billing::EXPORT_BUFFER);
+        tokio::spawn(usage_billing::stream_export(
+            self.exports.clone(),
+            platform,
+            query,
+            cursor,
+            sender,
+        ));
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+}

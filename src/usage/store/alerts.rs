@@ -1,0 +1,76 @@
+//! Recording plan-allowance crossings: each (tenant, quota, period,
+//! threshold) is inserted once, and only a row this call inserted gets its
+//! audit record, in the same transaction.
+
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{OnConflict, Query};
+
+use crate::access::context::Scope;
+use crate::error::{Error, Result};
+use crate::store::entities::usage_alert;
+use crate::store::{Store, classify, insert_audit};
+use crate::tenancy::audit::AuditRecord;
+use crate::usage::alerts::AllowanceAlert;
+
+impl Store {
+    /// Records `alerts` not recorded before, each with the audit record
+    /// `audit` makes of it; answers those it recorded.
+    pub async fn record_alerts(
+        &self,
+        scope: Scope,
+        alerts: Vec<AllowanceAlert>,
+        audit: impl Fn(&AllowanceAlert) -> Result<AuditRecord>,
+    ) -> Result<Vec<AllowanceAlert>> {
+        use usage_alert::Column;
+        let now = chrono::Utc::now();
+        let txn = self.begin_in(scope).await?;
+        let mut recorded = Vec::with_capacity(alerts.len());
+        for alert in alerts {
+            let mut insert = Query::insert();
+            insert
+                .into_table(usage_alert::Entity)
+                .columns([
+                    Column::TenantId,
+                    Column::Quota,
+                    Column::Period,
+                    Column::ThresholdPercent,
+                    Column::Metric,
+                    Column::Used,
+                    Column::Allowance,
+                    Column::CreateTime,
+                ])
+                .values([
+                    alert.tenant_id.as_uuid().into(),
+                    alert.quota.clone().into(),
+                    alert.period.clone().into(),
+                    alert.threshold_percent.into(),
+                    alert.metric.clone().into(),
+                    (alert.used as f64).into(),
+                    alert.allowance.into(),
+                    now.into(),
+                ])
+                .map_err(Error::internal)?
+                .on_conflict(
+                    OnConflict::columns([
+                        Column::TenantId,
+                        Column::Quota,
+                        Column::Period,
+                        Column::ThresholdPercent,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                );
+            let inserted = txn
+                .execute_raw(self.backend().build(&insert))
+                .await
+                .map_err(classify)?
+                .rows_affected();
+            if inserted == 1 {
+                insert_audit(&txn, audit(&alert)?).await?;
+                recorded.push(alert);
+            }
+        }
+        txn.commit().await.map_err(classify)?;
+        Ok(recorded)
+    }
+}
