@@ -27,7 +27,7 @@ use clap::Parser;
 use support::{ADMIN_TOKEN, BenchDatabase, Running, authorized, percentile, with_tokens};
 use tenantd::pb;
 use tenantd::pb::tenant_service_client::TenantServiceClient;
-use tenantd::server::bulkhead::BudgetSettings;
+use tenantd::settings::BudgetSettings;
 use tenantd::settings::Config;
 use tonic::transport::Channel;
 

@@ -894,7 +894,7 @@ impl Bench {
         config.service_tokens = vec![service.clone()];
         // Budgets the load never reaches: the bulkhead's checks run on
         // every call without refusing any.
-        config.tenant_budget = tenantd::server::bulkhead::BudgetSettings {
+        config.tenant_budget = tenantd::settings::BudgetSettings {
             max_concurrent_calls: 100_000,
             rate_per_second: 100_000_000,
         };

@@ -290,7 +290,7 @@ async fn catch_up(owner_url: &str) -> f64 {
         .expect("store");
     loop {
         let progress = store
-            .usage_aggregation_progress(tenantd::access::context::Scope::Platform)
+            .usage_aggregation_progress(tenantd::store::scope::Scope::Platform)
             .await
             .expect("progress");
         let acked_at = Utc::now() - TimeDelta::milliseconds(acked.elapsed().as_millis() as i64);

@@ -248,11 +248,10 @@ pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
 
 /// Budgets the bench's load never reaches, so the bulkhead's checks run
 /// on every call without refusing any.
-pub const UNREACHED_BUDGET: tenantd::server::bulkhead::BudgetSettings =
-    tenantd::server::bulkhead::BudgetSettings {
-        max_concurrent_calls: 100_000,
-        rate_per_second: 100_000_000,
-    };
+pub const UNREACHED_BUDGET: tenantd::settings::BudgetSettings = tenantd::settings::BudgetSettings {
+    max_concurrent_calls: 100_000,
+    rate_per_second: 100_000_000,
+};
 
 /// `config` with the bench tokens and a budget the load never reaches.
 pub fn with_tokens(mut config: Config) -> Config {

@@ -2,12 +2,12 @@
 //! Every change is audited without the secret or its hash.
 
 use crate::access::api_key::{ApiKey, IssuedApiKey, MAX_ROTATION_OVERLAP, NewApiKey};
-use crate::access::context::TenantScope;
+use crate::access::caller::TenantScope;
 use crate::common::ids::{ApiKeyId, ApiKeyName};
 use crate::common::paging;
 use crate::error::{Error, Result};
-use crate::tenancy::audit::{AuditRecord, Origin};
-use crate::tenancy::tenants::{Tenants, now, snapshot};
+use crate::store::audit::{AuditRecord, Origin};
+use crate::tenancy::{Tenants, now, snapshot};
 
 /// A rotation's outcome: the new key with its secret, and the old key.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use crate::common::validate;
 use crate::error::{Error, FieldViolation, Result};
 use crate::pb;
 use crate::rpc::convert::{into_result, timestamp};
-use crate::tenancy::tenant::truncate_to_micros;
+use crate::tenancy::truncate_to_micros;
 
 /// The key as callers see it at `now`.
 pub fn api_key(key: &ApiKey, now: DateTime<Utc>) -> pb::ApiKey {

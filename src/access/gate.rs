@@ -23,21 +23,20 @@
 use std::sync::Arc;
 
 use crate::access::api_key::{ApiKey, ApiKeyState, KEY_MARKER, hash_secret};
-use crate::access::context::{
-    Caller, PlatformScope, ResolvedTenant, Scope, TenantContext, TenantScope,
-};
+use crate::access::caller::{Caller, PlatformScope, ResolvedTenant, TenantContext, TenantScope};
 use crate::access::key_uses::KeyUses;
 use crate::access::methods as access;
 use crate::access::methods::{MethodAccess, Target};
 use crate::access::named_tokens::NamedToken;
 use crate::access::resolve::{ResolveTarget, ResolvedBy, not_found};
 use crate::access::tokens::{Token, constant_time_eq, match_token};
-use crate::common::cache::Cache;
+use crate::common::cache::Answers;
 use crate::common::ids::{TenantId, TenantRef};
 use crate::error::{Error, Result};
 use crate::store::changefeed::Change;
-use crate::tenancy::tenant::{Tenant, TenantState};
-use crate::tenancy::tenants::Tenants;
+use crate::store::scope::Scope;
+use crate::tenancy::Tenants;
+use crate::tenancy::{Tenant, TenantState};
 
 /// What the gate reads from a call's metadata.
 #[derive(Debug, Clone, Copy, Default)]
@@ -71,7 +70,7 @@ struct Inner {
     /// Service tokens.
     service_tokens: Vec<Token>,
     /// Resolutions and keys, dropped on change.
-    cache: Cache,
+    cache: GateCache,
     /// Key uses waiting to be written.
     key_uses: KeyUses,
 }
@@ -115,7 +114,7 @@ impl Gate {
                 tenants,
                 admin_tokens: admin_tokens.iter().map(Token::from_config).collect(),
                 service_tokens: service_tokens.iter().map(Token::from_config).collect(),
-                cache: Cache::new(cache_ttl),
+                cache: GateCache::new(cache_ttl),
                 key_uses: KeyUses::default(),
             }),
         }
@@ -240,33 +239,36 @@ impl Gate {
     }
 
     async fn key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKey>> {
-        if let Some(cached) = self.inner.cache.key(prefix) {
+        if let Some(cached) = self.inner.cache.keys.get(&prefix.to_owned()) {
             return Ok(cached);
         }
-        let since = self.inner.cache.generation();
+        let since = self.inner.cache.keys.generation();
         let key = self
             .inner
             .tenants
             .store
             .find_api_key_by_prefix(Scope::from(&PlatformScope::system()), prefix)
             .await?;
-        self.inner.cache.put_key(prefix, key.clone(), since);
+        self.inner
+            .cache
+            .keys
+            .put(prefix.to_owned(), key.clone(), since);
         Ok(key)
     }
 
     /// The tenant `id`, whatever its state, through the cache.
     async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>> {
-        if let Some(cached) = self.inner.cache.tenant(id) {
+        if let Some(cached) = self.inner.cache.tenants.get(&id) {
             return Ok(cached);
         }
-        let since = self.inner.cache.generation();
+        let since = self.inner.cache.tenants.generation();
         let tenant = self
             .inner
             .tenants
             .store
             .find_tenant(Scope::Tenant(id), &TenantRef::Id(id))
             .await?;
-        self.inner.cache.put_tenant(id, tenant.clone(), since);
+        self.inner.cache.tenants.put(id, tenant.clone(), since);
         Ok(tenant)
     }
 
@@ -280,12 +282,12 @@ impl Gate {
 
     /// Which tenant `target` names, live or deleted, through the cache.
     async fn locate(&self, target: &ResolveTarget) -> Result<Option<(TenantId, ResolvedBy)>> {
-        if let Some(cached) = self.inner.cache.target(target) {
+        if let Some(cached) = self.inner.cache.targets.get(target) {
             return Ok(cached);
         }
-        let since = self.inner.cache.generation();
+        let since = self.inner.cache.targets.generation();
         let located = self.inner.tenants.locate(target).await?;
-        self.inner.cache.put_target(target.clone(), located, since);
+        self.inner.cache.targets.put(target.clone(), located, since);
         Ok(located)
     }
 
@@ -464,5 +466,32 @@ fn check_usable(tenant: &Tenant) -> Result<()> {
                 tenant.id.resource_name()
             ),
         )),
+    }
+}
+
+/// The gate's cached answers, each dropped on a change to its tenant.
+#[derive(Debug)]
+struct GateCache {
+    /// API keys by prefix.
+    keys: Answers<String, ApiKey>,
+    /// Tenants by id.
+    tenants: Answers<TenantId, Tenant>,
+    /// Which tenant a target names.
+    targets: Answers<ResolveTarget, (TenantId, ResolvedBy)>,
+}
+
+impl GateCache {
+    fn new(ttl: std::time::Duration) -> Self {
+        Self {
+            keys: Answers::new(ttl, |key| Some(key.tenant_id)),
+            tenants: Answers::new(ttl, |tenant| Some(tenant.id)),
+            targets: Answers::new(ttl, |(id, _)| Some(*id)),
+        }
+    }
+
+    fn invalidate(&self, change: Change) {
+        self.keys.invalidate(change);
+        self.tenants.invalidate(change);
+        self.targets.invalidate(change);
     }
 }

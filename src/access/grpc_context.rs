@@ -3,7 +3,7 @@
 
 use tonic::{Request, Status};
 
-use crate::access::context::TenantContext;
+use crate::access::caller::TenantContext;
 
 /// The call's [`TenantContext`]. Its absence is a server bug (the layer
 /// was not installed), answered INTERNAL rather than served unchecked.

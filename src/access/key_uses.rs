@@ -8,9 +8,9 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
-use crate::access::context::Scope;
 use crate::common::ids::{ApiKeyId, TenantId};
-use crate::tenancy::tenants::Tenants;
+use crate::store::scope::Scope;
+use crate::tenancy::Tenants;
 
 /// Uses recorded since the last flush.
 #[derive(Debug, Default)]
@@ -45,7 +45,7 @@ impl KeyUses {
     /// write is logged and dropped: the next use records it again.
     pub async fn flush(&self, tenants: &Tenants) {
         for (key_id, (tenant_id, at)) in self.take() {
-            let at = crate::tenancy::tenant::truncate_to_micros(at);
+            let at = crate::tenancy::truncate_to_micros(at);
             if let Err(error) = tenants
                 .store
                 .record_api_key_use(Scope::Tenant(tenant_id), tenant_id, key_id, at)

@@ -5,7 +5,7 @@
 
 pub mod api_key;
 pub mod api_keys;
-pub mod context;
+pub mod caller;
 pub mod convert;
 pub mod gate;
 pub mod grpc_context;
@@ -15,3 +15,14 @@ pub mod named_tokens;
 pub mod resolve;
 mod store;
 mod tokens;
+
+pub use caller::Caller;
+pub use caller::PlatformScope;
+pub use caller::TenantContext;
+pub use caller::TenantScope;
+pub use convert as key_convert;
+pub(crate) use convert::time;
+pub use gate::Gate;
+pub use grpc_context::context;
+pub use resolve::ResolveTarget;
+pub use resolve::ResolvedBy;

@@ -3,11 +3,12 @@
 //! Deleted and unknown tenants are answered alike, NOT_FOUND, so a caller
 //! learns nothing about tenants it cannot use. The gate caches both steps.
 
-use crate::access::context::{PlatformScope, Scope};
+use crate::access::caller::PlatformScope;
 use crate::common::ids::{TenantId, TenantRef};
 use crate::common::validate;
 use crate::error::{Error, Result};
-use crate::tenancy::tenants::Tenants;
+use crate::store::scope::Scope;
+use crate::tenancy::Tenants;
 
 /// What to resolve.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

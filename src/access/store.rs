@@ -9,12 +9,12 @@ use sea_orm::{
 use sea_orm::sea_query::ExprTrait;
 
 use crate::access::api_key::ApiKey;
-use crate::access::context::Scope;
 use crate::common::ids::{ApiKeyId, TenantId};
 use crate::error::{Error, Result};
+use crate::store::audit::AuditRecord;
 use crate::store::entities::api_key;
+use crate::store::scope::Scope;
 use crate::store::{Store, classify};
-use crate::tenancy::audit::AuditRecord;
 
 impl Store {
     /// Inserts `key` with its audit record. For a rotation, `replacing` is

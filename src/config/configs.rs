@@ -16,8 +16,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::access::context::{PlatformScope, Scope, TenantScope};
-use crate::common::cache::{Cache, TenantConfig};
+use crate::access::{PlatformScope, TenantScope};
+use crate::common::cache::Answers;
+use crate::common::ids::TenantId;
 use crate::common::paging;
 use crate::config::layered::{
     ConfigVersion, LayerChange, LayerRef, LayeredConfig, apply_patch, check_comment, check_limits,
@@ -25,9 +26,10 @@ use crate::config::layered::{
 use crate::config::schema::ConfigSchema;
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::store::audit::{AuditRecord, Origin};
 use crate::store::changefeed::Change;
-use crate::tenancy::audit::{AuditRecord, Origin};
-use crate::tenancy::tenants::{Tenants, now};
+use crate::store::scope::Scope;
+use crate::tenancy::{Tenants, now};
 
 mod fleet;
 
@@ -80,6 +82,15 @@ pub struct ConfigUpdate {
     pub action: &'static str,
 }
 
+/// What configuration reads keep of a tenant: its layers as they merge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantConfig {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// Its chain of layers, its own last.
+    pub layers: LayeredConfig,
+}
+
 /// The configuration directory; cheap to clone.
 #[derive(Clone)]
 pub struct Configs {
@@ -91,7 +102,7 @@ pub struct Configs {
     schema: ConfigSchema,
     /// Tenants' layers as last read, kept true by the change feed
     /// ([`Self::invalidate`]).
-    cache: Arc<Cache>,
+    cache: Arc<Answers<TenantId, Arc<TenantConfig>>>,
 }
 
 /// The chain of a tenant's own layer on `plan`.
@@ -133,7 +144,7 @@ impl Configs {
             store,
             tenants,
             schema,
-            cache: Arc::new(Cache::new(cache_ttl)),
+            cache: Arc::new(Answers::new(cache_ttl, |config| Some(config.tenant_id))),
         }
     }
 
@@ -162,7 +173,7 @@ impl Configs {
     /// read (the tenant's plan, then the chain) and cached.
     pub async fn tenant_layers(&self, scope: &TenantScope) -> Result<Arc<TenantConfig>> {
         let tenant_id = scope.tenant_id();
-        if let Some(found) = self.cache.config(tenant_id) {
+        if let Some(found) = self.cache.get(&tenant_id).flatten() {
             return Ok(found);
         }
         let since = self.cache.generation();
@@ -173,7 +184,8 @@ impl Configs {
             tenant_id,
             layers: LayeredConfig { chain: heads },
         });
-        self.cache.put_config(Arc::clone(&found), since);
+        self.cache
+            .put(found.tenant_id, Some(Arc::clone(&found)), since);
         Ok(found)
     }
 
@@ -197,7 +209,7 @@ impl Configs {
     /// (a tenant's from the cache when warm).
     pub async fn get(&self, target: &ConfigTarget) -> Result<LayeredConfig> {
         if let (Scope::Tenant(_), LayerRef::Tenant(tenant_id)) = (target.scope, target.layer())
-            && let Some(cached) = self.cache.config(*tenant_id)
+            && let Some(cached) = self.cache.get(tenant_id).flatten()
             && cached
                 .layers
                 .chain

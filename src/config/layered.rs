@@ -369,7 +369,7 @@ impl ConfigName {
             return Err(malformed(field));
         };
         if layer.starts_with("plans/") {
-            return crate::quota::plan::parse_plan_name(layer, field).map(ConfigName::Plan);
+            return crate::quota::parse_plan_name(layer, field).map(ConfigName::Plan);
         }
         if layer.starts_with("tenants/") {
             return crate::common::ids::TenantRef::parse_name(layer, field).map(ConfigName::Tenant);

@@ -9,3 +9,8 @@ pub mod layered;
 pub mod schema;
 pub mod store;
 pub mod watch;
+
+pub use change::ChangeSubject;
+pub use change::FlagScope;
+pub use grpc::convert::json_of;
+pub(crate) use store::changes::override_scope;

@@ -25,17 +25,18 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::access::context::{PlatformScope, Scope, TenantScope};
+use crate::access::{PlatformScope, TenantScope};
 use crate::config::change::{ChangeSubject, ConfigChange};
 use crate::config::configs::Configs;
 use crate::config::layered::LayeredConfig;
 use crate::error::{Error, Result};
-use crate::flags::directory::Flags;
-use crate::flags::flag::Flag;
+use crate::flags::Flag;
+use crate::flags::Flags;
 use crate::store::Store;
 use crate::store::changefeed::{Change, Subscription};
-use crate::tenancy::tenant::TenantState;
-use crate::tenancy::tenants::Tenants;
+use crate::store::scope::Scope;
+use crate::tenancy::TenantState;
+use crate::tenancy::Tenants;
 
 /// Log entries a watcher may fall behind before it must resync.
 const RING: usize = 256;

@@ -14,19 +14,20 @@ use std::sync::Arc;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::access::context::{PlatformScope, Scope};
-use crate::common::cache::Cache;
+use crate::access::PlatformScope;
 use crate::common::paging;
 use crate::error::{Error, Result};
+use crate::flags::cache::FlagCache;
 use crate::flags::flag::{Flag, FlagSpec, FlagType, Rollout, Rule};
 use crate::flags::store::{FlagFilter, OverrideSet};
 use crate::flags::validate as flag_validate;
+use crate::store::audit::{AuditRecord, Origin};
 use crate::store::changefeed::Change;
 use crate::store::idempotency;
+use crate::store::idempotency::IdempotencyEntry;
+use crate::store::scope::Scope;
 use crate::store::{REQUEST_ID_IN_USE, Store};
-use crate::tenancy::audit::{AuditRecord, Origin};
-use crate::tenancy::store::tenants::IdempotencyEntry;
-use crate::tenancy::tenants::{Tenants, now};
+use crate::tenancy::{Tenants, now};
 
 /// The idempotency scope and audit action of flag creation.
 const CREATE_SCOPE: &str = "CreateFlag";
@@ -68,7 +69,7 @@ pub struct Flags {
     pub(crate) tenants: Tenants,
     /// Definitions and overrides for evaluation, kept current by
     /// [`Flags::invalidate`].
-    pub(crate) cache: Arc<Cache>,
+    pub(crate) cache: Arc<FlagCache>,
 }
 
 /// The scope catalogue reads run in, as for the metric catalogue.
@@ -124,7 +125,7 @@ impl Flags {
         Self {
             store,
             tenants,
-            cache: Arc::new(Cache::new(cache_ttl)),
+            cache: Arc::new(FlagCache::new(cache_ttl)),
         }
     }
 

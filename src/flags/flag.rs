@@ -400,7 +400,7 @@ pub fn parse_flag_name(name: &str, field: &str) -> Result<String> {
         .strip_prefix("flags/")
         .ok_or_else(|| Error::invalid_field(field, "must be flags/{flag}"))?;
     let mut violations = Vec::new();
-    crate::flags::validate::key(key, field, &mut violations);
+    crate::flags::key::key(key, field, &mut violations);
     match violations.is_empty() {
         true => Ok(key.to_owned()),
         false => Err(Error::InvalidArgument(violations)),
@@ -410,7 +410,7 @@ pub fn parse_flag_name(name: &str, field: &str) -> Result<String> {
 /// Parses `plans/{plan}` or `tenants/{tenant}` from `field`.
 pub fn parse_owner(name: &str, field: &str) -> Result<OwnerRef> {
     if name.starts_with("plans/") {
-        return crate::quota::plan::parse_plan_name(name, field).map(OwnerRef::Plan);
+        return crate::quota::parse_plan_name(name, field).map(OwnerRef::Plan);
     }
     if name.starts_with("tenants/") {
         return TenantRef::parse_name(name, field).map(OwnerRef::Tenant);
@@ -441,7 +441,7 @@ pub fn parse_override_name(name: &str, field: &str) -> Result<(OwnerRef, String)
     let (owner, key) = name.rsplit_once("/flagOverrides/").ok_or_else(malformed)?;
     let owner = parse_owner(owner, field)?;
     let mut violations = Vec::new();
-    crate::flags::validate::key(key, field, &mut violations);
+    crate::flags::key::key(key, field, &mut violations);
     if !violations.is_empty() {
         return Err(Error::InvalidArgument(violations));
     }

@@ -6,15 +6,16 @@
 //! as a change of everything; a tenant override's belongs to its tenant,
 //! so only that tenant's cached overrides are dropped.
 
-use crate::access::context::{PlatformScope, Scope, TenantScope};
+use crate::access::{PlatformScope, TenantScope};
 use crate::common::paging;
 use crate::error::{Error, Result};
 use crate::flags::directory::{Flags, changed_meanwhile};
 use crate::flags::flag::{FlagOverride, OverrideOwner, OverrideSpec};
 use crate::flags::store::OverrideSet;
 use crate::flags::validate as flag_validate;
-use crate::tenancy::audit::{AuditRecord, Origin};
-use crate::tenancy::tenants::now;
+use crate::store::audit::{AuditRecord, Origin};
+use crate::store::scope::Scope;
+use crate::tenancy::now;
 
 /// Whose override a call changes, with the scope that may change it.
 #[derive(Debug, Clone, Copy)]

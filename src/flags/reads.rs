@@ -11,35 +11,14 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::access::context::{Scope, TenantScope};
-use crate::common::ids::TenantId;
+use crate::access::TenantScope;
 use crate::error::{Error, Result};
+use crate::flags::cache::{FlagCatalogue, TenantFlags};
 use crate::flags::directory::Flags;
 use crate::flags::eval as flag_eval;
 use crate::flags::eval::{ErrorCode, EvalContext, Layers, Outcome, Subject, TenantFacts};
 use crate::flags::flag::{Flag, FlagOverride, FlagType, OverrideOwner, OverrideSpec};
-
-/// Every flag and every plan's overrides, as evaluation reads them.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FlagCatalogue {
-    /// Flags by key.
-    pub flags: BTreeMap<String, Flag>,
-    /// Plan overrides by plan, then flag key.
-    pub plan_overrides: HashMap<String, HashMap<String, OverrideSpec>>,
-}
-
-/// What evaluation reads of one tenant.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TenantFlags {
-    /// The tenant.
-    pub tenant_id: TenantId,
-    /// Its plan.
-    pub plan: String,
-    /// Its `tenant.*` attributes.
-    pub facts: TenantFacts,
-    /// Its overrides by flag key.
-    pub overrides: HashMap<String, OverrideSpec>,
-}
+use crate::store::scope::Scope;
 
 /// One flag's evaluation, borrowing from the cached definitions.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,7 +40,7 @@ pub struct EvaluationRequest {
     pub expected_type: Option<FlagType>,
 }
 
-fn facts_of(tenant: &crate::tenancy::tenant::Tenant) -> TenantFacts {
+fn facts_of(tenant: &crate::tenancy::Tenant) -> TenantFacts {
     let mut attributes = BTreeMap::new();
     attributes.insert("tenant.id".to_owned(), Value::from(tenant.id.to_string()));
     attributes.insert("tenant.slug".to_owned(), Value::from(tenant.slug.clone()));
@@ -82,10 +61,10 @@ fn by_flag(overrides: Vec<FlagOverride>) -> HashMap<String, OverrideSpec> {
 impl Flags {
     /// The catalogue, from the cache or read and cached.
     async fn catalogue(&self, scope: Scope) -> Result<Arc<FlagCatalogue>> {
-        if let Some(found) = self.cache.flag_catalogue() {
+        if let Some(found) = self.cache.catalogue.get(&()).flatten() {
             return Ok(found);
         }
-        let since = self.cache.generation();
+        let since = self.cache.catalogue.generation();
         let (flags, overrides) = self.store.flag_catalogue(scope).await?;
         let mut plan_overrides: HashMap<String, HashMap<String, OverrideSpec>> = HashMap::new();
         for found in overrides {
@@ -103,17 +82,19 @@ impl Flags {
                 .collect(),
             plan_overrides,
         });
-        self.cache.put_flag_catalogue(Arc::clone(&catalogue), since);
+        self.cache
+            .catalogue
+            .put((), Some(Arc::clone(&catalogue)), since);
         Ok(catalogue)
     }
 
     /// The tenant's plan, attributes and overrides, from the cache or read
     /// and cached.
     async fn tenant_flags(&self, scope: &TenantScope) -> Result<Arc<TenantFlags>> {
-        if let Some(found) = self.cache.tenant_flags(scope.tenant_id()) {
+        if let Some(found) = self.cache.tenants.get(&scope.tenant_id()).flatten() {
             return Ok(found);
         }
-        let since = self.cache.generation();
+        let since = self.cache.tenants.generation();
         let tenant = self.tenants.get(scope).await?;
         let overrides = self
             .store
@@ -125,7 +106,9 @@ impl Flags {
             facts: facts_of(&tenant),
             overrides: by_flag(overrides),
         });
-        self.cache.put_tenant_flags(Arc::clone(&found), since);
+        self.cache
+            .tenants
+            .put(found.tenant_id, Some(Arc::clone(&found)), since);
         Ok(found)
     }
 

@@ -8,16 +8,16 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use crate::access::context::Scope;
 use crate::common::ids::TenantId;
-use crate::config::change::{ChangeSubject, FlagScope};
-use crate::config::store::changes::override_scope;
+use crate::config::override_scope;
+use crate::config::{ChangeSubject, FlagScope};
 use crate::error::{Error, Result};
 use crate::flags::flag::{Flag, FlagOverride, FlagSpec, FlagType, OverrideOwner, OverrideSpec};
+use crate::store::audit::AuditRecord;
 use crate::store::entities::{flag, idempotency_key, plan_flag_override, tenant_flag_override};
+use crate::store::idempotency::IdempotencyEntry;
+use crate::store::scope::Scope;
 use crate::store::{Store, classify};
-use crate::tenancy::audit::AuditRecord;
-use crate::tenancy::store::tenants::IdempotencyEntry;
 
 /// What ListFlags filters on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

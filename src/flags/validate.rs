@@ -10,8 +10,6 @@ use crate::flags::flag::{
 };
 use crate::flags::semver::SemVer;
 
-/// The longest flag key.
-pub const MAX_KEY_CHARS: usize = 128;
 /// The longest variant name.
 pub const MAX_VARIANT_CHARS: usize = 63;
 /// The most variants a flag may have.
@@ -34,22 +32,6 @@ pub const MAX_NAME_CHARS: usize = 256;
 
 fn push(violations: &mut Vec<FieldViolation>, field: &str, description: impl Into<String>) {
     violations.push(FieldViolation::new(field, description));
-}
-
-/// A flag key: 1 to 128 of `[a-z0-9._-]`, starting with a letter.
-pub fn key(value: &str, field: &str, violations: &mut Vec<FieldViolation>) {
-    let well_formed = value.len() <= MAX_KEY_CHARS
-        && value.starts_with(|first: char| first.is_ascii_lowercase())
-        && value
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c));
-    if !well_formed {
-        push(
-            violations,
-            field,
-            "a flag key is 1 to 128 lowercase letters, digits, `-`, `_` or `.`, starting with a letter",
-        );
-    }
 }
 
 fn variant_name(value: &str, field: &str, violations: &mut Vec<FieldViolation>) {
@@ -341,6 +323,7 @@ fn rule_variants(rules: &[Rule]) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flags::key::key;
 
     #[test]
     fn keys_follow_the_proto() {

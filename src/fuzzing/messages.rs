@@ -267,12 +267,12 @@ pub fn request(data: &[u8]) {
         return;
     }
     if let Some(request) = message::<pb::CreateTenantRequest>(bytes) {
-        let _ = crate::rpc::convert::new_tenant(&request);
+        let _ = crate::tenancy::grpc::convert::new_tenant(&request);
     }
     if let Some(request) = message::<pb::UpdateTenantRequest>(bytes)
         && let Some(tenant) = &request.tenant
     {
-        let _ = crate::rpc::convert::tenant_patch(tenant, request.update_mask.as_ref());
+        let _ = crate::tenancy::grpc::convert::tenant_patch(tenant, request.update_mask.as_ref());
     }
     if let Some(request) = message::<pb::CreateApiKeyRequest>(bytes) {
         let _ = crate::access::convert::new_api_key(&request);

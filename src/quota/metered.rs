@@ -11,12 +11,12 @@
 
 use chrono::{DateTime, Datelike, Utc};
 
-use crate::access::context::TenantScope;
+use crate::access::TenantScope;
 use crate::error::{Error, Result};
+use crate::quota::limit::Limit;
 use crate::quota::limiter::{Action, Outcome};
 use crate::quota::plan::QuotaPeriod;
-use crate::quota::quotas::Limit;
-use crate::usage::ingest::Usage;
+use crate::usage::Usage;
 
 /// Whether `limit` counts a usage metric.
 pub fn is_metered(limit: &Limit) -> bool {

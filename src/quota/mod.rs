@@ -3,6 +3,7 @@
 //! Envoy's rate limit service.
 
 pub mod grpc;
+pub mod limit;
 pub mod limiter;
 pub mod metered;
 pub mod overrides;
@@ -12,3 +13,13 @@ pub mod quotas;
 pub mod ratelimit;
 pub mod store;
 pub mod warnings;
+
+pub use limit::Limit;
+pub use metered::is_metered;
+pub use plan::Plan;
+pub use plan::QuotaKind;
+pub use plan::QuotaPeriod;
+pub use plan::is_quota_key;
+pub use plan::parse_plan_name;
+pub use quotas::QuotaOutcome;
+pub use quotas::Quotas;

@@ -6,14 +6,15 @@
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::access::context::{PlatformScope, Scope, TenantScope};
+use crate::access::{PlatformScope, TenantScope};
 use crate::common::ids::TenantId;
 use crate::common::paging;
 use crate::error::{Error, Result};
 use crate::quota::plan::QuotaKind;
 use crate::quota::quotas::{QuotaOverride, Quotas, not_defined};
-use crate::tenancy::audit::{AuditRecord, Origin};
-use crate::tenancy::tenants::{now, snapshot};
+use crate::store::audit::{AuditRecord, Origin};
+use crate::store::scope::Scope;
+use crate::tenancy::{now, snapshot};
 
 /// What SetQuotaOverride asks for, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, FieldViolation, Result};
 use crate::quota::limiter::bounds::MAX_AMOUNT;
-use crate::tenancy::isolation::IsolationModel;
+use crate::tenancy::IsolationModel;
 
 /// Most quota definitions in one plan.
 pub const MAX_QUOTAS: usize = 100;

@@ -6,16 +6,17 @@
 
 use uuid::Uuid;
 
-use crate::access::context::{PlatformScope, Scope};
+use crate::access::PlatformScope;
 use crate::common::paging;
 use crate::error::{Error, FieldViolation, Result};
 use crate::quota::plan::{Plan, QuotaDefinition};
+use crate::store::audit::{AuditRecord, Origin};
 use crate::store::idempotency;
+use crate::store::idempotency::IdempotencyEntry;
+use crate::store::scope::Scope;
 use crate::store::{REQUEST_ID_IN_USE, Store};
-use crate::tenancy::audit::{AuditRecord, Origin};
-use crate::tenancy::isolation::IsolationModel;
-use crate::tenancy::store::tenants::IdempotencyEntry;
-use crate::tenancy::tenants::{now, snapshot};
+use crate::tenancy::IsolationModel;
+use crate::tenancy::{now, snapshot};
 
 /// The idempotency scope and audit action of plan creation.
 const CREATE_SCOPE: &str = "CreatePlan";

@@ -12,18 +12,20 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::access::context::{Scope, TenantScope};
-use crate::common::cache::{Cache, TenantLimits};
+use crate::access::TenantScope;
+use crate::common::cache::Answers;
+use crate::common::ids::TenantId;
 use crate::error::{Error, QuotaViolation, Result};
-use crate::quota::limiter::bounds::{MAX_AMOUNT, MAX_USAGE};
-use crate::quota::limiter::{Action, Batch, Counter, Item, Limiter, Mode, Outcome};
+use crate::quota::limit::Limit;
+use crate::quota::limiter::{Action, Batch, Item, Limiter, Mode, Outcome};
 use crate::quota::metered::{is_metered, metered_outcome};
-use crate::quota::plan::{Plan, QuotaDefinition, QuotaKind, QuotaPeriod, RateAlgorithm};
+use crate::quota::plan::{Plan, QuotaKind};
 use crate::quota::plans::Plans;
 use crate::store::Store;
 use crate::store::changefeed::Change;
-use crate::tenancy::tenants::Tenants;
-use crate::usage::ingest::Usage;
+use crate::store::scope::Scope;
+use crate::tenancy::Tenants;
+use crate::usage::Usage;
 
 /// Most costs in one call.
 pub const MAX_COSTS: usize = 20;
@@ -93,86 +95,6 @@ pub struct QuotaCall {
     pub request_id: Option<String>,
 }
 
-/// A tenant's limit for one quota.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limit {
-    /// The definition in the plan.
-    pub definition: QuotaDefinition,
-    /// The limit; `None` is unlimited.
-    pub limit: Option<i64>,
-    /// Whether an override sets it.
-    pub from_override: bool,
-    /// When that override expires.
-    pub override_expire_time: Option<DateTime<Utc>>,
-}
-
-impl Limit {
-    /// The most usage may reach: the limit (the burst for a token bucket)
-    /// plus the grace; `None` when unlimited. Within the counters' bounds.
-    pub fn ceiling(&self) -> Option<i64> {
-        let capacity = self.capacity()?;
-        let grace = capacity.saturating_mul(i64::from(self.definition.grace_percent)) / 100;
-        Some(capacity.saturating_add(grace).clamp(0, MAX_USAGE))
-    }
-
-    /// The limit usage is compared with: the burst for a token bucket.
-    /// Limits stored before [`MAX_AMOUNT`] bounded them count as that.
-    pub fn capacity(&self) -> Option<i64> {
-        let limit = self.limit?;
-        let capacity = if self.token_bucket() {
-            self.definition.burst_for(limit)
-        } else {
-            limit
-        };
-        Some(capacity.clamp(0, MAX_AMOUNT))
-    }
-
-    fn token_bucket(&self) -> bool {
-        self.definition.kind == QuotaKind::Rate
-            && self.definition.rate_algorithm() == RateAlgorithm::TokenBucket
-            && self.limit.is_some()
-    }
-
-    /// The counter at `now`. Unlimited RATE quotas are counted in a
-    /// sliding window: a bucket without a rate never drains.
-    pub fn counter(&self, now: DateTime<Utc>) -> Counter {
-        let period = self.definition.period.unwrap_or(QuotaPeriod::Second);
-        match (self.definition.kind, period.rate_millis()) {
-            (QuotaKind::Rate, Some(period_ms)) if self.token_bucket() => Counter::TokenBucket {
-                limit: self.limit.unwrap_or(0).clamp(0, MAX_AMOUNT),
-                period_ms,
-            },
-            (QuotaKind::Rate, Some(period_ms)) => Counter::SlidingWindow { period_ms },
-            (QuotaKind::Allocation, _) | (QuotaKind::Rate, None) => Counter::Allocation,
-            (QuotaKind::Periodic, _) => {
-                let (period_id, end) = period
-                    .calendar_period(now)
-                    .unwrap_or_else(|| ("d0".to_owned(), now));
-                Counter::Periodic {
-                    period_id,
-                    reset_ms: end.timestamp_millis(),
-                }
-            }
-        }
-    }
-
-    /// What can still be charged: capacity minus usage, never below 0;
-    /// `i64::MAX` when unlimited.
-    pub fn remaining(&self, used: i64) -> i64 {
-        self.capacity()
-            .map_or(i64::MAX, |capacity| capacity.saturating_sub(used).max(0))
-    }
-
-    fn describe(&self, used: i64) -> String {
-        let key = &self.definition.key;
-        let limit = self.capacity().unwrap_or(0);
-        match self.definition.period {
-            Some(period) => format!("{key}: {limit} per {}, {used} used", period.as_str()),
-            None => format!("{key}: {limit} held at most, {used} held"),
-        }
-    }
-}
-
 /// One result of a call or a status read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuotaOutcome {
@@ -205,6 +127,17 @@ impl QuotaOutcome {
     }
 }
 
+/// What quota checks read of a tenant: its plan and overrides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantLimits {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// Its plan.
+    pub plan: Plan,
+    /// Its overrides, expired ones included (expiry is judged per call).
+    pub overrides: Vec<QuotaOverride>,
+}
+
 /// Quota checks for tenants; cheap to clone.
 #[derive(Clone)]
 pub struct Quotas {
@@ -219,7 +152,7 @@ pub struct Quotas {
     /// Usage of metrics, for quotas that count one.
     usage: Usage,
     /// Tenants' plans and overrides, kept current by [`Quotas::invalidate`].
-    cache: Arc<Cache>,
+    cache: Arc<Answers<TenantId, Arc<TenantLimits>>>,
 }
 
 pub(crate) fn not_defined(plan: &Plan, key: &str) -> Error {
@@ -251,7 +184,7 @@ impl Quotas {
             store,
             limiter,
             usage,
-            cache: Arc::new(Cache::new(cache_ttl)),
+            cache: Arc::new(Answers::new(cache_ttl, |limits| Some(limits.tenant_id))),
         }
     }
 
@@ -282,7 +215,7 @@ impl Quotas {
 
     /// The tenant's plan and overrides: from the cache, or read and cached.
     async fn tenant_limits(&self, scope: &TenantScope) -> Result<Arc<TenantLimits>> {
-        if let Some(found) = self.cache.limits(scope.tenant_id()) {
+        if let Some(found) = self.cache.get(&scope.tenant_id()).flatten() {
             return Ok(found);
         }
         let since = self.cache.generation();
@@ -307,7 +240,8 @@ impl Quotas {
             plan,
             overrides,
         });
-        self.cache.put_limits(Arc::clone(&found), since);
+        self.cache
+            .put(found.tenant_id, Some(Arc::clone(&found)), since);
         Ok(found)
     }
 

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::access::context::TenantContext;
-use crate::access::gate::Gate;
+use crate::access::Gate;
+use crate::access::TenantContext;
 use crate::common::ids::{TenantId, TenantRef};
 use crate::error::{Error, FieldViolation, Result};
 use crate::quota::limiter::Mode;

@@ -28,24 +28,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::common::ids::TenantId;
 use crate::error::Error;
-
-/// The budget of every tenant on this replica.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BudgetSettings {
-    /// Most calls of one tenant in handlers at once; 0 for no limit.
-    pub max_concurrent_calls: u32,
-    /// Most calls of one tenant per second, on average; 0 for no limit.
-    pub rate_per_second: u32,
-}
-
-impl Default for BudgetSettings {
-    fn default() -> Self {
-        Self {
-            max_concurrent_calls: 64,
-            rate_per_second: 10_000,
-        }
-    }
-}
+use crate::settings::BudgetSettings;
 
 /// How long a caller refused for concurrency should wait: about one
 /// ordinary call.

@@ -27,7 +27,6 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use crate::access::gate::Gate;
-use crate::common::ids::TenantId;
 use crate::config::configs::Configs;
 use crate::config::grpc::service::ConfigApi;
 use crate::config::schema::ConfigSchema;
@@ -48,50 +47,19 @@ use crate::quota::ratelimit::RateLimits;
 use crate::rpc::origin::REQUEST_ID_HEADER;
 use crate::server::bulkhead::Bulkheads;
 use crate::server::tenant_context::TenantContextLayer;
-pub use crate::server::tenants::operator_tenants;
 use crate::server::tenants::{PROVISIONING_CONCURRENCY, with_provisioning};
-use crate::settings::{Config, ExportFormat, UsageExportArgs, redact_url};
+use crate::settings::{Config, redact_url};
 use crate::store::{PoolOptions, Store};
 use crate::tenancy::dns::DnsTxtResolver;
 use crate::tenancy::grpc::service::TenantApi;
 use crate::tenancy::tenants::{TenantSettings, Tenants};
 use crate::usage::alerts::{Alerts, UsageChanges};
 use crate::usage::event::UsageSettings;
-use crate::usage::export::{ExportQuery, Exports};
+use crate::usage::export::Exports;
 use crate::usage::grpc::service::UsageApi;
 use crate::usage::ingest::Usage;
 use crate::usage::metrics::Metrics;
 use crate::usage::rollups::{RetentionSettings, Rollups};
-
-/// Applies pending control-plane migrations to `database_url`.
-pub async fn migrate(database_url: &str) -> Result<()> {
-    let store = Store::connect(database_url, &PoolOptions::default()).await?;
-    store.migrate().await?;
-    tracing::info!(database = %redact_url(database_url), "migrations applied");
-    store.close().await
-}
-
-/// `tenantd usage export`: writes the rollups `args` select to standard
-/// output; answers how many were written.
-pub async fn export_usage(database_url: &str, args: &UsageExportArgs) -> Result<usize> {
-    let tenants = args
-        .tenants
-        .iter()
-        .copied()
-        .map(TenantId::from_uuid)
-        .collect();
-    let query = ExportQuery::new(tenants, args.metrics.clone(), (args.from, args.to))?;
-    let store = Store::connect(database_url, &PoolOptions::default()).await?;
-    let exports = Exports::new(store.clone(), UsageSettings::default());
-    let written = match args.format {
-        ExportFormat::Csv => {
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            exports.write_csv(query, &mut out).await
-        }
-    };
-    store.close().await?;
-    written
-}
 
 /// How raw usage events are kept under `config`.
 /// The configuration schema: the operator's file, else the shipped one.
@@ -115,24 +83,12 @@ fn retention_settings(config: &Config) -> RetentionSettings {
     }
 }
 
-/// Recomputes the usage rollups of the days `from..=to` (`tenantd usage
-/// reaggregate`), showing progress on the terminal.
-pub async fn reaggregate_usage(
-    database_url: &str,
-    days: (chrono::NaiveDate, chrono::NaiveDate),
-    retention: chrono::Duration,
-) -> Result<()> {
+/// Applies pending control-plane migrations to `database_url`.
+pub async fn migrate(database_url: &str) -> Result<()> {
     let store = Store::connect(database_url, &PoolOptions::default()).await?;
-    store.ensure_migrated().await?;
-    let settings = RetentionSettings {
-        usage: UsageSettings::default(),
-        retention,
-    };
-    // Nobody alerts from an operator's command: the serving replicas do.
-    let rollups = Rollups::new(store.clone(), settings, UsageChanges::default());
-    let outcome = crate::cli::reaggregate::run(rollups, days).await;
-    store.close().await?;
-    outcome
+    store.migrate().await?;
+    tracing::info!(database = %redact_url(database_url), "migrations applied");
+    store.close().await
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -16,7 +16,7 @@ use http::{Request, Response};
 use tower::{Layer, Service};
 use tracing::Span;
 
-use crate::access::context::{Caller, TenantContext};
+use crate::access::caller::{Caller, TenantContext};
 use crate::access::gate::{Call, Gate, TENANT_ID_HEADER, TENANT_SLUG_HEADER};
 use crate::access::methods as access;
 use crate::error::Error;
@@ -192,7 +192,7 @@ fn record(span: &Span, context: &TenantContext) {
     span.record("caller.kind", context.caller.kind());
     if let Some(tenant) = &context.tenant {
         span.record("tenant.id", tracing::field::display(tenant.id));
-    } else if let crate::access::context::Caller::Tenant { tenant_id, .. } = &context.caller {
+    } else if let crate::access::caller::Caller::Tenant { tenant_id, .. } = &context.caller {
         span.record("tenant.id", tracing::field::display(tenant_id));
     }
 }

@@ -1,15 +1,11 @@
 //! Setting up the tenant directory with SCHEMA provisioning, for the server
 //! and for the `tenantd tenants` operator commands alike.
 
-use std::sync::Arc;
-
 use crate::error::Result;
-use crate::settings::CommonArgs;
 use crate::settings::tenants::load_template;
-use crate::store::{PoolOptions, Store};
-use crate::tenancy::dns::DnsTxtResolver;
+use crate::store::Store;
 use crate::tenancy::provisioning::Provisioner;
-use crate::tenancy::tenants::{TenantSettings, Tenants};
+use crate::tenancy::tenants::Tenants;
 
 /// SCHEMA tenants one replica provisions at once (two owner connections
 /// each); more wait their turn.
@@ -19,7 +15,7 @@ pub(crate) const PROVISIONING_CONCURRENCY: u32 = 4;
 /// of `template_dir` through the owner's `migration_url`; unchanged on
 /// SQLite, which has no schemas. The server and the `tenantd tenants`
 /// commands alike.
-pub(crate) async fn with_provisioning(
+pub async fn with_provisioning(
     tenants: Tenants,
     store: &Store,
     migration_url: &str,
@@ -44,33 +40,4 @@ pub(crate) async fn with_provisioning(
         );
     }
     Ok(tenants.with_provisioner(provisioner))
-}
-
-/// The directory an operator command works with: the database URL for the
-/// control plane, the migration URL (the owner's) for schema DDL, for
-/// `concurrency` tenants at once.
-pub async fn operator_tenants(common: &CommonArgs, concurrency: u32) -> Result<(Store, Tenants)> {
-    let store = Store::connect(&common.database_url, &PoolOptions::default()).await?;
-    store.ensure_migrated().await?;
-    let migration_url = common
-        .migration_database_url
-        .as_deref()
-        .filter(|url| !url.is_empty())
-        .unwrap_or(&common.database_url);
-    let settings = TenantSettings {
-        purge_after: chrono::Duration::days(30),
-        base_domain: None,
-        domain_claim_ttl: chrono::Duration::days(7),
-    };
-    let resolver = Arc::new(DnsTxtResolver::new(None)?);
-    let tenants = Tenants::new(store.clone(), settings, resolver);
-    let template_dir = common.template.tenant_template_dir.as_deref();
-    let tenants = with_provisioning(
-        tenants,
-        &store,
-        migration_url,
-        (template_dir, concurrency, None),
-    )
-    .await?;
-    Ok((store, tenants))
 }

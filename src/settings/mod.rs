@@ -339,7 +339,7 @@ pub struct Config {
     /// How often the health service's database probe runs.
     pub health_probe_interval: Duration,
     /// Each tenant's share of a replica.
-    pub tenant_budget: crate::server::bulkhead::BudgetSettings,
+    pub tenant_budget: crate::settings::BudgetSettings,
     /// How long raw usage events are kept after their day is final.
     pub usage_event_retention: chrono::Duration,
     /// The operator's tenant template directory; the embedded one when
@@ -402,7 +402,7 @@ impl Config {
                 serve.usage_aggregation_interval_ms.max(1),
             ),
             health_probe_interval: Duration::from_millis(serve.health_probe_interval_ms.max(10)),
-            tenant_budget: crate::server::bulkhead::BudgetSettings {
+            tenant_budget: crate::settings::BudgetSettings {
                 max_concurrent_calls: serve.tenant_max_concurrent_calls,
                 rate_per_second: serve.tenant_rate_limit,
             },
@@ -444,7 +444,7 @@ impl Config {
             redis_cluster: false,
             usage_aggregation_interval: Duration::from_secs(1),
             health_probe_interval: Duration::from_secs(1),
-            tenant_budget: crate::server::bulkhead::BudgetSettings::default(),
+            tenant_budget: crate::settings::BudgetSettings::default(),
             usage_event_retention: chrono::Duration::days(35),
             migrate_on_start: true,
             tenant_template_dir: None,
@@ -494,6 +494,24 @@ pub fn redact_url(raw: &str) -> String {
         url.query_pairs_mut().clear().extend_pairs(pairs);
     }
     url.into()
+}
+
+/// The budget of every tenant on this replica.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BudgetSettings {
+    /// Most calls of one tenant in handlers at once; 0 for no limit.
+    pub max_concurrent_calls: u32,
+    /// Most calls of one tenant per second, on average; 0 for no limit.
+    pub rate_per_second: u32,
+}
+
+impl Default for BudgetSettings {
+    fn default() -> Self {
+        Self {
+            max_concurrent_calls: 64,
+            rate_per_second: 10_000,
+        }
+    }
 }
 
 #[cfg(test)]

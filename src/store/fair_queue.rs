@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
 
-use crate::access::context::Scope;
+use crate::store::scope::Scope;
 
 /// Who waits: a tenant, or the platform (operators and background jobs).
 type Key = Scope;

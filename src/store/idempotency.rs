@@ -2,7 +2,7 @@
 //! seen before: one rule, shared by tenants, plans, metrics and flags.
 
 use crate::error::{Error, Result};
-use crate::tenancy::store::tenants::IdempotencyEntry;
+use uuid::Uuid;
 
 /// Refuses a retry whose content differs from the first request's.
 pub fn check_same_request(entry: &IdempotencyEntry, fingerprint: &str) -> Result<()> {
@@ -22,4 +22,17 @@ pub fn in_flight() -> Error {
         reason: "CONCURRENT_REQUEST",
         message: "a request with the same request_id is in flight; retry".to_owned(),
     }
+}
+
+/// A remembered create request: which resource its first call made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyEntry {
+    /// The method, e.g. `CreateTenant`.
+    pub scope: &'static str,
+    /// The caller's request id.
+    pub request_id: Uuid,
+    /// Hash of the request's content.
+    pub fingerprint: String,
+    /// The resource the first call created.
+    pub resource: String,
 }

@@ -5,8 +5,8 @@
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::access::context::Scope;
 use crate::error::Result;
+use crate::store::scope::Scope;
 use crate::store::txn::Txn;
 use crate::store::{Store, classify};
 

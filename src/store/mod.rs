@@ -15,12 +15,14 @@
 //!   SQLite stores times as text), with the few backend-specific expressions
 //!   chosen by [`Store::backend`].
 
+pub mod audit;
 pub mod changefeed;
 pub mod db_error;
 pub mod entities;
 mod fair_queue;
 pub mod idempotency;
 pub mod lock;
+pub mod scope;
 pub mod secrets;
 pub mod txn;
 
@@ -38,9 +40,9 @@ use tenantd_migration::{Migrator, MigratorTrait};
 use crate::common::ids::new_v7_at;
 use crate::common::paging::PageTokens;
 use crate::error::{Error, Result};
+use crate::store::audit::AuditRecord;
 use crate::store::changefeed::{CHANNEL, Change, ChangeFeed, Subscription};
 use crate::store::fair_queue::FairQueue;
-use crate::tenancy::audit::AuditRecord;
 
 /// A handle on the control-plane database; cheap to clone.
 #[derive(Debug, Clone)]

@@ -8,9 +8,9 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use crate::access::context::Scope;
 use crate::error::{Error, Result};
 use crate::store::fair_queue::Permit;
+use crate::store::scope::Scope;
 use crate::store::{Store, classify};
 
 /// An open transaction holding one of the pool's permits.

@@ -12,12 +12,13 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::access::context::{PlatformScope, Scope, TenantScope};
+use crate::access::{PlatformScope, TenantScope};
 use crate::common::ids::{DomainName, TenantId};
 use crate::common::paging;
 use crate::common::validate;
 use crate::error::{Error, Result};
-use crate::tenancy::audit::{AuditRecord, Origin};
+use crate::store::audit::{AuditRecord, Origin};
+use crate::store::scope::Scope;
 use crate::tenancy::custom_domain::{CustomDomain, DomainState};
 use crate::tenancy::provision::system_origin;
 use crate::tenancy::tenant::{Tenant, TenantState};

@@ -15,3 +15,13 @@ pub mod tenant;
 pub mod tenant_archive;
 pub mod tenants;
 pub mod verification;
+
+pub(crate) use grpc::convert::isolation_model;
+pub(crate) use grpc::convert::requested_isolation;
+pub use isolation::IsolationModel;
+pub use tenant::Tenant;
+pub use tenant::TenantState;
+pub use tenant::truncate_to_micros;
+pub use tenants::Tenants;
+pub(crate) use tenants::now;
+pub(crate) use tenants::snapshot;

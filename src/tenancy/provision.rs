@@ -12,10 +12,10 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::access::context::{PlatformScope, TenantScope};
+use crate::access::{PlatformScope, TenantScope};
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result, error_chain};
-use crate::tenancy::audit::{AuditRecord, Origin};
+use crate::store::audit::{AuditRecord, Origin};
 use crate::tenancy::isolation::IsolationModel;
 use crate::tenancy::provisioning::{Provisioner, Stopped};
 use crate::tenancy::tenant::{Tenant, TenantQuery, TenantState};

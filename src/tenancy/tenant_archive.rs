@@ -13,12 +13,12 @@
 
 use serde_json::Value;
 
-use crate::access::context::{PlatformScope, TenantScope};
+use crate::access::{PlatformScope, TenantScope};
 use crate::common::ids::TenantId;
 use crate::common::validate;
 use crate::error::{Error, Result, error_chain};
+use crate::store::audit::{AuditRecord, Origin};
 use crate::tenancy::archive::{Archive, CONTROL_PREFIX, SCHEMA_PREFIX, Section, corrupt};
-use crate::tenancy::audit::{AuditRecord, Origin};
 use crate::tenancy::isolation::IsolationModel;
 use crate::tenancy::provision::system_origin;
 use crate::tenancy::store::archive::ARCHIVED_TABLES;

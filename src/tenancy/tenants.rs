@@ -11,19 +11,20 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::access::context::{PlatformScope, Scope, TenantScope};
+use crate::access::{PlatformScope, TenantScope};
 use crate::common::filter;
 use crate::common::filter::{Comparison, Op};
 use crate::common::ids::{TenantId, TenantRef, new_v7_at};
 use crate::common::paging;
 use crate::error::{Error, Result};
-use crate::quota::plan::Plan;
+use crate::quota::Plan;
+use crate::store::audit::{AuditRecord, Origin};
 use crate::store::idempotency;
+use crate::store::idempotency::IdempotencyEntry;
+use crate::store::scope::Scope;
 use crate::store::{REQUEST_ID_IN_USE, Store};
-use crate::tenancy::audit::{AuditRecord, Origin};
 use crate::tenancy::isolation;
 use crate::tenancy::provisioning::Provisioner;
-use crate::tenancy::store::tenants::IdempotencyEntry;
 use crate::tenancy::tenant::{
     NewTenant, Tenant, TenantPatch, TenantQuery, TenantState, truncate_to_micros,
 };
@@ -332,7 +333,7 @@ impl Tenants {
     /// A tenant may only be put on a plan of the catalogue, or its quota
     /// checks would all fail. Answers the plan.
     async fn check_plan_exists(&self, plan: &str) -> Result<Plan> {
-        let catalogue = Scope::from(&crate::access::context::PlatformScope::system());
+        let catalogue = Scope::from(&crate::access::PlatformScope::system());
         if let Some(found) = self.store.find_plan(catalogue, plan).await? {
             return Ok(found);
         }

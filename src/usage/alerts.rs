@@ -22,13 +22,14 @@ use chrono::Utc;
 use serde_json::json;
 use tokio::sync::Notify;
 
-use crate::access::context::{Scope, TenantScope};
+use crate::access::TenantScope;
 use crate::common::ids::TenantId;
 use crate::error::Result;
-use crate::quota::metered::is_metered;
-use crate::quota::quotas::{QuotaOutcome, Quotas};
+use crate::quota::is_metered;
+use crate::quota::{QuotaOutcome, Quotas};
 use crate::store::Store;
-use crate::tenancy::audit::{AuditRecord, Origin};
+use crate::store::audit::{AuditRecord, Origin};
+use crate::store::scope::Scope;
 
 /// The thresholds announced, in percent of the allowance.
 pub const ALERT_THRESHOLDS: [i32; 2] = [80, 100];

@@ -12,7 +12,7 @@
 
 use std::io::Write;
 
-use crate::access::context::PlatformScope;
+use crate::access::PlatformScope;
 use crate::error::{Error, Result};
 use crate::usage::export::{ExportQuery, ExportedRollup, Exports};
 

@@ -13,11 +13,12 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::access::context::{PlatformScope, Scope};
+use crate::access::PlatformScope;
 use crate::common::ids::TenantId;
 use crate::common::paging::{PageTokens, query_fingerprint};
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::store::scope::Scope;
 use crate::usage::event::UsageSettings;
 use crate::usage::metric::Metric;
 use crate::usage::metrics::Metrics;

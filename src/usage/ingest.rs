@@ -21,12 +21,13 @@ use std::sync::{Arc, RwLock};
 
 use chrono::Utc;
 
-use crate::access::context::{Caller, Scope, TenantContext, TenantScope};
-use crate::access::gate::Gate;
-use crate::access::resolve::ResolveTarget;
+use crate::access::Gate;
+use crate::access::ResolveTarget;
+use crate::access::{Caller, TenantContext, TenantScope};
 use crate::common::ids::{TenantId, TenantRef};
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::store::scope::Scope;
 use crate::usage::event::{
     Checks, EventProblem, RawEvent, Rejection, RejectionReason, UsageSettings, ValidEvent,
     precheck, problem, validate,

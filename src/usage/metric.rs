@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::common::validate::storable_text;
 use crate::error::{Error, FieldViolation, Result};
-use crate::quota::plan::is_quota_key;
+use crate::quota::is_quota_key;
 
 /// Most characters of a metric's display name.
 pub const MAX_METRIC_DISPLAY_NAME_CHARS: usize = 200;

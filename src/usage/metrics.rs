@@ -8,14 +8,15 @@
 
 use uuid::Uuid;
 
-use crate::access::context::{PlatformScope, Scope};
+use crate::access::PlatformScope;
 use crate::common::paging;
 use crate::error::{Error, Result};
+use crate::store::audit::{AuditRecord, Origin};
 use crate::store::idempotency;
+use crate::store::idempotency::IdempotencyEntry;
+use crate::store::scope::Scope;
 use crate::store::{REQUEST_ID_IN_USE, Store};
-use crate::tenancy::audit::{AuditRecord, Origin};
-use crate::tenancy::store::tenants::IdempotencyEntry;
-use crate::tenancy::tenants::{now, snapshot};
+use crate::tenancy::{now, snapshot};
 use crate::usage::metric::{Metric, MetricPatch, NewMetric};
 
 /// The idempotency scope and audit action of metric creation.

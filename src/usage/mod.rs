@@ -14,3 +14,5 @@ pub mod query;
 pub mod rollups;
 pub mod store;
 pub mod summary;
+
+pub use ingest::Usage;

@@ -8,8 +8,9 @@
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 
-use crate::access::context::{Scope, TenantScope};
+use crate::access::TenantScope;
 use crate::error::{Error, Result};
+use crate::store::scope::Scope;
 use crate::usage::delta::saturating_sum;
 use crate::usage::ingest::Usage;
 use crate::usage::metric::{Aggregation, Metric};

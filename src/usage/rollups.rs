@@ -18,9 +18,10 @@
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
-use crate::access::context::{PlatformScope, Scope};
+use crate::access::PlatformScope;
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::store::scope::Scope;
 use crate::usage::alerts::UsageChanges;
 use crate::usage::event::UsageSettings;
 use crate::usage::store::aggregation::AggregationProgress;

@@ -10,10 +10,10 @@
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 
-use crate::access::context::TenantScope;
+use crate::access::TenantScope;
 use crate::error::Result;
-use crate::quota::plan::{Plan, QuotaKind, QuotaPeriod};
-use crate::quota::quotas::Limit;
+use crate::quota::Limit;
+use crate::quota::{Plan, QuotaKind, QuotaPeriod};
 use crate::usage::ingest::Usage;
 use crate::usage::metric::Metric;
 use crate::usage::query::{Granularity, UsageQuery};

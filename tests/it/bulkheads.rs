@@ -7,7 +7,7 @@ use std::time::Duration;
 use sea_orm::{ConnectionTrait, Database, Statement, TransactionTrait};
 use tenantd::pb;
 use tenantd::pb::usage_service_client::UsageServiceClient;
-use tenantd::server::bulkhead::BudgetSettings;
+use tenantd::settings::BudgetSettings;
 use tonic::Code;
 use tonic_types::StatusExt;
 

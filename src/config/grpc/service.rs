@@ -8,9 +8,9 @@
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
-use crate::access::context::TenantContext;
-use crate::access::gate::Gate;
-use crate::access::grpc_context::context;
+use crate::access::Gate;
+use crate::access::TenantContext;
+use crate::access::context;
 use crate::common::ids::TenantRef;
 use crate::common::paging::page_size;
 use crate::config::configs::{ConfigTarget, ConfigUpdate, Configs};
@@ -20,7 +20,7 @@ use crate::config::grpc::watch as config_watch;
 use crate::config::layered::{ConfigName, LayerChange};
 use crate::config::watch::ConfigWatch;
 use crate::error::Error;
-use crate::flags::grpc::service::FlagApi;
+use crate::flags::FlagApi;
 use crate::pb;
 use crate::pb::config_service_server::ConfigService;
 use crate::rpc::convert::etag;
@@ -41,7 +41,7 @@ impl ConfigApi {
     /// Serves `configs`, `flags` and `watch`, reached through `gate`.
     pub fn new(
         configs: Configs,
-        flags: crate::flags::directory::Flags,
+        flags: crate::flags::Flags,
         watch: ConfigWatch,
         gate: Gate,
     ) -> Self {

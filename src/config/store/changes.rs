@@ -10,12 +10,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult, Statement};
 
-use crate::access::context::Scope;
 use crate::common::ids::TenantId;
 use crate::config::change::{ChangeSubject, ConfigChange, FlagScope, RevisionBounds};
 use crate::config::layered::LayerRef;
 use crate::error::{Error, Result};
-use crate::flags::flag::OverrideOwner;
+use crate::flags::OverrideOwner;
+use crate::store::scope::Scope;
 use crate::store::{Store, classify};
 
 const TABLE: &str = "config_changes";

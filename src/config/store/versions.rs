@@ -13,13 +13,13 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Statement, Value};
 use serde_json::Map;
 
-use crate::access::context::Scope;
 use crate::common::ids::TenantId;
 use crate::config::change::ChangeSubject;
 use crate::config::layered::{ConfigVersion, LayerHead, LayerRef};
 use crate::error::{Error, Result};
+use crate::store::audit::AuditRecord;
+use crate::store::scope::Scope;
 use crate::store::{Store, classify};
-use crate::tenancy::audit::AuditRecord;
 
 /// Where a layer's versions live.
 struct Place {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::common::ids::{TenantRef, parse_canonical_uuid};
-use crate::config::grpc::convert::json_of;
+use crate::config::json_of;
 use crate::error::{Error, FieldViolation, Result};
 use crate::flags::directory::{FlagPatch, NewFlag};
 use crate::flags::eval::EvalContext;
@@ -194,7 +194,7 @@ impl TryFrom<&pb::CreateFlagRequest> for CreateFlag {
             .then(|| parse_canonical_uuid(&request.request_id, "request_id"))
             .transpose()?;
         let mut violations = Vec::new();
-        flag_validate::key(&request.flag_id, "flag_id", &mut violations);
+        crate::flags::key::key(&request.flag_id, "flag_id", &mut violations);
         let value_type = flag_type(flag.value_type);
         if value_type.is_none() {
             violations.push(FieldViolation::new(

@@ -4,8 +4,8 @@
 //! and evaluations the tenant's, through the gate), call the flag
 //! directory, encode. The `ConfigService` trait methods delegate here.
 
-use crate::access::context::{Scope, TenantContext, TenantScope};
-use crate::access::gate::Gate;
+use crate::access::Gate;
+use crate::access::{TenantContext, TenantScope};
 use crate::common::filter;
 use crate::common::filter::Op;
 use crate::common::ids::TenantRef;
@@ -22,6 +22,7 @@ use crate::flags::overrides::OwnerScope;
 use crate::flags::store::{FlagFilter, OverrideSet};
 use crate::pb;
 use crate::rpc::convert::etag;
+use crate::store::scope::Scope;
 
 /// The flag half of ConfigService.
 #[derive(Clone)]
@@ -34,7 +35,7 @@ pub struct FlagApi {
 
 /// Where an override lives, with the scope to reach it.
 enum Owner {
-    Plan(crate::access::context::PlatformScope, String),
+    Plan(crate::access::PlatformScope, String),
     Tenant(TenantScope),
 }
 

@@ -13,8 +13,9 @@ use crate::quota::plan::{
 use crate::quota::plans::{NewPlan, PlanPatch};
 use crate::quota::quotas::QuotaOutcome;
 use crate::quota::warnings::WarningKind;
-use crate::rpc::convert::{isolation_model, requested_isolation, timestamp};
-use crate::tenancy::isolation::IsolationModel;
+use crate::rpc::convert::timestamp;
+use crate::tenancy::IsolationModel;
+use crate::tenancy::{isolation_model, requested_isolation};
 
 pub(crate) fn into_result<T>(value: T, violations: Vec<FieldViolation>) -> Result<T> {
     if violations.is_empty() {
@@ -357,7 +358,7 @@ pub fn override_change(
         &mut violations,
     );
     let expire_time = match &value.expire_time {
-        Some(at) => match crate::access::convert::time(at, "quota_override.expire_time") {
+        Some(at) => match crate::access::time(at, "quota_override.expire_time") {
             Ok(at) => Some(at),
             Err(violation) => {
                 violations.push(violation);

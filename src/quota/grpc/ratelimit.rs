@@ -6,7 +6,7 @@
 
 use tonic::{Request, Response, Status};
 
-use crate::access::grpc_context::context;
+use crate::access::context;
 use crate::envoy::config::core::v3::HeaderValue;
 use crate::envoy::service::ratelimit::v3 as rls;
 use crate::envoy::service::ratelimit::v3::rate_limit_response::rate_limit::Unit;

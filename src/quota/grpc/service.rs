@@ -3,9 +3,9 @@
 
 use tonic::{Request, Response, Status};
 
-use crate::access::context::{Scope, TenantContext, TenantScope};
-use crate::access::gate::Gate;
-use crate::access::grpc_context::context;
+use crate::access::Gate;
+use crate::access::context;
+use crate::access::{TenantContext, TenantScope};
 use crate::common::ids::{AuditParent, QuotaOverrideName, TenantRef, parse_canonical_uuid};
 use crate::common::paging::page_size;
 use crate::error::Error;
@@ -19,6 +19,7 @@ use crate::quota::plan::parse_plan_name;
 use crate::quota::plans::Plans;
 use crate::quota::quotas::{Operation, QuotaOutcome, Quotas};
 use crate::rpc::convert::etag;
+use crate::store::scope::Scope;
 
 /// The QuotaService implementation.
 pub struct QuotaApi {

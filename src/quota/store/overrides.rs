@@ -5,14 +5,14 @@
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
-use crate::access::context::Scope;
 use crate::common::ids::TenantId;
 use crate::error::Result;
 use crate::quota::quotas::QuotaOverride;
 use crate::quota::store::plans::override_from_model;
+use crate::store::audit::AuditRecord;
 use crate::store::entities::quota_override;
+use crate::store::scope::Scope;
 use crate::store::{Store, classify};
-use crate::tenancy::audit::AuditRecord;
 
 impl Store {
     /// The override of `quota` for `tenant_id`, expired or not.

@@ -4,16 +4,16 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use crate::access::context::Scope;
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
 use crate::quota::plan::Plan;
 use crate::quota::quotas::QuotaOverride;
+use crate::store::audit::AuditRecord;
 use crate::store::entities::{idempotency_key, plan, quota_override};
+use crate::store::idempotency::IdempotencyEntry;
+use crate::store::scope::Scope;
 use crate::store::{Store, classify};
-use crate::tenancy::audit::AuditRecord;
-use crate::tenancy::isolation::IsolationModel;
-use crate::tenancy::store::tenants::IdempotencyEntry;
+use crate::tenancy::IsolationModel;
 
 impl Store {
     /// Inserts a new plan, its idempotency key and its audit record in one

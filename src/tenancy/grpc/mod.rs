@@ -1,4 +1,5 @@
 //! TenantService's handlers.
 
 pub mod archive;
+pub mod convert;
 pub mod service;

@@ -4,11 +4,11 @@
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::access::context::TenantContext;
-use crate::access::convert as api_keys;
-use crate::access::gate::Gate;
-use crate::access::grpc_context::context;
-use crate::access::resolve::ResolveTarget;
+use crate::access::Gate;
+use crate::access::ResolveTarget;
+use crate::access::TenantContext;
+use crate::access::context;
+use crate::access::key_convert as api_keys;
 use crate::common::ids::{
     ApiKeyName, AuditParent, DomainName, TenantId, TenantRef, parse_canonical_uuid,
 };
@@ -18,10 +18,10 @@ use crate::error::Error;
 use crate::pb;
 use crate::pb::resolve_tenant_request::Target;
 use crate::pb::tenant_service_server::TenantService;
-use crate::rpc::convert;
 use crate::rpc::convert::etag;
 use crate::tenancy::audit::AuditScope;
 use crate::tenancy::grpc::archive as tenant_archive;
+use crate::tenancy::grpc::convert;
 use crate::tenancy::tenants::{CreateTenant, ListTenants, Tenants};
 
 /// The TenantService implementation.
@@ -44,7 +44,7 @@ impl TenantApi {
         context: &TenantContext,
         name: &str,
         field: &str,
-    ) -> Result<crate::access::context::TenantScope, Error> {
+    ) -> Result<crate::access::TenantScope, Error> {
         let by = TenantRef::parse_name(name, field)?;
         self.gate.scope_for(context, &by).await
     }

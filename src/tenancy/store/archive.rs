@@ -6,11 +6,11 @@
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::access::context::Scope;
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
+use crate::store::audit::AuditRecord;
+use crate::store::scope::Scope;
 use crate::store::{Store, classify};
-use crate::tenancy::audit::AuditRecord;
 
 /// The control-plane tables an archive carries, parents first, each with
 /// the column naming the tenant.

@@ -3,10 +3,10 @@
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::access::context::Scope;
 use crate::common::ids::TenantId;
 use crate::error::Result;
 use crate::store::entities::audit_event;
+use crate::store::scope::Scope;
 use crate::store::{Store, classify};
 use crate::tenancy::audit::{AuditEvent, AuditQuery};
 

@@ -6,12 +6,12 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use crate::access::context::Scope;
 use crate::common::ids::TenantId;
 use crate::error::Result;
+use crate::store::audit::AuditRecord;
 use crate::store::entities::tenant_domain;
+use crate::store::scope::Scope;
 use crate::store::{Store, classify, insert_audit};
-use crate::tenancy::audit::AuditRecord;
 use crate::tenancy::custom_domain::{CustomDomain, DomainState};
 
 impl Store {

@@ -5,12 +5,12 @@
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use crate::access::context::Scope;
 use crate::common::ids::TenantId;
 use crate::error::Result;
+use crate::store::audit::AuditRecord;
 use crate::store::entities::{idempotency_key, tenant};
+use crate::store::scope::Scope;
 use crate::store::{Store, classify};
-use crate::tenancy::audit::AuditRecord;
 
 /// Every table holding a tenant's rows by `tenant_id`, besides `tenants`
 /// and `audit_events`. A table added later with tenant rows belongs here.

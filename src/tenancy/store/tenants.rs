@@ -9,28 +9,16 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::access::context::Scope;
 use crate::common::ids::{TenantId, TenantRef};
-use crate::config::change::ChangeSubject;
+use crate::config::ChangeSubject;
 use crate::error::{Error, Result};
+use crate::store::audit::AuditRecord;
 use crate::store::entities::{idempotency_key, tenant};
+use crate::store::idempotency::IdempotencyEntry;
+use crate::store::scope::Scope;
 use crate::store::{Store, classify};
-use crate::tenancy::audit::AuditRecord;
 use crate::tenancy::isolation::IsolationModel;
 use crate::tenancy::tenant::{Tenant, TenantQuery, TenantState};
-
-/// A remembered create request: which resource its first call made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyEntry {
-    /// The method, e.g. `CreateTenant`.
-    pub scope: &'static str,
-    /// The caller's request id.
-    pub request_id: Uuid,
-    /// Hash of the request's content.
-    pub fingerprint: String,
-    /// The resource the first call created.
-    pub resource: String,
-}
 
 impl Store {
     /// Inserts a new tenant, its idempotency key and its audit record in one

@@ -10,8 +10,8 @@ use chrono::NaiveDate;
 use tokio::sync::mpsc;
 use tonic::Status;
 
-use crate::access::context::{PlatformScope, TenantContext};
-use crate::access::gate::Gate;
+use crate::access::Gate;
+use crate::access::{PlatformScope, TenantContext};
 use crate::common::ids::TenantRef;
 use crate::common::paging::PageTokens;
 use crate::error::{Error, FieldViolation, Result};

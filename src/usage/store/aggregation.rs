@@ -28,10 +28,10 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Statement,
 };
 
-use crate::access::context::Scope;
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
 use crate::store::entities::usage_rollup;
+use crate::store::scope::Scope;
 use crate::store::{Store, classify};
 use crate::usage::event::ValidEvent;
 use crate::usage::metric::Aggregation;

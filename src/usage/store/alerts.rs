@@ -5,11 +5,11 @@
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{OnConflict, Query};
 
-use crate::access::context::Scope;
 use crate::error::{Error, Result};
+use crate::store::audit::AuditRecord;
 use crate::store::entities::usage_alert;
+use crate::store::scope::Scope;
 use crate::store::{Store, classify, insert_audit};
-use crate::tenancy::audit::AuditRecord;
 use crate::usage::alerts::AllowanceAlert;
 
 impl Store {

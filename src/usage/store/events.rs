@@ -18,15 +18,15 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use crate::access::context::Scope;
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
+use crate::store::audit::AuditRecord;
 use crate::store::entities::{
     idempotency_key, usage_event, usage_metric, usage_rollup, usage_unique_value,
 };
+use crate::store::idempotency::IdempotencyEntry;
+use crate::store::scope::Scope;
 use crate::store::{Store, classify};
-use crate::tenancy::audit::AuditRecord;
-use crate::tenancy::store::tenants::IdempotencyEntry;
 use crate::usage::event::ValidEvent;
 use crate::usage::metric::{Aggregation, Metric};
 use crate::usage::query::DailyRollup;

@@ -4,10 +4,10 @@
 use chrono::NaiveDate;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::access::context::Scope;
 use crate::common::ids::TenantId;
 use crate::error::Result;
 use crate::store::entities::usage_rollup;
+use crate::store::scope::Scope;
 use crate::store::{Store, classify};
 use crate::usage::export::{ExportCursor, ExportQuery, StoredRollup};
 use crate::usage::store::events::{daily_rollup, day_text};

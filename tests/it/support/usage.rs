@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use tenantd::access::context::Scope;
+use tenantd::store::scope::Scope;
 use tenantd::store::{PoolOptions, Store};
 
 /// Waits until aggregation reached past now: every event acknowledged

@@ -13,8 +13,9 @@
 //!   the scope again below the application.
 
 use crate::common::ids::{ApiKeyId, TenantId};
-use crate::tenancy::audit::Origin;
-use crate::tenancy::tenant::TenantState;
+use crate::store::audit::Origin;
+use crate::store::scope::Scope;
+use crate::tenancy::TenantState;
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,15 +166,6 @@ impl PlatformScope {
     pub(crate) fn system() -> Self {
         Self { _sealed: () }
     }
-}
-
-/// The scope a storage transaction runs in, as storage sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scope {
-    /// One tenant's rows (`SET LOCAL tenantd.tenant_id`).
-    Tenant(TenantId),
-    /// Every tenant's rows (`SET LOCAL tenantd.platform = 'on'`).
-    Platform,
 }
 
 impl From<&TenantScope> for Scope {

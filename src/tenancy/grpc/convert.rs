@@ -1,0 +1,277 @@
+//! Conversions of TenantService's messages: tenants, domains, audit events
+//! and resolution answers.
+
+use crate::access::ResolvedBy;
+use crate::common::ids::TenantId;
+use crate::common::validate;
+use crate::error::{Error, FieldViolation, Result};
+use crate::pb;
+use crate::rpc::convert::{into_result, json_object, timestamp};
+use crate::tenancy::audit::AuditEvent;
+use crate::tenancy::custom_domain::{CustomDomain, DomainState};
+use crate::tenancy::isolation::IsolationModel;
+use crate::tenancy::tenant::{DEFAULT_PLAN, NewTenant, Tenant, TenantPatch, TenantState};
+use prost_types::FieldMask;
+use std::collections::BTreeMap;
+
+fn tenant_state(state: TenantState) -> pb::TenantState {
+    match state {
+        TenantState::Provisioning => pb::TenantState::Provisioning,
+        TenantState::Active => pb::TenantState::Active,
+        TenantState::Suspended => pb::TenantState::Suspended,
+        TenantState::Deleted => pb::TenantState::Deleted,
+        TenantState::Failed => pb::TenantState::Failed,
+    }
+}
+
+/// The wire spelling of an isolation model.
+pub(crate) fn isolation_model(model: IsolationModel) -> pb::IsolationModel {
+    match model {
+        IsolationModel::Pool => pb::IsolationModel::Pool,
+        IsolationModel::Schema => pb::IsolationModel::Schema,
+    }
+}
+
+/// The isolation a creator asked for: `None` for UNSPECIFIED (the plan's
+/// default), a violation for a number no model has.
+pub(crate) fn requested_isolation(
+    value: i32,
+    field: &str,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<IsolationModel> {
+    match pb::IsolationModel::try_from(value) {
+        Ok(pb::IsolationModel::Unspecified) => None,
+        Ok(pb::IsolationModel::Pool) => Some(IsolationModel::Pool),
+        Ok(pb::IsolationModel::Schema) => Some(IsolationModel::Schema),
+        Err(_) => {
+            violations.push(FieldViolation::new(
+                field,
+                format!("{value} is not an isolation model; use POOL or SCHEMA"),
+            ));
+            None
+        }
+    }
+}
+
+impl From<&Tenant> for pb::Tenant {
+    fn from(tenant: &Tenant) -> Self {
+        Self {
+            name: tenant.id.resource_name(),
+            id: tenant.id.to_string(),
+            slug: tenant.slug.clone(),
+            display_name: tenant.display_name.clone(),
+            state: tenant_state(tenant.state).into(),
+            state_reason: tenant.state_reason.clone(),
+            plan: tenant.plan.clone(),
+            labels: tenant.labels.clone().into_iter().collect(),
+            create_time: Some(timestamp(tenant.create_time)),
+            update_time: Some(timestamp(tenant.update_time)),
+            delete_time: tenant.delete_time.map(timestamp),
+            purge_time: tenant.purge_time.map(timestamp),
+            etag: tenant.etag(),
+            isolation: isolation_model(tenant.isolation).into(),
+            template_version: tenant.template_version,
+        }
+    }
+}
+
+fn sorted_labels(labels: &std::collections::HashMap<String, String>) -> BTreeMap<String, String> {
+    labels
+        .iter()
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect()
+}
+
+/// Validates a CreateTenant request's tenant and chosen id.
+pub fn new_tenant(request: &pb::CreateTenantRequest) -> Result<NewTenant> {
+    let Some(tenant) = &request.tenant else {
+        return Err(Error::invalid_field("tenant", "is required"));
+    };
+    let mut violations = Vec::new();
+    validate::slug(&tenant.slug, "tenant.slug", &mut violations);
+    validate::display_name(&tenant.display_name, "tenant.display_name", &mut violations);
+    let plan = if tenant.plan.is_empty() {
+        DEFAULT_PLAN.to_owned()
+    } else {
+        tenant.plan.clone()
+    };
+    validate::plan(&plan, "tenant.plan", &mut violations);
+    let labels = sorted_labels(&tenant.labels);
+    validate::labels(&labels, "tenant.labels", &mut violations);
+    let isolation = requested_isolation(tenant.isolation, "tenant.isolation", &mut violations);
+    let id = if request.tenant_id.is_empty() {
+        None
+    } else {
+        match TenantId::parse(&request.tenant_id, "tenant_id") {
+            Ok(id) => Some(id),
+            Err(Error::InvalidArgument(found)) => {
+                violations.extend(found);
+                None
+            }
+            Err(other) => return Err(other),
+        }
+    };
+    let display_name = if tenant.display_name.is_empty() {
+        tenant.slug.clone()
+    } else {
+        tenant.display_name.clone()
+    };
+    into_result(
+        NewTenant {
+            id,
+            slug: tenant.slug.clone(),
+            display_name,
+            plan,
+            labels,
+            isolation,
+        },
+        violations,
+    )
+}
+
+const MUTABLE_TENANT_FIELDS: [&str; 4] = ["display_name", "slug", "plan", "labels"];
+
+const OUTPUT_ONLY_TENANT_FIELDS: [&str; 10] = [
+    "name",
+    "id",
+    "state",
+    "state_reason",
+    "create_time",
+    "update_time",
+    "delete_time",
+    "purge_time",
+    "etag",
+    "template_version",
+];
+
+/// Validates an UpdateTenant request into a patch. Without a mask, every
+/// mutable field with a non-empty value is updated (AIP-134).
+pub fn tenant_patch(tenant: &pb::Tenant, mask: Option<&FieldMask>) -> Result<TenantPatch> {
+    let mut violations = Vec::new();
+    let paths: Vec<String> = match mask {
+        Some(mask) if mask.paths.iter().any(|path| path == "*") => {
+            if mask.paths.len() > 1 {
+                violations.push(FieldViolation::new(
+                    "update_mask",
+                    "`*` must be the only path",
+                ));
+            }
+            MUTABLE_TENANT_FIELDS
+                .iter()
+                .map(|field| (*field).to_owned())
+                .collect()
+        }
+        Some(mask) if !mask.paths.is_empty() => mask.paths.clone(),
+        _ => {
+            let populated = [
+                !tenant.display_name.is_empty(),
+                !tenant.slug.is_empty(),
+                !tenant.plan.is_empty(),
+                !tenant.labels.is_empty(),
+            ];
+            MUTABLE_TENANT_FIELDS
+                .iter()
+                .zip(populated)
+                .filter(|(_, populated)| *populated)
+                .map(|(field, _)| (*field).to_owned())
+                .collect()
+        }
+    };
+    if paths.is_empty() {
+        violations.push(FieldViolation::new(
+            "update_mask",
+            "names no field to update",
+        ));
+    }
+    let mut patch = TenantPatch::default();
+    for path in &paths {
+        match path.as_str() {
+            "display_name" => {
+                validate::display_name(&tenant.display_name, "tenant.display_name", &mut violations);
+                patch.display_name = Some(tenant.display_name.clone());
+            }
+            "slug" => {
+                validate::slug(&tenant.slug, "tenant.slug", &mut violations);
+                patch.slug = Some(tenant.slug.clone());
+            }
+            "plan" => {
+                validate::plan(&tenant.plan, "tenant.plan", &mut violations);
+                patch.plan = Some(tenant.plan.clone());
+            }
+            "labels" => {
+                let labels = sorted_labels(&tenant.labels);
+                validate::labels(&labels, "tenant.labels", &mut violations);
+                patch.labels = Some(labels);
+            }
+            "isolation" => violations.push(FieldViolation::new(
+                "update_mask",
+                "\"isolation\" is fixed when the tenant is created and cannot be updated",
+            )),
+            other if OUTPUT_ONLY_TENANT_FIELDS.contains(&other) => violations.push(FieldViolation::new(
+                "update_mask",
+                format!("{other:?} is output only and cannot be updated"),
+            )),
+            other => violations.push(FieldViolation::new(
+                "update_mask",
+                format!("{other:?} is not a field of Tenant; mutable fields: display_name, slug, plan, labels"),
+            )),
+        }
+    }
+    into_result(patch, violations)
+}
+
+impl From<&CustomDomain> for pb::Domain {
+    fn from(domain: &CustomDomain) -> Self {
+        Self {
+            name: domain.resource_name(),
+            hostname: domain.hostname.clone(),
+            state: match domain.state {
+                DomainState::Pending => pb::DomainState::Pending,
+                DomainState::Verified => pb::DomainState::Verified,
+            }
+            .into(),
+            verification_record_name: domain.challenge_record_name(),
+            verification_record_value: domain.challenge_record_value(),
+            create_time: Some(timestamp(domain.create_time)),
+            verify_time: domain.verify_time.map(timestamp),
+            expire_time: domain.expire_time.map(timestamp),
+        }
+    }
+}
+
+impl From<AuditEvent> for pb::AuditEvent {
+    fn from(event: AuditEvent) -> Self {
+        Self {
+            name: event.resource_name(),
+            create_time: Some(timestamp(event.create_time)),
+            actor: event.actor,
+            action: event.action,
+            resource: event.resource,
+            request_id: event.request_id,
+            before: event.before.and_then(json_object),
+            after: event.after.and_then(json_object),
+        }
+    }
+}
+
+/// The proto spelling of how a tenant was resolved.
+pub fn resolved_by(by: ResolvedBy) -> pb::ResolvedBy {
+    match by {
+        ResolvedBy::CustomDomain => pb::ResolvedBy::CustomDomain,
+        ResolvedBy::Subdomain => pb::ResolvedBy::Subdomain,
+        ResolvedBy::TenantId => pb::ResolvedBy::TenantId,
+        ResolvedBy::Slug => pb::ResolvedBy::Slug,
+    }
+}
+
+/// The response of ResolveTenant.
+pub fn resolve_response(tenant: &Tenant, by: ResolvedBy) -> pb::ResolveTenantResponse {
+    pb::ResolveTenantResponse {
+        tenant: tenant.id.resource_name(),
+        tenant_id: tenant.id.to_string(),
+        slug: tenant.slug.clone(),
+        plan: tenant.plan.clone(),
+        state: tenant_state(tenant.state).into(),
+        resolved_by: resolved_by(by).into(),
+    }
+}
