@@ -214,6 +214,37 @@ fn describe_violations(violations: &[FieldViolation]) -> String {
 }
 
 impl Error {
+    /// ABORTED `ETAG_MISMATCH`: `name` changed since the caller read
+    /// `etag`.
+    pub fn stale(name: &str, etag: &str) -> Self {
+        Error::Aborted {
+            reason: "ETAG_MISMATCH",
+            message: format!("{name} has changed since etag {etag:?} was read; read it again"),
+        }
+    }
+
+    /// ABORTED `ETAG_MISMATCH`: `name` changed between this update's read
+    /// and its write.
+    pub fn changed_meanwhile(name: &str) -> Self {
+        Error::Aborted {
+            reason: "ETAG_MISMATCH",
+            message: format!("{name} changed during the update; read it again"),
+        }
+    }
+
+    /// Refuses with [`Self::stale`] when the caller pinned an `expected`
+    /// etag that is not `current`; `name` names the resource.
+    pub fn check_etag(
+        expected: Option<&str>,
+        current: &str,
+        name: impl FnOnce() -> String,
+    ) -> Result<()> {
+        match expected {
+            Some(etag) if etag != current => Err(Error::stale(&name(), etag)),
+            _ => Ok(()),
+        }
+    }
+
     /// An INVALID_ARGUMENT error about one field.
     pub fn invalid_field(field: impl Into<String>, description: impl Into<String>) -> Self {
         Error::InvalidArgument(vec![FieldViolation::new(field, description)])

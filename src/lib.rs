@@ -8,29 +8,45 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: flags and `TENANTD_*` variables, validated once into [`config::Config`].
-//! - [`telemetry`]: `tracing` output and OpenTelemetry export.
-//! - [`server`]: `run(config, listener, shutdown)`; every tower layer is assembled there.
+//! One room per service, on a foundation that imports none of them; the
+//! architecture test (`tests/architecture.rs`) reads `src/` and fails on an
+//! import circle or on an import against these arrows:
+//!
+//! ```text
+//! main.rs → cli → server → services → foundation
+//!             ↘ settings ↗      (a service uses another only through its mod.rs)
+//! ```
+//!
+//! The services, each with its rules and values, its SQL and its handlers:
+//! - [`access`]: callers, tokens, API keys, tenant resolution, the method × caller table and the
+//!   gate every call passes.
+//! - [`tenancy`]: tenants and their lifecycle, custom domains, audit reads, SCHEMA tenants'
+//!   provisioning, tenant archives.
+//! - [`config`]: each tenant's configuration as layers, its schema, versions and the watch.
+//! - [`flags`]: feature flags, their overrides and evaluation.
+//! - [`quota`]: plans, quotas, the limiter's counters (Redis or in-process), Envoy's rate limit
+//!   service.
+//! - [`usage`]: metrics, usage ingestion, rollups, queries, alerts and exports.
+//!
+//! The foundation:
+//! - [`store`]: connections, [`store::scope::Scope`] and scoped transactions, the audit write,
+//!   idempotency, job locks, the change feed and the sea-orm entities.
+//! - [`rpc`]: the request codec (which refuses undecodable bytes and unstorable text) and the
+//!   proto conversions every service shares.
+//! - [`common`]: typed ids, validation, filters, page tokens and the cache map each owner keeps.
 //! - [`error`]: the crate's one error enum and its one mapping to `tonic::Status`.
-//! - [`middleware`]: tower layers; the tenant context layer authenticates and resolves every call
-//!   and holds it to its tenant's bulkhead.
-//! - [`grpc`]: one file per proto service plus proto ⇄ domain conversions; handlers are thin;
-//!   requests are decoded by tenantd's codec, which refuses undecodable bytes and unstorable text.
-//! - [`domain`]: typed ids, validation and business rules; no tonic, no SQL.
-//! - [`storage`]: sea-orm entities and the only code that speaks SQL.
-//! - [`jobs`]: background work one replica at a time does (usage aggregation, provisioning
-//!   reconciliation, purge), and the operator commands built on it (template rollout,
-//!   reaggregation, tenant archive files).
-//! - [`provisioning`]: SCHEMA tenants' schemas, roles, tenant template and the schema data of
-//!   tenant archives (PostgreSQL only).
-//! - [`limiter`]: quota counters behind one trait, Redis or in-process.
-//! - [`changefeed`]: change notifications across replicas (PostgreSQL `LISTEN/NOTIFY`, or in-process).
-//! - [`dns`]: the resolver that verifies custom domains.
 //! - [`pb`]: code generated from `proto/tenantd/v1`; [`envoy`]: Envoy's rate limit service.
 //!
-//! Calls flow `grpc → domain → storage`: a handler converts the request
-//! (validation happens in the conversion), calls the domain, and converts the
-//! answer back.
+//! On top:
+//! - [`settings`]: flags and `TENANTD_*` variables, validated once into [`settings::Config`].
+//! - [`server`]: the composition root, `run(config, listener, shutdown)`: every tower layer
+//!   (the tenant context layer and its bulkhead among them) and the background jobs.
+//! - [`cli`]: every command `tenantd` runs, `serve` and the operator commands.
+//! - [`telemetry`]: `tracing` output and OpenTelemetry export.
+//! - [`fuzzing`]: the fuzz targets' entry points.
+//!
+//! The names follow what each room answers for; `settings` is not `config`
+//! because `config` is ConfigService's room.
 
 pub mod access;
 pub mod cli;

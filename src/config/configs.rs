@@ -115,13 +115,7 @@ fn tenant_chain(tenant_id: crate::common::ids::TenantId, plan: String) -> Vec<La
 }
 
 fn stale(layer: &LayerRef, etag: &str) -> Error {
-    Error::Aborted {
-        reason: "ETAG_MISMATCH",
-        message: format!(
-            "{} has changed since etag {etag:?} was read; read it again",
-            layer.resource_name()
-        ),
-    }
+    Error::stale(&layer.resource_name(), etag)
 }
 
 fn version_not_found(layer: &LayerRef, version: i64) -> Error {

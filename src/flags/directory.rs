@@ -85,10 +85,7 @@ pub(crate) fn flag_not_found(key: &str) -> Error {
 }
 
 pub(crate) fn changed_meanwhile(name: &str) -> Error {
-    Error::Aborted {
-        reason: "ETAG_MISMATCH",
-        message: format!("{name} changed during the update; read it again"),
-    }
+    Error::changed_meanwhile(name)
 }
 
 /// A JSON snapshot of a flag for the audit log.

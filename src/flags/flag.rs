@@ -259,10 +259,7 @@ fn etag_of(name: &str, revision: i64, create_time: DateTime<Utc>) -> String {
 }
 
 fn stale(name: &str, etag: &str) -> Error {
-    Error::Aborted {
-        reason: "ETAG_MISMATCH",
-        message: format!("{name} has changed since etag {etag:?} was read; read it again"),
-    }
+    Error::stale(name, etag)
 }
 
 impl Flag {

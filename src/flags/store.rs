@@ -14,8 +14,9 @@ use crate::config::{ChangeSubject, FlagScope};
 use crate::error::{Error, Result};
 use crate::flags::flag::{Flag, FlagOverride, FlagSpec, FlagType, OverrideOwner, OverrideSpec};
 use crate::store::audit::AuditRecord;
-use crate::store::entities::{flag, idempotency_key, plan_flag_override, tenant_flag_override};
+use crate::store::entities::{flag, plan_flag_override, tenant_flag_override};
 use crate::store::idempotency::IdempotencyEntry;
+use crate::store::idempotency::insert_idempotency;
 use crate::store::scope::Scope;
 use crate::store::{Store, classify};
 
@@ -50,18 +51,7 @@ impl Store {
         audit: AuditRecord,
     ) -> Result<()> {
         let txn = self.begin_in(scope).await?;
-        if let Some(entry) = idempotency {
-            idempotency_key::ActiveModel {
-                scope: Set(entry.scope.to_owned()),
-                request_id: Set(entry.request_id),
-                fingerprint: Set(entry.fingerprint.clone()),
-                resource: Set(entry.resource.clone()),
-                create_time: Set(new.create_time),
-            }
-            .insert(&txn)
-            .await
-            .map_err(classify)?;
-        }
+        insert_idempotency(&txn, idempotency, new.create_time).await?;
         flag_model(new)?.insert(&txn).await.map_err(classify)?;
         self.record_flag_change(&txn, &new.key, FlagScope::Fleet)
             .await?;

@@ -60,10 +60,7 @@ impl QuotaOverride {
 }
 
 fn stale(name: &str, etag: &str) -> Error {
-    Error::Aborted {
-        reason: "ETAG_MISMATCH",
-        message: format!("{name} has changed since etag {etag:?} was read; read it again"),
-    }
+    Error::stale(name, etag)
 }
 
 fn below_usage(name: &str, limit: i64, used: i64) -> Error {

@@ -201,16 +201,7 @@ impl Plan {
 
     /// Refuses with ABORTED when `expected` is given and stale.
     pub fn check_etag(&self, expected: Option<&str>) -> Result<()> {
-        match expected {
-            Some(etag) if etag != self.etag() => Err(Error::Aborted {
-                reason: "ETAG_MISMATCH",
-                message: format!(
-                    "{} has changed since etag {etag:?} was read; read it again",
-                    self.resource_name()
-                ),
-            }),
-            _ => Ok(()),
-        }
+        Error::check_etag(expected, &self.etag(), || self.resource_name())
     }
 
     /// The definition of quota `key`, if the plan has one.

@@ -2,7 +2,12 @@
 //! seen before: one rule, shared by tenants, plans, metrics and flags.
 
 use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
 use uuid::Uuid;
+
+use crate::store::classify;
+use crate::store::entities::idempotency_key;
 
 /// Refuses a retry whose content differs from the first request's.
 pub fn check_same_request(entry: &IdempotencyEntry, fingerprint: &str) -> Result<()> {
@@ -35,4 +40,28 @@ pub struct IdempotencyEntry {
     pub fingerprint: String,
     /// The resource the first call created.
     pub resource: String,
+}
+
+/// Remembers `entry`, if there is one, in the transaction of the create it
+/// belongs to: a second create with the same request id then hits the
+/// unique index (`REQUEST_ID_IN_USE`) instead of creating twice.
+pub async fn insert_idempotency(
+    txn: &impl ConnectionTrait,
+    entry: Option<&IdempotencyEntry>,
+    create_time: DateTime<Utc>,
+) -> Result<()> {
+    let Some(entry) = entry else {
+        return Ok(());
+    };
+    idempotency_key::ActiveModel {
+        scope: Set(entry.scope.to_owned()),
+        request_id: Set(entry.request_id),
+        fingerprint: Set(entry.fingerprint.clone()),
+        resource: Set(entry.resource.clone()),
+        create_time: Set(create_time),
+    }
+    .insert(txn)
+    .await
+    .map_err(classify)?;
+    Ok(())
 }

@@ -201,16 +201,9 @@ impl Tenant {
     /// Refuses with ABORTED when `expected` is given and is not the current
     /// etag.
     pub fn check_etag(&self, expected: Option<&str>) -> Result<()> {
-        match expected {
-            Some(etag) if etag != self.etag() => Err(Error::Aborted {
-                reason: "ETAG_MISMATCH",
-                message: format!(
-                    "tenant {} has changed since etag {etag:?} was read; read it again",
-                    self.id.resource_name()
-                ),
-            }),
-            _ => Ok(()),
-        }
+        Error::check_etag(expected, &self.etag(), || {
+            format!("tenant {}", self.id.resource_name())
+        })
     }
 
     fn changed(&self, now: DateTime<Utc>) -> Self {

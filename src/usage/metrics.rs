@@ -203,13 +203,7 @@ impl Metrics {
             .replace_metric(platform.into(), current.revision, &next, record)
             .await?;
         if !replaced {
-            return Err(Error::Aborted {
-                reason: "ETAG_MISMATCH",
-                message: format!(
-                    "{} changed during the update; read it again",
-                    next.resource_name()
-                ),
-            });
+            return Err(Error::changed_meanwhile(&next.resource_name()));
         }
         Ok(next)
     }

@@ -5,8 +5,8 @@
 //! The feature-flag methods delegate to [`crate::flags::grpc::service`]; WatchConfig
 //! streams from the replica's [`ConfigWatch`].
 
+use tonic::Request;
 use tonic::codegen::BoxStream;
-use tonic::{Request, Response, Status};
 
 use crate::access::Gate;
 use crate::access::TenantContext;
@@ -24,6 +24,7 @@ use crate::flags::FlagApi;
 use crate::pb;
 use crate::pb::config_service_server::ConfigService;
 use crate::rpc::convert::etag;
+use crate::rpc::{Reply, answer};
 
 /// The ConfigService implementation.
 pub struct ConfigApi {
@@ -87,12 +88,6 @@ impl ConfigApi {
     }
 }
 
-type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T>(result: Result<T, Error>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
-}
-
 /// Decodes the request's tenant context and body, then runs `call`.
 async fn with_context<T, R, F>(
     request: Request<T>,
@@ -102,7 +97,7 @@ where
     F: std::future::Future<Output = Result<R, Error>>,
 {
     let context = context(&request)?;
-    reply(call(context, request.into_inner()).await)
+    answer(call(context, request.into_inner()).await)
 }
 
 #[tonic::async_trait]
@@ -118,14 +113,14 @@ impl ConfigService for ConfigApi {
             Ok(config(&layered, layer_only))
         }
         .await;
-        reply(result)
+        answer(result)
     }
 
     async fn update_config(&self, request: Request<pb::UpdateConfigRequest>) -> Reply<pb::Config> {
         let context = context(&request)?;
         let request = request.into_inner();
         let Some(given) = &request.config else {
-            return reply(Err(Error::invalid_field("config", "is required")));
+            return answer(Err(Error::invalid_field("config", "is required")));
         };
         let update =
             layer_change(given.values.as_ref(), request.update_mask.as_ref()).map(|change| {
@@ -137,7 +132,7 @@ impl ConfigService for ConfigApi {
                     action: "UpdateConfig",
                 }
             });
-        reply(
+        answer(
             self.change(&context, &given.name, "config.name", update)
                 .await,
         )
@@ -163,7 +158,7 @@ impl ConfigService for ConfigApi {
             })
         }
         .await;
-        reply(result)
+        answer(result)
     }
 
     async fn get_config_version(
@@ -179,7 +174,7 @@ impl ConfigService for ConfigApi {
             Ok(config_version(&version))
         }
         .await;
-        reply(result)
+        answer(result)
     }
 
     async fn rollback_config(
@@ -202,7 +197,7 @@ impl ConfigService for ConfigApi {
                 action: "RollbackConfig",
             })
         };
-        reply(self.change(&context, &request.name, "name", update).await)
+        answer(self.change(&context, &request.name, "name", update).await)
     }
 
     async fn get_branding(&self, request: Request<pb::GetBrandingRequest>) -> Reply<pb::Branding> {
@@ -215,7 +210,7 @@ impl ConfigService for ConfigApi {
             Ok(config_convert::branding(&layered))
         }
         .await;
-        reply(result)
+        answer(result)
     }
 
     async fn update_branding(
@@ -245,7 +240,7 @@ impl ConfigService for ConfigApi {
             Ok(config_convert::branding(&changed))
         }
         .await;
-        reply(result)
+        answer(result)
     }
 
     async fn create_flag(&self, request: Request<pb::CreateFlagRequest>) -> Reply<pb::Flag> {
@@ -256,14 +251,14 @@ impl ConfigService for ConfigApi {
     }
 
     async fn get_flag(&self, request: Request<pb::GetFlagRequest>) -> Reply<pb::Flag> {
-        reply(self.flags.get_flag(request.get_ref()).await)
+        answer(self.flags.get_flag(request.get_ref()).await)
     }
 
     async fn list_flags(
         &self,
         request: Request<pb::ListFlagsRequest>,
     ) -> Reply<pb::ListFlagsResponse> {
-        reply(self.flags.list_flags(request.get_ref()).await)
+        answer(self.flags.list_flags(request.get_ref()).await)
     }
 
     async fn update_flag(&self, request: Request<pb::UpdateFlagRequest>) -> Reply<pb::Flag> {
@@ -343,6 +338,6 @@ impl ConfigService for ConfigApi {
             Ok(config_watch::answers(self.watch.watch(scope, watch)))
         }
         .await;
-        reply(result)
+        answer(result)
     }
 }

@@ -1,7 +1,7 @@
 //! QuotaService: decode, call the plan catalogue, the quota checks or the
 //! overrides, encode.
 
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use crate::access::Gate;
 use crate::access::context;
@@ -19,6 +19,7 @@ use crate::quota::plan::parse_plan_name;
 use crate::quota::plans::Plans;
 use crate::quota::quotas::{Operation, QuotaOutcome, Quotas};
 use crate::rpc::convert::etag;
+use crate::rpc::{Reply, reply};
 use crate::store::scope::Scope;
 
 /// The QuotaService implementation.
@@ -59,14 +60,6 @@ impl QuotaApi {
         let scope = self.scope(context, parent).await?;
         self.quotas.apply(&scope, operation, call).await
     }
-}
-
-type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T, U>(result: Result<T, Error>, encode: impl FnOnce(T) -> U) -> Reply<U> {
-    result
-        .map(|value| Response::new(encode(value)))
-        .map_err(Status::from)
 }
 
 /// Whether any answer came from the local fallback.

@@ -9,8 +9,9 @@ use crate::error::{Error, Result};
 use crate::quota::plan::Plan;
 use crate::quota::quotas::QuotaOverride;
 use crate::store::audit::AuditRecord;
-use crate::store::entities::{idempotency_key, plan, quota_override};
+use crate::store::entities::{plan, quota_override};
 use crate::store::idempotency::IdempotencyEntry;
+use crate::store::idempotency::insert_idempotency;
 use crate::store::scope::Scope;
 use crate::store::{Store, classify};
 use crate::tenancy::IsolationModel;
@@ -26,18 +27,7 @@ impl Store {
         audit: AuditRecord,
     ) -> Result<()> {
         let txn = self.begin_in(scope).await?;
-        if let Some(entry) = idempotency {
-            idempotency_key::ActiveModel {
-                scope: Set(entry.scope.to_owned()),
-                request_id: Set(entry.request_id),
-                fingerprint: Set(entry.fingerprint.clone()),
-                resource: Set(entry.resource.clone()),
-                create_time: Set(new.create_time),
-            }
-            .insert(&txn)
-            .await
-            .map_err(classify)?;
-        }
+        insert_idempotency(&txn, idempotency, new.create_time).await?;
         to_active_model(new)?.insert(&txn).await.map_err(classify)?;
         self.commit_with_audit(txn, audit).await
     }

@@ -2,7 +2,7 @@
 //! beyond picking the right conversion.
 
 use tonic::codegen::BoxStream;
-use tonic::{Request, Response, Status, Streaming};
+use tonic::{Request, Response, Streaming};
 
 use crate::access::Gate;
 use crate::access::ResolveTarget;
@@ -19,6 +19,7 @@ use crate::pb;
 use crate::pb::resolve_tenant_request::Target;
 use crate::pb::tenant_service_server::TenantService;
 use crate::rpc::convert::etag;
+use crate::rpc::{Reply, reply};
 use crate::tenancy::audit::AuditScope;
 use crate::tenancy::grpc::archive as tenant_archive;
 use crate::tenancy::grpc::convert;
@@ -48,14 +49,6 @@ impl TenantApi {
         let by = TenantRef::parse_name(name, field)?;
         self.gate.scope_for(context, &by).await
     }
-}
-
-type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T, U>(result: Result<T, Error>, encode: impl FnOnce(T) -> U) -> Reply<U> {
-    result
-        .map(|value| Response::new(encode(value)))
-        .map_err(Status::from)
 }
 
 /// Validates the `reason` of a state change.

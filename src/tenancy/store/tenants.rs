@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::store::audit::AuditRecord;
 use crate::store::entities::{idempotency_key, tenant};
 use crate::store::idempotency::IdempotencyEntry;
+use crate::store::idempotency::insert_idempotency;
 use crate::store::scope::Scope;
 use crate::store::{Store, classify};
 use crate::tenancy::isolation::IsolationModel;
@@ -31,18 +32,7 @@ impl Store {
         audit: AuditRecord,
     ) -> Result<()> {
         let txn = self.begin_in(scope).await?;
-        if let Some(entry) = idempotency {
-            idempotency_key::ActiveModel {
-                scope: Set(entry.scope.to_owned()),
-                request_id: Set(entry.request_id),
-                fingerprint: Set(entry.fingerprint.clone()),
-                resource: Set(entry.resource.clone()),
-                create_time: Set(tenant.create_time),
-            }
-            .insert(&txn)
-            .await
-            .map_err(classify)?;
-        }
+        insert_idempotency(&txn, idempotency, tenant.create_time).await?;
         to_active_model(tenant)?
             .insert(&txn)
             .await

@@ -24,6 +24,7 @@ use crate::pb;
 use crate::pb::usage_service_server::UsageService;
 use crate::quota::Quotas;
 use crate::rpc::convert::etag;
+use crate::rpc::{Reply, reply};
 use crate::usage::export::Exports;
 use crate::usage::grpc::billing as usage_billing;
 use crate::usage::grpc::convert as usage_convert;
@@ -67,14 +68,6 @@ impl UsageApi {
             gate,
         }
     }
-}
-
-type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T, U>(result: Result<T, Error>, encode: impl FnOnce(T) -> U) -> Reply<U> {
-    result
-        .map(|value| Response::new(encode(value)))
-        .map_err(Status::from)
 }
 
 /// Checks a batch's bounds and records it.

@@ -21,10 +21,9 @@ use serde::Serialize;
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
 use crate::store::audit::AuditRecord;
-use crate::store::entities::{
-    idempotency_key, usage_event, usage_metric, usage_rollup, usage_unique_value,
-};
+use crate::store::entities::{usage_event, usage_metric, usage_rollup, usage_unique_value};
 use crate::store::idempotency::IdempotencyEntry;
+use crate::store::idempotency::insert_idempotency;
 use crate::store::scope::Scope;
 use crate::store::{Store, classify};
 use crate::usage::event::ValidEvent;
@@ -51,18 +50,7 @@ impl Store {
         audit: AuditRecord,
     ) -> Result<()> {
         let txn = self.begin_in(scope).await?;
-        if let Some(entry) = idempotency {
-            idempotency_key::ActiveModel {
-                scope: Set(entry.scope.to_owned()),
-                request_id: Set(entry.request_id),
-                fingerprint: Set(entry.fingerprint.clone()),
-                resource: Set(entry.resource.clone()),
-                create_time: Set(new.create_time),
-            }
-            .insert(&txn)
-            .await
-            .map_err(classify)?;
-        }
+        insert_idempotency(&txn, idempotency, new.create_time).await?;
         metric_model(new).insert(&txn).await.map_err(classify)?;
         self.commit_with_audit(txn, audit).await
     }
