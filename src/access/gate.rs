@@ -23,6 +23,7 @@
 use std::sync::Arc;
 
 use crate::access::api_key::{ApiKey, ApiKeyState, KEY_MARKER, hash_secret};
+use crate::access::cache::GateCache;
 use crate::access::caller::{Caller, PlatformScope, ResolvedTenant, TenantContext, TenantScope};
 use crate::access::key_uses::KeyUses;
 use crate::access::methods as access;
@@ -30,7 +31,6 @@ use crate::access::methods::{MethodAccess, Target};
 use crate::access::named_tokens::NamedToken;
 use crate::access::resolve::{ResolveTarget, ResolvedBy, not_found};
 use crate::access::tokens::{Token, constant_time_eq, match_token};
-use crate::common::cache::Answers;
 use crate::common::ids::{TenantId, TenantRef};
 use crate::error::{Error, Result};
 use crate::store::changefeed::Change;
@@ -466,32 +466,5 @@ fn check_usable(tenant: &Tenant) -> Result<()> {
                 tenant.id.resource_name()
             ),
         )),
-    }
-}
-
-/// The gate's cached answers, each dropped on a change to its tenant.
-#[derive(Debug)]
-struct GateCache {
-    /// API keys by prefix.
-    keys: Answers<String, ApiKey>,
-    /// Tenants by id.
-    tenants: Answers<TenantId, Tenant>,
-    /// Which tenant a target names.
-    targets: Answers<ResolveTarget, (TenantId, ResolvedBy)>,
-}
-
-impl GateCache {
-    fn new(ttl: std::time::Duration) -> Self {
-        Self {
-            keys: Answers::new(ttl, |key| Some(key.tenant_id)),
-            tenants: Answers::new(ttl, |tenant| Some(tenant.id)),
-            targets: Answers::new(ttl, |(id, _)| Some(*id)),
-        }
-    }
-
-    fn invalidate(&self, change: Change) {
-        self.keys.invalidate(change);
-        self.tenants.invalidate(change);
-        self.targets.invalidate(change);
     }
 }

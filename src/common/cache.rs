@@ -9,17 +9,21 @@
 //! back after the change dropped it: every invalidation bumps a
 //! generation, and answers read under an older generation are not stored.
 
-use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::RwLock;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::common::ids::TenantId;
 use crate::store::changefeed::Change;
 
-/// Entries one map may hold; past it the map starts over, so a flood of
-/// made-up keys or hosts cannot grow memory without bound.
-const MAX_ENTRIES: usize = 100_000;
+/// Entries one map holds at most. Past it, moka's TinyLFU admission keeps
+/// the answers asked for often and turns away one-off keys, so a flood of
+/// made-up keys or hosts neither grows memory nor evicts real tenants.
+const MAX_ENTRIES: u64 = 100_000;
+
+/// The longest a TTL is taken to be (moka refuses some that are longer).
+const LONGEST_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// One cached answer.
 #[derive(Debug, Clone)]
@@ -34,103 +38,112 @@ struct Entry<T> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Generation(u64);
 
-/// What the lock guards: the answers and the generation they belong to.
-#[derive(Debug)]
-struct Map<K, T> {
-    /// Bumped by every invalidation.
-    generation: u64,
-    /// The answers.
-    entries: HashMap<K, Entry<T>>,
-}
-
 /// A map of cached answers, each belonging to at most one tenant.
-#[derive(Debug)]
 pub struct Answers<K, T> {
     /// How long an answer is trusted without a change notification.
     ttl: Duration,
     /// The tenant an answer belongs to; `None` for fleet-wide answers,
     /// which a tenant's change leaves be.
     owner: fn(&T) -> Option<TenantId>,
-    /// The answers, behind one lock.
-    map: RwLock<Map<K, T>>,
+    /// Bumped by every invalidation.
+    generation: AtomicU64,
+    /// Held by a put across its generation check and its insert, and by an
+    /// invalidation across its bump and its removals, so a stale answer
+    /// can never land after the change that dropped it. Reads do not take it.
+    writing: Mutex<()>,
+    /// The answers, bounded.
+    entries: moka::sync::Cache<K, Entry<T>>,
 }
 
-impl<K: Eq + Hash, T: Clone> Answers<K, T> {
+impl<K, T> std::fmt::Debug for Answers<K, T> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Answers")
+            .field("ttl", &self.ttl)
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, T> Answers<K, T>
+where
+    K: Eq + Hash + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+{
     /// An empty map whose answers live at most `ttl`, each belonging to
     /// the tenant `owner` names.
     pub fn new(ttl: Duration, owner: fn(&T) -> Option<TenantId>) -> Self {
+        Self::with_capacity(ttl, owner, MAX_ENTRIES)
+    }
+
+    fn with_capacity(ttl: Duration, owner: fn(&T) -> Option<TenantId>, capacity: u64) -> Self {
+        let ttl = ttl.min(LONGEST_TTL);
         Self {
             ttl,
             owner,
-            map: RwLock::new(Map {
-                generation: 0,
-                entries: HashMap::new(),
-            }),
+            generation: AtomicU64::new(0),
+            writing: Mutex::new(()),
+            entries: moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .build(),
         }
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Map<K, T>> {
-        // A panic while holding the lock cannot leave the map half-written
-        // (each change is one HashMap call), so a poisoned lock is usable.
-        self.map
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Map<K, T>> {
-        self.map
-            .write()
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        // The lock guards no data of its own, so a poisoned one is usable.
+        self.writing
+            .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Call before reading what will be stored with [`Self::put`].
     pub fn generation(&self) -> Generation {
-        Generation(self.read().generation)
+        Generation(self.generation.load(Ordering::Acquire))
     }
 
     /// The answer for `key`: `None` on a miss, `Some(None)` if known absent.
     pub fn get(&self, key: &K) -> Option<Option<T>> {
-        self.read()
-            .entries
+        self.entries
             .get(key)
             .filter(|entry| entry.read_at.elapsed() < self.ttl)
-            .map(|entry| entry.value.clone())
+            .map(|entry| entry.value)
     }
 
     /// Remembers the answer for `key`, read since `since`; nothing when a
     /// change came in between.
     pub fn put(&self, key: K, value: Option<T>, since: Generation) {
-        let mut map = self.write();
-        if map.generation != since.0 {
+        let _writing = self.lock();
+        if self.generation() != since {
             return;
-        }
-        if map.entries.len() >= MAX_ENTRIES {
-            map.entries.clear();
         }
         let entry = Entry {
             value,
             read_at: Instant::now(),
         };
-        map.entries.insert(key, entry);
+        self.entries.insert(key, entry);
     }
 
     /// Drops what `change` may have made wrong: a tenant's change drops its
     /// answers and every "there is none" (a change may have made something
     /// exist); a platform-wide change drops everything.
     pub fn invalidate(&self, change: Change) {
-        let mut map = self.write();
-        map.generation += 1;
+        let _writing = self.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
         match change {
             Change::Tenant(tenant_id) => {
                 let owner = self.owner;
-                map.entries.retain(|_, entry| {
-                    entry
+                for (key, entry) in self.entries.iter() {
+                    let belongs = entry
                         .value
                         .as_ref()
-                        .is_some_and(|value| owner(value) != Some(tenant_id))
-                });
+                        .is_none_or(|value| owner(value) == Some(tenant_id));
+                    if belongs {
+                        self.entries.invalidate(&*key);
+                    }
+                }
             }
-            Change::Everything => map.entries.clear(),
+            Change::Everything => self.entries.invalidate_all(),
         }
     }
 }
@@ -187,6 +200,34 @@ mod tests {
         );
         catalogue.invalidate(Change::Everything);
         assert_eq!(catalogue.get(&()), None);
+    }
+
+    #[test]
+    fn a_flood_of_one_off_keys_does_not_evict_a_hot_answer() {
+        let cache: Answers<String, Target> =
+            Answers::with_capacity(Duration::from_secs(60), |(id, _)| Some(*id), 100);
+        let hot = tenant_id();
+        let hot_key = "hot".to_owned();
+        cache.put(hot_key.clone(), Some((hot, "slug")), cache.generation());
+        // The real tenant keeps calling while someone floods the cache with
+        // made-up hosts, each asked once.
+        let mut misses = 0;
+        for made_up in 0..10_000 {
+            if made_up % 10 == 0 && cache.get(&hot_key).is_none() {
+                misses += 1;
+                cache.put(hot_key.clone(), Some((hot, "slug")), cache.generation());
+            }
+            let key = format!("made-up-{made_up}");
+            assert_eq!(cache.get(&key), None);
+            cache.put(key, None, cache.generation());
+            if made_up % 100 == 0 {
+                cache.entries.run_pending_tasks();
+            }
+        }
+        cache.entries.run_pending_tasks();
+        assert!(cache.entries.entry_count() <= 100, "the map stays bounded");
+        assert!(misses <= 1, "the hot answer was evicted {misses} times");
+        assert_eq!(cache.get(&hot_key), Some(Some((hot, "slug"))));
     }
 
     #[test]

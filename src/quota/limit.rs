@@ -29,7 +29,7 @@ impl Limit {
     }
 
     /// The limit usage is compared with: the burst for a token bucket.
-    /// Limits stored before [`MAX_AMOUNT`] bounded them count as that.
+    /// Limits stored before [`MAX_AMOUNT`](crate::quota::limiter::bounds::MAX_AMOUNT) bounded them count as that.
     pub fn capacity(&self) -> Option<i64> {
         let limit = self.limit?;
         let capacity = if self.token_bucket() {

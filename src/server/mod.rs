@@ -209,29 +209,43 @@ enum Admission {
     Bypassed,
 }
 
-async fn serve(
-    config: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    admission: Admission,
-) -> Result<()> {
+/// Every service the server answers with, built once at start.
+struct Services {
+    tenants: Tenants,
+    gate: Gate,
+    plans: Plans,
+    configs: Configs,
+    flags: Flags,
+    quotas: Quotas,
+    metrics: Metrics,
+    usage: Usage,
+    exports: Exports,
+}
+
+/// The control-plane database, migrated (when `config` says so) and with
+/// the fleet's page token key.
+async fn open_store(config: &Config) -> Result<Store> {
     if config.migrate_on_start {
         migrate(&config.migration_database_url).await?;
     }
     let store = Store::connect(&config.database_url, &config.pool).await?;
     store.ensure_migrated().await?;
-    let store = store
+    store
         .with_page_token_key(config.page_token_key.as_ref())
-        .await?;
+        .await
+}
+
+/// The tenant directory, provisioning SCHEMA tenants on PostgreSQL.
+async fn directory(config: &Config, store: &Store) -> Result<Tenants> {
     let resolver = Arc::new(DnsTxtResolver::new(config.dns_resolver)?);
     let settings = TenantSettings {
         purge_after: config.purge_after,
         base_domain: config.base_domain.clone(),
         domain_claim_ttl: config.domain_claim_ttl,
     };
-    let tenants = with_provisioning(
+    with_provisioning(
         Tenants::new(store.clone(), settings, resolver),
-        &store,
+        store,
         &config.migration_database_url,
         (
             config.tenant_template_dir.as_deref(),
@@ -239,9 +253,21 @@ async fn serve(
             config.provisioning_fault,
         ),
     )
-    .await?;
-    let tenant_jobs =
-        crate::server::jobs::provisioning::spawn(tenants.clone(), config.tenant_jobs_interval);
+    .await
+}
+
+/// Builds every service on `store`, starts their background jobs (added to
+/// `tasks`, aborted at shutdown) and hooks their caches to the change feed.
+async fn services(
+    config: &Config,
+    store: &Store,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Result<Services> {
+    let tenants = directory(config, store).await?;
+    tasks.push(crate::server::jobs::provisioning::spawn(
+        tenants.clone(),
+        config.tenant_jobs_interval,
+    ));
     let limiter = crate::quota::limiter::connect(
         config.redis_url.as_deref(),
         config.redis_cluster,
@@ -278,11 +304,14 @@ async fn serve(
         limiter,
         (usage.clone(), config.cache_ttl),
     );
-    let alerting =
-        tokio::spawn(Alerts::new(quotas.clone(), store.clone()).watch(usage_changes.clone()));
-    let rollups = Rollups::new(store.clone(), retention_settings(&config), usage_changes);
-    let aggregation =
-        crate::server::jobs::usage_aggregation::spawn(rollups, config.usage_aggregation_interval);
+    tasks.push(tokio::spawn(
+        Alerts::new(quotas.clone(), store.clone()).watch(usage_changes.clone()),
+    ));
+    let rollups = Rollups::new(store.clone(), retention_settings(config), usage_changes);
+    tasks.push(crate::server::jobs::usage_aggregation::spawn(
+        rollups,
+        config.usage_aggregation_interval,
+    ));
     store.listen_for_changes().await?;
     let flags = Flags::new(store.clone(), tenants.clone(), config.cache_ttl);
     // Synchronous, so a write's own replica serves its caller's next call
@@ -297,17 +326,49 @@ async fn serve(
             flags.invalidate(change);
         }
     });
-    let mut upkeep = vec![upkeep::spawn_key_use_flush(
+    Ok(Services {
+        tenants,
+        gate,
+        plans,
+        configs,
+        flags,
+        quotas,
+        metrics,
+        usage,
+        exports,
+    })
+}
+
+async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    admission: Admission,
+) -> Result<()> {
+    let store = open_store(&config).await?;
+    let mut tasks = Vec::new();
+    let Services {
+        tenants,
+        gate,
+        plans,
+        configs,
+        flags,
+        quotas,
+        metrics,
+        usage,
+        exports,
+    } = services(&config, &store, &mut tasks).await?;
+    tasks.push(upkeep::spawn_key_use_flush(
         &gate,
         config.key_use_flush_interval,
-    )];
+    ));
     if config.admin_tokens.is_empty() {
         tracing::warn!("no admin token is configured (--admin-tokens): nobody can manage tenants");
     }
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let health = health::Health::serving(health_reporter).await;
-    upkeep.push(health.spawn_probe(store.clone(), config.health_probe_interval));
+    tasks.push(health.spawn_probe(store.clone(), config.health_probe_interval));
     let reflection_v1 = reflection().build_v1().map_err(Error::internal)?;
     let reflection_v1alpha = reflection().build_v1alpha().map_err(Error::internal)?;
 
@@ -341,7 +402,7 @@ async fn serve(
         tenants.clone(),
         stop_receiver.clone(),
     );
-    upkeep.push(config_watch.spawn_follower().await?);
+    tasks.push(config_watch.spawn_follower().await?);
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: refusing new calls, finishing in-flight ones");
@@ -395,12 +456,9 @@ async fn serve(
         served = serve => served.map_err(Error::internal)?,
         () = grace_expired => tracing::warn!(grace_seconds = grace.as_secs(), "calls still in flight after the grace period were cut off"),
     }
-    aggregation.abort();
-    tenant_jobs.abort();
-    for task in upkeep {
+    for task in tasks {
         task.abort();
     }
-    alerting.abort();
     gate.flush_key_uses().await;
     store.close().await?;
     tracing::info!("tenantd stopped");

@@ -1,5 +1,5 @@
 //! The audit trail: who did what to which resource, when, under which
-//! request id. Every mutation writes one [`AuditRecord`] in the same
+//! request id. Every mutation writes one [`AuditRecord`](crate::store::audit::AuditRecord) in the same
 //! transaction as the change itself, so the log and the data never disagree.
 
 use chrono::{DateTime, Utc};

@@ -44,7 +44,7 @@ pub struct ExportQuery {
 
 impl ExportQuery {
     /// Checks the bounds: at most [`MAX_EXPORT_TENANTS`] tenants and
-    /// [`MAX_DAY_SPAN`] days after the first.
+    /// [`MAX_DAY_SPAN`](crate::usage::query::MAX_DAY_SPAN) days after the first.
     pub fn new(
         mut tenants: Vec<TenantId>,
         mut metrics: Vec<String>,

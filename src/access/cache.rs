@@ -1,0 +1,38 @@
+//! The gate's cached answers: API keys by prefix, tenants by id and which
+//! tenant a target names, each dropped on a change to its tenant.
+
+use crate::access::api_key::ApiKey;
+use crate::access::resolve::{ResolveTarget, ResolvedBy};
+use crate::common::cache::Answers;
+use crate::common::ids::TenantId;
+use crate::store::changefeed::Change;
+use crate::tenancy::Tenant;
+
+/// The gate's cached answers, each dropped on a change to its tenant.
+#[derive(Debug)]
+pub(crate) struct GateCache {
+    /// API keys by prefix.
+    pub(crate) keys: Answers<String, ApiKey>,
+    /// Tenants by id.
+    pub(crate) tenants: Answers<TenantId, Tenant>,
+    /// Which tenant a target names.
+    pub(crate) targets: Answers<ResolveTarget, (TenantId, ResolvedBy)>,
+}
+
+impl GateCache {
+    /// Empty, with answers trusted for `ttl`.
+    pub(crate) fn new(ttl: std::time::Duration) -> Self {
+        Self {
+            keys: Answers::new(ttl, |key| Some(key.tenant_id)),
+            tenants: Answers::new(ttl, |tenant| Some(tenant.id)),
+            targets: Answers::new(ttl, |(id, _)| Some(*id)),
+        }
+    }
+
+    /// Drops what `change` may have made wrong.
+    pub(crate) fn invalidate(&self, change: Change) {
+        self.keys.invalidate(change);
+        self.tenants.invalidate(change);
+        self.targets.invalidate(change);
+    }
+}
