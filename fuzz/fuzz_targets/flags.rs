@@ -1,8 +1,8 @@
 #![no_main]
-//! `tenantd::fuzzing::messages::flags`, from the seeds of `seed_corpus`; see
+//! `tenantd::fuzzing::flags`, from the seeds of `seed_corpus`; see
 //! `fuzz/README.md`.
 
 libfuzzer_sys::fuzz_target!(
     init: tenantd::fuzzing::seed_corpus("flags"),
-    |data: &[u8]| tenantd::fuzzing::messages::flags(data)
+    |data: &[u8]| tenantd::fuzzing::flags(data)
 );

@@ -1,8 +1,8 @@
 #![no_main]
-//! `tenantd::fuzzing::messages::request`, from the seeds of `seed_corpus`; see
+//! `tenantd::fuzzing::request`, from the seeds of `seed_corpus`; see
 //! `fuzz/README.md`.
 
 libfuzzer_sys::fuzz_target!(
     init: tenantd::fuzzing::seed_corpus("request"),
-    |data: &[u8]| tenantd::fuzzing::messages::request(data)
+    |data: &[u8]| tenantd::fuzzing::request(data)
 );

@@ -1,8 +1,8 @@
 #![no_main]
-//! `tenantd::fuzzing::messages::tenant_archive`, from the seeds of `seed_corpus`; see
+//! `tenantd::fuzzing::tenant_archive`, from the seeds of `seed_corpus`; see
 //! `fuzz/README.md`.
 
 libfuzzer_sys::fuzz_target!(
     init: tenantd::fuzzing::seed_corpus("tenant_archive"),
-    |data: &[u8]| tenantd::fuzzing::messages::tenant_archive(data)
+    |data: &[u8]| tenantd::fuzzing::tenant_archive(data)
 );
