@@ -75,7 +75,11 @@ impl Tenants {
         let Ok(hostname) = validate::hostname(host, "host") else {
             return Ok(None);
         };
-        if let Some(domain) = self.store.find_verified_domain(platform, &hostname).await? {
+        if let Some(domain) = self
+            .store
+            .find_verified_domain(platform.clone(), &hostname)
+            .await?
+        {
             return Ok(Some((domain.tenant_id, ResolvedBy::CustomDomain)));
         }
         let slug = self.settings.base_domain.as_ref().and_then(|base| {

@@ -11,10 +11,10 @@ use sea_orm::sea_query::ExprTrait;
 use crate::access::api_key::ApiKey;
 use crate::common::ids::{ApiKeyId, TenantId};
 use crate::error::{Error, Result};
+use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::api_key;
 use crate::store::scope::Scope;
-use crate::store::{Store, classify};
 
 impl Store {
     /// Inserts `key` with its audit record. For a rotation, `replacing` is
@@ -40,12 +40,12 @@ impl Store {
                 Some(expiry) => update.filter(api_key::Column::ExpireTime.eq(expiry)),
                 None => update.filter(api_key::Column::ExpireTime.is_null()),
             };
-            if update.exec(&txn).await.map_err(classify)?.rows_affected == 0 {
-                txn.rollback().await.map_err(classify)?;
+            if update.exec(&txn).await?.rows_affected == 0 {
+                txn.rollback().await?;
                 return Ok(false);
             }
         }
-        to_active_model(key)?.insert(&txn).await.map_err(classify)?;
+        to_active_model(key)?.insert(&txn).await?;
         self.commit_with_audit(txn, audit).await?;
         Ok(true)
     }
@@ -61,8 +61,7 @@ impl Store {
         let row = api_key::Entity::find_by_id(key_id.as_uuid())
             .filter(api_key::Column::TenantId.eq(tenant_id.as_uuid()))
             .one(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         Self::end_read(txn).await?;
         row.map(from_model).transpose()
     }
@@ -87,7 +86,7 @@ impl Store {
             select = select.filter(api_key::Column::Id.gt(after.as_uuid()));
         }
         let txn = self.begin_in(scope).await?;
-        let rows = select.all(&txn).await.map_err(classify)?;
+        let rows = select.all(&txn).await?;
         Self::end_read(txn).await?;
         rows.into_iter().map(from_model).collect()
     }
@@ -109,8 +108,7 @@ impl Store {
             .filter(api_key::Column::Id.eq(revoked.id.as_uuid()))
             .filter(api_key::Column::RevokeTime.is_null())
             .exec(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         self.commit_if_changed(txn, updated.rows_affected, audit)
             .await
     }
@@ -128,8 +126,7 @@ impl Store {
         let row = api_key::Entity::find()
             .filter(api_key::Column::Prefix.eq(prefix))
             .one(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         Self::end_read(txn).await?;
         row.map(from_model).transpose()
     }
@@ -158,9 +155,8 @@ impl Store {
                     .or(api_key::Column::LastUsedTime.lt(used)),
             )
             .exec(&txn)
-            .await
-            .map_err(classify)?;
-        txn.commit().await.map_err(classify)
+            .await?;
+        txn.commit().await.map_err(Error::from)
     }
 }
 

@@ -76,6 +76,14 @@ impl fmt::Display for TenantId {
     }
 }
 
+/// A request's optional `request_id`: none when empty, otherwise a UUID in
+/// canonical form, which makes a create idempotent.
+pub fn request_id(text: &str) -> Result<Option<Uuid>> {
+    (!text.is_empty())
+        .then(|| parse_canonical_uuid(text, "request_id"))
+        .transpose()
+}
+
 /// Parses a UUID in canonical lowercase hyphenated form.
 pub fn parse_canonical_uuid(text: &str, field: &str) -> Result<Uuid> {
     match Uuid::try_parse(text) {

@@ -202,7 +202,8 @@ impl Configs {
     /// The target's layer with the layers it merges over, as they are now
     /// (a tenant's from the cache when warm).
     pub async fn get(&self, target: &ConfigTarget) -> Result<LayeredConfig> {
-        if let (Scope::Tenant(_), LayerRef::Tenant(tenant_id)) = (target.scope, target.layer())
+        if let (Scope::Tenant(_), LayerRef::Tenant(tenant_id)) =
+            (target.scope.clone(), target.layer())
             && let Some(cached) = self.cache.get(tenant_id).flatten()
             && cached
                 .layers
@@ -218,7 +219,10 @@ impl Configs {
 
     /// The target's layers read from the store.
     async fn read(&self, target: &ConfigTarget) -> Result<LayeredConfig> {
-        let chain = self.store.config_heads(target.scope, &target.chain).await?;
+        let chain = self
+            .store
+            .config_heads(target.scope.clone(), &target.chain)
+            .await?;
         Ok(LayeredConfig { chain })
     }
 
@@ -249,7 +253,7 @@ impl Configs {
             LayerChange::Restore(version) => {
                 let restored = self
                     .store
-                    .config_version(target.scope, &layer, version)
+                    .config_version(target.scope.clone(), &layer, version)
                     .await?
                     .ok_or_else(|| version_not_found(&layer, version))?;
                 (restored.values, version)
@@ -282,7 +286,7 @@ impl Configs {
             after: Some(Value::Object(next.values.clone())),
         };
         self.store
-            .insert_config_version(target.scope, &next, audit)
+            .insert_config_version(target.scope.clone(), &next, audit)
             .await?;
         tracing::info!(config = %layer.resource_name(), version = next.version, "configuration changed");
         Ok(config)
@@ -292,7 +296,7 @@ impl Configs {
     pub async fn version(&self, target: &ConfigTarget, version: i64) -> Result<ConfigVersion> {
         let layer = target.layer();
         self.store
-            .config_version(target.scope, layer, version)
+            .config_version(target.scope.clone(), layer, version)
             .await?
             .ok_or_else(|| version_not_found(layer, version))
     }
@@ -319,7 +323,7 @@ impl Configs {
             })?;
         let rows = self
             .store
-            .list_config_versions(target.scope, layer, before, size + 1)
+            .list_config_versions(target.scope.clone(), layer, before, size + 1)
             .await?;
         Ok(self
             .store

@@ -201,7 +201,7 @@ impl Inner {
             let after = self.latest.load(Ordering::Acquire);
             let page = self
                 .store
-                .config_changes_after(platform, after, PAGE)
+                .config_changes_after(platform.clone(), after, PAGE)
                 .await?;
             let full = page.len() as u64 == PAGE;
             for entry in page {

@@ -78,7 +78,7 @@ impl Flags {
         let scope = owner.scope();
         let definition = self.get(flag).await?;
         if let OwnerScope::Plan(_, plan) = owner
-            && self.store.find_plan(scope, plan).await?.is_none()
+            && self.store.find_plan(scope.clone(), plan).await?.is_none()
         {
             return Err(Error::NotFound {
                 kind: "plan",
@@ -93,7 +93,7 @@ impl Flags {
         }
         let current = self
             .store
-            .find_flag_override(scope, &owner.owner(), flag)
+            .find_flag_override(scope.clone(), &owner.owner(), flag)
             .await?;
         match (&current, etag) {
             (Some(found), _) => found.check_etag(etag)?,
@@ -149,7 +149,7 @@ impl Flags {
         let scope = owner.scope();
         let current = self
             .store
-            .find_flag_override(scope, &owner.owner(), flag)
+            .find_flag_override(scope.clone(), &owner.owner(), flag)
             .await?
             .ok_or_else(|| override_not_found(&owner.owner(), flag))?;
         current.check_etag(etag)?;

@@ -13,12 +13,12 @@ use crate::config::override_scope;
 use crate::config::{ChangeSubject, FlagScope};
 use crate::error::{Error, Result};
 use crate::flags::flag::{Flag, FlagOverride, FlagSpec, FlagType, OverrideOwner, OverrideSpec};
+use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::{flag, plan_flag_override, tenant_flag_override};
 use crate::store::idempotency::IdempotencyEntry;
 use crate::store::idempotency::insert_idempotency;
 use crate::store::scope::Scope;
-use crate::store::{Store, classify};
 
 /// What ListFlags filters on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -52,7 +52,7 @@ impl Store {
     ) -> Result<()> {
         let txn = self.begin_in(scope).await?;
         insert_idempotency(&txn, idempotency, new.create_time).await?;
-        flag_model(new)?.insert(&txn).await.map_err(classify)?;
+        flag_model(new)?.insert(&txn).await?;
         self.record_flag_change(&txn, &new.key, FlagScope::Fleet)
             .await?;
         self.commit_with_audit(txn, audit).await
@@ -61,10 +61,7 @@ impl Store {
     /// The flag `key`, if it exists.
     pub async fn find_flag(&self, scope: Scope, key: &str) -> Result<Option<Flag>> {
         let txn = self.begin_in(scope).await?;
-        let row = flag::Entity::find_by_id(key.to_owned())
-            .one(&txn)
-            .await
-            .map_err(classify)?;
+        let row = flag::Entity::find_by_id(key.to_owned()).one(&txn).await?;
         Self::end_read(txn).await?;
         row.map(flag_from_model).transpose()
     }
@@ -90,7 +87,7 @@ impl Store {
             select = select.filter(flag::Column::ValueType.eq(value_type.as_str()));
         }
         let txn = self.begin_in(scope).await?;
-        let rows = select.all(&txn).await.map_err(classify)?;
+        let rows = select.all(&txn).await?;
         Self::end_read(txn).await?;
         rows.into_iter().map(flag_from_model).collect()
     }
@@ -101,12 +98,8 @@ impl Store {
         let flags = flag::Entity::find()
             .order_by_asc(flag::Column::Key)
             .all(&txn)
-            .await
-            .map_err(classify)?;
-        let overrides = plan_flag_override::Entity::find()
-            .all(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
+        let overrides = plan_flag_override::Entity::find().all(&txn).await?;
         Self::end_read(txn).await?;
         let flags = flags
             .into_iter()
@@ -134,8 +127,7 @@ impl Store {
             .filter(flag::Column::Key.eq(next.key.as_str()))
             .filter(flag::Column::Revision.eq(previous_revision))
             .exec(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         // Rolled back with the rest when nothing was updated.
         self.record_flag_change(&txn, &next.key, FlagScope::Fleet)
             .await?;
@@ -156,18 +148,15 @@ impl Store {
             .filter(flag::Column::Key.eq(current.key.as_str()))
             .filter(flag::Column::Revision.eq(current.revision))
             .exec(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         plan_flag_override::Entity::delete_many()
             .filter(plan_flag_override::Column::Flag.eq(current.key.as_str()))
             .exec(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         tenant_flag_override::Entity::delete_many()
             .filter(tenant_flag_override::Column::Flag.eq(current.key.as_str()))
             .exec(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         let gone = ChangeSubject::FlagDeleted(current.key.clone());
         self.record_config_change(&txn, &gone).await?;
         self.commit_if_changed(txn, deleted.rows_affected, audit)
@@ -261,8 +250,7 @@ impl Store {
                     .filter(plan_flag_override::Column::Flag.eq(current.flag.as_str()))
                     .filter(plan_flag_override::Column::Revision.eq(current.revision))
                     .exec(&txn)
-                    .await
-                    .map_err(classify)?
+                    .await?
                     .rows_affected
             }
             OverrideOwner::Tenant(tenant_id) => {
@@ -271,8 +259,7 @@ impl Store {
                     .filter(tenant_flag_override::Column::Flag.eq(current.flag.as_str()))
                     .filter(tenant_flag_override::Column::Revision.eq(current.revision))
                     .exec(&txn)
-                    .await
-                    .map_err(classify)?
+                    .await?
                     .rows_affected
             }
         };
@@ -317,8 +304,7 @@ async fn put_plan_override(
         let inserted = Entity::insert(model)
             .on_conflict_do_nothing()
             .exec_without_returning(txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         return Ok(match inserted {
             sea_orm::TryInsertResult::Inserted(rows) => rows,
             _ => 0,
@@ -330,8 +316,7 @@ async fn put_plan_override(
         .filter(Column::Flag.eq(flag))
         .filter(Column::Revision.eq(revision))
         .exec(txn)
-        .await
-        .map_err(classify)?
+        .await?
         .rows_affected)
 }
 
@@ -346,8 +331,7 @@ async fn put_tenant_override(
         let inserted = Entity::insert(model)
             .on_conflict_do_nothing()
             .exec_without_returning(txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         return Ok(match inserted {
             sea_orm::TryInsertResult::Inserted(rows) => rows,
             _ => 0,
@@ -359,8 +343,7 @@ async fn put_tenant_override(
         .filter(Column::Flag.eq(flag))
         .filter(Column::Revision.eq(revision))
         .exec(txn)
-        .await
-        .map_err(classify)?
+        .await?
         .rows_affected)
 }
 
@@ -391,7 +374,7 @@ async fn list_plan_overrides(
                 .or(Column::Plan.eq(owner).and(Column::Flag.gt(flag))),
         );
     }
-    let rows = select.all(txn).await.map_err(classify)?;
+    let rows = select.all(txn).await?;
     rows.into_iter().map(plan_override_from_model).collect()
 }
 
@@ -423,7 +406,7 @@ async fn list_tenant_overrides(
                 .or(Column::TenantId.eq(tenant).and(Column::Flag.gt(flag))),
         );
     }
-    let rows = select.all(txn).await.map_err(classify)?;
+    let rows = select.all(txn).await?;
     rows.into_iter().map(tenant_override_from_model).collect()
 }
 

@@ -81,7 +81,7 @@ impl FairQueue {
             }
             let (sender, receiver) = oneshot::channel();
             let state = &mut *state;
-            let queue = state.waiting.entry(key).or_default();
+            let queue = state.waiting.entry(key.clone()).or_default();
             if queue.is_empty() {
                 state.turns.push_back(key);
             }

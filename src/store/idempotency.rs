@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
 use uuid::Uuid;
 
-use crate::store::classify;
 use crate::store::entities::idempotency_key;
 
 /// Refuses a retry whose content differs from the first request's.
@@ -61,7 +60,6 @@ pub async fn insert_idempotency(
         create_time: Set(create_time),
     }
     .insert(txn)
-    .await
-    .map_err(classify)?;
+    .await?;
     Ok(())
 }

@@ -1,14 +1,90 @@
-//! Advisory locks for jobs that must run on one replica at a time. On
-//! PostgreSQL a lock is a transaction holding `pg_try_advisory_xact_lock`:
-//! it ends with [`JobLock::release`], or with its connection if the replica
-//! dies. SQLite serves a single process, so its lock is always granted.
+//! Advisory locks, in one table of keys ([`LockKey`]) and one way to take
+//! them ([`hold`]). On PostgreSQL every lock is transaction-scoped
+//! (`pg_advisory_xact_lock`): it ends with its transaction, or with its
+//! connection if the replica dies. SQLite serves a single process through
+//! one connection, so its locks are always granted.
+//!
+//! A [`JobLock`] is a lock held by a transaction of its own, for jobs that
+//! must run on one replica at a time.
 
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
-use crate::error::Result;
+use crate::common::ids::TenantId;
+use crate::error::{Error, Result};
+use crate::store::Store;
 use crate::store::scope::Scope;
 use crate::store::txn::Txn;
-use crate::store::{Store, classify};
+
+/// Every advisory lock tenantd takes. No two share a key: the single-key
+/// locks are eight ASCII letters, the per-tenant ones a class of their own
+/// with a second key taken from the tenant id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockKey {
+    /// Control-plane migrations ("tenantd").
+    Migration,
+    /// The provisioning reconciler ("reconcil").
+    Reconcile,
+    /// The purge job ("purgejob").
+    Purge,
+    /// Usage aggregation ("usagerol").
+    Aggregation,
+    /// One tenant's provisioning: class "tent", then the id's last 4 bytes.
+    Tenant(TenantId),
+}
+
+/// The class of the per-tenant locks ("tent" in ASCII).
+const TENANT_LOCK_CLASS: i32 = 0x7465_6e74;
+
+impl LockKey {
+    /// The single 64-bit key, for the locks that have one.
+    pub const fn single(self) -> Option<i64> {
+        match self {
+            Self::Migration => Some(0x0074_656e_616e_7464),
+            Self::Reconcile => Some(0x7265_636f_6e63_696c),
+            Self::Purge => Some(0x7075_7267_656a_6f62),
+            Self::Aggregation => Some(0x7573_6167_6572_6f6c),
+            Self::Tenant(_) => None,
+        }
+    }
+
+    /// The lock function's arguments and their placeholders.
+    fn arguments(self) -> (&'static str, Vec<Value>) {
+        match (self, self.single()) {
+            (_, Some(key)) => ("$1", vec![key.into()]),
+            (Self::Tenant(tenant_id), None) => {
+                let bytes = tenant_id.as_uuid().into_bytes();
+                let key = i32::from_be_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+                ("$1, $2", vec![TENANT_LOCK_CLASS.into(), key.into()])
+            }
+            (_, None) => unreachable!("every lock but a tenant's has a single key"),
+        }
+    }
+}
+
+/// Takes `key` for the rest of `txn`, waiting for its holder when `wait`;
+/// without, answers `false` at once when another transaction holds it.
+pub async fn hold(txn: &impl ConnectionTrait, key: LockKey, wait: bool) -> Result<bool> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(true);
+    }
+    let (placeholders, values) = key.arguments();
+    let sql = if wait {
+        format!("SELECT true AS locked FROM (SELECT pg_advisory_xact_lock({placeholders})) AS held")
+    } else {
+        format!("SELECT pg_try_advisory_xact_lock({placeholders}) AS locked")
+    };
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?;
+    Ok(row
+        .map(|row| row.try_get::<bool>("", "locked"))
+        .transpose()?
+        .unwrap_or(false))
+}
 
 /// A held job lock.
 pub struct JobLock {
@@ -20,7 +96,7 @@ impl JobLock {
     /// Releases the lock.
     pub async fn release(self) -> Result<()> {
         match self.txn {
-            Some(txn) => txn.rollback().await.map_err(classify),
+            Some(txn) => txn.rollback().await.map_err(Error::from),
             None => Ok(()),
         }
     }
@@ -28,25 +104,13 @@ impl JobLock {
 
 impl Store {
     /// Takes the job lock `key`, or `None` when another session holds it.
-    pub async fn try_job_lock(&self, key: i64) -> Result<Option<JobLock>> {
+    pub async fn try_job_lock(&self, key: LockKey) -> Result<Option<JobLock>> {
         if self.backend() != DbBackend::Postgres {
             return Ok(Some(JobLock { txn: None }));
         }
         let txn = self.begin_queued(Scope::Platform).await?;
-        let locked = txn
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_try_advisory_xact_lock($1) AS locked",
-                [key.into()],
-            ))
-            .await
-            .map_err(classify)?
-            .map(|row| row.try_get::<bool>("", "locked"))
-            .transpose()
-            .map_err(classify)?
-            .unwrap_or(false);
-        if !locked {
-            txn.rollback().await.map_err(classify)?;
+        if !hold(&*txn, key, false).await? {
+            txn.rollback().await?;
             return Ok(None);
         }
         Ok(Some(JobLock { txn: Some(txn) }))

@@ -8,7 +8,8 @@
 //!   `SET LOCAL tenantd.tenant_id` (or `tenantd.platform`), which the
 //!   row-level security policies read, so a query that forgot its tenant
 //!   filter still sees one tenant's rows only;
-//! - database errors are classified once, in [`classify`]: unique
+//! - database errors are classified once, in [`classify`], which `?` calls
+//!   through `From<DbErr> for Error`: unique
 //!   violations become ALREADY_EXISTS with the reason of the index they hit,
 //!   lost connections UNAVAILABLE, the rest INTERNAL;
 //! - queries stay within portable SQL (no time arithmetic in SQL, since
@@ -26,7 +27,7 @@ pub mod scope;
 pub mod secrets;
 pub mod txn;
 
-pub use crate::store::lock::JobLock;
+pub use crate::store::lock::{JobLock, LockKey};
 pub use crate::store::txn::Txn;
 
 use std::time::Duration;
@@ -60,9 +61,6 @@ pub struct Store {
     acquire_timeout: Duration,
 }
 
-/// The advisory lock key migrations hold on PostgreSQL ("tenantd" in ASCII).
-const MIGRATION_LOCK: i64 = 0x0074_656e_616e_7464;
-
 /// Pool settings taken from the configuration.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
@@ -93,7 +91,7 @@ impl Store {
             .min_connections(if is_sqlite { 1 } else { 0 })
             .acquire_timeout(pool.acquire_timeout)
             .sqlx_logging(false);
-        let db = Database::connect(options).await.map_err(classify)?;
+        let db = Database::connect(options).await?;
         Ok(Self {
             db,
             feed: ChangeFeed::new(),
@@ -141,26 +139,19 @@ impl Store {
     /// pending) and a failed migration leaves nothing half-applied.
     pub async fn migrate(&self) -> Result<()> {
         if self.backend() != DbBackend::Postgres {
-            return Migrator::up(&self.db, None).await.map_err(classify);
+            return Migrator::up(&self.db, None).await.map_err(Error::from);
         }
-        let txn = self.db.begin().await.map_err(classify)?;
-        txn.query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"),
-        ))
-        .await
-        .map_err(classify)?;
-        Migrator::up(&txn, None).await.map_err(classify)?;
-        txn.commit().await.map_err(classify)
+        let txn = self.db.begin().await?;
+        lock::hold(&txn, LockKey::Migration, true).await?;
+        Migrator::up(&txn, None).await?;
+        txn.commit().await.map_err(Error::from)
     }
 
     /// Fails unless every control-plane migration has been applied: a
     /// server started with `--no-migrate` must not serve an older schema.
     /// Reads only, so a role without DDL rights can run it.
     pub async fn ensure_migrated(&self) -> Result<()> {
-        let pending = Migrator::get_pending_migrations_read_only(&self.db)
-            .await
-            .map_err(classify)?;
+        let pending = Migrator::get_pending_migrations_read_only(&self.db).await?;
         if pending.is_empty() {
             return Ok(());
         }
@@ -183,12 +174,12 @@ impl Store {
 
     /// Checks the database answers.
     pub async fn ping(&self) -> Result<()> {
-        self.db.ping().await.map_err(classify)
+        self.db.ping().await.map_err(Error::from)
     }
 
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(self) -> Result<()> {
-        self.db.close().await.map_err(classify)
+        self.db.close().await.map_err(Error::from)
     }
 
     /// Writes `record`, announces the change and commits. PostgreSQL
@@ -207,10 +198,9 @@ impl Store {
                 "SELECT pg_notify($1, $2)",
                 [CHANNEL.into(), self.feed.notification(changed).into()],
             ))
-            .await
-            .map_err(classify)?;
+            .await?;
         }
-        let committed = txn.commit().await.map_err(classify);
+        let committed = txn.commit().await.map_err(Error::from);
         // This replica's own cache must not wait for the notification's
         // round trip: the caller's next call may come first.
         self.feed.publish(changed);
@@ -228,7 +218,7 @@ impl Store {
         record: AuditRecord,
     ) -> Result<bool> {
         if rows_affected == 0 {
-            txn.rollback().await.map_err(classify)?;
+            txn.rollback().await?;
             return Ok(false);
         }
         self.commit_with_audit(txn, record).await?;
@@ -254,8 +244,7 @@ pub(crate) async fn insert_audit(txn: &DatabaseTransaction, record: AuditRecord)
         create_time: sea_orm::Set(now),
     }
     .insert(txn)
-    .await
-    .map_err(classify)?;
+    .await?;
     Ok(())
 }
 
@@ -324,6 +313,13 @@ const UNIQUE_INDEXES: &[(&[&str], &str, &str)] = &[
 /// The reason of a conflict on a request id, which callers retry by reading
 /// the first request's result.
 pub const REQUEST_ID_IN_USE: &str = "REQUEST_ID_IN_USE";
+
+/// Every query's error becomes the crate's through `?`, by [`classify`].
+impl From<DbErr> for Error {
+    fn from(error: DbErr) -> Self {
+        classify(error)
+    }
+}
 
 /// Maps a database error to the crate's error, once for every query.
 pub fn classify(error: DbErr) -> Error {

@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, Statement};
 
 use crate::common::paging::{PageTokenKey, PageTokens};
 use crate::error::{Error, Result};
-use crate::store::{Store, classify};
+use crate::store::Store;
 
 /// The stored page-token key's row. A constant, so it is written into the
 /// SQL directly.
@@ -33,10 +33,9 @@ impl Store {
         let row = self
             .db
             .query_one_raw(Statement::from_string(self.backend(), PAGE_TOKEN_KEY_QUERY))
-            .await
-            .map_err(classify)?
+            .await?
             .ok_or_else(|| Error::internal("the database holds no page-token key"))?;
-        let key: String = row.try_get("", "value").map_err(classify)?;
+        let key: String = row.try_get("", "value")?;
         Ok(key)
     }
 }

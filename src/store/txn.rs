@@ -9,9 +9,10 @@ use sea_orm::{
 };
 
 use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::store::audit::AuditRecord;
 use crate::store::fair_queue::Permit;
 use crate::store::scope::Scope;
-use crate::store::{Store, classify};
 
 /// An open transaction holding one of the pool's permits.
 pub struct Txn {
@@ -88,11 +89,51 @@ impl ConnectionTrait for Txn {
 }
 
 impl Store {
+    /// Runs `read` in a transaction of `scope`, then ends it.
+    pub(crate) async fn read_in<T>(
+        &self,
+        scope: Scope,
+        read: impl AsyncFnOnce(&Txn) -> Result<T>,
+    ) -> Result<T> {
+        let txn = self.begin_in(scope).await?;
+        let value = read(&txn).await?;
+        Self::end_read(txn).await?;
+        Ok(value)
+    }
+
+    /// Runs `write` in a transaction of `scope` and commits it with its
+    /// `audit` record; an error rolls everything back.
+    pub(crate) async fn write_in<T>(
+        &self,
+        scope: Scope,
+        audit: AuditRecord,
+        write: impl AsyncFnOnce(&Txn) -> Result<T>,
+    ) -> Result<T> {
+        let txn = self.begin_in(scope).await?;
+        let value = write(&txn).await?;
+        self.commit_with_audit(txn, audit).await?;
+        Ok(value)
+    }
+
+    /// Runs a conditional `write` that answers how many rows it touched:
+    /// with none the row was not as read, so nothing is written and the
+    /// answer is `false`; otherwise it commits with its `audit` record.
+    pub(crate) async fn write_if_changed(
+        &self,
+        scope: Scope,
+        audit: AuditRecord,
+        write: impl AsyncFnOnce(&Txn) -> Result<u64>,
+    ) -> Result<bool> {
+        let txn = self.begin_in(scope).await?;
+        let rows_affected = write(&txn).await?;
+        self.commit_if_changed(txn, rows_affected, audit).await
+    }
+
     /// Begins a transaction in `scope`: on PostgreSQL the row-level
-    /// security policies see its tenant (or the platform) through a
-    /// transaction-local setting.
+    /// security policies see its tenant (or tenants, or the platform)
+    /// through a transaction-local setting.
     pub(crate) async fn begin_in(&self, scope: Scope) -> Result<Txn> {
-        let txn = self.begin_queued(scope).await?;
+        let txn = self.begin_queued(scope.turn()).await?;
         self.enter(&txn, scope).await?;
         Ok(txn)
     }
@@ -108,7 +149,7 @@ impl Store {
                     self.acquire_timeout.as_millis()
                 ),
             })?;
-        let txn = self.db.begin().await.map_err(classify)?;
+        let txn = self.db.begin().await?;
         Ok(Txn::new(txn, permit))
     }
 
@@ -117,23 +158,19 @@ impl Store {
     /// writes for several tenants enters each in turn.
     pub(crate) async fn enter(&self, txn: &DatabaseTransaction, scope: Scope) -> Result<()> {
         if self.backend() == DbBackend::Postgres {
-            let (setting, value) = match scope {
-                Scope::Tenant(tenant_id) => ("tenantd.tenant_id", tenant_id.to_string()),
-                Scope::Platform => ("tenantd.platform", "on".to_owned()),
-            };
+            let (setting, value) = scope.setting();
             txn.query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "SELECT set_config($1, $2, true)",
                 [setting.into(), value.into()],
             ))
-            .await
-            .map_err(classify)?;
+            .await?;
         }
         Ok(())
     }
 
     /// Ends a read-only transaction.
     pub(crate) async fn end_read(txn: Txn) -> Result<()> {
-        txn.commit().await.map_err(classify)
+        txn.commit().await.map_err(Error::from)
     }
 }

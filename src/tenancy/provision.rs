@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use crate::access::{PlatformScope, TenantScope};
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result, error_chain};
+use crate::store::LockKey;
 use crate::store::audit::{AuditRecord, Origin};
 use crate::tenancy::isolation::IsolationModel;
 use crate::tenancy::provisioning::{Provisioner, Stopped};
@@ -25,10 +26,6 @@ use crate::tenancy::tenants::{Tenants, snapshot};
 const SYSTEM_ACTOR: &str = "system:tenantd";
 /// Tenants read per page while reconciling or purging.
 const PAGE: u64 = 200;
-/// The job lock of the provisioning reconciler ("reconcil" in ASCII).
-pub const RECONCILE_LOCK: i64 = 0x7265_636f_6e63_696c;
-/// The job lock of the purge job ("purgejob" in ASCII).
-pub const PURGE_LOCK: i64 = 0x7075_7267_656a_6f62;
 
 /// The origin of tenantd's own background changes.
 pub fn system_origin() -> Origin {
@@ -116,7 +113,7 @@ impl Tenants {
         if self.provisioner.is_none() {
             return Ok(Some(0));
         }
-        let Some(lock) = self.store.try_job_lock(RECONCILE_LOCK).await? else {
+        let Some(lock) = self.store.try_job_lock(LockKey::Reconcile).await? else {
             return Ok(None);
         };
         let outcome = self
@@ -137,7 +134,7 @@ impl Tenants {
     /// another replica holds the lock. A failure is logged and the tenant
     /// tried again next time.
     pub async fn purge_expired(&self, now: DateTime<Utc>) -> Result<Option<usize>> {
-        let Some(lock) = self.store.try_job_lock(PURGE_LOCK).await? else {
+        let Some(lock) = self.store.try_job_lock(LockKey::Purge).await? else {
             return Ok(None);
         };
         let due = self.due_for_purge(now).await;

@@ -11,9 +11,9 @@ use chrono::{TimeDelta, Utc};
 use prost_types::Timestamp;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, TransactionTrait};
 use tenantd::pb;
+use tenantd::store::LockKey;
 use tenantd::store::scope::Scope;
 use tenantd::store::{PoolOptions, Store};
-use tenantd::usage::store::aggregation::AGGREGATION_LOCK;
 use tonic::transport::Channel;
 
 use crate::support::fixtures::create;
@@ -153,7 +153,7 @@ async fn two_servers_ingest_concurrently_and_aggregate_one_at_a_time() {
         .expect("connect as owner");
     let locked = Statement::from_string(
         DbBackend::Postgres,
-        format!("SELECT pg_advisory_lock({AGGREGATION_LOCK})"),
+        format!("SELECT pg_advisory_lock({})", aggregation_lock()),
     );
     owner
         .execute_raw(locked)
@@ -186,7 +186,7 @@ async fn two_servers_ingest_concurrently_and_aggregate_one_at_a_time() {
     );
     let unlocked = Statement::from_string(
         DbBackend::Postgres,
-        format!("SELECT pg_advisory_unlock({AGGREGATION_LOCK})"),
+        format!("SELECT pg_advisory_unlock({})", aggregation_lock()),
     );
     owner
         .execute_raw(unlocked)
@@ -239,4 +239,11 @@ async fn a_transaction_committing_after_later_ones_is_still_counted() {
     );
     let _ = owner.close().await;
     server.stop().await;
+}
+
+/// The key of the aggregation's advisory lock.
+fn aggregation_lock() -> i64 {
+    LockKey::Aggregation
+        .single()
+        .expect("aggregation's lock has a single key")
 }

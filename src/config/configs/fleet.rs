@@ -23,7 +23,7 @@ impl Configs {
             LayerRef::Plan(plan) => Some(plan.as_str()),
             LayerRef::Tenant(_) => return Ok(()),
         };
-        let tenants = self.store.tenant_layers(target.scope, plan).await?;
+        let tenants = self.store.tenant_layers(target.scope.clone(), plan).await?;
         let mut plan_heads: HashMap<String, LayerHead> = HashMap::new();
         // Tenants without a layer of their own differ only by plan.
         let mut checked_bare_plans: Vec<String> = Vec::new();
@@ -76,7 +76,7 @@ impl Configs {
         }
         let read = self
             .store
-            .config_heads(target.scope, &[LayerRef::Plan(plan.to_owned())])
+            .config_heads(target.scope.clone(), &[LayerRef::Plan(plan.to_owned())])
             .await?
             .into_iter()
             .next()

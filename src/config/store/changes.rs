@@ -15,8 +15,8 @@ use crate::config::change::{ChangeSubject, ConfigChange, FlagScope, RevisionBoun
 use crate::config::layered::LayerRef;
 use crate::error::{Error, Result};
 use crate::flags::OverrideOwner;
+use crate::store::Store;
 use crate::store::scope::Scope;
-use crate::store::{Store, classify};
 
 const TABLE: &str = "config_changes";
 
@@ -51,11 +51,11 @@ fn columns(subject: &ChangeSubject) -> Columns {
 }
 
 fn decode(row: &QueryResult) -> Result<ConfigChange> {
-    let tenant_id: Option<uuid::Uuid> = row.try_get("", "tenant_id").map_err(classify)?;
+    let tenant_id: Option<uuid::Uuid> = row.try_get("", "tenant_id")?;
     let tenant_id = tenant_id.map(TenantId::from_uuid);
-    let plan: Option<String> = row.try_get("", "plan").map_err(classify)?;
-    let kind: String = row.try_get("", "kind").map_err(classify)?;
-    let text: String = row.try_get("", "subject").map_err(classify)?;
+    let plan: Option<String> = row.try_get("", "plan")?;
+    let kind: String = row.try_get("", "kind")?;
+    let text: String = row.try_get("", "subject")?;
     let subject = match (kind.as_str(), tenant_id, plan) {
         ("config", Some(id), None) => ChangeSubject::Layer(LayerRef::Tenant(id)),
         ("config", None, Some(plan)) => ChangeSubject::Layer(LayerRef::Plan(plan)),
@@ -81,11 +81,9 @@ fn decode(row: &QueryResult) -> Result<ConfigChange> {
         }
     };
     Ok(ConfigChange {
-        revision: row.try_get("", "revision").map_err(classify)?,
+        revision: row.try_get("", "revision")?,
         subject,
-        create_time: row
-            .try_get::<DateTime<Utc>>("", "create_time")
-            .map_err(classify)?,
+        create_time: row.try_get::<DateTime<Utc>>("", "create_time")?,
     })
 }
 
@@ -104,10 +102,9 @@ impl Store {
                 "UPDATE config_revision SET revision = revision + 1 WHERE id = 1 \
                  RETURNING revision",
             ))
-            .await
-            .map_err(classify)?
+            .await?
             .ok_or_else(|| Error::internal("config_revision has no row"))?;
-        let revision: i64 = row.try_get("", "revision").map_err(classify)?;
+        let revision: i64 = row.try_get("", "revision")?;
         let stored = columns(subject);
         let statement = Query::insert()
             .into_table(Alias::new(TABLE))
@@ -132,9 +129,7 @@ impl Store {
             ])
             .map_err(Error::internal)?
             .to_owned();
-        txn.execute_raw(self.backend().build(&statement))
-            .await
-            .map_err(classify)?;
+        txn.execute_raw(self.backend().build(&statement)).await?;
         Ok(revision)
     }
 
@@ -161,13 +156,12 @@ impl Store {
                 self.backend(),
                 "SELECT revision, pruned_through FROM config_revision WHERE id = 1",
             ))
-            .await
-            .map_err(classify)?
+            .await?
             .ok_or_else(|| Error::internal("config_revision has no row"))?;
         Self::end_read(txn).await?;
         Ok(RevisionBounds {
-            current: row.try_get("", "revision").map_err(classify)?,
-            pruned_through: row.try_get("", "pruned_through").map_err(classify)?,
+            current: row.try_get("", "revision")?,
+            pruned_through: row.try_get("", "pruned_through")?,
         })
     }
 
@@ -205,10 +199,7 @@ impl Store {
             );
         }
         let txn = self.begin_in(scope).await?;
-        let rows = txn
-            .query_all_raw(self.backend().build(&statement))
-            .await
-            .map_err(classify)?;
+        let rows = txn.query_all_raw(self.backend().build(&statement)).await?;
         Self::end_read(txn).await?;
         rows.iter().map(decode).collect()
     }
@@ -227,11 +218,9 @@ impl Store {
             .to_owned();
         let through = txn
             .query_one_raw(backend.build(&newest_old))
-            .await
-            .map_err(classify)?
+            .await?
             .map(|row| row.try_get::<Option<i64>>("", "revision"))
-            .transpose()
-            .map_err(classify)?
+            .transpose()?
             .flatten();
         let Some(through) = through else {
             Self::end_read(txn).await?;
@@ -241,20 +230,15 @@ impl Store {
             .from_table(Alias::new(TABLE))
             .and_where(Expr::col(Alias::new("revision")).lte(through))
             .to_owned();
-        let deleted = txn
-            .execute_raw(backend.build(&delete))
-            .await
-            .map_err(classify)?;
+        let deleted = txn.execute_raw(backend.build(&delete)).await?;
         let mark = Query::update()
             .table(Alias::new("config_revision"))
             .value(Alias::new("pruned_through"), through)
             .and_where(Expr::col(Alias::new("id")).eq(1))
             .and_where(Expr::col(Alias::new("pruned_through")).lt(through))
             .to_owned();
-        txn.execute_raw(backend.build(&mark))
-            .await
-            .map_err(classify)?;
-        txn.commit().await.map_err(classify)?;
+        txn.execute_raw(backend.build(&mark)).await?;
+        txn.commit().await?;
         Ok(deleted.rows_affected())
     }
 }

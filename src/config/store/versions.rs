@@ -17,9 +17,9 @@ use crate::common::ids::TenantId;
 use crate::config::change::ChangeSubject;
 use crate::config::layered::{ConfigVersion, LayerHead, LayerRef};
 use crate::error::{Error, Result};
+use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::scope::Scope;
-use crate::store::{Store, classify};
 
 /// Where a layer's versions live.
 struct Place {
@@ -73,20 +73,18 @@ fn select(layer: &LayerRef) -> SelectStatement {
 }
 
 fn decode(layer: &LayerRef, row: &QueryResult) -> Result<ConfigVersion> {
-    let document: String = row.try_get("", "document").map_err(classify)?;
+    let document: String = row.try_get("", "document")?;
     let values: Map<String, serde_json::Value> =
         serde_json::from_str(&document).map_err(Error::internal)?;
     Ok(ConfigVersion {
         layer: layer.clone(),
-        version: row.try_get("", "version").map_err(classify)?,
+        version: row.try_get("", "version")?,
         values,
-        author: row.try_get("", "author").map_err(classify)?,
-        comment: row.try_get("", "comment").map_err(classify)?,
-        request_id: row.try_get("", "request_id").map_err(classify)?,
-        restored_version: row.try_get("", "restored_version").map_err(classify)?,
-        create_time: row
-            .try_get::<DateTime<Utc>>("", "create_time")
-            .map_err(classify)?,
+        author: row.try_get("", "author")?,
+        comment: row.try_get("", "comment")?,
+        request_id: row.try_get("", "request_id")?,
+        restored_version: row.try_get("", "restored_version")?,
+        create_time: row.try_get::<DateTime<Utc>>("", "create_time")?,
     })
 }
 
@@ -97,10 +95,7 @@ impl Store {
         layer: &LayerRef,
         statement: &SelectStatement,
     ) -> Result<Vec<ConfigVersion>> {
-        let rows = txn
-            .query_all_raw(self.backend().build(statement))
-            .await
-            .map_err(classify)?;
+        let rows = txn.query_all_raw(self.backend().build(statement)).await?;
         rows.iter().map(|row| decode(layer, row)).collect()
     }
 
@@ -212,7 +207,7 @@ impl Store {
         let newest = self.newest(&txn, &next.layer).await?;
         let expected = next.version - 1;
         if newest.as_ref().map_or(0, |found| found.version) != expected {
-            txn.rollback().await.map_err(classify)?;
+            txn.rollback().await?;
             return Err(concurrent(&next.layer));
         }
         let revision = self
@@ -241,7 +236,7 @@ impl Store {
             .to_owned();
         match txn.execute_raw(self.backend().build(&statement)).await {
             Ok(_) => self.commit_with_audit(txn, audit).await,
-            Err(error) => match classify(error) {
+            Err(error) => match Error::from(error) {
                 Error::AlreadyExists { .. } => Err(concurrent(&next.layer)),
                 other => Err(other),
             },
@@ -296,21 +291,20 @@ impl Store {
             }
         };
         let txn = self.begin_in(scope).await?;
-        let rows = txn.query_all_raw(statement).await.map_err(classify)?;
+        let rows = txn.query_all_raw(statement).await?;
         Self::end_read(txn).await?;
         rows.iter()
             .map(|row| {
-                let tenant_id =
-                    TenantId::from_uuid(row.try_get("", "tenant_id").map_err(classify)?);
+                let tenant_id = TenantId::from_uuid(row.try_get("", "tenant_id")?);
                 let layer = LayerRef::Tenant(tenant_id);
-                let version: Option<i64> = row.try_get("", "version").map_err(classify)?;
+                let version: Option<i64> = row.try_get("", "version")?;
                 let current = match version {
                     Some(_) => Some(decode(&layer, row)?),
                     None => None,
                 };
                 Ok(TenantLayer {
                     tenant_id,
-                    plan: row.try_get("", "plan").map_err(classify)?,
+                    plan: row.try_get("", "plan")?,
                     head: LayerHead { layer, current },
                 })
             })

@@ -10,7 +10,7 @@ use prost_types::FieldMask;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::common::ids::{TenantRef, parse_canonical_uuid};
+use crate::common::ids::{TenantRef, request_id};
 use crate::config::json_of;
 use crate::error::{Error, FieldViolation, Result};
 use crate::flags::directory::{FlagPatch, NewFlag};
@@ -190,9 +190,7 @@ impl TryFrom<&pb::CreateFlagRequest> for CreateFlag {
         let Some(flag) = &request.flag else {
             return Err(Error::invalid_field("flag", "is required"));
         };
-        let request_id = (!request.request_id.is_empty())
-            .then(|| parse_canonical_uuid(&request.request_id, "request_id"))
-            .transpose()?;
+        let request_id = request_id(&request.request_id)?;
         let mut violations = Vec::new();
         crate::flags::key::key(&request.flag_id, "flag_id", &mut violations);
         let value_type = flag_type(flag.value_type);

@@ -6,7 +6,7 @@ use tonic::Request;
 use crate::access::Gate;
 use crate::access::context;
 use crate::access::{TenantContext, TenantScope};
-use crate::common::ids::{AuditParent, QuotaOverrideName, TenantRef, parse_canonical_uuid};
+use crate::common::ids::{AuditParent, QuotaOverrideName, TenantRef, request_id};
 use crate::common::paging::page_size;
 use crate::error::Error;
 use crate::pb;
@@ -81,9 +81,7 @@ impl QuotaService for QuotaApi {
         let result = async {
             let platform = context.platform()?;
             let new = quota_convert::new_plan(&request)?;
-            let request_id = (!request.request_id.is_empty())
-                .then(|| parse_canonical_uuid(&request.request_id, "request_id"))
-                .transpose()?;
+            let request_id = request_id(&request.request_id)?;
             self.plans.create(&platform, &origin, new, request_id).await
         }
         .await;

@@ -9,10 +9,10 @@ use crate::common::ids::TenantId;
 use crate::error::Result;
 use crate::quota::quotas::QuotaOverride;
 use crate::quota::store::plans::override_from_model;
+use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::quota_override;
 use crate::store::scope::Scope;
-use crate::store::{Store, classify};
 
 impl Store {
     /// The override of `quota` for `tenant_id`, expired or not.
@@ -25,8 +25,7 @@ impl Store {
         let txn = self.begin_in(scope).await?;
         let row = quota_override::Entity::find_by_id((tenant_id.as_uuid(), quota.to_owned()))
             .one(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         Self::end_read(txn).await?;
         Ok(row.map(override_from_model))
     }
@@ -48,8 +47,7 @@ impl Store {
                 let inserted = quota_override::Entity::insert(model)
                     .on_conflict_do_nothing()
                     .exec_without_returning(&txn)
-                    .await
-                    .map_err(classify)?;
+                    .await?;
                 match inserted {
                     sea_orm::TryInsertResult::Inserted(rows) => rows,
                     _ => 0,
@@ -62,8 +60,7 @@ impl Store {
                     .filter(quota_override::Column::Quota.eq(next.quota.as_str()))
                     .filter(quota_override::Column::Revision.eq(revision))
                     .exec(&txn)
-                    .await
-                    .map_err(classify)?
+                    .await?
                     .rows_affected
             }
         };
@@ -83,8 +80,7 @@ impl Store {
             .filter(quota_override::Column::Quota.eq(current.quota.as_str()))
             .filter(quota_override::Column::Revision.eq(current.revision))
             .exec(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         self.commit_if_changed(txn, deleted.rows_affected, audit)
             .await
     }
@@ -116,7 +112,7 @@ impl Store {
             );
         }
         let txn = self.begin_in(scope).await?;
-        let rows = select.all(&txn).await.map_err(classify)?;
+        let rows = select.all(&txn).await?;
         Self::end_read(txn).await?;
         Ok(rows.into_iter().map(override_from_model).collect())
     }

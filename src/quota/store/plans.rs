@@ -8,12 +8,12 @@ use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
 use crate::quota::plan::Plan;
 use crate::quota::quotas::QuotaOverride;
+use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::{plan, quota_override};
 use crate::store::idempotency::IdempotencyEntry;
 use crate::store::idempotency::insert_idempotency;
 use crate::store::scope::Scope;
-use crate::store::{Store, classify};
 use crate::tenancy::IsolationModel;
 
 impl Store {
@@ -26,20 +26,21 @@ impl Store {
         idempotency: Option<&IdempotencyEntry>,
         audit: AuditRecord,
     ) -> Result<()> {
-        let txn = self.begin_in(scope).await?;
-        insert_idempotency(&txn, idempotency, new.create_time).await?;
-        to_active_model(new)?.insert(&txn).await.map_err(classify)?;
-        self.commit_with_audit(txn, audit).await
+        self.write_in(scope, audit, async |txn| {
+            insert_idempotency(txn, idempotency, new.create_time).await?;
+            to_active_model(new)?.insert(txn).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// The plan `id`, if it exists.
     pub async fn find_plan(&self, scope: Scope, id: &str) -> Result<Option<Plan>> {
-        let txn = self.begin_in(scope).await?;
-        let row = plan::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await
-            .map_err(classify)?;
-        Self::end_read(txn).await?;
+        let row = self
+            .read_in(scope, async |txn| {
+                Ok(plan::Entity::find_by_id(id.to_owned()).one(txn).await?)
+            })
+            .await?;
         row.map(from_model).transpose()
     }
 
@@ -57,7 +58,7 @@ impl Store {
             select = select.filter(plan::Column::Id.gt(after));
         }
         let txn = self.begin_in(scope).await?;
-        let rows = select.all(&txn).await.map_err(classify)?;
+        let rows = select.all(&txn).await?;
         Self::end_read(txn).await?;
         rows.into_iter().map(from_model).collect()
     }
@@ -71,16 +72,16 @@ impl Store {
         next: &Plan,
         audit: AuditRecord,
     ) -> Result<bool> {
-        let txn = self.begin_in(scope).await?;
-        let updated = plan::Entity::update_many()
-            .set(to_active_model(next)?)
-            .filter(plan::Column::Id.eq(next.id.as_str()))
-            .filter(plan::Column::Revision.eq(previous_revision))
-            .exec(&txn)
-            .await
-            .map_err(classify)?;
-        self.commit_if_changed(txn, updated.rows_affected, audit)
-            .await
+        self.write_if_changed(scope, audit, async |txn| {
+            let updated = plan::Entity::update_many()
+                .set(to_active_model(next)?)
+                .filter(plan::Column::Id.eq(next.id.as_str()))
+                .filter(plan::Column::Revision.eq(previous_revision))
+                .exec(txn)
+                .await?;
+            Ok(updated.rows_affected)
+        })
+        .await
     }
 
     /// The overrides of `tenant_id`, expired ones included.
@@ -94,8 +95,7 @@ impl Store {
             .filter(quota_override::Column::TenantId.eq(tenant_id.as_uuid()))
             .order_by_asc(quota_override::Column::Quota)
             .all(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         Self::end_read(txn).await?;
         Ok(rows.into_iter().map(override_from_model).collect())
     }

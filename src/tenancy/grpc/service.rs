@@ -9,9 +9,7 @@ use crate::access::ResolveTarget;
 use crate::access::TenantContext;
 use crate::access::context;
 use crate::access::key_convert as api_keys;
-use crate::common::ids::{
-    ApiKeyName, AuditParent, DomainName, TenantId, TenantRef, parse_canonical_uuid,
-};
+use crate::common::ids::{ApiKeyName, AuditParent, DomainName, TenantId, TenantRef, request_id};
 use crate::common::paging::page_size;
 use crate::common::validate;
 use crate::error::Error;
@@ -71,9 +69,7 @@ impl TenantService for TenantApi {
         let result = async {
             let platform = context.platform()?;
             let tenant = convert::new_tenant(&request)?;
-            let request_id = (!request.request_id.is_empty())
-                .then(|| parse_canonical_uuid(&request.request_id, "request_id"))
-                .transpose()?;
+            let request_id = request_id(&request.request_id)?;
             self.tenants
                 .create(&platform, &origin, CreateTenant { tenant, request_id })
                 .await

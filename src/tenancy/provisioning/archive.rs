@@ -15,7 +15,6 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Transa
 
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
-use crate::store::classify;
 use crate::tenancy::archive::corrupt;
 use crate::tenancy::provisioning::names::TenantSchema;
 use crate::tenancy::provisioning::{Provisioner, ddl};
@@ -52,12 +51,11 @@ async fn strings(
             sql,
             values,
         ))
-        .await
-        .map_err(classify)?;
+        .await?;
     rows.iter()
         .map(|row| {
             (0..row.column_names().len())
-                .map(|at| row.try_get_by_index::<String>(at).map_err(classify))
+                .map(|at| row.try_get_by_index::<String>(at).map_err(Error::from))
                 .collect()
         })
         .collect()
@@ -115,10 +113,9 @@ impl Provisioner {
     pub async fn export_schema(&self, tenant_id: TenantId) -> Result<Vec<(String, Vec<String>)>> {
         let schema = TenantSchema::of(tenant_id);
         let name = schema.name();
-        let txn = self.db.begin().await.map_err(classify)?;
+        let txn = self.db.begin().await?;
         txn.execute_unprepared(&format!("SET LOCAL ROLE {name}"))
-            .await
-            .map_err(classify)?;
+            .await?;
         let mut tables = Vec::new();
         for table in tables_in_order(&txn, &name).await? {
             let sql = format!(
@@ -128,7 +125,7 @@ impl Provisioner {
             let rows = strings(&txn, &sql, None).await?;
             tables.push((table, rows.into_iter().flatten().collect()));
         }
-        txn.rollback().await.map_err(classify)?;
+        txn.rollback().await?;
         Ok(tables)
     }
 
@@ -152,7 +149,7 @@ impl Provisioner {
             ));
         }
         let schema = TenantSchema::of(tenant_id);
-        let txn = self.db.begin().await.map_err(classify)?;
+        let txn = self.db.begin().await?;
         ddl::create_role(&txn, schema).await?;
         ddl::create_schema(&txn, schema).await?;
         let files = self.template.pending_after(0);
@@ -166,8 +163,7 @@ impl Provisioner {
         txn.execute_unprepared(&format!(
             "SET LOCAL ROLE {name}; SET LOCAL search_path TO {name}"
         ))
-        .await
-        .map_err(classify)?;
+        .await?;
         let tables = tables_in_order(&txn, &name).await?.into_iter().collect();
         Ok(SchemaImport {
             txn,
@@ -197,8 +193,7 @@ impl SchemaImport {
                 sql,
                 [rows.to_string().into()],
             ))
-            .await
-            .map_err(classify)?;
+            .await?;
         Ok(())
     }
 
@@ -230,9 +225,8 @@ impl SchemaImport {
                     sql,
                     [target.clone().into(), column.clone().into()],
                 ))
-                .await
-                .map_err(classify)?;
+                .await?;
         }
-        self.txn.commit().await.map_err(classify)
+        self.txn.commit().await.map_err(Error::from)
     }
 }

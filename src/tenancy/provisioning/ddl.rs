@@ -7,7 +7,6 @@
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
 
 use crate::error::{Error, Result};
-use crate::store::classify;
 use crate::tenancy::provisioning::names::TenantSchema;
 use crate::tenancy::provisioning::template::TemplateFile;
 
@@ -16,7 +15,7 @@ const VERSION_TABLE: &str = "tenantd_template_versions";
 
 async fn run_all(txn: &DatabaseTransaction, statements: &[String]) -> Result<()> {
     for statement in statements {
-        txn.execute_unprepared(statement).await.map_err(classify)?;
+        txn.execute_unprepared(statement).await?;
     }
     Ok(())
 }
@@ -31,17 +30,15 @@ pub(crate) async fn create_role(
     schema: TenantSchema,
 ) -> Result<()> {
     let role = schema.name();
-    let txn = db.begin().await.map_err(classify)?;
+    let txn = db.begin().await?;
     let database = txn
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
             "SELECT current_database() AS name",
         ))
-        .await
-        .map_err(classify)?
+        .await?
         .map(|row| row.try_get::<String>("", "name"))
-        .transpose()
-        .map_err(classify)?
+        .transpose()?
         .unwrap_or_default();
     let comment = format!(
         "tenantd tenant {} of database {database}",
@@ -60,7 +57,7 @@ pub(crate) async fn create_role(
         ],
     )
     .await?;
-    txn.commit().await.map_err(classify)
+    txn.commit().await.map_err(Error::from)
 }
 
 /// Creates the schema owned by the role unless it exists, gives `PUBLIC`
@@ -71,7 +68,7 @@ pub(crate) async fn create_schema(
     schema: TenantSchema,
 ) -> Result<()> {
     let name = schema.name();
-    let txn = db.begin().await.map_err(classify)?;
+    let txn = db.begin().await?;
     run_all(
         &txn,
         &[
@@ -92,7 +89,7 @@ pub(crate) async fn create_schema(
         ],
     )
     .await?;
-    txn.commit().await.map_err(classify)
+    txn.commit().await.map_err(Error::from)
 }
 
 /// Applies one template file as the tenant's role with the schema alone on
@@ -104,7 +101,7 @@ pub(crate) async fn apply_file(
     file: &TemplateFile,
 ) -> Result<()> {
     let name = schema.name();
-    let txn = db.begin().await.map_err(classify)?;
+    let txn = db.begin().await?;
     run_all(
         &txn,
         &[
@@ -113,15 +110,14 @@ pub(crate) async fn apply_file(
         ],
     )
     .await?;
-    txn.execute_unprepared(&file.sql).await.map_err(classify)?;
+    txn.execute_unprepared(&file.sql).await?;
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         format!("INSERT INTO {name}.{VERSION_TABLE} (version, name) VALUES ($1, $2)"),
         [file.version.into(), file.name.clone().into()],
     ))
-    .await
-    .map_err(classify)?;
-    txn.commit().await.map_err(classify)
+    .await?;
+    txn.commit().await.map_err(Error::from)
 }
 
 /// The newest version recorded in the schema's version table.
@@ -135,11 +131,10 @@ pub(crate) async fn applied_version(
             DbBackend::Postgres,
             format!("SELECT COALESCE(MAX(version), 0) AS version FROM {name}.{VERSION_TABLE}"),
         ))
-        .await
-        .map_err(classify)?;
+        .await?;
     row.map(|row| row.try_get::<i32>("", "version"))
         .transpose()
-        .map_err(classify)
+        .map_err(Error::from)
         .map(Option::unwrap_or_default)
 }
 
@@ -150,7 +145,7 @@ pub(crate) async fn drop_schema_and_role(
     schema: TenantSchema,
 ) -> Result<()> {
     let name = schema.name();
-    let txn = db.begin().await.map_err(classify)?;
+    let txn = db.begin().await?;
     run_all(
         &txn,
         &[
@@ -166,7 +161,7 @@ pub(crate) async fn drop_schema_and_role(
         ],
     )
     .await?;
-    txn.commit().await.map_err(classify)
+    txn.commit().await.map_err(Error::from)
 }
 
 /// What the database said, without the driver's wrapping, for a reason an

@@ -35,7 +35,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
-use crate::store::classify;
+use crate::store::lock::{self, LockKey};
 pub use crate::tenancy::provisioning::archive::SchemaImport;
 pub use crate::tenancy::provisioning::names::TenantSchema;
 pub use crate::tenancy::provisioning::template::{Template, TemplateFile};
@@ -92,10 +92,6 @@ impl std::fmt::Debug for Provisioner {
     }
 }
 
-/// The advisory lock class of per-tenant provisioning ("tent" in ASCII);
-/// the second key is taken from the tenant id.
-const TENANT_LOCK_CLASS: i32 = 0x7465_6e74;
-
 /// A held per-tenant lock; [`TenantLock::release`] ends it (dropping it
 /// does too, when its connection returns to the pool).
 pub struct TenantLock {
@@ -108,7 +104,7 @@ pub struct TenantLock {
 impl TenantLock {
     /// Releases the lock.
     pub async fn release(self) -> Result<()> {
-        self.txn.rollback().await.map_err(classify)
+        self.txn.rollback().await.map_err(Error::from)
     }
 }
 
@@ -129,7 +125,7 @@ impl Provisioner {
             .max_connections(2 * concurrency)
             .min_connections(0)
             .sqlx_logging(false);
-        let db = Database::connect(options).await.map_err(classify)?;
+        let db = Database::connect(options).await?;
         if db.get_database_backend() != DbBackend::Postgres {
             return Err(Error::internal("tenant schemas need PostgreSQL"));
         }
@@ -153,16 +149,15 @@ impl Provisioner {
                  has_database_privilege(current_database(), 'CREATE') AS create_schema \
                  FROM pg_roles WHERE rolname = current_user",
             ))
-            .await
-            .map_err(classify)?;
+            .await?;
         let Some(row) = row else {
             return Ok(vec!["CREATEROLE", "CREATE on the database"]);
         };
         let mut missing = Vec::new();
-        if !row.try_get::<bool>("", "create_role").map_err(classify)? {
+        if !row.try_get::<bool>("", "create_role")? {
             missing.push("CREATEROLE");
         }
-        if !row.try_get::<bool>("", "create_schema").map_err(classify)? {
+        if !row.try_get::<bool>("", "create_schema")? {
             missing.push("CREATE on the database");
         }
         Ok(missing)
@@ -180,28 +175,9 @@ impl Provisioner {
             .acquire_owned()
             .await
             .map_err(Error::internal)?;
-        let txn = self.db.begin().await.map_err(classify)?;
-        let key = tenant_lock_key(tenant_id);
-        let sql = if wait {
-            "SELECT true AS locked FROM (SELECT pg_advisory_xact_lock($1, $2)) AS held"
-        } else {
-            "SELECT pg_try_advisory_xact_lock($1, $2) AS locked"
-        };
-        let row = txn
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                sql,
-                [TENANT_LOCK_CLASS.into(), key.into()],
-            ))
-            .await
-            .map_err(classify)?;
-        let locked = row
-            .map(|row| row.try_get::<bool>("", "locked"))
-            .transpose()
-            .map_err(classify)?
-            .unwrap_or(false);
-        if !locked {
-            txn.rollback().await.map_err(classify)?;
+        let txn = self.db.begin().await?;
+        if !lock::hold(&txn, LockKey::Tenant(tenant_id), wait).await? {
+            txn.rollback().await?;
             return Ok(None);
         }
         Ok(Some(TenantLock {
@@ -258,7 +234,7 @@ impl Provisioner {
 
     /// Closes the pool.
     pub async fn close(self) -> Result<()> {
-        self.db.close().await.map_err(classify)
+        self.db.close().await.map_err(Error::from)
     }
 
     fn fault_after(&self, step: Step) -> std::result::Result<(), Stopped> {
@@ -273,11 +249,6 @@ impl Provisioner {
 
 /// The second key of a tenant's lock: the last four bytes of its id, the
 /// random part of a UUIDv7. Two tenants sharing it only wait for each other.
-fn tenant_lock_key(tenant_id: TenantId) -> i32 {
-    let bytes = tenant_id.as_uuid().into_bytes();
-    i32::from_be_bytes([bytes[12], bytes[13], bytes[14], bytes[15]])
-}
-
 /// Classifies an error of a step: a lost database is an interruption (to be
 /// finished later), anything else a failure whose reason starts with
 /// `context`.

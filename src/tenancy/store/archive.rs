@@ -8,9 +8,9 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
+use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::scope::Scope;
-use crate::store::{Store, classify};
 
 /// The control-plane tables an archive carries, parents first, each with
 /// the column naming the tenant.
@@ -61,12 +61,10 @@ impl Store {
                     sql,
                     [tenant_id.as_uuid().into()],
                 ))
-                .await
-                .map_err(classify)?
+                .await?
                 .iter()
                 .map(|row| row.try_get::<String>("", "row"))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(classify)?;
+                .collect::<std::result::Result<Vec<_>, _>>()?;
             tables.push((*table, rows));
         }
         Self::end_read(txn).await?;
@@ -106,8 +104,7 @@ impl ControlImport {
                 sql,
                 [rows.to_string().into()],
             ))
-            .await
-            .map_err(classify)?;
+            .await?;
         Ok(())
     }
 }

@@ -5,9 +5,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::common::ids::TenantId;
 use crate::error::Result;
+use crate::store::Store;
 use crate::store::entities::audit_event;
 use crate::store::scope::Scope;
-use crate::store::{Store, classify};
 use crate::tenancy::audit::{AuditEvent, AuditQuery};
 
 impl Store {
@@ -45,7 +45,7 @@ impl Store {
             select = select.filter(audit_event::Column::RequestId.eq(request_id.as_str()));
         }
         let txn = self.begin_in(scope).await?;
-        let rows = select.all(&txn).await.map_err(classify)?;
+        let rows = select.all(&txn).await?;
         Self::end_read(txn).await?;
         Ok(rows
             .into_iter()

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::tenant_domain;
 use crate::store::scope::Scope;
-use crate::store::{Store, classify, insert_audit};
+use crate::store::{Store, insert_audit};
 use crate::tenancy::custom_domain::{CustomDomain, DomainState};
 
 impl Store {
@@ -23,10 +23,7 @@ impl Store {
         audit: AuditRecord,
     ) -> Result<()> {
         let txn = self.begin_in(scope).await?;
-        to_active_model(domain)
-            .insert(&txn)
-            .await
-            .map_err(classify)?;
+        to_active_model(domain).insert(&txn).await?;
         self.commit_with_audit(txn, audit).await
     }
 
@@ -42,8 +39,7 @@ impl Store {
             .filter(tenant_domain::Column::TenantId.eq(tenant_id.as_uuid()))
             .filter(tenant_domain::Column::Hostname.eq(hostname))
             .one(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         Self::end_read(txn).await?;
         Ok(row.map(from_model))
     }
@@ -59,8 +55,7 @@ impl Store {
             .filter(tenant_domain::Column::Hostname.eq(hostname))
             .filter(tenant_domain::Column::State.eq(DomainState::Verified.as_str()))
             .one(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         Self::end_read(txn).await?;
         Ok(row.map(from_model))
     }
@@ -81,8 +76,7 @@ impl Store {
             .order_by_asc(tenant_domain::Column::Id)
             .limit(limit)
             .all(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         Self::end_read(txn).await?;
         Ok(rows.into_iter().map(from_model).collect())
     }
@@ -101,13 +95,12 @@ impl Store {
             .filter(tenant_domain::Column::Id.eq(old.id))
             .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
             .exec(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         if deleted.rows_affected == 0 {
-            txn.rollback().await.map_err(classify)?;
+            txn.rollback().await?;
             return Ok(false);
         }
-        to_active_model(new).insert(&txn).await.map_err(classify)?;
+        to_active_model(new).insert(&txn).await?;
         self.commit_with_audit(txn, audit).await?;
         Ok(true)
     }
@@ -128,7 +121,7 @@ impl Store {
             select = select.filter(tenant_domain::Column::Hostname.gt(after));
         }
         let txn = self.begin_in(scope).await?;
-        let rows = select.all(&txn).await.map_err(classify)?;
+        let rows = select.all(&txn).await?;
         Self::end_read(txn).await?;
         Ok(rows.into_iter().map(from_model).collect())
     }
@@ -143,8 +136,7 @@ impl Store {
         let txn = self.begin_in(scope).await?;
         let deleted = tenant_domain::Entity::delete_by_id(domain.id)
             .exec(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         self.commit_if_changed(txn, deleted.rows_affected, audit)
             .await
     }
@@ -161,7 +153,7 @@ impl Store {
         audit: AuditRecord,
         released: Vec<(CustomDomain, AuditRecord)>,
     ) -> Result<bool> {
-        let txn = self.begin_in(scope).await?;
+        let txn = self.begin_in(scope.clone()).await?;
         let updated = tenant_domain::Entity::update_many()
             .set(tenant_domain::ActiveModel {
                 state: Set(verified.state.as_str().to_owned()),
@@ -171,10 +163,9 @@ impl Store {
             .filter(tenant_domain::Column::Id.eq(verified.id))
             .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
             .exec(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         if updated.rows_affected == 0 {
-            txn.rollback().await.map_err(classify)?;
+            txn.rollback().await?;
             return Ok(false);
         }
         self.release_in(&txn, released).await?;
@@ -198,8 +189,7 @@ impl Store {
             .order_by_asc(tenant_domain::Column::Id)
             .limit(limit)
             .all(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         Self::end_read(txn).await?;
         Ok(rows.into_iter().map(from_model).collect())
     }
@@ -209,7 +199,7 @@ impl Store {
     pub async fn release_claims(&self, released: Vec<(CustomDomain, AuditRecord)>) -> Result<u64> {
         let txn = self.begin_in(Scope::Platform).await?;
         let count = self.release_in(&txn, released).await?;
-        txn.commit().await.map_err(classify)?;
+        txn.commit().await?;
         Ok(count)
     }
 
@@ -227,8 +217,7 @@ impl Store {
                 .filter(tenant_domain::Column::Id.eq(claim.id))
                 .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
                 .exec(txn)
-                .await
-                .map_err(classify)?;
+                .await?;
             if deleted.rows_affected > 0 {
                 insert_audit(txn, release).await?;
                 count += 1;

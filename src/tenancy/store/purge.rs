@@ -7,10 +7,10 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::common::ids::TenantId;
 use crate::error::Result;
+use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::{idempotency_key, tenant};
 use crate::store::scope::Scope;
-use crate::store::{Store, classify};
 
 /// Every table holding a tenant's rows by `tenant_id`, besides `tenants`
 /// and `audit_events`. A table added later with tenant rows belongs here.
@@ -44,10 +44,9 @@ impl Store {
             .filter(tenant::Column::Id.eq(tenant_id.as_uuid()))
             .filter(tenant::Column::Revision.eq(revision))
             .exec(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         if deleted.rows_affected == 0 {
-            txn.rollback().await.map_err(classify)?;
+            txn.rollback().await?;
             return Ok(false);
         }
         for table in TENANT_TABLES {
@@ -55,13 +54,12 @@ impl Store {
                 .from_table(Alias::new(*table))
                 .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant_id.as_uuid()))
                 .to_owned();
-            txn.execute(&statement).await.map_err(classify)?;
+            txn.execute(&statement).await?;
         }
         idempotency_key::Entity::delete_many()
             .filter(idempotency_key::Column::Resource.eq(tenant_id.resource_name()))
             .exec(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         self.commit_with_audit(txn, audit).await?;
         Ok(true)
     }

@@ -12,12 +12,12 @@ use uuid::Uuid;
 use crate::common::ids::{TenantId, TenantRef};
 use crate::config::ChangeSubject;
 use crate::error::{Error, Result};
+use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::{idempotency_key, tenant};
 use crate::store::idempotency::IdempotencyEntry;
 use crate::store::idempotency::insert_idempotency;
 use crate::store::scope::Scope;
-use crate::store::{Store, classify};
 use crate::tenancy::isolation::IsolationModel;
 use crate::tenancy::tenant::{Tenant, TenantQuery, TenantState};
 
@@ -33,10 +33,7 @@ impl Store {
     ) -> Result<()> {
         let txn = self.begin_in(scope).await?;
         insert_idempotency(&txn, idempotency, tenant.create_time).await?;
-        to_active_model(tenant)?
-            .insert(&txn)
-            .await
-            .map_err(classify)?;
+        to_active_model(tenant)?.insert(&txn).await?;
         self.commit_with_audit(txn, audit).await
     }
 
@@ -50,8 +47,7 @@ impl Store {
         let txn = self.begin_in(data_scope).await?;
         let row = idempotency_key::Entity::find_by_id((scope.to_owned(), request_id))
             .one(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         Self::end_read(txn).await?;
         Ok(row.map(|row| IdempotencyEntry {
             scope,
@@ -68,7 +64,7 @@ impl Store {
             TenantRef::Slug(slug) => tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)),
         };
         let txn = self.begin_in(scope).await?;
-        let row = select.one(&txn).await.map_err(classify)?;
+        let row = select.one(&txn).await?;
         Self::end_read(txn).await?;
         row.map(from_model).transpose()
     }
@@ -94,7 +90,7 @@ impl Store {
             select = select.filter(self.label_equals(key, value));
         }
         let txn = self.begin_in(scope).await?;
-        let rows = select.all(&txn).await.map_err(classify)?;
+        let rows = select.all(&txn).await?;
         Self::end_read(txn).await?;
         rows.into_iter().map(from_model).collect()
     }
@@ -125,8 +121,7 @@ impl Store {
         let previous_plan = tenant::Entity::find_by_id(next.id.as_uuid())
             .filter(tenant::Column::Revision.eq(previous_revision))
             .one(&txn)
-            .await
-            .map_err(classify)?
+            .await?
             .map(|row| row.plan);
         if let Some(from) = previous_plan.filter(|plan| *plan != next.plan) {
             // Watchers of the tenant's configuration must hear that its
@@ -143,8 +138,7 @@ impl Store {
             .filter(tenant::Column::Id.eq(next.id.as_uuid()))
             .filter(tenant::Column::Revision.eq(previous_revision))
             .exec(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         self.commit_if_changed(txn, updated.rows_affected, audit)
             .await
     }

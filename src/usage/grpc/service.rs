@@ -17,7 +17,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::access::Gate;
 use crate::access::TenantContext;
 use crate::access::context;
-use crate::common::ids::{TenantRef, parse_canonical_uuid};
+use crate::common::ids::{TenantRef, request_id};
 use crate::common::paging::page_size;
 use crate::error::Error;
 use crate::pb;
@@ -203,9 +203,7 @@ impl UsageService for UsageApi {
         let result = async {
             let platform = context.platform()?;
             let new = usage_convert::new_metric(&request)?;
-            let request_id = (!request.request_id.is_empty())
-                .then(|| parse_canonical_uuid(&request.request_id, "request_id"))
-                .transpose()?;
+            let request_id = request_id(&request.request_id)?;
             self.metrics
                 .create(&platform, &origin, new, request_id)
                 .await

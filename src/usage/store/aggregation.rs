@@ -12,7 +12,7 @@
 //!   value may commit after a higher one); on SQLite, where writers are
 //!   serialised, one past the greatest `rowid`;
 //! - one fold or recomputation runs at a time: on PostgreSQL they take the
-//!   transaction-scoped advisory lock [`AGGREGATION_LOCK`] (folds only try
+//!   transaction-scoped advisory lock [`LockKey::Aggregation`] (folds only try
 //!   it, so a busy replica skips its turn), on SQLite the single connection
 //!   serialises them;
 //! - SUM, COUNT, MAX and LATEST merge incrementally; UNIQUE_COUNT adds the
@@ -30,16 +30,14 @@ use sea_orm::{
 
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
+use crate::store::Store;
 use crate::store::entities::usage_rollup;
+use crate::store::lock::{self, LockKey};
 use crate::store::scope::Scope;
-use crate::store::{Store, classify};
 use crate::usage::event::ValidEvent;
 use crate::usage::metric::Aggregation;
 use crate::usage::store::events::{day_text, parse_day};
 use crate::usage::store::rollup_statements::unique_values_delete;
-
-/// The advisory lock aggregation holds on PostgreSQL ("usagerol" in ASCII).
-pub const AGGREGATION_LOCK: i64 = 0x7573_6167_6572_6f6c;
 
 /// The name of the daily job's row in `usage_aggregation`.
 const JOB: &str = "daily";
@@ -112,8 +110,7 @@ pub(crate) fn position_is(backend: DbBackend, operator: &str, position: i64) -> 
 impl Store {
     async fn raw_one(&self, txn: &DatabaseTransaction, sql: String) -> Result<QueryResult> {
         txn.query_one_raw(Statement::from_string(self.backend(), sql))
-            .await
-            .map_err(classify)?
+            .await?
             .ok_or_else(|| Error::internal("a one-row query answered no row"))
     }
 
@@ -121,17 +118,7 @@ impl Store {
     /// serialises through its one connection). With `wait` false, answers
     /// `false` at once when another transaction holds it.
     async fn lock_aggregation(&self, txn: &DatabaseTransaction, wait: bool) -> Result<bool> {
-        if self.backend() != DbBackend::Postgres {
-            return Ok(true);
-        }
-        if wait {
-            let sql = format!("SELECT pg_advisory_xact_lock({AGGREGATION_LOCK})");
-            self.raw_one(txn, sql).await?;
-            return Ok(true);
-        }
-        let sql = format!("SELECT pg_try_advisory_xact_lock({AGGREGATION_LOCK}) AS locked");
-        let row = self.raw_one(txn, sql).await?;
-        row.try_get::<bool>("", "locked").map_err(classify)
+        lock::hold(txn, LockKey::Aggregation, wait).await
     }
 
     async fn watermark(&self, txn: &DatabaseTransaction) -> Result<Watermark> {
@@ -140,14 +127,10 @@ impl Store {
              FROM usage_aggregation WHERE name = '{JOB}'"
         );
         let row = self.raw_one(txn, sql).await?;
-        let pending_position = row
-            .try_get::<Option<i64>>("", "pending_position")
-            .map_err(classify)?;
-        let pending_through = row
-            .try_get::<Option<DateTime<Utc>>>("", "pending_through")
-            .map_err(classify)?;
+        let pending_position = row.try_get::<Option<i64>>("", "pending_position")?;
+        let pending_through = row.try_get::<Option<DateTime<Utc>>>("", "pending_through")?;
         Ok(Watermark {
-            position: row.try_get::<i64>("", "position").map_err(classify)?,
+            position: row.try_get::<i64>("", "position")?,
             pending: pending_position.zip(pending_through),
         })
     }
@@ -158,7 +141,7 @@ impl Store {
         if self.backend() != DbBackend::Postgres {
             let sql = "SELECT COALESCE(MAX(rowid), 0) + 1 AS horizon FROM usage_events".to_owned();
             let row = self.raw_one(txn, sql).await?;
-            let horizon = row.try_get::<i64>("", "horizon").map_err(classify)?;
+            let horizon = row.try_get::<i64>("", "horizon")?;
             return Ok(Horizon {
                 below: horizon,
                 next: horizon,
@@ -172,9 +155,9 @@ impl Store {
             .to_owned();
         let row = self.raw_one(txn, sql).await?;
         Ok(Horizon {
-            below: row.try_get::<i64>("", "horizon").map_err(classify)?,
-            next: row.try_get::<i64>("", "next").map_err(classify)?,
-            at: row.try_get::<DateTime<Utc>>("", "at").map_err(classify)?,
+            below: row.try_get::<i64>("", "horizon")?,
+            next: row.try_get::<i64>("", "next")?,
+            at: row.try_get::<DateTime<Utc>>("", "at")?,
         })
     }
 
@@ -199,8 +182,7 @@ impl Store {
         );
         let rows = txn
             .query_all_raw(Statement::from_string(self.backend(), sql))
-            .await
-            .map_err(classify)?;
+            .await?;
         rows.iter().map(event_from_row).collect()
     }
 
@@ -210,7 +192,7 @@ impl Store {
     pub async fn fold_usage(&self, most_events: usize) -> Result<Option<Fold>> {
         let txn = self.begin_in(Scope::Platform).await?;
         if !self.lock_aggregation(&txn, false).await? {
-            txn.rollback().await.map_err(classify)?;
+            txn.rollback().await?;
             return Ok(None);
         }
         let watermark = self.watermark(&txn).await?;
@@ -227,7 +209,7 @@ impl Store {
             Some(kept) => (None, kept),
         };
         self.set_watermark(&txn, to, through, pending).await?;
-        txn.commit().await.map_err(classify)?;
+        txn.commit().await?;
         let mut changed: BTreeMap<TenantId, BTreeSet<String>> = BTreeMap::new();
         for event in &events {
             changed
@@ -293,9 +275,7 @@ impl Store {
         if let Some(through) = through {
             update.value(Alias::new("aggregated_through"), through);
         }
-        txn.execute_raw(self.backend().build(&update))
-            .await
-            .map_err(classify)?;
+        txn.execute_raw(self.backend().build(&update)).await?;
         Ok(())
     }
 
@@ -309,12 +289,9 @@ impl Store {
             .from_table(usage_rollup::Entity)
             .and_where(usage_rollup::Column::Day.eq(day_text(day)))
             .to_owned();
-        txn.execute_raw(self.backend().build(&delete))
-            .await
-            .map_err(classify)?;
+        txn.execute_raw(self.backend().build(&delete)).await?;
         txn.execute_raw(self.backend().build(&unique_values_delete(day)))
-            .await
-            .map_err(classify)?;
+            .await?;
         let filter = format!(
             "e.day = '{}' AND {}",
             day_text(day),
@@ -327,7 +304,7 @@ impl Store {
             .map(|(_, event)| event)
             .collect();
         self.merge_into_rollups(&txn, &events).await?;
-        txn.commit().await.map_err(classify)?;
+        txn.commit().await?;
         Ok(events.len())
     }
 
@@ -340,10 +317,8 @@ impl Store {
         let row = self.raw_one(&txn, sql).await?;
         Self::end_read(txn).await?;
         Ok(AggregationProgress {
-            position: row.try_get::<i64>("", "position").map_err(classify)?,
-            aggregated_through: row
-                .try_get::<Option<DateTime<Utc>>>("", "aggregated_through")
-                .map_err(classify)?,
+            position: row.try_get::<i64>("", "position")?,
+            aggregated_through: row.try_get::<Option<DateTime<Utc>>>("", "aggregated_through")?,
         })
     }
 
@@ -361,36 +336,29 @@ impl Store {
         }
         let done = txn
             .execute_raw(Statement::from_string(self.backend(), sql))
-            .await
-            .map_err(classify)?;
-        txn.commit().await.map_err(classify)?;
+            .await?;
+        txn.commit().await?;
         Ok(done.rows_affected())
     }
 }
 
 fn event_from_row(row: &QueryResult) -> Result<(i64, ValidEvent)> {
-    let get_text = |column: &str| row.try_get::<String>("", column).map_err(classify);
+    let get_text = |column: &str| row.try_get::<String>("", column).map_err(Error::from);
     let aggregation_text = get_text("aggregation")?;
     let aggregation = Aggregation::parse(&aggregation_text)
         .ok_or_else(|| Error::internal(format!("unknown aggregation {aggregation_text:?}")))?;
-    let tenant_id = row
-        .try_get::<uuid::Uuid>("", "tenant_id")
-        .map_err(classify)?;
+    let tenant_id = row.try_get::<uuid::Uuid>("", "tenant_id")?;
     let event = ValidEvent {
         tenant_id: TenantId::from_uuid(tenant_id),
         event_id: get_text("event_id")?,
         metric: get_text("metric")?,
         aggregation,
-        quantity: row.try_get::<f64>("", "quantity").map_err(classify)?,
-        occurred_time: row
-            .try_get::<DateTime<Utc>>("", "occurred_time")
-            .map_err(classify)?,
+        quantity: row.try_get::<f64>("", "quantity")?,
+        occurred_time: row.try_get::<DateTime<Utc>>("", "occurred_time")?,
         day: parse_day(&get_text("day")?)?,
         dimensions: BTreeMap::new(),
-        unique_value: row
-            .try_get::<Option<String>>("", "unique_value")
-            .map_err(classify)?,
+        unique_value: row.try_get::<Option<String>>("", "unique_value")?,
     };
-    let position = row.try_get::<i64>("", "position").map_err(classify)?;
+    let position = row.try_get::<i64>("", "position")?;
     Ok((position, event))
 }

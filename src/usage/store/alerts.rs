@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::store::audit::AuditRecord;
 use crate::store::entities::usage_alert;
 use crate::store::scope::Scope;
-use crate::store::{Store, classify, insert_audit};
+use crate::store::{Store, insert_audit};
 use crate::usage::alerts::AllowanceAlert;
 
 impl Store {
@@ -62,15 +62,14 @@ impl Store {
                 );
             let inserted = txn
                 .execute_raw(self.backend().build(&insert))
-                .await
-                .map_err(classify)?
+                .await?
                 .rows_affected();
             if inserted == 1 {
                 insert_audit(&txn, audit(&alert)?).await?;
                 recorded.push(alert);
             }
         }
-        txn.commit().await.map_err(classify)?;
+        txn.commit().await?;
         Ok(recorded)
     }
 }

@@ -20,12 +20,12 @@ use serde::Serialize;
 
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
+use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::{usage_event, usage_metric, usage_rollup, usage_unique_value};
 use crate::store::idempotency::IdempotencyEntry;
 use crate::store::idempotency::insert_idempotency;
 use crate::store::scope::Scope;
-use crate::store::{Store, classify};
 use crate::usage::event::ValidEvent;
 use crate::usage::metric::{Aggregation, Metric};
 use crate::usage::query::DailyRollup;
@@ -51,7 +51,7 @@ impl Store {
     ) -> Result<()> {
         let txn = self.begin_in(scope).await?;
         insert_idempotency(&txn, idempotency, new.create_time).await?;
-        metric_model(new).insert(&txn).await.map_err(classify)?;
+        metric_model(new).insert(&txn).await?;
         self.commit_with_audit(txn, audit).await
     }
 
@@ -62,8 +62,7 @@ impl Store {
             .filter(usage_metric::Column::Key.is_in(keys.iter().copied()))
             .order_by_asc(usage_metric::Column::Key)
             .all(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         Self::end_read(txn).await?;
         rows.into_iter().map(metric_from_model).collect()
     }
@@ -84,7 +83,7 @@ impl Store {
             select = select.limit(limit);
         }
         let txn = self.begin_in(scope).await?;
-        let rows = select.all(&txn).await.map_err(classify)?;
+        let rows = select.all(&txn).await?;
         Self::end_read(txn).await?;
         rows.into_iter().map(metric_from_model).collect()
     }
@@ -104,8 +103,7 @@ impl Store {
             .filter(usage_metric::Column::Key.eq(next.key.as_str()))
             .filter(usage_metric::Column::Revision.eq(previous_revision))
             .exec(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         self.commit_if_changed(txn, updated.rows_affected, audit)
             .await
     }
@@ -130,34 +128,14 @@ impl Store {
         if events.is_empty() {
             return Ok(0);
         }
-        let txn = self.begin_for_tenants(&tenants).await?;
+        let txn = self.begin_in(Scope::Tenants(tenants.into())).await?;
         let now = Utc::now();
         let mut accepted = 0;
         for chunk in events.chunks(EVENTS_PER_STATEMENT) {
             accepted += self.insert_events(&txn, chunk, now).await?.len();
         }
-        txn.commit().await.map_err(classify)?;
+        txn.commit().await?;
         Ok(accepted)
-    }
-
-    /// Begins a transaction scoped to several tenants at once: on
-    /// PostgreSQL `tenantd.tenant_ids` lists them, and the `tenant_batch`
-    /// policy of `usage_events` (m0009) admits their rows only. One
-    /// statement then records a whole batch, instead of one per tenant.
-    async fn begin_for_tenants(&self, tenants: &[TenantId]) -> Result<crate::store::txn::Txn> {
-        // A batch of several tenants waits its turn as the platform's.
-        let txn = self.begin_queued(Scope::Platform).await?;
-        if self.backend() == DbBackend::Postgres {
-            let listed: Vec<String> = tenants.iter().map(ToString::to_string).collect();
-            txn.query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT set_config('tenantd.tenant_ids', $1, true)",
-                [listed.join(",").into()],
-            ))
-            .await
-            .map_err(classify)?;
-        }
-        Ok(txn)
     }
 
     /// Inserts `events`, skipping recorded ones; the ids of the new ones.
@@ -206,12 +184,9 @@ impl Store {
                     .to_owned(),
             )
             .returning_col(Column::EventId);
-        let rows = txn
-            .query_all_raw(self.backend().build(&insert))
-            .await
-            .map_err(classify)?;
+        let rows = txn.query_all_raw(self.backend().build(&insert)).await?;
         rows.iter()
-            .map(|row| row.try_get::<String>("", "event_id").map_err(classify))
+            .map(|row| row.try_get::<String>("", "event_id").map_err(Error::from))
             .collect()
     }
 
@@ -233,8 +208,7 @@ impl Store {
             .order_by_asc(Column::Metric)
             .order_by_asc(Column::Day)
             .all(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         Self::end_read(txn).await?;
         rows.into_iter().map(daily_rollup).collect()
     }
@@ -264,8 +238,7 @@ impl Store {
             .group_by(Expr::cust("substr(day, 1, 7)"))
             .into_tuple()
             .all(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         Self::end_read(txn).await?;
         rows.into_iter()
             .map(|(metric, month, count)| Ok((metric, parse_day(&format!("{month}-01"))?, count)))
@@ -328,11 +301,10 @@ async fn insert_events_postgres(
              ON CONFLICT (tenant_id, event_id) DO NOTHING RETURNING event_id",
             [rows.into(), now.into()],
         ))
-        .await
-        .map_err(classify)?;
+        .await?;
     inserted
         .iter()
-        .map(|row| row.try_get::<String>("", "event_id").map_err(classify))
+        .map(|row| row.try_get::<String>("", "event_id").map_err(Error::from))
         .collect()
 }
 

@@ -6,9 +6,9 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 
 use crate::common::ids::TenantId;
 use crate::error::Result;
+use crate::store::Store;
 use crate::store::entities::usage_rollup;
 use crate::store::scope::Scope;
-use crate::store::{Store, classify};
 use crate::usage::export::{ExportCursor, ExportQuery, StoredRollup};
 use crate::usage::store::events::{daily_rollup, day_text};
 
@@ -60,8 +60,7 @@ impl Store {
             .order_by_asc(Column::Day)
             .limit(limit)
             .all(&txn)
-            .await
-            .map_err(classify)?;
+            .await?;
         Self::end_read(txn).await?;
         rows.into_iter()
             .map(|row| {

@@ -21,8 +21,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction};
 
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
+use crate::store::Store;
 use crate::store::entities::{usage_rollup, usage_unique_value};
-use crate::store::{Store, classify};
 use crate::usage::delta::{ROLLUP_VALUE_CEILING, RollupDelta, rollup_deltas};
 use crate::usage::event::ValidEvent;
 use crate::usage::metric::Aggregation;
@@ -224,9 +224,7 @@ impl Store {
                 .filter(|event| event.aggregation == Aggregation::UniqueCount)
                 .collect();
             for insert in unique_values_inserts(tenant_id, &unique)? {
-                txn.execute_raw(self.backend().build(&insert))
-                    .await
-                    .map_err(classify)?;
+                txn.execute_raw(self.backend().build(&insert)).await?;
             }
             let deltas = rollup_deltas(of_tenant);
             self.add_to_rollups(txn, tenant_id, &deltas, now).await?;
@@ -251,15 +249,11 @@ impl Store {
                 continue;
             }
             let upsert = rollup_upsert(tenant_id, aggregation, &of_kind, now)?;
-            txn.execute_raw(self.backend().build(&upsert))
-                .await
-                .map_err(classify)?;
+            txn.execute_raw(self.backend().build(&upsert)).await?;
             if aggregation == Aggregation::UniqueCount {
                 for delta in of_kind {
                     let recount = recount(tenant_id, delta);
-                    txn.execute_raw(self.backend().build(&recount))
-                        .await
-                        .map_err(classify)?;
+                    txn.execute_raw(self.backend().build(&recount)).await?;
                 }
             }
         }
