@@ -35,28 +35,40 @@ pub enum LockKey {
 /// The class of the per-tenant locks ("tent" in ASCII).
 const TENANT_LOCK_CLASS: i32 = 0x7465_6e74;
 
+/// A lock's keys as PostgreSQL takes them: one 64-bit key, or two 32-bit.
+enum Keys {
+    One(i64),
+    Two(i32, i32),
+}
+
 impl LockKey {
-    /// The single 64-bit key, for the locks that have one.
-    pub const fn single(self) -> Option<i64> {
+    fn keys(self) -> Keys {
         match self {
-            Self::Migration => Some(0x0074_656e_616e_7464),
-            Self::Reconcile => Some(0x7265_636f_6e63_696c),
-            Self::Purge => Some(0x7075_7267_656a_6f62),
-            Self::Aggregation => Some(0x7573_6167_6572_6f6c),
-            Self::Tenant(_) => None,
+            Self::Migration => Keys::One(0x0074_656e_616e_7464),
+            Self::Reconcile => Keys::One(0x7265_636f_6e63_696c),
+            Self::Purge => Keys::One(0x7075_7267_656a_6f62),
+            Self::Aggregation => Keys::One(0x7573_6167_6572_6f6c),
+            Self::Tenant(tenant_id) => {
+                let bytes = tenant_id.as_uuid().into_bytes();
+                let key = i32::from_be_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+                Keys::Two(TENANT_LOCK_CLASS, key)
+            }
+        }
+    }
+
+    /// The single 64-bit key, for the locks that have one.
+    pub fn single(self) -> Option<i64> {
+        match self.keys() {
+            Keys::One(key) => Some(key),
+            Keys::Two(..) => None,
         }
     }
 
     /// The lock function's arguments and their placeholders.
     fn arguments(self) -> (&'static str, Vec<Value>) {
-        match (self, self.single()) {
-            (_, Some(key)) => ("$1", vec![key.into()]),
-            (Self::Tenant(tenant_id), None) => {
-                let bytes = tenant_id.as_uuid().into_bytes();
-                let key = i32::from_be_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
-                ("$1, $2", vec![TENANT_LOCK_CLASS.into(), key.into()])
-            }
-            (_, None) => unreachable!("every lock but a tenant's has a single key"),
+        match self.keys() {
+            Keys::One(key) => ("$1", vec![key.into()]),
+            Keys::Two(class, key) => ("$1, $2", vec![class.into(), key.into()]),
         }
     }
 }
@@ -114,5 +126,29 @@ impl Store {
             return Ok(None);
         }
         Ok(Some(JobLock { txn: Some(txn) }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_two_locks_share_a_key() {
+        let tenant = TenantId::from_uuid(uuid::Uuid::from_u128(0x7465_6e74));
+        let keys: Vec<(&str, Vec<Value>)> = [
+            LockKey::Migration,
+            LockKey::Reconcile,
+            LockKey::Purge,
+            LockKey::Aggregation,
+            LockKey::Tenant(tenant),
+        ]
+        .into_iter()
+        .map(LockKey::arguments)
+        .collect();
+        for (at, key) in keys.iter().enumerate() {
+            assert!(!keys[at + 1..].contains(key), "{key:?} is taken twice");
+        }
+        assert_eq!(LockKey::Tenant(tenant).single(), None);
     }
 }
