@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use prost_types::{Duration, Timestamp};
 
 use crate::access::api_key;
-use crate::access::api_key::{ApiKey, ApiKeyState, NewApiKey};
+use crate::access::api_key::{ApiKey, ApiKeyState, IssuedApiKey, NewApiKey};
 use crate::access::api_keys::Rotation;
 use crate::common::validate;
 use crate::error::{Error, FieldViolation, Result};
@@ -45,6 +45,23 @@ pub fn rotation(rotation: &Rotation, now: DateTime<Utc>) -> pb::RotateApiKeyResp
         api_key: Some(api_key(&rotation.issued.key, now)),
         secret: rotation.issued.secret.clone(),
         previous: Some(api_key(&rotation.previous, now)),
+    }
+}
+
+/// CreateApiKey's answer: the key, and its secret this once.
+pub fn issued(issued: IssuedApiKey) -> pb::CreateApiKeyResponse {
+    pb::CreateApiKeyResponse {
+        api_key: Some(api_key(&issued.key, Utc::now())),
+        secret: issued.secret,
+    }
+}
+
+/// A page of ListApiKeys, each key as it stands now.
+pub fn api_keys_page(keys: &[ApiKey], next_page_token: String) -> pb::ListApiKeysResponse {
+    let now = Utc::now();
+    pb::ListApiKeysResponse {
+        api_keys: keys.iter().map(|key| api_key(key, now)).collect(),
+        next_page_token,
     }
 }
 

@@ -27,27 +27,28 @@ impl Store {
         replacing: Option<(&ApiKey, &ApiKey)>,
         audit: AuditRecord,
     ) -> Result<bool> {
-        let txn = self.begin_in(scope).await?;
-        if let Some((read, shortened)) = replacing {
-            let mut update = api_key::Entity::update_many()
-                .set(api_key::ActiveModel {
-                    expire_time: Set(shortened.expire_time),
-                    ..Default::default()
-                })
-                .filter(api_key::Column::Id.eq(read.id.as_uuid()))
-                .filter(api_key::Column::RevokeTime.is_null());
-            update = match read.expire_time {
-                Some(expiry) => update.filter(api_key::Column::ExpireTime.eq(expiry)),
-                None => update.filter(api_key::Column::ExpireTime.is_null()),
-            };
-            if update.exec(&txn).await?.rows_affected == 0 {
-                txn.rollback().await?;
-                return Ok(false);
+        self.write_if_changed(scope, audit, async |txn| {
+            if let Some((read, shortened)) = replacing {
+                let mut update = api_key::Entity::update_many()
+                    .set(api_key::ActiveModel {
+                        expire_time: Set(shortened.expire_time),
+                        ..Default::default()
+                    })
+                    .filter(api_key::Column::Id.eq(read.id.as_uuid()))
+                    .filter(api_key::Column::RevokeTime.is_null());
+                update = match read.expire_time {
+                    Some(expiry) => update.filter(api_key::Column::ExpireTime.eq(expiry)),
+                    None => update.filter(api_key::Column::ExpireTime.is_null()),
+                };
+                // The old key changed meanwhile: the new one is not made.
+                if update.exec(txn).await?.rows_affected == 0 {
+                    return Ok(0);
+                }
             }
-        }
-        to_active_model(key)?.insert(&txn).await?;
-        self.commit_with_audit(txn, audit).await?;
-        Ok(true)
+            to_active_model(key)?.insert(txn).await?;
+            Ok(1)
+        })
+        .await
     }
 
     /// The key `key_id` of `tenant_id`.
@@ -57,12 +58,11 @@ impl Store {
         tenant_id: TenantId,
         key_id: ApiKeyId,
     ) -> Result<Option<ApiKey>> {
-        let txn = self.begin_in(scope).await?;
-        let row = api_key::Entity::find_by_id(key_id.as_uuid())
-            .filter(api_key::Column::TenantId.eq(tenant_id.as_uuid()))
-            .one(&txn)
+        let select = api_key::Entity::find_by_id(key_id.as_uuid())
+            .filter(api_key::Column::TenantId.eq(tenant_id.as_uuid()));
+        let row = self
+            .read_in(scope, async |txn| Ok(select.one(txn).await?))
             .await?;
-        Self::end_read(txn).await?;
         row.map(from_model).transpose()
     }
 
@@ -85,9 +85,9 @@ impl Store {
         if let Some(after) = after {
             select = select.filter(api_key::Column::Id.gt(after.as_uuid()));
         }
-        let txn = self.begin_in(scope).await?;
-        let rows = select.all(&txn).await?;
-        Self::end_read(txn).await?;
+        let rows = self
+            .read_in(scope, async |txn| Ok(select.all(txn).await?))
+            .await?;
         rows.into_iter().map(from_model).collect()
     }
 
@@ -99,22 +99,21 @@ impl Store {
         revoked: &ApiKey,
         audit: AuditRecord,
     ) -> Result<bool> {
-        let txn = self.begin_in(scope).await?;
-        let updated = api_key::Entity::update_many()
-            .set(api_key::ActiveModel {
-                revoke_time: Set(revoked.revoke_time),
-                ..Default::default()
-            })
-            .filter(api_key::Column::Id.eq(revoked.id.as_uuid()))
-            .filter(api_key::Column::RevokeTime.is_null())
-            .exec(&txn)
-            .await?;
-        self.commit_if_changed(txn, updated.rows_affected, audit)
-            .await
+        self.write_if_changed(scope, audit, async |txn| {
+            let updated = api_key::Entity::update_many()
+                .set(api_key::ActiveModel {
+                    revoke_time: Set(revoked.revoke_time),
+                    ..Default::default()
+                })
+                .filter(api_key::Column::Id.eq(revoked.id.as_uuid()))
+                .filter(api_key::Column::RevokeTime.is_null())
+                .exec(txn)
+                .await?;
+            Ok(updated.rows_affected)
+        })
+        .await
     }
-}
 
-impl Store {
     /// The key with public `prefix`, whichever tenant holds it: the gate's
     /// lookup of a presented key, in the platform scope.
     pub async fn find_api_key_by_prefix(
@@ -122,12 +121,10 @@ impl Store {
         scope: Scope,
         prefix: &str,
     ) -> Result<Option<ApiKey>> {
-        let txn = self.begin_in(scope).await?;
-        let row = api_key::Entity::find()
-            .filter(api_key::Column::Prefix.eq(prefix))
-            .one(&txn)
+        let select = api_key::Entity::find().filter(api_key::Column::Prefix.eq(prefix));
+        let row = self
+            .read_in(scope, async |txn| Ok(select.one(txn).await?))
             .await?;
-        Self::end_read(txn).await?;
         row.map(from_model).transpose()
     }
 

@@ -1,16 +1,19 @@
 //! Conversions of TenantService's messages: tenants, domains, audit events
 //! and resolution answers.
 
-use crate::access::ResolvedBy;
-use crate::common::ids::TenantId;
+use crate::access::{ResolveTarget, ResolvedBy};
+use crate::common::ids::{TenantId, request_id};
+use crate::common::paging::page_size;
 use crate::common::validate;
 use crate::error::{Error, FieldViolation, Result};
 use crate::pb;
+use crate::pb::resolve_tenant_request::Target;
 use crate::rpc::convert::{into_result, json_object, timestamp};
 use crate::tenancy::audit::AuditEvent;
 use crate::tenancy::custom_domain::{CustomDomain, DomainState};
 use crate::tenancy::isolation::IsolationModel;
 use crate::tenancy::tenant::{DEFAULT_PLAN, NewTenant, Tenant, TenantPatch, TenantState};
+use crate::tenancy::tenants::{CreateTenant, ListTenants};
 use prost_types::FieldMask;
 use std::collections::BTreeMap;
 
@@ -148,6 +151,21 @@ const OUTPUT_ONLY_TENANT_FIELDS: [&str; 10] = [
 /// mutable field with a non-empty value is updated (AIP-134).
 pub fn tenant_patch(tenant: &pb::Tenant, mask: Option<&FieldMask>) -> Result<TenantPatch> {
     let mut violations = Vec::new();
+    let paths = patch_paths(tenant, mask, &mut violations);
+    let mut patch = TenantPatch::default();
+    for path in &paths {
+        patch_field(&mut patch, tenant, path, &mut violations);
+    }
+    into_result(patch, violations)
+}
+
+/// The fields an UpdateTenant request changes: its mask's (`*` for every
+/// mutable one), or without a mask the mutable fields it sets.
+fn patch_paths(
+    tenant: &pb::Tenant,
+    mask: Option<&FieldMask>,
+    violations: &mut Vec<FieldViolation>,
+) -> Vec<String> {
     let paths: Vec<String> = match mask {
         Some(mask) if mask.paths.iter().any(|path| path == "*") => {
             if mask.paths.len() > 1 {
@@ -183,41 +201,47 @@ pub fn tenant_patch(tenant: &pb::Tenant, mask: Option<&FieldMask>) -> Result<Ten
             "names no field to update",
         ));
     }
-    let mut patch = TenantPatch::default();
-    for path in &paths {
-        match path.as_str() {
-            "display_name" => {
-                validate::display_name(&tenant.display_name, "tenant.display_name", &mut violations);
-                patch.display_name = Some(tenant.display_name.clone());
-            }
-            "slug" => {
-                validate::slug(&tenant.slug, "tenant.slug", &mut violations);
-                patch.slug = Some(tenant.slug.clone());
-            }
-            "plan" => {
-                validate::plan(&tenant.plan, "tenant.plan", &mut violations);
-                patch.plan = Some(tenant.plan.clone());
-            }
-            "labels" => {
-                let labels = sorted_labels(&tenant.labels);
-                validate::labels(&labels, "tenant.labels", &mut violations);
-                patch.labels = Some(labels);
-            }
-            "isolation" => violations.push(FieldViolation::new(
-                "update_mask",
-                "\"isolation\" is fixed when the tenant is created and cannot be updated",
-            )),
-            other if OUTPUT_ONLY_TENANT_FIELDS.contains(&other) => violations.push(FieldViolation::new(
-                "update_mask",
-                format!("{other:?} is output only and cannot be updated"),
-            )),
-            other => violations.push(FieldViolation::new(
-                "update_mask",
-                format!("{other:?} is not a field of Tenant; mutable fields: display_name, slug, plan, labels"),
-            )),
+    paths
+}
+
+/// Validates the field `path` of `tenant` into `patch`.
+fn patch_field(
+    patch: &mut TenantPatch,
+    tenant: &pb::Tenant,
+    path: &str,
+    violations: &mut Vec<FieldViolation>,
+) {
+    match path {
+        "display_name" => {
+            validate::display_name(&tenant.display_name, "tenant.display_name", violations);
+            patch.display_name = Some(tenant.display_name.clone());
         }
+        "slug" => {
+            validate::slug(&tenant.slug, "tenant.slug", violations);
+            patch.slug = Some(tenant.slug.clone());
+        }
+        "plan" => {
+            validate::plan(&tenant.plan, "tenant.plan", violations);
+            patch.plan = Some(tenant.plan.clone());
+        }
+        "labels" => {
+            let labels = sorted_labels(&tenant.labels);
+            validate::labels(&labels, "tenant.labels", violations);
+            patch.labels = Some(labels);
+        }
+        "isolation" => violations.push(FieldViolation::new(
+            "update_mask",
+            "\"isolation\" is fixed when the tenant is created and cannot be updated",
+        )),
+        other if OUTPUT_ONLY_TENANT_FIELDS.contains(&other) => violations.push(FieldViolation::new(
+            "update_mask",
+            format!("{other:?} is output only and cannot be updated"),
+        )),
+        other => violations.push(FieldViolation::new(
+            "update_mask",
+            format!("{other:?} is not a field of Tenant; mutable fields: display_name, slug, plan, labels"),
+        )),
     }
-    into_result(patch, violations)
 }
 
 impl From<&CustomDomain> for pb::Domain {
@@ -273,5 +297,79 @@ pub fn resolve_response(tenant: &Tenant, by: ResolvedBy) -> pb::ResolveTenantRes
         plan: tenant.plan.clone(),
         state: tenant_state(tenant.state).into(),
         resolved_by: resolved_by(by).into(),
+    }
+}
+
+/// Validates a CreateTenant request: its tenant, chosen id and request id.
+pub fn create_tenant(request: &pb::CreateTenantRequest) -> Result<CreateTenant> {
+    let tenant = new_tenant(request)?;
+    let request_id = request_id(&request.request_id)?;
+    Ok(CreateTenant { tenant, request_id })
+}
+
+/// Validates a ListTenants request's page size.
+pub fn list_tenants(request: pb::ListTenantsRequest) -> Result<ListTenants> {
+    Ok(ListTenants {
+        page_size: page_size(request.page_size, "page_size")?,
+        page_token: request.page_token,
+        filter: request.filter,
+        show_deleted: request.show_deleted,
+    })
+}
+
+/// A page of ListTenants.
+pub fn tenants_page(tenants: &[Tenant], next_page_token: String) -> pb::ListTenantsResponse {
+    pb::ListTenantsResponse {
+        tenants: tenants.iter().map(pb::Tenant::from).collect(),
+        next_page_token,
+    }
+}
+
+/// Validates the `reason` of a state change, answered trimmed.
+pub fn reason(reason: &str, required: bool) -> Result<&str> {
+    let mut violations = Vec::new();
+    validate::reason(reason, "reason", required, &mut violations);
+    into_result(reason.trim(), violations)
+}
+
+/// Validates CreateDomain's `domain` into the hostname to claim.
+pub fn new_domain(domain: Option<&pb::Domain>) -> Result<String> {
+    let Some(domain) = domain else {
+        return Err(Error::invalid_field("domain", "is required"));
+    };
+    validate::hostname(&domain.hostname, "domain.hostname")
+        .map_err(|violation| Error::InvalidArgument(vec![violation]))
+}
+
+/// A page of ListDomains.
+pub fn domains_page(domains: &[CustomDomain], next_page_token: String) -> pb::ListDomainsResponse {
+    pb::ListDomainsResponse {
+        domains: domains.iter().map(pb::Domain::from).collect(),
+        next_page_token,
+    }
+}
+
+/// A page of ListAuditEvents.
+pub fn audit_page(events: Vec<AuditEvent>, next_page_token: String) -> pb::ListAuditEventsResponse {
+    pb::ListAuditEventsResponse {
+        audit_events: events.into_iter().map(pb::AuditEvent::from).collect(),
+        next_page_token,
+    }
+}
+
+/// Validates ResolveTenant's target: a host (lowercased), an id or a slug.
+pub fn resolve_target(target: Option<Target>) -> Result<ResolveTarget> {
+    match target {
+        Some(Target::Host(host)) if !host.is_empty() => {
+            Ok(ResolveTarget::Host(host.to_ascii_lowercase()))
+        }
+        Some(Target::TenantId(id)) => {
+            Ok(ResolveTarget::TenantId(TenantId::parse(&id, "tenant_id")?))
+        }
+        Some(Target::Slug(slug)) if !slug.is_empty() => Ok(ResolveTarget::Slug(slug)),
+        _ => Err(Error::invalid_field(
+            "target",
+            "set one of host, tenant_id or slug",
+        )),
     }
 }

@@ -1,27 +1,27 @@
 //! TenantService: decode, call the tenant directory, encode. No logic here
 //! beyond picking the right conversion.
+//!
+//! Every handler has one shape: open the call (its tenant context and
+//! body, scoped to the tenant it names: [`crate::tenancy::grpc::call`]),
+//! convert the body (validation happens there), call the directory,
+//! convert the answer back, each step with `?`.
 
 use tonic::codegen::BoxStream;
-use tonic::{Request, Response, Streaming};
+use tonic::{Request, Response, Status, Streaming};
 
-use crate::access::Gate;
-use crate::access::ResolveTarget;
-use crate::access::TenantContext;
-use crate::access::context;
 use crate::access::key_convert as api_keys;
-use crate::common::ids::{ApiKeyName, AuditParent, DomainName, TenantId, TenantRef, request_id};
+use crate::access::{Gate, TenantContext, TenantScope};
+use crate::common::ids::{ApiKeyName, AuditParent, DomainName, TenantRef};
 use crate::common::paging::page_size;
-use crate::common::validate;
 use crate::error::Error;
 use crate::pb;
-use crate::pb::resolve_tenant_request::Target;
 use crate::pb::tenant_service_server::TenantService;
+use crate::rpc::Reply;
 use crate::rpc::convert::etag;
-use crate::rpc::{Reply, reply};
-use crate::tenancy::audit::AuditScope;
 use crate::tenancy::grpc::archive as tenant_archive;
+use crate::tenancy::grpc::call::{AuditReach, Names, Scoped, UnderTenant, open, tenant_reply};
 use crate::tenancy::grpc::convert;
-use crate::tenancy::tenants::{CreateTenant, ListTenants, Tenants};
+use crate::tenancy::tenants::Tenants;
 
 /// The TenantService implementation.
 pub struct TenantApi {
@@ -43,371 +43,226 @@ impl TenantApi {
         context: &TenantContext,
         name: &str,
         field: &str,
-    ) -> Result<crate::access::TenantScope, Error> {
+    ) -> Result<TenantScope, Error> {
         let by = TenantRef::parse_name(name, field)?;
         self.gate.scope_for(context, &by).await
     }
-}
 
-/// Validates the `reason` of a state change.
-fn check_reason(reason: &str, required: bool) -> Result<(), Error> {
-    let mut violations = Vec::new();
-    validate::reason(reason, "reason", required, &mut violations);
-    if violations.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::InvalidArgument(violations))
+    /// Opens a call whose body names its tenant, scoped to that tenant.
+    async fn scoped<R: Names>(&self, request: Request<R>) -> Result<Scoped<R>, Status> {
+        let (context, body) = open(request)?;
+        let scope = self.scope(&context, body.name(), R::FIELD).await?;
+        Ok((body, scope, context.origin("")))
+    }
+
+    /// Opens a call whose body names a resource under one tenant, scoped
+    /// to that tenant; answers the parsed name too.
+    async fn under<R: Names, N: UnderTenant>(
+        &self,
+        request: Request<R>,
+    ) -> Result<(Scoped<R>, N), Status> {
+        let (context, body) = open(request)?;
+        let name = N::parse_from(body.name(), R::FIELD)?;
+        let scope = self.gate.scope_for(&context, name.tenant()).await?;
+        Ok(((body, scope, context.origin("")), name))
+    }
+
+    /// Where the audit listing of `parent` reads, for `context`.
+    async fn audit_reach(
+        &self,
+        context: &TenantContext,
+        parent: &AuditParent,
+    ) -> Result<AuditReach, Error> {
+        Ok(match parent {
+            AuditParent::AllTenants => AuditReach::AllTenants(context.platform()?),
+            AuditParent::Tenant(by) => AuditReach::Tenant(self.gate.scope_for(context, by).await?),
+        })
     }
 }
 
 #[tonic::async_trait]
 impl TenantService for TenantApi {
     async fn create_tenant(&self, request: Request<pb::CreateTenantRequest>) -> Reply<pb::Tenant> {
-        let context = context(&request)?;
-        let request = request.into_inner();
-        let origin = context.origin(&request.request_id);
-        let result = async {
-            let platform = context.platform()?;
-            let tenant = convert::new_tenant(&request)?;
-            let request_id = request_id(&request.request_id)?;
-            self.tenants
-                .create(&platform, &origin, CreateTenant { tenant, request_id })
-                .await
-        }
-        .await;
-        reply(result, |tenant| pb::Tenant::from(&tenant))
+        let (context, body) = open(request)?;
+        let platform = context.platform()?;
+        let create = convert::create_tenant(&body)?;
+        let origin = context.origin(&body.request_id);
+        tenant_reply(&self.tenants.create(&platform, &origin, create).await?)
     }
 
     async fn get_tenant(&self, request: Request<pb::GetTenantRequest>) -> Reply<pb::Tenant> {
-        let context = context(&request)?;
-        let request = request.into_inner();
-        let result = async {
-            let scope = self.scope(&context, &request.name, "name").await?;
-            self.tenants.get(&scope).await
-        }
-        .await;
-        reply(result, |tenant| pb::Tenant::from(&tenant))
+        let (_, scope, _) = self.scoped(request).await?;
+        tenant_reply(&self.tenants.get(&scope).await?)
     }
 
     async fn list_tenants(
         &self,
         request: Request<pb::ListTenantsRequest>,
     ) -> Reply<pb::ListTenantsResponse> {
-        let context = context(&request)?;
-        let request = request.into_inner();
-        let result = async {
-            let platform = context.platform()?;
-            let list = ListTenants {
-                page_size: page_size(request.page_size, "page_size")?,
-                page_token: request.page_token,
-                filter: request.filter,
-                show_deleted: request.show_deleted,
-            };
-            self.tenants.list(&platform, &list).await
-        }
-        .await;
-        reply(result, |(tenants, next_page_token)| {
-            pb::ListTenantsResponse {
-                tenants: tenants.iter().map(pb::Tenant::from).collect(),
-                next_page_token,
-            }
-        })
+        let (context, body) = open(request)?;
+        let platform = context.platform()?;
+        let list = convert::list_tenants(body)?;
+        let (tenants, next_page_token) = self.tenants.list(&platform, &list).await?;
+        Ok(Response::new(convert::tenants_page(
+            &tenants,
+            next_page_token,
+        )))
     }
 
     async fn update_tenant(&self, request: Request<pb::UpdateTenantRequest>) -> Reply<pb::Tenant> {
-        let context = context(&request)?;
-        let origin = context.origin("");
-        let request = request.into_inner();
-        let result = async {
-            let Some(tenant) = &request.tenant else {
-                return Err(Error::invalid_field("tenant", "is required"));
-            };
-            let scope = self.scope(&context, &tenant.name, "tenant.name").await?;
-            let patch = convert::tenant_patch(tenant, request.update_mask.as_ref())?;
-            self.tenants
-                .update(&scope, &origin, etag(&tenant.etag), &patch)
-                .await
-        }
-        .await;
-        reply(result, |tenant| pb::Tenant::from(&tenant))
+        let (context, body) = open(request)?;
+        let Some(tenant) = &body.tenant else {
+            return Err(Error::invalid_field("tenant", "is required").into());
+        };
+        let scope = self.scope(&context, &tenant.name, "tenant.name").await?;
+        let patch = convert::tenant_patch(tenant, body.update_mask.as_ref())?;
+        let (etag, origin) = (etag(&tenant.etag), context.origin(""));
+        tenant_reply(&self.tenants.update(&scope, &origin, etag, &patch).await?)
     }
 
     async fn delete_tenant(&self, request: Request<pb::DeleteTenantRequest>) -> Reply<pb::Tenant> {
-        let context = context(&request)?;
-        let origin = context.origin("");
-        let request = request.into_inner();
-        let result = async {
-            let scope = self.scope(&context, &request.name, "name").await?;
-            self.tenants
-                .delete(&scope, &origin, etag(&request.etag))
-                .await
-        }
-        .await;
-        reply(result, |tenant| pb::Tenant::from(&tenant))
+        let (body, scope, origin) = self.scoped(request).await?;
+        let etag = etag(&body.etag);
+        tenant_reply(&self.tenants.delete(&scope, &origin, etag).await?)
     }
 
     async fn undelete_tenant(
         &self,
         request: Request<pb::UndeleteTenantRequest>,
     ) -> Reply<pb::Tenant> {
-        let context = context(&request)?;
-        let origin = context.origin("");
-        let request = request.into_inner();
-        let result = async {
-            let scope = self.scope(&context, &request.name, "name").await?;
-            self.tenants
-                .undelete(&scope, &origin, etag(&request.etag))
-                .await
-        }
-        .await;
-        reply(result, |tenant| pb::Tenant::from(&tenant))
+        let (body, scope, origin) = self.scoped(request).await?;
+        let etag = etag(&body.etag);
+        tenant_reply(&self.tenants.undelete(&scope, &origin, etag).await?)
     }
 
     async fn suspend_tenant(
         &self,
         request: Request<pb::SuspendTenantRequest>,
     ) -> Reply<pb::Tenant> {
-        let context = context(&request)?;
-        let origin = context.origin("");
-        let request = request.into_inner();
-        let result = async {
-            let scope = self.scope(&context, &request.name, "name").await?;
-            check_reason(&request.reason, true)?;
-            self.tenants
-                .suspend(&scope, &origin, etag(&request.etag), request.reason.trim())
-                .await
-        }
-        .await;
-        reply(result, |tenant| pb::Tenant::from(&tenant))
+        let (body, scope, origin) = self.scoped(request).await?;
+        let reason = convert::reason(&body.reason, true)?;
+        let etag = etag(&body.etag);
+        tenant_reply(&self.tenants.suspend(&scope, &origin, etag, reason).await?)
     }
 
     async fn activate_tenant(
         &self,
         request: Request<pb::ActivateTenantRequest>,
     ) -> Reply<pb::Tenant> {
-        let context = context(&request)?;
-        let origin = context.origin("");
-        let request = request.into_inner();
-        let result = async {
-            let scope = self.scope(&context, &request.name, "name").await?;
-            check_reason(&request.reason, false)?;
-            self.tenants
-                .activate(&scope, &origin, etag(&request.etag))
-                .await
-        }
-        .await;
-        reply(result, |tenant| pb::Tenant::from(&tenant))
+        let (body, scope, origin) = self.scoped(request).await?;
+        convert::reason(&body.reason, false)?;
+        let etag = etag(&body.etag);
+        tenant_reply(&self.tenants.activate(&scope, &origin, etag).await?)
     }
 
     async fn create_domain(&self, request: Request<pb::CreateDomainRequest>) -> Reply<pb::Domain> {
-        let context = context(&request)?;
-        let origin = context.origin("");
-        let request = request.into_inner();
-        let result = async {
-            let scope = self.scope(&context, &request.parent, "parent").await?;
-            let Some(domain) = &request.domain else {
-                return Err(Error::invalid_field("domain", "is required"));
-            };
-            let hostname = validate::hostname(&domain.hostname, "domain.hostname")
-                .map_err(|violation| Error::InvalidArgument(vec![violation]))?;
-            self.tenants.create_domain(&scope, &origin, hostname).await
-        }
-        .await;
-        reply(result, |domain| pb::Domain::from(&domain))
+        let (body, scope, origin) = self.scoped(request).await?;
+        let hostname = convert::new_domain(body.domain.as_ref())?;
+        let created = self.tenants.create_domain(&scope, &origin, hostname);
+        Ok(Response::new(pb::Domain::from(&created.await?)))
     }
 
     async fn list_domains(
         &self,
         request: Request<pb::ListDomainsRequest>,
     ) -> Reply<pb::ListDomainsResponse> {
-        let context = context(&request)?;
-        let request = request.into_inner();
-        let result = async {
-            let scope = self.scope(&context, &request.parent, "parent").await?;
-            let size = page_size(request.page_size, "page_size")?;
-            self.tenants
-                .list_domains(&scope, size, &request.page_token)
-                .await
-        }
-        .await;
-        reply(result, |(domains, next_page_token)| {
-            pb::ListDomainsResponse {
-                domains: domains.iter().map(pb::Domain::from).collect(),
-                next_page_token,
-            }
-        })
+        let (body, scope, _) = self.scoped(request).await?;
+        let size = page_size(body.page_size, "page_size")?;
+        let page = self.tenants.list_domains(&scope, size, &body.page_token);
+        let (domains, next_page_token) = page.await?;
+        Ok(Response::new(convert::domains_page(
+            &domains,
+            next_page_token,
+        )))
     }
 
     async fn delete_domain(&self, request: Request<pb::DeleteDomainRequest>) -> Reply<()> {
-        let context = context(&request)?;
-        let origin = context.origin("");
-        let request = request.into_inner();
-        let result = async {
-            let name = DomainName::parse(&request.name, "name")?;
-            let scope = self.gate.scope_for(&context, &name.tenant).await?;
-            self.tenants.delete_domain(&scope, &origin, &name).await
-        }
-        .await;
-        reply(result, |_| ())
+        let ((_, scope, origin), name) = self.under::<_, DomainName>(request).await?;
+        self.tenants.delete_domain(&scope, &origin, &name).await?;
+        Ok(Response::new(()))
     }
 
     async fn verify_domain(&self, request: Request<pb::VerifyDomainRequest>) -> Reply<pb::Domain> {
-        let context = context(&request)?;
-        let origin = context.origin("");
-        let request = request.into_inner();
-        let result = async {
-            let name = DomainName::parse(&request.name, "name")?;
-            let scope = self.gate.scope_for(&context, &name.tenant).await?;
-            self.tenants.verify_domain(&scope, &origin, &name).await
-        }
-        .await;
-        reply(result, |domain| pb::Domain::from(&domain))
+        let ((_, scope, origin), name) = self.under::<_, DomainName>(request).await?;
+        let domain = self.tenants.verify_domain(&scope, &origin, &name).await?;
+        Ok(Response::new(pb::Domain::from(&domain)))
     }
 
     async fn create_api_key(
         &self,
         request: Request<pb::CreateApiKeyRequest>,
     ) -> Reply<pb::CreateApiKeyResponse> {
-        let context = context(&request)?;
-        let origin = context.origin("");
-        let request = request.into_inner();
-        let result = async {
-            let scope = self.scope(&context, &request.parent, "parent").await?;
-            let new = api_keys::new_api_key(&request)?;
-            self.tenants.create_api_key(&scope, &origin, new).await
-        }
-        .await;
-        reply(result, |issued| pb::CreateApiKeyResponse {
-            api_key: Some(api_keys::api_key(&issued.key, chrono::Utc::now())),
-            secret: issued.secret,
-        })
+        let (body, scope, origin) = self.scoped(request).await?;
+        let new = api_keys::new_api_key(&body)?;
+        let issued = self.tenants.create_api_key(&scope, &origin, new).await?;
+        Ok(Response::new(api_keys::issued(issued)))
     }
 
     async fn list_api_keys(
         &self,
         request: Request<pb::ListApiKeysRequest>,
     ) -> Reply<pb::ListApiKeysResponse> {
-        let context = context(&request)?;
-        let request = request.into_inner();
-        let result = async {
-            let scope = self.scope(&context, &request.parent, "parent").await?;
-            let size = page_size(request.page_size, "page_size")?;
-            self.tenants
-                .list_api_keys(&scope, request.show_revoked, size, &request.page_token)
-                .await
-        }
-        .await;
-        reply(result, |(keys, next_page_token)| {
-            let now = chrono::Utc::now();
-            pb::ListApiKeysResponse {
-                api_keys: keys.iter().map(|key| api_keys::api_key(key, now)).collect(),
-                next_page_token,
-            }
-        })
+        let (body, scope, _) = self.scoped(request).await?;
+        let size = page_size(body.page_size, "page_size")?;
+        let (show_revoked, token) = (body.show_revoked, &body.page_token);
+        let page = self
+            .tenants
+            .list_api_keys(&scope, show_revoked, size, token);
+        let (keys, next_page_token) = page.await?;
+        Ok(Response::new(api_keys::api_keys_page(
+            &keys,
+            next_page_token,
+        )))
     }
 
     async fn revoke_api_key(&self, request: Request<pb::RevokeApiKeyRequest>) -> Reply<pb::ApiKey> {
-        let context = context(&request)?;
-        let origin = context.origin("");
-        let request = request.into_inner();
-        let result = async {
-            let name = ApiKeyName::parse(&request.name, "name")?;
-            let scope = self.gate.scope_for(&context, &name.tenant).await?;
-            self.tenants.revoke_api_key(&scope, &origin, &name).await
-        }
-        .await;
-        reply(result, |key| api_keys::api_key(&key, chrono::Utc::now()))
+        let ((_, scope, origin), name) = self.under::<_, ApiKeyName>(request).await?;
+        let key = self.tenants.revoke_api_key(&scope, &origin, &name).await?;
+        Ok(Response::new(api_keys::api_key(&key, chrono::Utc::now())))
     }
 
     async fn rotate_api_key(
         &self,
         request: Request<pb::RotateApiKeyRequest>,
     ) -> Reply<pb::RotateApiKeyResponse> {
-        let context = context(&request)?;
-        let origin = context.origin("");
-        let request = request.into_inner();
-        let result = async {
-            let name = ApiKeyName::parse(&request.name, "name")?;
-            let scope = self.gate.scope_for(&context, &name.tenant).await?;
-            let overlap = api_keys::overlap(request.overlap.as_ref())?;
-            self.tenants
-                .rotate_api_key(&scope, &origin, &name, overlap)
-                .await
-        }
-        .await;
-        reply(result, |rotation| {
-            api_keys::rotation(&rotation, chrono::Utc::now())
-        })
+        let ((body, scope, origin), name) = self.under::<_, ApiKeyName>(request).await?;
+        let overlap = api_keys::overlap(body.overlap.as_ref())?;
+        let rotation = self.tenants.rotate_api_key(&scope, &origin, &name, overlap);
+        let answer = api_keys::rotation(&rotation.await?, chrono::Utc::now());
+        Ok(Response::new(answer))
     }
 
     async fn list_audit_events(
         &self,
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Reply<pb::ListAuditEventsResponse> {
-        let context = context(&request)?;
-        let request = request.into_inner();
-        let result = async {
-            let parent = AuditParent::parse(&request.parent, "parent")?;
-            let size = page_size(request.page_size, "page_size")?;
-            let (platform, scope) = match &parent {
-                AuditParent::AllTenants => (Some(context.platform()?), None),
-                AuditParent::Tenant(by) => (None, Some(self.gate.scope_for(&context, by).await?)),
-            };
-            let of = match (&platform, &scope) {
-                (Some(platform), _) => AuditScope::AllTenants(platform),
-                (_, Some(scope)) => AuditScope::Tenant(scope),
-                (None, None) => return Err(Error::internal("an audit parent without a scope")),
-            };
-            self.tenants
-                .list_audit_events(of, size, &request.page_token, &request.filter)
-                .await
-        }
-        .await;
-        reply(result, |(events, next_page_token)| {
-            pb::ListAuditEventsResponse {
-                audit_events: events.into_iter().map(pb::AuditEvent::from).collect(),
-                next_page_token,
-            }
-        })
+        let (context, body) = open(request)?;
+        let parent = AuditParent::parse(&body.parent, "parent")?;
+        let size = page_size(body.page_size, "page_size")?;
+        let reach = self.audit_reach(&context, &parent).await?;
+        let (token, filter) = (&body.page_token, &body.filter);
+        let page = self
+            .tenants
+            .list_audit_events(reach.scope(), size, token, filter);
+        let (events, next_page_token) = page.await?;
+        Ok(Response::new(convert::audit_page(events, next_page_token)))
     }
 
     async fn resolve_tenant(
         &self,
         request: Request<pb::ResolveTenantRequest>,
     ) -> Reply<pb::ResolveTenantResponse> {
-        let request = request.into_inner();
-        let result = async {
-            let target = match request.target {
-                Some(Target::Host(host)) if !host.is_empty() => {
-                    ResolveTarget::Host(host.to_ascii_lowercase())
-                }
-                Some(Target::TenantId(id)) => {
-                    ResolveTarget::TenantId(TenantId::parse(&id, "tenant_id")?)
-                }
-                Some(Target::Slug(slug)) if !slug.is_empty() => ResolveTarget::Slug(slug),
-                _ => {
-                    return Err(Error::invalid_field(
-                        "target",
-                        "set one of host, tenant_id or slug",
-                    ));
-                }
-            };
-            // The layer admitted only callers allowed to resolve any tenant.
-            self.gate.resolve(&target).await
-        }
-        .await;
-        reply(result, |(tenant, by)| {
-            convert::resolve_response(&tenant, by)
-        })
+        let target = convert::resolve_target(request.into_inner().target)?;
+        // The layer admitted only callers allowed to resolve any tenant.
+        let (tenant, by) = self.gate.resolve(&target).await?;
+        Ok(Response::new(convert::resolve_response(&tenant, by)))
     }
 
     async fn export_tenant(
         &self,
         request: Request<pb::ExportTenantRequest>,
     ) -> Reply<BoxStream<pb::ExportTenantResponse>> {
-        let context = context(&request)?;
-        let request = request.into_inner();
-        let scope = self.scope(&context, &request.name, "name").await?;
+        let (_, scope, _) = self.scoped(request).await?;
         let archive = self.tenants.export(&scope).await?;
         let responses = tenant_archive::chunks(&archive)
             .into_iter()
@@ -419,16 +274,11 @@ impl TenantService for TenantApi {
         &self,
         request: Request<Streaming<pb::ImportTenantRequest>>,
     ) -> Reply<pb::Tenant> {
-        let context = context(&request)?;
+        let (context, stream) = open(request)?;
+        let platform = context.platform()?;
+        let (options, archive) = tenant_archive::receive_import(stream).await?;
         let origin = context.origin("");
-        let result = async {
-            let platform = context.platform()?;
-            let (options, archive) = tenant_archive::receive_import(request.into_inner()).await?;
-            self.tenants
-                .import(&platform, &origin, archive, options)
-                .await
-        }
-        .await;
-        reply(result, |tenant| pb::Tenant::from(&tenant))
+        let imported = self.tenants.import(&platform, &origin, archive, options);
+        tenant_reply(&imported.await?)
     }
 }

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::tenancy::archive::corrupt;
 use crate::tenancy::provisioning::names::TenantSchema;
 use crate::tenancy::provisioning::{Provisioner, ddl};
+use crate::tenancy::store::archive::insert_json_rows;
 
 /// The version table is rebuilt by the template, never carried.
 const VERSION_TABLE: &str = "tenantd_template_versions";
@@ -183,18 +184,7 @@ impl SchemaImport {
             )));
         }
         let target = format!("{}.{}", self.schema.name(), quoted(table));
-        let sql = format!(
-            "INSERT INTO {target} OVERRIDING SYSTEM VALUE \
-             SELECT * FROM json_populate_recordset(NULL::{target}, $1::json)"
-        );
-        self.txn
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                sql,
-                [rows.to_string().into()],
-            ))
-            .await?;
-        Ok(())
+        insert_json_rows(&self.txn, &target, "OVERRIDING SYSTEM VALUE", rows).await
     }
 
     /// Moves every identity and serial sequence past the loaded values, so

@@ -49,26 +49,27 @@ impl Store {
         tenant_id: TenantId,
     ) -> Result<Vec<(&'static str, Vec<String>)>> {
         postgres_only(self)?;
-        let txn = self.begin_in(Scope::Tenant(tenant_id)).await?;
-        let mut tables = Vec::with_capacity(ARCHIVED_TABLES.len());
-        for (table, column) in ARCHIVED_TABLES {
-            let sql = format!(
-                "SELECT row_to_json(t)::text AS row FROM {table} t WHERE {column} = $1 ORDER BY 1"
-            );
-            let rows = txn
-                .query_all_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    sql,
-                    [tenant_id.as_uuid().into()],
-                ))
-                .await?
-                .iter()
-                .map(|row| row.try_get::<String>("", "row"))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            tables.push((*table, rows));
-        }
-        Self::end_read(txn).await?;
-        Ok(tables)
+        self.read_in(Scope::Tenant(tenant_id), async |txn| {
+            let mut tables = Vec::with_capacity(ARCHIVED_TABLES.len());
+            for (table, column) in ARCHIVED_TABLES {
+                let sql = format!(
+                    "SELECT row_to_json(t)::text AS row FROM {table} t WHERE {column} = $1 ORDER BY 1"
+                );
+                let rows = txn
+                    .query_all_raw(Statement::from_sql_and_values(
+                        DbBackend::Postgres,
+                        sql,
+                        [tenant_id.as_uuid().into()],
+                    ))
+                    .await?
+                    .iter()
+                    .map(|row| row.try_get::<String>("", "row"))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                tables.push((*table, rows));
+            }
+            Ok(tables)
+        })
+        .await
     }
 
     /// Opens the transaction an import writes `tenant_id`'s rows in.
@@ -95,16 +96,28 @@ impl ControlImport {
         let Some((table, _)) = ARCHIVED_TABLES.iter().find(|(known, _)| *known == table) else {
             return Err(Error::internal(format!("{table} is not an archived table")));
         };
-        let sql = format!(
-            "INSERT INTO {table} SELECT * FROM json_populate_recordset(NULL::{table}, $1::json)"
-        );
-        self.txn
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                sql,
-                [rows.to_string().into()],
-            ))
-            .await?;
-        Ok(())
+        insert_json_rows(&*self.txn, table, "", rows).await
     }
+}
+
+/// Inserts `rows` (a JSON array of row objects) into `target`, a table
+/// name already checked or quoted, matching columns by name;
+/// `overriding` goes between the table and the SELECT (e.g. `OVERRIDING
+/// SYSTEM VALUE` to keep identity columns' values).
+pub(crate) async fn insert_json_rows(
+    txn: &impl ConnectionTrait,
+    target: &str,
+    overriding: &str,
+    rows: &serde_json::Value,
+) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO {target} {overriding} SELECT * FROM json_populate_recordset(NULL::{target}, $1::json)"
+    );
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        [rows.to_string().into()],
+    ))
+    .await?;
+    Ok(())
 }

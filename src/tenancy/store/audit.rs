@@ -44,9 +44,9 @@ impl Store {
         for request_id in &query.request_ids {
             select = select.filter(audit_event::Column::RequestId.eq(request_id.as_str()));
         }
-        let txn = self.begin_in(scope).await?;
-        let rows = select.all(&txn).await?;
-        Self::end_read(txn).await?;
+        let rows = self
+            .read_in(scope, async |txn| Ok(select.all(txn).await?))
+            .await?;
         Ok(rows
             .into_iter()
             .map(|row| AuditEvent {

@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    QuerySelect, Select, Set,
 };
+use uuid::Uuid;
 
 use crate::common::ids::TenantId;
 use crate::error::Result;
@@ -22,9 +23,11 @@ impl Store {
         domain: &CustomDomain,
         audit: AuditRecord,
     ) -> Result<()> {
-        let txn = self.begin_in(scope).await?;
-        to_active_model(domain).insert(&txn).await?;
-        self.commit_with_audit(txn, audit).await
+        self.write_in(scope, audit, async |txn| {
+            to_active_model(domain).insert(txn).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// The domain `hostname` of `tenant_id`.
@@ -34,14 +37,10 @@ impl Store {
         tenant_id: TenantId,
         hostname: &str,
     ) -> Result<Option<CustomDomain>> {
-        let txn = self.begin_in(scope).await?;
-        let row = tenant_domain::Entity::find()
+        let select = tenant_domain::Entity::find()
             .filter(tenant_domain::Column::TenantId.eq(tenant_id.as_uuid()))
-            .filter(tenant_domain::Column::Hostname.eq(hostname))
-            .one(&txn)
-            .await?;
-        Self::end_read(txn).await?;
-        Ok(row.map(from_model))
+            .filter(tenant_domain::Column::Hostname.eq(hostname));
+        Ok(self.domain_rows(scope, select.limit(1)).await?.pop())
     }
 
     /// The VERIFIED domain `hostname`, whichever tenant holds it.
@@ -50,14 +49,10 @@ impl Store {
         scope: Scope,
         hostname: &str,
     ) -> Result<Option<CustomDomain>> {
-        let txn = self.begin_in(scope).await?;
-        let row = tenant_domain::Entity::find()
+        let select = tenant_domain::Entity::find()
             .filter(tenant_domain::Column::Hostname.eq(hostname))
-            .filter(tenant_domain::Column::State.eq(DomainState::Verified.as_str()))
-            .one(&txn)
-            .await?;
-        Self::end_read(txn).await?;
-        Ok(row.map(from_model))
+            .filter(tenant_domain::Column::State.eq(DomainState::Verified.as_str()));
+        Ok(self.domain_rows(scope, select.limit(1)).await?.pop())
     }
 
     /// Other tenants' PENDING claims on `hostname`, at most `limit`.
@@ -68,17 +63,13 @@ impl Store {
         except: TenantId,
         limit: u64,
     ) -> Result<Vec<CustomDomain>> {
-        let txn = self.begin_in(scope).await?;
-        let rows = tenant_domain::Entity::find()
+        let select = tenant_domain::Entity::find()
             .filter(tenant_domain::Column::Hostname.eq(hostname))
             .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
             .filter(tenant_domain::Column::TenantId.ne(except.as_uuid()))
             .order_by_asc(tenant_domain::Column::Id)
-            .limit(limit)
-            .all(&txn)
-            .await?;
-        Self::end_read(txn).await?;
-        Ok(rows.into_iter().map(from_model).collect())
+            .limit(limit);
+        self.domain_rows(scope, select).await
     }
 
     /// Replaces the expired claim `old` with the fresh claim `new`, with
@@ -90,19 +81,14 @@ impl Store {
         new: &CustomDomain,
         audit: AuditRecord,
     ) -> Result<bool> {
-        let txn = self.begin_in(scope).await?;
-        let deleted = tenant_domain::Entity::delete_many()
-            .filter(tenant_domain::Column::Id.eq(old.id))
-            .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
-            .exec(&txn)
-            .await?;
-        if deleted.rows_affected == 0 {
-            txn.rollback().await?;
-            return Ok(false);
-        }
-        to_active_model(new).insert(&txn).await?;
-        self.commit_with_audit(txn, audit).await?;
-        Ok(true)
+        self.write_if_changed(scope, audit, async |txn| {
+            let deleted = delete_pending(txn, old.id).await?;
+            if deleted > 0 {
+                to_active_model(new).insert(txn).await?;
+            }
+            Ok(deleted)
+        })
+        .await
     }
 
     /// Domains of `tenant_id` after `after` (a hostname), by hostname.
@@ -120,10 +106,7 @@ impl Store {
         if let Some(after) = after {
             select = select.filter(tenant_domain::Column::Hostname.gt(after));
         }
-        let txn = self.begin_in(scope).await?;
-        let rows = select.all(&txn).await?;
-        Self::end_read(txn).await?;
-        Ok(rows.into_iter().map(from_model).collect())
+        self.domain_rows(scope, select).await
     }
 
     /// Deletes a domain with its audit record; `false` if it was gone.
@@ -133,12 +116,13 @@ impl Store {
         domain: &CustomDomain,
         audit: AuditRecord,
     ) -> Result<bool> {
-        let txn = self.begin_in(scope).await?;
-        let deleted = tenant_domain::Entity::delete_by_id(domain.id)
-            .exec(&txn)
-            .await?;
-        self.commit_if_changed(txn, deleted.rows_affected, audit)
-            .await
+        self.write_if_changed(scope, audit, async |txn| {
+            let deleted = tenant_domain::Entity::delete_by_id(domain.id)
+                .exec(txn)
+                .await?;
+            Ok(deleted.rows_affected)
+        })
+        .await
     }
 
     /// Stores a pending domain as verified, with its audit record, and
@@ -153,25 +137,25 @@ impl Store {
         audit: AuditRecord,
         released: Vec<(CustomDomain, AuditRecord)>,
     ) -> Result<bool> {
-        let txn = self.begin_in(scope.clone()).await?;
-        let updated = tenant_domain::Entity::update_many()
-            .set(tenant_domain::ActiveModel {
-                state: Set(verified.state.as_str().to_owned()),
-                verify_time: Set(verified.verify_time),
-                ..Default::default()
-            })
-            .filter(tenant_domain::Column::Id.eq(verified.id))
-            .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected == 0 {
-            txn.rollback().await?;
-            return Ok(false);
-        }
-        self.release_in(&txn, released).await?;
-        self.enter(&txn, scope).await?;
-        self.commit_with_audit(txn, audit).await?;
-        Ok(true)
+        self.write_if_changed(scope.clone(), audit, async |txn| {
+            let updated = tenant_domain::Entity::update_many()
+                .set(tenant_domain::ActiveModel {
+                    state: Set(verified.state.as_str().to_owned()),
+                    verify_time: Set(verified.verify_time),
+                    ..Default::default()
+                })
+                .filter(tenant_domain::Column::Id.eq(verified.id))
+                .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
+                .exec(txn)
+                .await?;
+            if updated.rows_affected > 0 {
+                self.release_in(txn, released).await?;
+                // Back in the verifying tenant's scope for its audit record.
+                self.enter(txn, scope).await?;
+            }
+            Ok(updated.rows_affected)
+        })
+        .await
     }
 
     /// PENDING claims made before `made_before`, at most `limit`, of every
@@ -182,16 +166,12 @@ impl Store {
         made_before: DateTime<Utc>,
         limit: u64,
     ) -> Result<Vec<CustomDomain>> {
-        let txn = self.begin_in(scope).await?;
-        let rows = tenant_domain::Entity::find()
+        let select = tenant_domain::Entity::find()
             .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
             .filter(tenant_domain::Column::CreateTime.lt(made_before))
             .order_by_asc(tenant_domain::Column::Id)
-            .limit(limit)
-            .all(&txn)
-            .await?;
-        Self::end_read(txn).await?;
-        Ok(rows.into_iter().map(from_model).collect())
+            .limit(limit);
+        self.domain_rows(scope, select).await
     }
 
     /// Removes the claims still PENDING, each with its audit record, in
@@ -213,18 +193,35 @@ impl Store {
         let mut count = 0;
         for (claim, release) in released {
             self.enter(txn, Scope::Tenant(claim.tenant_id)).await?;
-            let deleted = tenant_domain::Entity::delete_many()
-                .filter(tenant_domain::Column::Id.eq(claim.id))
-                .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
-                .exec(txn)
-                .await?;
-            if deleted.rows_affected > 0 {
+            if delete_pending(txn, claim.id).await? > 0 {
                 insert_audit(txn, release).await?;
                 count += 1;
             }
         }
         Ok(count)
     }
+
+    /// The domains `select` finds, read in `scope`.
+    async fn domain_rows(
+        &self,
+        scope: Scope,
+        select: Select<tenant_domain::Entity>,
+    ) -> Result<Vec<CustomDomain>> {
+        let rows = self
+            .read_in(scope, async |txn| Ok(select.all(txn).await?))
+            .await?;
+        Ok(rows.into_iter().map(from_model).collect())
+    }
+}
+
+/// Deletes the domain `id` if it is still PENDING; how many rows went.
+async fn delete_pending(txn: &DatabaseTransaction, id: Uuid) -> Result<u64> {
+    let deleted = tenant_domain::Entity::delete_many()
+        .filter(tenant_domain::Column::Id.eq(id))
+        .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
+        .exec(txn)
+        .await?;
+    Ok(deleted.rows_affected)
 }
 
 fn to_active_model(domain: &CustomDomain) -> tenant_domain::ActiveModel {

@@ -39,28 +39,29 @@ impl Store {
         revision: i64,
         audit: AuditRecord,
     ) -> Result<bool> {
-        let txn = self.begin_in(scope).await?;
-        let deleted = tenant::Entity::delete_many()
-            .filter(tenant::Column::Id.eq(tenant_id.as_uuid()))
-            .filter(tenant::Column::Revision.eq(revision))
-            .exec(&txn)
-            .await?;
-        if deleted.rows_affected == 0 {
-            txn.rollback().await?;
-            return Ok(false);
-        }
-        for table in TENANT_TABLES {
-            let statement = Query::delete()
-                .from_table(Alias::new(*table))
-                .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant_id.as_uuid()))
-                .to_owned();
-            txn.execute(&statement).await?;
-        }
-        idempotency_key::Entity::delete_many()
-            .filter(idempotency_key::Column::Resource.eq(tenant_id.resource_name()))
-            .exec(&txn)
-            .await?;
-        self.commit_with_audit(txn, audit).await?;
-        Ok(true)
+        self.write_if_changed(scope, audit, async |txn| {
+            let deleted = tenant::Entity::delete_many()
+                .filter(tenant::Column::Id.eq(tenant_id.as_uuid()))
+                .filter(tenant::Column::Revision.eq(revision))
+                .exec(txn)
+                .await?;
+            // The tenant changed meanwhile: nothing else is deleted.
+            if deleted.rows_affected == 0 {
+                return Ok(0);
+            }
+            for table in TENANT_TABLES {
+                let statement = Query::delete()
+                    .from_table(Alias::new(*table))
+                    .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant_id.as_uuid()))
+                    .to_owned();
+                txn.execute(&statement).await?;
+            }
+            idempotency_key::Entity::delete_many()
+                .filter(idempotency_key::Column::Resource.eq(tenant_id.resource_name()))
+                .exec(txn)
+                .await?;
+            Ok(deleted.rows_affected)
+        })
+        .await
     }
 }

@@ -31,10 +31,12 @@ impl Store {
         idempotency: Option<&IdempotencyEntry>,
         audit: AuditRecord,
     ) -> Result<()> {
-        let txn = self.begin_in(scope).await?;
-        insert_idempotency(&txn, idempotency, tenant.create_time).await?;
-        to_active_model(tenant)?.insert(&txn).await?;
-        self.commit_with_audit(txn, audit).await
+        self.write_in(scope, audit, async |txn| {
+            insert_idempotency(txn, idempotency, tenant.create_time).await?;
+            to_active_model(tenant)?.insert(txn).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// The first call made with `request_id` for `scope`, if any.
@@ -44,11 +46,12 @@ impl Store {
         scope: &'static str,
         request_id: Uuid,
     ) -> Result<Option<IdempotencyEntry>> {
-        let txn = self.begin_in(data_scope).await?;
-        let row = idempotency_key::Entity::find_by_id((scope.to_owned(), request_id))
-            .one(&txn)
+        let key = (scope.to_owned(), request_id);
+        let row = self
+            .read_in(data_scope, async |txn| {
+                Ok(idempotency_key::Entity::find_by_id(key).one(txn).await?)
+            })
             .await?;
-        Self::end_read(txn).await?;
         Ok(row.map(|row| IdempotencyEntry {
             scope,
             request_id: row.request_id,
@@ -63,9 +66,9 @@ impl Store {
             TenantRef::Id(id) => tenant::Entity::find_by_id(id.as_uuid()),
             TenantRef::Slug(slug) => tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)),
         };
-        let txn = self.begin_in(scope).await?;
-        let row = select.one(&txn).await?;
-        Self::end_read(txn).await?;
+        let row = self
+            .read_in(scope, async |txn| Ok(select.one(txn).await?))
+            .await?;
         row.map(from_model).transpose()
     }
 
@@ -89,9 +92,9 @@ impl Store {
         for (key, value) in &query.labels {
             select = select.filter(self.label_equals(key, value));
         }
-        let txn = self.begin_in(scope).await?;
-        let rows = select.all(&txn).await?;
-        Self::end_read(txn).await?;
+        let rows = self
+            .read_in(scope, async |txn| Ok(select.all(txn).await?))
+            .await?;
         rows.into_iter().map(from_model).collect()
     }
 
@@ -117,30 +120,35 @@ impl Store {
         next: &Tenant,
         audit: AuditRecord,
     ) -> Result<bool> {
-        let txn = self.begin_in(scope).await?;
-        let previous_plan = tenant::Entity::find_by_id(next.id.as_uuid())
-            .filter(tenant::Column::Revision.eq(previous_revision))
-            .one(&txn)
-            .await?
-            .map(|row| row.plan);
-        if let Some(from) = previous_plan.filter(|plan| *plan != next.plan) {
-            // Watchers of the tenant's configuration must hear that its
-            // plan layer and plan overrides are now another plan's.
-            let moved = ChangeSubject::TenantPlan {
-                tenant_id: next.id,
-                from,
-                to: next.plan.clone(),
-            };
-            self.record_config_change(&txn, &moved).await?;
-        }
-        let updated = tenant::Entity::update_many()
-            .set(to_active_model(next)?)
-            .filter(tenant::Column::Id.eq(next.id.as_uuid()))
-            .filter(tenant::Column::Revision.eq(previous_revision))
-            .exec(&txn)
-            .await?;
-        self.commit_if_changed(txn, updated.rows_affected, audit)
-            .await
+        self.write_if_changed(scope, audit, async |txn| {
+            // The row as read: both the plan read and the update are
+            // conditional on it.
+            let as_read = tenant::Column::Id
+                .eq(next.id.as_uuid())
+                .and(tenant::Column::Revision.eq(previous_revision));
+            let previous_plan = tenant::Entity::find()
+                .filter(as_read.clone())
+                .one(txn)
+                .await?
+                .map(|row| row.plan);
+            if let Some(from) = previous_plan.filter(|plan| *plan != next.plan) {
+                // Watchers of the tenant's configuration must hear that its
+                // plan layer and plan overrides are now another plan's.
+                let moved = ChangeSubject::TenantPlan {
+                    tenant_id: next.id,
+                    from,
+                    to: next.plan.clone(),
+                };
+                self.record_config_change(txn, &moved).await?;
+            }
+            let updated = tenant::Entity::update_many()
+                .set(to_active_model(next)?)
+                .filter(as_read)
+                .exec(txn)
+                .await?;
+            Ok(updated.rows_affected)
+        })
+        .await
     }
 }
 
