@@ -5,6 +5,7 @@ use crate::access::api_key::ApiKey;
 use crate::access::resolve::{ResolveTarget, ResolvedBy};
 use crate::common::cache::Answers;
 use crate::common::ids::TenantId;
+use crate::error::Result;
 use crate::store::changefeed::Change;
 use crate::tenancy::Tenant;
 
@@ -35,4 +36,25 @@ impl GateCache {
         self.tenants.invalidate(change);
         self.targets.invalidate(change);
     }
+}
+
+/// `key`'s answer from `answers`, or the one `load` reads, kept unless a
+/// change arrived while it was read (the generation taken before the read
+/// says so).
+pub(crate) async fn through<K, T>(
+    answers: &Answers<K, T>,
+    key: K,
+    load: impl AsyncFnOnce() -> Result<Option<T>>,
+) -> Result<Option<T>>
+where
+    K: Eq + std::hash::Hash + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    if let Some(cached) = answers.get(&key) {
+        return Ok(cached);
+    }
+    let since = answers.generation();
+    let value = load().await?;
+    answers.put(key, value.clone(), since);
+    Ok(value)
 }

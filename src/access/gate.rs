@@ -23,13 +23,14 @@
 use std::sync::Arc;
 
 use crate::access::api_key::{ApiKey, ApiKeyState, KEY_MARKER, hash_secret};
-use crate::access::cache::GateCache;
+use crate::access::authorize::{authorize, check_usable, mismatch};
+use crate::access::cache::{GateCache, through};
 use crate::access::caller::{Caller, PlatformScope, ResolvedTenant, TenantContext, TenantScope};
 use crate::access::key_uses::KeyUses;
 use crate::access::methods as access;
-use crate::access::methods::{MethodAccess, Target};
+use crate::access::methods::Target;
 use crate::access::named_tokens::NamedToken;
-use crate::access::resolve::{ResolveTarget, ResolvedBy, not_found};
+use crate::access::resolve::{ResolveTarget, ResolvedBy, locate, not_found};
 use crate::access::tokens::{Token, constant_time_eq, match_token};
 use crate::common::ids::{TenantId, TenantRef};
 use crate::error::{Error, Result};
@@ -85,20 +86,6 @@ fn unauthenticated(reason: &'static str, message: &str) -> Error {
         reason,
         message: message.to_owned(),
     }
-}
-
-fn denied(reason: &'static str, message: impl Into<String>) -> Error {
-    Error::PermissionDenied {
-        reason,
-        message: message.into(),
-    }
-}
-
-fn mismatch() -> Error {
-    denied(
-        "TENANT_MISMATCH",
-        "the request names a tenant other than the caller's",
-    )
 }
 
 impl Gate {
@@ -239,37 +226,21 @@ impl Gate {
     }
 
     async fn key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKey>> {
-        if let Some(cached) = self.inner.cache.keys.get(&prefix.to_owned()) {
-            return Ok(cached);
-        }
-        let since = self.inner.cache.keys.generation();
-        let key = self
-            .inner
-            .tenants
-            .store
-            .find_api_key_by_prefix(Scope::from(&PlatformScope::system()), prefix)
-            .await?;
-        self.inner
-            .cache
-            .keys
-            .put(prefix.to_owned(), key.clone(), since);
-        Ok(key)
+        let platform = Scope::from(&PlatformScope::system());
+        let store = &self.inner.tenants.store;
+        through(&self.inner.cache.keys, prefix.to_owned(), async || {
+            store.find_api_key_by_prefix(platform, prefix).await
+        })
+        .await
     }
 
     /// The tenant `id`, whatever its state, through the cache.
     async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>> {
-        if let Some(cached) = self.inner.cache.tenants.get(&id) {
-            return Ok(cached);
-        }
-        let since = self.inner.cache.tenants.generation();
-        let tenant = self
-            .inner
-            .tenants
-            .store
-            .find_tenant(Scope::Tenant(id), &TenantRef::Id(id))
-            .await?;
-        self.inner.cache.tenants.put(id, tenant.clone(), since);
-        Ok(tenant)
+        let tenants = &self.inner.tenants;
+        through(&self.inner.cache.tenants, id, async || {
+            tenants.lookup(Scope::Tenant(id), &TenantRef::Id(id)).await
+        })
+        .await
     }
 
     /// The live tenant `target` names and how it was found, through the
@@ -282,13 +253,11 @@ impl Gate {
 
     /// Which tenant `target` names, live or deleted, through the cache.
     async fn locate(&self, target: &ResolveTarget) -> Result<Option<(TenantId, ResolvedBy)>> {
-        if let Some(cached) = self.inner.cache.targets.get(target) {
-            return Ok(cached);
-        }
-        let since = self.inner.cache.targets.generation();
-        let located = self.inner.tenants.locate(target).await?;
-        self.inner.cache.targets.put(target.clone(), located, since);
-        Ok(located)
+        let tenants = &self.inner.tenants;
+        through(&self.inner.cache.targets, target.clone(), async || {
+            locate(tenants, target).await
+        })
+        .await
     }
 
     /// As [`Self::resolve`], with `None` for deleted and unknown tenants:
@@ -395,32 +364,6 @@ impl Gate {
     }
 }
 
-/// Whether `caller` may call the method of `rule`.
-fn authorize(caller: &Caller, rule: &MethodAccess) -> Result<()> {
-    match caller {
-        Caller::Admin { .. } => Ok(()),
-        Caller::Service { .. } if rule.service_callers => Ok(()),
-        Caller::Service { .. } => Err(denied(
-            "CALLER_NOT_ALLOWED",
-            format!(
-                "service tokens may not call {}; only data-path methods",
-                rule.method
-            ),
-        )),
-        Caller::Tenant { scopes, .. } => match rule.tenant_scope {
-            Some(scope) if scopes.iter().any(|held| held == scope) => Ok(()),
-            Some(scope) => Err(denied(
-                "SCOPE_MISSING",
-                format!("{} needs an API key with the scope {scope}", rule.method),
-            )),
-            None => Err(denied(
-                "CALLER_NOT_ALLOWED",
-                format!("API keys may not call {}", rule.method),
-            )),
-        },
-    }
-}
-
 /// A tenant key may name only its own tenant in the metadata.
 fn check_named_tenant_is(own: &Tenant, call: &Call<'_>) -> Result<()> {
     if let Some(id) = call.tenant_id
@@ -434,37 +377,4 @@ fn check_named_tenant_is(own: &Tenant, call: &Call<'_>) -> Result<()> {
         return Err(mismatch());
     }
     Ok(())
-}
-
-/// Refuses tenants that services and keys may not use now.
-fn check_usable(tenant: &Tenant) -> Result<()> {
-    match tenant.state {
-        TenantState::Active => Ok(()),
-        TenantState::Suspended => Err(denied(
-            "TENANT_SUSPENDED",
-            format!("tenant {} is suspended", tenant.id.resource_name()),
-        )),
-        TenantState::Provisioning => Err(Error::failed_precondition(
-            "TENANT_PROVISIONING",
-            "TENANT_STATE",
-            tenant.id.resource_name(),
-            format!(
-                "tenant {} is still being provisioned; retry shortly",
-                tenant.id.resource_name()
-            ),
-        )),
-        TenantState::Deleted => Err(Error::NotFound {
-            kind: "tenant",
-            name: tenant.id.resource_name(),
-        }),
-        TenantState::Failed => Err(Error::failed_precondition(
-            "TENANT_FAILED",
-            "TENANT_STATE",
-            tenant.id.resource_name(),
-            format!(
-                "tenant {} could not be provisioned; an operator must retry it",
-                tenant.id.resource_name()
-            ),
-        )),
-    }
 }

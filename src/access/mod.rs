@@ -5,6 +5,7 @@
 
 pub mod api_key;
 pub mod api_keys;
+mod authorize;
 mod cache;
 pub mod caller;
 pub mod convert;

@@ -45,58 +45,53 @@ fn host_without_port(authority: &str) -> &str {
     }
 }
 
-impl Tenants {
-    /// Which tenant `target` names, and how, without reading the tenant
-    /// itself: the gate caches this answer and the tenant separately.
-    /// Resolution reads across tenants, in the platform scope: finding
-    /// which tenant a host or slug belongs to is what it is for.
-    pub(crate) async fn locate(
-        &self,
-        target: &ResolveTarget,
-    ) -> Result<Option<(TenantId, ResolvedBy)>> {
-        let platform = Scope::from(&PlatformScope::system());
-        match target {
-            ResolveTarget::TenantId(id) => Ok(Some((*id, ResolvedBy::TenantId))),
-            ResolveTarget::Slug(slug) => Ok(self
-                .store
-                .find_tenant(platform, &TenantRef::Slug(slug.clone()))
-                .await?
-                .map(|tenant| (tenant.id, ResolvedBy::Slug))),
-            ResolveTarget::Host(authority) => self.locate_host(platform, authority).await,
+/// Which tenant `target` names, and how, without reading the tenant
+/// itself: the gate caches this answer and the tenant separately.
+/// Resolution reads across tenants, in the platform scope: finding which
+/// tenant a host or slug belongs to is what it is for.
+pub(crate) async fn locate(
+    tenants: &Tenants,
+    target: &ResolveTarget,
+) -> Result<Option<(TenantId, ResolvedBy)>> {
+    let platform = Scope::from(&PlatformScope::system());
+    match target {
+        ResolveTarget::TenantId(id) => Ok(Some((*id, ResolvedBy::TenantId))),
+        ResolveTarget::Slug(slug) => {
+            let by = TenantRef::Slug(slug.clone());
+            let found = tenants.lookup(platform, &by).await?;
+            Ok(found.map(|tenant| (tenant.id, ResolvedBy::Slug)))
         }
+        ResolveTarget::Host(authority) => locate_host(tenants, platform, authority).await,
     }
+}
 
-    async fn locate_host(
-        &self,
-        platform: Scope,
-        authority: &str,
-    ) -> Result<Option<(TenantId, ResolvedBy)>> {
-        let host = host_without_port(authority);
-        let Ok(hostname) = validate::hostname(host, "host") else {
-            return Ok(None);
-        };
-        if let Some(domain) = self
-            .store
-            .find_verified_domain(platform.clone(), &hostname)
-            .await?
-        {
-            return Ok(Some((domain.tenant_id, ResolvedBy::CustomDomain)));
-        }
-        let slug = self.settings.base_domain.as_ref().and_then(|base| {
-            hostname
-                .strip_suffix(base.as_str())
-                .and_then(|prefix| prefix.strip_suffix('.'))
-                .filter(|label| !label.contains('.'))
-        });
-        let Some(slug) = slug else {
-            return Ok(None);
-        };
-        Ok(self
-            .store
-            .find_tenant(platform, &TenantRef::Slug(slug.to_owned()))
-            .await?
-            .map(|tenant| (tenant.id, ResolvedBy::Subdomain)))
+/// A verified custom domain first, then `{slug}.{base domain}`.
+async fn locate_host(
+    tenants: &Tenants,
+    platform: Scope,
+    authority: &str,
+) -> Result<Option<(TenantId, ResolvedBy)>> {
+    let host = host_without_port(authority);
+    let Ok(hostname) = validate::hostname(host, "host") else {
+        return Ok(None);
+    };
+    let owner = tenants.verified_domain_owner(platform.clone(), &hostname);
+    if let Some(tenant_id) = owner.await? {
+        return Ok(Some((tenant_id, ResolvedBy::CustomDomain)));
     }
+    let slug = tenants.base_domain().and_then(|base| {
+        hostname
+            .strip_suffix(base)
+            .and_then(|prefix| prefix.strip_suffix('.'))
+            .filter(|label| !label.contains('.'))
+    });
+    let Some(slug) = slug else {
+        return Ok(None);
+    };
+    let found = tenants
+        .lookup(platform, &TenantRef::Slug(slug.to_owned()))
+        .await?;
+    Ok(found.map(|tenant| (tenant.id, ResolvedBy::Subdomain)))
 }
 
 /// The answer for a target that names no live tenant.

@@ -21,7 +21,7 @@ use crate::store::audit::{AuditRecord, Origin};
 use crate::store::scope::Scope;
 use crate::tenancy::custom_domain::{CustomDomain, DomainState};
 use crate::tenancy::provision::system_origin;
-use crate::tenancy::tenant::{Tenant, TenantState};
+use crate::tenancy::tenant::Tenant;
 use crate::tenancy::tenants::{Tenants, now, snapshot};
 use crate::tenancy::verification::TxtAnswer;
 
@@ -301,17 +301,7 @@ impl Tenants {
     /// The tenant, refused when it is deleted.
     pub(crate) async fn live_tenant(&self, scope: &TenantScope, action: &str) -> Result<Tenant> {
         let tenant = self.get(scope).await?;
-        if tenant.state == TenantState::Deleted {
-            return Err(Error::failed_precondition(
-                "TENANT_DELETED",
-                "TENANT_STATE",
-                tenant.id.resource_name(),
-                format!(
-                    "tenant {} is deleted; undelete it before you {action} it",
-                    tenant.id.resource_name()
-                ),
-            ));
-        }
+        tenant.refuse_if_deleted(action)?;
         Ok(tenant)
     }
 }

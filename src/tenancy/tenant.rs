@@ -1,11 +1,8 @@
-//! The tenant aggregate: its fields, its lifecycle state machine and the
-//! rules for changing it. Pure functions over values; storage and the wire
-//! format live elsewhere.
-//!
-//! Lifecycle: `PROVISIONING → ACTIVE ⇄ SUSPENDED → DELETED`, and DELETED
-//! returns to the state it came from on undelete, until it is purged. A
-//! SCHEMA tenant whose provisioning fails goes `PROVISIONING → FAILED` with
-//! the reason, and `FAILED → PROVISIONING` again when it is retried.
+//! The tenant aggregate: its fields, its creation, its etag and the
+//! rules for changing its mutable fields. Pure functions over values;
+//! storage and the wire format live elsewhere. Its states are in
+//! [`crate::tenancy::state`], the state machine over them in
+//! [`crate::tenancy::lifecycle`].
 
 use std::collections::BTreeMap;
 
@@ -16,49 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
 use crate::tenancy::isolation::IsolationModel;
-
-/// The lifecycle state of a tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum TenantState {
-    /// Being provisioned; not yet serving.
-    Provisioning,
-    /// Serving.
-    Active,
-    /// Refused until activated.
-    Suspended,
-    /// Soft-deleted, waiting for its purge time.
-    Deleted,
-    /// Provisioning failed; `state_reason` says why, and activating the
-    /// tenant retries it.
-    Failed,
-}
-
-impl TenantState {
-    /// The stored and filterable spelling, e.g. `ACTIVE`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TenantState::Provisioning => "PROVISIONING",
-            TenantState::Active => "ACTIVE",
-            TenantState::Suspended => "SUSPENDED",
-            TenantState::Deleted => "DELETED",
-            TenantState::Failed => "FAILED",
-        }
-    }
-
-    /// Parses the stored spelling.
-    pub fn parse(text: &str) -> Option<Self> {
-        [
-            TenantState::Provisioning,
-            TenantState::Active,
-            TenantState::Suspended,
-            TenantState::Deleted,
-            TenantState::Failed,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == text)
-    }
-}
+pub use crate::tenancy::state::TenantState;
 
 /// A tenant as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -206,46 +161,29 @@ impl Tenant {
         })
     }
 
-    fn changed(&self, now: DateTime<Utc>) -> Self {
+    /// A copy to change at `now`: the next revision.
+    pub(crate) fn changed(&self, now: DateTime<Utc>) -> Self {
         let mut next = self.clone();
         next.revision += 1;
         next.update_time = now;
         next
     }
 
-    fn refuse_if_deleted(&self, action: &str) -> Result<()> {
+    /// FAILED_PRECONDITION `reason`: the tenant's state does not allow
+    /// what was asked, as `message` says.
+    pub(crate) fn refused(&self, reason: &'static str, message: impl Into<String>) -> Error {
+        Error::failed_precondition(reason, "TENANT_STATE", self.id.resource_name(), message)
+    }
+
+    /// Refuses to `action` a deleted tenant.
+    pub(crate) fn refuse_if_deleted(&self, action: &str) -> Result<()> {
         if self.state == TenantState::Deleted {
-            return Err(Error::failed_precondition(
+            return Err(self.refused(
                 "TENANT_DELETED",
-                "TENANT_STATE",
-                self.id.resource_name(),
                 format!(
                     "tenant {} is deleted; undelete it before you {action} it",
                     self.id.resource_name()
                 ),
-            ));
-        }
-        Ok(())
-    }
-
-    fn refuse_if_provisioning(&self) -> Result<()> {
-        if self.state == TenantState::Failed {
-            return Err(Error::failed_precondition(
-                "TENANT_FAILED",
-                "TENANT_STATE",
-                self.id.resource_name(),
-                format!(
-                    "tenant provisioning failed ({}); ActivateTenant retries it",
-                    self.state_reason
-                ),
-            ));
-        }
-        if self.state == TenantState::Provisioning {
-            return Err(Error::failed_precondition(
-                "TENANT_PROVISIONING",
-                "TENANT_STATE",
-                self.id.resource_name(),
-                "tenant is still being provisioned",
             ));
         }
         Ok(())
@@ -271,7 +209,8 @@ impl Tenant {
         Ok(self.unless_unchanged(next))
     }
 
-    fn unless_unchanged(&self, next: Self) -> Option<Self> {
+    /// `next`, unless it changes nothing a caller sees.
+    pub(crate) fn unless_unchanged(&self, next: Self) -> Option<Self> {
         let unchanged = next.slug == self.slug
             && next.display_name == self.display_name
             && next.plan == self.plan
@@ -280,101 +219,6 @@ impl Tenant {
             && next.state_reason == self.state_reason
             && next.template_version == self.template_version;
         (!unchanged).then_some(next)
-    }
-
-    /// ACTIVE → SUSPENDED with a reason; a suspended tenant only has its
-    /// reason updated.
-    pub fn suspend(&self, reason: &str, now: DateTime<Utc>) -> Result<Option<Self>> {
-        self.refuse_if_deleted("suspend")?;
-        self.refuse_if_provisioning()?;
-        let mut next = self.changed(now);
-        next.state = TenantState::Suspended;
-        next.state_reason = reason.to_owned();
-        Ok(self.unless_unchanged(next))
-    }
-
-    /// SUSPENDED → ACTIVE; an active tenant is left as it is. A FAILED
-    /// tenant goes back to PROVISIONING, for its provisioning to be retried.
-    pub fn activate(&self, now: DateTime<Utc>) -> Result<Option<Self>> {
-        self.refuse_if_deleted("activate")?;
-        if self.state == TenantState::Failed {
-            let mut next = self.changed(now);
-            next.state = TenantState::Provisioning;
-            next.state_reason = String::new();
-            return Ok(Some(next));
-        }
-        self.refuse_if_provisioning()?;
-        let mut next = self.changed(now);
-        next.state = TenantState::Active;
-        next.state_reason = String::new();
-        Ok(self.unless_unchanged(next))
-    }
-
-    /// PROVISIONING → ACTIVE once its schema is at `template_version`.
-    /// `None` when the tenant is no longer provisioning (another replica
-    /// finished it, or it was deleted meanwhile).
-    pub fn provisioned(&self, template_version: i32, now: DateTime<Utc>) -> Option<Self> {
-        if self.state != TenantState::Provisioning {
-            return None;
-        }
-        let mut next = self.changed(now);
-        next.state = TenantState::Active;
-        next.state_reason = String::new();
-        next.template_version = template_version;
-        Some(next)
-    }
-
-    /// PROVISIONING → FAILED with `reason`; `None` when it is no longer
-    /// provisioning.
-    pub fn provisioning_failed(&self, reason: &str, now: DateTime<Utc>) -> Option<Self> {
-        if self.state != TenantState::Provisioning {
-            return None;
-        }
-        let mut next = self.changed(now);
-        next.state = TenantState::Failed;
-        next.state_reason = reason.to_owned();
-        Some(next)
-    }
-
-    /// Records that its schema now stands at `template_version` (a fleet
-    /// rollout); `None` when that is already recorded.
-    pub fn template_applied(&self, template_version: i32, now: DateTime<Utc>) -> Option<Self> {
-        let mut next = self.changed(now);
-        next.template_version = template_version;
-        self.unless_unchanged(next)
-    }
-
-    /// Any live state → DELETED, to be purged `retention` after `now`.
-    pub fn delete(&self, retention: chrono::Duration, now: DateTime<Utc>) -> Result<Self> {
-        if self.state == TenantState::Deleted {
-            return Err(Error::NotFound {
-                kind: "tenant",
-                name: self.id.resource_name(),
-            });
-        }
-        let mut next = self.changed(now);
-        next.state_before_delete = Some(self.state);
-        next.state = TenantState::Deleted;
-        next.delete_time = Some(now);
-        next.purge_time = Some(now + retention);
-        Ok(next)
-    }
-
-    /// DELETED → the state it had before; a live tenant is refused with
-    /// ALREADY_EXISTS, as AIP-164 asks.
-    pub fn undelete(&self, now: DateTime<Utc>) -> Result<Self> {
-        if self.state != TenantState::Deleted {
-            return Err(Error::AlreadyExists {
-                reason: "TENANT_NOT_DELETED",
-                message: format!("tenant {} is not deleted", self.id.resource_name()),
-            });
-        }
-        let mut next = self.changed(now);
-        next.state = self.state_before_delete.unwrap_or(TenantState::Active);
-        next.state_before_delete = None;
-        next.delete_time = None;
-        next.purge_time = None;
-        Ok(next)
     }
 }
 
@@ -385,10 +229,11 @@ pub fn truncate_to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn tenant() -> Tenant {
+    /// An ACTIVE POOL tenant made now.
+    pub(crate) fn tenant() -> Tenant {
         let new = NewTenant {
             id: None,
             slug: "acme".into(),
@@ -403,50 +248,6 @@ mod tests {
             IsolationModel::Pool,
             Utc::now(),
         )
-    }
-
-    #[test]
-    fn suspend_activate_delete_undelete_round_trip() {
-        let now = Utc::now();
-        let active = tenant();
-        let suspended = active.suspend("unpaid", now).unwrap().unwrap();
-        assert_eq!(suspended.state, TenantState::Suspended);
-        assert_ne!(suspended.etag(), active.etag());
-        let deleted = suspended.delete(chrono::Duration::days(30), now).unwrap();
-        assert_eq!(deleted.purge_time, Some(now + chrono::Duration::days(30)));
-        assert!(deleted.activate(now).is_err());
-        let restored = deleted.undelete(now).unwrap();
-        assert_eq!(restored.state, TenantState::Suspended);
-        assert_eq!(restored.state_reason, "unpaid");
-        let active_again = restored.activate(now).unwrap().unwrap();
-        assert_eq!(active_again.state, TenantState::Active);
-        assert!(active_again.activate(now).unwrap().is_none());
-        assert!(matches!(
-            active_again.undelete(now),
-            Err(Error::AlreadyExists { .. })
-        ));
-    }
-
-    #[test]
-    fn failed_provisioning_is_retried_by_activation() {
-        let now = Utc::now();
-        let mut provisioning = tenant();
-        provisioning.state = TenantState::Provisioning;
-        let failed = provisioning.provisioning_failed("boom", now).unwrap();
-        assert_eq!(failed.state, TenantState::Failed);
-        assert_eq!(failed.state_reason, "boom");
-        assert!(failed.suspend("x", now).is_err());
-        assert!(failed.provisioned(1, now).is_none());
-        let retried = failed.activate(now).unwrap().unwrap();
-        assert_eq!(retried.state, TenantState::Provisioning);
-        assert!(retried.state_reason.is_empty());
-        let active = retried.provisioned(3, now).unwrap();
-        assert_eq!(
-            (active.state, active.template_version),
-            (TenantState::Active, 3)
-        );
-        assert!(active.template_applied(3, now).is_none());
-        assert_eq!(active.template_applied(4, now).unwrap().template_version, 4);
     }
 
     #[test]

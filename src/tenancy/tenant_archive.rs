@@ -40,10 +40,8 @@ impl Tenants {
     pub async fn export(&self, scope: &TenantScope) -> Result<Archive> {
         let tenant = self.get(scope).await?;
         if !matches!(tenant.state, TenantState::Active | TenantState::Suspended) {
-            return Err(Error::failed_precondition(
+            return Err(tenant.refused(
                 "TENANT_NOT_EXPORTABLE",
-                "TENANT_STATE",
-                tenant.id.resource_name(),
                 format!(
                     "only ACTIVE or SUSPENDED tenants can be exported; this one is {}",
                     tenant.state.as_str()
