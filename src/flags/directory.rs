@@ -21,12 +21,14 @@ use crate::flags::cache::FlagCache;
 use crate::flags::flag::{Flag, FlagSpec, FlagType, Rollout, Rule};
 use crate::flags::store::{FlagFilter, OverrideSet};
 use crate::flags::validate as flag_validate;
+use crate::store::Store;
 use crate::store::audit::{AuditRecord, Origin};
 use crate::store::changefeed::Change;
-use crate::store::idempotency;
-use crate::store::idempotency::IdempotencyEntry;
+use crate::store::idempotency::Created;
+use crate::store::revision;
+use crate::store::revision::Update;
+use crate::store::revision::{Revisioned, revisioned};
 use crate::store::scope::Scope;
-use crate::store::{REQUEST_ID_IN_USE, Store};
 use crate::tenancy::{Tenants, now};
 
 /// The idempotency scope and audit action of flag creation.
@@ -77,13 +79,6 @@ fn catalogue() -> Scope {
     Scope::from(&PlatformScope::system())
 }
 
-pub(crate) fn flag_not_found(key: &str) -> Error {
-    Error::NotFound {
-        kind: "flag",
-        name: format!("flags/{key}"),
-    }
-}
-
 pub(crate) fn changed_meanwhile(name: &str) -> Error {
     Error::changed_meanwhile(name)
 }
@@ -100,20 +95,7 @@ fn snapshot(flag: &Flag) -> Result<Value> {
     Ok(document)
 }
 
-fn audit(
-    origin: &Origin,
-    action: &'static str,
-    flag: &Flag,
-    before: Option<Value>,
-) -> Result<AuditRecord> {
-    Ok(AuditRecord::platform(
-        origin,
-        action,
-        flag.resource_name(),
-        before,
-        Some(snapshot(flag)?),
-    ))
-}
+revisioned!(Flag, "flag", "flags", snapshot);
 
 impl Flags {
     /// The directory over `store`; evaluation caches answers for at most
@@ -144,11 +126,6 @@ impl Flags {
         let enabled = new.spec.enabled.to_string();
         let fingerprint =
             paging::query_fingerprint(&[&new.key, new.value_type.as_str(), &enabled, &spec]);
-        if let Some(request_id) = request_id
-            && let Some(entry) = self.entry(platform, request_id).await?
-        {
-            return self.replay(&entry, &fingerprint).await;
-        }
         let now = now();
         let flag = Flag {
             key: new.key,
@@ -158,44 +135,12 @@ impl Flags {
             create_time: now,
             update_time: now,
         };
-        let entry = request_id.map(|request_id| IdempotencyEntry {
-            scope: CREATE_SCOPE,
-            request_id,
-            fingerprint: fingerprint.clone(),
-            resource: flag.resource_name(),
-        });
-        let record = audit(origin, CREATE_SCOPE, &flag, None)?;
-        match self
+        let replay = async |name: &str| self.get(Flag::key_of(name)).await;
+        let create = self
             .store
-            .insert_flag(platform.into(), &flag, entry.as_ref(), record)
-            .await
-        {
-            Ok(()) => Ok(flag),
-            // A concurrent retry of the same request won the race.
-            Err(Error::AlreadyExists { reason, .. }) if reason == REQUEST_ID_IN_USE => {
-                match self.entry(platform, request_id.unwrap_or_default()).await? {
-                    Some(entry) => self.replay(&entry, &fingerprint).await,
-                    None => Err(idempotency::in_flight()),
-                }
-            }
-            Err(other) => Err(other),
-        }
-    }
-
-    async fn entry(
-        &self,
-        platform: &PlatformScope,
-        request_id: Uuid,
-    ) -> Result<Option<IdempotencyEntry>> {
-        self.store
-            .find_idempotency_entry(platform.into(), CREATE_SCOPE, request_id)
-            .await
-    }
-
-    async fn replay(&self, entry: &IdempotencyEntry, fingerprint: &str) -> Result<Flag> {
-        idempotency::check_same_request(entry, fingerprint)?;
-        let key = entry.resource.trim_start_matches("flags/");
-        self.get(key).await
+            .idempotent(platform.into(), CREATE_SCOPE, request_id, fingerprint);
+        let created = create.run(origin, async || Ok(flag), Store::insert_flag, replay);
+        created.await.map(Created::into_inner)
     }
 
     /// The flag `key` as stored; NOT_FOUND when there is none. Flags are
@@ -205,7 +150,7 @@ impl Flags {
         self.store
             .find_flag(catalogue(), key)
             .await?
-            .ok_or_else(|| flag_not_found(key))
+            .ok_or_else(|| Flag::not_found(key))
     }
 
     /// One page of flags matching `filter`, by key, and the next token.
@@ -241,44 +186,25 @@ impl Flags {
         patch: FlagPatch,
     ) -> Result<Flag> {
         let current = self.get(key).await?;
-        current.check_etag(etag)?;
-        let mut next = current.clone();
-        let spec = &mut next.spec;
-        if let Some(description) = patch.description {
-            spec.description = description;
-        }
-        if let Some(variants) = patch.variants {
-            spec.variants = variants;
-        }
-        if let Some(default_variant) = patch.default_variant {
-            spec.default_variant = default_variant;
-        }
-        if let Some(enabled) = patch.enabled {
-            spec.enabled = enabled;
-        }
-        if let Some(rules) = patch.rules {
-            spec.rules = rules;
-        }
-        if let Some(default_rollout) = patch.default_rollout {
-            spec.default_rollout = default_rollout;
-        }
-        let mut violations = Vec::new();
-        flag_validate::flag_spec(&next.spec, next.value_type, "flag", &mut violations);
-        if !violations.is_empty() {
-            return Err(Error::InvalidArgument(violations));
-        }
-        self.check_overrides_keep_variants(platform, &next).await?;
-        next.revision += 1;
-        next.update_time = now();
-        let record = audit(origin, "UpdateFlag", &next, Some(snapshot(&current)?))?;
-        if !self
-            .store
-            .replace_flag(platform.into(), current.revision, &next, record)
-            .await?
-        {
-            return Err(changed_meanwhile(&next.resource_name()));
-        }
-        Ok(next)
+        let change = async |_: &Flag, next: &mut Flag| {
+            let spec = &mut next.spec;
+            revision::patch(&mut spec.description, patch.description);
+            revision::patch(&mut spec.variants, patch.variants);
+            revision::patch(&mut spec.default_variant, patch.default_variant);
+            revision::patch(&mut spec.enabled, patch.enabled);
+            revision::patch(&mut spec.rules, patch.rules);
+            revision::patch(&mut spec.default_rollout, patch.default_rollout);
+            let mut violations = Vec::new();
+            flag_validate::flag_spec(&next.spec, next.value_type, "flag", &mut violations);
+            if !violations.is_empty() {
+                return Err(Error::InvalidArgument(violations));
+            }
+            self.check_overrides_keep_variants(platform, next).await
+        };
+        let update = Update::new(&self.store, platform.into(), origin, "UpdateFlag", etag);
+        update
+            .apply((current, now()), change, Store::replace_flag)
+            .await
     }
 
     /// Refuses with FAILED_PRECONDITION `VARIANT_IN_USE` an update that

@@ -13,11 +13,15 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::common::ids::{TenantId, TenantRef};
 use crate::error::{Error, Result};
 use crate::flags::semver::Version;
+use crate::store::revision::etag_of;
+
+mod names;
+
+pub use names::{parse_flag_name, parse_override_name, parse_override_parent, parse_owner};
 
 /// The type of a flag's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -248,18 +252,11 @@ pub struct Flag {
     pub update_time: DateTime<Utc>,
 }
 
-fn etag_of(name: &str, revision: i64, create_time: DateTime<Utc>) -> String {
-    // The creation time tells a recreated resource from its predecessor.
-    let digest = Sha256::new()
-        .chain_update(name.as_bytes())
-        .chain_update(revision.to_be_bytes())
-        .chain_update(create_time.timestamp_micros().to_be_bytes())
-        .finalize();
-    crate::common::hex(&digest[..8])
-}
-
-fn stale(name: &str, etag: &str) -> Error {
-    Error::stale(name, etag)
+/// The etag of revision `revision` of resource `name`: the creation time
+/// tells a recreated resource from its predecessor.
+fn revision_etag(name: &str, revision: i64, create_time: DateTime<Utc>) -> String {
+    let created = create_time.timestamp_micros().to_be_bytes();
+    etag_of(&[name.as_bytes(), &revision.to_be_bytes(), &created])
 }
 
 impl Flag {
@@ -270,15 +267,7 @@ impl Flag {
 
     /// The opaque etag of this revision.
     pub fn etag(&self) -> String {
-        etag_of(&self.resource_name(), self.revision, self.create_time)
-    }
-
-    /// Refuses with ABORTED when `expected` is given and stale.
-    pub fn check_etag(&self, expected: Option<&str>) -> Result<()> {
-        match expected {
-            Some(etag) if etag != self.etag() => Err(stale(&self.resource_name(), etag)),
-            _ => Ok(()),
-        }
+        revision_etag(&self.resource_name(), self.revision, self.create_time)
     }
 }
 
@@ -347,15 +336,12 @@ impl FlagOverride {
 
     /// The opaque etag of this revision.
     pub fn etag(&self) -> String {
-        etag_of(&self.resource_name(), self.revision, self.create_time)
+        revision_etag(&self.resource_name(), self.revision, self.create_time)
     }
 
     /// Refuses with ABORTED when `expected` is given and stale.
     pub fn check_etag(&self, expected: Option<&str>) -> Result<()> {
-        match expected {
-            Some(etag) if etag != self.etag() => Err(stale(&self.resource_name(), etag)),
-            _ => Ok(()),
-        }
+        Error::check_etag(expected, &self.etag(), || self.resource_name())
     }
 
     /// An audit snapshot of the override.
@@ -389,58 +375,4 @@ pub enum OverrideParent {
     AllTenants,
     /// One plan's or one tenant's.
     One(OwnerRef),
-}
-
-/// Parses `flags/{key}` from `field`.
-pub fn parse_flag_name(name: &str, field: &str) -> Result<String> {
-    let key = name
-        .strip_prefix("flags/")
-        .ok_or_else(|| Error::invalid_field(field, "must be flags/{flag}"))?;
-    let mut violations = Vec::new();
-    crate::flags::key::key(key, field, &mut violations);
-    match violations.is_empty() {
-        true => Ok(key.to_owned()),
-        false => Err(Error::InvalidArgument(violations)),
-    }
-}
-
-/// Parses `plans/{plan}` or `tenants/{tenant}` from `field`.
-pub fn parse_owner(name: &str, field: &str) -> Result<OwnerRef> {
-    if name.starts_with("plans/") {
-        return crate::quota::parse_plan_name(name, field).map(OwnerRef::Plan);
-    }
-    if name.starts_with("tenants/") {
-        return TenantRef::parse_name(name, field).map(OwnerRef::Tenant);
-    }
-    Err(Error::invalid_field(
-        field,
-        "must be plans/{plan} or tenants/{tenant}",
-    ))
-}
-
-/// Parses `plans/-`, `tenants/-` or one owner from `field`.
-pub fn parse_override_parent(name: &str, field: &str) -> Result<OverrideParent> {
-    match name {
-        "plans/-" => Ok(OverrideParent::AllPlans),
-        "tenants/-" => Ok(OverrideParent::AllTenants),
-        other => parse_owner(other, field).map(OverrideParent::One),
-    }
-}
-
-/// Parses `{owner}/flagOverrides/{flag}` from `field`.
-pub fn parse_override_name(name: &str, field: &str) -> Result<(OwnerRef, String)> {
-    let malformed = || {
-        Error::invalid_field(
-            field,
-            "must be plans/{plan}/flagOverrides/{flag} or tenants/{tenant}/flagOverrides/{flag}",
-        )
-    };
-    let (owner, key) = name.rsplit_once("/flagOverrides/").ok_or_else(malformed)?;
-    let owner = parse_owner(owner, field)?;
-    let mut violations = Vec::new();
-    crate::flags::key::key(key, field, &mut violations);
-    if !violations.is_empty() {
-        return Err(Error::InvalidArgument(violations));
-    }
-    Ok((owner, key.to_owned()))
 }

@@ -12,10 +12,10 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::error::{Error, FieldViolation, Result};
+use crate::error::{FieldViolation, Result};
 use crate::quota::limiter::bounds::MAX_AMOUNT;
+use crate::store::revision::{Revisioned, etag_of, revisioned, serde_snapshot};
 use crate::tenancy::IsolationModel;
 
 /// Most quota definitions in one plan.
@@ -185,6 +185,11 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The definition of quota `key`, if the plan has one.
+    pub fn quota(&self, key: &str) -> Option<&QuotaDefinition> {
+        self.quotas.iter().find(|quota| quota.key == key)
+    }
+
     /// `plans/{id}`.
     pub fn resource_name(&self) -> String {
         format!("plans/{}", self.id)
@@ -192,36 +197,15 @@ impl Plan {
 
     /// The opaque etag of this revision.
     pub fn etag(&self) -> String {
-        let digest = Sha256::new()
-            .chain_update(self.id.as_bytes())
-            .chain_update(self.revision.to_be_bytes())
-            .finalize();
-        crate::common::hex(&digest[..8])
-    }
-
-    /// Refuses with ABORTED when `expected` is given and stale.
-    pub fn check_etag(&self, expected: Option<&str>) -> Result<()> {
-        Error::check_etag(expected, &self.etag(), || self.resource_name())
-    }
-
-    /// The definition of quota `key`, if the plan has one.
-    pub fn quota(&self, key: &str) -> Option<&QuotaDefinition> {
-        self.quotas.iter().find(|quota| quota.key == key)
+        etag_of(&[self.id.as_bytes(), &self.revision.to_be_bytes()])
     }
 }
 
+revisioned!(Plan, "plan", "plans", serde_snapshot);
+
 /// Parses `plans/{id}` into the id.
 pub fn parse_plan_name(name: &str, field: &str) -> Result<String> {
-    let id = name
-        .strip_prefix("plans/")
-        .ok_or_else(|| Error::invalid_field(field, "must be plans/{plan}"))?;
-    let mut violations = Vec::new();
-    crate::common::validate::plan(id, field, &mut violations);
-    if violations.is_empty() {
-        Ok(id.to_owned())
-    } else {
-        Err(Error::InvalidArgument(violations))
-    }
+    Plan::parse_key(name, field, crate::common::validate::plan)
 }
 
 /// Validates the id of a new plan: 2 to 63 lowercase letters, digits and
@@ -346,14 +330,7 @@ fn validate_definition(quota: &QuotaDefinition, path: &str, violations: &mut Vec
             "applies to PERIODIC quotas only, and is the key of a metric",
         );
     }
-    let thresholds = &quota.warning_threshold_percents;
-    let ascending = thresholds.windows(2).all(|pair| pair[0] < pair[1]);
-    if thresholds.len() > MAX_THRESHOLDS
-        || !ascending
-        || thresholds
-            .iter()
-            .any(|percent| !(1..=100).contains(percent))
-    {
+    if !thresholds_valid(&quota.warning_threshold_percents) {
         violation(
             "warning_threshold_percents",
             "must be at most 10 ascending percents from 1 to 100",
@@ -362,6 +339,13 @@ fn validate_definition(quota: &QuotaDefinition, path: &str, violations: &mut Vec
     if !(0..=100).contains(&quota.grace_percent) {
         violation("grace_percent", "must be 0 to 100");
     }
+}
+
+/// At most [`MAX_THRESHOLDS`] percents from 1 to 100, ascending.
+fn thresholds_valid(thresholds: &[i32]) -> bool {
+    thresholds.len() <= MAX_THRESHOLDS
+        && thresholds.windows(2).all(|pair| pair[0] < pair[1])
+        && thresholds.iter().all(|percent| (1..=100).contains(percent))
 }
 
 #[cfg(test)]

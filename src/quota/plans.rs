@@ -10,13 +10,15 @@ use crate::access::PlatformScope;
 use crate::common::paging;
 use crate::error::{Error, FieldViolation, Result};
 use crate::quota::plan::{Plan, QuotaDefinition};
-use crate::store::audit::{AuditRecord, Origin};
-use crate::store::idempotency;
-use crate::store::idempotency::IdempotencyEntry;
+use crate::store::Store;
+use crate::store::audit::Origin;
+use crate::store::idempotency::Created;
+use crate::store::revision;
+use crate::store::revision::Revisioned;
+use crate::store::revision::Update;
 use crate::store::scope::Scope;
-use crate::store::{REQUEST_ID_IN_USE, Store};
 use crate::tenancy::IsolationModel;
-use crate::tenancy::{now, snapshot};
+use crate::tenancy::now;
 
 /// The idempotency scope and audit action of plan creation.
 const CREATE_SCOPE: &str = "CreatePlan";
@@ -54,29 +56,6 @@ pub struct PlanPatch {
 pub struct Plans {
     /// Where plans are stored.
     store: Store,
-}
-
-fn audit(
-    origin: &Origin,
-    action: &'static str,
-    plan: &Plan,
-    before: Option<serde_json::Value>,
-) -> Result<AuditRecord> {
-    let after = Some(snapshot(plan)?);
-    Ok(AuditRecord::platform(
-        origin,
-        action,
-        plan.resource_name(),
-        before,
-        after,
-    ))
-}
-
-fn not_found(id: &str) -> Error {
-    Error::NotFound {
-        kind: "plan",
-        name: format!("plans/{id}"),
-    }
 }
 
 /// Refuses an update that changes the kind of a quota the plan already
@@ -132,11 +111,6 @@ impl Plans {
             &quotas,
             new.default_isolation.as_str(),
         ]);
-        if let Some(request_id) = request_id
-            && let Some(entry) = self.entry(platform, request_id).await?
-        {
-            return self.replay(platform, &entry, &fingerprint).await;
-        }
         let now = now();
         let plan = Plan {
             id: new.id,
@@ -148,28 +122,12 @@ impl Plans {
             create_time: now,
             update_time: now,
         };
-        let entry = request_id.map(|request_id| IdempotencyEntry {
-            scope: CREATE_SCOPE,
-            request_id,
-            fingerprint: fingerprint.clone(),
-            resource: plan.resource_name(),
-        });
-        let record = audit(origin, CREATE_SCOPE, &plan, None)?;
-        match self
+        let replay = async |name: &str| self.get(platform.into(), Plan::key_of(name)).await;
+        let create = self
             .store
-            .insert_plan(platform.into(), &plan, entry.as_ref(), record)
-            .await
-        {
-            Ok(()) => Ok(plan),
-            // A concurrent retry of the same request won the race.
-            Err(Error::AlreadyExists { reason, .. }) if reason == REQUEST_ID_IN_USE => {
-                match self.entry(platform, request_id.unwrap_or_default()).await? {
-                    Some(entry) => self.replay(platform, &entry, &fingerprint).await,
-                    None => Err(idempotency::in_flight()),
-                }
-            }
-            Err(other) => Err(other),
-        }
+            .idempotent(platform.into(), CREATE_SCOPE, request_id, fingerprint);
+        let created = create.run(origin, async || Ok(plan), Store::insert_plan, replay);
+        created.await.map(Created::into_inner)
     }
 
     /// Refuses quotas counting a metric the catalogue lacks, with
@@ -202,33 +160,12 @@ impl Plans {
         }
     }
 
-    async fn entry(
-        &self,
-        platform: &PlatformScope,
-        request_id: Uuid,
-    ) -> Result<Option<IdempotencyEntry>> {
-        self.store
-            .find_idempotency_entry(platform.into(), CREATE_SCOPE, request_id)
-            .await
-    }
-
-    async fn replay(
-        &self,
-        platform: &PlatformScope,
-        entry: &IdempotencyEntry,
-        fingerprint: &str,
-    ) -> Result<Plan> {
-        idempotency::check_same_request(entry, fingerprint)?;
-        let id = entry.resource.trim_start_matches("plans/");
-        self.get(platform.into(), id).await
-    }
-
     /// The plan `id`; NOT_FOUND when there is none.
     pub async fn get(&self, scope: Scope, id: &str) -> Result<Plan> {
         self.store
             .find_plan(scope, id)
             .await?
-            .ok_or_else(|| not_found(id))
+            .ok_or_else(|| Plan::not_found(id))
     }
 
     /// One page of plans ordered by id, and the next page token.
@@ -263,32 +200,20 @@ impl Plans {
         patch: PlanPatch,
     ) -> Result<Plan> {
         let current = self.get(platform.into(), id).await?;
-        current.check_etag(etag)?;
-        let mut next = current.clone();
-        if let Some(display_name) = patch.display_name {
-            next.display_name = display_name;
-        }
-        if let Some(description) = patch.description {
-            next.description = description;
-        }
-        if let Some(quotas) = patch.quotas {
-            check_kinds_kept(&current.quotas, &quotas)?;
-            self.check_metrics_exist(platform, &quotas).await?;
-            next.quotas = quotas;
-        }
-        if let Some(default_isolation) = patch.default_isolation {
-            next.default_isolation = default_isolation;
-        }
-        next.revision += 1;
-        next.update_time = now();
-        let record = audit(origin, "UpdatePlan", &next, Some(snapshot(&current)?))?;
-        let replaced = self
-            .store
-            .replace_plan(platform.into(), current.revision, &next, record)
-            .await?;
-        if !replaced {
-            return Err(Error::changed_meanwhile(&next.resource_name()));
-        }
-        Ok(next)
+        let change = async |current: &Plan, next: &mut Plan| {
+            revision::patch(&mut next.display_name, patch.display_name);
+            revision::patch(&mut next.description, patch.description);
+            revision::patch(&mut next.default_isolation, patch.default_isolation);
+            if let Some(quotas) = patch.quotas {
+                check_kinds_kept(&current.quotas, &quotas)?;
+                self.check_metrics_exist(platform, &quotas).await?;
+                next.quotas = quotas;
+            }
+            Ok(())
+        };
+        let update = Update::new(&self.store, platform.into(), origin, "UpdatePlan", etag);
+        update
+            .apply((current, now()), change, Store::replace_plan)
+            .await
     }
 }

@@ -23,6 +23,7 @@ pub mod entities;
 mod fair_queue;
 pub mod idempotency;
 pub mod lock;
+pub mod revision;
 pub mod scope;
 pub mod secrets;
 pub mod txn;

@@ -13,22 +13,25 @@ use uuid::Uuid;
 
 use crate::access::{PlatformScope, TenantScope};
 use crate::common::filter;
-use crate::common::filter::{Comparison, Op};
 use crate::common::ids::{TenantId, TenantRef, new_v7_at};
 use crate::common::paging;
 use crate::error::{Error, Result};
 use crate::quota::Plan;
-use crate::store::audit::{AuditRecord, Origin};
-use crate::store::idempotency;
-use crate::store::idempotency::IdempotencyEntry;
+use crate::store::Store;
+use crate::store::audit::Origin;
+use crate::store::idempotency::Created;
+use crate::store::revision::Audited;
 use crate::store::scope::Scope;
-use crate::store::{REQUEST_ID_IN_USE, Store};
 use crate::tenancy::isolation;
 use crate::tenancy::provisioning::Provisioner;
 use crate::tenancy::tenant::{
     NewTenant, Tenant, TenantPatch, TenantQuery, TenantState, truncate_to_micros,
 };
 use crate::tenancy::verification::TxtResolver;
+
+mod list_filter;
+
+pub use list_filter::apply_tenant_filter;
 
 /// How many times a change is retried when other writers keep winning.
 const MAX_CHANGE_ATTEMPTS: usize = 5;
@@ -81,7 +84,6 @@ pub struct ListTenants {
 }
 
 const CREATE_SCOPE: &str = "CreateTenant";
-const TENANT_FILTER_FIELDS: &str = "state, plan and labels.{key}, each with =";
 
 /// The current time at the precision storage keeps.
 pub(crate) fn now() -> DateTime<Utc> {
@@ -91,6 +93,21 @@ pub(crate) fn now() -> DateTime<Utc> {
 /// A JSON snapshot of a resource for the audit log.
 pub(crate) fn snapshot(value: &impl serde::Serialize) -> Result<serde_json::Value> {
     serde_json::to_value(value).map_err(Error::internal)
+}
+
+/// A tenant's writes are audited as the tenant's own.
+impl Audited for Tenant {
+    fn resource_name(&self) -> String {
+        self.id.resource_name()
+    }
+
+    fn snapshot(&self) -> Result<serde_json::Value> {
+        snapshot(self)
+    }
+
+    fn tenant(&self) -> Option<TenantId> {
+        Some(self.id)
+    }
 }
 
 impl Tenants {
@@ -133,73 +150,38 @@ impl Tenants {
             &labels,
             asked_isolation,
         ]);
-        if let Some(request_id) = request.request_id
-            && let Some(entry) = self
-                .store
-                .find_idempotency_entry(platform.into(), CREATE_SCOPE, request_id)
-                .await?
-        {
-            return self.replay(platform, &entry, &fingerprint).await;
-        }
-        let plan = self.check_plan_exists(&new.plan).await?;
-        let isolation = isolation::choose(
-            new.isolation,
-            plan.default_isolation,
-            self.provisioner.is_some(),
-        )?;
-        let now = now();
-        let id = new
-            .id
-            .unwrap_or_else(|| TenantId::from_uuid(new_v7_at(now)));
-        let tenant = Tenant::create(new, id, isolation, now);
-        let entry = request.request_id.map(|request_id| IdempotencyEntry {
-            scope: CREATE_SCOPE,
-            request_id,
-            fingerprint: fingerprint.clone(),
-            resource: id.resource_name(),
-        });
-        let audit = AuditRecord::new(
-            origin,
+        let replay = async |name: &str| {
+            let by = TenantRef::parse_name(name, "request_id")?;
+            self.find(platform.into(), &by).await
+        };
+        let create = self.store.idempotent(
+            platform.into(),
             CREATE_SCOPE,
-            id,
-            id.resource_name(),
-            None,
-            Some(snapshot(&tenant)?),
+            request.request_id,
+            fingerprint,
         );
-        match self
-            .store
-            .insert_tenant(platform.into(), &tenant, entry.as_ref(), audit)
-            .await
+        let build = async || {
+            let plan = self.check_plan_exists(&new.plan).await?;
+            let isolation = isolation::choose(
+                new.isolation,
+                plan.default_isolation,
+                self.provisioner.is_some(),
+            )?;
+            let now = now();
+            let id = new
+                .id
+                .unwrap_or_else(|| TenantId::from_uuid(new_v7_at(now)));
+            Ok(Tenant::create(new, id, isolation, now))
+        };
+        match create
+            .run(origin, build, Store::insert_tenant, replay)
+            .await?
         {
-            Ok(()) if tenant.state == TenantState::Provisioning => {
-                self.provision(id, origin, true).await
+            Created::Now(tenant) if tenant.state == TenantState::Provisioning => {
+                self.provision(tenant.id, origin, true).await
             }
-            Ok(()) => Ok(tenant),
-            // A concurrent retry of the same request won the race.
-            Err(Error::AlreadyExists { reason, .. }) if reason == REQUEST_ID_IN_USE => {
-                let request_id = request.request_id.unwrap_or_default();
-                match self
-                    .store
-                    .find_idempotency_entry(platform.into(), CREATE_SCOPE, request_id)
-                    .await?
-                {
-                    Some(entry) => self.replay(platform, &entry, &fingerprint).await,
-                    None => Err(idempotency::in_flight()),
-                }
-            }
-            Err(other) => Err(other),
+            created => Ok(created.into_inner()),
         }
-    }
-
-    async fn replay(
-        &self,
-        platform: &PlatformScope,
-        entry: &IdempotencyEntry,
-        fingerprint: &str,
-    ) -> Result<Tenant> {
-        idempotency::check_same_request(entry, fingerprint)?;
-        let by = TenantRef::parse_name(&entry.resource, "request_id")?;
-        self.find(platform.into(), &by).await
     }
 
     /// The scope's tenant, including a soft-deleted one.
@@ -360,14 +342,7 @@ impl Tenants {
             let Some(next) = transition(&current, now())? else {
                 return Ok(current);
             };
-            let audit = AuditRecord::new(
-                origin,
-                action,
-                current.id,
-                current.id.resource_name(),
-                Some(snapshot(&current)?),
-                Some(snapshot(&next)?),
-            );
+            let audit = next.audit(origin, action, Some(&current))?;
             if self
                 .store
                 .replace_tenant(scope.into(), current.revision, &next, audit)
@@ -381,53 +356,4 @@ impl Tenants {
             message: "the tenant kept changing while this change was applied; retry".to_owned(),
         })
     }
-}
-
-/// Applies one comparison of a ListTenants filter to `query`.
-pub fn apply_tenant_filter(query: &mut TenantQuery, comparison: &Comparison) -> Result<()> {
-    if comparison.op != Op::Eq {
-        return Err(filter::unsupported(
-            comparison,
-            "filter",
-            TENANT_FILTER_FIELDS,
-        ));
-    }
-    let value = comparison.value.clone();
-    match comparison.field.as_str() {
-        "state" => {
-            let spelled = value.strip_prefix("TENANT_STATE_").unwrap_or(&value);
-            let state = TenantState::parse(spelled).ok_or_else(|| {
-                Error::invalid_field(
-                    "filter",
-                    format!(
-                        "unknown state {value:?}; use ACTIVE, SUSPENDED, PROVISIONING, FAILED or DELETED"
-                    ),
-                )
-            })?;
-            // Asking for deleted tenants by state shows them.
-            if state == TenantState::Deleted {
-                query.show_deleted = true;
-            }
-            query.states.push(state);
-        }
-        "plan" => query.plans.push(value),
-        field => match field.strip_prefix("labels.") {
-            Some(key)
-                if !key.is_empty()
-                    && key
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
-            {
-                query.labels.push((key.to_owned(), value));
-            }
-            _ => {
-                return Err(filter::unsupported(
-                    comparison,
-                    "filter",
-                    TENANT_FILTER_FIELDS,
-                ));
-            }
-        },
-    }
-    Ok(())
 }

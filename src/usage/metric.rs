@@ -9,11 +9,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::common::validate::storable_text;
-use crate::error::{Error, FieldViolation, Result};
+use crate::error::{FieldViolation, Result};
 use crate::quota::is_quota_key;
+use crate::store::revision::{Revisioned, etag_of, revisioned, serde_snapshot};
 
 /// Most characters of a metric's display name.
 pub const MAX_METRIC_DISPLAY_NAME_CHARS: usize = 200;
@@ -95,18 +95,11 @@ impl Metric {
 
     /// The opaque etag of this revision.
     pub fn etag(&self) -> String {
-        let digest = Sha256::new()
-            .chain_update(self.key.as_bytes())
-            .chain_update(self.revision.to_be_bytes())
-            .finalize();
-        crate::common::hex(&digest[..8])
-    }
-
-    /// Refuses with ABORTED when `expected` is given and stale.
-    pub fn check_etag(&self, expected: Option<&str>) -> Result<()> {
-        Error::check_etag(expected, &self.etag(), || self.resource_name())
+        etag_of(&[self.key.as_bytes(), &self.revision.to_be_bytes()])
     }
 }
+
+revisioned!(Metric, "metric", "metrics", serde_snapshot);
 
 /// A validated metric to create.
 #[derive(Debug, Clone)]
@@ -164,16 +157,7 @@ pub fn validate_key(key: &str, field: &str, violations: &mut Vec<FieldViolation>
 
 /// Parses `metrics/{key}` into the key.
 pub fn parse_metric_name(name: &str, field: &str) -> Result<String> {
-    let key = name
-        .strip_prefix("metrics/")
-        .ok_or_else(|| Error::invalid_field(field, "must be metrics/{metric}"))?;
-    let mut violations = Vec::new();
-    validate_key(key, field, &mut violations);
-    if violations.is_empty() {
-        Ok(key.to_owned())
-    } else {
-        Err(Error::InvalidArgument(violations))
-    }
+    Metric::parse_key(name, field, validate_key)
 }
 
 /// At most `max` characters; control characters only when `multiline`

@@ -10,13 +10,15 @@ use uuid::Uuid;
 
 use crate::access::PlatformScope;
 use crate::common::paging;
-use crate::error::{Error, Result};
-use crate::store::audit::{AuditRecord, Origin};
-use crate::store::idempotency;
-use crate::store::idempotency::IdempotencyEntry;
+use crate::error::Result;
+use crate::store::Store;
+use crate::store::audit::Origin;
+use crate::store::idempotency::Created;
+use crate::store::revision;
+use crate::store::revision::Revisioned;
+use crate::store::revision::Update;
 use crate::store::scope::Scope;
-use crate::store::{REQUEST_ID_IN_USE, Store};
-use crate::tenancy::{now, snapshot};
+use crate::tenancy::now;
 use crate::usage::metric::{Metric, MetricPatch, NewMetric};
 
 /// The idempotency scope and audit action of metric creation.
@@ -27,29 +29,6 @@ const CREATE_SCOPE: &str = "CreateMetric";
 pub struct Metrics {
     /// Where metrics are stored.
     store: Store,
-}
-
-fn audit(
-    origin: &Origin,
-    action: &'static str,
-    metric: &Metric,
-    before: Option<serde_json::Value>,
-) -> Result<AuditRecord> {
-    let after = Some(snapshot(metric)?);
-    Ok(AuditRecord::platform(
-        origin,
-        action,
-        metric.resource_name(),
-        before,
-        after,
-    ))
-}
-
-fn not_found(key: &str) -> Error {
-    Error::NotFound {
-        kind: "metric",
-        name: format!("metrics/{key}"),
-    }
 }
 
 /// The scope catalogue reads run in.
@@ -80,11 +59,6 @@ impl Metrics {
             new.aggregation.as_str(),
             &new.unique_dimension,
         ]);
-        if let Some(request_id) = request_id
-            && let Some(entry) = self.entry(platform, request_id).await?
-        {
-            return self.replay(&entry, &fingerprint).await;
-        }
         let now = now();
         let metric = Metric {
             key: new.key,
@@ -97,44 +71,12 @@ impl Metrics {
             create_time: now,
             update_time: now,
         };
-        let entry = request_id.map(|request_id| IdempotencyEntry {
-            scope: CREATE_SCOPE,
-            request_id,
-            fingerprint: fingerprint.clone(),
-            resource: metric.resource_name(),
-        });
-        let record = audit(origin, CREATE_SCOPE, &metric, None)?;
-        match self
+        let create = self
             .store
-            .insert_metric(platform.into(), &metric, entry.as_ref(), record)
-            .await
-        {
-            Ok(()) => Ok(metric),
-            // A concurrent retry of the same request won the race.
-            Err(Error::AlreadyExists { reason, .. }) if reason == REQUEST_ID_IN_USE => {
-                match self.entry(platform, request_id.unwrap_or_default()).await? {
-                    Some(entry) => self.replay(&entry, &fingerprint).await,
-                    None => Err(idempotency::in_flight()),
-                }
-            }
-            Err(other) => Err(other),
-        }
-    }
-
-    async fn entry(
-        &self,
-        platform: &PlatformScope,
-        request_id: Uuid,
-    ) -> Result<Option<IdempotencyEntry>> {
-        self.store
-            .find_idempotency_entry(platform.into(), CREATE_SCOPE, request_id)
-            .await
-    }
-
-    async fn replay(&self, entry: &IdempotencyEntry, fingerprint: &str) -> Result<Metric> {
-        idempotency::check_same_request(entry, fingerprint)?;
-        self.get(entry.resource.trim_start_matches("metrics/"))
-            .await
+            .idempotent(platform.into(), CREATE_SCOPE, request_id, fingerprint);
+        let replay = async |name: &str| self.get(Metric::key_of(name)).await;
+        let created = create.run(origin, async || Ok(metric), Store::insert_metric, replay);
+        created.await.map(Created::into_inner)
     }
 
     /// The metric `key`; NOT_FOUND when there is none.
@@ -144,7 +86,7 @@ impl Metrics {
             .await?
             .into_iter()
             .next()
-            .ok_or_else(|| not_found(key))
+            .ok_or_else(|| Metric::not_found(key))
     }
 
     /// The metrics of `keys` that exist, ordered by key.
@@ -184,27 +126,15 @@ impl Metrics {
         patch: MetricPatch,
     ) -> Result<Metric> {
         let current = self.get(key).await?;
-        current.check_etag(etag)?;
-        let mut next = current.clone();
-        if let Some(display_name) = patch.display_name {
-            next.display_name = display_name;
-        }
-        if let Some(description) = patch.description {
-            next.description = description;
-        }
-        if let Some(unit) = patch.unit {
-            next.unit = unit;
-        }
-        next.revision += 1;
-        next.update_time = now();
-        let record = audit(origin, "UpdateMetric", &next, Some(snapshot(&current)?))?;
-        let replaced = self
-            .store
-            .replace_metric(platform.into(), current.revision, &next, record)
-            .await?;
-        if !replaced {
-            return Err(Error::changed_meanwhile(&next.resource_name()));
-        }
-        Ok(next)
+        let change = async |_: &Metric, next: &mut Metric| {
+            revision::patch(&mut next.display_name, patch.display_name);
+            revision::patch(&mut next.description, patch.description);
+            revision::patch(&mut next.unit, patch.unit);
+            Ok(())
+        };
+        let update = Update::new(&self.store, platform.into(), origin, "UpdateMetric", etag);
+        update
+            .apply((current, now()), change, Store::replace_metric)
+            .await
     }
 }
