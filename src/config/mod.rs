@@ -13,4 +13,3 @@ pub mod watch;
 pub use change::ChangeSubject;
 pub use change::FlagScope;
 pub use grpc::convert::json_of;
-pub(crate) use store::changes::override_scope;

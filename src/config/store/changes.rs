@@ -14,11 +14,20 @@ use crate::common::ids::TenantId;
 use crate::config::change::{ChangeSubject, ConfigChange, FlagScope, RevisionBounds};
 use crate::config::layered::LayerRef;
 use crate::error::{Error, Result};
-use crate::flags::OverrideOwner;
 use crate::store::Store;
 use crate::store::scope::Scope;
 
 const TABLE: &str = "config_changes";
+
+/// A change's columns, as [`decode`] reads them.
+const COLUMNS: [&str; 6] = [
+    "revision",
+    "tenant_id",
+    "plan",
+    "kind",
+    "subject",
+    "create_time",
+];
 
 /// The columns a subject is stored in.
 struct Columns {
@@ -108,17 +117,7 @@ impl Store {
         let stored = columns(subject);
         let statement = Query::insert()
             .into_table(Alias::new(TABLE))
-            .columns(
-                [
-                    "revision",
-                    "tenant_id",
-                    "plan",
-                    "kind",
-                    "subject",
-                    "create_time",
-                ]
-                .map(Alias::new),
-            )
+            .columns(COLUMNS.map(Alias::new))
             .values([
                 revision.into(),
                 stored.tenant_id.into(),
@@ -150,15 +149,14 @@ impl Store {
 
     /// Where the log stands.
     pub async fn config_revision_bounds(&self, scope: Scope) -> Result<RevisionBounds> {
-        let txn = self.begin_in(scope).await?;
-        let row = txn
-            .query_one_raw(Statement::from_string(
-                self.backend(),
-                "SELECT revision, pruned_through FROM config_revision WHERE id = 1",
-            ))
+        let statement = Statement::from_string(
+            self.backend(),
+            "SELECT revision, pruned_through FROM config_revision WHERE id = 1",
+        );
+        let row = self
+            .read_in(scope, async |txn| Ok(txn.query_one_raw(statement).await?))
             .await?
             .ok_or_else(|| Error::internal("config_revision has no row"))?;
-        Self::end_read(txn).await?;
         Ok(RevisionBounds {
             current: row.try_get("", "revision")?,
             pruned_through: row.try_get("", "pruned_through")?,
@@ -174,17 +172,7 @@ impl Store {
         limit: u64,
     ) -> Result<Vec<ConfigChange>> {
         let mut statement = Query::select()
-            .columns(
-                [
-                    "revision",
-                    "tenant_id",
-                    "plan",
-                    "kind",
-                    "subject",
-                    "create_time",
-                ]
-                .map(Alias::new),
-            )
+            .columns(COLUMNS.map(Alias::new))
             .from(Alias::new(TABLE))
             .and_where(Expr::col(Alias::new("revision")).gt(after))
             .order_by(Alias::new("revision"), Order::Asc)
@@ -198,9 +186,10 @@ impl Store {
                     .or(Expr::col(Alias::new("tenant_id")).eq(tenant_id.as_uuid())),
             );
         }
-        let txn = self.begin_in(scope).await?;
-        let rows = txn.query_all_raw(self.backend().build(&statement)).await?;
-        Self::end_read(txn).await?;
+        let statement = self.backend().build(&statement);
+        let rows = self
+            .read_in(scope, async |txn| Ok(txn.query_all_raw(statement).await?))
+            .await?;
         rows.iter().map(decode).collect()
     }
 
@@ -240,13 +229,5 @@ impl Store {
         txn.execute_raw(backend.build(&mark)).await?;
         txn.commit().await?;
         Ok(deleted.rows_affected())
-    }
-}
-
-/// Where an override's change applies.
-pub(crate) fn override_scope(owner: &OverrideOwner) -> FlagScope {
-    match owner {
-        OverrideOwner::Plan(plan) => FlagScope::Plan(plan.clone()),
-        OverrideOwner::Tenant(tenant_id) => FlagScope::Tenant(*tenant_id),
     }
 }

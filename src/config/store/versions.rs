@@ -9,17 +9,17 @@
 //! between two writers of the same next version.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Statement, Value};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, InsertStatement, Order, Query, SelectStatement};
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
 use serde_json::Map;
 
 use crate::common::ids::TenantId;
 use crate::config::change::ChangeSubject;
 use crate::config::layered::{ConfigVersion, LayerHead, LayerRef};
 use crate::error::{Error, Result};
-use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::scope::Scope;
+use crate::store::{Store, Txn};
 
 /// Where a layer's versions live.
 struct Place {
@@ -91,7 +91,7 @@ fn decode(layer: &LayerRef, row: &QueryResult) -> Result<ConfigVersion> {
 impl Store {
     async fn query_versions(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         layer: &LayerRef,
         statement: &SelectStatement,
     ) -> Result<Vec<ConfigVersion>> {
@@ -99,31 +99,48 @@ impl Store {
         rows.iter().map(|row| decode(layer, row)).collect()
     }
 
-    async fn newest(
+    /// The first version `statement` finds of `layer`.
+    async fn first_version(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         layer: &LayerRef,
+        statement: &SelectStatement,
     ) -> Result<Option<ConfigVersion>> {
+        let found = self.query_versions(txn, layer, statement).await?;
+        Ok(found.into_iter().next())
+    }
+
+    async fn newest(&self, txn: &Txn, layer: &LayerRef) -> Result<Option<ConfigVersion>> {
         let statement = select(layer).limit(1).to_owned();
-        Ok(self
-            .query_versions(txn, layer, &statement)
-            .await?
-            .into_iter()
-            .next())
+        self.first_version(txn, layer, &statement).await
+    }
+
+    /// The head of each of `layers`, read in one transaction of `scope`:
+    /// the version `head` selects of each (the first it finds).
+    async fn heads(
+        &self,
+        scope: Scope,
+        layers: &[LayerRef],
+        head: impl Fn(&LayerRef) -> SelectStatement,
+    ) -> Result<Vec<LayerHead>> {
+        self.read_in(scope, async |txn| {
+            let mut heads = Vec::with_capacity(layers.len());
+            for layer in layers {
+                let current = self.first_version(txn, layer, &head(layer)).await?;
+                heads.push(LayerHead {
+                    layer: layer.clone(),
+                    current,
+                });
+            }
+            Ok(heads)
+        })
+        .await
     }
 
     /// The newest version of each of `layers`, read in one transaction.
     pub async fn config_heads(&self, scope: Scope, layers: &[LayerRef]) -> Result<Vec<LayerHead>> {
-        let txn = self.begin_in(scope).await?;
-        let mut heads = Vec::with_capacity(layers.len());
-        for layer in layers {
-            heads.push(LayerHead {
-                layer: layer.clone(),
-                current: self.newest(&txn, layer).await?,
-            });
-        }
-        Self::end_read(txn).await?;
-        Ok(heads)
+        self.heads(scope, layers, |layer| select(layer).limit(1).to_owned())
+            .await
     }
 
     /// The version of each of `layers` that was newest at `revision` of the
@@ -135,29 +152,17 @@ impl Store {
         layers: &[LayerRef],
         revision: i64,
     ) -> Result<Vec<LayerHead>> {
-        let txn = self.begin_in(scope).await?;
-        let mut heads = Vec::with_capacity(layers.len());
-        for layer in layers {
-            let statement = select(layer)
+        self.heads(scope, layers, |layer| {
+            select(layer)
                 .cond_where(
                     Expr::col(Alias::new("revision"))
                         .is_null()
                         .or(Expr::col(Alias::new("revision")).lte(revision)),
                 )
                 .limit(1)
-                .to_owned();
-            let current = self
-                .query_versions(&txn, layer, &statement)
-                .await?
-                .into_iter()
-                .next();
-            heads.push(LayerHead {
-                layer: layer.clone(),
-                current,
-            });
-        }
-        Self::end_read(txn).await?;
-        Ok(heads)
+                .to_owned()
+        })
+        .await
     }
 
     /// Version `version` of `layer`.
@@ -170,9 +175,7 @@ impl Store {
         let statement = select(layer)
             .and_where(Expr::col(Alias::new("version")).eq(version))
             .to_owned();
-        let txn = self.begin_in(scope).await?;
-        let found = self.query_versions(&txn, layer, &statement).await?;
-        Self::end_read(txn).await?;
+        let found = self.read_versions(scope, layer, &statement).await?;
         Ok(found.into_iter().next())
     }
 
@@ -188,10 +191,21 @@ impl Store {
         if let Some(before) = before {
             statement.and_where(Expr::col(Alias::new("version")).lt(before));
         }
-        let txn = self.begin_in(scope).await?;
-        let found = self.query_versions(&txn, layer, &statement).await?;
-        Self::end_read(txn).await?;
-        Ok(found)
+        self.read_versions(scope, layer, &statement).await
+    }
+
+    /// The versions of `layer` that `statement` finds, read in a
+    /// transaction of `scope`.
+    async fn read_versions(
+        &self,
+        scope: Scope,
+        layer: &LayerRef,
+        statement: &SelectStatement,
+    ) -> Result<Vec<ConfigVersion>> {
+        self.read_in(scope, async |txn| {
+            self.query_versions(txn, layer, statement).await
+        })
+        .await
     }
 
     /// Writes `next` as the new newest version of its layer, provided the
@@ -203,45 +217,49 @@ impl Store {
         next: &ConfigVersion,
         audit: AuditRecord,
     ) -> Result<()> {
-        let txn = self.begin_in(scope).await?;
-        let newest = self.newest(&txn, &next.layer).await?;
-        let expected = next.version - 1;
-        if newest.as_ref().map_or(0, |found| found.version) != expected {
-            txn.rollback().await?;
-            return Err(concurrent(&next.layer));
-        }
-        let revision = self
-            .record_config_change(&txn, &ChangeSubject::Layer(next.layer.clone()))
-            .await?;
-        let place = place(&next.layer);
-        let document = serde_json::to_string(&next.values).map_err(Error::internal)?;
-        let mut columns = vec![Alias::new(place.key)];
-        columns.extend(COLUMNS.map(Alias::new));
-        columns.push(Alias::new("revision"));
-        let statement = Query::insert()
-            .into_table(Alias::new(place.table))
-            .columns(columns)
-            .values([
-                place.value.into(),
-                next.version.into(),
-                document.into(),
-                next.author.clone().into(),
-                next.comment.clone().into(),
-                next.request_id.clone().into(),
-                next.restored_version.into(),
-                next.create_time.into(),
-                revision.into(),
-            ])
-            .map_err(Error::internal)?
-            .to_owned();
-        match txn.execute_raw(self.backend().build(&statement)).await {
-            Ok(_) => self.commit_with_audit(txn, audit).await,
-            Err(error) => match Error::from(error) {
-                Error::AlreadyExists { .. } => Err(concurrent(&next.layer)),
-                other => Err(other),
-            },
-        }
+        self.write_in(scope, audit, async |txn| {
+            let newest = self.newest(txn, &next.layer).await?;
+            if newest.as_ref().map_or(0, |found| found.version) != next.version - 1 {
+                return Err(concurrent(&next.layer));
+            }
+            let subject = ChangeSubject::Layer(next.layer.clone());
+            let revision = self.record_config_change(txn, &subject).await?;
+            let statement = insert_statement(next, revision)?;
+            match txn.execute_raw(self.backend().build(&statement)).await {
+                Ok(_) => Ok(()),
+                Err(error) => match Error::from(error) {
+                    Error::AlreadyExists { .. } => Err(concurrent(&next.layer)),
+                    other => Err(other),
+                },
+            }
+        })
+        .await
     }
+}
+
+/// The insert of `next`, logged at `revision` of the change log.
+fn insert_statement(next: &ConfigVersion, revision: i64) -> Result<InsertStatement> {
+    let place = place(&next.layer);
+    let document = serde_json::to_string(&next.values).map_err(Error::internal)?;
+    let mut columns = vec![Alias::new(place.key)];
+    columns.extend(COLUMNS.map(Alias::new));
+    columns.push(Alias::new("revision"));
+    Ok(Query::insert()
+        .into_table(Alias::new(place.table))
+        .columns(columns)
+        .values([
+            place.value.into(),
+            next.version.into(),
+            document.into(),
+            next.author.clone().into(),
+            next.comment.clone().into(),
+            next.request_id.clone().into(),
+            next.restored_version.into(),
+            next.create_time.into(),
+            revision.into(),
+        ])
+        .map_err(Error::internal)?
+        .to_owned())
 }
 
 /// Every tenant not deleted (on `plan` only, when given) with its plan and
@@ -290,9 +308,9 @@ impl Store {
                 )
             }
         };
-        let txn = self.begin_in(scope).await?;
-        let rows = txn.query_all_raw(statement).await?;
-        Self::end_read(txn).await?;
+        let rows = self
+            .read_in(scope, async |txn| Ok(txn.query_all_raw(statement).await?))
+            .await?;
         rows.iter()
             .map(|row| {
                 let tenant_id = TenantId::from_uuid(row.try_get("", "tenant_id")?);

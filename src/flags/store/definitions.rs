@@ -1,0 +1,172 @@
+//! Flag rows: the fleet-wide catalogue of definitions. A flag's change is
+//! logged for WatchConfig in its own transaction.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+
+use crate::config::{ChangeSubject, FlagScope};
+use crate::error::{Error, Result};
+use crate::flags::flag::{Flag, FlagOverride, FlagSpec, FlagType};
+use crate::flags::store::FlagFilter;
+use crate::flags::store::overrides::plan_overrides;
+use crate::store::Store;
+use crate::store::audit::AuditRecord;
+use crate::store::entities::{flag, plan_flag_override, tenant_flag_override};
+use crate::store::idempotency::IdempotencyEntry;
+use crate::store::idempotency::insert_idempotency;
+use crate::store::scope::Scope;
+
+impl Store {
+    /// Inserts a new flag, its idempotency key and its audit record in one
+    /// transaction.
+    pub async fn insert_flag(
+        &self,
+        scope: Scope,
+        new: &Flag,
+        idempotency: Option<&IdempotencyEntry>,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        self.write_in(scope, audit, async |txn| {
+            insert_idempotency(txn, idempotency, new.create_time).await?;
+            flag_model(new)?.insert(txn).await?;
+            self.record_flag_change(txn, &new.key, FlagScope::Fleet)
+                .await
+        })
+        .await
+    }
+
+    /// The flag `key`, if it exists.
+    pub async fn find_flag(&self, scope: Scope, key: &str) -> Result<Option<Flag>> {
+        let row = self
+            .read_in(scope, async |txn| {
+                Ok(flag::Entity::find_by_id(key.to_owned()).one(txn).await?)
+            })
+            .await?;
+        row.map(flag_from_model).transpose()
+    }
+
+    /// At most `limit` flags after `after` matching `filter`, by key.
+    pub async fn list_flags(
+        &self,
+        scope: Scope,
+        filter: FlagFilter,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<Flag>> {
+        let mut select = flag::Entity::find()
+            .order_by_asc(flag::Column::Key)
+            .limit(limit);
+        if let Some(after) = after {
+            select = select.filter(flag::Column::Key.gt(after));
+        }
+        if let Some(enabled) = filter.enabled {
+            select = select.filter(flag::Column::Enabled.eq(enabled));
+        }
+        if let Some(value_type) = filter.value_type {
+            select = select.filter(flag::Column::ValueType.eq(value_type.as_str()));
+        }
+        let rows = self
+            .read_in(scope, async |txn| Ok(select.all(txn).await?))
+            .await?;
+        rows.into_iter().map(flag_from_model).collect()
+    }
+
+    /// Every flag and every plan override: what evaluation caches.
+    pub async fn flag_catalogue(&self, scope: Scope) -> Result<(Vec<Flag>, Vec<FlagOverride>)> {
+        let (flags, overrides) = self
+            .read_in(scope, async |txn| {
+                let flags = flag::Entity::find()
+                    .order_by_asc(flag::Column::Key)
+                    .all(txn)
+                    .await?;
+                Ok((flags, plan_overrides(txn).await?))
+            })
+            .await?;
+        let flags = flags
+            .into_iter()
+            .map(flag_from_model)
+            .collect::<Result<_>>()?;
+        Ok((flags, overrides))
+    }
+
+    /// Replaces the flag if it still has `previous_revision`; `false` when
+    /// it changed meanwhile (nothing is written then).
+    pub async fn replace_flag(
+        &self,
+        scope: Scope,
+        previous_revision: i64,
+        next: &Flag,
+        audit: AuditRecord,
+    ) -> Result<bool> {
+        self.write_if_changed(scope, audit, async |txn| {
+            let updated = flag::Entity::update_many()
+                .set(flag_model(next)?)
+                .filter(flag::Column::Key.eq(next.key.as_str()))
+                .filter(flag::Column::Revision.eq(previous_revision))
+                .exec(txn)
+                .await?;
+            // Rolled back with the rest when nothing was updated.
+            self.record_flag_change(txn, &next.key, FlagScope::Fleet)
+                .await?;
+            Ok(updated.rows_affected)
+        })
+        .await
+    }
+
+    /// Deletes the flag if it still has `revision`, with every override of
+    /// it (the scope must be the platform's to reach every tenant's).
+    pub async fn delete_flag(
+        &self,
+        scope: Scope,
+        current: &Flag,
+        audit: AuditRecord,
+    ) -> Result<bool> {
+        self.write_if_changed(scope, audit, async |txn| {
+            let deleted = flag::Entity::delete_many()
+                .filter(flag::Column::Key.eq(current.key.as_str()))
+                .filter(flag::Column::Revision.eq(current.revision))
+                .exec(txn)
+                .await?;
+            plan_flag_override::Entity::delete_many()
+                .filter(plan_flag_override::Column::Flag.eq(current.key.as_str()))
+                .exec(txn)
+                .await?;
+            tenant_flag_override::Entity::delete_many()
+                .filter(tenant_flag_override::Column::Flag.eq(current.key.as_str()))
+                .exec(txn)
+                .await?;
+            let gone = ChangeSubject::FlagDeleted(current.key.clone());
+            self.record_config_change(txn, &gone).await?;
+            Ok(deleted.rows_affected)
+        })
+        .await
+    }
+}
+
+fn flag_model(flag: &Flag) -> Result<flag::ActiveModel> {
+    Ok(flag::ActiveModel {
+        key: Set(flag.key.clone()),
+        value_type: Set(flag.value_type.as_str().to_owned()),
+        enabled: Set(flag.spec.enabled),
+        document: Set(serde_json::to_string(&flag.spec).map_err(Error::internal)?),
+        revision: Set(flag.revision),
+        create_time: Set(flag.create_time),
+        update_time: Set(flag.update_time),
+    })
+}
+
+fn flag_from_model(row: flag::Model) -> Result<Flag> {
+    let value_type = FlagType::parse(&row.value_type)
+        .ok_or_else(|| Error::internal(format!("unknown flag type {:?}", row.value_type)))?;
+    let mut spec: FlagSpec = serde_json::from_str(&row.document).map_err(Error::internal)?;
+    spec.enabled = row.enabled;
+    Ok(Flag {
+        key: row.key,
+        value_type,
+        spec,
+        revision: row.revision,
+        create_time: row.create_time,
+        update_time: row.update_time,
+    })
+}
