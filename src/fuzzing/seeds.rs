@@ -70,7 +70,35 @@ fn config() -> Vec<Vec<u8>> {
     vec![join(&update.encode_to_vec(), &branding.encode_to_vec())]
 }
 
+/// A flag created, a plan's override of it set, and the flag evaluated.
 fn flags() -> Vec<Vec<u8>> {
+    let rest = join(
+        &flag_override().encode_to_vec(),
+        &flag_evaluation().encode_to_vec(),
+    );
+    vec![join(&flag_creation().encode_to_vec(), &rest)]
+}
+
+/// A targeting rule of one condition.
+fn rule(
+    attribute: &str,
+    op: pb::TargetingOperator,
+    values: Vec<Value>,
+    serve: pb::targeting_rule::Serve,
+) -> pb::TargetingRule {
+    pb::TargetingRule {
+        description: String::new(),
+        conditions: vec![pb::TargetingCondition {
+            attribute: attribute.into(),
+            op: op.into(),
+            values,
+        }],
+        serve: Some(serve),
+    }
+}
+
+/// A boolean flag with rules, a semver comparison and a rollout.
+fn flag_creation() -> pb::CreateFlagRequest {
     let rollout = pb::Rollout {
         weights: vec![
             pb::VariantWeight {
@@ -85,17 +113,7 @@ fn flags() -> Vec<Vec<u8>> {
         bucket_by: "targetingKey".into(),
         salt: "beta".into(),
     };
-    let rule =
-        |attribute: &str, op: pb::TargetingOperator, values: Vec<Value>, serve| pb::TargetingRule {
-            description: String::new(),
-            conditions: vec![pb::TargetingCondition {
-                attribute: attribute.into(),
-                op: op.into(),
-                values,
-            }],
-            serve: Some(serve),
-        };
-    let flag = pb::CreateFlagRequest {
+    pb::CreateFlagRequest {
         flag: Some(pb::Flag {
             description: "the beta".into(),
             value_type: pb::FlagType::Boolean.into(),
@@ -136,8 +154,12 @@ fn flags() -> Vec<Vec<u8>> {
         }),
         flag_id: "beta".into(),
         request_id: String::new(),
-    };
-    let layer = pb::SetFlagOverrideRequest {
+    }
+}
+
+/// A plan's override of the flag.
+fn flag_override() -> pb::SetFlagOverrideRequest {
+    pb::SetFlagOverrideRequest {
         flag_override: Some(pb::FlagOverride {
             name: "plans/pro/flagOverrides/beta".into(),
             enabled: Some(true),
@@ -150,8 +172,12 @@ fn flags() -> Vec<Vec<u8>> {
             variant: "off".into(),
             ..Default::default()
         }),
-    };
-    let asked = pb::EvaluateFlagRequest {
+    }
+}
+
+/// The flag evaluated in a context its rules match.
+fn flag_evaluation() -> pb::EvaluateFlagRequest {
+    pb::EvaluateFlagRequest {
         parent: "tenants/slug:acme".into(),
         flag: "beta".into(),
         context: Some(pb::EvaluationContext {
@@ -165,9 +191,7 @@ fn flags() -> Vec<Vec<u8>> {
             .collect(),
         }),
         ..Default::default()
-    };
-    let rest = join(&layer.encode_to_vec(), &asked.encode_to_vec());
-    vec![join(&flag.encode_to_vec(), &rest)]
+    }
 }
 
 fn usage_events() -> Vec<Vec<u8>> {

@@ -155,6 +155,47 @@ fn take<'a>(bytes: &mut &'a [u8], count: usize) -> Option<&'a [u8]> {
     Some(taken)
 }
 
+/// What one field read off the front of the bytes held, as far as the walk
+/// cares.
+enum Value<'a> {
+    /// A varint or a fixed-size number, skipped.
+    Scalar,
+    /// A length-delimited value: text, bytes or a message.
+    Delimited(&'a [u8]),
+    /// The start of a group (wire type 3).
+    GroupStart,
+    /// The end of a group (wire type 4).
+    GroupEnd,
+}
+
+/// Reads one field off the front of `bytes`: its number and its value;
+/// `None` when the bytes are not well-formed, which prost refuses.
+fn read_field<'a>(bytes: &mut &'a [u8]) -> Option<(u64, Value<'a>)> {
+    let key = varint(bytes)?;
+    let value = match key & 7 {
+        0 => {
+            varint(bytes)?;
+            Value::Scalar
+        }
+        1 => {
+            take(bytes, 8)?;
+            Value::Scalar
+        }
+        5 => {
+            take(bytes, 4)?;
+            Value::Scalar
+        }
+        2 => {
+            let length = usize::try_from(varint(bytes)?).ok()?;
+            Value::Delimited(take(bytes, length)?)
+        }
+        3 => Value::GroupStart,
+        4 => Value::GroupEnd,
+        _ => return None,
+    };
+    Some((key >> 3, value))
+}
+
 /// Skips the rest of the group `number` whose start was just read, nested
 /// groups included; `None` when it does not end well, which prost refuses.
 fn skip_group(bytes: &mut &[u8], number: u64, depth: usize) -> Option<()> {
@@ -162,24 +203,11 @@ fn skip_group(bytes: &mut &[u8], number: u64, depth: usize) -> Option<()> {
         return None;
     }
     loop {
-        let key = varint(bytes)?;
-        match key & 7 {
-            0 => {
-                varint(bytes)?;
-            }
-            1 => {
-                take(bytes, 8)?;
-            }
-            5 => {
-                take(bytes, 4)?;
-            }
-            2 => {
-                let length = usize::try_from(varint(bytes)?).ok()?;
-                take(bytes, length)?;
-            }
-            3 => skip_group(bytes, key >> 3, depth + 1)?,
-            4 if key >> 3 == number => return Some(()),
-            _ => return None,
+        match read_field(bytes)? {
+            (_, Value::Scalar | Value::Delimited(_)) => {}
+            (inner, Value::GroupStart) => skip_group(bytes, inner, depth + 1)?,
+            (end, Value::GroupEnd) if end == number => return Some(()),
+            (_, Value::GroupEnd) => return None,
         }
     }
 }
@@ -198,32 +226,18 @@ fn walk(
     let mut seen: HashMap<u32, usize> = HashMap::new();
     let mut map_key: Option<&[u8]> = None;
     while !bytes.is_empty() {
-        let key = varint(&mut bytes)?;
-        let number = u32::try_from(key >> 3).ok()?;
-        let value = match key & 7 {
-            0 => {
-                varint(&mut bytes)?;
-                continue;
-            }
-            1 => {
-                take(&mut bytes, 8)?;
-                continue;
-            }
-            5 => {
-                take(&mut bytes, 4)?;
-                continue;
-            }
-            2 => {
-                let length = usize::try_from(varint(&mut bytes)?).ok()?;
-                take(&mut bytes, length)?
-            }
+        let (number, value) = read_field(&mut bytes)?;
+        let number = u32::try_from(number).ok()?;
+        let value = match value {
+            Value::Scalar => continue,
+            Value::Delimited(value) => value,
             // A group, which prost skips (no tenantd field is one), and
             // the text in it with it.
-            3 => {
+            Value::GroupStart => {
                 skip_group(&mut bytes, u64::from(number), depth + 1)?;
                 continue;
             }
-            _ => return None,
+            Value::GroupEnd => return None,
         };
         let Some(field) = info.fields.get(&number) else {
             continue;
@@ -231,13 +245,7 @@ fn walk(
         let index = seen.entry(number).or_default();
         let position = *index;
         *index += 1;
-        let found = match &field.kind {
-            Kind::Text if value.contains(&0) => Some(String::new()),
-            Kind::Text => None,
-            Kind::Message(_) if !value.contains(&0) => None,
-            Kind::Message(name) => walk(descriptors, name, value, depth + 1),
-            Kind::Other => None,
-        };
+        let found = find_in(descriptors, &field.kind, value, depth);
         if info.map_entry && number == 1 {
             map_key = Some(value);
         }
@@ -253,6 +261,18 @@ fn walk(
         return Some(join(own, inner));
     }
     None
+}
+
+/// The path, relative to the field, of the first text holding a NUL in
+/// one value of a field of `kind`; empty when the field itself is that text.
+fn find_in(descriptors: &Descriptors, kind: &Kind, value: &[u8], depth: usize) -> Option<String> {
+    match kind {
+        Kind::Text if value.contains(&0) => Some(String::new()),
+        Kind::Text => None,
+        Kind::Message(_) if !value.contains(&0) => None,
+        Kind::Message(name) => walk(descriptors, name, value, depth + 1),
+        Kind::Other => None,
+    }
 }
 
 /// This level's part of a path: `name`, `name[3]` for a repeated field,
