@@ -93,16 +93,7 @@ async fn points(
         .await
         .expect("query usage")
         .into_inner();
-    answer
-        .series
-        .iter()
-        .flat_map(|series| {
-            series.points.iter().map(|point| {
-                let day = point.start_day.clone();
-                (series.metric.clone(), day, point.value, point.event_count)
-            })
-        })
-        .collect()
+    crate::support::usage::series_points(&answer)
 }
 
 async fn catalogue_is_validated_and_guarded_by_etags(backend: Backend) {
