@@ -19,10 +19,13 @@ use clap::Parser;
 use serde_json::json;
 use tenantd::pb;
 use tenantd::pb::config_service_client::ConfigServiceClient;
-use tenantd::pb::tenant_service_client::TenantServiceClient;
 use tenantd::pb::watch_config_response::Event;
 
-use support::{ADMIN_TOKEN, BenchDatabase, Running, authorized};
+use support::calls::create_tenant;
+use support::stats::ms;
+use support::{ADMIN_TOKEN, BenchDatabase, Running, authorized, percentile, runtime_name};
+use tonic::Streaming;
+use tonic::transport::Channel;
 
 /// Command-line options.
 #[derive(Debug, Parser)]
@@ -41,44 +44,30 @@ struct Options {
     bench: bool,
 }
 
-fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
 fn report(label: &str, mut delays: Vec<Duration>) {
-    delays.sort();
-    let ms = |duration: Duration| duration.as_secs_f64() * 1000.0;
+    let count = delays.len();
     println!(
-        "  {label:<22} p50 {:>6.2} ms   p99 {:>6.2} ms   max {:>6.2} ms   (n = {})",
-        ms(percentile(&delays, 0.5)),
-        ms(percentile(&delays, 0.99)),
+        "  {label:<22} p50 {:>6.2} ms   p99 {:>6.2} ms   max {:>6.2} ms   (n = {count})",
+        ms(percentile(&mut delays, 0.5)),
+        ms(percentile(&mut delays, 0.99)),
         ms(*delays.last().expect("measurements")),
-        delays.len()
     );
 }
 
-async fn measure(database: &BenchDatabase, multi_thread: bool, options: &Options) {
-    let first = Running::start(multi_thread, database.config());
-    let second = Running::start(multi_thread, database.config());
-    let (to_first, to_second) = (first.connect().await, second.connect().await);
-    let slug = format!("watch-{}", if multi_thread { "multi" } else { "current" });
-    let tenant = TenantServiceClient::new(to_first.clone())
-        .create_tenant(authorized(
-            pb::CreateTenantRequest {
-                tenant: Some(pb::Tenant {
-                    slug,
-                    display_name: "Watch bench".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            ADMIN_TOKEN,
-        ))
-        .await
-        .expect("create tenant")
-        .into_inner();
-    let mut stream = ConfigServiceClient::new(to_second)
+/// A tenant created through `first`, and a WatchConfig stream of it from
+/// `second`, past its snapshot.
+async fn watched_tenant(
+    first: &Channel,
+    second: Channel,
+    slug: String,
+) -> (pb::Tenant, Streaming<pb::WatchConfigResponse>) {
+    let tenant = pb::Tenant {
+        slug,
+        display_name: "Watch bench".into(),
+        ..Default::default()
+    };
+    let tenant = create_tenant(first, tenant).await;
+    let mut stream = ConfigServiceClient::new(second)
         .watch_config(authorized(
             pb::WatchConfigRequest {
                 parent: tenant.name.clone(),
@@ -90,27 +79,46 @@ async fn measure(database: &BenchDatabase, multi_thread: bool, options: &Options
         .expect("watch")
         .into_inner();
     stream.message().await.expect("snapshot").expect("snapshot");
+    (tenant, stream)
+}
+
+/// Sends update `step` of `layer`; answers when it was sent and when its
+/// answer arrived.
+async fn update(
+    updates: &mut ConfigServiceClient<Channel>,
+    layer: &str,
+    step: usize,
+) -> (Instant, Instant) {
+    let values = tenantd::rpc::convert::json_object(json!({"step": step, "feature": "on"}));
+    let sent = Instant::now();
+    updates
+        .update_config(authorized(
+            pb::UpdateConfigRequest {
+                config: Some(pb::Config {
+                    name: layer.to_owned(),
+                    values,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .expect("update");
+    (sent, Instant::now())
+}
+
+async fn measure(database: &BenchDatabase, multi_thread: bool, options: &Options) {
+    let first = Running::start(multi_thread, database.config());
+    let second = Running::start(multi_thread, database.config());
+    let (to_first, to_second) = (first.connect().await, second.connect().await);
+    let slug = format!("watch-{}", if multi_thread { "multi" } else { "current" });
+    let (tenant, mut stream) = watched_tenant(&to_first, to_second, slug).await;
     let mut updates = ConfigServiceClient::new(to_first);
     let layer = format!("{}/config", tenant.name);
     let (mut from_send, mut from_commit) = (Vec::new(), Vec::new());
     for step in 0..options.updates {
-        let values = tenantd::rpc::convert::json_object(json!({"step": step, "feature": "on"}));
-        let sent = Instant::now();
-        updates
-            .update_config(authorized(
-                pb::UpdateConfigRequest {
-                    config: Some(pb::Config {
-                        name: layer.clone(),
-                        values,
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                },
-                ADMIN_TOKEN,
-            ))
-            .await
-            .expect("update");
-        let committed = Instant::now();
+        let (sent, committed) = update(&mut updates, &layer, step).await;
         loop {
             let event = stream.message().await.expect("watch").expect("an event");
             if let Some(Event::ConfigChanged(config)) = event.event
@@ -124,12 +132,7 @@ async fn measure(database: &BenchDatabase, multi_thread: bool, options: &Options
         from_commit.push(seen.saturating_duration_since(committed));
         tokio::time::sleep(Duration::from_millis(options.pause_ms)).await;
     }
-    let flavour = if multi_thread {
-        "multi_thread"
-    } else {
-        "current_thread"
-    };
-    println!("servers on {flavour}:");
+    println!("servers on {}:", runtime_name(multi_thread));
     report("update sent → watched", from_send);
     report("update answered → watched", from_commit);
     drop(stream);

@@ -24,15 +24,12 @@ use clap::Parser;
 use serde_json::json;
 use tenantd::pb;
 use tenantd::pb::config_service_client::ConfigServiceClient;
-use tenantd::pb::tenant_service_client::TenantServiceClient;
-use tenantd::settings::Config;
 use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_client::HealthClient;
 
+use support::calls::{create_tenant, health_check, resolve_by_id};
 use support::{
-    ADMIN_TOKEN, Block, LoadOptions, Running, SERVICE_TOKEN, authorized, compare, load_block,
-    percentile, with_tokens,
+    ADMIN_TOKEN, Block, LoadOptions, Running, SERVICE_TOKEN, SqliteFile, authorized, compare,
+    load_calls, percentile, runtime_name,
 };
 
 /// Command-line options.
@@ -46,8 +43,8 @@ struct Options {
     #[arg(long, value_delimiter = ',', default_values_t = [1, 5, 10, 20])]
     flags: Vec<usize>,
     /// The call compared with.
-    #[arg(long, value_enum, default_value_t = Baseline::Health)]
-    baseline: Baseline,
+    #[arg(long, value_enum, default_value_t = Side::Health)]
+    baseline: Side,
     /// `cargo bench` passes `--bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -83,15 +80,17 @@ fn split(weights: &[(&str, i32)]) -> pb::Rollout {
     }
 }
 
-/// Flag `index` of the realistic set: a boolean with three rules (a
-/// country list, an email domain, a version range) ahead of a rule-level
-/// rollout, and a default rollout for everyone else; every fourth one is a
-/// string flag with three variants instead.
-fn bench_flag(index: usize) -> pb::Flag {
-    use pb::TargetingOperator as Op;
-    let serve = |variant: &str| Some(pb::targeting_rule::Serve::Variant(variant.to_owned()));
-    let strings = index % 4 == 3;
-    let (variants, on, off) = if strings {
+/// The variants of a bench flag, and which of them its rules serve as on
+/// and off: `blue`, `green` and `red` for a string flag, else `on` and
+/// `off`.
+fn variants(
+    strings: bool,
+) -> (
+    Vec<(&'static str, prost_types::Value)>,
+    &'static str,
+    &'static str,
+) {
+    if strings {
         (
             vec![
                 ("blue", value(json!("blue"))),
@@ -107,8 +106,15 @@ fn bench_flag(index: usize) -> pb::Flag {
             "on",
             "off",
         )
-    };
-    let rules = vec![
+    }
+}
+
+/// Three rules (a country list, an email domain, a version range) ahead
+/// of a rule-level rollout, serving `on` or `off`.
+fn rules(on: &str, off: &str) -> Vec<pb::TargetingRule> {
+    use pb::TargetingOperator as Op;
+    let serve = |variant: &str| Some(pb::targeting_rule::Serve::Variant(variant.to_owned()));
+    vec![
         pb::TargetingRule {
             description: "launch countries".to_owned(),
             conditions: vec![condition(
@@ -143,7 +149,15 @@ fn bench_flag(index: usize) -> pb::Flag {
                 (off, 50),
             ]))),
         },
-    ];
+    ]
+}
+
+/// Flag `index` of the realistic set: a boolean with the bench [`rules`]
+/// and a default rollout for everyone else; every fourth one is a string
+/// flag with three variants instead.
+fn bench_flag(index: usize) -> pb::Flag {
+    let strings = index % 4 == 3;
+    let (variants, on, off) = variants(strings);
     pb::Flag {
         description: format!("bench flag {index}"),
         value_type: if strings {
@@ -158,32 +172,54 @@ fn bench_flag(index: usize) -> pb::Flag {
             .collect(),
         default_variant: off.to_owned(),
         enabled: true,
-        rules,
+        rules: rules(on, off),
         default_rollout: Some(split(&[(on, 10 + index as i32), (off, 90 - index as i32)])),
         ..Default::default()
     }
 }
 
-/// A tenant on the starter plan, `flags` flags, an override of every
-/// third flag for the plan and of every fifth for the tenant.
-async fn tenant(channel: &Channel, flags: usize) -> String {
-    let parent = TenantServiceClient::new(channel.clone())
-        .create_tenant(authorized(
-            pb::CreateTenantRequest {
-                tenant: Some(pb::Tenant {
-                    slug: "bench".to_owned(),
-                    display_name: "Bench".to_owned(),
-                    labels: [("tier".to_owned(), "gold".to_owned())].into(),
+/// Overrides flag `key` for `owner` (a plan or a tenant) with a rule that
+/// serves `on` to platinum tenants.
+async fn override_flag(
+    configs: &mut ConfigServiceClient<Channel>,
+    owner: &str,
+    key: &str,
+    on: &str,
+) {
+    let rule = pb::TargetingRule {
+        description: "gold tenants".to_owned(),
+        conditions: vec![condition(
+            "tenant.labels.tier",
+            pb::TargetingOperator::Equals,
+            &[json!("platinum")],
+        )],
+        serve: Some(pb::targeting_rule::Serve::Variant(on.to_owned())),
+    };
+    configs
+        .set_flag_override(authorized(
+            pb::SetFlagOverrideRequest {
+                flag_override: Some(pb::FlagOverride {
+                    name: format!("{owner}/flagOverrides/{key}"),
+                    rules: vec![rule],
                     ..Default::default()
                 }),
-                ..Default::default()
             },
             ADMIN_TOKEN,
         ))
         .await
-        .expect("create the bench tenant")
-        .into_inner()
-        .name;
+        .expect("override a bench flag");
+}
+
+/// A tenant on the starter plan, `flags` flags, an override of every
+/// third flag for the plan and of every fifth for the tenant.
+async fn tenant(channel: &Channel, flags: usize) -> String {
+    let tenant = pb::Tenant {
+        slug: "bench".to_owned(),
+        display_name: "Bench".to_owned(),
+        labels: [("tier".to_owned(), "gold".to_owned())].into(),
+        ..Default::default()
+    };
+    let parent = create_tenant(channel, tenant).await.name;
     let mut configs = ConfigServiceClient::new(channel.clone());
     for index in 0..flags {
         let flag = bench_flag(index);
@@ -208,36 +244,16 @@ async fn tenant(channel: &Channel, flags: usize) -> String {
             index.is_multiple_of(5).then(|| parent.clone()),
         ];
         for owner in owners.into_iter().flatten() {
-            let rule = pb::TargetingRule {
-                description: "gold tenants".to_owned(),
-                conditions: vec![condition(
-                    "tenant.labels.tier",
-                    pb::TargetingOperator::Equals,
-                    &[json!("platinum")],
-                )],
-                serve: Some(pb::targeting_rule::Serve::Variant(on.clone())),
-            };
-            configs
-                .set_flag_override(authorized(
-                    pb::SetFlagOverrideRequest {
-                        flag_override: Some(pb::FlagOverride {
-                            name: format!("{owner}/flagOverrides/{key}"),
-                            rules: vec![rule],
-                            ..Default::default()
-                        }),
-                    },
-                    ADMIN_TOKEN,
-                ))
-                .await
-                .expect("override a bench flag");
+            override_flag(&mut configs, &owner, &key, &on).await;
         }
     }
     parent
 }
 
-/// The call EvaluateFlags is compared with.
+/// The call a block makes: the measured one, or the one it is compared
+/// with (`--baseline`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum Baseline {
+enum Side {
     /// `grpc.health.v1.Health/Check`, which no credential guards: the
     /// trivial unary call of the acceptance point.
     Health,
@@ -245,49 +261,32 @@ enum Baseline {
     /// answered from the gate's cache: the trivial call that pays the same
     /// authentication and tenant context layer.
     Resolve,
+    /// EvaluateFlags of every flag: the measured call, never a baseline.
+    #[value(skip)]
+    Flags,
 }
 
-impl Baseline {
+impl Side {
     /// What the table calls it.
     fn label(self) -> &'static str {
         match self {
-            Baseline::Health => "health",
-            Baseline::Resolve => "resolve",
+            Side::Health => "health",
+            Side::Resolve => "resolve",
+            Side::Flags => "flags",
         }
     }
-
-    /// The side of the comparison that calls it.
-    fn side(self) -> Side {
-        match self {
-            Baseline::Health => Side::Health,
-            Baseline::Resolve => Side::Resolve,
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Side {
-    Health,
-    Resolve,
-    Flags,
 }
 
 /// The evaluation context of call number `user`.
 fn user_context(user: u64) -> pb::EvaluationContext {
     let countries = ["DE", "FR", "NZ", "US", "JP"];
     let versions = ["2.9.1", "3.4.0", "4.1.0", "4.0.0-rc.2"];
+    let platforms = ["ios", "android"];
     let attributes = [
         ("country", value(json!(countries[(user % 5) as usize]))),
         ("email", value(json!(format!("user{user}@example.com")))),
         ("app_version", value(json!(versions[(user % 4) as usize]))),
-        (
-            "platform",
-            value(json!(if user.is_multiple_of(2) {
-                "ios"
-            } else {
-                "android"
-            })),
-        ),
+        ("platform", value(json!(platforms[(user % 2) as usize]))),
     ];
     pb::EvaluationContext {
         targeting_key: format!("user-{user}"),
@@ -300,23 +299,8 @@ fn user_context(user: u64) -> pb::EvaluationContext {
 
 async fn one_call(channel: &Channel, side: Side, parent: &str, user: u64) {
     match side {
-        Side::Health => {
-            HealthClient::new(channel.clone())
-                .check(HealthCheckRequest::default())
-                .await
-                .expect("health check");
-        }
-        Side::Resolve => {
-            let request = pb::ResolveTenantRequest {
-                target: Some(pb::resolve_tenant_request::Target::TenantId(
-                    parent.trim_start_matches("tenants/").to_owned(),
-                )),
-            };
-            TenantServiceClient::new(channel.clone())
-                .resolve_tenant(authorized(request, SERVICE_TOKEN))
-                .await
-                .expect("resolve the tenant");
-        }
+        Side::Health => health_check(channel).await,
+        Side::Resolve => resolve_by_id(channel, parent).await,
         Side::Flags => {
             let request = pb::EvaluateFlagsRequest {
                 parent: parent.to_owned(),
@@ -336,26 +320,22 @@ async fn one_call(channel: &Channel, side: Side, parent: &str, user: u64) {
 
 /// `--concurrency` tasks calling `side` for `--block-ms`.
 async fn block(channel: &Channel, side: Side, parent: &str, options: &Options) -> Block {
-    let (channel, parent) = (channel.clone(), parent.to_owned());
-    load_block(&options.load, move |number| {
-        let (channel, parent) = (channel.clone(), parent.clone());
-        async move { one_call(&channel, side, &parent, number).await }
-    })
+    load_calls(
+        &options.load,
+        channel,
+        parent,
+        move |channel, parent, user| async move { one_call(&channel, side, &parent, user).await },
+    )
     .await
 }
 
 /// Measures one configuration; prints a table row.
 async fn measure(multi_thread: bool, flags: usize, options: &Options) {
-    let path =
-        std::env::temp_dir().join(format!("tenantd-bench-flags-{}.db", uuid::Uuid::new_v4()));
-    let config = with_tokens(Config::for_database(format!(
-        "sqlite://{}?mode=rwc",
-        path.display()
-    )));
-    let server = Running::start(multi_thread, config);
+    let file = SqliteFile::new("flags");
+    let server = Running::start(multi_thread, file.config());
     let channel = server.connect().await;
     let parent = tenant(&channel, flags).await;
-    let baseline = options.baseline.side();
+    let baseline = options.baseline;
     let mut compared = compare(
         options.load.blocks,
         || block(&channel, baseline, &parent, options),
@@ -365,17 +345,9 @@ async fn measure(multi_thread: bool, flags: usize, options: &Options) {
     let health_p99 = percentile(&mut compared.baseline_latencies, 0.99);
     let flags_p99 = percentile(&mut compared.measured_latencies, 0.99);
     println!(
-        "| {flags} | {} | {:.0} | {:.0} | **{:.2}** ({:.2}–{:.2}) | {} / {health_p99} | {} / {flags_p99} | **{:.2}** | {:.0} / {:.0} | {:.0} / {:.0} |",
-        if multi_thread {
-            "multi_thread"
-        } else {
-            "current_thread"
-        },
-        compared.baseline_rate,
-        compared.measured_rate,
-        compared.ratio(),
-        compared.spread.0,
-        compared.spread.1,
+        "| {flags} | {} | {} | {} / {health_p99} | {} / {flags_p99} | **{:.2}** | {:.0} / {:.0} | {:.0} / {:.0} |",
+        runtime_name(multi_thread),
+        compared.rate_cells(),
         percentile(&mut compared.baseline_latencies, 0.5),
         percentile(&mut compared.measured_latencies, 0.5),
         health_p99 as f64 / flags_p99 as f64,
@@ -386,7 +358,6 @@ async fn measure(multi_thread: bool, flags: usize, options: &Options) {
     );
     drop(channel);
     drop(server);
-    let _ = std::fs::remove_file(&path);
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -395,8 +366,8 @@ async fn main() {
     println!(
         "EvaluateFlags vs {}, {} in flight, {} blocks of {} ms per side\n",
         match options.baseline {
-            Baseline::Health => "Health/Check",
-            Baseline::Resolve => "ResolveTenant behind the same service token",
+            Side::Resolve => "ResolveTenant behind the same service token",
+            _ => "Health/Check",
         },
         options.load.concurrency,
         options.load.blocks,

@@ -21,14 +21,16 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
-use support::{ADMIN_TOKEN, BenchDatabase, Running, authorized, percentile, with_tokens};
+use support::calls::create_tenant;
+use support::paced::{Seen, paced, unary_undecoded};
+use support::stats::spread;
+use support::{ADMIN_TOKEN, BenchStore, Running, authorized, percentile, runtime_name};
 use tenantd::pb;
 use tenantd::pb::tenant_service_client::TenantServiceClient;
 use tenantd::settings::BudgetSettings;
-use tenantd::settings::Config;
 use tonic::transport::Channel;
 
 #[derive(Parser)]
@@ -65,20 +67,11 @@ struct Options {
 /// updates) and a key that may read them; answers (name, key).
 async fn tenant_with_history(channel: &Channel, slug: &str) -> (String, String) {
     let mut admin = TenantServiceClient::new(channel.clone());
-    let tenant = admin
-        .create_tenant(authorized(
-            pb::CreateTenantRequest {
-                tenant: Some(pb::Tenant {
-                    slug: slug.into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            ADMIN_TOKEN,
-        ))
-        .await
-        .expect("create tenant")
-        .into_inner();
+    let tenant = pb::Tenant {
+        slug: slug.to_owned(),
+        ..Default::default()
+    };
+    let tenant = create_tenant(channel, tenant).await;
     for round in 0..60 {
         admin
             .update_tenant(authorized(
@@ -116,192 +109,76 @@ async fn tenant_with_history(channel: &Channel, slug: &str) -> (String, String) 
 
 const LIST_AUDIT_EVENTS: &str = "/tenantd.v1.TenantService/ListAuditEvents";
 
-/// Encodes requests as usual but keeps each answer as its bytes: the load
-/// generator shares the server's cores, and decoding 50 audit events a
-/// call (their before and after documents included) would be client work
-/// counted against the server.
-#[derive(Clone, Copy)]
-struct UndecodedAnswers;
-
-impl tonic::codec::Codec for UndecodedAnswers {
-    type Encode = pb::ListAuditEventsRequest;
-    type Decode = usize;
-    type Encoder = Self;
-    type Decoder = Self;
-
-    fn encoder(&mut self) -> Self {
-        *self
-    }
-
-    fn decoder(&mut self) -> Self {
-        *self
-    }
-}
-
-impl tonic::codec::Encoder for UndecodedAnswers {
-    type Item = pb::ListAuditEventsRequest;
-    type Error = tonic::Status;
-
-    fn encode(
-        &mut self,
-        item: Self::Item,
-        buf: &mut tonic::codec::EncodeBuf<'_>,
-    ) -> Result<(), tonic::Status> {
-        prost::Message::encode(&item, buf)
-            .map_err(|error| tonic::Status::internal(error.to_string()))
-    }
-}
-
-impl tonic::codec::Decoder for UndecodedAnswers {
-    type Item = usize;
-    type Error = tonic::Status;
-
-    fn decode(
-        &mut self,
-        buf: &mut tonic::codec::DecodeBuf<'_>,
-    ) -> Result<Option<usize>, tonic::Status> {
-        let length = prost::bytes::Buf::remaining(buf);
-        prost::bytes::Buf::advance(buf, length);
-        Ok(Some(length))
-    }
-}
-
-/// What one tenant's paced load saw.
-#[derive(Default)]
-struct Seen {
-    /// Latencies of answered calls, µs.
-    ok: Vec<u64>,
-    /// Calls refused by the bulkhead.
-    refused: usize,
-}
-
-impl Seen {
-    fn add(&mut self, other: Seen) {
-        self.ok.extend(other.ok);
-        self.refused += other.refused;
-    }
-}
-
-/// Sends `rate` listings a second for `length`, each on its own schedule.
-async fn paced(
+/// Sends `rate` listings a second of `tenant` with `key` for `length`,
+/// each on its own schedule, keeping the answers undecoded.
+async fn paced_listings(
     channel: Channel,
-    tenant: String,
-    key: String,
+    (tenant, key): (String, String),
     rate: u32,
     page_size: i32,
     length: Duration,
 ) -> Seen {
-    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let end = Instant::now() + length;
-    let mut calls = Vec::new();
-    while Instant::now() < end {
-        ticks.tick().await;
-        let (channel, tenant, key) = (channel.clone(), tenant.clone(), key.clone());
-        calls.push(tokio::spawn(async move {
-            let started = Instant::now();
-            let request = authorized(
-                pb::ListAuditEventsRequest {
-                    parent: tenant,
-                    page_size,
-                    ..Default::default()
-                },
-                &key,
-            );
-            let mut grpc = tonic::client::Grpc::new(channel);
-            let answer = match grpc.ready().await {
-                Ok(()) => {
-                    grpc.unary(
-                        request,
-                        http::uri::PathAndQuery::from_static(LIST_AUDIT_EVENTS),
-                        UndecodedAnswers,
-                    )
-                    .await
-                }
-                Err(error) => Err(tonic::Status::unavailable(error.to_string())),
-            };
-            (answer.map(drop), started.elapsed())
-        }));
-    }
-    let mut seen = Seen::default();
-    for call in calls {
-        match call.await.expect("call task") {
-            (Ok(()), took) => seen
-                .ok
-                .push(u64::try_from(took.as_micros()).unwrap_or(u64::MAX)),
-            (Err(status), _) if status.code() == tonic::Code::ResourceExhausted => {
-                seen.refused += 1
-            }
-            (Err(status), _) => panic!("unexpected answer: {status:?}"),
-        }
+    paced(rate, length, || {
+        let request = authorized(
+            pb::ListAuditEventsRequest {
+                parent: tenant.clone(),
+                page_size,
+                ..Default::default()
+            },
+            &key,
+        );
+        unary_undecoded(channel.clone(), LIST_AUDIT_EVENTS, request)
+    })
+    .await
+}
+
+/// What a configuration's rounds saw: A alone, A beside B, B's flood, and
+/// the per-round p99 ratios of A beside B and of A alone again (the A/A
+/// control), each against A alone.
+#[derive(Default)]
+struct Rounds {
+    alone: Seen,
+    beside: Seen,
+    flood: Seen,
+    ratios: Vec<f64>,
+    control: Vec<f64>,
+}
+
+/// Warm-up, then rounds of A alone, A alone again and A with B flooding,
+/// so that drift on a noisy machine lands on every phase alike. `a` and
+/// `b` are each tenant's name and key; A calls on `channel`.
+async fn rounds(
+    server: &Running,
+    channel: &Channel,
+    (a, b): ((String, String), (String, String)),
+    options: &Options,
+) -> Rounds {
+    let (rate, page_size) = (options.rate, options.page_size);
+    let a_load = |length| paced_listings(channel.clone(), a.clone(), rate, page_size, length);
+    a_load(Duration::from_secs(2)).await;
+    // B is another client, on its own connection, as another service
+    // would be: sharing A's would put B's answers ahead of A's on the wire.
+    let b_channel = server.connect().await;
+    let length = Duration::from_secs(options.seconds);
+    let mut seen = Rounds::default();
+    for _ in 0..options.rounds {
+        let mut quiet = a_load(length).await;
+        let mut again = a_load(length).await;
+        seen.control.push(again.p99_ratio(&mut quiet));
+        seen.alone.refused += again.refused;
+        let flood = paced_listings(b_channel.clone(), b.clone(), rate * 10, page_size, length);
+        let flooding = tokio::spawn(flood);
+        let mut crowded = a_load(length).await;
+        seen.ratios.push(crowded.p99_ratio(&mut quiet));
+        seen.alone.add(quiet);
+        seen.beside.add(crowded);
+        seen.flood.add(flooding.await.expect("flood"));
     }
     seen
 }
 
-/// The p99 of `over` over the p99 of `base`.
-fn p99_ratio(over: &mut Seen, base: &mut Seen) -> f64 {
-    percentile(&mut over.ok, 0.99) as f64 / percentile(&mut base.ok, 0.99).max(1) as f64
-}
-
-/// Per-round ratios as `median [min–max]`.
-fn spread(mut ratios: Vec<f64>) -> String {
-    ratios.sort_by(f64::total_cmp);
-    format!(
-        "{:.2} [{:.2}–{:.2}]",
-        ratios[ratios.len() / 2],
-        ratios[0],
-        ratios[ratios.len() - 1]
-    )
-}
-
-/// A fresh store for one measurement: an SQLite file, or a PostgreSQL
-/// database.
-enum Store {
-    Sqlite(std::path::PathBuf),
-    Postgres(BenchDatabase),
-}
-
-impl Store {
-    async fn create(postgres: bool, options: &Options) -> Self {
-        if postgres {
-            return Store::Postgres(
-                BenchDatabase::create(&options.admin_url, "tenantd_bench_noisy").await,
-            );
-        }
-        Store::Sqlite(
-            std::env::temp_dir().join(format!("tenantd-bench-noisy-{}.db", uuid::Uuid::new_v4())),
-        )
-    }
-
-    fn name(&self) -> &'static str {
-        match self {
-            Store::Sqlite(_) => "SQLite",
-            Store::Postgres(_) => "PostgreSQL",
-        }
-    }
-
-    fn config(&self) -> Config {
-        match self {
-            Store::Sqlite(path) => with_tokens(Config::for_database(format!(
-                "sqlite://{}?mode=rwc",
-                path.display()
-            ))),
-            Store::Postgres(database) => database.config(),
-        }
-    }
-
-    async fn remove(self, options: &Options) {
-        match self {
-            Store::Sqlite(path) => {
-                let _ = std::fs::remove_file(&path);
-            }
-            Store::Postgres(database) => database.drop_database(&options.admin_url).await,
-        }
-    }
-}
-
 async fn measure(postgres: bool, multi_thread: bool, options: &Options) {
-    let store = Store::create(postgres, options).await;
+    let store = BenchStore::create(postgres, &options.admin_url, "noisy").await;
     let mut config = store.config();
     config.tenant_budget = BudgetSettings {
         max_concurrent_calls: options.budget_concurrency,
@@ -309,54 +186,10 @@ async fn measure(postgres: bool, multi_thread: bool, options: &Options) {
     };
     let server = Running::start(multi_thread, config);
     let channel = server.connect().await;
-    let (a, a_key) = tenant_with_history(&channel, "tenant-a").await;
-    let (b, b_key) = tenant_with_history(&channel, "tenant-b").await;
-    let length = Duration::from_secs(options.seconds);
-    // Warm-up, then rounds of A alone and A with B flooding, so that drift
-    // on a noisy machine lands on both phases alike.
-    paced(
-        channel.clone(),
-        a.clone(),
-        a_key.clone(),
-        options.rate,
-        options.page_size,
-        Duration::from_secs(2),
-    )
-    .await;
-    // B is another client, on its own connection, as another service
-    // would be: sharing A's would put B's answers ahead of A's on the wire.
-    let b_channel = server.connect().await;
-    let (mut alone, mut beside, mut flood) = (Seen::default(), Seen::default(), Seen::default());
-    let (mut ratios, mut control) = (Vec::new(), Vec::new());
-    let a_load = || {
-        paced(
-            channel.clone(),
-            a.clone(),
-            a_key.clone(),
-            options.rate,
-            options.page_size,
-            length,
-        )
-    };
-    for _ in 0..options.rounds {
-        let mut quiet = a_load().await;
-        let mut again = a_load().await;
-        control.push(p99_ratio(&mut again, &mut quiet));
-        alone.refused += again.refused;
-        let flooding = tokio::spawn(paced(
-            b_channel.clone(),
-            b.clone(),
-            b_key.clone(),
-            options.rate * 10,
-            options.page_size,
-            length,
-        ));
-        let mut crowded = a_load().await;
-        ratios.push(p99_ratio(&mut crowded, &mut quiet));
-        alone.add(quiet);
-        beside.add(crowded);
-        flood.add(flooding.await.expect("flood"));
-    }
+    let a = tenant_with_history(&channel, "tenant-a").await;
+    let b = tenant_with_history(&channel, "tenant-b").await;
+    let mut seen = rounds(&server, &channel, (a, b), options).await;
+    let (alone, beside, flood) = (&mut seen.alone, &mut seen.beside, &seen.flood);
     let (alone_p99, beside_p99) = (
         percentile(&mut alone.ok, 0.99),
         percentile(&mut beside.ok, 0.99),
@@ -364,27 +197,22 @@ async fn measure(postgres: bool, multi_thread: bool, options: &Options) {
     println!(
         "| {} | {} | {} / {} | {} / {} | {:.2} | {} | {} | {} of {} ({:.0} %) | {} |",
         store.name(),
-        if multi_thread {
-            "multi_thread"
-        } else {
-            "current_thread"
-        },
+        runtime_name(multi_thread),
         percentile(&mut alone.ok, 0.5),
         alone_p99,
         percentile(&mut beside.ok, 0.5),
         beside_p99,
         beside_p99 as f64 / alone_p99.max(1) as f64,
-        spread(ratios),
-        spread(control),
+        spread(&seen.ratios, 2, "–"),
+        spread(&seen.control, 2, "–"),
         flood.refused,
         flood.refused + flood.ok.len(),
         100.0 * flood.refused as f64 / (flood.refused + flood.ok.len()).max(1) as f64,
         alone.refused + beside.refused,
     );
     drop(server);
-    store.remove(options).await;
+    store.remove(&options.admin_url).await;
 }
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let options = Options::parse();

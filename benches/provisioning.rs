@@ -27,7 +27,8 @@ use tenantd::pb::tenant_service_client::TenantServiceClient;
 use tokio::task::JoinSet;
 use tonic::transport::Channel;
 
-use support::{ADMIN_TOKEN, BenchDatabase, Running, SERVICE_TOKEN, authorized};
+use support::stats::ms;
+use support::{ADMIN_TOKEN, BenchDatabase, Running, SERVICE_TOKEN, authorized, percentile};
 
 /// Command-line options.
 #[derive(Debug, Parser)]
@@ -62,15 +63,6 @@ struct Options {
 }
 
 type Tenants = TenantServiceClient<Channel>;
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
-
-fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
 
 /// A copy of the example template in a directory of its own, so a file can
 /// be added for the rollout.
@@ -241,12 +233,12 @@ async fn measure_scaling(
         let (mut small_p99, mut large_p99, mut small_p50, mut large_p50) =
             (vec![], vec![], vec![], vec![]);
         for round in 0..options.blocks {
-            let at_small = block(small.0, method, small.1, options.calls, round).await;
-            let at_large = block(large.0, method, large.1, options.calls, round).await;
-            small_p50.push(percentile(&at_small, 0.5));
-            small_p99.push(percentile(&at_small, 0.99));
-            large_p50.push(percentile(&at_large, 0.5));
-            large_p99.push(percentile(&at_large, 0.99));
+            let mut at_small = block(small.0, method, small.1, options.calls, round).await;
+            let mut at_large = block(large.0, method, large.1, options.calls, round).await;
+            small_p50.push(percentile(&mut at_small, 0.5));
+            small_p99.push(percentile(&mut at_small, 0.99));
+            large_p50.push(percentile(&mut at_large, 0.5));
+            large_p99.push(percentile(&mut at_large, 0.99));
         }
         for series in [
             &mut small_p50,
@@ -282,6 +274,65 @@ fn main() {
     runtime.block_on(run(options));
 }
 
+/// Phase 1: SCHEMA tenants created one at a time; answers their names.
+async fn provision_one_by_one(channel: &Channel, samples: usize) -> Vec<String> {
+    let mut client = Tenants::new(channel.clone());
+    let mut latencies = Vec::new();
+    let mut names = Vec::new();
+    for index in 0..samples {
+        let (took, tenant) = create(&mut client, format!("latency-{index}"), "professional").await;
+        latencies.push(took);
+        names.push(check_active(tenant));
+    }
+    let count = latencies.len();
+    println!(
+        "  one at a time: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (n = {count})",
+        ms(percentile(&mut latencies, 0.5)),
+        ms(percentile(&mut latencies, 0.99)),
+        ms(*latencies.last().expect("samples")),
+    );
+    names
+}
+
+/// Phase 2: the fleet of SCHEMA tenants, `--concurrency` at a time;
+/// answers their names.
+async fn provision_fleet(channel: &Channel, options: &Options) -> Vec<String> {
+    let (fleet, took) = create_many(
+        channel,
+        "fleet",
+        options.fleet,
+        "professional",
+        options.concurrency,
+    )
+    .await;
+    println!(
+        "  {} SCHEMA tenants, {} in flight: {:.1} s ({:.0} tenants/s)",
+        fleet.len(),
+        options.concurrency,
+        took.as_secs_f64(),
+        fleet.len() as f64 / took.as_secs_f64()
+    );
+    fleet
+}
+
+/// Phase 3: one new template file rolled across the `schemas` schemas of
+/// `database` by `tenants migrate`.
+fn roll_out(database: &BenchDatabase, template: &Path, schemas: usize) {
+    std::fs::write(
+        template.join("0003_bench_notes.sql"),
+        "CREATE TABLE notes (\n    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n    \
+         company_id bigint NOT NULL REFERENCES companies (id),\n    body text NOT NULL,\n    \
+         create_time timestamptz NOT NULL DEFAULT now()\n);\n\
+         CREATE INDEX ix_notes_company ON notes (company_id, create_time);\n",
+    )
+    .expect("write the new template file");
+    let (took, summary) = run_migrate(database, template);
+    println!(
+        "rollout of one new template file across {schemas} schemas (tenants migrate --concurrency 8): {:.1} s — {summary}",
+        took.as_secs_f64()
+    );
+}
+
 async fn run(options: Options) {
     let template = template_copy();
     let small_db = BenchDatabase::create(&options.admin_url, "tenantd_bench_small").await;
@@ -301,53 +352,9 @@ async fn run(options: Options) {
             .map(|dir| dir.count())
             .unwrap_or(0)
     );
-    let mut client = Tenants::new(large.clone());
-    let mut latencies = Vec::new();
-    let mut names = Vec::new();
-    for index in 0..options.latency_samples {
-        let (took, tenant) = create(&mut client, format!("latency-{index}"), "professional").await;
-        latencies.push(took);
-        names.push(check_active(tenant));
-    }
-    latencies.sort();
-    println!(
-        "  one at a time: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (n = {})",
-        ms(percentile(&latencies, 0.5)),
-        ms(percentile(&latencies, 0.99)),
-        ms(*latencies.last().expect("samples")),
-        latencies.len()
-    );
-    let (fleet, took) = create_many(
-        &large,
-        "fleet",
-        options.fleet,
-        "professional",
-        options.concurrency,
-    )
-    .await;
-    println!(
-        "  {} SCHEMA tenants, {} in flight: {:.1} s ({:.0} tenants/s)",
-        fleet.len(),
-        options.concurrency,
-        took.as_secs_f64(),
-        fleet.len() as f64 / took.as_secs_f64()
-    );
-    names.extend(fleet);
-
-    std::fs::write(
-        template.join("0003_bench_notes.sql"),
-        "CREATE TABLE notes (\n    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n    \
-         company_id bigint NOT NULL REFERENCES companies (id),\n    body text NOT NULL,\n    \
-         create_time timestamptz NOT NULL DEFAULT now()\n);\n\
-         CREATE INDEX ix_notes_company ON notes (company_id, create_time);\n",
-    )
-    .expect("write the new template file");
-    let (took, summary) = run_migrate(&large_db, &template);
-    println!(
-        "rollout of one new template file across {} schemas (tenants migrate --concurrency 8): {:.1} s — {summary}",
-        names.len(),
-        took.as_secs_f64()
-    );
+    let mut names = provision_one_by_one(&large, options.latency_samples).await;
+    names.extend(provision_fleet(&large, &options).await);
+    roll_out(&large_db, &template, names.len());
 
     let (small_names, _) = create_many(&small, "small", options.small, "starter", 1).await;
     let remaining = options.large.saturating_sub(names.len());

@@ -20,15 +20,12 @@ use std::time::Duration;
 use clap::Parser;
 use tenantd::pb;
 use tenantd::pb::quota_service_client::QuotaServiceClient;
-use tenantd::pb::tenant_service_client::TenantServiceClient;
-use tenantd::settings::Config;
 use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_client::HealthClient;
 
+use support::calls::{create_tenant, health_check};
 use support::{
-    ADMIN_TOKEN, Block, LoadOptions, Running, SERVICE_TOKEN, authorized, compare, load_block,
-    percentile, with_tokens,
+    ADMIN_TOKEN, Block, LoadOptions, Running, SERVICE_TOKEN, SqliteFile, authorized, compare,
+    load_calls, percentile, runtime_name,
 };
 
 /// Command-line options.
@@ -70,23 +67,13 @@ async fn tenant(channel: &Channel) -> String {
         ))
         .await
         .expect("create the bench plan");
-    TenantServiceClient::new(channel.clone())
-        .create_tenant(authorized(
-            pb::CreateTenantRequest {
-                tenant: Some(pb::Tenant {
-                    slug: "bench".to_owned(),
-                    display_name: "Bench".to_owned(),
-                    plan: "bench".to_owned(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            ADMIN_TOKEN,
-        ))
-        .await
-        .expect("create the bench tenant")
-        .into_inner()
-        .name
+    let tenant = pb::Tenant {
+        slug: "bench".to_owned(),
+        display_name: "Bench".to_owned(),
+        plan: "bench".to_owned(),
+        ..Default::default()
+    };
+    create_tenant(channel, tenant).await.name
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -97,12 +84,7 @@ enum Side {
 
 async fn one_call(channel: &Channel, side: Side, parent: &str) {
     match side {
-        Side::Health => {
-            HealthClient::new(channel.clone())
-                .check(HealthCheckRequest::default())
-                .await
-                .expect("health check");
-        }
+        Side::Health => health_check(channel).await,
         Side::Quota => {
             let request = pb::CheckQuotaRequest {
                 parent: parent.to_owned(),
@@ -123,22 +105,19 @@ async fn one_call(channel: &Channel, side: Side, parent: &str) {
 
 /// `--concurrency` tasks calling `side` for `--block-ms`.
 async fn block(channel: &Channel, side: Side, parent: &str, options: &Options) -> Block {
-    let (channel, parent) = (channel.clone(), parent.to_owned());
-    load_block(&options.load, move |_| {
-        let (channel, parent) = (channel.clone(), parent.clone());
-        async move { one_call(&channel, side, &parent).await }
-    })
+    load_calls(
+        &options.load,
+        channel,
+        parent,
+        move |channel, parent, _| async move { one_call(&channel, side, &parent).await },
+    )
     .await
 }
 
 /// Measures one configuration; prints a table row.
 async fn measure(label: &str, multi_thread: bool, redis_url: Option<&str>, options: &Options) {
-    let path =
-        std::env::temp_dir().join(format!("tenantd-bench-quota-{}.db", uuid::Uuid::new_v4()));
-    let mut config = with_tokens(Config::for_database(format!(
-        "sqlite://{}?mode=rwc",
-        path.display()
-    )));
+    let file = SqliteFile::new("quota");
+    let mut config = file.config();
     config.redis_url = redis_url.map(str::to_owned);
     let server = Running::start(multi_thread, config);
     let channel = server.connect().await;
@@ -150,17 +129,9 @@ async fn measure(label: &str, multi_thread: bool, redis_url: Option<&str>, optio
     )
     .await;
     println!(
-        "| {label} | {} | {:.0} | {:.0} | **{:.2}** ({:.2}–{:.2}) | {} / {} | {} / {} |",
-        if multi_thread {
-            "multi_thread"
-        } else {
-            "current_thread"
-        },
-        compared.baseline_rate,
-        compared.measured_rate,
-        compared.ratio(),
-        compared.spread.0,
-        compared.spread.1,
+        "| {label} | {} | {} | {} / {} | {} / {} |",
+        runtime_name(multi_thread),
+        compared.rate_cells(),
         percentile(&mut compared.baseline_latencies, 0.5),
         percentile(&mut compared.baseline_latencies, 0.99),
         percentile(&mut compared.measured_latencies, 0.5),
@@ -168,7 +139,6 @@ async fn measure(label: &str, multi_thread: bool, redis_url: Option<&str>, optio
     );
     drop(channel);
     drop(server);
-    let _ = std::fs::remove_file(&path);
 }
 
 async fn redis_answers(url: &str) -> bool {

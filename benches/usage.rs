@@ -38,9 +38,12 @@ use prost_types::Timestamp;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
 use tenantd::pb;
 use tenantd::pb::usage_service_client::UsageServiceClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
-use support::{ADMIN_TOKEN, BenchDatabase, SERVICE_TOKEN, bearer};
+use support::calls::create_tenant;
+use support::cpu::rss_mib;
+use support::server::Here;
+use support::{ADMIN_TOKEN, BenchDatabase, SERVICE_TOKEN, authorized};
 
 /// Command-line settings.
 #[derive(Debug, Parser)]
@@ -81,56 +84,19 @@ struct Options {
     bench: bool,
 }
 
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<f64>()
-                .ok()
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
-}
-
-fn event(index: usize, tenants: &[String], metrics: usize, at: &Timestamp) -> pb::UsageEvent {
-    pb::UsageEvent {
-        event_id: format!("e{index}"),
-        tenant: tenants[index % tenants.len()].clone(),
-        metric: format!("m{}", index % metrics),
-        quantity: (index % 13) as f64,
-        occurred_time: Some(*at),
-        ..Default::default()
-    }
-}
-
 async fn prepare(channel: &Channel, options: &Options) -> Vec<(String, String)> {
-    let mut tenants_client = pb::tenant_service_client::TenantServiceClient::new(channel.clone());
     let mut tenants = Vec::new();
     for index in 0..options.tenants {
-        let mut request = tonic::Request::new(pb::CreateTenantRequest {
-            tenant: Some(pb::Tenant {
-                slug: format!("bench{index}"),
-                ..Default::default()
-            }),
+        let tenant = pb::Tenant {
+            slug: format!("bench{index}"),
             ..Default::default()
-        });
-        request
-            .metadata_mut()
-            .insert("authorization", bearer(ADMIN_TOKEN));
-        let tenant = tenants_client
-            .create_tenant(request)
-            .await
-            .expect("create tenant")
-            .into_inner();
+        };
+        let tenant = create_tenant(channel, tenant).await;
         tenants.push((tenant.name, tenant.id));
     }
     let mut usage = UsageServiceClient::new(channel.clone());
     for index in 0..options.metrics {
-        let mut request = tonic::Request::new(pb::CreateMetricRequest {
+        let request = pb::CreateMetricRequest {
             metric_id: format!("m{index}"),
             metric: Some(pb::Metric {
                 unit: "1".into(),
@@ -138,95 +104,127 @@ async fn prepare(channel: &Channel, options: &Options) -> Vec<(String, String)> 
                 ..Default::default()
             }),
             request_id: String::new(),
-        });
-        request
-            .metadata_mut()
-            .insert("authorization", bearer(ADMIN_TOKEN));
-        usage.create_metric(request).await.expect("create metric");
+        };
+        usage
+            .create_metric(authorized(request, ADMIN_TOKEN))
+            .await
+            .expect("create metric");
     }
     tenants
+}
+
+/// How the streams share the work: the next batch to send, the events
+/// acked so far, and what the events are made of.
+struct Work {
+    next: AtomicUsize,
+    acked: AtomicUsize,
+    names: Vec<String>,
+    at: Timestamp,
+    batches: usize,
+    batch: usize,
+    events: usize,
+    metrics: usize,
+}
+
+impl Work {
+    /// Batch `index` of the events, as a stream request.
+    fn request(&self, index: usize) -> pb::StreamUsageRequest {
+        let range = index * self.batch..((index + 1) * self.batch).min(self.events);
+        pb::StreamUsageRequest {
+            sequence: index as i64 + 1,
+            events: range
+                .map(|index| pb::UsageEvent {
+                    event_id: format!("e{index}"),
+                    tenant: self.names[index % self.names.len()].clone(),
+                    metric: format!("m{}", index % self.metrics),
+                    quantity: (index % 13) as f64,
+                    occurred_time: Some(self.at),
+                    ..Default::default()
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One stream: sends batches while any are left, and counts the acks.
+async fn stream_batches(channel: Channel, work: Arc<Work>) {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<pb::StreamUsageRequest>(4);
+    let mut client = UsageServiceClient::new(channel);
+    let request = authorized(
+        tokio_stream::wrappers::ReceiverStream::new(receiver),
+        SERVICE_TOKEN,
+    );
+    let producer = {
+        let work = work.clone();
+        tokio::spawn(async move {
+            loop {
+                let index = work.next.fetch_add(1, Ordering::Relaxed);
+                if index >= work.batches {
+                    break;
+                }
+                if sender.send(work.request(index)).await.is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let mut answers = client
+        .stream_usage(request)
+        .await
+        .expect("open stream")
+        .into_inner();
+    while let Some(ack) = answers.message().await.expect("ack") {
+        assert_eq!(ack.rejected_count, 0, "{:?}", ack.rejected_events.first());
+        work.acked
+            .fetch_add(ack.accepted_count as usize, Ordering::Relaxed);
+    }
+    producer.await.expect("producer");
+}
+
+/// RSS samples every two seconds by events acked, until all are.
+async fn sample_rss(work: Arc<Work>) -> Vec<(usize, f64)> {
+    let mut samples = Vec::new();
+    while work.acked.load(Ordering::Relaxed) < work.events {
+        samples.push((work.acked.load(Ordering::Relaxed), rss_mib()));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    samples
 }
 
 /// Streams every event; answers the seconds it took and the RSS samples.
 async fn ingest(
     channel: &Channel,
-    names: Arc<Vec<String>>,
+    names: Vec<String>,
     options: &Options,
 ) -> (f64, Vec<(usize, f64)>) {
-    let batches = options.events.div_ceil(options.batch);
-    let next = Arc::new(AtomicUsize::new(0));
-    let acked = Arc::new(AtomicUsize::new(0));
-    let at = Timestamp {
-        seconds: (Utc::now() - TimeDelta::seconds(5)).timestamp(),
-        nanos: 0,
-    };
+    let work = Arc::new(Work {
+        next: AtomicUsize::new(0),
+        acked: AtomicUsize::new(0),
+        names,
+        at: Timestamp {
+            seconds: (Utc::now() - TimeDelta::seconds(5)).timestamp(),
+            nanos: 0,
+        },
+        batches: options.events.div_ceil(options.batch),
+        batch: options.batch,
+        events: options.events,
+        metrics: options.metrics,
+    });
     let started = Instant::now();
-    let mut streams = Vec::new();
-    for _ in 0..options.streams {
-        let (channel, names, next, acked) =
-            (channel.clone(), names.clone(), next.clone(), acked.clone());
-        let (batch, events, metrics) = (options.batch, options.events, options.metrics);
-        streams.push(tokio::spawn(async move {
-            let (sender, receiver) = tokio::sync::mpsc::channel::<pb::StreamUsageRequest>(4);
-            let mut client = UsageServiceClient::new(channel);
-            let mut request =
-                tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(receiver));
-            request
-                .metadata_mut()
-                .insert("authorization", bearer(SERVICE_TOKEN));
-            let producer = tokio::spawn(async move {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    if index >= batches {
-                        break;
-                    }
-                    let range = index * batch..((index + 1) * batch).min(events);
-                    let made = pb::StreamUsageRequest {
-                        sequence: index as i64 + 1,
-                        events: range
-                            .map(|event_index| event(event_index, &names, metrics, &at))
-                            .collect(),
-                    };
-                    if sender.send(made).await.is_err() {
-                        break;
-                    }
-                }
-            });
-            let mut answers = client
-                .stream_usage(request)
-                .await
-                .expect("open stream")
-                .into_inner();
-            while let Some(ack) = answers.message().await.expect("ack") {
-                assert_eq!(ack.rejected_count, 0, "{:?}", ack.rejected_events.first());
-                acked.fetch_add(ack.accepted_count as usize, Ordering::Relaxed);
-            }
-            producer.await.expect("producer");
-        }));
-    }
-    let mut samples = Vec::new();
-    let sampler = {
-        let acked = acked.clone();
-        let total = options.events;
-        tokio::spawn(async move {
-            let mut samples = Vec::new();
-            while acked.load(Ordering::Relaxed) < total {
-                samples.push((acked.load(Ordering::Relaxed), rss_mib()));
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-            samples
-        })
-    };
+    let streams: Vec<_> = (0..options.streams)
+        .map(|_| tokio::spawn(stream_batches(channel.clone(), work.clone())))
+        .collect();
+    let sampler = tokio::spawn(sample_rss(work.clone()));
     for stream in streams {
         stream.await.expect("stream");
     }
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(
-        acked.load(Ordering::Relaxed),
+        work.acked.load(Ordering::Relaxed),
         options.events,
         "every event accepted once"
     );
-    samples.extend(sampler.await.expect("sampler"));
+    let mut samples = sampler.await.expect("sampler");
     samples.push((options.events, rss_mib()));
     (seconds, samples)
 }
@@ -322,6 +320,35 @@ fn main() {
     runtime.block_on(run(options));
 }
 
+/// What a run measured: StreamUsage's and the ceiling's seconds, the
+/// aggregation's catch-up (if it ran), and RSS by events acked.
+struct Measured {
+    stream_seconds: f64,
+    ceiling_seconds: f64,
+    catch_up: Option<f64>,
+    samples: Vec<(usize, f64)>,
+}
+
+fn print_results(options: &Options, measured: Measured) {
+    let (stream_seconds, ceiling_seconds) = (measured.stream_seconds, measured.ceiling_seconds);
+    let stream_rate = options.events as f64 / stream_seconds;
+    let ceiling_rate = options.events as f64 / ceiling_seconds;
+    println!("StreamUsage:        {stream_rate:>10.0} events/s ({stream_seconds:.1} s)");
+    println!("plain INSERT:       {ceiling_rate:>10.0} events/s ({ceiling_seconds:.1} s)");
+    println!(
+        "ratio:              {:>10.2} of the ceiling",
+        stream_rate / ceiling_rate
+    );
+    match measured.catch_up {
+        Some(seconds) => println!("aggregation caught up {seconds:.1} s after the last ack"),
+        None => println!("aggregation was off"),
+    }
+    println!("RSS (MiB) by events acked:");
+    for (events, rss) in measured.samples {
+        println!("  {events:>10}  {rss:>7.1}");
+    }
+}
+
 async fn run(options: Options) {
     let database = BenchDatabase::create(&options.admin_url, "tenantd_bench").await;
     let owner_url = database.owner_url.clone();
@@ -339,26 +366,9 @@ async fn run(options: Options) {
             .await
             .expect("disable row-level security");
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(tenantd::server::run(config, listener, async move {
-        let _ = stopped.await;
-    }));
-    let channel = Endpoint::from_shared(format!("http://{address}"))
-        .expect("endpoint")
-        .connect()
-        .await
-        .expect("connect");
-    let tenants = prepare(&channel, &options).await;
-    let names = Arc::new(
-        tenants
-            .iter()
-            .map(|(name, _)| name.clone())
-            .collect::<Vec<_>>(),
-    );
+    let server = Here::start(config).await;
+    let tenants = prepare(&server.channel, &options).await;
+    let names = tenants.iter().map(|(name, _)| name.clone()).collect();
     let ids = Arc::new(tenants.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>());
     println!(
         "{} events, batches of {}, {} tenants, {} metrics, {} streams; RSS before: {:.0} MiB",
@@ -369,31 +379,21 @@ async fn run(options: Options) {
         options.streams,
         rss_mib()
     );
-    let (stream_seconds, samples) = ingest(&channel, names, &options).await;
+    let (stream_seconds, samples) = ingest(&server.channel, names, &options).await;
     let catch_up = if options.no_aggregation {
         None
     } else {
         Some(catch_up(&owner_url).await)
     };
     let ceiling_seconds = ceiling(&owner, ids, &options).await;
-    let stream_rate = options.events as f64 / stream_seconds;
-    let ceiling_rate = options.events as f64 / ceiling_seconds;
-    println!("StreamUsage:        {stream_rate:>10.0} events/s ({stream_seconds:.1} s)");
-    println!("plain INSERT:       {ceiling_rate:>10.0} events/s ({ceiling_seconds:.1} s)");
-    println!(
-        "ratio:              {:>10.2} of the ceiling",
-        stream_rate / ceiling_rate
-    );
-    match catch_up {
-        Some(seconds) => println!("aggregation caught up {seconds:.1} s after the last ack"),
-        None => println!("aggregation was off"),
-    }
-    println!("RSS (MiB) by events acked:");
-    for (events, rss) in samples {
-        println!("  {events:>10}  {rss:>7.1}");
-    }
-    let _ = stop.send(());
-    let _ = server.await;
+    let measured = Measured {
+        stream_seconds,
+        ceiling_seconds,
+        catch_up,
+        samples,
+    };
+    print_results(&options, measured);
+    server.stop().await;
     let _ = owner.close().await;
     database.drop_database(&options.admin_url).await;
 }

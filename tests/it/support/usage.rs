@@ -108,6 +108,12 @@ pub async fn day_points(
         .await
         .expect("query usage")
         .into_inner();
+    series_points(&answer)
+}
+
+/// (metric, start day, value, event count) of every point of a QueryUsage
+/// answer, series by series.
+pub fn series_points(answer: &tenantd::pb::QueryUsageResponse) -> Vec<(String, String, f64, i64)> {
     answer
         .series
         .iter()
