@@ -2,6 +2,7 @@
 //! checks, allocations and releases against the limiter's counters, and
 //! Envoy's rate limit service.
 
+pub mod charge;
 pub mod grpc;
 pub mod limit;
 pub mod limiter;

@@ -31,11 +31,11 @@ pub struct OverrideChange {
 
 /// Whose overrides to list.
 #[derive(Debug, Clone, Copy)]
-pub enum OverridesOf<'a> {
+pub enum OverridesOf {
     /// Every tenant's (`tenants/-`).
-    AllTenants(&'a PlatformScope),
+    AllTenants(PlatformScope),
     /// One tenant's.
-    Tenant(&'a TenantScope),
+    Tenant(TenantScope),
 }
 
 impl QuotaOverride {
@@ -59,10 +59,6 @@ impl QuotaOverride {
     }
 }
 
-fn stale(name: &str, etag: &str) -> Error {
-    Error::stale(name, etag)
-}
-
 fn below_usage(name: &str, limit: i64, used: i64) -> Error {
     Error::failed_precondition(
         "LIMIT_BELOW_USAGE",
@@ -74,7 +70,56 @@ fn below_usage(name: &str, limit: i64, used: i64) -> Error {
     )
 }
 
+/// The override was changed by another writer between its read and this
+/// write, which was then not made.
+fn concurrent_modification(name: &str, doing: &str) -> Error {
+    Error::Aborted {
+        reason: "CONCURRENT_MODIFICATION",
+        message: format!("{name} changed while it was being {doing}; retry"),
+    }
+}
+
+/// The override `change` makes of `current` (none yet when `None`) at `now`.
+fn next_override(
+    tenant_id: TenantId,
+    change: OverrideChange,
+    current: Option<&QuotaOverride>,
+    now: DateTime<Utc>,
+) -> QuotaOverride {
+    QuotaOverride {
+        tenant_id,
+        quota: change.quota,
+        limit: change.limit,
+        reason: change.reason,
+        expire_time: change.expire_time,
+        revision: current.map_or(1, |found| found.revision + 1),
+        create_time: current.map_or(now, |found| found.create_time),
+        update_time: now,
+    }
+}
+
 impl Quotas {
+    /// Refuses a change of a quota the tenant's plan does not define, or
+    /// one that would expire by `now`.
+    async fn check_change(
+        &self,
+        scope: &TenantScope,
+        change: &OverrideChange,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let (plan, _) = self.limits(scope).await?;
+        if plan.quota(&change.quota).is_none() {
+            return Err(not_defined(&plan, &change.quota));
+        }
+        if change.expire_time.is_some_and(|expiry| expiry <= now) {
+            return Err(Error::invalid_field(
+                "quota_override.expire_time",
+                "must be in the future",
+            ));
+        }
+        Ok(())
+    }
+
     /// What the tenant uses of `quota` now, for quotas whose usage outlives
     /// a moment (PERIODIC and ALLOCATION); `None` for RATE quotas.
     async fn lasting_usage(&self, scope: &TenantScope, quota: &str) -> Result<Option<i64>> {
@@ -94,17 +139,8 @@ impl Quotas {
         etag: Option<&str>,
         force: bool,
     ) -> Result<QuotaOverride> {
-        let (plan, _) = self.limits(scope).await?;
-        if plan.quota(&change.quota).is_none() {
-            return Err(not_defined(&plan, &change.quota));
-        }
         let now = now();
-        if change.expire_time.is_some_and(|expiry| expiry <= now) {
-            return Err(Error::invalid_field(
-                "quota_override.expire_time",
-                "must be in the future",
-            ));
-        }
+        self.check_change(scope, &change, now).await?;
         let tenant_id = scope.tenant_id();
         let current = self
             .store
@@ -118,7 +154,7 @@ impl Quotas {
         if let Some(etag) = etag
             && current.as_ref().is_none_or(|found| found.etag() != etag)
         {
-            return Err(stale(&name, etag));
+            return Err(Error::stale(&name, etag));
         }
         if let (Some(limit), false) = (change.limit, force)
             && let Some(used) = self.lasting_usage(scope, &change.quota).await?
@@ -126,16 +162,7 @@ impl Quotas {
         {
             return Err(below_usage(&name, limit, used));
         }
-        let next = QuotaOverride {
-            tenant_id,
-            quota: change.quota,
-            limit: change.limit,
-            reason: change.reason,
-            expire_time: change.expire_time,
-            revision: current.as_ref().map_or(1, |found| found.revision + 1),
-            create_time: current.as_ref().map_or(now, |found| found.create_time),
-            update_time: now,
-        };
+        let next = next_override(tenant_id, change, current.as_ref(), now);
         let before = current.as_ref().map(snapshot_override).transpose()?;
         let audit = AuditRecord::new(
             origin,
@@ -151,10 +178,7 @@ impl Quotas {
             .put_quota_override(Scope::from(scope), &next, previous, audit)
             .await?
         {
-            return Err(Error::Aborted {
-                reason: "CONCURRENT_MODIFICATION",
-                message: format!("{name} changed while it was being set; retry"),
-            });
+            return Err(concurrent_modification(&name, "set"));
         }
         Ok(next)
     }
@@ -182,7 +206,7 @@ impl Quotas {
         if let Some(etag) = etag
             && current.etag() != etag
         {
-            return Err(stale(&name, etag));
+            return Err(Error::stale(&name, etag));
         }
         if !force {
             let (plan, _) = self.limits(scope).await?;
@@ -209,10 +233,7 @@ impl Quotas {
             .delete_quota_override(Scope::from(scope), &current, audit)
             .await?
         {
-            return Err(Error::Aborted {
-                reason: "CONCURRENT_MODIFICATION",
-                message: format!("{name} changed while it was being deleted; retry"),
-            });
+            return Err(concurrent_modification(&name, "deleted"));
         }
         Ok(())
     }
@@ -221,13 +242,13 @@ impl Quotas {
     /// page's token.
     pub async fn list_overrides(
         &self,
-        of: OverridesOf<'_>,
+        of: OverridesOf,
         page_size: u64,
         page_token: &str,
     ) -> Result<(Vec<QuotaOverride>, String)> {
         let (scope, tenant_id) = match of {
-            OverridesOf::AllTenants(platform) => (Scope::from(platform), None),
-            OverridesOf::Tenant(scope) => (Scope::from(scope), Some(scope.tenant_id())),
+            OverridesOf::AllTenants(platform) => (Scope::from(&platform), None),
+            OverridesOf::Tenant(scope) => (Scope::from(&scope), Some(scope.tenant_id())),
         };
         let parent = tenant_id.map(|id| id.to_string()).unwrap_or_default();
         let fingerprint = paging::query_fingerprint(&[&parent]);

@@ -1,11 +1,10 @@
-//! Quota checks: a tenant's limits (its plan's, or an unexpired override's)
-//! turned into one limiter batch per call, and the batch's answer turned
-//! into results.
+//! Quota checks: a call's values, a tenant's limits (its plan's, or an
+//! unexpired override's, cached between changes) and status reads. How a
+//! call is turned into one limiter batch and its answer into results is
+//! [`crate::quota::charge`].
 //!
-//! Invariants: every key of a call is defined by the tenant's plan (else
-//! FAILED_PRECONDITION `QUOTA_NOT_DEFINED`) and named once; a call is one
-//! limiter batch, so it is atomic; an ALL_OR_NOTHING call that does not fit
-//! is refused with `QuotaExceeded` and changes nothing.
+//! Invariants: every key of a call is named once; an ALL_OR_NOTHING call
+//! that does not fit is refused with `QuotaExceeded` and changes nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,11 +14,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use crate::access::TenantScope;
 use crate::common::cache::Answers;
 use crate::common::ids::TenantId;
-use crate::error::{Error, QuotaViolation, Result};
+use crate::error::{Error, Result};
 use crate::quota::limit::Limit;
-use crate::quota::limiter::{Action, Batch, Item, Limiter, Mode, Outcome};
-use crate::quota::metered::{is_metered, metered_outcome};
-use crate::quota::plan::{Plan, QuotaKind};
+use crate::quota::limiter::{Limiter, Mode, Outcome};
+use crate::quota::plan::Plan;
 use crate::quota::plans::Plans;
 use crate::store::Store;
 use crate::store::changefeed::Change;
@@ -64,7 +62,7 @@ pub enum Operation {
 
 impl Operation {
     /// The name limiters record.
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Operation::Check => "check",
             Operation::Allocate => "allocate",
@@ -148,9 +146,9 @@ pub struct Quotas {
     /// Where overrides are read.
     pub(crate) store: Store,
     /// The counters.
-    limiter: Arc<dyn Limiter>,
+    pub(super) limiter: Arc<dyn Limiter>,
     /// Usage of metrics, for quotas that count one.
-    usage: Usage,
+    pub(super) usage: Usage,
     /// Tenants' plans and overrides, kept current by [`Quotas::invalidate`].
     cache: Arc<Answers<TenantId, Arc<TenantLimits>>>,
 }
@@ -250,80 +248,6 @@ impl Quotas {
         self.cache.invalidate(change);
     }
 
-    /// Applies `call` for `operation`: answers the outcomes, or refuses an
-    /// ALL_OR_NOTHING call that does not fit with `QuotaExceeded`.
-    pub async fn apply(
-        &self,
-        scope: &TenantScope,
-        operation: Operation,
-        call: QuotaCall,
-    ) -> Result<Vec<QuotaOutcome>> {
-        let (plan, limits) = self.limits(scope).await?;
-        let now = Utc::now();
-        let chosen = choose(&plan, &limits, operation, &call)?;
-        let mut metered = Vec::with_capacity(chosen.len());
-        for (limit, cost, action) in &chosen {
-            metered.push(if is_metered(limit) {
-                Some(metered_outcome(&self.usage, scope, limit, *action, cost.amount, now).await?)
-            } else {
-                None
-            });
-        }
-        // Charge nothing when a metered quota already refuses the call.
-        let mode = match call.mode {
-            Mode::AllOrNothing if metered.iter().flatten().any(|outcome| !outcome.allowed) => {
-                Mode::CheckOnly
-            }
-            mode => mode,
-        };
-        let items: Vec<Item> = chosen
-            .iter()
-            .zip(&metered)
-            .filter(|(_, metered)| metered.is_none())
-            .map(|((limit, cost, action), _)| Item {
-                quota: limit.definition.key.clone(),
-                counter: limit.counter(now),
-                action: *action,
-                cost: cost.amount,
-                // A shadow quota counts but never refuses.
-                ceiling: limit.ceiling().filter(|_| !limit.definition.shadow),
-                field: cost.field.clone(),
-            })
-            .collect();
-        let mut counted = if items.is_empty() {
-            Vec::new()
-        } else {
-            let batch = Batch {
-                tenant_id: scope.tenant_id(),
-                operation: operation.as_str(),
-                request_id: call.request_id,
-                mode,
-                items,
-            };
-            self.limiter.apply(&batch).await?.outcomes
-        }
-        .into_iter();
-        let mut outcomes = Vec::with_capacity(chosen.len());
-        for ((limit, cost, action), metered) in chosen.into_iter().zip(metered) {
-            let charged = metered.is_none() && action == Action::Charge;
-            let outcome = match metered.or_else(|| counted.next()) {
-                Some(outcome) => outcome,
-                None => return Err(Error::internal("the limiter answered too few outcomes")),
-            };
-            outcomes.push(QuotaOutcome {
-                limit,
-                cost: cost.amount,
-                charged,
-                released: action == Action::Release,
-                outcome,
-            });
-        }
-        if call.mode == Mode::AllOrNothing && operation != Operation::Release {
-            refuse_unless_allowed(scope, &outcomes)?;
-        }
-        Ok(outcomes)
-    }
-
     /// The status of the named quotas (every quota of the plan when
     /// empty), charging nothing.
     pub async fn status(
@@ -359,75 +283,4 @@ impl Quotas {
         let outcomes = self.apply(scope, Operation::Check, call).await?;
         Ok((plan, outcomes))
     }
-}
-
-/// The limit of every key of `call` with its cost and what `operation`
-/// does to its counter; refuses keys the plan lacks and ADJUST where it
-/// does not apply.
-fn choose(
-    plan: &Plan,
-    limits: &[Limit],
-    operation: Operation,
-    call: &QuotaCall,
-) -> Result<Vec<(Limit, Cost, Action)>> {
-    let mut chosen = Vec::with_capacity(call.costs.len());
-    for cost in &call.costs {
-        let key = &cost.quota;
-        let limit = limits
-            .iter()
-            .find(|limit| &limit.definition.key == key)
-            .ok_or_else(|| not_defined(plan, key))?;
-        if call.mode == Mode::Adjust
-            && (limit.definition.kind == QuotaKind::Rate || is_metered(limit))
-        {
-            return Err(Error::invalid_field(
-                "mode",
-                format!(
-                    "ADJUST does not apply to {key:?}: RATE quotas and quotas counting a usage metric are never corrected"
-                ),
-            ));
-        }
-        let action = match (operation, limit.definition.kind) {
-            (Operation::Release, _) => Action::Release,
-            (Operation::Check, QuotaKind::Allocation) if call.mode != Mode::Adjust => Action::Check,
-            _ => Action::Charge,
-        };
-        chosen.push((limit.clone(), cost.clone(), action));
-    }
-    Ok(chosen)
-}
-
-/// `QuotaExceeded` naming every quota that did not fit, with the longest
-/// wait among them.
-fn refuse_unless_allowed(scope: &TenantScope, outcomes: &[QuotaOutcome]) -> Result<()> {
-    let refused: Vec<&QuotaOutcome> = outcomes
-        .iter()
-        .filter(|outcome| !outcome.outcome.allowed)
-        .collect();
-    if refused.is_empty() {
-        return Ok(());
-    }
-    let subject = scope.tenant_id().resource_name();
-    let violations: Vec<QuotaViolation> = refused
-        .iter()
-        .map(|outcome| QuotaViolation {
-            subject: subject.clone(),
-            quota_id: outcome.limit.definition.key.clone(),
-            quota_metric: outcome.limit.definition.usage_metric.clone(),
-            quota_value: outcome.limit.capacity().unwrap_or(0),
-            description: outcome.limit.describe(outcome.outcome.used),
-        })
-        .collect();
-    // Allocations free up only by releases: no RetryInfo when one refused.
-    let retry_after = refused
-        .iter()
-        .map(|outcome| outcome.retry_after())
-        .collect::<Option<Vec<Duration>>>()
-        .and_then(|delays| delays.into_iter().max());
-    let keys: Vec<&str> = violations.iter().map(|v| v.quota_id.as_str()).collect();
-    Err(Error::QuotaExceeded {
-        message: format!("quota exceeded: {}", keys.join(", ")),
-        violations,
-        retry_after,
-    })
 }

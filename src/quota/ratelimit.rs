@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::access::Gate;
-use crate::access::TenantContext;
+use crate::access::{TenantContext, TenantScope};
 use crate::common::ids::{TenantId, TenantRef};
 use crate::error::{Error, FieldViolation, Result};
 use crate::quota::limiter::Mode;
@@ -154,42 +154,51 @@ impl RateLimits {
                 mode: Mode::AllOrNothing,
                 request_id: None,
             };
-            let verdict = match self.quotas.apply(&scope, Operation::Check, call).await {
-                Ok(outcomes) => {
-                    let outcome = outcomes
-                        .into_iter()
-                        .next()
-                        .ok_or_else(|| Error::internal("a quota check answered no outcome"))?;
-                    let reset_after = outcome
-                        .reset_time()
-                        .map(|reset| (reset - Utc::now()).to_std().unwrap_or(Duration::ZERO));
-                    DescriptorVerdict {
-                        quota: check.quota,
-                        over_limit: false,
-                        limit: outcome.limit.limit,
-                        period: outcome.limit.definition.period,
-                        remaining: outcome.limit.remaining(outcome.outcome.used),
-                        reset_after,
-                    }
-                }
-                Err(Error::QuotaExceeded { retry_after, .. }) => {
-                    let (_, limits) = self.quotas.limits(&scope).await?;
-                    let refused = limits
-                        .iter()
-                        .find(|limit| limit.definition.key == check.quota);
-                    DescriptorVerdict {
-                        quota: check.quota,
-                        over_limit: true,
-                        limit: refused.and_then(|limit| limit.limit),
-                        period: refused.and_then(|limit| limit.definition.period),
-                        remaining: 0,
-                        reset_after: retry_after,
-                    }
-                }
-                Err(other) => return Err(other),
-            };
+            let verdict = self.verdict(&scope, check.quota, call).await?;
             verdicts.push(verdict);
         }
         Ok(verdicts)
+    }
+
+    /// The verdict of one descriptor's `call` of `quota`: within the limit,
+    /// or over it, with the limit and period that refused it.
+    async fn verdict(
+        &self,
+        scope: &TenantScope,
+        quota: String,
+        call: QuotaCall,
+    ) -> Result<DescriptorVerdict> {
+        match self.quotas.apply(scope, Operation::Check, call).await {
+            Ok(outcomes) => {
+                let outcome = outcomes
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| Error::internal("a quota check answered no outcome"))?;
+                let reset_after = outcome
+                    .reset_time()
+                    .map(|reset| (reset - Utc::now()).to_std().unwrap_or(Duration::ZERO));
+                Ok(DescriptorVerdict {
+                    quota,
+                    over_limit: false,
+                    limit: outcome.limit.limit,
+                    period: outcome.limit.definition.period,
+                    remaining: outcome.limit.remaining(outcome.outcome.used),
+                    reset_after,
+                })
+            }
+            Err(Error::QuotaExceeded { retry_after, .. }) => {
+                let (_, limits) = self.quotas.limits(scope).await?;
+                let refused = limits.iter().find(|limit| limit.definition.key == quota);
+                Ok(DescriptorVerdict {
+                    quota,
+                    over_limit: true,
+                    limit: refused.and_then(|limit| limit.limit),
+                    period: refused.and_then(|limit| limit.definition.period),
+                    remaining: 0,
+                    reset_after: retry_after,
+                })
+            }
+            Err(other) => Err(other),
+        }
     }
 }

@@ -233,6 +233,45 @@ pub fn precheck(event: &RawEvent) -> Result<(), EventProblem> {
     check_dimensions(&event.dimensions)
 }
 
+/// Refuses an event that occurred before the acceptance window (its day
+/// may be billed already) or too far ahead of the server's clock.
+fn check_window(occurred_time: DateTime<Utc>, checks: &Checks<'_>) -> Result<(), EventProblem> {
+    let settings = checks.settings;
+    let (reason, message) = if occurred_time < checks.now - settings.acceptance_window {
+        let days = settings.acceptance_window.num_days();
+        let message = format!("is more than {days} days ago; its day may already be billed");
+        (RejectionReason::TooOld, message)
+    } else if occurred_time > checks.now + settings.future_skew {
+        let seconds = settings.future_skew.num_seconds();
+        let message = format!("is more than {seconds} seconds ahead of the server's clock");
+        (RejectionReason::TooFarInFuture, message)
+    } else {
+        return Ok(());
+    };
+    Err(problem(reason, "occurred_time", message))
+}
+
+/// The value a UNIQUE_COUNT `metric` counts: its unique dimension, which
+/// such an event must carry; `None` for other metrics.
+fn unique_value(
+    metric: &Metric,
+    dimensions: &BTreeMap<String, String>,
+) -> Result<Option<String>, EventProblem> {
+    if metric.aggregation != Aggregation::UniqueCount {
+        return Ok(None);
+    }
+    match dimensions.get(&metric.unique_dimension) {
+        Some(value) => Ok(Some(value.clone())),
+        None => Err(invalid(
+            &format!("dimensions[{:?}]", metric.unique_dimension),
+            format!(
+                "is required: metric {:?} counts its distinct values",
+                metric.key
+            ),
+        )),
+    }
+}
+
 /// Checks `event` of `tenant_id` against the catalogue and the clock, after
 /// [`precheck`]; the tenant was checked by the caller.
 pub fn validate(
@@ -250,41 +289,8 @@ pub fn validate(
     let Some(occurred_time) = event.occurred_time else {
         return Err(invalid("occurred_time", "is required"));
     };
-    if occurred_time < checks.now - checks.settings.acceptance_window {
-        return Err(problem(
-            RejectionReason::TooOld,
-            "occurred_time",
-            format!(
-                "is more than {} days ago; its day may already be billed",
-                checks.settings.acceptance_window.num_days()
-            ),
-        ));
-    }
-    if occurred_time > checks.now + checks.settings.future_skew {
-        return Err(problem(
-            RejectionReason::TooFarInFuture,
-            "occurred_time",
-            format!(
-                "is more than {} seconds ahead of the server's clock",
-                checks.settings.future_skew.num_seconds()
-            ),
-        ));
-    }
-    let unique_value = match metric.aggregation {
-        Aggregation::UniqueCount => match event.dimensions.get(&metric.unique_dimension) {
-            Some(value) => Some(value.clone()),
-            None => {
-                return Err(invalid(
-                    &format!("dimensions[{:?}]", metric.unique_dimension),
-                    format!(
-                        "is required: metric {:?} counts its distinct values",
-                        metric.key
-                    ),
-                ));
-            }
-        },
-        _ => None,
-    };
+    check_window(occurred_time, checks)?;
+    let unique_value = unique_value(metric, &event.dimensions)?;
     Ok(ValidEvent {
         tenant_id,
         event_id: event.event_id,

@@ -22,6 +22,7 @@ use crate::store::scope::Scope;
 use crate::usage::event::UsageSettings;
 use crate::usage::metric::Metric;
 use crate::usage::metrics::Metrics;
+use crate::usage::query::named_metrics;
 use crate::usage::query::{DailyRollup, Granularity, check_range};
 
 /// Most rollups in one chunk.
@@ -197,14 +198,7 @@ impl Exports {
     /// The metrics an export reads: the named ones (each must exist), or
     /// the whole catalogue.
     async fn export_metrics(&self, query: &ExportQuery) -> Result<Vec<Metric>> {
-        if query.metrics.is_empty() {
-            return self.metrics.all().await;
-        }
-        let mut found = Vec::with_capacity(query.metrics.len());
-        for key in &query.metrics {
-            found.push(self.metrics.get(key).await?);
-        }
-        Ok(found)
+        named_metrics(&self.metrics, &query.metrics).await
     }
 
     /// The chunk of `query` after `cursor`: at most [`EXPORT_CHUNK_ROLLUPS`]

@@ -14,6 +14,7 @@ use crate::store::scope::Scope;
 use crate::usage::delta::saturating_sum;
 use crate::usage::ingest::Usage;
 use crate::usage::metric::{Aggregation, Metric};
+use crate::usage::metrics::Metrics;
 
 /// Most days of a DAY query, after its first.
 pub const MAX_DAY_SPAN: i64 = 366;
@@ -158,6 +159,20 @@ fn months(
     points
 }
 
+/// The metrics named by `keys`, in their order (each must exist, else
+/// NOT_FOUND), or the whole `catalogue` when `keys` is empty: what queries
+/// and exports read.
+pub(crate) async fn named_metrics(catalogue: &Metrics, keys: &[String]) -> Result<Vec<Metric>> {
+    if keys.is_empty() {
+        return catalogue.all().await;
+    }
+    let mut found = Vec::with_capacity(keys.len());
+    for key in keys {
+        found.push(catalogue.get(key).await?);
+    }
+    Ok(found)
+}
+
 impl Usage {
     /// The value of `metric` over `days` for the tenant of `scope`, as
     /// one MONTH point of QueryUsage would give it (0 without events).
@@ -182,20 +197,19 @@ impl Usage {
             .sum())
     }
 
+    /// The metrics `query` names (every metric when none), each once,
+    /// ordered by key; an unknown one is NOT_FOUND.
+    async fn queried_metrics(&self, query: &UsageQuery) -> Result<Vec<Metric>> {
+        let mut found = named_metrics(&self.metrics, &query.metrics).await?;
+        found.sort_by(|left, right| left.key.cmp(&right.key));
+        found.dedup_by(|left, right| left.key == right.key);
+        Ok(found)
+    }
+
     /// Reads `query` for the tenant of `scope`.
     pub async fn query(&self, scope: &TenantScope, query: &UsageQuery) -> Result<UsageAnswer> {
         let aggregate_time = Utc::now();
-        let metrics = if query.metrics.is_empty() {
-            self.metrics.all().await?
-        } else {
-            let mut found = Vec::with_capacity(query.metrics.len());
-            for key in &query.metrics {
-                found.push(self.metrics.get(key).await?);
-            }
-            found.sort_by(|left, right| left.key.cmp(&right.key));
-            found.dedup_by(|left, right| left.key == right.key);
-            found
-        };
+        let metrics = self.queried_metrics(query).await?;
         let keys: Vec<&str> = metrics.iter().map(|metric| metric.key.as_str()).collect();
         let range = (query.start_day, query.end_day);
         let rollups = self

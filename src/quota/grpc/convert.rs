@@ -8,30 +8,22 @@ use crate::pb;
 use crate::quota::limiter::bounds::MAX_AMOUNT;
 use crate::quota::plan::{
     MAX_QUOTAS, MAX_THRESHOLDS, Plan, QuotaDefinition, QuotaKind, QuotaPeriod, RateAlgorithm,
-    validate_plan_id, validate_plan_text, validate_quotas,
+    parse_plan_name, validate_plan_id, validate_plan_text, validate_quotas,
 };
 use crate::quota::plans::{NewPlan, PlanPatch};
 use crate::quota::quotas::QuotaOutcome;
 use crate::quota::warnings::WarningKind;
-use crate::rpc::convert::timestamp;
+use crate::rpc::convert::{etag, into_result, timestamp};
 use crate::tenancy::IsolationModel;
 use crate::tenancy::{isolation_model, requested_isolation};
 
-pub(crate) fn into_result<T>(value: T, violations: Vec<FieldViolation>) -> Result<T> {
-    if violations.is_empty() {
-        Ok(value)
-    } else {
-        Err(Error::InvalidArgument(violations))
-    }
-}
+/// Every kind, to decode by [`kind_to`]: each mapping is written once.
+const KINDS: [QuotaKind; 3] = [QuotaKind::Rate, QuotaKind::Periodic, QuotaKind::Allocation];
 
 fn kind_from(kind: i32) -> Option<QuotaKind> {
-    match pb::QuotaKind::try_from(kind).ok()? {
-        pb::QuotaKind::Rate => Some(QuotaKind::Rate),
-        pb::QuotaKind::Periodic => Some(QuotaKind::Periodic),
-        pb::QuotaKind::Allocation => Some(QuotaKind::Allocation),
-        pb::QuotaKind::Unspecified => None,
-    }
+    KINDS
+        .into_iter()
+        .find(|known| i32::from(kind_to(*known)) == kind)
 }
 
 fn kind_to(kind: QuotaKind) -> pb::QuotaKind {
@@ -42,15 +34,20 @@ fn kind_to(kind: QuotaKind) -> pb::QuotaKind {
     }
 }
 
+/// Every period, to decode by [`period_to`]: each mapping is written once.
+const PERIODS: [QuotaPeriod; 5] = [
+    QuotaPeriod::Second,
+    QuotaPeriod::Minute,
+    QuotaPeriod::Hour,
+    QuotaPeriod::Day,
+    QuotaPeriod::Month,
+];
+
+/// A proto period as a domain one; `None` for UNSPECIFIED and unknown values.
 fn period_from(period: i32) -> Option<QuotaPeriod> {
-    match pb::QuotaPeriod::try_from(period).ok()? {
-        pb::QuotaPeriod::Second => Some(QuotaPeriod::Second),
-        pb::QuotaPeriod::Minute => Some(QuotaPeriod::Minute),
-        pb::QuotaPeriod::Hour => Some(QuotaPeriod::Hour),
-        pb::QuotaPeriod::Day => Some(QuotaPeriod::Day),
-        pb::QuotaPeriod::Month => Some(QuotaPeriod::Month),
-        pb::QuotaPeriod::Unspecified => None,
-    }
+    PERIODS
+        .into_iter()
+        .find(|known| i32::from(period_to(Some(*known))) == period)
 }
 
 fn period_to(period: Option<QuotaPeriod>) -> pb::QuotaPeriod {
@@ -198,6 +195,18 @@ pub fn plan_patch(plan: &pb::Plan, mask: Option<&FieldMask>) -> Result<PlanPatch
     let description = patch.description.as_deref().unwrap_or_default();
     validate_plan_text(display_name, description, "plan", &mut violations);
     into_result(patch, violations)
+}
+
+/// Validates an UpdatePlan request: the plan's id, the etag it must still
+/// have (none when empty) and the patch.
+pub fn plan_update(request: &pb::UpdatePlanRequest) -> Result<(String, Option<&str>, PlanPatch)> {
+    let plan = request
+        .plan
+        .as_ref()
+        .ok_or_else(|| Error::invalid_field("plan", "is required"))?;
+    let id = parse_plan_name(&plan.name, "plan.name")?;
+    let patch = plan_patch(plan, request.update_mask.as_ref())?;
+    Ok((id, etag(&plan.etag), patch))
 }
 
 /// The default isolation an update sets: UNSPECIFIED means POOL, as at
@@ -378,3 +387,7 @@ pub fn override_change(
     };
     Ok((name, change))
 }
+
+#[cfg(test)]
+#[path = "convert_tests.rs"]
+mod tests;

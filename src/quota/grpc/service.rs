@@ -1,7 +1,7 @@
 //! QuotaService: decode, call the plan catalogue, the quota checks or the
 //! overrides, encode.
 
-use tonic::Request;
+use tonic::{Request, Response};
 
 use crate::access::Gate;
 use crate::access::context;
@@ -11,15 +11,16 @@ use crate::common::paging::page_size;
 use crate::error::Error;
 use crate::pb;
 use crate::pb::quota_service_server::QuotaService;
-use crate::quota::grpc::call as quota_call;
-use crate::quota::grpc::convert as quota_convert;
-use crate::quota::grpc::convert::{quota_result, quota_status};
+use crate::quota::grpc::call::{CostsRequest, status_keys};
+use crate::quota::grpc::convert::{
+    new_plan, override_change, plan_update, quota_override, quota_result, quota_status,
+};
 use crate::quota::overrides::OverridesOf;
 use crate::quota::plan::parse_plan_name;
 use crate::quota::plans::Plans;
 use crate::quota::quotas::{Operation, QuotaOutcome, Quotas};
+use crate::rpc::Reply;
 use crate::rpc::convert::etag;
-use crate::rpc::{Reply, reply};
 use crate::store::scope::Scope;
 
 /// The QuotaService implementation.
@@ -47,18 +48,77 @@ impl QuotaApi {
         self.gate.scope_for(context, &by).await
     }
 
-    /// Check, Allocate and Release: one limiter batch each.
-    async fn apply(
+    /// Whose overrides a ListQuotaOverrides `parent` names: every tenant's
+    /// (`tenants/-`, for the platform only) or one tenant's.
+    async fn overrides_of(
         &self,
         context: &TenantContext,
         parent: &str,
+    ) -> Result<OverridesOf, Error> {
+        match AuditParent::parse(parent, "parent")? {
+            AuditParent::AllTenants => Ok(OverridesOf::AllTenants(context.platform()?)),
+            AuditParent::Tenant(by) => Ok(OverridesOf::Tenant(
+                self.gate.scope_for(context, &by).await?,
+            )),
+        }
+    }
+
+    /// Check, Allocate and Release: one limiter batch each, answered with
+    /// the results the three responses share.
+    async fn batch<R: CostsRequest, T: From<Batch>>(
+        &self,
+        request: Request<R>,
         operation: Operation,
-        call: Result<crate::quota::quotas::QuotaCall, Error>,
-    ) -> Result<Vec<QuotaOutcome>, Error> {
+    ) -> Reply<T> {
+        let context = context(&request)?;
         // The call's bounds are checked before any other work.
-        let call = call?;
-        let scope = self.scope(context, parent).await?;
-        self.quotas.apply(&scope, operation, call).await
+        let call = request.get_ref().call()?;
+        let scope = self.scope(&context, request.get_ref().parent()).await?;
+        let outcomes = self.quotas.apply(&scope, operation, call).await?;
+        Ok(Response::new(T::from(Batch::of(&outcomes))))
+    }
+}
+
+/// The answer of a Check, Allocate or Release call.
+struct Batch {
+    /// Whether every cost was allowed.
+    allowed: bool,
+    /// One result per cost, in the call's order.
+    results: Vec<pb::QuotaResult>,
+    /// Whether any answer came from the local fallback.
+    degraded: bool,
+}
+
+impl Batch {
+    fn of(outcomes: &[QuotaOutcome]) -> Self {
+        Self {
+            allowed: outcomes.iter().all(|outcome| outcome.outcome.allowed),
+            results: outcomes.iter().map(quota_result).collect(),
+            degraded: degraded(outcomes),
+        }
+    }
+}
+
+/// CheckQuota and AllocateQuota answer with all of a batch.
+macro_rules! batch_response {
+    ($($response:ty),*) => {$(
+        impl From<Batch> for $response {
+            fn from(batch: Batch) -> Self {
+                Self { allowed: batch.allowed, results: batch.results, degraded: batch.degraded }
+            }
+        }
+    )*};
+}
+
+batch_response!(pb::CheckQuotaResponse, pb::AllocateQuotaResponse);
+
+/// A release is never refused, so its answer has no `allowed`.
+impl From<Batch> for pb::ReleaseQuotaResponse {
+    fn from(batch: Batch) -> Self {
+        Self {
+            results: batch.results,
+            degraded: batch.degraded,
+        }
     }
 }
 
@@ -67,76 +127,52 @@ fn degraded(outcomes: &[QuotaOutcome]) -> bool {
     outcomes.iter().any(|outcome| outcome.outcome.degraded)
 }
 
-fn results(outcomes: &[QuotaOutcome]) -> (bool, Vec<pb::QuotaResult>) {
-    let allowed = outcomes.iter().all(|outcome| outcome.outcome.allowed);
-    (allowed, outcomes.iter().map(quota_result).collect())
-}
-
 #[tonic::async_trait]
 impl QuotaService for QuotaApi {
     async fn create_plan(&self, request: Request<pb::CreatePlanRequest>) -> Reply<pb::Plan> {
         let context = context(&request)?;
-        let request = request.into_inner();
-        let origin = context.origin(&request.request_id);
-        let result = async {
-            let platform = context.platform()?;
-            let new = quota_convert::new_plan(&request)?;
-            let request_id = request_id(&request.request_id)?;
-            self.plans.create(&platform, &origin, new, request_id).await
-        }
-        .await;
-        reply(result, |plan| pb::Plan::from(&plan))
+        let (platform, request) = (context.platform()?, request.into_inner());
+        let new = new_plan(&request)?;
+        let (origin, request_id) = (
+            context.origin(&request.request_id),
+            request_id(&request.request_id)?,
+        );
+        let plan = self
+            .plans
+            .create(&platform, &origin, new, request_id)
+            .await?;
+        Ok(Response::new(pb::Plan::from(&plan)))
     }
 
     async fn get_plan(&self, request: Request<pb::GetPlanRequest>) -> Reply<pb::Plan> {
-        let context = context(&request)?;
-        let request = request.into_inner();
-        let result = async {
-            let platform = context.platform()?;
-            let id = parse_plan_name(&request.name, "name")?;
-            self.plans.get(Scope::from(&platform), &id).await
-        }
-        .await;
-        reply(result, |plan| pb::Plan::from(&plan))
+        let platform = context(&request)?.platform()?;
+        let id = parse_plan_name(&request.get_ref().name, "name")?;
+        let plan = self.plans.get(Scope::from(&platform), &id).await?;
+        Ok(Response::new(pb::Plan::from(&plan)))
     }
 
     async fn list_plans(
         &self,
         request: Request<pb::ListPlansRequest>,
     ) -> Reply<pb::ListPlansResponse> {
-        let context = context(&request)?;
+        let platform = context(&request)?.platform()?;
         let request = request.into_inner();
-        let result = async {
-            let platform = context.platform()?;
-            let size = page_size(request.page_size, "page_size")?;
-            self.plans
-                .list(Scope::from(&platform), size, &request.page_token)
-                .await
-        }
-        .await;
-        reply(result, |(plans, next_page_token)| pb::ListPlansResponse {
-            plans: plans.iter().map(pb::Plan::from).collect(),
+        let size = page_size(request.page_size, "page_size")?;
+        let scope = Scope::from(&platform);
+        let (plans, next_page_token) = self.plans.list(scope, size, &request.page_token).await?;
+        let plans = plans.iter().map(pb::Plan::from).collect();
+        Ok(Response::new(pb::ListPlansResponse {
+            plans,
             next_page_token,
-        })
+        }))
     }
 
     async fn update_plan(&self, request: Request<pb::UpdatePlanRequest>) -> Reply<pb::Plan> {
         let context = context(&request)?;
-        let origin = context.origin("");
-        let request = request.into_inner();
-        let result = async {
-            let platform = context.platform()?;
-            let Some(plan) = &request.plan else {
-                return Err(Error::invalid_field("plan", "is required"));
-            };
-            let id = parse_plan_name(&plan.name, "plan.name")?;
-            let patch = quota_convert::plan_patch(plan, request.update_mask.as_ref())?;
-            self.plans
-                .update(&platform, &origin, &id, etag(&plan.etag), patch)
-                .await
-        }
-        .await;
-        reply(result, |plan| pb::Plan::from(&plan))
+        let (origin, platform) = (context.origin(""), context.platform()?);
+        let (id, expected, patch) = plan_update(request.get_ref())?;
+        let updated = self.plans.update(&platform, &origin, &id, expected, patch);
+        Ok(Response::new(pb::Plan::from(&updated.await?)))
     }
 
     async fn set_quota_override(
@@ -146,17 +182,15 @@ impl QuotaService for QuotaApi {
         let context = context(&request)?;
         let origin = context.origin("");
         let request = request.into_inner();
-        let result = async {
-            let given = request.quota_override.as_ref();
-            let (name, change) = quota_convert::override_change(given)?;
-            let scope = self.gate.scope_for(&context, &name.tenant).await?;
-            let expected = given.and_then(|value| etag(&value.etag));
-            self.quotas
-                .set_override(&scope, &origin, change, expected, request.force)
-                .await
-        }
-        .await;
-        reply(result, |value| quota_convert::quota_override(&value))
+        let given = request.quota_override.as_ref();
+        let (name, change) = override_change(given)?;
+        let scope = self.gate.scope_for(&context, &name.tenant).await?;
+        let expected = given.and_then(|value| etag(&value.etag));
+        let value = self
+            .quotas
+            .set_override(&scope, &origin, change, expected, request.force)
+            .await?;
+        Ok(Response::new(quota_override(&value)))
     }
 
     async fn list_quota_overrides(
@@ -165,35 +199,17 @@ impl QuotaService for QuotaApi {
     ) -> Reply<pb::ListQuotaOverridesResponse> {
         let context = context(&request)?;
         let request = request.into_inner();
-        let result = async {
-            let size = page_size(request.page_size, "page_size")?;
-            match AuditParent::parse(&request.parent, "parent")? {
-                AuditParent::AllTenants => {
-                    let platform = context.platform()?;
-                    let of = OverridesOf::AllTenants(&platform);
-                    self.quotas
-                        .list_overrides(of, size, &request.page_token)
-                        .await
-                }
-                AuditParent::Tenant(by) => {
-                    let scope = self.gate.scope_for(&context, &by).await?;
-                    let of = OverridesOf::Tenant(&scope);
-                    self.quotas
-                        .list_overrides(of, size, &request.page_token)
-                        .await
-                }
-            }
-        }
-        .await;
-        reply(result, |(overrides, next_page_token)| {
-            pb::ListQuotaOverridesResponse {
-                quota_overrides: overrides
-                    .iter()
-                    .map(quota_convert::quota_override)
-                    .collect(),
-                next_page_token,
-            }
-        })
+        let size = page_size(request.page_size, "page_size")?;
+        let of = self.overrides_of(&context, &request.parent).await?;
+        let (overrides, next_page_token) = self
+            .quotas
+            .list_overrides(of, size, &request.page_token)
+            .await?;
+        let quota_overrides = overrides.iter().map(quota_override).collect();
+        Ok(Response::new(pb::ListQuotaOverridesResponse {
+            quota_overrides,
+            next_page_token,
+        }))
     }
 
     async fn delete_quota_override(
@@ -203,77 +219,34 @@ impl QuotaService for QuotaApi {
         let context = context(&request)?;
         let origin = context.origin("");
         let request = request.into_inner();
-        let result = async {
-            let name = QuotaOverrideName::parse(&request.name, "name")?;
-            let scope = self.gate.scope_for(&context, &name.tenant).await?;
-            self.quotas
-                .delete_override(
-                    &scope,
-                    &origin,
-                    &name.quota,
-                    etag(&request.etag),
-                    request.force,
-                )
-                .await
-        }
-        .await;
-        reply(result, |()| ())
+        let name = QuotaOverrideName::parse(&request.name, "name")?;
+        let scope = self.gate.scope_for(&context, &name.tenant).await?;
+        let expected = etag(&request.etag);
+        self.quotas
+            .delete_override(&scope, &origin, &name.quota, expected, request.force)
+            .await?;
+        Ok(Response::new(()))
     }
 
     async fn check_quota(
         &self,
         request: Request<pb::CheckQuotaRequest>,
     ) -> Reply<pb::CheckQuotaResponse> {
-        let context = context(&request)?;
-        let request = request.into_inner();
-        let call = quota_call::quota_call(&request.costs, request.mode, &request.request_id, false);
-        let result = self
-            .apply(&context, &request.parent, Operation::Check, call)
-            .await;
-        reply(result, |outcomes| {
-            let (allowed, results) = results(&outcomes);
-            pb::CheckQuotaResponse {
-                allowed,
-                results,
-                degraded: degraded(&outcomes),
-            }
-        })
+        self.batch(request, Operation::Check).await
     }
 
     async fn allocate_quota(
         &self,
         request: Request<pb::AllocateQuotaRequest>,
     ) -> Reply<pb::AllocateQuotaResponse> {
-        let context = context(&request)?;
-        let request = request.into_inner();
-        let call = quota_call::quota_call(&request.costs, request.mode, &request.request_id, false);
-        let result = self
-            .apply(&context, &request.parent, Operation::Allocate, call)
-            .await;
-        reply(result, |outcomes| {
-            let (allowed, results) = results(&outcomes);
-            pb::AllocateQuotaResponse {
-                allowed,
-                results,
-                degraded: degraded(&outcomes),
-            }
-        })
+        self.batch(request, Operation::Allocate).await
     }
 
     async fn release_quota(
         &self,
         request: Request<pb::ReleaseQuotaRequest>,
     ) -> Reply<pb::ReleaseQuotaResponse> {
-        let context = context(&request)?;
-        let request = request.into_inner();
-        let call = quota_call::quota_call(&request.costs, 0, &request.request_id, true);
-        let result = self
-            .apply(&context, &request.parent, Operation::Release, call)
-            .await;
-        reply(result, |outcomes| pb::ReleaseQuotaResponse {
-            results: results(&outcomes).1,
-            degraded: degraded(&outcomes),
-        })
+        self.batch(request, Operation::Release).await
     }
 
     async fn get_quota_status(
@@ -282,16 +255,13 @@ impl QuotaService for QuotaApi {
     ) -> Reply<pb::GetQuotaStatusResponse> {
         let context = context(&request)?;
         let request = request.into_inner();
-        let result = async {
-            quota_call::status_keys(&request.quotas)?;
-            let scope = self.scope(&context, &request.parent).await?;
-            self.quotas.status(&scope, &request.quotas).await
-        }
-        .await;
-        reply(result, |(plan, outcomes)| pb::GetQuotaStatusResponse {
+        status_keys(&request.quotas)?;
+        let scope = self.scope(&context, &request.parent).await?;
+        let (plan, outcomes) = self.quotas.status(&scope, &request.quotas).await?;
+        Ok(Response::new(pb::GetQuotaStatusResponse {
             plan: plan.resource_name(),
             quotas: outcomes.iter().map(quota_status).collect(),
             degraded: degraded(&outcomes),
-        })
+        }))
     }
 }

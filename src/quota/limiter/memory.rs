@@ -11,30 +11,18 @@
 //! leaves the state as it was before the batch, which is why the lock is
 //! taken back from a poisoned mutex instead of failing every later call.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::common::ids::TenantId;
 use crate::error::Result;
-use crate::quota::limiter::bounds::{beyond_usage, check_batch, clamp_wait, overflows};
-use crate::quota::limiter::{
-    Action, Answer, Batch, Counter, IDEMPOTENCY_TTL, Item, Limiter, Mode, Outcome,
-};
+use crate::quota::limiter::bounds::{beyond_usage, check_batch, overflows};
+use crate::quota::limiter::slot::{Slot, change, reset_ms, retry_ms, usage};
+use crate::quota::limiter::{Action, Answer, Batch, IDEMPOTENCY_TTL, Item, Limiter, Mode, Outcome};
 
 /// Expired counters and answers are swept after this many batches.
 const SWEEP_EVERY: u64 = 4096;
-
-/// One counter's state.
-#[derive(Debug, Clone)]
-enum Slot {
-    /// Tokens missing from a bucket, as of `at_us`.
-    Bucket { level: f64, at_us: i64 },
-    /// Charges `(stamp µs, cost)`, oldest first.
-    Log(VecDeque<(i64, i64)>),
-    /// A plain count, dropped at `expires_ms` when set.
-    Count { value: i64, expires_ms: Option<i64> },
-}
 
 #[derive(Debug, Default)]
 struct State {
@@ -69,123 +57,6 @@ fn now_us() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX))
         .unwrap_or(0)
-}
-
-/// Usage of `slot` at `now`: tokens missing, charges in the window, or the
-/// count.
-fn usage(slot: Option<&Slot>, counter: &Counter, now: i64) -> f64 {
-    match (slot, counter) {
-        (Some(Slot::Bucket { level, at_us }), Counter::TokenBucket { limit, period_ms }) => {
-            let refilled = (now - at_us) as f64 * *limit as f64 / (*period_ms as f64 * 1000.0);
-            (level - refilled).max(0.0)
-        }
-        (Some(Slot::Log(log)), Counter::SlidingWindow { period_ms }) => log
-            .iter()
-            .filter(|(stamp, _)| *stamp > now - period_ms * 1000)
-            .map(|(_, cost)| *cost as f64)
-            .sum(),
-        (Some(Slot::Count { value, expires_ms }), _) => match expires_ms {
-            Some(expires) if *expires <= now / 1000 => 0.0,
-            _ => *value as f64,
-        },
-        _ => 0.0,
-    }
-}
-
-/// What a refused cost waits for, in ms; `None` when waiting cannot help.
-fn retry_ms(slot: Option<&Slot>, item: &Item, used: f64, now: i64) -> Option<i64> {
-    let ceiling = item.ceiling?;
-    if item.cost > ceiling {
-        return None;
-    }
-    let excess = used + item.cost as f64 - ceiling as f64;
-    match (&item.counter, slot) {
-        (Counter::TokenBucket { limit, period_ms }, _) if *limit > 0 => {
-            Some(clamp_wait(excess * *period_ms as f64 / *limit as f64))
-        }
-        (Counter::SlidingWindow { period_ms }, Some(Slot::Log(log))) => {
-            let mut freed = 0.0;
-            for (stamp, cost) in log
-                .iter()
-                .filter(|(stamp, _)| *stamp > now - period_ms * 1000)
-            {
-                freed += *cost as f64;
-                if freed >= excess {
-                    return Some(clamp_wait((stamp + period_ms * 1000 - now) as f64 / 1000.0));
-                }
-            }
-            None
-        }
-        (Counter::Periodic { reset_ms, .. }, _) => {
-            Some(clamp_wait(reset_ms.saturating_sub(now / 1000) as f64))
-        }
-        _ => None,
-    }
-}
-
-/// Adds `delta` (negative to release) to the counter; usage was `used`.
-/// Never below zero; the caller keeps usage within the bounds.
-fn change(slot: &mut Option<Slot>, counter: &Counter, used: f64, delta: i64, now: i64) {
-    match counter {
-        Counter::TokenBucket { .. } => {
-            *slot = Some(Slot::Bucket {
-                level: (used + delta as f64).max(0.0),
-                at_us: now,
-            });
-        }
-        Counter::SlidingWindow { period_ms } => {
-            let mut log = match slot.take() {
-                Some(Slot::Log(log)) => log,
-                _ => VecDeque::new(),
-            };
-            log.retain(|(stamp, _)| *stamp > now - period_ms * 1000);
-            if delta > 0 {
-                log.push_back((now, delta));
-            }
-            // A release refunds the newest charges first.
-            let mut refund = -delta;
-            while refund > 0 {
-                let Some((stamp, cost)) = log.pop_back() else {
-                    break;
-                };
-                if cost > refund {
-                    log.push_back((stamp, cost - refund));
-                }
-                refund -= cost;
-            }
-            *slot = Some(Slot::Log(log));
-        }
-        Counter::Periodic { reset_ms, .. } => {
-            *slot = Some(Slot::Count {
-                value: (used as i64).saturating_add(delta).max(0),
-                expires_ms: Some(*reset_ms),
-            });
-        }
-        Counter::Allocation => {
-            *slot = Some(Slot::Count {
-                value: (used as i64).saturating_add(delta).max(0),
-                expires_ms: None,
-            });
-        }
-    }
-}
-
-/// When usage returns to zero, Unix ms.
-fn reset_ms(slot: Option<&Slot>, counter: &Counter, used: f64, now: i64) -> Option<i64> {
-    match counter {
-        Counter::TokenBucket { limit, period_ms } if *limit > 0 => {
-            Some(now / 1000 + clamp_wait(used * *period_ms as f64 / *limit as f64))
-        }
-        Counter::TokenBucket { .. } => None,
-        Counter::SlidingWindow { period_ms } => match slot {
-            Some(Slot::Log(log)) if used > 0.0 => log
-                .back()
-                .map(|(stamp, _)| (stamp + period_ms * 1000 + 999) / 1000),
-            _ => Some(now / 1000),
-        },
-        Counter::Periodic { reset_ms, .. } => Some(*reset_ms),
-        Counter::Allocation => None,
-    }
 }
 
 /// Whether `cost` more fits under `ceiling` at usage `used`.
@@ -260,30 +131,10 @@ impl State {
         let mut outcomes = Vec::with_capacity(batch.items.len());
         let mut writes = Vec::new();
         for (index, item) in batch.items.iter().enumerate() {
-            let (used, granted) = (before[index], grants[index]);
-            let mut slot = self.counters.get(&keys[index]).cloned();
-            if granted != 0 {
-                let delta = if item.action == Action::Release {
-                    -granted
-                } else {
-                    granted
-                };
-                change(&mut slot, &item.counter, used, delta, now);
-            }
-            let after = usage(slot.as_ref(), &item.counter, now);
-            let allowed =
-                fitting[index] || (batch.mode == Mode::BestEffort && granted == item.cost);
-            outcomes.push(Outcome {
-                allowed,
-                granted,
-                used: after.ceil() as i64,
-                reset_ms: reset_ms(slot.as_ref(), &item.counter, after, now),
-                retry_ms: (!allowed)
-                    .then(|| retry_ms(slot.as_ref(), item, used, now))
-                    .flatten(),
-                degraded: false,
-            });
-            if let (Some(slot), true) = (slot, granted != 0) {
+            let worked = (before[index], grants[index], fitting[index]);
+            let (outcome, slot) = self.settle(item, &keys[index], batch.mode, worked, now);
+            outcomes.push(outcome);
+            if let (Some(slot), true) = (slot, grants[index] != 0) {
                 writes.push((keys[index].clone(), slot));
             }
         }
@@ -292,6 +143,40 @@ impl State {
             replayed: false,
         };
         Ok((answer, writes))
+    }
+
+    /// The outcome of `item` at counter `key`, given its usage before the
+    /// batch, its grant and whether it fit, and the counter's new state.
+    fn settle(
+        &self,
+        item: &Item,
+        key: &str,
+        mode: Mode,
+        (used, granted, fit): (f64, i64, bool),
+        now: i64,
+    ) -> (Outcome, Option<Slot>) {
+        let mut slot = self.counters.get(key).cloned();
+        if granted != 0 {
+            let delta = if item.action == Action::Release {
+                -granted
+            } else {
+                granted
+            };
+            change(&mut slot, &item.counter, used, delta, now);
+        }
+        let after = usage(slot.as_ref(), &item.counter, now);
+        let allowed = fit || (mode == Mode::BestEffort && granted == item.cost);
+        let outcome = Outcome {
+            allowed,
+            granted,
+            used: after.ceil() as i64,
+            reset_ms: reset_ms(slot.as_ref(), &item.counter, after, now),
+            retry_ms: (!allowed)
+                .then(|| retry_ms(slot.as_ref(), item, used, now))
+                .flatten(),
+            degraded: false,
+        };
+        (outcome, slot)
     }
 
     fn sweep(&mut self, now: i64) {
@@ -367,6 +252,7 @@ mod tests {
     use super::*;
     use crate::common::ids::TenantId;
     use crate::error::Error;
+    use crate::quota::limiter::Counter;
     use crate::quota::limiter::bounds::MAX_AMOUNT;
 
     fn adjust(tenant_id: TenantId, cost: i64) -> Batch {

@@ -28,6 +28,7 @@ pub mod bounds;
 pub mod fallback;
 pub mod memory;
 pub mod redis;
+mod slot;
 
 use std::sync::Arc;
 use std::time::Duration;

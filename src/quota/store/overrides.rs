@@ -3,7 +3,7 @@
 //! never overwrite each other silently.
 
 use sea_orm::sea_query::ExprTrait;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use crate::common::ids::TenantId;
 use crate::error::Result;
@@ -22,11 +22,12 @@ impl Store {
         tenant_id: TenantId,
         quota: &str,
     ) -> Result<Option<QuotaOverride>> {
-        let txn = self.begin_in(scope).await?;
-        let row = quota_override::Entity::find_by_id((tenant_id.as_uuid(), quota.to_owned()))
-            .one(&txn)
+        let id = (tenant_id.as_uuid(), quota.to_owned());
+        let row = self
+            .read_in(scope, async |txn| {
+                Ok(quota_override::Entity::find_by_id(id).one(txn).await?)
+            })
             .await?;
-        Self::end_read(txn).await?;
         Ok(row.map(override_from_model))
     }
 
@@ -40,31 +41,26 @@ impl Store {
         previous_revision: Option<i64>,
         audit: AuditRecord,
     ) -> Result<bool> {
-        let txn = self.begin_in(scope).await?;
         let model = to_active_model(next);
-        let rows = match previous_revision {
-            None => {
+        self.write_if_changed(scope, audit, async |txn| {
+            let Some(revision) = previous_revision else {
                 let inserted = quota_override::Entity::insert(model)
                     .on_conflict_do_nothing()
-                    .exec_without_returning(&txn)
+                    .exec_without_returning(txn)
                     .await?;
-                match inserted {
+                return Ok(match inserted {
                     sea_orm::TryInsertResult::Inserted(rows) => rows,
                     _ => 0,
-                }
-            }
-            Some(revision) => {
-                quota_override::Entity::update_many()
-                    .set(model)
-                    .filter(quota_override::Column::TenantId.eq(next.tenant_id.as_uuid()))
-                    .filter(quota_override::Column::Quota.eq(next.quota.as_str()))
-                    .filter(quota_override::Column::Revision.eq(revision))
-                    .exec(&txn)
-                    .await?
-                    .rows_affected
-            }
-        };
-        self.commit_if_changed(txn, rows, audit).await
+                });
+            };
+            let updated = quota_override::Entity::update_many()
+                .set(model)
+                .filter(at_revision(next, revision))
+                .exec(txn)
+                .await?;
+            Ok(updated.rows_affected)
+        })
+        .await
     }
 
     /// Deletes `current` if it still has its revision; `false` otherwise.
@@ -74,15 +70,12 @@ impl Store {
         current: &QuotaOverride,
         audit: AuditRecord,
     ) -> Result<bool> {
-        let txn = self.begin_in(scope).await?;
-        let deleted = quota_override::Entity::delete_many()
-            .filter(quota_override::Column::TenantId.eq(current.tenant_id.as_uuid()))
-            .filter(quota_override::Column::Quota.eq(current.quota.as_str()))
-            .filter(quota_override::Column::Revision.eq(current.revision))
-            .exec(&txn)
-            .await?;
-        self.commit_if_changed(txn, deleted.rows_affected, audit)
-            .await
+        let delete =
+            quota_override::Entity::delete_many().filter(at_revision(current, current.revision));
+        self.write_if_changed(scope, audit, async |txn| {
+            Ok(delete.exec(txn).await?.rows_affected)
+        })
+        .await
     }
 
     /// Overrides of `tenant_id` (every tenant's when `None`) after `after`
@@ -111,11 +104,20 @@ impl Store {
                         .and(quota_override::Column::Quota.gt(quota))),
             );
         }
-        let txn = self.begin_in(scope).await?;
-        let rows = select.all(&txn).await?;
-        Self::end_read(txn).await?;
+        let rows = self
+            .read_in(scope, async |txn| Ok(select.all(txn).await?))
+            .await?;
         Ok(rows.into_iter().map(override_from_model).collect())
     }
+}
+
+/// The row of `value`'s tenant and quota while it still has `revision`:
+/// what conditional changes match, so a concurrent writer's row is left be.
+fn at_revision(value: &QuotaOverride, revision: i64) -> Condition {
+    Condition::all()
+        .add(quota_override::Column::TenantId.eq(value.tenant_id.as_uuid()))
+        .add(quota_override::Column::Quota.eq(value.quota.as_str()))
+        .add(quota_override::Column::Revision.eq(revision))
 }
 
 fn to_active_model(value: &QuotaOverride) -> quota_override::ActiveModel {

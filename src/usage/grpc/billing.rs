@@ -35,11 +35,12 @@ fn metric_keys(keys: &[String], field: &str, violations: &mut Vec<FieldViolation
     }
 }
 
-/// Validates a GetUsageSummary request apart from its parent: the day (if
-/// any) and the metric keys.
+/// Validates a GetUsageSummary request: the tenant it names (checked
+/// first), the day (if any) and the metric keys.
 pub fn summary_request(
     request: &pb::GetUsageSummaryRequest,
-) -> Result<(Option<NaiveDate>, Vec<String>)> {
+) -> Result<(TenantRef, Option<NaiveDate>, Vec<String>)> {
+    let by = TenantRef::parse_name(&request.parent, "parent")?;
     let mut violations = Vec::new();
     metric_keys(&request.metrics, "metrics", &mut violations);
     let day = if request.day.is_empty() {
@@ -50,7 +51,7 @@ pub fn summary_request(
     if !violations.is_empty() {
         return Err(Error::InvalidArgument(violations));
     }
-    Ok((day, request.metrics.clone()))
+    Ok((by, day, request.metrics.clone()))
 }
 
 fn metric_summary(summary: &MetricSummary) -> pb::MetricUsageSummary {

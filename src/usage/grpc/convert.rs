@@ -4,29 +4,37 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use prost_types::{FieldMask, Timestamp};
 
+use crate::common::ids::TenantRef;
 use crate::common::validate::storable_text;
 use crate::error::{Error, FieldViolation, Result};
 use crate::pb;
-use crate::rpc::convert::{into_result, timestamp};
+use crate::rpc::convert::{etag, into_result, timestamp};
 use crate::usage::event::{RawEvent, RejectionReason};
 use crate::usage::ingest::BatchOutcome;
 use crate::usage::metric::{
-    Aggregation, Metric, MetricPatch, NewMetric, validate_key, validate_text,
+    Aggregation, Metric, MetricPatch, NewMetric, parse_metric_name, validate_key, validate_text,
     validate_unique_dimension,
 };
 use crate::usage::query::{
     Granularity, UsageAnswer, UsagePoint, UsageQuery, UsageSeries, check_range,
 };
 
+/// Every aggregation, to decode by [`aggregation_to`]: each mapping is
+/// written once.
+const AGGREGATIONS: [Aggregation; 5] = [
+    Aggregation::Sum,
+    Aggregation::Count,
+    Aggregation::Max,
+    Aggregation::UniqueCount,
+    Aggregation::Latest,
+];
+
+/// A proto aggregation as a domain one; `None` for UNSPECIFIED and unknown
+/// values.
 fn aggregation_from(value: i32) -> Option<Aggregation> {
-    match pb::MetricAggregation::try_from(value).ok()? {
-        pb::MetricAggregation::Sum => Some(Aggregation::Sum),
-        pb::MetricAggregation::Count => Some(Aggregation::Count),
-        pb::MetricAggregation::Max => Some(Aggregation::Max),
-        pb::MetricAggregation::UniqueCount => Some(Aggregation::UniqueCount),
-        pb::MetricAggregation::Latest => Some(Aggregation::Latest),
-        pb::MetricAggregation::Unspecified => None,
-    }
+    AGGREGATIONS
+        .into_iter()
+        .find(|known| i32::from(aggregation_to(*known)) == value)
 }
 
 pub(crate) fn aggregation_to(aggregation: Aggregation) -> pb::MetricAggregation {
@@ -139,6 +147,22 @@ pub fn metric_patch(metric: &pb::Metric, mask: Option<&FieldMask>) -> Result<Met
     into_result(patch, violations)
 }
 
+/// Validates an UpdateMetric request: the metric's key, the etag it must
+/// still have (none when empty) and the patch.
+pub fn metric_update(
+    request: &pb::UpdateMetricRequest,
+) -> Result<(String, Option<&str>, MetricPatch)> {
+    let Some(metric) = &request.metric else {
+        return Err(Error::invalid_field("metric", "is required"));
+    };
+    // Checked in this order: the name, then the patch.
+    Ok((
+        parse_metric_name(&metric.name, "metric.name")?,
+        etag(&metric.etag),
+        metric_patch(metric, request.update_mask.as_ref())?,
+    ))
+}
+
 fn time(value: Option<&Timestamp>) -> Option<DateTime<Utc>> {
     let value = value?;
     let nanos = u32::try_from(value.nanos).ok()?;
@@ -200,9 +224,9 @@ fn count(value: usize) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }
 
-/// The counts and rejections of `outcome`, as both RPCs answer them.
-pub fn outcome_parts(outcome: BatchOutcome) -> (i32, i32, i32, Vec<pb::RejectedUsageEvent>) {
-    let rejected = outcome
+/// The answer to ReportUsage: the counts and rejections of `outcome`.
+pub fn report_response(outcome: BatchOutcome) -> pb::ReportUsageResponse {
+    let rejected_events = outcome
         .rejected
         .into_iter()
         .map(|rejection| pb::RejectedUsageEvent {
@@ -212,12 +236,25 @@ pub fn outcome_parts(outcome: BatchOutcome) -> (i32, i32, i32, Vec<pb::RejectedU
             message: rejection.message,
         })
         .collect::<Vec<_>>();
-    (
-        count(outcome.accepted),
-        count(outcome.duplicates),
-        count(rejected.len()),
-        rejected,
-    )
+    pb::ReportUsageResponse {
+        accepted_count: count(outcome.accepted),
+        duplicate_count: count(outcome.duplicates),
+        rejected_count: count(rejected_events.len()),
+        rejected_events,
+    }
+}
+
+/// The ack of StreamUsage's batch `sequence`: the same counts and
+/// rejections as ReportUsage answers.
+pub fn stream_response(sequence: i64, outcome: BatchOutcome) -> pb::StreamUsageResponse {
+    let report = report_response(outcome);
+    pb::StreamUsageResponse {
+        sequence,
+        accepted_count: report.accepted_count,
+        duplicate_count: report.duplicate_count,
+        rejected_count: report.rejected_count,
+        rejected_events: report.rejected_events,
+    }
 }
 
 pub(crate) fn day(
@@ -234,8 +271,10 @@ pub(crate) fn day(
     parsed
 }
 
-/// Validates a QueryUsage request apart from its parent.
-pub fn usage_query(request: &pb::QueryUsageRequest) -> Result<UsageQuery> {
+/// Validates a QueryUsage request: the tenant it names (checked first)
+/// and the query.
+pub fn usage_query(request: &pb::QueryUsageRequest) -> Result<(TenantRef, UsageQuery)> {
+    let by = TenantRef::parse_name(&request.parent, "parent")?;
     let mut violations = Vec::new();
     for (index, key) in request.metrics.iter().enumerate() {
         validate_key(key, &format!("metrics[{index}]"), &mut violations);
@@ -254,12 +293,13 @@ pub fn usage_query(request: &pb::QueryUsageRequest) -> Result<UsageQuery> {
         return Err(Error::InvalidArgument(violations));
     };
     check_range(start_day, end_day, granularity)?;
-    Ok(UsageQuery {
+    let query = UsageQuery {
         metrics: request.metrics.clone(),
         start_day,
         end_day,
         granularity,
-    })
+    };
+    Ok((by, query))
 }
 
 fn point(point: &UsagePoint) -> pb::UsagePoint {
@@ -286,5 +326,24 @@ pub fn usage_answer(answer: &UsageAnswer) -> pb::QueryUsageResponse {
     pb::QueryUsageResponse {
         series: answer.series.iter().map(series).collect(),
         aggregate_time: Some(timestamp(answer.aggregate_time)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Aggregations decode by the one mapping that encodes them, so a proto
+    /// value missing from [`AGGREGATIONS`] shows here.
+    #[test]
+    fn every_known_aggregation_decodes_to_what_encodes_it() {
+        for value in -1..16 {
+            match pb::MetricAggregation::try_from(value) {
+                Ok(pb::MetricAggregation::Unspecified) | Err(_) => {
+                    assert_eq!(aggregation_from(value), None);
+                }
+                Ok(known) => assert_eq!(aggregation_from(value).map(aggregation_to), Some(known)),
+            }
+        }
     }
 }

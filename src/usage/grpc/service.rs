@@ -17,18 +17,19 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::access::Gate;
 use crate::access::TenantContext;
 use crate::access::context;
-use crate::common::ids::{TenantRef, request_id};
+use crate::common::ids::request_id;
 use crate::common::paging::page_size;
 use crate::error::Error;
 use crate::pb;
 use crate::pb::usage_service_server::UsageService;
 use crate::quota::Quotas;
-use crate::rpc::convert::etag;
-use crate::rpc::{Reply, reply};
+use crate::rpc::Reply;
 use crate::usage::export::Exports;
-use crate::usage::grpc::billing as usage_billing;
-use crate::usage::grpc::convert as usage_convert;
-use crate::usage::grpc::convert::{outcome_parts, raw_events};
+use crate::usage::grpc::billing::{self, summary_request, summary_response};
+use crate::usage::grpc::convert::{
+    metric_update, new_metric, raw_events, report_response, stream_response, usage_answer,
+    usage_query,
+};
 use crate::usage::ingest::{BatchOutcome, PreparedBatch, Usage};
 use crate::usage::metric::parse_metric_name;
 use crate::usage::metrics::Metrics;
@@ -176,17 +177,7 @@ async fn record_batches(
             Err(status) => Err(status),
         };
         let failed = answer.is_err();
-        let ack = answer.map(|outcome| {
-            let (accepted_count, duplicate_count, rejected_count, rejected_events) =
-                outcome_parts(outcome);
-            pb::StreamUsageResponse {
-                sequence,
-                accepted_count,
-                duplicate_count,
-                rejected_count,
-                rejected_events,
-            }
-        });
+        let ack = answer.map(|outcome| stream_response(sequence, outcome));
         // The client went away: nothing more to answer.
         if acks.send(ack).await.is_err() || failed {
             break;
@@ -200,26 +191,20 @@ impl UsageService for UsageApi {
         let context = context(&request)?;
         let request = request.into_inner();
         let origin = context.origin(&request.request_id);
-        let result = async {
-            let platform = context.platform()?;
-            let new = usage_convert::new_metric(&request)?;
-            let request_id = request_id(&request.request_id)?;
-            self.metrics
-                .create(&platform, &origin, new, request_id)
-                .await
-        }
-        .await;
-        reply(result, |metric| pb::Metric::from(&metric))
+        let platform = context.platform()?;
+        let new = new_metric(&request)?;
+        let request_id = request_id(&request.request_id)?;
+        let metric = self
+            .metrics
+            .create(&platform, &origin, new, request_id)
+            .await?;
+        Ok(Response::new(pb::Metric::from(&metric)))
     }
 
     async fn get_metric(&self, request: Request<pb::GetMetricRequest>) -> Reply<pb::Metric> {
-        let request = request.into_inner();
-        let result = async {
-            let key = parse_metric_name(&request.name, "name")?;
-            self.metrics.get(&key).await
-        }
-        .await;
-        reply(result, |metric| pb::Metric::from(&metric))
+        let key = parse_metric_name(&request.get_ref().name, "name")?;
+        let metric = self.metrics.get(&key).await?;
+        Ok(Response::new(pb::Metric::from(&metric)))
     }
 
     async fn list_metrics(
@@ -227,36 +212,25 @@ impl UsageService for UsageApi {
         request: Request<pb::ListMetricsRequest>,
     ) -> Reply<pb::ListMetricsResponse> {
         let request = request.into_inner();
-        let result = async {
-            let size = page_size(request.page_size, "page_size")?;
-            self.metrics.list(size, &request.page_token).await
-        }
-        .await;
-        reply(result, |(metrics, next_page_token)| {
-            pb::ListMetricsResponse {
-                metrics: metrics.iter().map(pb::Metric::from).collect(),
-                next_page_token,
-            }
-        })
+        let size = page_size(request.page_size, "page_size")?;
+        let (metrics, next_page_token) = self.metrics.list(size, &request.page_token).await?;
+        let metrics = metrics.iter().map(pb::Metric::from).collect();
+        Ok(Response::new(pb::ListMetricsResponse {
+            metrics,
+            next_page_token,
+        }))
     }
 
     async fn update_metric(&self, request: Request<pb::UpdateMetricRequest>) -> Reply<pb::Metric> {
         let context = context(&request)?;
         let origin = context.origin("");
-        let request = request.into_inner();
-        let result = async {
-            let platform = context.platform()?;
-            let Some(metric) = &request.metric else {
-                return Err(Error::invalid_field("metric", "is required"));
-            };
-            let key = parse_metric_name(&metric.name, "metric.name")?;
-            let patch = usage_convert::metric_patch(metric, request.update_mask.as_ref())?;
-            self.metrics
-                .update(&platform, &origin, &key, etag(&metric.etag), patch)
-                .await
-        }
-        .await;
-        reply(result, |metric| pb::Metric::from(&metric))
+        let platform = context.platform()?;
+        let (key, expected, patch) = metric_update(request.get_ref())?;
+        let metric = self
+            .metrics
+            .update(&platform, &origin, &key, expected, patch)
+            .await?;
+        Ok(Response::new(pb::Metric::from(&metric)))
     }
 
     async fn report_usage(
@@ -266,17 +240,8 @@ impl UsageService for UsageApi {
         let context = context(&request)?;
         let request = request.into_inner();
         let bytes = prost::Message::encoded_len(&request);
-        let result = report(&self.usage, &context, request.events, bytes).await;
-        reply(result, |outcome| {
-            let (accepted_count, duplicate_count, rejected_count, rejected_events) =
-                outcome_parts(outcome);
-            pb::ReportUsageResponse {
-                accepted_count,
-                duplicate_count,
-                rejected_count,
-                rejected_events,
-            }
-        })
+        let outcome = report(&self.usage, &context, request.events, bytes).await?;
+        Ok(Response::new(report_response(outcome)))
     }
 
     async fn stream_usage(
@@ -295,15 +260,10 @@ impl UsageService for UsageApi {
         request: Request<pb::QueryUsageRequest>,
     ) -> Reply<pb::QueryUsageResponse> {
         let context = context(&request)?;
-        let request = request.into_inner();
-        let result = async {
-            let by = TenantRef::parse_name(&request.parent, "parent")?;
-            let query = usage_convert::usage_query(&request)?;
-            let scope = self.gate.scope_for(&context, &by).await?;
-            self.usage.query(&scope, &query).await
-        }
-        .await;
-        reply(result, |answer| usage_convert::usage_answer(&answer))
+        let (by, query) = usage_query(request.get_ref())?;
+        let scope = self.gate.scope_for(&context, &by).await?;
+        let answer = self.usage.query(&scope, &query).await?;
+        Ok(Response::new(usage_answer(&answer)))
     }
 
     async fn get_usage_summary(
@@ -311,16 +271,11 @@ impl UsageService for UsageApi {
         request: Request<pb::GetUsageSummaryRequest>,
     ) -> Reply<pb::GetUsageSummaryResponse> {
         let context = context(&request)?;
-        let request = request.into_inner();
-        let result = async {
-            let by = TenantRef::parse_name(&request.parent, "parent")?;
-            let (day, metrics) = usage_billing::summary_request(&request)?;
-            let scope = self.gate.scope_for(&context, &by).await?;
-            let limits = self.quotas.limits(&scope).await?;
-            self.usage.summary(&scope, limits, day, metrics).await
-        }
-        .await;
-        reply(result, |summary| usage_billing::summary_response(&summary))
+        let (by, day, metrics) = summary_request(request.get_ref())?;
+        let scope = self.gate.scope_for(&context, &by).await?;
+        let limits = self.quotas.limits(&scope).await?;
+        let summary = self.usage.summary(&scope, limits, day, metrics).await?;
+        Ok(Response::new(summary_response(&summary)))
     }
 
     async fn export_usage(
@@ -329,15 +284,15 @@ impl UsageService for UsageApi {
     ) -> Reply<BoxStream<pb::ExportUsageResponse>> {
         let context = context(&request)?;
         let platform = context.platform()?;
-        let (query, cursor) = usage_billing::export_request(
+        let (query, cursor) = billing::export_request(
             &self.gate,
             self.exports.page_tokens(),
             &context,
             request.get_ref(),
         )
         .await?;
-        let (sender, receiver) = mpsc::channel(usage_billing::EXPORT_BUFFER);
-        tokio::spawn(usage_billing::stream_export(
+        let (sender, receiver) = mpsc::channel(billing::EXPORT_BUFFER);
+        tokio::spawn(billing::stream_export(
             self.exports.clone(),
             platform,
             query,

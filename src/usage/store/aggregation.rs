@@ -310,12 +310,12 @@ impl Store {
 
     /// How far aggregation has reached.
     pub async fn usage_aggregation_progress(&self, scope: Scope) -> Result<AggregationProgress> {
-        let txn = self.begin_in(scope).await?;
         let sql = format!(
             "SELECT position, aggregated_through FROM usage_aggregation WHERE name = '{JOB}'"
         );
-        let row = self.raw_one(&txn, sql).await?;
-        Self::end_read(txn).await?;
+        let row = self
+            .read_in(scope, async |txn| self.raw_one(txn, sql).await)
+            .await?;
         Ok(AggregationProgress {
             position: row.try_get::<i64>("", "position")?,
             aggregated_through: row.try_get::<Option<DateTime<Utc>>>("", "aggregated_through")?,

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::sea_query::{Expr, InsertStatement, IntoIden, IntoTableRef, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, Statement,
@@ -39,6 +39,21 @@ pub(crate) fn day_text(day: NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()
 }
 
+/// One INSERT of `rows` into `table`'s `columns`: every row has as many
+/// values as there are columns, so none can be refused for its length.
+pub(crate) fn insert_rows<const N: usize>(
+    table: impl IntoTableRef,
+    columns: [impl IntoIden; N],
+    rows: impl IntoIterator<Item = [Expr; N]>,
+) -> Result<InsertStatement> {
+    let mut insert = Query::insert();
+    insert.into_table(table).columns(columns);
+    for row in rows {
+        insert.values(row).map_err(Error::internal)?;
+    }
+    Ok(insert)
+}
+
 impl Store {
     /// Inserts a new metric, its idempotency key and its audit record in
     /// one transaction.
@@ -49,21 +64,22 @@ impl Store {
         idempotency: Option<&IdempotencyEntry>,
         audit: AuditRecord,
     ) -> Result<()> {
-        let txn = self.begin_in(scope).await?;
-        insert_idempotency(&txn, idempotency, new.create_time).await?;
-        metric_model(new).insert(&txn).await?;
-        self.commit_with_audit(txn, audit).await
+        self.write_in(scope, audit, async |txn| {
+            insert_idempotency(txn, idempotency, new.create_time).await?;
+            metric_model(new).insert(txn).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// The metrics among `keys` that exist, ordered by key.
     pub async fn find_metrics(&self, scope: Scope, keys: &[&str]) -> Result<Vec<Metric>> {
-        let txn = self.begin_in(scope).await?;
-        let rows = usage_metric::Entity::find()
+        let select = usage_metric::Entity::find()
             .filter(usage_metric::Column::Key.is_in(keys.iter().copied()))
-            .order_by_asc(usage_metric::Column::Key)
-            .all(&txn)
+            .order_by_asc(usage_metric::Column::Key);
+        let rows = self
+            .read_in(scope, async |txn| Ok(select.all(txn).await?))
             .await?;
-        Self::end_read(txn).await?;
         rows.into_iter().map(metric_from_model).collect()
     }
 
@@ -82,9 +98,9 @@ impl Store {
         if let Some(limit) = limit {
             select = select.limit(limit);
         }
-        let txn = self.begin_in(scope).await?;
-        let rows = select.all(&txn).await?;
-        Self::end_read(txn).await?;
+        let rows = self
+            .read_in(scope, async |txn| Ok(select.all(txn).await?))
+            .await?;
         rows.into_iter().map(metric_from_model).collect()
     }
 
@@ -97,15 +113,14 @@ impl Store {
         next: &Metric,
         audit: AuditRecord,
     ) -> Result<bool> {
-        let txn = self.begin_in(scope).await?;
-        let updated = usage_metric::Entity::update_many()
+        let update = usage_metric::Entity::update_many()
             .set(metric_model(next))
             .filter(usage_metric::Column::Key.eq(next.key.as_str()))
-            .filter(usage_metric::Column::Revision.eq(previous_revision))
-            .exec(&txn)
-            .await?;
-        self.commit_if_changed(txn, updated.rows_affected, audit)
-            .await
+            .filter(usage_metric::Column::Revision.eq(previous_revision));
+        self.write_if_changed(scope, audit, async |txn| {
+            Ok(update.exec(txn).await?.rows_affected)
+        })
+        .await
     }
 
     /// Records the events of each tenant (each in its tenant's scope, all
@@ -149,22 +164,12 @@ impl Store {
             return insert_events_postgres(txn, events, now).await;
         }
         use usage_event::Column;
-        let mut insert = Query::insert();
-        insert.into_table(usage_event::Entity).columns([
-            Column::TenantId,
-            Column::EventId,
-            Column::Metric,
-            Column::Quantity,
-            Column::OccurredTime,
-            Column::Day,
-            Column::Dimensions,
-            Column::UniqueValue,
-            Column::IngestTime,
-        ]);
-        for event in events {
-            let dimensions = serde_json::to_value(&event.dimensions).map_err(Error::internal)?;
-            insert
-                .values([
+        let rows = events
+            .iter()
+            .map(|event| {
+                let dimensions =
+                    serde_json::to_value(&event.dimensions).map_err(Error::internal)?;
+                Ok([
                     event.tenant_id.as_uuid().into(),
                     event.event_id.clone().into(),
                     event.metric.clone().into(),
@@ -175,8 +180,20 @@ impl Store {
                     event.unique_value.clone().into(),
                     now.into(),
                 ])
-                .map_err(Error::internal)?;
-        }
+            })
+            .collect::<Result<Vec<[Expr; 9]>>>()?;
+        let columns = [
+            Column::TenantId,
+            Column::EventId,
+            Column::Metric,
+            Column::Quantity,
+            Column::OccurredTime,
+            Column::Day,
+            Column::Dimensions,
+            Column::UniqueValue,
+            Column::IngestTime,
+        ];
+        let mut insert = insert_rows(usage_event::Entity, columns, rows)?;
         insert
             .on_conflict(
                 OnConflict::columns([Column::TenantId, Column::EventId])
@@ -200,16 +217,15 @@ impl Store {
         days: (NaiveDate, NaiveDate),
     ) -> Result<Vec<DailyRollup>> {
         use usage_rollup::Column;
-        let txn = self.begin_in(scope).await?;
-        let rows = usage_rollup::Entity::find()
+        let select = usage_rollup::Entity::find()
             .filter(Column::TenantId.eq(tenant_id.as_uuid()))
             .filter(Column::Metric.is_in(metrics.iter().copied()))
             .filter(Column::Day.between(day_text(days.0), day_text(days.1)))
             .order_by_asc(Column::Metric)
-            .order_by_asc(Column::Day)
-            .all(&txn)
+            .order_by_asc(Column::Day);
+        let rows = self
+            .read_in(scope, async |txn| Ok(select.all(txn).await?))
             .await?;
-        Self::end_read(txn).await?;
         rows.into_iter().map(daily_rollup).collect()
     }
 
@@ -225,8 +241,7 @@ impl Store {
         days: (NaiveDate, NaiveDate),
     ) -> Result<Vec<(String, NaiveDate, i64)>> {
         use usage_unique_value::Column;
-        let txn = self.begin_in(scope).await?;
-        let rows: Vec<(String, String, i64)> = usage_unique_value::Entity::find()
+        let select = usage_unique_value::Entity::find()
             .select_only()
             .column(Column::Metric)
             .column_as(Expr::cust("substr(day, 1, 7)"), "month")
@@ -236,10 +251,10 @@ impl Store {
             .filter(Column::Day.between(day_text(days.0), day_text(days.1)))
             .group_by(Column::Metric)
             .group_by(Expr::cust("substr(day, 1, 7)"))
-            .into_tuple()
-            .all(&txn)
+            .into_tuple::<(String, String, i64)>();
+        let rows = self
+            .read_in(scope, async |txn| Ok(select.all(txn).await?))
             .await?;
-        Self::end_read(txn).await?;
         rows.into_iter()
             .map(|(metric, month, count)| Ok((metric, parse_day(&format!("{month}-01"))?, count)))
             .collect()

@@ -53,15 +53,14 @@ impl Store {
         if let Some(cursor) = cursor {
             select = select.filter(after(cursor));
         }
-        let txn = self.begin_in(scope).await?;
-        let rows = select
+        let select = select
             .order_by_asc(Column::TenantId)
             .order_by_asc(Column::Metric)
             .order_by_asc(Column::Day)
-            .limit(limit)
-            .all(&txn)
+            .limit(limit);
+        let rows = self
+            .read_in(scope, async |txn| Ok(select.all(txn).await?))
             .await?;
-        Self::end_read(txn).await?;
         rows.into_iter()
             .map(|row| {
                 Ok(StoredRollup {

@@ -20,13 +20,13 @@ use sea_orm::sea_query::{
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction};
 
 use crate::common::ids::TenantId;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::Store;
 use crate::store::entities::{usage_rollup, usage_unique_value};
 use crate::usage::delta::{ROLLUP_VALUE_CEILING, RollupDelta, rollup_deltas};
 use crate::usage::event::ValidEvent;
 use crate::usage::metric::Aggregation;
-use crate::usage::store::events::day_text;
+use crate::usage::store::events::{day_text, insert_rows};
 
 /// Whether the incoming delta's latest event is later than the stored one.
 const NEWER: &str = "(excluded.latest_micros > usage_rollups.latest_micros \
@@ -54,41 +54,10 @@ fn saturating_count_sum() -> String {
     )
 }
 
-/// The upsert of one aggregation's deltas: each kind merges its value in
-/// its own way, every kind adds its events and keeps its latest event.
-pub(crate) fn rollup_upsert(
-    tenant_id: TenantId,
-    aggregation: Aggregation,
-    deltas: &[&RollupDelta],
-    now: DateTime<Utc>,
-) -> Result<sea_orm::sea_query::InsertStatement> {
-    use usage_rollup::Column;
-    let mut insert = Query::insert();
-    insert.into_table(usage_rollup::Entity).columns([
-        Column::TenantId,
-        Column::Metric,
-        Column::Day,
-        Column::Value,
-        Column::EventCount,
-        Column::LatestMicros,
-        Column::LatestEventId,
-        Column::UpdateTime,
-    ]);
-    for delta in deltas {
-        insert
-            .values([
-                tenant_id.as_uuid().into(),
-                delta.metric.clone().into(),
-                day_text(delta.day).into(),
-                delta.value.into(),
-                delta.event_count.into(),
-                delta.latest_micros.into(),
-                delta.latest_event_id.clone().into(),
-                now.into(),
-            ])
-            .map_err(Error::internal)?;
-    }
-    let value = match aggregation {
+/// How a stored rollup's value takes an incoming delta's: each kind
+/// merges in its own way.
+fn merged_value(aggregation: Aggregation) -> String {
+    match aggregation {
         Aggregation::Sum | Aggregation::Count => saturating_value_sum(),
         Aggregation::Max => "CASE WHEN excluded.value > usage_rollups.value \
              THEN excluded.value ELSE usage_rollups.value END"
@@ -98,7 +67,43 @@ pub(crate) fn rollup_upsert(
         }
         // Recounted from the events right after.
         Aggregation::UniqueCount => "usage_rollups.value".to_owned(),
-    };
+    }
+}
+
+/// The upsert of one aggregation's deltas: each kind merges its value in
+/// its own way ([`merged_value`]), every kind adds its events and keeps
+/// its latest event.
+pub(crate) fn rollup_upsert(
+    tenant_id: TenantId,
+    aggregation: Aggregation,
+    deltas: &[&RollupDelta],
+    now: DateTime<Utc>,
+) -> Result<InsertStatement> {
+    use usage_rollup::Column;
+    let columns = [
+        Column::TenantId,
+        Column::Metric,
+        Column::Day,
+        Column::Value,
+        Column::EventCount,
+        Column::LatestMicros,
+        Column::LatestEventId,
+        Column::UpdateTime,
+    ];
+    let rows = deltas.iter().map(|delta| {
+        [
+            tenant_id.as_uuid().into(),
+            delta.metric.clone().into(),
+            day_text(delta.day).into(),
+            delta.value.into(),
+            delta.event_count.into(),
+            delta.latest_micros.into(),
+            delta.latest_event_id.clone().into(),
+            now.into(),
+        ]
+    });
+    let mut insert = insert_rows(usage_rollup::Entity, columns, rows)?;
+    let value = merged_value(aggregation);
     let newer_of = |column: &str| {
         Expr::cust(format!(
             "CASE WHEN {NEWER} THEN excluded.{column} ELSE usage_rollups.{column} END"
@@ -139,23 +144,16 @@ pub(crate) fn unique_values_inserts(
     let rows: Vec<_> = distinct.into_iter().collect();
     rows.chunks(UNIQUE_VALUES_PER_STATEMENT)
         .map(|chunk| {
-            let mut insert = Query::insert();
-            insert.into_table(usage_unique_value::Entity).columns([
-                Column::TenantId,
-                Column::Metric,
-                Column::Day,
-                Column::Value,
-            ]);
-            for (metric, day, value) in chunk {
-                insert
-                    .values([
-                        tenant_id.as_uuid().into(),
-                        (*metric).into(),
-                        day_text(*day).into(),
-                        (*value).into(),
-                    ])
-                    .map_err(Error::internal)?;
-            }
+            let columns = [Column::TenantId, Column::Metric, Column::Day, Column::Value];
+            let rows = chunk.iter().map(|(metric, day, value)| {
+                [
+                    tenant_id.as_uuid().into(),
+                    (*metric).into(),
+                    day_text(*day).into(),
+                    (*value).into(),
+                ]
+            });
+            let mut insert = insert_rows(usage_unique_value::Entity, columns, rows)?;
             insert.on_conflict(
                 OnConflict::columns([Column::TenantId, Column::Metric, Column::Day, Column::Value])
                     .do_nothing()
