@@ -7,22 +7,21 @@
 //!   record, or nothing at all;
 //! - a change is refused unless the effective configuration it produces
 //!   satisfies the schema and the layer stays within the size and depth
-//!   limits of [`crate::config::layered`];
+//!   limits of [`crate::config::patch`];
 //! - a tenant layer is reached only through a [`TenantScope`], the
 //!   defaults and plan layers (fleet-wide) only through a
 //!   [`PlatformScope`].
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::access::{PlatformScope, TenantScope};
 use crate::common::cache::Answers;
 use crate::common::ids::TenantId;
 use crate::common::paging;
-use crate::config::layered::{
-    ConfigVersion, LayerChange, LayerRef, LayeredConfig, apply_patch, check_comment, check_limits,
-};
+use crate::config::layered::{ConfigVersion, LayerRef, LayeredConfig};
+use crate::config::patch::{LayerChange, apply_patch, check_comment, check_limits};
 use crate::config::schema::ConfigSchema;
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -112,10 +111,6 @@ fn tenant_chain(tenant_id: crate::common::ids::TenantId, plan: String) -> Vec<La
         LayerRef::Plan(plan),
         LayerRef::Tenant(tenant_id),
     ]
-}
-
-fn stale(layer: &LayerRef, etag: &str) -> Error {
-    Error::stale(&layer.resource_name(), etag)
 }
 
 fn version_not_found(layer: &LayerRef, version: i64) -> Error {
@@ -241,24 +236,11 @@ impl Configs {
         let Some(own) = config.chain.last_mut() else {
             return Err(Error::internal("a configuration target without layers"));
         };
-        if let Some(etag) = &update.etag
-            && *etag != own.etag()
-        {
-            return Err(stale(&layer, etag));
-        }
+        Error::check_etag(update.etag.as_deref(), &own.etag(), || {
+            layer.resource_name()
+        })?;
         let current = own.values();
-        let (values, restored_version) = match update.change {
-            LayerChange::Replace(values) => (values, 0),
-            LayerChange::Patch { values, paths } => (apply_patch(&current, &values, &paths), 0),
-            LayerChange::Restore(version) => {
-                let restored = self
-                    .store
-                    .config_version(target.scope.clone(), &layer, version)
-                    .await?
-                    .ok_or_else(|| version_not_found(&layer, version))?;
-                (restored.values, version)
-            }
-        };
+        let (values, restored_version) = self.changed(target, &current, update.change).await?;
         check_limits(&values, "config.values")?;
         let next = ConfigVersion {
             layer: layer.clone(),
@@ -290,6 +272,21 @@ impl Configs {
             .await?;
         tracing::info!(config = %layer.resource_name(), version = next.version, "configuration changed");
         Ok(config)
+    }
+
+    /// The target layer's values after `change` of its `current` ones, and
+    /// the version it restored (0 for none).
+    async fn changed(
+        &self,
+        target: &ConfigTarget,
+        current: &Map<String, Value>,
+        change: LayerChange,
+    ) -> Result<(Map<String, Value>, i64)> {
+        Ok(match change {
+            LayerChange::Replace(values) => (values, 0),
+            LayerChange::Patch { values, paths } => (apply_patch(current, &values, &paths), 0),
+            LayerChange::Restore(version) => (self.version(target, version).await?.values, version),
+        })
     }
 
     /// One version of the target's layer.

@@ -6,6 +6,7 @@ pub mod change;
 pub mod configs;
 pub mod grpc;
 pub mod layered;
+pub mod patch;
 pub mod schema;
 pub mod store;
 pub mod watch;

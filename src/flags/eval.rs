@@ -9,15 +9,15 @@
 //! (TARGETING_MATCH); then the default rollout (SPLIT); else the default
 //! variant (DEFAULT, or STATIC when there was nothing to evaluate).
 //!
-//! Rollouts hash `{salt}/{value}` with MurmurHash3 x86_32, seed 0, and
-//! scale the hash to the sum of the weights, so a bucket depends on the
-//! salt, the value and the weights only.
+//! Rollouts split contexts into buckets as [`crate::flags::bucket`]
+//! documents.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::flags::bucket::split;
 use crate::flags::flag::{Condition, Flag, FlagSpec, Operator, OverrideSpec, Rollout, Rule, Serve};
 
 pub use crate::flags::semver::SemVer;
@@ -151,80 +151,6 @@ pub struct Layers<'a> {
     pub tenant: Option<&'a OverrideSpec>,
     /// The tenant's plan's override.
     pub plan: Option<&'a OverrideSpec>,
-}
-
-/// MurmurHash3 x86_32 of `data` with `seed`.
-pub fn murmur3_32(data: &[u8], seed: u32) -> u32 {
-    const C1: u32 = 0xcc9e_2d51;
-    const C2: u32 = 0x1b87_3593;
-    let mut hash = seed;
-    let mut blocks = data.chunks_exact(4);
-    for block in &mut blocks {
-        let mut k = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
-        k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
-        hash ^= k;
-        hash = hash
-            .rotate_left(13)
-            .wrapping_mul(5)
-            .wrapping_add(0xe654_6b64);
-    }
-    let tail = blocks.remainder();
-    if !tail.is_empty() {
-        let mut k = 0u32;
-        for (index, byte) in tail.iter().enumerate() {
-            k |= u32::from(*byte) << (8 * index);
-        }
-        k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
-        hash ^= k;
-    }
-    // Inputs beyond 4 GiB never reach here; the length wraps as C's does.
-    #[allow(clippy::cast_possible_truncation)]
-    let length = data.len() as u32;
-    hash ^= length;
-    hash ^= hash >> 16;
-    hash = hash.wrapping_mul(0x85eb_ca6b);
-    hash ^= hash >> 13;
-    hash = hash.wrapping_mul(0xc2b2_ae35);
-    hash ^ (hash >> 16)
-}
-
-/// `{salt}/{value}`, the text a context is hashed as: a string value as it
-/// is, numbers and booleans in their JSON spelling.
-fn bucket_input(salt: &str, value: &Value) -> String {
-    use std::fmt::Write;
-    let mut input = String::with_capacity(salt.len() + 24);
-    input.push_str(salt);
-    input.push('/');
-    match value {
-        Value::String(text) => input.push_str(text),
-        // Writing to a String cannot fail.
-        other => {
-            let _ = write!(input, "{other}");
-        }
-    }
-    input
-}
-
-/// The variant `rollout` gives the context whose bucketing value is
-/// `value`, for the flag `key`.
-pub fn split<'r>(rollout: &'r Rollout, key: &str, value: &Value) -> Option<&'r str> {
-    let salt = if rollout.salt.is_empty() {
-        key
-    } else {
-        &rollout.salt
-    };
-    let input = bucket_input(salt, value);
-    let total: u64 = rollout
-        .weights
-        .iter()
-        .map(|(_, weight)| u64::from(*weight))
-        .sum();
-    let bucket = (u64::from(murmur3_32(input.as_bytes(), 0)) * total) >> 32;
-    let mut cumulative = 0u64;
-    rollout.weights.iter().find_map(|(variant, weight)| {
-        cumulative += u64::from(*weight);
-        (cumulative > bucket).then_some(variant.as_str())
-    })
 }
 
 /// What a rule, a rollout or an override variant decided.

@@ -1,6 +1,7 @@
 //! Feature flags: definitions, plan and tenant overrides, and their
 //! evaluation per tenant and per user.
 
+pub mod bucket;
 pub mod cache;
 pub mod directory;
 pub mod eval;
@@ -16,5 +17,4 @@ pub mod validate;
 pub use directory::Flags;
 pub use flag::Flag;
 pub use flag::OverrideOwner;
-pub use grpc::encode::flag as flag_message;
 pub use grpc::service::FlagApi;

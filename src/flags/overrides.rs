@@ -9,10 +9,10 @@
 use crate::access::{PlatformScope, TenantScope};
 use crate::common::paging;
 use crate::error::{Error, Result};
-use crate::flags::directory::{Flags, changed_meanwhile};
+use crate::flags::directory::Flags;
 use crate::flags::flag::{FlagOverride, OverrideOwner, OverrideSpec};
 use crate::flags::store::OverrideSet;
-use crate::flags::validate as flag_validate;
+use crate::flags::validate;
 use crate::store::audit::{AuditRecord, Origin};
 use crate::store::scope::Scope;
 use crate::tenancy::now;
@@ -65,6 +65,27 @@ fn override_not_found(owner: &OverrideOwner, flag: &str) -> Error {
     }
 }
 
+/// Refuses an `etag` the `current` override of `flag` by `owner` does not
+/// have; an override that no longer exists has none.
+fn check_override_etag(
+    owner: &OverrideOwner,
+    flag: &str,
+    current: Option<&FlagOverride>,
+    etag: Option<&str>,
+) -> Result<()> {
+    match (current, etag) {
+        (Some(found), _) => found.check_etag(etag),
+        (None, Some(etag)) => Err(Error::Aborted {
+            reason: "ETAG_MISMATCH",
+            message: format!(
+                "{}/flagOverrides/{flag} no longer exists, so it cannot have etag {etag:?}",
+                owner.resource_name()
+            ),
+        }),
+        (None, None) => Ok(()),
+    }
+}
+
 impl Flags {
     /// Creates or replaces the override of `flag` by `owner`; with `etag`,
     /// only while the override exists and still has it.
@@ -76,38 +97,12 @@ impl Flags {
         spec: OverrideSpec,
     ) -> Result<FlagOverride> {
         let scope = owner.scope();
-        let definition = self.get(flag).await?;
-        if let OwnerScope::Plan(_, plan) = owner
-            && self.store.find_plan(scope.clone(), plan).await?.is_none()
-        {
-            return Err(Error::NotFound {
-                kind: "plan",
-                name: format!("plans/{plan}"),
-            });
-        }
-        let mut violations = Vec::new();
-        let known = |variant: &str| definition.spec.variants.contains_key(variant);
-        flag_validate::override_spec(&spec, &known, "flag_override", &mut violations);
-        if !violations.is_empty() {
-            return Err(Error::InvalidArgument(violations));
-        }
+        self.check_override(owner, flag, &spec).await?;
         let current = self
             .store
             .find_flag_override(scope.clone(), &owner.owner(), flag)
             .await?;
-        match (&current, etag) {
-            (Some(found), _) => found.check_etag(etag)?,
-            (None, Some(etag)) => {
-                return Err(Error::Aborted {
-                    reason: "ETAG_MISMATCH",
-                    message: format!(
-                        "{}/flagOverrides/{flag} no longer exists, so it cannot have etag {etag:?}",
-                        owner.owner().resource_name()
-                    ),
-                });
-            }
-            (None, None) => {}
-        }
+        check_override_etag(&owner.owner(), flag, current.as_ref(), etag)?;
         let now = now();
         let next = FlagOverride {
             owner: owner.owner(),
@@ -132,9 +127,36 @@ impl Flags {
             .put_flag_override(scope, &next, previous, record)
             .await?
         {
-            return Err(changed_meanwhile(&next.resource_name()));
+            return Err(Error::changed_meanwhile(&next.resource_name()));
         }
         Ok(next)
+    }
+
+    /// Refuses `spec` for `flag` by `owner` unless the flag exists, the
+    /// plan does (for a plan's override) and the spec names only variants
+    /// of the flag.
+    async fn check_override(
+        &self,
+        owner: OwnerScope<'_>,
+        flag: &str,
+        spec: &OverrideSpec,
+    ) -> Result<()> {
+        let definition = self.get(flag).await?;
+        if let OwnerScope::Plan(_, plan) = owner
+            && self.store.find_plan(owner.scope(), plan).await?.is_none()
+        {
+            return Err(Error::NotFound {
+                kind: "plan",
+                name: format!("plans/{plan}"),
+            });
+        }
+        let mut violations = Vec::new();
+        let known = |variant: &str| definition.spec.variants.contains_key(variant);
+        validate::override_spec(spec, &known, "flag_override", &mut violations);
+        if !violations.is_empty() {
+            return Err(Error::InvalidArgument(violations));
+        }
+        Ok(())
     }
 
     /// Removes the override of `flag` by `owner`, if it still has `etag`
@@ -164,7 +186,7 @@ impl Flags {
             .delete_flag_override(scope, &current, record)
             .await?
         {
-            return Err(changed_meanwhile(&current.resource_name()));
+            return Err(Error::changed_meanwhile(&current.resource_name()));
         }
         Ok(())
     }

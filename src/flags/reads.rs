@@ -15,7 +15,7 @@ use crate::access::TenantScope;
 use crate::error::{Error, Result};
 use crate::flags::cache::{FlagCatalogue, TenantFlags};
 use crate::flags::directory::Flags;
-use crate::flags::eval as flag_eval;
+use crate::flags::eval;
 use crate::flags::eval::{ErrorCode, EvalContext, Layers, Outcome, Subject, TenantFacts};
 use crate::flags::flag::{Flag, FlagOverride, FlagType, OverrideOwner, OverrideSpec};
 use crate::store::scope::Scope;
@@ -55,6 +55,17 @@ fn by_flag(overrides: Vec<FlagOverride>) -> HashMap<String, OverrideSpec> {
     overrides
         .into_iter()
         .map(|found| (found.flag, found.spec))
+        .collect()
+}
+
+/// Each of `keys` failed as not ready, for `message`: OpenFeature's answer
+/// for definitions that cannot be loaded.
+fn not_ready<'a>(keys: &[&'a str], message: &str) -> Vec<Evaluation<'a>> {
+    keys.iter()
+        .map(|key| Evaluation {
+            flag: key,
+            outcome: Outcome::failed(ErrorCode::ProviderNotReady, message.to_owned()),
+        })
         .collect()
 }
 
@@ -125,17 +136,7 @@ impl Flags {
         let keys: Vec<&str> = request.flags.iter().map(String::as_str).collect();
         let catalogue = match self.catalogue(Scope::from(scope)).await {
             Ok(catalogue) => catalogue,
-            // OpenFeature's answer for definitions that cannot be loaded.
-            Err(Error::Unavailable { message }) => {
-                let failed: Vec<Evaluation<'_>> = keys
-                    .iter()
-                    .map(|key| Evaluation {
-                        flag: key,
-                        outcome: Outcome::failed(ErrorCode::ProviderNotReady, message.clone()),
-                    })
-                    .collect();
-                return Ok(encode(&failed));
-            }
+            Err(Error::Unavailable { message }) => return Ok(encode(&not_ready(&keys, &message))),
             Err(other) => return Err(other),
         };
         let tenant = self.tenant_flags(scope).await?;
@@ -175,7 +176,7 @@ impl Flags {
                                 tenant: tenant.overrides.get(key),
                                 plan: plan_overrides.and_then(|found| found.get(key)),
                             };
-                            flag_eval::evaluate(flag, layers, subject)
+                            eval::evaluate(flag, layers, subject)
                         }
                     },
                 };
@@ -201,7 +202,7 @@ impl Flags {
                     tenant: tenant.overrides.get(&flag.key),
                     plan: plan_overrides.and_then(|found| found.get(&flag.key)),
                 };
-                flag_eval::resolve(flag, layers)
+                eval::resolve(flag, layers)
             })
             .collect())
     }

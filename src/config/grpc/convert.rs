@@ -6,12 +6,12 @@ use prost_types::{FieldMask, Struct};
 use serde_json::{Map, Number, Value};
 
 use crate::common::ids::TenantRef;
-use crate::config::layered::{
-    ConfigVersion, LayerChange, LayerHead, LayerKind, LayeredConfig, mask_paths,
-};
+use crate::config::configs::ConfigUpdate;
+use crate::config::layered::{ConfigName, ConfigVersion, LayerHead, LayerKind, LayeredConfig};
+use crate::config::patch::{LayerChange, mask_paths};
 use crate::error::{Error, Result};
 use crate::pb;
-use crate::rpc::convert::{json_object, timestamp};
+use crate::rpc::convert::{etag, json_object, timestamp};
 
 /// A `google.protobuf.Value` as JSON. Numbers are doubles on the wire;
 /// whole ones come back as JSON integers, and non-finite ones are refused.
@@ -144,6 +144,60 @@ pub fn layer_change(values: Option<&Struct>, mask: Option<&FieldMask>) -> Result
         None => LayerChange::Replace(values),
         Some(paths) => LayerChange::Patch { values, paths },
     })
+}
+
+/// The layer an UpdateConfig request names and the update it asks for;
+/// refused in the order a caller fixes them: the config, its name, then
+/// its values and mask.
+pub fn config_update(request: &pb::UpdateConfigRequest) -> Result<(ConfigName, ConfigUpdate)> {
+    let Some(given) = &request.config else {
+        return Err(Error::invalid_field("config", "is required"));
+    };
+    let name = ConfigName::parse(&given.name, "config.name")?;
+    let update = ConfigUpdate {
+        change: layer_change(given.values.as_ref(), request.update_mask.as_ref())?,
+        etag: etag(&given.etag).map(str::to_owned),
+        comment: request.comment.clone(),
+        validate_only: request.validate_only,
+        action: "UpdateConfig",
+    };
+    Ok((name, update))
+}
+
+/// The layer a RollbackConfig request names and the restore it asks for.
+pub fn rollback(request: &pb::RollbackConfigRequest) -> Result<(ConfigName, ConfigUpdate)> {
+    let name = ConfigName::parse(&request.name, "name")?;
+    if request.version < 1 {
+        return Err(Error::invalid_field(
+            "version",
+            "must be a version number from 1",
+        ));
+    }
+    let update = ConfigUpdate {
+        change: LayerChange::Restore(request.version),
+        etag: etag(&request.etag).map(str::to_owned),
+        comment: request.comment.clone(),
+        validate_only: false,
+        action: "RollbackConfig",
+    };
+    Ok((name, update))
+}
+
+/// The tenant an UpdateBranding request names and the update of its layer
+/// it asks for.
+pub fn branding_update(request: &pb::UpdateBrandingRequest) -> Result<(TenantRef, ConfigUpdate)> {
+    let Some(given) = &request.branding else {
+        return Err(Error::invalid_field("branding", "is required"));
+    };
+    let by = branding_tenant(&given.name, "branding.name")?;
+    let update = ConfigUpdate {
+        change: branding_change(given, request.update_mask.as_ref())?,
+        etag: etag(&given.etag).map(str::to_owned),
+        comment: request.comment.clone(),
+        validate_only: false,
+        action: "UpdateBranding",
+    };
+    Ok((by, update))
 }
 
 /// The branding fields, as keys of the `branding` object.

@@ -12,7 +12,6 @@ use tonic::codegen::BoxStream;
 use crate::config::grpc::convert::config;
 use crate::config::watch::{ResyncReason, WatchEvent, WatchEventKind, WatchRequest};
 use crate::error::{Error, Result};
-use crate::flags::flag_message;
 use crate::pb;
 use crate::pb::watch_config_response::Event;
 use crate::rpc::convert::timestamp;
@@ -68,10 +67,10 @@ pub fn watch_response(event: WatchEvent) -> pb::WatchConfigResponse {
     let event_body = match event.kind {
         WatchEventKind::Snapshot(layers, flags) => Event::Snapshot(pb::WatchConfigSnapshot {
             config: Some(config(&layers, false)),
-            flags: flags.iter().map(flag_message).collect(),
+            flags: flags.iter().map(pb::Flag::from).collect(),
         }),
         WatchEventKind::Config(layers) => Event::ConfigChanged(config(&layers, false)),
-        WatchEventKind::Flag(resolved) => Event::FlagChanged(flag_message(&resolved)),
+        WatchEventKind::Flag(resolved) => Event::FlagChanged(pb::Flag::from(&resolved)),
         WatchEventKind::FlagDeleted(key) => Event::FlagDeleted(key),
         WatchEventKind::Heartbeat => Event::Heartbeat(pb::WatchConfigHeartbeat {}),
         WatchEventKind::Resync(reason, message) => Event::ResyncRequired(pb::WatchConfigResync {

@@ -4,8 +4,6 @@
 //! stored flag (which variants exist for an override) is checked by the
 //! directory. Answers are encoded in [`crate::flags::grpc::encode`].
 
-use std::collections::BTreeMap;
-
 use prost_types::FieldMask;
 use serde_json::Value;
 use uuid::Uuid;
@@ -16,163 +14,13 @@ use crate::error::{Error, FieldViolation, Result};
 use crate::flags::directory::{FlagPatch, NewFlag};
 use crate::flags::eval::EvalContext;
 use crate::flags::flag::{
-    Condition, FlagSpec, FlagType, Operator, OverrideSpec, OwnerRef, Rollout, Rule, Serve,
-    parse_flag_name, parse_override_name,
+    FlagSpec, FlagType, OverrideSpec, OwnerRef, parse_flag_name, parse_override_name,
 };
+use crate::flags::grpc::decode::{flag_type, rollout_from, rules_from, variants_from};
 use crate::flags::reads::EvaluationRequest;
-use crate::flags::validate as flag_validate;
+use crate::flags::validate;
 use crate::pb;
 use crate::rpc::convert::{etag, into_result};
-
-/// The proto type as the domain's; `None` for UNSPECIFIED or unknown.
-pub fn flag_type(raw: i32) -> Option<FlagType> {
-    match pb::FlagType::try_from(raw).ok()? {
-        pb::FlagType::Unspecified => None,
-        pb::FlagType::Boolean => Some(FlagType::Boolean),
-        pb::FlagType::String => Some(FlagType::String),
-        pb::FlagType::Number => Some(FlagType::Number),
-        pb::FlagType::Object => Some(FlagType::Object),
-    }
-}
-
-fn operator(raw: i32) -> Option<Operator> {
-    use pb::TargetingOperator as Op;
-    Some(match Op::try_from(raw).ok()? {
-        Op::Unspecified => return None,
-        Op::Equals => Operator::Equals,
-        Op::NotEquals => Operator::NotEquals,
-        Op::In => Operator::In,
-        Op::NotIn => Operator::NotIn,
-        Op::StartsWith => Operator::StartsWith,
-        Op::EndsWith => Operator::EndsWith,
-        Op::Contains => Operator::Contains,
-        Op::GreaterThan => Operator::GreaterThan,
-        Op::GreaterThanOrEqual => Operator::GreaterThanOrEqual,
-        Op::LessThan => Operator::LessThan,
-        Op::LessThanOrEqual => Operator::LessThanOrEqual,
-        Op::SemverEq => Operator::SemverEq,
-        Op::SemverLt => Operator::SemverLt,
-        Op::SemverGt => Operator::SemverGt,
-        Op::Exists => Operator::Exists,
-    })
-}
-
-/// Reads a value, recording a violation (and answering null) when it
-/// cannot be one.
-fn value_of(
-    value: &prost_types::Value,
-    field: &str,
-    violations: &mut Vec<FieldViolation>,
-) -> Value {
-    json_of(value, field).unwrap_or_else(|error| {
-        if let Error::InvalidArgument(found) = error {
-            violations.extend(found);
-        }
-        Value::Null
-    })
-}
-
-fn rollout_from(
-    rollout: &pb::Rollout,
-    field: &str,
-    violations: &mut Vec<FieldViolation>,
-) -> Rollout {
-    let weights = rollout
-        .weights
-        .iter()
-        .enumerate()
-        .map(|(index, weight)| {
-            let amount = u32::try_from(weight.weight).unwrap_or_else(|_| {
-                violations.push(FieldViolation::new(
-                    format!("{field}.weights[{index}].weight"),
-                    "must be 0 or more",
-                ));
-                0
-            });
-            (weight.variant.clone(), amount)
-        })
-        .collect();
-    Rollout {
-        weights,
-        bucket_by: rollout.bucket_by.clone(),
-        salt: rollout.salt.clone(),
-    }
-}
-
-fn condition_from(
-    condition: &pb::TargetingCondition,
-    field: &str,
-    violations: &mut Vec<FieldViolation>,
-) -> Condition {
-    let op = operator(condition.op).unwrap_or_else(|| {
-        violations.push(FieldViolation::new(
-            format!("{field}.op"),
-            "must be a TargetingOperator other than UNSPECIFIED",
-        ));
-        Operator::Exists
-    });
-    let values = condition
-        .values
-        .iter()
-        .enumerate()
-        .map(|(index, value)| value_of(value, &format!("{field}.values[{index}]"), violations))
-        .collect();
-    Condition::new(condition.attribute.clone(), op, values)
-}
-
-/// The rules of a request, recording what is malformed.
-fn rules_from(
-    rules: &[pb::TargetingRule],
-    field: &str,
-    violations: &mut Vec<FieldViolation>,
-) -> Vec<Rule> {
-    rules
-        .iter()
-        .enumerate()
-        .map(|(index, rule)| {
-            let prefix = format!("{field}[{index}]");
-            let conditions = rule
-                .conditions
-                .iter()
-                .enumerate()
-                .map(|(at, found)| {
-                    condition_from(found, &format!("{prefix}.conditions[{at}]"), violations)
-                })
-                .collect();
-            let serve =
-                match &rule.serve {
-                    Some(pb::targeting_rule::Serve::Variant(variant)) => {
-                        Serve::Variant(variant.clone())
-                    }
-                    Some(pb::targeting_rule::Serve::Rollout(rollout)) => Serve::Rollout(
-                        rollout_from(rollout, &format!("{prefix}.rollout"), violations),
-                    ),
-                    None => {
-                        violations.push(FieldViolation::new(
-                            prefix.clone(),
-                            "a rule serves a variant or a rollout; set one",
-                        ));
-                        Serve::Variant(String::new())
-                    }
-                };
-            Rule {
-                description: rule.description.clone(),
-                conditions,
-                serve,
-            }
-        })
-        .collect()
-}
-
-fn variants_from(flag: &pb::Flag, violations: &mut Vec<FieldViolation>) -> BTreeMap<String, Value> {
-    flag.variants
-        .iter()
-        .map(|(name, value)| {
-            let field = format!("flag.variants[{name:?}]");
-            (name.clone(), value_of(value, &field, violations))
-        })
-        .collect()
-}
 
 /// A validated CreateFlag request.
 #[derive(Debug, Clone)]
@@ -214,7 +62,7 @@ impl TryFrom<&pb::CreateFlagRequest> for CreateFlag {
         // Without a type the values cannot be checked; the missing type is
         // reported already.
         if let Some(value_type) = value_type {
-            flag_validate::flag_spec(&spec, value_type, "flag", &mut violations);
+            validate::flag_spec(&spec, value_type, "flag", &mut violations);
         }
         let value_type = value_type.unwrap_or(FlagType::Boolean);
         let new = NewFlag {
@@ -441,5 +289,3 @@ impl TryFrom<&pb::EvaluateFlagsRequest> for Evaluate {
         })
     }
 }
-
-pub use crate::flags::grpc::encode::{evaluation, flag, flag_override};

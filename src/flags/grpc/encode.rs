@@ -77,25 +77,27 @@ fn rules_to(rules: &[Rule]) -> Vec<pb::TargetingRule> {
 /// A flag as the API shows it. For the flags of
 /// [`crate::flags::directory::Flags::resolved_for`] this is the resolved
 /// definition a WatchConfig snapshot carries.
-pub fn flag(flag: &Flag) -> pb::Flag {
-    pb::Flag {
-        name: flag.resource_name(),
-        key: flag.key.clone(),
-        description: flag.spec.description.clone(),
-        value_type: flag_type_to(flag.value_type).into(),
-        variants: flag
-            .spec
-            .variants
-            .iter()
-            .map(|(name, value)| (name.clone(), json_value(value.clone())))
-            .collect(),
-        default_variant: flag.spec.default_variant.clone(),
-        enabled: flag.spec.enabled,
-        rules: rules_to(&flag.spec.rules),
-        default_rollout: flag.spec.default_rollout.as_ref().map(rollout_to),
-        create_time: Some(timestamp(flag.create_time)),
-        update_time: Some(timestamp(flag.update_time)),
-        etag: flag.etag(),
+impl From<&Flag> for pb::Flag {
+    fn from(flag: &Flag) -> Self {
+        pb::Flag {
+            name: flag.resource_name(),
+            key: flag.key.clone(),
+            description: flag.spec.description.clone(),
+            value_type: flag_type_to(flag.value_type).into(),
+            variants: flag
+                .spec
+                .variants
+                .iter()
+                .map(|(name, value)| (name.clone(), json_value(value.clone())))
+                .collect(),
+            default_variant: flag.spec.default_variant.clone(),
+            enabled: flag.spec.enabled,
+            rules: rules_to(&flag.spec.rules),
+            default_rollout: flag.spec.default_rollout.as_ref().map(rollout_to),
+            create_time: Some(timestamp(flag.create_time)),
+            update_time: Some(timestamp(flag.update_time)),
+            etag: flag.etag(),
+        }
     }
 }
 

@@ -2,5 +2,6 @@
 
 mod context;
 pub mod convert;
+pub mod decode;
 pub mod encode;
 pub mod service;

@@ -2,13 +2,15 @@
 //! `TryFrom`s of [`crate::flags::grpc::convert`]), find the scope the request may
 //! act in (flags and plan overrides are the platform's, tenant overrides
 //! and evaluations the tenant's, through the gate), call the flag
-//! directory, encode. The `ConfigService` trait methods delegate here.
+//! directory, encode. The `ConfigService` trait methods forward their
+//! requests here.
+
+use tonic::{Request, Response, Status};
 
 use crate::access::Gate;
-use crate::access::{TenantContext, TenantScope};
+use crate::access::{TenantContext, TenantScope, context};
 use crate::common::filter;
 use crate::common::filter::Op;
-use crate::common::ids::TenantRef;
 use crate::common::paging::page_size;
 use crate::error::{Error, Result};
 use crate::flags::directory::Flags;
@@ -16,11 +18,12 @@ use crate::flags::flag::{
     OverrideOwner, OverrideParent, OwnerRef, parse_flag_name, parse_override_name,
     parse_override_parent,
 };
-use crate::flags::grpc::convert as flag_convert;
 use crate::flags::grpc::convert::{CreateFlag, Evaluate, SetOverride, UpdateFlag};
+use crate::flags::grpc::encode;
 use crate::flags::overrides::OwnerScope;
 use crate::flags::store::{FlagFilter, OverrideSet};
 use crate::pb;
+use crate::rpc::Reply;
 use crate::rpc::convert::etag;
 use crate::store::scope::Scope;
 
@@ -95,113 +98,13 @@ impl FlagApi {
         })
     }
 
-    async fn tenant(&self, context: &TenantContext, by: &TenantRef) -> Result<TenantScope> {
-        self.gate.scope_for(context, by).await
-    }
-
-    /// CreateFlag.
-    pub async fn create_flag(
+    /// The scope and the set of overrides a listing under `parent` reads.
+    async fn override_set(
         &self,
         context: &TenantContext,
-        request: &pb::CreateFlagRequest,
-    ) -> Result<pb::Flag> {
-        let create = CreateFlag::try_from(request)?;
-        let platform = context.platform()?;
-        let created = self
-            .flags
-            .create(
-                &platform,
-                &context.origin(""),
-                create.new,
-                create.request_id,
-            )
-            .await?;
-        Ok(flag_convert::flag(&created))
-    }
-
-    /// GetFlag.
-    pub async fn get_flag(&self, request: &pb::GetFlagRequest) -> Result<pb::Flag> {
-        let key = parse_flag_name(&request.name, "name")?;
-        Ok(flag_convert::flag(&self.flags.get(&key).await?))
-    }
-
-    /// ListFlags.
-    pub async fn list_flags(
-        &self,
-        request: &pb::ListFlagsRequest,
-    ) -> Result<pb::ListFlagsResponse> {
-        let size = page_size(request.page_size, "page_size")?;
-        let filter = flag_filter(&request.filter)?;
-        let (flags, next_page_token) = self.flags.list(filter, size, &request.page_token).await?;
-        Ok(pb::ListFlagsResponse {
-            flags: flags.iter().map(flag_convert::flag).collect(),
-            next_page_token,
-        })
-    }
-
-    /// UpdateFlag.
-    pub async fn update_flag(
-        &self,
-        context: &TenantContext,
-        request: &pb::UpdateFlagRequest,
-    ) -> Result<pb::Flag> {
-        let update = UpdateFlag::try_from(request)?;
-        let platform = context.platform()?;
-        let updated = self
-            .flags
-            .update(
-                &platform,
-                &context.origin(""),
-                (&update.key, update.etag.as_deref()),
-                update.patch,
-            )
-            .await?;
-        Ok(flag_convert::flag(&updated))
-    }
-
-    /// DeleteFlag.
-    pub async fn delete_flag(
-        &self,
-        context: &TenantContext,
-        request: &pb::DeleteFlagRequest,
-    ) -> Result<()> {
-        let key = parse_flag_name(&request.name, "name")?;
-        let platform = context.platform()?;
-        self.flags
-            .delete(&platform, &context.origin(""), &key, etag(&request.etag))
-            .await
-    }
-
-    /// SetFlagOverride.
-    pub async fn set_flag_override(
-        &self,
-        context: &TenantContext,
-        request: &pb::SetFlagOverrideRequest,
-    ) -> Result<pb::FlagOverride> {
-        let set = SetOverride::try_from(request)?;
-        let owner = self.owner(context, &set.owner).await?;
-        let stored = self
-            .flags
-            .set_override(
-                owner.scope(),
-                &context.origin(""),
-                (&set.flag, set.etag.as_deref()),
-                set.spec,
-            )
-            .await?;
-        Ok(flag_convert::flag_override(&stored))
-    }
-
-    /// ListFlagOverrides.
-    pub async fn list_flag_overrides(
-        &self,
-        context: &TenantContext,
-        request: &pb::ListFlagOverridesRequest,
-    ) -> Result<pb::ListFlagOverridesResponse> {
-        let parent = parse_override_parent(&request.parent, "parent")?;
-        let size = page_size(request.page_size, "page_size")?;
-        let flag = (!request.flag.is_empty()).then_some(request.flag.as_str());
-        let (scope, set) = match parent {
+        parent: OverrideParent,
+    ) -> Result<(Scope, OverrideSet)> {
+        Ok(match parent {
             OverrideParent::AllPlans => (Scope::from(&context.platform()?), OverrideSet::AllPlans),
             OverrideParent::AllTenants => {
                 (Scope::from(&context.platform()?), OverrideSet::AllTenants)
@@ -216,66 +119,162 @@ impl FlagApi {
                     OverrideSet::One(OverrideOwner::Tenant(tenant.tenant_id())),
                 ),
             },
-        };
+        })
+    }
+
+    /// The evaluation `request` asks for, with the scope of its tenant as
+    /// the caller may reach it.
+    async fn evaluation<T>(
+        &self,
+        request: &Request<T>,
+    ) -> std::result::Result<(TenantScope, Evaluate), Status>
+    where
+        for<'a> Evaluate: TryFrom<&'a T, Error = Error>,
+    {
+        let context = context(request)?;
+        let evaluate = Evaluate::try_from(request.get_ref())?;
+        let scope = self.gate.scope_for(&context, &evaluate.parent).await?;
+        Ok((scope, evaluate))
+    }
+
+    /// CreateFlag.
+    pub async fn create_flag(&self, request: Request<pb::CreateFlagRequest>) -> Reply<pb::Flag> {
+        let context = context(&request)?;
+        let create = CreateFlag::try_from(request.get_ref())?;
+        let (platform, origin) = (context.platform()?, context.origin(""));
+        let created = self
+            .flags
+            .create(&platform, &origin, create.new, create.request_id)
+            .await?;
+        Ok(Response::new(pb::Flag::from(&created)))
+    }
+
+    /// GetFlag.
+    pub async fn get_flag(&self, request: Request<pb::GetFlagRequest>) -> Reply<pb::Flag> {
+        let key = parse_flag_name(&request.get_ref().name, "name")?;
+        Ok(Response::new(pb::Flag::from(&self.flags.get(&key).await?)))
+    }
+
+    /// ListFlags.
+    pub async fn list_flags(
+        &self,
+        request: Request<pb::ListFlagsRequest>,
+    ) -> Reply<pb::ListFlagsResponse> {
+        let request = request.into_inner();
+        let size = page_size(request.page_size, "page_size")?;
+        let filter = flag_filter(&request.filter)?;
+        let (flags, next_page_token) = self.flags.list(filter, size, &request.page_token).await?;
+        Ok(Response::new(pb::ListFlagsResponse {
+            flags: flags.iter().map(pb::Flag::from).collect(),
+            next_page_token,
+        }))
+    }
+
+    /// UpdateFlag.
+    pub async fn update_flag(&self, request: Request<pb::UpdateFlagRequest>) -> Reply<pb::Flag> {
+        let context = context(&request)?;
+        let update = UpdateFlag::try_from(request.get_ref())?;
+        let (platform, origin) = (context.platform()?, context.origin(""));
+        let expected = (update.key.as_str(), update.etag.as_deref());
+        let updated = self
+            .flags
+            .update(&platform, &origin, expected, update.patch)
+            .await?;
+        Ok(Response::new(pb::Flag::from(&updated)))
+    }
+
+    /// DeleteFlag.
+    pub async fn delete_flag(&self, request: Request<pb::DeleteFlagRequest>) -> Reply<()> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let key = parse_flag_name(&request.name, "name")?;
+        let (platform, origin) = (context.platform()?, context.origin(""));
+        let deleted = self
+            .flags
+            .delete(&platform, &origin, &key, etag(&request.etag));
+        Ok(Response::new(deleted.await?))
+    }
+
+    /// SetFlagOverride.
+    pub async fn set_flag_override(
+        &self,
+        request: Request<pb::SetFlagOverrideRequest>,
+    ) -> Reply<pb::FlagOverride> {
+        let context = context(&request)?;
+        let set = SetOverride::try_from(request.get_ref())?;
+        let owner = self.owner(&context, &set.owner).await?;
+        let expected = (set.flag.as_str(), set.etag.as_deref());
+        let stored = self
+            .flags
+            .set_override(owner.scope(), &context.origin(""), expected, set.spec)
+            .await?;
+        Ok(Response::new(encode::flag_override(&stored)))
+    }
+
+    /// ListFlagOverrides.
+    pub async fn list_flag_overrides(
+        &self,
+        request: Request<pb::ListFlagOverridesRequest>,
+    ) -> Reply<pb::ListFlagOverridesResponse> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let parent = parse_override_parent(&request.parent, "parent")?;
+        let size = page_size(request.page_size, "page_size")?;
+        let flag = (!request.flag.is_empty()).then_some(request.flag.as_str());
+        let (scope, set) = self.override_set(&context, parent).await?;
         let (overrides, next_page_token) = self
             .flags
             .list_overrides(scope, (&set, flag), size, &request.page_token)
             .await?;
-        Ok(pb::ListFlagOverridesResponse {
-            flag_overrides: overrides.iter().map(flag_convert::flag_override).collect(),
+        Ok(Response::new(pb::ListFlagOverridesResponse {
+            flag_overrides: overrides.iter().map(encode::flag_override).collect(),
             next_page_token,
-        })
+        }))
     }
 
     /// DeleteFlagOverride.
     pub async fn delete_flag_override(
         &self,
-        context: &TenantContext,
-        request: &pb::DeleteFlagOverrideRequest,
-    ) -> Result<()> {
+        request: Request<pb::DeleteFlagOverrideRequest>,
+    ) -> Reply<()> {
+        let context = context(&request)?;
+        let request = request.into_inner();
         let (owner, flag) = parse_override_name(&request.name, "name")?;
-        let owner = self.owner(context, &owner).await?;
-        self.flags
-            .delete_override(
-                owner.scope(),
-                &context.origin(""),
-                &flag,
-                etag(&request.etag),
-            )
-            .await
+        let owner = self.owner(&context, &owner).await?;
+        let origin = context.origin("");
+        let deleted =
+            self.flags
+                .delete_override(owner.scope(), &origin, &flag, etag(&request.etag));
+        Ok(Response::new(deleted.await?))
     }
 
     /// EvaluateFlag.
     pub async fn evaluate_flag(
         &self,
-        context: &TenantContext,
-        request: &pb::EvaluateFlagRequest,
-    ) -> Result<pb::EvaluateFlagResponse> {
-        let evaluate = Evaluate::try_from(request)?;
-        let scope = self.tenant(context, &evaluate.parent).await?;
+        request: Request<pb::EvaluateFlagRequest>,
+    ) -> Reply<pb::EvaluateFlagResponse> {
+        let (scope, evaluate) = self.evaluation(&request).await?;
         let evaluation = self
             .flags
             .evaluate(&scope, &evaluate.request, |found| {
-                found.first().map(flag_convert::evaluation)
+                found.first().map(encode::evaluation)
             })
             .await?;
-        Ok(pb::EvaluateFlagResponse { evaluation })
+        Ok(Response::new(pb::EvaluateFlagResponse { evaluation }))
     }
 
     /// EvaluateFlags.
     pub async fn evaluate_flags(
         &self,
-        context: &TenantContext,
-        request: &pb::EvaluateFlagsRequest,
-    ) -> Result<pb::EvaluateFlagsResponse> {
-        let evaluate = Evaluate::try_from(request)?;
-        let scope = self.tenant(context, &evaluate.parent).await?;
+        request: Request<pb::EvaluateFlagsRequest>,
+    ) -> Reply<pb::EvaluateFlagsResponse> {
+        let (scope, evaluate) = self.evaluation(&request).await?;
         let evaluations = self
             .flags
             .evaluate(&scope, &evaluate.request, |found| {
-                found.iter().map(flag_convert::evaluation).collect()
+                found.iter().map(encode::evaluation).collect()
             })
             .await?;
-        Ok(pb::EvaluateFlagsResponse { evaluations })
+        Ok(Response::new(pb::EvaluateFlagsResponse { evaluations }))
     }
 }
