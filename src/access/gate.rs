@@ -239,7 +239,7 @@ impl Gate {
     }
 
     async fn key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKey>> {
-        if let Some(cached) = self.inner.cache.keys.get(&prefix.to_owned()) {
+        if let Some(cached) = self.inner.cache.keys.get(prefix) {
             return Ok(cached);
         }
         let since = self.inner.cache.keys.generation();
