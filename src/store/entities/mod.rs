@@ -4,7 +4,7 @@
 //! Each file states its table's columns in full, the revision and
 //! timestamps included, since the file is where a reader looks for the
 //! schema; only what is the same for every entity and says nothing about
-//! its table is written once, in [`plain_entity`].
+//! its table is written once, in `plain_entity!`.
 
 /// The `Relation` and `ActiveModelBehavior` of an entity: tenantd
 /// navigates no relation through sea-orm (its queries join by hand, in the
