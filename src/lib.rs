@@ -34,13 +34,15 @@
 //! - [`rpc`]: the request codec (which refuses undecodable bytes and unstorable text) and the
 //!   proto conversions every service shares.
 //! - [`common`]: typed ids, validation, filters, page tokens and the cache map each owner keeps.
-//! - [`error`]: the crate's one error enum and its one mapping to `tonic::Status`.
+//! - [`error`]: the crate's one error enum, and in `error/status.rs` its one mapping to
+//!   `tonic::Status`.
 //! - [`pb`]: code generated from `proto/tenantd/v1`; [`envoy`]: Envoy's rate limit service.
 //!
 //! On top:
 //! - [`settings`]: flags and `TENANTD_*` variables, validated once into [`settings::Config`].
-//! - [`server`]: the composition root, `run(config, listener, shutdown)`: every tower layer
-//!   (the tenant context layer and its bulkhead among them) and the background jobs.
+//! - [`server`]: the composition root, `run(config, listener, shutdown)`: the services built
+//!   once, the tower stack in one file and each of our layers in its own (the tenant context
+//!   layer and its bulkhead among them), and the background jobs.
 //! - [`cli`]: every command `tenantd` runs, `serve` and the operator commands.
 //! - [`telemetry`]: `tracing` output and OpenTelemetry export.
 //! - [`fuzzing`]: the fuzz targets' entry points.

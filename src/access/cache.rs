@@ -41,20 +41,21 @@ impl GateCache {
 /// `key`'s answer from `answers`, or the one `load` reads, kept unless a
 /// change arrived while it was read (the generation taken before the read
 /// says so).
-pub(crate) async fn through<K, T>(
+pub(crate) async fn through<K, Q, T>(
     answers: &Answers<K, T>,
-    key: K,
+    key: &Q,
     load: impl AsyncFnOnce() -> Result<Option<T>>,
 ) -> Result<Option<T>>
 where
-    K: Eq + std::hash::Hash + Send + Sync + 'static,
+    K: Eq + std::hash::Hash + std::borrow::Borrow<Q> + Send + Sync + 'static,
+    Q: Eq + std::hash::Hash + ToOwned<Owned = K> + ?Sized,
     T: Clone + Send + Sync + 'static,
 {
-    if let Some(cached) = answers.get(&key) {
+    if let Some(cached) = answers.get(key) {
         return Ok(cached);
     }
     let since = answers.generation();
     let value = load().await?;
-    answers.put(key, value.clone(), since);
+    answers.put(key.to_owned(), value.clone(), since);
     Ok(value)
 }

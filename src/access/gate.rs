@@ -228,7 +228,7 @@ impl Gate {
     async fn key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKey>> {
         let platform = Scope::from(&PlatformScope::system());
         let store = &self.inner.tenants.store;
-        through(&self.inner.cache.keys, prefix.to_owned(), async || {
+        through(&self.inner.cache.keys, prefix, async || {
             store.find_api_key_by_prefix(platform, prefix).await
         })
         .await
@@ -237,7 +237,7 @@ impl Gate {
     /// The tenant `id`, whatever its state, through the cache.
     async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>> {
         let tenants = &self.inner.tenants;
-        through(&self.inner.cache.tenants, id, async || {
+        through(&self.inner.cache.tenants, &id, async || {
             tenants.lookup(Scope::Tenant(id), &TenantRef::Id(id)).await
         })
         .await
@@ -254,7 +254,7 @@ impl Gate {
     /// Which tenant `target` names, live or deleted, through the cache.
     async fn locate(&self, target: &ResolveTarget) -> Result<Option<(TenantId, ResolvedBy)>> {
         let tenants = &self.inner.tenants;
-        through(&self.inner.cache.targets, target.clone(), async || {
+        through(&self.inner.cache.targets, target, async || {
             locate(tenants, target).await
         })
         .await

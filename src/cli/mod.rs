@@ -3,6 +3,7 @@
 //! template rollout, tenant purge, tenant archive files, usage export and
 //! reaggregation).
 
+mod progress;
 pub mod reaggregate;
 pub mod rollout;
 pub mod tenant_archive;

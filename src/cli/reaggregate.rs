@@ -4,8 +4,8 @@
 //! so this is safe to run while replicas serve and aggregate.
 
 use chrono::{NaiveDate, Utc};
-use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::cli::progress;
 use crate::error::{Error, Result};
 use crate::usage::rollups::Rollups;
 
@@ -15,11 +15,7 @@ pub async fn run(rollups: Rollups, (from, to): (NaiveDate, NaiveDate)) -> Result
         return Err(Error::invalid_field("to", "must not be before --from"));
     }
     let days: Vec<NaiveDate> = from.iter_days().take_while(|day| *day <= to).collect();
-    let bar = ProgressBar::new(days.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} days  {msg}")
-            .map_err(Error::internal)?,
-    );
+    let bar = progress::bar(days.len(), "{bar:40} {pos}/{len} days  {msg}")?;
     let mut events = 0;
     for day in days {
         bar.set_message(day.to_string());

@@ -7,9 +7,9 @@
 //! Resumable by construction: each schema records its own version, so a
 //! second run skips the tenants already current and retries only the rest.
 
-use indicatif::{ProgressBar, ProgressStyle};
 use tokio::task::JoinSet;
 
+use crate::cli::progress;
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
 use crate::settings::tenants::MigrateArgs;
@@ -55,11 +55,10 @@ pub async fn run(tenants: Tenants, args: &MigrateArgs) -> Result<()> {
 /// Migrates every SCHEMA tenant, at most `args.concurrency` at once.
 pub async fn roll_out(tenants: Tenants, args: &MigrateArgs) -> Result<Summary> {
     let fleet = tenants.schema_tenants().await?;
-    let bar = ProgressBar::new(fleet.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} tenants  {per_sec}  eta {eta}  {msg}")
-            .map_err(Error::internal)?,
-    );
+    let bar = progress::bar(
+        fleet.len(),
+        "{bar:40} {pos}/{len} tenants  {per_sec}  eta {eta}  {msg}",
+    )?;
     let mut pending = fleet.into_iter();
     let mut running = JoinSet::new();
     let mut summary = Summary::default();

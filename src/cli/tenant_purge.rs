@@ -4,8 +4,8 @@
 //! fails.
 
 use chrono::Utc;
-use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::cli::progress;
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result, error_chain};
 use crate::tenancy::tenants::Tenants;
@@ -16,11 +16,7 @@ pub async fn run(tenants: Tenants, now: Option<TenantId>) -> Result<()> {
         return tenants.purge(tenant_id).await;
     }
     let due = tenants.due_for_purge(Utc::now()).await?;
-    let bar = ProgressBar::new(due.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} tenants  {eta} left  {msg}")
-            .map_err(Error::internal)?,
-    );
+    let bar = progress::bar(due.len(), "{bar:40} {pos}/{len} tenants  {eta} left  {msg}")?;
     let mut failed = 0;
     for tenant_id in due {
         bar.set_message(tenant_id.to_string());

@@ -8,11 +8,18 @@
 //! A lookup that started before a change must not put its stale answer
 //! back after the change dropped it: every invalidation bumps a
 //! generation, and answers read under an older generation are not stored.
+//!
+//! A read is one moka lookup and one clone of the answer, on the warm path
+//! of every call (the gate, quota checks, flags): the TTL is moka's alone
+//! (its lookup already reads the clock and refuses an expired entry before
+//! housekeeping removes it), and a key is looked up by its borrowed form,
+//! so a `String` key is asked for with a `&str` and nothing is allocated.
 
+use std::borrow::Borrow;
 use std::hash::Hash;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::ids::TenantId;
 use crate::store::changefeed::Change;
@@ -24,15 +31,6 @@ const MAX_ENTRIES: u64 = 100_000;
 
 /// The longest a TTL is taken to be (moka refuses some that are longer).
 const LONGEST_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
-
-/// One cached answer.
-#[derive(Debug, Clone)]
-struct Entry<T> {
-    /// The answer; `None` caches "there is none".
-    value: Option<T>,
-    /// When it was read.
-    read_at: Instant,
-}
 
 /// The generation a lookup started in; see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +49,9 @@ pub struct Answers<K, T> {
     /// invalidation across its bump and its removals, so a stale answer
     /// can never land after the change that dropped it. Reads do not take it.
     writing: Mutex<()>,
-    /// The answers, bounded.
-    entries: moka::sync::Cache<K, Entry<T>>,
+    /// The answers, bounded, each for at most `ttl` after its put; `None`
+    /// caches "there is none".
+    entries: moka::sync::Cache<K, Option<T>>,
 }
 
 impl<K, T> std::fmt::Debug for Answers<K, T> {
@@ -102,12 +101,14 @@ where
         Generation(self.generation.load(Ordering::Acquire))
     }
 
-    /// The answer for `key`: `None` on a miss, `Some(None)` if known absent.
-    pub fn get(&self, key: &K) -> Option<Option<T>> {
-        self.entries
-            .get(key)
-            .filter(|entry| entry.read_at.elapsed() < self.ttl)
-            .map(|entry| entry.value)
+    /// The answer for `key`: `None` on a miss (an expired answer is one),
+    /// `Some(None)` if known absent.
+    pub fn get<Q>(&self, key: &Q) -> Option<Option<T>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.entries.get(key)
     }
 
     /// Remembers the answer for `key`, read since `since`; nothing when a
@@ -117,11 +118,7 @@ where
         if self.generation() != since {
             return;
         }
-        let entry = Entry {
-            value,
-            read_at: Instant::now(),
-        };
-        self.entries.insert(key, entry);
+        self.entries.insert(key, value);
     }
 
     /// Drops what `change` may have made wrong: a tenant's change drops its
@@ -133,9 +130,8 @@ where
         match change {
             Change::Tenant(tenant_id) => {
                 let owner = self.owner;
-                for (key, entry) in self.entries.iter() {
-                    let belongs = entry
-                        .value
+                for (key, value) in self.entries.iter() {
+                    let belongs = value
                         .as_ref()
                         .is_none_or(|value| owner(value) == Some(tenant_id));
                     if belongs {

@@ -72,17 +72,7 @@ pub fn slug(value: &str, field: &str, violations: &mut Vec<FieldViolation>) {
 /// A display name: at most [`MAX_DISPLAY_NAME_CHARS`] characters, no control
 /// characters.
 pub fn display_name(value: &str, field: &str, violations: &mut Vec<FieldViolation>) {
-    if value.chars().count() > MAX_DISPLAY_NAME_CHARS {
-        violations.push(FieldViolation::new(
-            field,
-            format!("must be at most {MAX_DISPLAY_NAME_CHARS} characters"),
-        ));
-    } else if value.chars().any(char::is_control) {
-        violations.push(FieldViolation::new(
-            field,
-            "must not contain control characters",
-        ));
-    }
+    plain_text(value, field, MAX_DISPLAY_NAME_CHARS, violations);
 }
 
 /// A free-text reason: at most [`MAX_REASON_CHARS`] characters, no control
@@ -90,10 +80,18 @@ pub fn display_name(value: &str, field: &str, violations: &mut Vec<FieldViolatio
 pub fn reason(value: &str, field: &str, required: bool, violations: &mut Vec<FieldViolation>) {
     if required && value.trim().is_empty() {
         violations.push(FieldViolation::new(field, "is required"));
-    } else if value.chars().count() > MAX_REASON_CHARS {
+    } else {
+        plain_text(value, field, MAX_REASON_CHARS, violations);
+    }
+}
+
+/// Text a person reads: at most `max_chars` characters, no control
+/// characters; one violation at the most, the length first.
+fn plain_text(value: &str, field: &str, max_chars: usize, violations: &mut Vec<FieldViolation>) {
+    if value.chars().count() > max_chars {
         violations.push(FieldViolation::new(
             field,
-            format!("must be at most {MAX_REASON_CHARS} characters"),
+            format!("must be at most {max_chars} characters"),
         ));
     } else if value.chars().any(char::is_control) {
         violations.push(FieldViolation::new(

@@ -18,7 +18,7 @@ pub const DEFAULT_KEY_USE_FLUSH: Duration = Duration::from_secs(10);
 /// The validated settings of a running server.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Database URL (may hold a password: log it with [`redact_url`]).
+    /// Database URL (may hold a password: log it with [`redact_url`](crate::settings::redact_url)).
     pub database_url: String,
     /// Apply migrations at start.
     pub migrate_on_start: bool,

@@ -43,17 +43,10 @@ impl AuditRecord {
     ) -> Self {
         Self {
             tenant_id: Some(tenant_id),
-            actor: origin.actor.clone(),
-            action,
-            resource,
-            request_id: origin.request_id.clone(),
-            before,
-            after,
+            ..Self::platform(origin, action, resource, before, after)
         }
     }
-}
 
-impl AuditRecord {
     /// A record of `action` by `origin` on a platform-wide `resource` (a
     /// plan, a metric), which belongs to no tenant.
     pub fn platform(

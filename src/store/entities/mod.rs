@@ -1,5 +1,31 @@
 //! sea-orm entities, one per control-plane table. Only `storage` sees them;
 //! the rest of the crate works with the domain types they convert to.
+//!
+//! Each file states its table's columns in full, the revision and
+//! timestamps included, since the file is where a reader looks for the
+//! schema; only what is the same for every entity and says nothing about
+//! its table is written once, in `plain_entity!`.
+
+/// The `Relation` and `ActiveModelBehavior` of an entity: tenantd
+/// navigates no relation through sea-orm (its queries join by hand, in the
+/// scope they run in) and hooks nothing to an entity's writes, so every
+/// entity has an empty `Relation` and the default behaviour.
+macro_rules! plain_entity {
+    () => {
+        /// No relations are navigated through sea-orm.
+        #[derive(
+            Copy,
+            Clone,
+            Debug,
+            sea_orm::entity::prelude::EnumIter,
+            sea_orm::entity::prelude::DeriveRelation,
+        )]
+        pub enum Relation {}
+
+        impl sea_orm::entity::prelude::ActiveModelBehavior for ActiveModel {}
+    };
+}
+pub(crate) use plain_entity;
 
 pub mod api_key;
 pub mod audit_event;
