@@ -45,12 +45,39 @@ pub fn bind_local() -> (std::net::TcpListener, std::net::SocketAddr) {
     (listener, address)
 }
 
+/// A thread that runs until told to stop: dropping this tells it, then
+/// waits until it has ended.
+pub struct StoppedOnDrop {
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StoppedOnDrop {
+    /// Guards `thread`, which ends once `stop` has sent (or been dropped).
+    pub fn new(stop: oneshot::Sender<()>, thread: std::thread::JoinHandle<()>) -> Self {
+        Self {
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for StoppedOnDrop {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// A server under test, on a runtime thread of its own.
 pub struct Running {
     /// Where it listens.
     pub address: std::net::SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _thread: StoppedOnDrop,
 }
 
 impl Running {
@@ -76,8 +103,7 @@ impl Running {
             .expect("server thread");
         Self {
             address,
-            stop: Some(stop),
-            thread: Some(thread),
+            _thread: StoppedOnDrop::new(stop, thread),
         }
     }
 
@@ -91,17 +117,6 @@ impl Running {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("the bench server did not start")
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use tonic::transport::{Channel, Endpoint};
 
 use super::WorkDir;
-use super::server::{bind_local, server_runtime};
+use super::server::{StoppedOnDrop, bind_local, server_runtime};
 
 /// Which stack a server runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,8 +76,7 @@ impl Flavors {
 /// until dropped.
 pub struct ServerRuntime {
     handle: tokio::runtime::Handle,
-    release: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _thread: StoppedOnDrop,
 }
 
 impl ServerRuntime {
@@ -97,19 +96,7 @@ impl ServerRuntime {
             .expect("start the server thread");
         Self {
             handle,
-            release: Some(release),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for ServerRuntime {
-    fn drop(&mut self) {
-        if let Some(release) = self.release.take() {
-            let _ = release.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            _thread: StoppedOnDrop::new(release, thread),
         }
     }
 }
