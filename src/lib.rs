@@ -9,7 +9,7 @@
 //! # Layout
 //!
 //! One room per service, on a foundation that imports none of them; the
-//! architecture test (`tests/architecture.rs`) reads `src/` and fails on an
+//! architecture test (`tests/architecture/`) reads `src/` and fails on an
 //! import circle or on an import against these arrows:
 //!
 //! ```text
@@ -30,7 +30,8 @@
 //!
 //! The foundation:
 //! - [`store`]: connections, [`store::scope::Scope`] and scoped transactions, the audit write,
-//!   idempotency, job locks, the change feed and the sea-orm entities.
+//!   idempotency, the etag-checked update (`store::revision`), job locks, the
+//!   change feed and the sea-orm entities.
 //! - [`rpc`]: the request codec (which refuses undecodable bytes and unstorable text) and the
 //!   proto conversions every service shares.
 //! - [`common`]: typed ids, validation, filters, page tokens and the cache map each owner keeps.

@@ -18,8 +18,6 @@ use sha2::{Digest, Sha256};
 
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
-// The paths the fuzzing entry points name these by.
-pub use crate::config::patch::{LayerChange, apply_patch, check_comment, check_limits};
 
 /// One of the three kinds of layer, least specific first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

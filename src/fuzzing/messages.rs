@@ -9,7 +9,7 @@ use prost::Message;
 use serde_json::{Map, Value};
 
 use crate::common::ids::{TenantId, TenantRef};
-use crate::config::layered::{LayerChange, apply_patch, check_comment, check_limits};
+use crate::config::patch::{LayerChange, apply_patch, check_comment, check_limits};
 use crate::config::schema::ConfigSchema;
 use crate::envoy::service::ratelimit::v3 as rls;
 use crate::error::{Error, Result};

@@ -8,6 +8,7 @@
 
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
+use sea_orm::EntityTrait;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
 use uuid::Uuid;
 
@@ -207,4 +208,27 @@ pub async fn insert_idempotency(
     .insert(txn)
     .await?;
     Ok(())
+}
+
+impl Store {
+    /// The first call made with `request_id` for `scope`, if any.
+    pub async fn find_idempotency_entry(
+        &self,
+        data_scope: Scope,
+        scope: &'static str,
+        request_id: Uuid,
+    ) -> Result<Option<IdempotencyEntry>> {
+        let key = (scope.to_owned(), request_id);
+        let row = self
+            .read_in(data_scope, async |txn| {
+                Ok(idempotency_key::Entity::find_by_id(key).one(txn).await?)
+            })
+            .await?;
+        Ok(row.map(|row| IdempotencyEntry {
+            scope,
+            request_id: row.request_id,
+            fingerprint: row.fingerprint,
+            resource: row.resource,
+        }))
+    }
 }

@@ -7,14 +7,13 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     Set,
 };
-use uuid::Uuid;
 
 use crate::common::ids::{TenantId, TenantRef};
 use crate::config::ChangeSubject;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::store::audit::AuditRecord;
-use crate::store::entities::{idempotency_key, tenant};
+use crate::store::entities::tenant;
 use crate::store::idempotency::IdempotencyEntry;
 use crate::store::idempotency::insert_idempotency;
 use crate::store::scope::Scope;
@@ -37,27 +36,6 @@ impl Store {
             Ok(())
         })
         .await
-    }
-
-    /// The first call made with `request_id` for `scope`, if any.
-    pub async fn find_idempotency_entry(
-        &self,
-        data_scope: Scope,
-        scope: &'static str,
-        request_id: Uuid,
-    ) -> Result<Option<IdempotencyEntry>> {
-        let key = (scope.to_owned(), request_id);
-        let row = self
-            .read_in(data_scope, async |txn| {
-                Ok(idempotency_key::Entity::find_by_id(key).one(txn).await?)
-            })
-            .await?;
-        Ok(row.map(|row| IdempotencyEntry {
-            scope,
-            request_id: row.request_id,
-            fingerprint: row.fingerprint,
-            resource: row.resource,
-        }))
     }
 
     /// The tenant named by id or slug, whatever its state.
