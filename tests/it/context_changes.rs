@@ -8,7 +8,6 @@ use tenantd::pb;
 use tonic::Code;
 
 use crate::context::{get_outcome, issue_key, service, suspend};
-use crate::support::db::postgres_available;
 use crate::support::fixtures::{Client, create};
 use crate::support::server::Credentials;
 use crate::support::status::assert_error;
@@ -90,14 +89,9 @@ async fn time_until(
 /// enforces within a second, though its cache would keep answers an hour.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_reach_another_replica_within_a_second() {
-    if !postgres_available().await {
+    let Some((first, second)) = TestServer::replicas_with_long_cache().await else {
         return;
-    }
-    let first = TestServer::start(Backend::Postgres).await;
-    let second = TestServer::start_on(first.database(), |config| {
-        config.cache_ttl = Duration::from_secs(3600);
-    })
-    .await;
+    };
     let mut operator = first.tenants();
     let acme = create(&mut operator, "acme").await;
     let (secret, key) = issue_key(&mut operator, &acme.name, &["tenant:read"]).await;

@@ -110,14 +110,9 @@ async fn until_served(client: &mut Configs, tenant: &str, expected: (&str, R)) -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_reach_the_other_replicas_cache_at_once() {
-    if !postgres_available().await {
+    let Some((first, second)) = TestServer::replicas_with_long_cache().await else {
         return;
-    }
-    let first = TestServer::start(Backend::Postgres).await;
-    let second = TestServer::start_on(first.database(), |config| {
-        config.cache_ttl = Duration::from_secs(3600);
-    })
-    .await;
+    };
     let mut operator = admin(&first.channel);
     let mut watcher = admin(&second.channel);
     let tenant = create(&mut first.tenants(), "cached-flags").await.name;

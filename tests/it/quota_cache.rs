@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 use tenantd::pb;
 
 use crate::quota::{definition, quotas, tenant_on_plan};
-use crate::support::db::postgres_available;
+use crate::support::TestServer;
 use crate::support::fixtures::mask;
-use crate::support::{Backend, TestServer};
 
 /// The limit GetQuotaStatus on `server` answers for `quota` of `parent`.
 async fn limit(server: &TestServer, parent: &str, quota: &str) -> i64 {
@@ -42,14 +41,9 @@ async fn until_limit(server: &TestServer, parent: &str, expected: i64) -> Durati
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_and_override_changes_reach_every_replica() {
-    if !postgres_available().await {
+    let Some((first, second)) = TestServer::replicas_with_long_cache().await else {
         return;
-    }
-    let first = TestServer::start(Backend::Postgres).await;
-    let second = TestServer::start_on(first.database(), |config| {
-        config.cache_ttl = Duration::from_secs(3600);
-    })
-    .await;
+    };
     let seats = definition("seats", pb::QuotaKind::Allocation, 5);
     let parent = tenant_on_plan(&first, "cached", vec![seats.clone()]).await;
     // Warm the second replica's cache.

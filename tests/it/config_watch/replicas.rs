@@ -11,7 +11,6 @@ use tonic::Code;
 
 use super::{PATIENCE, changed_config, next, set, watch};
 use crate::config::{client, json_of};
-use crate::support::db::postgres_available;
 use crate::support::fixtures::create;
 use crate::support::server::ADMIN_TOKEN;
 use crate::support::{Backend, TestServer};
@@ -21,14 +20,9 @@ use crate::support::{Backend, TestServer};
 /// second, though its cache would keep answers an hour.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_on_one_replica_reaches_watchers_and_reads_on_another() {
-    if !postgres_available().await {
+    let Some((first, second)) = TestServer::replicas_with_long_cache().await else {
         return;
-    }
-    let first = TestServer::start(Backend::Postgres).await;
-    let second = TestServer::start_on(first.database(), |config| {
-        config.cache_ttl = Duration::from_secs(3600);
-    })
-    .await;
+    };
     let tenant = create(&mut first.tenants(), "watch-replicas").await;
     let layer = format!("{}/config", tenant.name);
     let mut on_first = client(&first, ADMIN_TOKEN);

@@ -148,6 +148,22 @@ impl TestServer {
         }
     }
 
+    /// Two servers on one fresh PostgreSQL database, the second keeping
+    /// its cached answers an hour: what it answers anew within seconds of a
+    /// change on the first came through the change feed. `None` when no
+    /// PostgreSQL answers (outside CI).
+    pub async fn replicas_with_long_cache() -> Option<(Self, Self)> {
+        if !super::db::postgres_available().await {
+            return None;
+        }
+        let first = Self::start(Backend::Postgres).await;
+        let second = Self::start_on(first.database(), |config| {
+            config.cache_ttl = std::time::Duration::from_secs(3600);
+        })
+        .await;
+        Some((first, second))
+    }
+
     /// The database this server made, for a second server to share.
     pub fn database(&self) -> &TestDatabase {
         self.database
