@@ -2,7 +2,7 @@
 //!
 //! Two servers run inside this process on one SQLite file: the real one
 //! (`server::run`) and the same stack without the layer
-//! (`server::run_without_tenant_context_for_benchmarks`). Every gated case
+//! (`server::run_admitting` with `Admission::Bypassed`). Every gated case
 //! is reported as a ratio against a reference case measured in the same
 //! run, interleaved with it so that a noisy machine's drift lands on both:
 //! call by call in the sequential phase, slice by slice under unbroken

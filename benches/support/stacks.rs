@@ -1,11 +1,12 @@
 //! Two servers on one runtime of their own: the real stack
 //! (`server::run`) and the same stack without the tenant context layer
-//! (`server::run_without_tenant_context_for_benchmarks`), and the client
+//! (`server::run_admitting` with `Admission::Bypassed`), and the client
 //! connections to both.
 
 use std::path::Path;
 
 use tenantd::access::gate::Gate;
+use tenantd::server::Admission;
 use tenantd::settings::Config;
 use tenantd::store::{PoolOptions, Store};
 use tenantd::tenancy::dns::DnsTxtResolver;
@@ -119,15 +120,11 @@ impl RunningServer {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            match stack {
-                Stack::Gated => tenantd::server::run(config, listener, shutdown).await,
-                Stack::Bypassed => {
-                    tenantd::server::run_without_tenant_context_for_benchmarks(
-                        config, listener, shutdown,
-                    )
-                    .await
-                }
-            }
+            let admission = match stack {
+                Stack::Gated => Admission::Gate,
+                Stack::Bypassed => Admission::Bypassed,
+            };
+            tenantd::server::run_admitting(config, listener, shutdown, admission).await
         });
         Self {
             address,

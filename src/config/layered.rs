@@ -245,15 +245,18 @@ fn malformed(field: &str) -> Error {
     )
 }
 
+/// `value`, which must be a JSON object, as a map: how the tests of
+/// layers and patches write documents as `json!` literals.
+#[cfg(test)]
+pub(crate) fn object(value: Value) -> Map<String, Value> {
+    value.as_object().cloned().expect("an object")
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn object(value: Value) -> Map<String, Value> {
-        value.as_object().cloned().expect("an object")
-    }
 
     #[test]
     fn merging_recurses_into_objects_replaces_the_rest_and_null_removes() {

@@ -165,10 +165,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn object(value: Value) -> Map<String, Value> {
-        value.as_object().cloned().expect("an object")
-    }
+    use crate::config::layered::object;
 
     #[test]
     fn patches_set_and_remove_named_paths_only() {

@@ -52,25 +52,18 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    serve(config, listener, shutdown, Admission::Gate).await
-}
-
-/// Serves like [`run`] but with no tenant context layer at all: nothing is
-/// authenticated, and handlers that need a context answer INTERNAL. For
-/// measuring what the layer costs (`benches/`), never for serving.
-#[doc(hidden)]
-pub async fn run_without_tenant_context_for_benchmarks(
-    config: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<()> {
-    serve(config, listener, shutdown, Admission::Bypassed).await
+    run_admitting(config, listener, shutdown, Admission::Gate).await
 }
 
 /// Whether calls pass the gate.
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Admission {
+pub enum Admission {
+    /// Through the tenant context layer: how tenantd always serves.
     Gate,
+    /// With no tenant context layer at all: nothing is authenticated, and
+    /// handlers that need a context answer INTERNAL. For measuring what the
+    /// layer costs (`benches/`), never for serving.
     Bypassed,
 }
 
@@ -87,7 +80,10 @@ async fn open_store(config: &Config) -> Result<Store> {
         .await
 }
 
-async fn serve(
+/// Serves like [`run`], admitting calls as `admission` says; only the
+/// benchmarks bypass the gate, to measure what it costs.
+#[doc(hidden)]
+pub async fn run_admitting(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,

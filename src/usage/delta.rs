@@ -118,40 +118,17 @@ mod tests {
 
     #[test]
     fn deltas_aggregate_per_metric_and_day() {
+        use Aggregation::{Count, Latest, Max, Sum};
         let events = [
-            event("a", "bytes", Aggregation::Sum, 2.0, "2026-03-01T10:00:00Z"),
-            event("b", "bytes", Aggregation::Sum, 3.5, "2026-03-01T23:59:59Z"),
-            event("c", "bytes", Aggregation::Sum, 1.0, "2026-03-02T00:00:00Z"),
-            event(
-                "d",
-                "calls",
-                Aggregation::Count,
-                9.0,
-                "2026-03-01T01:00:00Z",
-            ),
-            event("e", "peak", Aggregation::Max, 4.0, "2026-03-01T01:00:00Z"),
-            event("f", "peak", Aggregation::Max, 7.0, "2026-03-01T00:00:00Z"),
-            event(
-                "h",
-                "held",
-                Aggregation::Latest,
-                5.0,
-                "2026-03-01T05:00:00Z",
-            ),
-            event(
-                "g",
-                "held",
-                Aggregation::Latest,
-                6.0,
-                "2026-03-01T05:00:00Z",
-            ),
-            event(
-                "i",
-                "held",
-                Aggregation::Latest,
-                1.0,
-                "2026-03-01T04:00:00Z",
-            ),
+            event("a", "bytes", Sum, 2.0, "2026-03-01T10:00:00Z"),
+            event("b", "bytes", Sum, 3.5, "2026-03-01T23:59:59Z"),
+            event("c", "bytes", Sum, 1.0, "2026-03-02T00:00:00Z"),
+            event("d", "calls", Count, 9.0, "2026-03-01T01:00:00Z"),
+            event("e", "peak", Max, 4.0, "2026-03-01T01:00:00Z"),
+            event("f", "peak", Max, 7.0, "2026-03-01T00:00:00Z"),
+            event("h", "held", Latest, 5.0, "2026-03-01T05:00:00Z"),
+            event("g", "held", Latest, 6.0, "2026-03-01T05:00:00Z"),
+            event("i", "held", Latest, 1.0, "2026-03-01T04:00:00Z"),
         ];
         let deltas = rollup_deltas(&events);
         let found: Vec<(&str, String, f64, i64)> = deltas

@@ -194,25 +194,24 @@ pub fn validate_text(
     field: &str,
     violations: &mut Vec<FieldViolation>,
 ) {
-    if let Some(display_name) = display_name {
-        let path = format!("{field}.display_name");
-        bounded_text(
+    let free_text = [
+        (
             display_name,
+            "display_name",
             MAX_METRIC_DISPLAY_NAME_CHARS,
             false,
-            path,
-            violations,
-        );
-    }
-    if let Some(description) = description {
-        let path = format!("{field}.description");
-        bounded_text(
+        ),
+        (
             description,
+            "description",
             MAX_METRIC_DESCRIPTION_CHARS,
             true,
-            path,
-            violations,
-        );
+        ),
+    ];
+    for (value, name, max, multiline) in free_text {
+        if let Some(value) = value {
+            bounded_text(value, max, multiline, format!("{field}.{name}"), violations);
+        }
     }
     if let Some(unit) = unit {
         let path = format!("{field}.unit");
