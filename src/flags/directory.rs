@@ -162,19 +162,16 @@ impl Flags {
     ) -> Result<(Vec<Flag>, String)> {
         let enabled = format!("{:?}", filter.enabled);
         let value_type = filter.value_type.map(FlagType::as_str).unwrap_or_default();
-        let fingerprint = paging::query_fingerprint(&["flags", &enabled, value_type]);
-        let after = self
-            .store
+        let query = ["flags", &enabled, value_type];
+        let list = async |after: Option<String>, limit| {
+            self.store
+                .list_flags(catalogue(), filter, after.as_deref(), limit)
+                .await
+        };
+        self.store
             .page_tokens()
-            .decode(page_token, &fingerprint, "page_token")?;
-        let rows = self
-            .store
-            .list_flags(catalogue(), filter, after.as_deref(), page_size + 1)
-            .await?;
-        Ok(self
-            .store
-            .page_tokens()
-            .cut_page(rows, page_size, &fingerprint, |flag| flag.key.clone()))
+            .page(&query, page_size, page_token, list, |flag| flag.key.clone())
+            .await
     }
 
     /// Applies `patch` to flag `key` if it still has `etag` (when given).

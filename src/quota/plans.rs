@@ -175,19 +175,15 @@ impl Plans {
         page_size: u64,
         page_token: &str,
     ) -> Result<(Vec<Plan>, String)> {
-        let fingerprint = paging::query_fingerprint(&["plans"]);
-        let after = self
-            .store
+        let list = async |after: Option<String>, limit| {
+            self.store.list_plans(scope, after.as_deref(), limit).await
+        };
+        self.store
             .page_tokens()
-            .decode(page_token, &fingerprint, "page_token")?;
-        let rows = self
-            .store
-            .list_plans(scope, after.as_deref(), page_size + 1)
-            .await?;
-        Ok(self
-            .store
-            .page_tokens()
-            .cut_page(rows, page_size, &fingerprint, |plan| plan.id.clone()))
+            .page(&["plans"], page_size, page_token, list, |plan| {
+                plan.id.clone()
+            })
+            .await
     }
 
     /// Applies `patch` to plan `id` if it still has `etag` (when given).

@@ -14,7 +14,6 @@ use uuid::Uuid;
 
 use crate::access::{PlatformScope, TenantScope};
 use crate::common::ids::{DomainName, TenantId};
-use crate::common::paging;
 use crate::common::validate;
 use crate::error::{Error, Result};
 use crate::store::audit::{AuditRecord, Origin};
@@ -131,25 +130,22 @@ impl Tenants {
     ) -> Result<(Vec<CustomDomain>, String)> {
         let tenant = self.get(scope).await?;
         let tenant_name = tenant.id.resource_name();
-        let fingerprint = paging::query_fingerprint(&[&tenant_name]);
-        let after = self
-            .store
-            .page_tokens()
-            .decode(page_token, &fingerprint, "page_token")?;
         let ttl = self.settings.domain_claim_ttl;
-        let rows = self
-            .store
-            .list_domains(scope.into(), tenant.id, after.as_deref(), page_size + 1)
-            .await?
-            .into_iter()
-            .map(|domain| domain.with_claim_ttl(ttl))
-            .collect();
-        Ok(self
-            .store
+        let list = async |after: Option<String>, limit| {
+            let rows = self
+                .store
+                .list_domains(scope.into(), tenant.id, after.as_deref(), limit)
+                .await?;
+            Ok(rows
+                .into_iter()
+                .map(|domain| domain.with_claim_ttl(ttl))
+                .collect())
+        };
+        let key_of = |domain: &CustomDomain| domain.hostname.clone();
+        self.store
             .page_tokens()
-            .cut_page(rows, page_size, &fingerprint, |domain| {
-                domain.hostname.clone()
-            }))
+            .page(&[&tenant_name], page_size, page_token, list, key_of)
+            .await
     }
 
     /// Removes a domain from its tenant.

@@ -101,19 +101,16 @@ impl Metrics {
 
     /// One page of metrics ordered by key, and the next page token.
     pub async fn list(&self, page_size: u64, page_token: &str) -> Result<(Vec<Metric>, String)> {
-        let fingerprint = paging::query_fingerprint(&["metrics"]);
-        let after = self
-            .store
+        let list = async |after: Option<String>, limit| {
+            self.store
+                .list_metrics(catalogue(), after.as_deref(), Some(limit))
+                .await
+        };
+        let key_of = |metric: &Metric| metric.key.clone();
+        self.store
             .page_tokens()
-            .decode(page_token, &fingerprint, "page_token")?;
-        let rows = self
-            .store
-            .list_metrics(catalogue(), after.as_deref(), Some(page_size + 1))
-            .await?;
-        Ok(self
-            .store
-            .page_tokens()
-            .cut_page(rows, page_size, &fingerprint, |metric| metric.key.clone()))
+            .page(&["metrics"], page_size, page_token, list, key_of)
+            .await
     }
 
     /// Applies `patch` to metric `key` if it still has `etag` (when given).
