@@ -24,7 +24,6 @@ use crate::flags::validate as flag_validate;
 use crate::store::Store;
 use crate::store::audit::{AuditRecord, Origin};
 use crate::store::changefeed::Change;
-use crate::store::idempotency::Created;
 use crate::store::revision;
 use crate::store::revision::Update;
 use crate::store::revision::{Revisioned, revisioned};
@@ -135,12 +134,11 @@ impl Flags {
             create_time: now,
             update_time: now,
         };
-        let replay = async |name: &str| self.get(Flag::key_of(name)).await;
-        let create = self
-            .store
-            .idempotent(platform.into(), CREATE_SCOPE, request_id, fingerprint);
-        let created = create.run(origin, async || Ok(flag), Store::insert_flag, replay);
-        created.await.map(Created::into_inner)
+        let get = async |key: &str| self.get(key).await;
+        self.store
+            .idempotent(platform.into(), CREATE_SCOPE, request_id, fingerprint)
+            .insert(origin, flag, Store::insert_flag, get)
+            .await
     }
 
     /// The flag `key` as stored; NOT_FOUND when there is none. Flags are

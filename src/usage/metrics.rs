@@ -13,7 +13,6 @@ use crate::common::paging;
 use crate::error::Result;
 use crate::store::Store;
 use crate::store::audit::Origin;
-use crate::store::idempotency::Created;
 use crate::store::revision;
 use crate::store::revision::Revisioned;
 use crate::store::revision::Update;
@@ -71,12 +70,11 @@ impl Metrics {
             create_time: now,
             update_time: now,
         };
-        let create = self
-            .store
-            .idempotent(platform.into(), CREATE_SCOPE, request_id, fingerprint);
-        let replay = async |name: &str| self.get(Metric::key_of(name)).await;
-        let created = create.run(origin, async || Ok(metric), Store::insert_metric, replay);
-        created.await.map(Created::into_inner)
+        let get = async |key: &str| self.get(key).await;
+        self.store
+            .idempotent(platform.into(), CREATE_SCOPE, request_id, fingerprint)
+            .insert(origin, metric, Store::insert_metric, get)
+            .await
     }
 
     /// The metric `key`; NOT_FOUND when there is none.
