@@ -4,7 +4,6 @@
 use crate::access::api_key::{ApiKey, IssuedApiKey, MAX_ROTATION_OVERLAP, NewApiKey};
 use crate::access::caller::TenantScope;
 use crate::common::ids::{ApiKeyId, ApiKeyName};
-use crate::common::paging;
 use crate::error::{Error, Result};
 use crate::store::audit::{AuditRecord, Origin};
 use crate::tenancy::{Tenants, now, snapshot};
@@ -59,25 +58,24 @@ impl Tenants {
     ) -> Result<(Vec<ApiKey>, String)> {
         let tenant = self.get(scope).await?;
         let tenant_name = tenant.id.resource_name();
-        let fingerprint =
-            paging::query_fingerprint(&[&tenant_name, if show_revoked { "revoked" } else { "" }]);
-        let after = self
-            .store
+        let query = [
+            tenant_name.as_str(),
+            if show_revoked { "revoked" } else { "" },
+        ];
+        let list = async |after: Option<String>, limit| {
+            let after = after
+                .map(|key| crate::common::ids::parse_canonical_uuid(&key, "page_token"))
+                .transpose()?
+                .map(ApiKeyId::from_uuid);
+            self.store
+                .list_api_keys(scope.into(), tenant.id, show_revoked, after, limit)
+                .await
+        };
+        let key_of = |key: &ApiKey| key.id.to_string();
+        self.store
             .page_tokens()
-            .decode(page_token, &fingerprint, "page_token")?
-            .map(|key| {
-                crate::common::ids::parse_canonical_uuid(&key, "page_token")
-                    .map(ApiKeyId::from_uuid)
-            })
-            .transpose()?;
-        let rows = self
-            .store
-            .list_api_keys(scope.into(), tenant.id, show_revoked, after, page_size + 1)
-            .await?;
-        Ok(self
-            .store
-            .page_tokens()
-            .cut_page(rows, page_size, &fingerprint, |key| key.id.to_string()))
+            .page(&query, page_size, page_token, list, key_of)
+            .await
     }
 
     /// Revokes a key; a revoked key is returned as it is.

@@ -169,6 +169,27 @@ impl PageTokens {
         Ok(Some(body.after))
     }
 
+    /// One page of a listing whose query is `query` (its parameters apart
+    /// from paging, fingerprinted so a token is honoured only for the query
+    /// that issued it): `page_token` is read, `list` fetches up to `limit`
+    /// rows after the key it gives (`None` on the first page), and the page
+    /// is cut with the token of the next one, keyed by `key_of`. `list` is
+    /// asked for one row more than `page_size`, to tell whether a next page
+    /// exists.
+    pub async fn page<T>(
+        &self,
+        query: &[&str],
+        page_size: u64,
+        page_token: &str,
+        list: impl AsyncFnOnce(Option<String>, u64) -> Result<Vec<T>>,
+        key_of: impl Fn(&T) -> String,
+    ) -> Result<(Vec<T>, String)> {
+        let fingerprint = query_fingerprint(query);
+        let after = self.decode(page_token, &fingerprint, "page_token")?;
+        let rows = list(after, page_size + 1).await?;
+        Ok(self.cut_page(rows, page_size, &fingerprint, key_of))
+    }
+
     /// One page cut from `limit + 1` fetched rows: the rows to return and
     /// the token for the next page, if there is one.
     pub fn cut_page<T>(
@@ -217,6 +238,28 @@ mod tests {
         assert!(tokens.decode("", &fingerprint, "t").unwrap().is_none());
         let huge = "A".repeat(MAX_PAGE_TOKEN_BYTES + 1);
         assert!(tokens.decode(&huge, &fingerprint, "t").is_err());
+    }
+
+    #[tokio::test]
+    async fn pages_follow_one_another_and_keep_their_query() {
+        let tokens = PageTokens::new(b"0123456789abcdef0123456789abcdef").unwrap();
+        let keys: Vec<String> = ["a", "b", "c"].map(String::from).into();
+        let list = async |after: Option<String>, limit: u64| {
+            let rows = keys.iter().filter(|key| after.as_ref() < Some(key));
+            Ok(rows.take(limit as usize).cloned().collect())
+        };
+        let (first, token) = tokens
+            .page(&["keys"], 2, "", list, Clone::clone)
+            .await
+            .unwrap();
+        assert_eq!(first, ["a", "b"]);
+        let (second, last) = tokens
+            .page(&["keys"], 2, &token, list, Clone::clone)
+            .await
+            .unwrap();
+        assert_eq!((second, last.as_str()), (vec!["c".to_owned()], ""));
+        let other = tokens.page(&["other"], 2, &token, list, Clone::clone);
+        assert!(other.await.is_err());
     }
 
     #[test]

@@ -24,7 +24,6 @@ use crate::flags::validate as flag_validate;
 use crate::store::Store;
 use crate::store::audit::{AuditRecord, Origin};
 use crate::store::changefeed::Change;
-use crate::store::idempotency::Created;
 use crate::store::revision;
 use crate::store::revision::Update;
 use crate::store::revision::{Revisioned, revisioned};
@@ -135,12 +134,11 @@ impl Flags {
             create_time: now,
             update_time: now,
         };
-        let replay = async |name: &str| self.get(Flag::key_of(name)).await;
-        let create = self
-            .store
-            .idempotent(platform.into(), CREATE_SCOPE, request_id, fingerprint);
-        let created = create.run(origin, async || Ok(flag), Store::insert_flag, replay);
-        created.await.map(Created::into_inner)
+        let get = async |key: &str| self.get(key).await;
+        self.store
+            .idempotent(platform.into(), CREATE_SCOPE, request_id, fingerprint)
+            .insert(origin, flag, Store::insert_flag, get)
+            .await
     }
 
     /// The flag `key` as stored; NOT_FOUND when there is none. Flags are
@@ -162,19 +160,16 @@ impl Flags {
     ) -> Result<(Vec<Flag>, String)> {
         let enabled = format!("{:?}", filter.enabled);
         let value_type = filter.value_type.map(FlagType::as_str).unwrap_or_default();
-        let fingerprint = paging::query_fingerprint(&["flags", &enabled, value_type]);
-        let after = self
-            .store
+        let query = ["flags", &enabled, value_type];
+        let list = async |after: Option<String>, limit| {
+            self.store
+                .list_flags(catalogue(), filter, after.as_deref(), limit)
+                .await
+        };
+        self.store
             .page_tokens()
-            .decode(page_token, &fingerprint, "page_token")?;
-        let rows = self
-            .store
-            .list_flags(catalogue(), filter, after.as_deref(), page_size + 1)
-            .await?;
-        Ok(self
-            .store
-            .page_tokens()
-            .cut_page(rows, page_size, &fingerprint, |flag| flag.key.clone()))
+            .page(&query, page_size, page_token, list, |flag| flag.key.clone())
+            .await
     }
 
     /// Applies `patch` to flag `key` if it still has `etag` (when given).

@@ -12,7 +12,6 @@ use crate::error::{Error, FieldViolation, Result};
 use crate::quota::plan::{Plan, QuotaDefinition};
 use crate::store::Store;
 use crate::store::audit::Origin;
-use crate::store::idempotency::Created;
 use crate::store::revision;
 use crate::store::revision::Revisioned;
 use crate::store::revision::Update;
@@ -122,12 +121,11 @@ impl Plans {
             create_time: now,
             update_time: now,
         };
-        let replay = async |name: &str| self.get(platform.into(), Plan::key_of(name)).await;
-        let create = self
-            .store
-            .idempotent(platform.into(), CREATE_SCOPE, request_id, fingerprint);
-        let created = create.run(origin, async || Ok(plan), Store::insert_plan, replay);
-        created.await.map(Created::into_inner)
+        let get = async |id: &str| self.get(platform.into(), id).await;
+        self.store
+            .idempotent(platform.into(), CREATE_SCOPE, request_id, fingerprint)
+            .insert(origin, plan, Store::insert_plan, get)
+            .await
     }
 
     /// Refuses quotas counting a metric the catalogue lacks, with
@@ -175,19 +173,15 @@ impl Plans {
         page_size: u64,
         page_token: &str,
     ) -> Result<(Vec<Plan>, String)> {
-        let fingerprint = paging::query_fingerprint(&["plans"]);
-        let after = self
-            .store
+        let list = async |after: Option<String>, limit| {
+            self.store.list_plans(scope, after.as_deref(), limit).await
+        };
+        self.store
             .page_tokens()
-            .decode(page_token, &fingerprint, "page_token")?;
-        let rows = self
-            .store
-            .list_plans(scope, after.as_deref(), page_size + 1)
-            .await?;
-        Ok(self
-            .store
-            .page_tokens()
-            .cut_page(rows, page_size, &fingerprint, |plan| plan.id.clone()))
+            .page(&["plans"], page_size, page_token, list, |plan| {
+                plan.id.clone()
+            })
+            .await
     }
 
     /// Applies `patch` to plan `id` if it still has `etag` (when given).

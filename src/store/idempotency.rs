@@ -1,5 +1,6 @@
 //! Idempotent creates: one flow, shared by tenants, plans, metrics and
-//! flags, and the answers it gives when a `request_id` was seen before.
+//! flags (the catalogue's through [`IdempotentCreate::insert`]), and the
+//! answers it gives when a `request_id` was seen before.
 //!
 //! A create with a request id remembers it in its own transaction
 //! ([`insert_idempotency`]), so a retry finds the first call's entry and
@@ -14,7 +15,7 @@ use uuid::Uuid;
 
 use crate::store::audit::{AuditRecord, Origin};
 use crate::store::entities::idempotency_key;
-use crate::store::revision::Audited;
+use crate::store::revision::{Audited, Revisioned};
 use crate::store::scope::Scope;
 use crate::store::{REQUEST_ID_IN_USE, Store};
 
@@ -56,6 +57,19 @@ impl Store {
     }
 }
 
+/// Writes a created resource `R` in a scope with its audit record and, in
+/// the same transaction, its idempotency entry (if any): e.g.
+/// `Store::insert_plan`.
+pub trait Insert<R>:
+    AsyncFnOnce(&Store, Scope, &R, Option<&IdempotencyEntry>, AuditRecord) -> Result<()>
+{
+}
+
+impl<R, F> Insert<R> for F where
+    F: AsyncFnOnce(&Store, Scope, &R, Option<&IdempotencyEntry>, AuditRecord) -> Result<()>
+{
+}
+
 impl IdempotentCreate<'_> {
     /// The entry remembering that this request made `resource`, for the
     /// create's transaction; `None` without a request id.
@@ -80,13 +94,7 @@ impl IdempotentCreate<'_> {
         &self,
         origin: &Origin,
         build: impl AsyncFnOnce() -> Result<R>,
-        insert: impl AsyncFnOnce(
-            &Store,
-            Scope,
-            &R,
-            Option<&IdempotencyEntry>,
-            AuditRecord,
-        ) -> Result<()>,
+        insert: impl Insert<R>,
         replay: impl AsyncFnOnce(&str) -> Result<R>,
     ) -> Result<Created<R>> {
         if let Some(entry) = self.first_call().await? {
@@ -114,6 +122,21 @@ impl IdempotentCreate<'_> {
             }
             Err(other) => Err(other),
         }
+    }
+
+    /// Inserts `made`, a catalogue resource built before the call, once per
+    /// request id, as [`Self::run`] does, and answers it whoever made it: a
+    /// retry is answered by `get` of the key of the first call's resource.
+    pub async fn insert<R: Revisioned>(
+        &self,
+        origin: &Origin,
+        made: R,
+        insert: impl Insert<R>,
+        get: impl AsyncFnOnce(&str) -> Result<R>,
+    ) -> Result<R> {
+        let replay = async |name: &str| get(R::key_of(name)).await;
+        let created = self.run(origin, async || Ok(made), insert, replay).await?;
+        Ok(created.into_inner())
     }
 
     /// The entry of the first call with this request id, if it committed.

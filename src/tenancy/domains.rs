@@ -14,10 +14,10 @@ use uuid::Uuid;
 
 use crate::access::{PlatformScope, TenantScope};
 use crate::common::ids::{DomainName, TenantId};
-use crate::common::paging;
 use crate::common::validate;
 use crate::error::{Error, Result};
 use crate::store::audit::{AuditRecord, Origin};
+use crate::store::revision::Audited;
 use crate::store::scope::Scope;
 use crate::tenancy::custom_domain::{CustomDomain, DomainState};
 use crate::tenancy::provision::system_origin;
@@ -28,6 +28,21 @@ use crate::tenancy::verification::TxtAnswer;
 /// The most rival claims one verification releases: the rest stay PENDING
 /// and can no longer be verified, as the hostname is taken.
 const MAX_RELEASED_CLAIMS: u64 = 1000;
+
+/// A domain's writes are audited on its tenant's trail.
+impl Audited for CustomDomain {
+    fn resource_name(&self) -> String {
+        CustomDomain::resource_name(self)
+    }
+
+    fn snapshot(&self) -> Result<serde_json::Value> {
+        snapshot(self)
+    }
+
+    fn tenant(&self) -> Option<TenantId> {
+        Some(self.tenant_id)
+    }
+}
 
 impl Tenants {
     /// Adds `hostname` (validated) to the tenant, PENDING verification.
@@ -61,15 +76,7 @@ impl Tenants {
             expire_time: None,
         }
         .with_claim_ttl(self.settings.domain_claim_ttl);
-        let before = held.as_ref().map(snapshot).transpose()?;
-        let audit = AuditRecord::new(
-            origin,
-            "CreateDomain",
-            tenant.id,
-            domain.resource_name(),
-            before,
-            Some(snapshot(&domain)?),
-        );
+        let audit = domain.audit(origin, "CreateDomain", held.as_ref())?;
         match held {
             // An expired claim is renewed: a fresh challenge, a fresh expiry.
             Some(expired) => {
@@ -131,25 +138,22 @@ impl Tenants {
     ) -> Result<(Vec<CustomDomain>, String)> {
         let tenant = self.get(scope).await?;
         let tenant_name = tenant.id.resource_name();
-        let fingerprint = paging::query_fingerprint(&[&tenant_name]);
-        let after = self
-            .store
-            .page_tokens()
-            .decode(page_token, &fingerprint, "page_token")?;
         let ttl = self.settings.domain_claim_ttl;
-        let rows = self
-            .store
-            .list_domains(scope.into(), tenant.id, after.as_deref(), page_size + 1)
-            .await?
-            .into_iter()
-            .map(|domain| domain.with_claim_ttl(ttl))
-            .collect();
-        Ok(self
-            .store
+        let list = async |after: Option<String>, limit| {
+            let rows = self
+                .store
+                .list_domains(scope.into(), tenant.id, after.as_deref(), limit)
+                .await?;
+            Ok(rows
+                .into_iter()
+                .map(|domain| domain.with_claim_ttl(ttl))
+                .collect())
+        };
+        let key_of = |domain: &CustomDomain| domain.hostname.clone();
+        self.store
             .page_tokens()
-            .cut_page(rows, page_size, &fingerprint, |domain| {
-                domain.hostname.clone()
-            }))
+            .page(&[&tenant_name], page_size, page_token, list, key_of)
+            .await
     }
 
     /// Removes a domain from its tenant.
@@ -160,14 +164,7 @@ impl Tenants {
         name: &DomainName,
     ) -> Result<()> {
         let domain = self.find_domain(scope, name).await?;
-        let audit = AuditRecord::new(
-            origin,
-            "DeleteDomain",
-            domain.tenant_id,
-            domain.resource_name(),
-            Some(snapshot(&domain)?),
-            None,
-        );
+        let audit = removal(&domain, origin, "DeleteDomain")?;
         if !self
             .store
             .delete_domain(scope.into(), &domain, audit)
@@ -220,14 +217,7 @@ impl Tenants {
         verified.state = DomainState::Verified;
         verified.verify_time = Some(now());
         verified.expire_time = None;
-        let audit = AuditRecord::new(
-            origin,
-            "VerifyDomain",
-            domain.tenant_id,
-            domain.resource_name(),
-            Some(snapshot(&domain)?),
-            Some(snapshot(&verified)?),
-        );
+        let audit = verified.audit(origin, "VerifyDomain", Some(&domain))?;
         let released = self.rival_releases(&domain, origin).await?;
         if !self
             .store
@@ -315,17 +305,22 @@ fn with_release_records(
     claims
         .into_iter()
         .map(|claim| {
-            let audit = AuditRecord::new(
-                origin,
-                action,
-                claim.tenant_id,
-                claim.resource_name(),
-                Some(snapshot(&claim)?),
-                None,
-            );
+            let audit = removal(&claim, origin, action)?;
             Ok((claim, audit))
         })
         .collect()
+}
+
+/// The record of `action` removing `domain`, on the domain's tenant.
+fn removal(domain: &CustomDomain, origin: &Origin, action: &'static str) -> Result<AuditRecord> {
+    Ok(AuditRecord::new(
+        origin,
+        action,
+        domain.tenant_id,
+        domain.resource_name(),
+        Some(snapshot(domain)?),
+        None,
+    ))
 }
 
 fn domain_exists(message: &str) -> Error {

@@ -210,29 +210,27 @@ impl Tenants {
         // The filter's limits are checked before any other work.
         let comparisons = filter::parse(&request.filter, "filter")?;
         let show_deleted = request.show_deleted.to_string();
-        let fingerprint = paging::query_fingerprint(&[&request.filter, &show_deleted]);
-        let after = self
-            .store
-            .page_tokens()
-            .decode(&request.page_token, &fingerprint, "page_token")?
-            .map(|key| TenantId::parse(&key, "page_token"))
-            .transpose()?;
-        let mut query = TenantQuery {
-            after,
-            limit: request.page_size + 1,
-            show_deleted: request.show_deleted,
-            ..TenantQuery::default()
+        let list = async |after: Option<String>, limit| {
+            let after = after
+                .map(|key| TenantId::parse(&key, "page_token"))
+                .transpose()?;
+            let mut query = TenantQuery {
+                after,
+                limit,
+                show_deleted: request.show_deleted,
+                ..TenantQuery::default()
+            };
+            for comparison in &comparisons {
+                apply_tenant_filter(&mut query, comparison)?;
+            }
+            self.store.list_tenants(platform.into(), &query).await
         };
-        for comparison in &comparisons {
-            apply_tenant_filter(&mut query, comparison)?;
-        }
-        let rows = self.store.list_tenants(platform.into(), &query).await?;
-        Ok(self
-            .store
+        let query = [request.filter.as_str(), &show_deleted];
+        let key_of = |tenant: &Tenant| tenant.id.to_string();
+        self.store
             .page_tokens()
-            .cut_page(rows, request.page_size, &fingerprint, |tenant| {
-                tenant.id.to_string()
-            }))
+            .page(&query, request.page_size, &request.page_token, list, key_of)
+            .await
     }
 
     /// Applies `patch` to the tenant.

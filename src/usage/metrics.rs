@@ -13,7 +13,6 @@ use crate::common::paging;
 use crate::error::Result;
 use crate::store::Store;
 use crate::store::audit::Origin;
-use crate::store::idempotency::Created;
 use crate::store::revision;
 use crate::store::revision::Revisioned;
 use crate::store::revision::Update;
@@ -71,12 +70,11 @@ impl Metrics {
             create_time: now,
             update_time: now,
         };
-        let create = self
-            .store
-            .idempotent(platform.into(), CREATE_SCOPE, request_id, fingerprint);
-        let replay = async |name: &str| self.get(Metric::key_of(name)).await;
-        let created = create.run(origin, async || Ok(metric), Store::insert_metric, replay);
-        created.await.map(Created::into_inner)
+        let get = async |key: &str| self.get(key).await;
+        self.store
+            .idempotent(platform.into(), CREATE_SCOPE, request_id, fingerprint)
+            .insert(origin, metric, Store::insert_metric, get)
+            .await
     }
 
     /// The metric `key`; NOT_FOUND when there is none.
@@ -101,19 +99,16 @@ impl Metrics {
 
     /// One page of metrics ordered by key, and the next page token.
     pub async fn list(&self, page_size: u64, page_token: &str) -> Result<(Vec<Metric>, String)> {
-        let fingerprint = paging::query_fingerprint(&["metrics"]);
-        let after = self
-            .store
+        let list = async |after: Option<String>, limit| {
+            self.store
+                .list_metrics(catalogue(), after.as_deref(), Some(limit))
+                .await
+        };
+        let key_of = |metric: &Metric| metric.key.clone();
+        self.store
             .page_tokens()
-            .decode(page_token, &fingerprint, "page_token")?;
-        let rows = self
-            .store
-            .list_metrics(catalogue(), after.as_deref(), Some(page_size + 1))
-            .await?;
-        Ok(self
-            .store
-            .page_tokens()
-            .cut_page(rows, page_size, &fingerprint, |metric| metric.key.clone()))
+            .page(&["metrics"], page_size, page_token, list, key_of)
+            .await
     }
 
     /// Applies `patch` to metric `key` if it still has `etag` (when given).
