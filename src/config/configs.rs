@@ -19,7 +19,6 @@ use serde_json::{Map, Value};
 use crate::access::{PlatformScope, TenantScope};
 use crate::common::cache::Answers;
 use crate::common::ids::TenantId;
-use crate::common::paging;
 use crate::config::layered::{ConfigVersion, LayerRef, LayeredConfig};
 use crate::config::patch::{LayerChange, apply_patch, check_comment, check_limits};
 use crate::config::schema::ConfigSchema;
@@ -308,23 +307,21 @@ impl Configs {
     ) -> Result<(Vec<ConfigVersion>, String)> {
         let layer = target.layer();
         let name = layer.resource_name();
-        let fingerprint = paging::query_fingerprint(&[&name]);
-        let before = self
-            .store
-            .page_tokens()
-            .decode(token, &fingerprint, "page_token")?
-            .map(|after| after.parse::<i64>())
-            .transpose()
-            .map_err(|_| {
-                Error::invalid_field("page_token", "is not a page token issued by this service")
-            })?;
-        let rows = self
-            .store
-            .list_config_versions(target.scope.clone(), layer, before, size + 1)
-            .await?;
-        Ok(self
-            .store
-            .page_tokens()
-            .cut_page(rows, size, &fingerprint, |row| row.version.to_string()))
+        let list = async |before: Option<String>, limit| {
+            let before = before
+                .map(|after| after.parse::<i64>())
+                .transpose()
+                .map_err(|_| {
+                    Error::invalid_field("page_token", "is not a page token issued by this service")
+                })?;
+            let scope = target.scope.clone();
+            self.store
+                .list_config_versions(scope, layer, before, limit)
+                .await
+        };
+        let pages = self.store.page_tokens();
+        pages
+            .page(&[&name], size, token, list, |row| row.version.to_string())
+            .await
     }
 }

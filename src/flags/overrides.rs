@@ -7,7 +7,6 @@
 //! so only that tenant's cached overrides are dropped.
 
 use crate::access::{PlatformScope, TenantScope};
-use crate::common::paging;
 use crate::error::{Error, Result};
 use crate::flags::directory::Flags;
 use crate::flags::flag::{FlagOverride, OverrideOwner, OverrideSpec};
@@ -205,32 +204,30 @@ impl Flags {
             OverrideSet::AllTenants => "tenants/-".to_owned(),
             OverrideSet::One(owner) => owner.resource_name(),
         };
-        let fingerprint = paging::query_fingerprint(&[&parent, flag.unwrap_or_default()]);
-        let after = self
-            .store
-            .page_tokens()
-            .decode(page_token, &fingerprint, "page_token")?
-            .map(|token| match token.split_once('\n') {
-                Some((owner, key)) => Ok((owner.to_owned(), key.to_owned())),
-                None => Err(Error::invalid_field(
-                    "page_token",
-                    "is not a page token issued by this service",
-                )),
-            })
-            .transpose()?;
-        let rows = self
-            .store
-            .list_flag_overrides(scope, set, flag, after, Some(page_size + 1))
-            .await?;
-        Ok(self
-            .store
-            .page_tokens()
-            .cut_page(rows, page_size, &fingerprint, |found| {
+        let list = async |after: Option<String>, limit| {
+            let after = after
+                .map(|token| match token.split_once('\n') {
+                    Some((owner, key)) => Ok((owner.to_owned(), key.to_owned())),
+                    None => Err(Error::invalid_field(
+                        "page_token",
+                        "is not a page token issued by this service",
+                    )),
+                })
+                .transpose()?;
+            self.store
+                .list_flag_overrides(scope, set, flag, after, Some(limit))
+                .await
+        };
+        let query = [parent.as_str(), flag.unwrap_or_default()];
+        let pages = self.store.page_tokens();
+        pages
+            .page(&query, page_size, page_token, list, |found| {
                 let owner = match &found.owner {
                     OverrideOwner::Plan(plan) => plan.clone(),
                     OverrideOwner::Tenant(id) => id.to_string(),
                 };
                 format!("{owner}\n{}", found.flag)
-            }))
+            })
+            .await
     }
 }

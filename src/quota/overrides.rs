@@ -8,7 +8,6 @@ use sha2::{Digest, Sha256};
 
 use crate::access::{PlatformScope, TenantScope};
 use crate::common::ids::TenantId;
-use crate::common::paging;
 use crate::error::{Error, Result};
 use crate::quota::plan::QuotaKind;
 use crate::quota::quotas::{QuotaOverride, Quotas, not_defined};
@@ -251,23 +250,18 @@ impl Quotas {
             OverridesOf::Tenant(scope) => (Scope::from(&scope), Some(scope.tenant_id())),
         };
         let parent = tenant_id.map(|id| id.to_string()).unwrap_or_default();
-        let fingerprint = paging::query_fingerprint(&[&parent]);
-        let after = self
-            .store
-            .page_tokens()
-            .decode(page_token, &fingerprint, "page_token")?
-            .map(|key| parse_position(&key))
-            .transpose()?;
-        let rows = self
-            .store
-            .list_quota_overrides(scope, tenant_id, after, page_size + 1)
-            .await?;
-        Ok(self
-            .store
-            .page_tokens()
-            .cut_page(rows, page_size, &fingerprint, |row| {
+        let list = async |after: Option<String>, limit| {
+            let after = after.map(|key| parse_position(&key)).transpose()?;
+            self.store
+                .list_quota_overrides(scope, tenant_id, after, limit)
+                .await
+        };
+        let pages = self.store.page_tokens();
+        pages
+            .page(&[&parent], page_size, page_token, list, |row| {
                 format!("{}/{}", row.tenant_id, row.quota)
-            }))
+            })
+            .await
     }
 }
 

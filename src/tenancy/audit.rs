@@ -143,24 +143,25 @@ impl crate::tenancy::tenants::Tenants {
             AuditScope::Tenant(scope) => (scope.into(), Some(scope.tenant_id())),
         };
         let parent_key = tenant_id.map(|id| id.to_string()).unwrap_or_default();
-        let fingerprint = crate::common::paging::query_fingerprint(&[&parent_key, filter_text]);
-        let before_id = self
-            .store
-            .page_tokens()
-            .decode(page_token, &fingerprint, "page_token")?
-            .map(|key| crate::common::ids::parse_canonical_uuid(&key, "page_token"))
-            .transpose()?;
-        let mut query = AuditQuery {
-            tenant_id,
-            before_id,
-            limit: page_size + 1,
-            ..AuditQuery::default()
+        let list = async |before: Option<String>, limit| {
+            let before_id = before
+                .map(|key| crate::common::ids::parse_canonical_uuid(&key, "page_token"))
+                .transpose()?;
+            let mut query = AuditQuery {
+                tenant_id,
+                before_id,
+                limit,
+                ..AuditQuery::default()
+            };
+            apply_filter(&mut query, &comparisons, "filter")?;
+            self.store.list_audit_events(scope, &query).await
         };
-        apply_filter(&mut query, &comparisons, "filter")?;
-        let rows = self.store.list_audit_events(scope, &query).await?;
-        Ok(self
-            .store
-            .page_tokens()
-            .cut_page(rows, page_size, &fingerprint, |event| event.id.to_string()))
+        let query = [parent_key.as_str(), filter_text];
+        let pages = self.store.page_tokens();
+        pages
+            .page(&query, page_size, page_token, list, |event| {
+                event.id.to_string()
+            })
+            .await
     }
 }
