@@ -2,9 +2,7 @@
 //! what the caller read, so concurrent revocations and rotations never
 //! overwrite each other.
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use sea_orm::sea_query::ExprTrait;
 
@@ -14,7 +12,9 @@ use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::api_key;
+use crate::store::read::Paging;
 use crate::store::scope::Scope;
+use crate::store::write::ChangeRows;
 
 impl Store {
     /// Inserts `key` with its audit record. For a rotation, `replacing` is
@@ -41,7 +41,7 @@ impl Store {
                     None => update.filter(api_key::Column::ExpireTime.is_null()),
                 };
                 // The old key changed meanwhile: the new one is not made.
-                if update.exec(txn).await?.rows_affected == 0 {
+                if update.rows_changed(txn).await? == 0 {
                     return Ok(0);
                 }
             }
@@ -60,10 +60,7 @@ impl Store {
     ) -> Result<Option<ApiKey>> {
         let select = api_key::Entity::find_by_id(key_id.as_uuid())
             .filter(api_key::Column::TenantId.eq(tenant_id.as_uuid()));
-        let row = self
-            .read_in(scope, async |txn| Ok(select.one(txn).await?))
-            .await?;
-        row.map(from_model).transpose()
+        self.find_one(scope, select, from_model).await
     }
 
     /// Keys of `tenant_id` after `after`, oldest first.
@@ -77,18 +74,15 @@ impl Store {
     ) -> Result<Vec<ApiKey>> {
         let mut select = api_key::Entity::find()
             .filter(api_key::Column::TenantId.eq(tenant_id.as_uuid()))
-            .order_by_asc(api_key::Column::Id)
-            .limit(limit);
+            .page(
+                api_key::Column::Id,
+                after.as_ref().map(ApiKeyId::as_uuid),
+                limit,
+            );
         if !show_revoked {
             select = select.filter(api_key::Column::RevokeTime.is_null());
         }
-        if let Some(after) = after {
-            select = select.filter(api_key::Column::Id.gt(after.as_uuid()));
-        }
-        let rows = self
-            .read_in(scope, async |txn| Ok(select.all(txn).await?))
-            .await?;
-        rows.into_iter().map(from_model).collect()
+        self.find_all(scope, select, from_model).await
     }
 
     /// Stores the revocation of a key with its audit record; `false` if it
@@ -99,19 +93,14 @@ impl Store {
         revoked: &ApiKey,
         audit: AuditRecord,
     ) -> Result<bool> {
-        self.write_if_changed(scope, audit, async |txn| {
-            let updated = api_key::Entity::update_many()
-                .set(api_key::ActiveModel {
-                    revoke_time: Set(revoked.revoke_time),
-                    ..Default::default()
-                })
-                .filter(api_key::Column::Id.eq(revoked.id.as_uuid()))
-                .filter(api_key::Column::RevokeTime.is_null())
-                .exec(txn)
-                .await?;
-            Ok(updated.rows_affected)
-        })
-        .await
+        let revoke = api_key::Entity::update_many()
+            .set(api_key::ActiveModel {
+                revoke_time: Set(revoked.revoke_time),
+                ..Default::default()
+            })
+            .filter(api_key::Column::Id.eq(revoked.id.as_uuid()))
+            .filter(api_key::Column::RevokeTime.is_null());
+        self.exec_if_changed(scope, audit, revoke).await
     }
 
     /// The key with public `prefix`, whichever tenant holds it: the gate's
@@ -122,10 +111,7 @@ impl Store {
         prefix: &str,
     ) -> Result<Option<ApiKey>> {
         let select = api_key::Entity::find().filter(api_key::Column::Prefix.eq(prefix));
-        let row = self
-            .read_in(scope, async |txn| Ok(select.one(txn).await?))
-            .await?;
-        row.map(from_model).transpose()
+        self.find_one(scope, select, from_model).await
     }
 
     /// Records that `key_id` of `tenant_id` was used at `used`, unless a
@@ -138,8 +124,7 @@ impl Store {
         key_id: ApiKeyId,
         used: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
-        let txn = self.begin_in(scope).await?;
-        api_key::Entity::update_many()
+        let record = api_key::Entity::update_many()
             .set(api_key::ActiveModel {
                 last_used_time: Set(Some(used)),
                 ..Default::default()
@@ -150,10 +135,10 @@ impl Store {
                 api_key::Column::LastUsedTime
                     .is_null()
                     .or(api_key::Column::LastUsedTime.lt(used)),
-            )
-            .exec(&txn)
-            .await?;
-        txn.commit().await.map_err(Error::from)
+            );
+        self.write_unannounced(scope, async |txn| record.rows_changed(txn).await)
+            .await
+            .map(drop)
     }
 }
 

@@ -9,14 +9,15 @@
 
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
-use sea_orm::EntityTrait;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait};
 use uuid::Uuid;
 
 use crate::store::audit::{AuditRecord, Origin};
 use crate::store::entities::idempotency_key;
 use crate::store::revision::{Audited, Revisioned};
 use crate::store::scope::Scope;
+use crate::store::txn::Txn;
+use crate::store::write::InsertRow;
 use crate::store::{REQUEST_ID_IN_USE, Store};
 
 /// One create made idempotent by the caller's request id: what
@@ -233,7 +234,37 @@ pub async fn insert_idempotency(
     Ok(())
 }
 
+/// Inserts `row`, made at `create_time`, and in the same transaction its
+/// idempotency `entry` (if any), which a retry of its create then finds.
+pub async fn insert_with_entry(
+    txn: &Txn,
+    entry: Option<&IdempotencyEntry>,
+    create_time: DateTime<Utc>,
+    row: impl InsertRow,
+) -> Result<()> {
+    insert_idempotency(txn, entry, create_time).await?;
+    row.insert(txn).await?;
+    Ok(())
+}
+
 impl Store {
+    /// The write of an idempotent create: inserts `row`, made at
+    /// `create_time`, with its idempotency `entry` (if any) and its `audit`
+    /// record, in one transaction of `scope`.
+    pub(crate) async fn insert_remembered(
+        &self,
+        scope: Scope,
+        audit: AuditRecord,
+        entry: Option<&IdempotencyEntry>,
+        create_time: DateTime<Utc>,
+        row: impl InsertRow,
+    ) -> Result<()> {
+        self.write_in(scope, audit, async |txn| {
+            insert_with_entry(txn, entry, create_time, row).await
+        })
+        .await
+    }
+
     /// The first call made with `request_id` for `scope`, if any.
     pub async fn find_idempotency_entry(
         &self,
@@ -241,17 +272,15 @@ impl Store {
         scope: &'static str,
         request_id: Uuid,
     ) -> Result<Option<IdempotencyEntry>> {
-        let key = (scope.to_owned(), request_id);
-        let row = self
-            .read_in(data_scope, async |txn| {
-                Ok(idempotency_key::Entity::find_by_id(key).one(txn).await?)
+        let select = idempotency_key::Entity::find_by_id((scope.to_owned(), request_id));
+        self.find_one(data_scope, select, |row| {
+            Ok(IdempotencyEntry {
+                scope,
+                request_id: row.request_id,
+                fingerprint: row.fingerprint,
+                resource: row.resource,
             })
-            .await?;
-        Ok(row.map(|row| IdempotencyEntry {
-            scope,
-            request_id: row.request_id,
-            fingerprint: row.fingerprint,
-            resource: row.resource,
-        }))
+        })
+        .await
     }
 }

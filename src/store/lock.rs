@@ -7,13 +7,13 @@
 //! A [`JobLock`] is a lock held by a transaction of its own, for jobs that
 //! must run on one replica at a time.
 
-use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, Value};
 
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
-use crate::store::Store;
 use crate::store::scope::Scope;
 use crate::store::txn::Txn;
+use crate::store::{Store, postgres_statement};
 
 /// Every advisory lock tenantd takes. No two share a key: the single-key
 /// locks are eight ASCII letters, the per-tenant ones a class of their own
@@ -85,13 +85,7 @@ pub async fn hold(txn: &impl ConnectionTrait, key: LockKey, wait: bool) -> Resul
     } else {
         format!("SELECT pg_try_advisory_xact_lock({placeholders}) AS locked")
     };
-    let row = txn
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql,
-            values,
-        ))
-        .await?;
+    let row = txn.query_one_raw(postgres_statement(sql, values)).await?;
     Ok(row
         .map(|row| row.try_get::<bool>("", "locked"))
         .transpose()?

@@ -23,10 +23,12 @@ pub mod entities;
 mod fair_queue;
 pub mod idempotency;
 pub mod lock;
+pub mod read;
 pub mod revision;
 pub mod scope;
 pub mod secrets;
 pub mod txn;
+pub mod write;
 
 pub use crate::store::lock::{JobLock, LockKey};
 pub use crate::store::txn::Txn;
@@ -194,12 +196,12 @@ impl Store {
         let changed = record.tenant_id.map_or(Change::Everything, Change::Tenant);
         insert_audit(&txn, record).await?;
         if self.backend() == DbBackend::Postgres {
-            txn.query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
+            let notification = self.feed.notification(changed);
+            let notify = postgres_statement(
                 "SELECT pg_notify($1, $2)",
-                [CHANNEL.into(), self.feed.notification(changed).into()],
-            ))
-            .await?;
+                [CHANNEL.into(), notification.into()],
+            );
+            txn.query_one_raw(notify).await?;
         }
         let committed = txn.commit().await.map_err(Error::from);
         // This replica's own cache must not wait for the notification's
@@ -207,24 +209,15 @@ impl Store {
         self.feed.publish(changed);
         committed
     }
+}
 
-    /// Ends a transaction whose conditional change touched `rows_affected`
-    /// rows: none means the row was not as read, so nothing is written and
-    /// the answer is `false`; otherwise `record` is written and all is
-    /// committed.
-    pub(crate) async fn commit_if_changed(
-        &self,
-        txn: Txn,
-        rows_affected: u64,
-        record: AuditRecord,
-    ) -> Result<bool> {
-        if rows_affected == 0 {
-            txn.rollback().await?;
-            return Ok(false);
-        }
-        self.commit_with_audit(txn, record).await?;
-        Ok(true)
-    }
+/// The PostgreSQL statement `sql` with its placeholders (`$1`, `$2` …)
+/// bound to `values`, for the queries only PostgreSQL runs.
+pub fn postgres_statement(
+    sql: impl Into<String>,
+    values: impl IntoIterator<Item = sea_orm::Value>,
+) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }
 
 /// Writes `record` inside `txn`, stamped with the clock to the millisecond:

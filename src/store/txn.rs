@@ -2,6 +2,14 @@
 //! queue, then runs in its [`Scope`]. A [`Txn`] queries as a sea-orm
 //! transaction does and hands its permit on when it ends, by commit,
 //! rollback or drop.
+//!
+//! Callers run their work in one of four scoped transactions, which end
+//! it for them: a read ([`Store::read_in`]), an audited write
+//! ([`Store::write_in`]), an audited conditional write that writes nothing
+//! when the rows were not as read ([`Store::write_if_changed`]), and a
+//! write that announces nothing ([`Store::write_unannounced`]). Only a
+//! transaction that outlives the call (a job lock, an import) is begun by
+//! hand.
 
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement,
@@ -9,10 +17,10 @@ use sea_orm::{
 };
 
 use crate::error::{Error, Result};
-use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::fair_queue::Permit;
 use crate::store::scope::Scope;
+use crate::store::{Store, postgres_statement};
 
 /// An open transaction holding one of the pool's permits.
 pub struct Txn {
@@ -95,10 +103,8 @@ impl Store {
         scope: Scope,
         read: impl AsyncFnOnce(&Txn) -> Result<T>,
     ) -> Result<T> {
-        let txn = self.begin_in(scope).await?;
-        let value = read(&txn).await?;
-        Self::end_read(txn).await?;
-        Ok(value)
+        self.run_in(scope, read, async |txn, _| Self::end_read(txn).await)
+            .await
     }
 
     /// Runs `write` in a transaction of `scope` and commits it with its
@@ -109,10 +115,8 @@ impl Store {
         audit: AuditRecord,
         write: impl AsyncFnOnce(&Txn) -> Result<T>,
     ) -> Result<T> {
-        let txn = self.begin_in(scope).await?;
-        let value = write(&txn).await?;
-        self.commit_with_audit(txn, audit).await?;
-        Ok(value)
+        let commit = async |txn, _: &T| self.commit_with_audit(txn, audit).await;
+        self.run_in(scope, write, commit).await
     }
 
     /// Runs a conditional `write` that answers how many rows it touched:
@@ -124,9 +128,41 @@ impl Store {
         audit: AuditRecord,
         write: impl AsyncFnOnce(&Txn) -> Result<u64>,
     ) -> Result<bool> {
+        let end = async |txn: Txn, rows: &u64| match rows {
+            0 => txn.rollback().await.map_err(Error::from),
+            _ => self.commit_with_audit(txn, audit).await,
+        };
+        Ok(self.run_in(scope, write, end).await? > 0)
+    }
+
+    /// Runs `write` in a transaction of `scope` and commits it, without an
+    /// audit record of its own and without announcing a change on the
+    /// change feed: for bookkeeping that no cache holds and no caller
+    /// audits (usage events, a key's last use, pruning, rollups), and for
+    /// writes that audit each row they turn out to write themselves, with
+    /// [`crate::store::insert_audit`]. An error rolls everything back.
+    pub(crate) async fn write_unannounced<T>(
+        &self,
+        scope: Scope,
+        write: impl AsyncFnOnce(&Txn) -> Result<T>,
+    ) -> Result<T> {
+        self.run_in(scope, write, async |txn, _| Ok(txn.commit().await?))
+            .await
+    }
+
+    /// Runs `work` in a transaction of `scope`, then `end` on the
+    /// transaction and `work`'s answer, which ends it by commit or
+    /// rollback; an error of `work` rolls back as the transaction drops.
+    async fn run_in<T>(
+        &self,
+        scope: Scope,
+        work: impl AsyncFnOnce(&Txn) -> Result<T>,
+        end: impl AsyncFnOnce(Txn, &T) -> Result<()>,
+    ) -> Result<T> {
         let txn = self.begin_in(scope).await?;
-        let rows_affected = write(&txn).await?;
-        self.commit_if_changed(txn, rows_affected, audit).await
+        let value = work(&txn).await?;
+        end(txn, &value).await?;
+        Ok(value)
     }
 
     /// Begins a transaction in `scope`: on PostgreSQL the row-level
@@ -159,12 +195,11 @@ impl Store {
     pub(crate) async fn enter(&self, txn: &DatabaseTransaction, scope: Scope) -> Result<()> {
         if self.backend() == DbBackend::Postgres {
             let (setting, value) = scope.setting();
-            txn.query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
+            let set = postgres_statement(
                 "SELECT set_config($1, $2, true)",
                 [setting.into(), value.into()],
-            ))
-            .await?;
+            );
+            txn.query_one_raw(set).await?;
         }
         Ok(())
     }

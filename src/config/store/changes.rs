@@ -196,7 +196,6 @@ impl Store {
     /// Forgets the changes committed before `cutoff`; returns how many.
     pub async fn prune_config_changes(&self, cutoff: DateTime<Utc>) -> Result<u64> {
         let backend = self.backend();
-        let txn = self.begin_in(Scope::Platform).await?;
         let newest_old = Query::select()
             .expr_as(
                 Expr::col(Alias::new("revision")).max(),
@@ -205,29 +204,30 @@ impl Store {
             .from(Alias::new(TABLE))
             .and_where(Expr::col(Alias::new("create_time")).lt(cutoff))
             .to_owned();
-        let through = txn
-            .query_one_raw(backend.build(&newest_old))
-            .await?
-            .map(|row| row.try_get::<Option<i64>>("", "revision"))
-            .transpose()?
-            .flatten();
-        let Some(through) = through else {
-            Self::end_read(txn).await?;
-            return Ok(0);
-        };
-        let delete = Query::delete()
-            .from_table(Alias::new(TABLE))
-            .and_where(Expr::col(Alias::new("revision")).lte(through))
-            .to_owned();
-        let deleted = txn.execute_raw(backend.build(&delete)).await?;
-        let mark = Query::update()
-            .table(Alias::new("config_revision"))
-            .value(Alias::new("pruned_through"), through)
-            .and_where(Expr::col(Alias::new("id")).eq(1))
-            .and_where(Expr::col(Alias::new("pruned_through")).lt(through))
-            .to_owned();
-        txn.execute_raw(backend.build(&mark)).await?;
-        txn.commit().await?;
-        Ok(deleted.rows_affected())
+        self.write_unannounced(Scope::Platform, async |txn| {
+            let through = txn
+                .query_one_raw(backend.build(&newest_old))
+                .await?
+                .map(|row| row.try_get::<Option<i64>>("", "revision"))
+                .transpose()?
+                .flatten();
+            let Some(through) = through else {
+                return Ok(0);
+            };
+            let delete = Query::delete()
+                .from_table(Alias::new(TABLE))
+                .and_where(Expr::col(Alias::new("revision")).lte(through))
+                .to_owned();
+            let deleted = txn.execute_raw(backend.build(&delete)).await?;
+            let mark = Query::update()
+                .table(Alias::new("config_revision"))
+                .value(Alias::new("pruned_through"), through)
+                .and_where(Expr::col(Alias::new("id")).eq(1))
+                .and_where(Expr::col(Alias::new("pruned_through")).lt(through))
+                .to_owned();
+            txn.execute_raw(backend.build(&mark)).await?;
+            Ok(deleted.rows_affected())
+        })
+        .await
     }
 }

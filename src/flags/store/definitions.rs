@@ -1,9 +1,7 @@
 //! Flag rows: the fleet-wide catalogue of definitions. A flag's change is
 //! logged for WatchConfig in its own transaction.
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::config::{ChangeSubject, FlagScope};
 use crate::error::{Error, Result};
@@ -13,9 +11,10 @@ use crate::flags::store::overrides::plan_overrides;
 use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::{flag, plan_flag_override, tenant_flag_override};
-use crate::store::idempotency::IdempotencyEntry;
-use crate::store::idempotency::insert_idempotency;
+use crate::store::idempotency::{IdempotencyEntry, insert_with_entry};
+use crate::store::read::Paging;
 use crate::store::scope::Scope;
+use crate::store::write::ChangeRows;
 
 impl Store {
     /// Inserts a new flag, its idempotency key and its audit record in one
@@ -27,9 +26,9 @@ impl Store {
         idempotency: Option<&IdempotencyEntry>,
         audit: AuditRecord,
     ) -> Result<()> {
+        let row = flag_model(new)?;
         self.write_in(scope, audit, async |txn| {
-            insert_idempotency(txn, idempotency, new.create_time).await?;
-            flag_model(new)?.insert(txn).await?;
+            insert_with_entry(txn, idempotency, new.create_time, row).await?;
             self.record_flag_change(txn, &new.key, FlagScope::Fleet)
                 .await
         })
@@ -38,12 +37,8 @@ impl Store {
 
     /// The flag `key`, if it exists.
     pub async fn find_flag(&self, scope: Scope, key: &str) -> Result<Option<Flag>> {
-        let row = self
-            .read_in(scope, async |txn| {
-                Ok(flag::Entity::find_by_id(key.to_owned()).one(txn).await?)
-            })
-            .await?;
-        row.map(flag_from_model).transpose()
+        let select = flag::Entity::find_by_id(key.to_owned());
+        self.find_one(scope, select, flag_from_model).await
     }
 
     /// At most `limit` flags after `after` matching `filter`, by key.
@@ -54,22 +49,14 @@ impl Store {
         after: Option<&str>,
         limit: u64,
     ) -> Result<Vec<Flag>> {
-        let mut select = flag::Entity::find()
-            .order_by_asc(flag::Column::Key)
-            .limit(limit);
-        if let Some(after) = after {
-            select = select.filter(flag::Column::Key.gt(after));
-        }
+        let mut select = flag::Entity::find().page(flag::Column::Key, after, limit);
         if let Some(enabled) = filter.enabled {
             select = select.filter(flag::Column::Enabled.eq(enabled));
         }
         if let Some(value_type) = filter.value_type {
             select = select.filter(flag::Column::ValueType.eq(value_type.as_str()));
         }
-        let rows = self
-            .read_in(scope, async |txn| Ok(select.all(txn).await?))
-            .await?;
-        rows.into_iter().map(flag_from_model).collect()
+        self.find_all(scope, select, flag_from_model).await
     }
 
     /// Every flag and every plan override: what evaluation caches.
@@ -99,17 +86,16 @@ impl Store {
         next: &Flag,
         audit: AuditRecord,
     ) -> Result<bool> {
+        let update = flag::Entity::update_many()
+            .set(flag_model(next)?)
+            .filter(flag::Column::Key.eq(next.key.as_str()))
+            .filter(flag::Column::Revision.eq(previous_revision));
         self.write_if_changed(scope, audit, async |txn| {
-            let updated = flag::Entity::update_many()
-                .set(flag_model(next)?)
-                .filter(flag::Column::Key.eq(next.key.as_str()))
-                .filter(flag::Column::Revision.eq(previous_revision))
-                .exec(txn)
-                .await?;
+            let updated = update.rows_changed(txn).await?;
             // Rolled back with the rest when nothing was updated.
             self.record_flag_change(txn, &next.key, FlagScope::Fleet)
                 .await?;
-            Ok(updated.rows_affected)
+            Ok(updated)
         })
         .await
     }
@@ -122,12 +108,11 @@ impl Store {
         current: &Flag,
         audit: AuditRecord,
     ) -> Result<bool> {
+        let delete = flag::Entity::delete_many()
+            .filter(flag::Column::Key.eq(current.key.as_str()))
+            .filter(flag::Column::Revision.eq(current.revision));
         self.write_if_changed(scope, audit, async |txn| {
-            let deleted = flag::Entity::delete_many()
-                .filter(flag::Column::Key.eq(current.key.as_str()))
-                .filter(flag::Column::Revision.eq(current.revision))
-                .exec(txn)
-                .await?;
+            let deleted = delete.rows_changed(txn).await?;
             plan_flag_override::Entity::delete_many()
                 .filter(plan_flag_override::Column::Flag.eq(current.key.as_str()))
                 .exec(txn)
@@ -138,7 +123,7 @@ impl Store {
                 .await?;
             let gone = ChangeSubject::FlagDeleted(current.key.clone());
             self.record_config_change(txn, &gone).await?;
-            Ok(deleted.rows_affected)
+            Ok(deleted)
         })
         .await
     }

@@ -5,11 +5,9 @@
 //! ([`OverrideTable`]). An override's change is logged for WatchConfig in
 //! its own transaction.
 
-use chrono::{DateTime, Utc};
-use sea_orm::sea_query::ExprTrait;
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
-};
+use std::str::FromStr;
+
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use crate::common::ids::TenantId;
 use crate::config::FlagScope;
@@ -18,7 +16,9 @@ use crate::flags::flag::{FlagOverride, OverrideOwner, OverrideSpec};
 use crate::flags::store::OverrideSet;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::{plan_flag_override, tenant_flag_override};
+use crate::store::read::Paging;
 use crate::store::scope::Scope;
+use crate::store::write::{ChangeRows, put_row};
 use crate::store::{Store, Txn};
 
 impl Store {
@@ -148,18 +148,19 @@ type PlanRows = plan_flag_override::Entity;
 type TenantRows = tenant_flag_override::Entity;
 
 /// One of the two override tables.
-trait OverrideTable: EntityTrait {
-    /// The owner's key: a plan id or a tenant id.
-    type Key: Into<sea_orm::Value> + Clone + Send;
+trait OverrideTable: EntityTrait<ActiveModel: Send> {
+    /// The owner's key: a plan id or a tenant id, parsed from its text in
+    /// a page token.
+    type Key: Into<sea_orm::Value>
+        + Clone
+        + Send
+        + FromStr<Err: std::error::Error + Send + Sync + 'static>;
     /// The column of the owner's key.
     const OWNER: Self::Column;
     /// The column of the flag key.
     const FLAG: Self::Column;
     /// The column of the revision.
     const REVISION: Self::Column;
-
-    /// The owner's key from its text in a page token.
-    fn key_of(text: &str) -> Result<Self::Key>;
 
     /// The row storing `next` (its spec as `document`) under `key`.
     fn row(key: Self::Key, next: &FlagOverride, document: String) -> Self::ActiveModel;
@@ -168,91 +169,52 @@ trait OverrideTable: EntityTrait {
     fn decode(row: Self::Model) -> Result<FlagOverride>;
 }
 
-impl OverrideTable for plan_flag_override::Entity {
-    type Key = String;
-    const OWNER: Self::Column = plan_flag_override::Column::Plan;
-    const FLAG: Self::Column = plan_flag_override::Column::Flag;
-    const REVISION: Self::Column = plan_flag_override::Column::Revision;
+/// Implements [`OverrideTable`] for the override table `$table`, whose
+/// owner is keyed by the field `$owner` of type `$key` (the column
+/// `$column`) and is `$owner_of` of it: the two tables differ only there.
+macro_rules! override_table {
+    ($table:ident, $owner:ident: $key:ty, $column:ident, $owner_of:expr) => {
+        impl OverrideTable for $table::Entity {
+            type Key = $key;
+            const OWNER: Self::Column = $table::Column::$column;
+            const FLAG: Self::Column = $table::Column::Flag;
+            const REVISION: Self::Column = $table::Column::Revision;
 
-    fn key_of(text: &str) -> Result<String> {
-        Ok(text.to_owned())
-    }
+            fn row(key: $key, next: &FlagOverride, document: String) -> Self::ActiveModel {
+                $table::ActiveModel {
+                    $owner: Set(key),
+                    flag: Set(next.flag.clone()),
+                    document: Set(document),
+                    revision: Set(next.revision),
+                    create_time: Set(next.create_time),
+                    update_time: Set(next.update_time),
+                }
+            }
 
-    fn row(plan: String, next: &FlagOverride, document: String) -> Self::ActiveModel {
-        plan_flag_override::ActiveModel {
-            plan: Set(plan),
-            flag: Set(next.flag.clone()),
-            document: Set(document),
-            revision: Set(next.revision),
-            create_time: Set(next.create_time),
-            update_time: Set(next.update_time),
+            fn decode(row: Self::Model) -> Result<FlagOverride> {
+                let spec: OverrideSpec =
+                    serde_json::from_str(&row.document).map_err(Error::internal)?;
+                let $owner = row.$owner;
+                Ok(FlagOverride {
+                    owner: $owner_of,
+                    flag: row.flag,
+                    spec,
+                    revision: row.revision,
+                    create_time: row.create_time,
+                    update_time: row.update_time,
+                })
+            }
         }
-    }
-
-    fn decode(row: Self::Model) -> Result<FlagOverride> {
-        let owner = OverrideOwner::Plan(row.plan);
-        stored(
-            owner,
-            row.flag,
-            &row.document,
-            row.revision,
-            (row.create_time, row.update_time),
-        )
-    }
+    };
 }
 
-impl OverrideTable for tenant_flag_override::Entity {
-    type Key = uuid::Uuid;
-    const OWNER: Self::Column = tenant_flag_override::Column::TenantId;
-    const FLAG: Self::Column = tenant_flag_override::Column::Flag;
-    const REVISION: Self::Column = tenant_flag_override::Column::Revision;
-
-    fn key_of(text: &str) -> Result<uuid::Uuid> {
-        uuid::Uuid::parse_str(text).map_err(Error::internal)
-    }
-
-    fn row(tenant_id: uuid::Uuid, next: &FlagOverride, document: String) -> Self::ActiveModel {
-        tenant_flag_override::ActiveModel {
-            tenant_id: Set(tenant_id),
-            flag: Set(next.flag.clone()),
-            document: Set(document),
-            revision: Set(next.revision),
-            create_time: Set(next.create_time),
-            update_time: Set(next.update_time),
-        }
-    }
-
-    fn decode(row: Self::Model) -> Result<FlagOverride> {
-        let owner = OverrideOwner::Tenant(TenantId::from_uuid(row.tenant_id));
-        stored(
-            owner,
-            row.flag,
-            &row.document,
-            row.revision,
-            (row.create_time, row.update_time),
-        )
-    }
-}
-
-/// The override of `owner` for `flag` stored as `document` at `revision`,
-/// with its create and update times.
-fn stored(
-    owner: OverrideOwner,
-    flag: String,
-    document: &str,
-    revision: i64,
-    (create_time, update_time): (DateTime<Utc>, DateTime<Utc>),
-) -> Result<FlagOverride> {
-    let spec: OverrideSpec = serde_json::from_str(document).map_err(Error::internal)?;
-    Ok(FlagOverride {
-        owner,
-        flag,
-        spec,
-        revision,
-        create_time,
-        update_time,
-    })
-}
+override_table!(plan_flag_override, plan: String, Plan, OverrideOwner::Plan(plan));
+override_table!(
+    tenant_flag_override,
+    tenant_id: uuid::Uuid,
+    TenantId,
+    OverrideOwner::Tenant(TenantId::from_uuid(tenant_id))
+);
 
 /// The row of `key`'s override of `flag`, while it has `revision`.
 fn at_revision<T: OverrideTable>(key: T::Key, flag: &str, revision: i64) -> Condition {
@@ -278,23 +240,20 @@ async fn list<T: OverrideTable>(
     owner: Option<T::Key>,
     page: Page<'_>,
 ) -> Result<Vec<FlagOverride>> {
-    let mut select = T::find().order_by_asc(T::OWNER).order_by_asc(T::FLAG);
-    if let Some(limit) = page.limit {
-        select = select.limit(limit);
-    }
+    let after = match page.after {
+        Some((owner, flag)) => Some((owner.parse::<T::Key>().map_err(Error::internal)?, flag)),
+        None => None,
+    };
+    let mut select = T::find()
+        .order_by_asc(T::OWNER)
+        .order_by_asc(T::FLAG)
+        .limit(page.limit)
+        .after_pair((T::OWNER, T::FLAG), after);
     if let Some(owner) = owner {
         select = select.filter(T::OWNER.eq(owner));
     }
     if let Some(flag) = page.flag {
         select = select.filter(T::FLAG.eq(flag));
-    }
-    if let Some((owner, flag)) = page.after {
-        let owner = T::key_of(&owner)?;
-        select = select.filter(
-            T::OWNER
-                .gt(owner.clone())
-                .or(T::OWNER.eq(owner).and(T::FLAG.gt(flag))),
-        );
     }
     let rows = select.all(txn).await?;
     rows.into_iter().map(T::decode).collect()
@@ -327,25 +286,10 @@ async fn write_row<T: OverrideTable>(
         } => (document, previous_revision),
         Write::Delete => {
             let at = at_revision::<T>(key, &target.flag, target.revision);
-            return Ok(T::delete_many().filter(at).exec(txn).await?.rows_affected);
+            return T::delete_many().filter(at).rows_changed(txn).await;
         }
     };
     let row = T::row(key.clone(), target, document);
-    let Some(revision) = previous_revision else {
-        let inserted = T::insert(row)
-            .on_conflict_do_nothing()
-            .exec_without_returning(txn)
-            .await?;
-        return Ok(match inserted {
-            TryInsertResult::Inserted(rows) => rows,
-            _ => 0,
-        });
-    };
-    let at = at_revision::<T>(key, &target.flag, revision);
-    Ok(T::update_many()
-        .set(row)
-        .filter(at)
-        .exec(txn)
-        .await?
-        .rows_affected)
+    let replacing = previous_revision.map(|revision| at_revision::<T>(key, &target.flag, revision));
+    put_row(txn, row, replacing).await
 }

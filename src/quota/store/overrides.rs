@@ -2,7 +2,6 @@
 //! Changes are conditional on the revision read, so concurrent setters
 //! never overwrite each other silently.
 
-use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use crate::common::ids::TenantId;
@@ -12,7 +11,9 @@ use crate::quota::store::plans::override_from_model;
 use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::quota_override;
+use crate::store::read::Paging;
 use crate::store::scope::Scope;
+use crate::store::write::put_row;
 
 impl Store {
     /// The override of `quota` for `tenant_id`, expired or not.
@@ -22,13 +23,8 @@ impl Store {
         tenant_id: TenantId,
         quota: &str,
     ) -> Result<Option<QuotaOverride>> {
-        let id = (tenant_id.as_uuid(), quota.to_owned());
-        let row = self
-            .read_in(scope, async |txn| {
-                Ok(quota_override::Entity::find_by_id(id).one(txn).await?)
-            })
-            .await?;
-        Ok(row.map(override_from_model))
+        let select = quota_override::Entity::find_by_id((tenant_id.as_uuid(), quota.to_owned()));
+        self.find_one(scope, select, override_from_model).await
     }
 
     /// Stores `next`: inserted when `previous_revision` is `None`, else
@@ -41,26 +37,10 @@ impl Store {
         previous_revision: Option<i64>,
         audit: AuditRecord,
     ) -> Result<bool> {
-        let model = to_active_model(next);
-        self.write_if_changed(scope, audit, async |txn| {
-            let Some(revision) = previous_revision else {
-                let inserted = quota_override::Entity::insert(model)
-                    .on_conflict_do_nothing()
-                    .exec_without_returning(txn)
-                    .await?;
-                return Ok(match inserted {
-                    sea_orm::TryInsertResult::Inserted(rows) => rows,
-                    _ => 0,
-                });
-            };
-            let updated = quota_override::Entity::update_many()
-                .set(model)
-                .filter(at_revision(next, revision))
-                .exec(txn)
-                .await?;
-            Ok(updated.rows_affected)
-        })
-        .await
+        let row = to_active_model(next);
+        let replacing = previous_revision.map(|revision| at_revision(next, revision));
+        self.write_if_changed(scope, audit, async |txn| put_row(txn, row, replacing).await)
+            .await
     }
 
     /// Deletes `current` if it still has its revision; `false` otherwise.
@@ -72,10 +52,7 @@ impl Store {
     ) -> Result<bool> {
         let delete =
             quota_override::Entity::delete_many().filter(at_revision(current, current.revision));
-        self.write_if_changed(scope, audit, async |txn| {
-            Ok(delete.exec(txn).await?.rows_affected)
-        })
-        .await
+        self.exec_if_changed(scope, audit, delete).await
     }
 
     /// Overrides of `tenant_id` (every tenant's when `None`) after `after`
@@ -87,27 +64,17 @@ impl Store {
         after: Option<(TenantId, String)>,
         limit: u64,
     ) -> Result<Vec<QuotaOverride>> {
+        use quota_override::Column;
+        let after = after.map(|(tenant, quota)| (tenant.as_uuid(), quota));
         let mut select = quota_override::Entity::find()
-            .order_by_asc(quota_override::Column::TenantId)
-            .order_by_asc(quota_override::Column::Quota)
-            .limit(limit);
+            .order_by_asc(Column::TenantId)
+            .order_by_asc(Column::Quota)
+            .limit(limit)
+            .after_pair((Column::TenantId, Column::Quota), after);
         if let Some(tenant_id) = tenant_id {
-            select = select.filter(quota_override::Column::TenantId.eq(tenant_id.as_uuid()));
+            select = select.filter(Column::TenantId.eq(tenant_id.as_uuid()));
         }
-        if let Some((tenant, quota)) = after {
-            let tenant = tenant.as_uuid();
-            select = select.filter(
-                quota_override::Column::TenantId
-                    .gt(tenant)
-                    .or(quota_override::Column::TenantId
-                        .eq(tenant)
-                        .and(quota_override::Column::Quota.gt(quota))),
-            );
-        }
-        let rows = self
-            .read_in(scope, async |txn| Ok(select.all(txn).await?))
-            .await?;
-        Ok(rows.into_iter().map(override_from_model).collect())
+        self.find_all(scope, select, override_from_model).await
     }
 }
 

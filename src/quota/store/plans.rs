@@ -1,8 +1,6 @@
 //! Plan rows (a global catalogue) and the quota overrides of tenants.
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
@@ -12,7 +10,7 @@ use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::{plan, quota_override};
 use crate::store::idempotency::IdempotencyEntry;
-use crate::store::idempotency::insert_idempotency;
+use crate::store::read::Paging;
 use crate::store::scope::Scope;
 use crate::tenancy::IsolationModel;
 
@@ -26,22 +24,15 @@ impl Store {
         idempotency: Option<&IdempotencyEntry>,
         audit: AuditRecord,
     ) -> Result<()> {
-        self.write_in(scope, audit, async |txn| {
-            insert_idempotency(txn, idempotency, new.create_time).await?;
-            to_active_model(new)?.insert(txn).await?;
-            Ok(())
-        })
-        .await
+        let row = to_active_model(new)?;
+        self.insert_remembered(scope, audit, idempotency, new.create_time, row)
+            .await
     }
 
     /// The plan `id`, if it exists.
     pub async fn find_plan(&self, scope: Scope, id: &str) -> Result<Option<Plan>> {
-        let row = self
-            .read_in(scope, async |txn| {
-                Ok(plan::Entity::find_by_id(id.to_owned()).one(txn).await?)
-            })
-            .await?;
-        row.map(from_model).transpose()
+        let select = plan::Entity::find_by_id(id.to_owned());
+        self.find_one(scope, select, from_model).await
     }
 
     /// At most `limit` plans with ids after `after`, ordered by id.
@@ -51,16 +42,8 @@ impl Store {
         after: Option<&str>,
         limit: u64,
     ) -> Result<Vec<Plan>> {
-        let mut select = plan::Entity::find()
-            .order_by_asc(plan::Column::Id)
-            .limit(limit);
-        if let Some(after) = after {
-            select = select.filter(plan::Column::Id.gt(after));
-        }
-        let txn = self.begin_in(scope).await?;
-        let rows = select.all(&txn).await?;
-        Self::end_read(txn).await?;
-        rows.into_iter().map(from_model).collect()
+        let select = plan::Entity::find().page(plan::Column::Id, after, limit);
+        self.find_all(scope, select, from_model).await
     }
 
     /// Replaces the plan if it still has `previous_revision`; `false` when
@@ -72,16 +55,11 @@ impl Store {
         next: &Plan,
         audit: AuditRecord,
     ) -> Result<bool> {
-        self.write_if_changed(scope, audit, async |txn| {
-            let updated = plan::Entity::update_many()
-                .set(to_active_model(next)?)
-                .filter(plan::Column::Id.eq(next.id.as_str()))
-                .filter(plan::Column::Revision.eq(previous_revision))
-                .exec(txn)
-                .await?;
-            Ok(updated.rows_affected)
-        })
-        .await
+        let update = plan::Entity::update_many()
+            .set(to_active_model(next)?)
+            .filter(plan::Column::Id.eq(next.id.as_str()))
+            .filter(plan::Column::Revision.eq(previous_revision));
+        self.exec_if_changed(scope, audit, update).await
     }
 
     /// The overrides of `tenant_id`, expired ones included.
@@ -90,14 +68,10 @@ impl Store {
         scope: Scope,
         tenant_id: TenantId,
     ) -> Result<Vec<QuotaOverride>> {
-        let txn = self.begin_in(scope).await?;
-        let rows = quota_override::Entity::find()
+        let select = quota_override::Entity::find()
             .filter(quota_override::Column::TenantId.eq(tenant_id.as_uuid()))
-            .order_by_asc(quota_override::Column::Quota)
-            .all(&txn)
-            .await?;
-        Self::end_read(txn).await?;
-        Ok(rows.into_iter().map(override_from_model).collect())
+            .order_by_asc(quota_override::Column::Quota);
+        self.find_all(scope, select, override_from_model).await
     }
 }
 
@@ -138,8 +112,8 @@ fn from_model(row: plan::Model) -> Result<Plan> {
     })
 }
 
-pub(crate) fn override_from_model(row: quota_override::Model) -> QuotaOverride {
-    QuotaOverride {
+pub(crate) fn override_from_model(row: quota_override::Model) -> Result<QuotaOverride> {
+    Ok(QuotaOverride {
         tenant_id: TenantId::from_uuid(row.tenant_id),
         quota: row.quota,
         limit: (!row.unlimited).then_some(row.limit),
@@ -148,5 +122,5 @@ pub(crate) fn override_from_model(row: quota_override::Model) -> QuotaOverride {
         revision: row.revision,
         create_time: row.create_time,
         update_time: row.update_time,
-    }
+    })
 }

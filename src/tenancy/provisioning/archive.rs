@@ -11,10 +11,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
+use crate::store::postgres_statement;
 use crate::tenancy::archive::corrupt;
 use crate::tenancy::provisioning::names::TenantSchema;
 use crate::tenancy::provisioning::{Provisioner, ddl};
@@ -46,13 +47,7 @@ async fn strings(
     schema: Option<&str>,
 ) -> Result<Vec<Vec<String>>> {
     let values: Vec<sea_orm::Value> = schema.into_iter().map(Into::into).collect();
-    let rows = txn
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql,
-            values,
-        ))
-        .await?;
+    let rows = txn.query_all_raw(postgres_statement(sql, values)).await?;
     rows.iter()
         .map(|row| {
             (0..row.column_names().len())
@@ -209,12 +204,9 @@ impl SchemaImport {
                  FROM (SELECT max({}) AS m FROM {target}) AS loaded WHERE m IS NOT NULL",
                 quoted(column)
             );
+            let values = [target.clone().into(), column.clone().into()];
             self.txn
-                .query_all_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    sql,
-                    [target.clone().into(), column.clone().into()],
-                ))
+                .query_all_raw(postgres_statement(sql, values))
                 .await?;
         }
         self.txn.commit().await.map_err(Error::from)

@@ -4,13 +4,13 @@
 //! (billing history) and the audit trail stay with the tenantd that
 //! recorded them. PostgreSQL only.
 
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend};
 
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
-use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::scope::Scope;
+use crate::store::{Store, postgres_statement};
 
 /// The control-plane tables an archive carries, parents first, each with
 /// the column naming the tenant.
@@ -56,11 +56,7 @@ impl Store {
                     "SELECT row_to_json(t)::text AS row FROM {table} t WHERE {column} = $1 ORDER BY 1"
                 );
                 let rows = txn
-                    .query_all_raw(Statement::from_sql_and_values(
-                        DbBackend::Postgres,
-                        sql,
-                        [tenant_id.as_uuid().into()],
-                    ))
+                    .query_all_raw(postgres_statement(sql, [tenant_id.as_uuid().into()]))
                     .await?
                     .iter()
                     .map(|row| row.try_get::<String>("", "row"))
@@ -113,11 +109,7 @@ pub(crate) async fn insert_json_rows(
     let sql = format!(
         "INSERT INTO {target} {overriding} SELECT * FROM json_populate_recordset(NULL::{target}, $1::json)"
     );
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        sql,
-        [rows.to_string().into()],
-    ))
-    .await?;
+    txn.execute_raw(postgres_statement(sql, [rows.to_string().into()]))
+        .await?;
     Ok(())
 }

@@ -44,12 +44,8 @@ impl Store {
         for request_id in &query.request_ids {
             select = select.filter(audit_event::Column::RequestId.eq(request_id.as_str()));
         }
-        let rows = self
-            .read_in(scope, async |txn| Ok(select.all(txn).await?))
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| AuditEvent {
+        self.find_all(scope, select, |row| {
+            Ok(AuditEvent {
                 id: row.id,
                 tenant_id: row.tenant_id.map(TenantId::from_uuid),
                 actor: row.actor,
@@ -60,6 +56,7 @@ impl Store {
                 after: row.after,
                 create_time: row.create_time,
             })
-            .collect())
+        })
+        .await
     }
 }

@@ -2,8 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -11,8 +10,10 @@ use crate::common::ids::TenantId;
 use crate::error::Result;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::tenant_domain;
+use crate::store::read::Paging;
 use crate::store::scope::Scope;
-use crate::store::{Store, insert_audit};
+use crate::store::write::ChangeRows;
+use crate::store::{Store, Txn, insert_audit};
 use crate::tenancy::custom_domain::{CustomDomain, DomainState};
 
 impl Store {
@@ -23,11 +24,7 @@ impl Store {
         domain: &CustomDomain,
         audit: AuditRecord,
     ) -> Result<()> {
-        self.write_in(scope, audit, async |txn| {
-            to_active_model(domain).insert(txn).await?;
-            Ok(())
-        })
-        .await
+        self.insert_in(scope, audit, to_active_model(domain)).await
     }
 
     /// The domain `hostname` of `tenant_id`.
@@ -40,7 +37,7 @@ impl Store {
         let select = tenant_domain::Entity::find()
             .filter(tenant_domain::Column::TenantId.eq(tenant_id.as_uuid()))
             .filter(tenant_domain::Column::Hostname.eq(hostname));
-        Ok(self.domain_rows(scope, select.limit(1)).await?.pop())
+        self.find_one(scope, select, from_model).await
     }
 
     /// The VERIFIED domain `hostname`, whichever tenant holds it.
@@ -52,7 +49,7 @@ impl Store {
         let select = tenant_domain::Entity::find()
             .filter(tenant_domain::Column::Hostname.eq(hostname))
             .filter(tenant_domain::Column::State.eq(DomainState::Verified.as_str()));
-        Ok(self.domain_rows(scope, select.limit(1)).await?.pop())
+        self.find_one(scope, select, from_model).await
     }
 
     /// Other tenants' PENDING claims on `hostname`, at most `limit`.
@@ -69,7 +66,7 @@ impl Store {
             .filter(tenant_domain::Column::TenantId.ne(except.as_uuid()))
             .order_by_asc(tenant_domain::Column::Id)
             .limit(limit);
-        self.domain_rows(scope, select).await
+        self.find_all(scope, select, from_model).await
     }
 
     /// Replaces the expired claim `old` with the fresh claim `new`, with
@@ -99,14 +96,10 @@ impl Store {
         after: Option<&str>,
         limit: u64,
     ) -> Result<Vec<CustomDomain>> {
-        let mut select = tenant_domain::Entity::find()
+        let select = tenant_domain::Entity::find()
             .filter(tenant_domain::Column::TenantId.eq(tenant_id.as_uuid()))
-            .order_by_asc(tenant_domain::Column::Hostname)
-            .limit(limit);
-        if let Some(after) = after {
-            select = select.filter(tenant_domain::Column::Hostname.gt(after));
-        }
-        self.domain_rows(scope, select).await
+            .page(tenant_domain::Column::Hostname, after, limit);
+        self.find_all(scope, select, from_model).await
     }
 
     /// Deletes a domain with its audit record; `false` if it was gone.
@@ -116,13 +109,8 @@ impl Store {
         domain: &CustomDomain,
         audit: AuditRecord,
     ) -> Result<bool> {
-        self.write_if_changed(scope, audit, async |txn| {
-            let deleted = tenant_domain::Entity::delete_by_id(domain.id)
-                .exec(txn)
-                .await?;
-            Ok(deleted.rows_affected)
-        })
-        .await
+        let delete = tenant_domain::Entity::delete_by_id(domain.id);
+        self.exec_if_changed(scope, audit, delete).await
     }
 
     /// Stores a pending domain as verified, with its audit record, and
@@ -137,23 +125,22 @@ impl Store {
         audit: AuditRecord,
         released: Vec<(CustomDomain, AuditRecord)>,
     ) -> Result<bool> {
+        let verify = tenant_domain::Entity::update_many()
+            .set(tenant_domain::ActiveModel {
+                state: Set(verified.state.as_str().to_owned()),
+                verify_time: Set(verified.verify_time),
+                ..Default::default()
+            })
+            .filter(tenant_domain::Column::Id.eq(verified.id))
+            .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()));
         self.write_if_changed(scope.clone(), audit, async |txn| {
-            let updated = tenant_domain::Entity::update_many()
-                .set(tenant_domain::ActiveModel {
-                    state: Set(verified.state.as_str().to_owned()),
-                    verify_time: Set(verified.verify_time),
-                    ..Default::default()
-                })
-                .filter(tenant_domain::Column::Id.eq(verified.id))
-                .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
-                .exec(txn)
-                .await?;
-            if updated.rows_affected > 0 {
+            let updated = verify.rows_changed(txn).await?;
+            if updated > 0 {
                 self.release_in(txn, released).await?;
                 // Back in the verifying tenant's scope for its audit record.
                 self.enter(txn, scope).await?;
             }
-            Ok(updated.rows_affected)
+            Ok(updated)
         })
         .await
     }
@@ -171,23 +158,24 @@ impl Store {
             .filter(tenant_domain::Column::CreateTime.lt(made_before))
             .order_by_asc(tenant_domain::Column::Id)
             .limit(limit);
-        self.domain_rows(scope, select).await
+        self.find_all(scope, select, from_model).await
     }
 
     /// Removes the claims still PENDING, each with its audit record, in
-    /// one transaction; how many were removed.
+    /// one transaction; how many were removed. Not announced on the change
+    /// feed: only VERIFIED domains route requests, and these are PENDING.
     pub async fn release_claims(&self, released: Vec<(CustomDomain, AuditRecord)>) -> Result<u64> {
-        let txn = self.begin_in(Scope::Platform).await?;
-        let count = self.release_in(&txn, released).await?;
-        txn.commit().await?;
-        Ok(count)
+        self.write_unannounced(Scope::Platform, async |txn| {
+            self.release_in(txn, released).await
+        })
+        .await
     }
 
     /// Removes each claim still PENDING in its own tenant's scope, writing
     /// its audit record; a claim already gone or verified is skipped.
     async fn release_in(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         released: Vec<(CustomDomain, AuditRecord)>,
     ) -> Result<u64> {
         let mut count = 0;
@@ -200,28 +188,15 @@ impl Store {
         }
         Ok(count)
     }
-
-    /// The domains `select` finds, read in `scope`.
-    async fn domain_rows(
-        &self,
-        scope: Scope,
-        select: Select<tenant_domain::Entity>,
-    ) -> Result<Vec<CustomDomain>> {
-        let rows = self
-            .read_in(scope, async |txn| Ok(select.all(txn).await?))
-            .await?;
-        Ok(rows.into_iter().map(from_model).collect())
-    }
 }
 
 /// Deletes the domain `id` if it is still PENDING; how many rows went.
-async fn delete_pending(txn: &DatabaseTransaction, id: Uuid) -> Result<u64> {
-    let deleted = tenant_domain::Entity::delete_many()
+async fn delete_pending(txn: &Txn, id: Uuid) -> Result<u64> {
+    tenant_domain::Entity::delete_many()
         .filter(tenant_domain::Column::Id.eq(id))
         .filter(tenant_domain::Column::State.eq(DomainState::Pending.as_str()))
-        .exec(txn)
-        .await?;
-    Ok(deleted.rows_affected)
+        .rows_changed(txn)
+        .await
 }
 
 fn to_active_model(domain: &CustomDomain) -> tenant_domain::ActiveModel {
@@ -236,8 +211,8 @@ fn to_active_model(domain: &CustomDomain) -> tenant_domain::ActiveModel {
     }
 }
 
-fn from_model(row: tenant_domain::Model) -> CustomDomain {
-    CustomDomain {
+fn from_model(row: tenant_domain::Model) -> Result<CustomDomain> {
+    Ok(CustomDomain {
         id: row.id,
         tenant_id: TenantId::from_uuid(row.tenant_id),
         hostname: row.hostname,
@@ -246,5 +221,5 @@ fn from_model(row: tenant_domain::Model) -> CustomDomain {
         create_time: row.create_time,
         verify_time: row.verify_time,
         expire_time: None,
-    }
+    })
 }

@@ -11,6 +11,7 @@ use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::{idempotency_key, tenant};
 use crate::store::scope::Scope;
+use crate::store::write::ChangeRows;
 
 /// Every table holding a tenant's rows by `tenant_id`, besides `tenants`
 /// and `audit_events`. A table added later with tenant rows belongs here.
@@ -43,10 +44,10 @@ impl Store {
             let deleted = tenant::Entity::delete_many()
                 .filter(tenant::Column::Id.eq(tenant_id.as_uuid()))
                 .filter(tenant::Column::Revision.eq(revision))
-                .exec(txn)
+                .rows_changed(txn)
                 .await?;
             // The tenant changed meanwhile: nothing else is deleted.
-            if deleted.rows_affected == 0 {
+            if deleted == 0 {
                 return Ok(0);
             }
             for table in TENANT_TABLES {
@@ -60,7 +61,7 @@ impl Store {
                 .filter(idempotency_key::Column::Resource.eq(tenant_id.resource_name()))
                 .exec(txn)
                 .await?;
-            Ok(deleted.rows_affected)
+            Ok(deleted)
         })
         .await
     }

@@ -3,10 +3,7 @@
 use sea_orm::sea_query::extension::postgres::PgExpr;
 use sea_orm::sea_query::extension::sqlite::SqliteExpr;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
-};
+use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter, Set};
 
 use crate::common::ids::{TenantId, TenantRef};
 use crate::config::ChangeSubject;
@@ -15,8 +12,9 @@ use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::tenant;
 use crate::store::idempotency::IdempotencyEntry;
-use crate::store::idempotency::insert_idempotency;
+use crate::store::read::Paging;
 use crate::store::scope::Scope;
+use crate::store::write::ChangeRows;
 use crate::tenancy::isolation::IsolationModel;
 use crate::tenancy::tenant::{Tenant, TenantQuery, TenantState};
 
@@ -30,12 +28,9 @@ impl Store {
         idempotency: Option<&IdempotencyEntry>,
         audit: AuditRecord,
     ) -> Result<()> {
-        self.write_in(scope, audit, async |txn| {
-            insert_idempotency(txn, idempotency, tenant.create_time).await?;
-            to_active_model(tenant)?.insert(txn).await?;
-            Ok(())
-        })
-        .await
+        let row = to_active_model(tenant)?;
+        self.insert_remembered(scope, audit, idempotency, tenant.create_time, row)
+            .await
     }
 
     /// The tenant named by id or slug, whatever its state.
@@ -44,20 +39,13 @@ impl Store {
             TenantRef::Id(id) => tenant::Entity::find_by_id(id.as_uuid()),
             TenantRef::Slug(slug) => tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)),
         };
-        let row = self
-            .read_in(scope, async |txn| Ok(select.one(txn).await?))
-            .await?;
-        row.map(from_model).transpose()
+        self.find_one(scope, select, from_model).await
     }
 
     /// Tenants matching `query`, ordered by id.
     pub async fn list_tenants(&self, scope: Scope, query: &TenantQuery) -> Result<Vec<Tenant>> {
-        let mut select = tenant::Entity::find()
-            .order_by_asc(tenant::Column::Id)
-            .limit(query.limit);
-        if let Some(after) = query.after {
-            select = select.filter(tenant::Column::Id.gt(after.as_uuid()));
-        }
+        let after = query.after.as_ref().map(TenantId::as_uuid);
+        let mut select = tenant::Entity::find().page(tenant::Column::Id, after, query.limit);
         if !query.show_deleted {
             select = select.filter(tenant::Column::State.ne(TenantState::Deleted.as_str()));
         }
@@ -70,10 +58,7 @@ impl Store {
         for (key, value) in &query.labels {
             select = select.filter(self.label_equals(key, value));
         }
-        let rows = self
-            .read_in(scope, async |txn| Ok(select.all(txn).await?))
-            .await?;
-        rows.into_iter().map(from_model).collect()
+        self.find_all(scope, select, from_model).await
     }
 
     /// `labels ->> key = value`. The operator is spelled alike on both
@@ -119,12 +104,10 @@ impl Store {
                 };
                 self.record_config_change(txn, &moved).await?;
             }
-            let updated = tenant::Entity::update_many()
+            let update = tenant::Entity::update_many()
                 .set(to_active_model(next)?)
-                .filter(as_read)
-                .exec(txn)
-                .await?;
-            Ok(updated.rows_affected)
+                .filter(as_read);
+            update.rows_changed(txn).await
         })
         .await
     }

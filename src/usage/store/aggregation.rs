@@ -190,17 +190,47 @@ impl Store {
     /// `most_events`) into the rollups and moves the watermark past them;
     /// `None` when another replica holds the aggregation lock.
     pub async fn fold_usage(&self, most_events: usize) -> Result<Option<Fold>> {
-        let txn = self.begin_in(Scope::Platform).await?;
-        if !self.lock_aggregation(&txn, false).await? {
-            txn.rollback().await?;
-            return Ok(None);
-        }
-        let watermark = self.watermark(&txn).await?;
-        let horizon = self.horizon(&txn).await?;
-        let (events, to) = self
-            .events_to_fold(&txn, watermark.position, horizon.below, most_events)
+        // Held elsewhere, the lock leaves this transaction with nothing
+        // written, so it commits as a rollback would end it.
+        let folded = self
+            .write_unannounced(Scope::Platform, async |txn| {
+                if !self.lock_aggregation(txn, false).await? {
+                    return Ok(None);
+                }
+                self.fold_from_watermark(txn, most_events).await.map(Some)
+            })
             .await?;
-        self.merge_into_rollups(&txn, &events).await?;
+        Ok(folded.map(|(events, caught_up)| {
+            let mut changed: BTreeMap<TenantId, BTreeSet<String>> = BTreeMap::new();
+            for event in &events {
+                changed
+                    .entry(event.tenant_id)
+                    .or_default()
+                    .insert(event.metric.clone());
+            }
+            Fold {
+                events: events.len(),
+                caught_up,
+                changed,
+            }
+        }))
+    }
+
+    /// Folds the events since the watermark (about `most_events`) into the
+    /// rollups and moves the watermark past them, in `txn`, which holds the
+    /// aggregation lock; the events folded and whether the watermark
+    /// reached the horizon.
+    async fn fold_from_watermark(
+        &self,
+        txn: &DatabaseTransaction,
+        most_events: usize,
+    ) -> Result<(Vec<ValidEvent>, bool)> {
+        let watermark = self.watermark(txn).await?;
+        let horizon = self.horizon(txn).await?;
+        let (events, to) = self
+            .events_to_fold(txn, watermark.position, horizon.below, most_events)
+            .await?;
+        self.merge_into_rollups(txn, &events).await?;
         // The pending pair becomes the reached time once the watermark passed
         // it; a new pair is taken only then, so one is always on its way.
         let (through, pending) = match watermark.pending {
@@ -208,20 +238,8 @@ impl Store {
             None => (None, (horizon.next, horizon.at)),
             Some(kept) => (None, kept),
         };
-        self.set_watermark(&txn, to, through, pending).await?;
-        txn.commit().await?;
-        let mut changed: BTreeMap<TenantId, BTreeSet<String>> = BTreeMap::new();
-        for event in &events {
-            changed
-                .entry(event.tenant_id)
-                .or_default()
-                .insert(event.metric.clone());
-        }
-        Ok(Some(Fold {
-            events: events.len(),
-            caught_up: to == horizon.below,
-            changed,
-        }))
+        self.set_watermark(txn, to, through, pending).await?;
+        Ok((events, to == horizon.below))
     }
 
     /// The events from `from` up to `horizon` (about `most` of them, whole
@@ -282,30 +300,31 @@ impl Store {
     /// Recomputes the rollups of `day` from its events below the watermark,
     /// waiting for the aggregation lock; answers how many events it read.
     pub async fn reaggregate_usage_day(&self, day: NaiveDate) -> Result<usize> {
-        let txn = self.begin_in(Scope::Platform).await?;
-        self.lock_aggregation(&txn, true).await?;
-        let watermark = self.watermark(&txn).await?.position;
-        let delete = Query::delete()
-            .from_table(usage_rollup::Entity)
-            .and_where(usage_rollup::Column::Day.eq(day_text(day)))
-            .to_owned();
-        txn.execute_raw(self.backend().build(&delete)).await?;
-        txn.execute_raw(self.backend().build(&unique_values_delete(day)))
-            .await?;
-        let filter = format!(
-            "e.day = '{}' AND {}",
-            day_text(day),
-            position_is(self.backend(), "<", watermark)
-        );
-        let events: Vec<ValidEvent> = self
-            .events_where(&txn, &filter, None)
-            .await?
-            .into_iter()
-            .map(|(_, event)| event)
-            .collect();
-        self.merge_into_rollups(&txn, &events).await?;
-        txn.commit().await?;
-        Ok(events.len())
+        self.write_unannounced(Scope::Platform, async |txn| {
+            self.lock_aggregation(txn, true).await?;
+            let watermark = self.watermark(txn).await?.position;
+            let delete = Query::delete()
+                .from_table(usage_rollup::Entity)
+                .and_where(usage_rollup::Column::Day.eq(day_text(day)))
+                .to_owned();
+            txn.execute_raw(self.backend().build(&delete)).await?;
+            txn.execute_raw(self.backend().build(&unique_values_delete(day)))
+                .await?;
+            let filter = format!(
+                "e.day = '{}' AND {}",
+                day_text(day),
+                position_is(self.backend(), "<", watermark)
+            );
+            let events: Vec<ValidEvent> = self
+                .events_where(txn, &filter, None)
+                .await?
+                .into_iter()
+                .map(|(_, event)| event)
+                .collect();
+            self.merge_into_rollups(txn, &events).await?;
+            Ok(events.len())
+        })
+        .await
     }
 
     /// How far aggregation has reached.
@@ -326,7 +345,6 @@ impl Store {
     /// answers how many. On SQLite the event with the greatest rowid stays,
     /// so rowids are never reused under the watermark.
     pub async fn purge_usage_events(&self, before: NaiveDate) -> Result<u64> {
-        let txn = self.begin_in(Scope::Platform).await?;
         let mut sql = format!(
             "DELETE FROM usage_events WHERE day < '{}'",
             day_text(before)
@@ -334,10 +352,12 @@ impl Store {
         if self.backend() != DbBackend::Postgres {
             sql.push_str(" AND rowid < (SELECT MAX(rowid) FROM usage_events)");
         }
-        let done = txn
-            .execute_raw(Statement::from_string(self.backend(), sql))
+        let delete = Statement::from_string(self.backend(), sql);
+        let done = self
+            .write_unannounced(Scope::Platform, async |txn| {
+                Ok(txn.execute_raw(delete).await?)
+            })
             .await?;
-        txn.commit().await?;
         Ok(done.rows_affected())
     }
 }

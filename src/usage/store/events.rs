@@ -13,19 +13,19 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use sea_orm::sea_query::{Expr, InsertStatement, IntoIden, IntoTableRef, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde::Serialize;
 
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
-use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::{usage_event, usage_metric, usage_rollup, usage_unique_value};
 use crate::store::idempotency::IdempotencyEntry;
-use crate::store::idempotency::insert_idempotency;
+use crate::store::read::Paging;
 use crate::store::scope::Scope;
+use crate::store::{Store, postgres_statement};
 use crate::usage::event::ValidEvent;
 use crate::usage::metric::{Aggregation, Metric};
 use crate::usage::query::DailyRollup;
@@ -64,12 +64,9 @@ impl Store {
         idempotency: Option<&IdempotencyEntry>,
         audit: AuditRecord,
     ) -> Result<()> {
-        self.write_in(scope, audit, async |txn| {
-            insert_idempotency(txn, idempotency, new.create_time).await?;
-            metric_model(new).insert(txn).await?;
-            Ok(())
-        })
-        .await
+        let row = metric_model(new);
+        self.insert_remembered(scope, audit, idempotency, new.create_time, row)
+            .await
     }
 
     /// The metrics among `keys` that exist, ordered by key.
@@ -77,10 +74,7 @@ impl Store {
         let select = usage_metric::Entity::find()
             .filter(usage_metric::Column::Key.is_in(keys.iter().copied()))
             .order_by_asc(usage_metric::Column::Key);
-        let rows = self
-            .read_in(scope, async |txn| Ok(select.all(txn).await?))
-            .await?;
-        rows.into_iter().map(metric_from_model).collect()
+        self.find_all(scope, select, metric_from_model).await
     }
 
     /// At most `limit` metrics (all when `None`) with keys after `after`,
@@ -91,17 +85,8 @@ impl Store {
         after: Option<&str>,
         limit: Option<u64>,
     ) -> Result<Vec<Metric>> {
-        let mut select = usage_metric::Entity::find().order_by_asc(usage_metric::Column::Key);
-        if let Some(after) = after {
-            select = select.filter(usage_metric::Column::Key.gt(after));
-        }
-        if let Some(limit) = limit {
-            select = select.limit(limit);
-        }
-        let rows = self
-            .read_in(scope, async |txn| Ok(select.all(txn).await?))
-            .await?;
-        rows.into_iter().map(metric_from_model).collect()
+        let select = usage_metric::Entity::find().page(usage_metric::Column::Key, after, limit);
+        self.find_all(scope, select, metric_from_model).await
     }
 
     /// Replaces the metric if it still has `previous_revision`; `false` when
@@ -117,10 +102,7 @@ impl Store {
             .set(metric_model(next))
             .filter(usage_metric::Column::Key.eq(next.key.as_str()))
             .filter(usage_metric::Column::Revision.eq(previous_revision));
-        self.write_if_changed(scope, audit, async |txn| {
-            Ok(update.exec(txn).await?.rows_affected)
-        })
-        .await
+        self.exec_if_changed(scope, audit, update).await
     }
 
     /// Records the events of each tenant (each in its tenant's scope, all
@@ -143,14 +125,15 @@ impl Store {
         if events.is_empty() {
             return Ok(0);
         }
-        let txn = self.begin_in(Scope::Tenants(tenants.into())).await?;
         let now = Utc::now();
-        let mut accepted = 0;
-        for chunk in events.chunks(EVENTS_PER_STATEMENT) {
-            accepted += self.insert_events(&txn, chunk, now).await?.len();
-        }
-        txn.commit().await?;
-        Ok(accepted)
+        self.write_unannounced(Scope::Tenants(tenants.into()), async |txn| {
+            let mut accepted = 0;
+            for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+                accepted += self.insert_events(txn, chunk, now).await?.len();
+            }
+            Ok(accepted)
+        })
+        .await
     }
 
     /// Inserts `events`, skipping recorded ones; the ids of the new ones.
@@ -223,10 +206,7 @@ impl Store {
             .filter(Column::Day.between(day_text(days.0), day_text(days.1)))
             .order_by_asc(Column::Metric)
             .order_by_asc(Column::Day);
-        let rows = self
-            .read_in(scope, async |txn| Ok(select.all(txn).await?))
-            .await?;
-        rows.into_iter().map(daily_rollup).collect()
+        self.find_all(scope, select, daily_rollup).await
     }
 
     /// For UNIQUE_COUNT `metrics`: the distinct values of each month within
@@ -252,12 +232,10 @@ impl Store {
             .group_by(Column::Metric)
             .group_by(Expr::cust("substr(day, 1, 7)"))
             .into_tuple::<(String, String, i64)>();
-        let rows = self
-            .read_in(scope, async |txn| Ok(select.all(txn).await?))
-            .await?;
-        rows.into_iter()
-            .map(|(metric, month, count)| Ok((metric, parse_day(&format!("{month}-01"))?, count)))
-            .collect()
+        self.find_all(scope, select, |(metric, month, count)| {
+            Ok((metric, parse_day(&format!("{month}-01"))?, count))
+        })
+        .await
     }
 }
 
@@ -304,8 +282,7 @@ async fn insert_events_postgres(
         .collect();
     let rows = serde_json::to_string(&rows).map_err(Error::internal)?;
     let inserted = txn
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
+        .query_all_raw(postgres_statement(
             "INSERT INTO usage_events (tenant_id, event_id, metric, quantity, occurred_time, \
              day, dimensions, unique_value, ingest_time) \
              SELECT tenant_id, event_id, metric, quantity, occurred_time, day, dimensions, \

@@ -58,17 +58,13 @@ impl Store {
             .order_by_asc(Column::Metric)
             .order_by_asc(Column::Day)
             .limit(limit);
-        let rows = self
-            .read_in(scope, async |txn| Ok(select.all(txn).await?))
-            .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(StoredRollup {
-                    tenant_id: TenantId::from_uuid(row.tenant_id),
-                    update_time: row.update_time,
-                    rollup: daily_rollup(row)?,
-                })
+        self.find_all(scope, select, |row| {
+            Ok(StoredRollup {
+                tenant_id: TenantId::from_uuid(row.tenant_id),
+                update_time: row.update_time,
+                rollup: daily_rollup(row)?,
             })
-            .collect()
+        })
+        .await
     }
 }
