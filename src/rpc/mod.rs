@@ -4,6 +4,7 @@
 
 pub mod codec;
 pub mod convert;
+pub mod mask;
 pub mod origin;
 pub mod wire_scan;
 
