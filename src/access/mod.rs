@@ -25,6 +25,6 @@ pub use caller::TenantScope;
 pub use convert as key_convert;
 pub(crate) use convert::time;
 pub use gate::Gate;
-pub use grpc_context::context;
+pub use grpc_context::{context, open, open_platform};
 pub use resolve::ResolveTarget;
 pub use resolve::ResolvedBy;

@@ -24,6 +24,11 @@ pub(crate) fn into_result<T>(value: T, violations: Vec<FieldViolation>) -> Resul
     }
 }
 
+/// A message field the request must set, or the violation of its absence.
+pub fn required<'a, T>(value: Option<&'a T>, field: &str) -> Result<&'a T> {
+    value.ok_or_else(|| Error::invalid_field(field, "is required"))
+}
+
 /// An optional etag: empty means unconditional.
 pub fn etag(value: &str) -> Option<&str> {
     (!value.is_empty()).then_some(value)

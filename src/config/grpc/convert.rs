@@ -11,7 +11,7 @@ use crate::config::layered::{ConfigName, ConfigVersion, LayerHead, LayerKind, La
 use crate::config::patch::{LayerChange, mask_paths};
 use crate::error::{Error, Result};
 use crate::pb;
-use crate::rpc::convert::{etag, json_object, timestamp};
+use crate::rpc::convert::{etag, json_object, required, timestamp};
 
 /// A `google.protobuf.Value` as JSON. Numbers are doubles on the wire;
 /// whole ones come back as JSON integers, and non-finite ones are refused.
@@ -150,9 +150,7 @@ pub fn layer_change(values: Option<&Struct>, mask: Option<&FieldMask>) -> Result
 /// refused in the order a caller fixes them: the config, its name, then
 /// its values and mask.
 pub fn config_update(request: &pb::UpdateConfigRequest) -> Result<(ConfigName, ConfigUpdate)> {
-    let Some(given) = &request.config else {
-        return Err(Error::invalid_field("config", "is required"));
-    };
+    let given = required(request.config.as_ref(), "config")?;
     let name = ConfigName::parse(&given.name, "config.name")?;
     let update = ConfigUpdate {
         change: layer_change(given.values.as_ref(), request.update_mask.as_ref())?,
@@ -183,12 +181,10 @@ pub fn rollback(request: &pb::RollbackConfigRequest) -> Result<(ConfigName, Conf
     Ok((name, update))
 }
 
-/// The tenant an UpdateBranding request names and the update of its layer
-/// it asks for.
-pub fn branding_update(request: &pb::UpdateBrandingRequest) -> Result<(TenantRef, ConfigUpdate)> {
-    let Some(given) = &request.branding else {
-        return Err(Error::invalid_field("branding", "is required"));
-    };
+/// The layer of the tenant an UpdateBranding request names and the update
+/// of it the request asks for.
+pub fn branding_update(request: &pb::UpdateBrandingRequest) -> Result<(ConfigName, ConfigUpdate)> {
+    let given = required(request.branding.as_ref(), "branding")?;
     let by = branding_tenant(&given.name, "branding.name")?;
     let update = ConfigUpdate {
         change: branding_change(given, request.update_mask.as_ref())?,
@@ -197,7 +193,7 @@ pub fn branding_update(request: &pb::UpdateBrandingRequest) -> Result<(TenantRef
         validate_only: false,
         action: "UpdateBranding",
     };
-    Ok((by, update))
+    Ok((ConfigName::Tenant(by), update))
 }
 
 /// The branding fields, as keys of the `branding` object.

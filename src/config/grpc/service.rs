@@ -6,11 +6,11 @@
 //! streams from the replica's [`ConfigWatch`].
 
 use tonic::codegen::BoxStream;
-use tonic::{Request, Response};
+use tonic::{Request, Response, Status};
 
 use crate::access::Gate;
 use crate::access::TenantContext;
-use crate::access::context;
+use crate::access::open;
 use crate::common::ids::TenantRef;
 use crate::common::paging::page_size;
 use crate::config::configs::{ConfigTarget, ConfigUpdate, Configs};
@@ -81,26 +81,25 @@ impl ConfigApi {
         self.configs.get(&target).await
     }
 
-    /// Applies `update` to the layer `name` names, for the caller in
-    /// `context`.
-    async fn change(
+    /// UpdateConfig, RollbackConfig and UpdateBranding: the update
+    /// `convert` reads from the body, applied to the layer it names.
+    async fn apply<R>(
         &self,
-        context: &TenantContext,
-        name: &ConfigName,
-        update: ConfigUpdate,
-    ) -> Result<LayeredConfig, Error> {
-        let target = self.target(context, name).await?;
-        self.configs
-            .update(&target, &context.origin(""), update)
-            .await
+        request: Request<R>,
+        convert: impl FnOnce(&R) -> Result<(ConfigName, ConfigUpdate), Error>,
+    ) -> Result<LayeredConfig, Status> {
+        let (context, body) = open(request)?;
+        let (name, update) = convert(&body)?;
+        let target = self.target(&context, &name).await?;
+        let origin = context.origin("");
+        Ok(self.configs.update(&target, &origin, update).await?)
     }
 }
 
 #[tonic::async_trait]
 impl ConfigService for ConfigApi {
     async fn get_config(&self, request: Request<pb::GetConfigRequest>) -> Reply<pb::Config> {
-        let context = context(&request)?;
-        let request = request.into_inner();
+        let (context, request) = open(request)?;
         let name = ConfigName::parse(&request.name, "name")?;
         let layer_only = layer_view(request.view)?;
         let layered = self.read(&context, &name).await?;
@@ -108,9 +107,7 @@ impl ConfigService for ConfigApi {
     }
 
     async fn update_config(&self, request: Request<pb::UpdateConfigRequest>) -> Reply<pb::Config> {
-        let context = context(&request)?;
-        let (name, update) = convert::config_update(request.get_ref())?;
-        let changed = self.change(&context, &name, update).await?;
+        let changed = self.apply(request, convert::config_update).await?;
         Ok(Response::new(config(&changed, false)))
     }
 
@@ -118,8 +115,7 @@ impl ConfigService for ConfigApi {
         &self,
         request: Request<pb::ListConfigVersionsRequest>,
     ) -> Reply<pb::ListConfigVersionsResponse> {
-        let context = context(&request)?;
-        let request = request.into_inner();
+        let (context, request) = open(request)?;
         let name = ConfigName::parse(&request.parent, "parent")?;
         let size = page_size(request.page_size, "page_size")?;
         let target = self.target(&context, &name).await?;
@@ -137,8 +133,8 @@ impl ConfigService for ConfigApi {
         &self,
         request: Request<pb::GetConfigVersionRequest>,
     ) -> Reply<pb::ConfigVersion> {
-        let context = context(&request)?;
-        let (name, number) = ConfigName::parse_version(&request.get_ref().name, "name")?;
+        let (context, request) = open(request)?;
+        let (name, number) = ConfigName::parse_version(&request.name, "name")?;
         let target = self.target(&context, &name).await?;
         let version = self.configs.version(&target, number).await?;
         Ok(Response::new(config_version(&version)))
@@ -148,15 +144,13 @@ impl ConfigService for ConfigApi {
         &self,
         request: Request<pb::RollbackConfigRequest>,
     ) -> Reply<pb::Config> {
-        let context = context(&request)?;
-        let (name, update) = convert::rollback(request.get_ref())?;
-        let changed = self.change(&context, &name, update).await?;
+        let changed = self.apply(request, convert::rollback).await?;
         Ok(Response::new(config(&changed, false)))
     }
 
     async fn get_branding(&self, request: Request<pb::GetBrandingRequest>) -> Reply<pb::Branding> {
-        let context = context(&request)?;
-        let by = convert::branding_tenant(&request.get_ref().name, "name")?;
+        let (context, request) = open(request)?;
+        let by = convert::branding_tenant(&request.name, "name")?;
         let layered = self.read(&context, &ConfigName::Tenant(by)).await?;
         Ok(Response::new(convert::branding(&layered)))
     }
@@ -165,78 +159,29 @@ impl ConfigService for ConfigApi {
         &self,
         request: Request<pb::UpdateBrandingRequest>,
     ) -> Reply<pb::Branding> {
-        let context = context(&request)?;
-        let (by, update) = convert::branding_update(request.get_ref())?;
-        let changed = self
-            .change(&context, &ConfigName::Tenant(by), update)
-            .await?;
+        let changed = self.apply(request, convert::branding_update).await?;
         Ok(Response::new(convert::branding(&changed)))
     }
 
-    async fn create_flag(&self, request: Request<pb::CreateFlagRequest>) -> Reply<pb::Flag> {
-        self.flags.create_flag(request).await
-    }
-
-    async fn get_flag(&self, request: Request<pb::GetFlagRequest>) -> Reply<pb::Flag> {
-        self.flags.get_flag(request).await
-    }
-
-    async fn list_flags(
-        &self,
-        request: Request<pb::ListFlagsRequest>,
-    ) -> Reply<pb::ListFlagsResponse> {
-        self.flags.list_flags(request).await
-    }
-
-    async fn update_flag(&self, request: Request<pb::UpdateFlagRequest>) -> Reply<pb::Flag> {
-        self.flags.update_flag(request).await
-    }
-
-    async fn delete_flag(&self, request: Request<pb::DeleteFlagRequest>) -> Reply<()> {
-        self.flags.delete_flag(request).await
-    }
-
-    async fn set_flag_override(
-        &self,
-        request: Request<pb::SetFlagOverrideRequest>,
-    ) -> Reply<pb::FlagOverride> {
-        self.flags.set_flag_override(request).await
-    }
-
-    async fn list_flag_overrides(
-        &self,
-        request: Request<pb::ListFlagOverridesRequest>,
-    ) -> Reply<pb::ListFlagOverridesResponse> {
-        self.flags.list_flag_overrides(request).await
-    }
-
-    async fn delete_flag_override(
-        &self,
-        request: Request<pb::DeleteFlagOverrideRequest>,
-    ) -> Reply<()> {
-        self.flags.delete_flag_override(request).await
-    }
-
-    async fn evaluate_flag(
-        &self,
-        request: Request<pb::EvaluateFlagRequest>,
-    ) -> Reply<pb::EvaluateFlagResponse> {
-        self.flags.evaluate_flag(request).await
-    }
-
-    async fn evaluate_flags(
-        &self,
-        request: Request<pb::EvaluateFlagsRequest>,
-    ) -> Reply<pb::EvaluateFlagsResponse> {
-        self.flags.evaluate_flags(request).await
+    crate::rpc::forward! {
+        self.flags:
+        create_flag(pb::CreateFlagRequest) -> pb::Flag;
+        get_flag(pb::GetFlagRequest) -> pb::Flag;
+        list_flags(pb::ListFlagsRequest) -> pb::ListFlagsResponse;
+        update_flag(pb::UpdateFlagRequest) -> pb::Flag;
+        delete_flag(pb::DeleteFlagRequest) -> ();
+        set_flag_override(pb::SetFlagOverrideRequest) -> pb::FlagOverride;
+        list_flag_overrides(pb::ListFlagOverridesRequest) -> pb::ListFlagOverridesResponse;
+        delete_flag_override(pb::DeleteFlagOverrideRequest) -> ();
+        evaluate_flag(pb::EvaluateFlagRequest) -> pb::EvaluateFlagResponse;
+        evaluate_flags(pb::EvaluateFlagsRequest) -> pb::EvaluateFlagsResponse;
     }
 
     async fn watch_config(
         &self,
         request: Request<pb::WatchConfigRequest>,
     ) -> Reply<BoxStream<pb::WatchConfigResponse>> {
-        let context = context(&request)?;
-        let request = request.into_inner();
+        let (context, request) = open(request)?;
         let by = TenantRef::parse_name(&request.parent, "parent")?;
         let wanted = watch::watch_request(&request)?;
         let scope = self.gate.scope_for(&context, &by).await?;

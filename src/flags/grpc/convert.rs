@@ -4,7 +4,6 @@
 //! stored flag (which variants exist for an override) is checked by the
 //! directory. Answers are encoded in [`crate::flags::grpc::encode`].
 
-use prost_types::FieldMask;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -20,7 +19,8 @@ use crate::flags::grpc::decode::{flag_type, rollout_from, rules_from, variants_f
 use crate::flags::reads::EvaluationRequest;
 use crate::flags::validate;
 use crate::pb;
-use crate::rpc::convert::{etag, into_result};
+use crate::rpc::convert::{etag, into_result, required};
+use crate::rpc::mask::{not_mutable, update_paths};
 
 /// A validated CreateFlag request.
 #[derive(Debug, Clone)]
@@ -35,9 +35,7 @@ impl TryFrom<&pb::CreateFlagRequest> for CreateFlag {
     type Error = Error;
 
     fn try_from(request: &pb::CreateFlagRequest) -> Result<Self> {
-        let Some(flag) = &request.flag else {
-            return Err(Error::invalid_field("flag", "is required"));
-        };
+        let flag = required(request.flag.as_ref(), "flag")?;
         let request_id = request_id(&request.request_id)?;
         let mut violations = Vec::new();
         crate::flags::key::key(&request.flag_id, "flag_id", &mut violations);
@@ -85,75 +83,43 @@ pub struct UpdateFlag {
     pub patch: FlagPatch,
 }
 
-const MUTABLE: &str = "description, variants, default_variant, enabled, rules, default_rollout";
-
-fn present_fields(flag: &pb::Flag) -> Vec<&'static str> {
-    let mut present = Vec::new();
-    if !flag.description.is_empty() {
-        present.push("description");
-    }
-    if !flag.variants.is_empty() {
-        present.push("variants");
-    }
-    if !flag.default_variant.is_empty() {
-        present.push("default_variant");
-    }
-    if flag.enabled {
-        present.push("enabled");
-    }
-    if !flag.rules.is_empty() {
-        present.push("rules");
-    }
-    if flag.default_rollout.is_some() {
-        present.push("default_rollout");
-    }
-    present
+/// The fields UpdateFlag may change, in the order `*` stands for them,
+/// each with whether `flag` sets it.
+fn mutable_fields(flag: &pb::Flag) -> [(&'static str, bool); 6] {
+    [
+        ("description", !flag.description.is_empty()),
+        ("variants", !flag.variants.is_empty()),
+        ("default_variant", !flag.default_variant.is_empty()),
+        ("enabled", flag.enabled),
+        ("rules", !flag.rules.is_empty()),
+        ("default_rollout", flag.default_rollout.is_some()),
+    ]
 }
 
 impl TryFrom<&pb::UpdateFlagRequest> for UpdateFlag {
     type Error = Error;
 
     fn try_from(request: &pb::UpdateFlagRequest) -> Result<Self> {
-        let Some(flag) = &request.flag else {
-            return Err(Error::invalid_field("flag", "is required"));
-        };
+        let flag = required(request.flag.as_ref(), "flag")?;
         let key = parse_flag_name(&flag.name, "flag.name")?;
-        let paths: Vec<&str> = match request.update_mask.as_ref() {
-            Some(FieldMask { paths }) if !paths.is_empty() => {
-                paths.iter().map(String::as_str).collect()
-            }
-            _ => present_fields(flag),
-        };
+        let fields = mutable_fields(flag);
         let mut violations = Vec::new();
         let mut patch = FlagPatch::default();
-        for path in paths {
-            let all = path == "*";
-            if all || path == "description" {
-                patch.description = Some(flag.description.clone());
-            }
-            if all || path == "variants" {
-                patch.variants = Some(variants_from(flag, &mut violations));
-            }
-            if all || path == "default_variant" {
-                patch.default_variant = Some(flag.default_variant.clone());
-            }
-            if all || path == "enabled" {
-                patch.enabled = Some(flag.enabled);
-            }
-            if all || path == "rules" {
-                patch.rules = Some(rules_from(&flag.rules, "flag.rules", &mut violations));
-            }
-            if all || path == "default_rollout" {
-                patch.default_rollout =
-                    Some(flag.default_rollout.as_ref().map(|rollout| {
+        for path in update_paths(request.update_mask.as_ref(), &fields) {
+            match path {
+                "description" => patch.description = Some(flag.description.clone()),
+                "variants" => patch.variants = Some(variants_from(flag, &mut violations)),
+                "default_variant" => patch.default_variant = Some(flag.default_variant.clone()),
+                "enabled" => patch.enabled = Some(flag.enabled),
+                "rules" => {
+                    patch.rules = Some(rules_from(&flag.rules, "flag.rules", &mut violations));
+                }
+                "default_rollout" => {
+                    patch.default_rollout = Some(flag.default_rollout.as_ref().map(|rollout| {
                         rollout_from(rollout, "flag.default_rollout", &mut violations)
                     }));
-            }
-            if !all && !MUTABLE.split(", ").any(|field| field == path) {
-                violations.push(FieldViolation::new(
-                    "update_mask",
-                    format!("{path:?} is not a mutable field of Flag; mutable fields: {MUTABLE}"),
-                ));
+                }
+                other => violations.push(not_mutable(other, "Flag", &fields)),
             }
         }
         let update = UpdateFlag {
@@ -182,9 +148,7 @@ impl TryFrom<&pb::SetFlagOverrideRequest> for SetOverride {
     type Error = Error;
 
     fn try_from(request: &pb::SetFlagOverrideRequest) -> Result<Self> {
-        let Some(given) = &request.flag_override else {
-            return Err(Error::invalid_field("flag_override", "is required"));
-        };
+        let given = required(request.flag_override.as_ref(), "flag_override")?;
         let (owner, flag) = parse_override_name(&given.name, "flag_override.name")?;
         let mut violations = Vec::new();
         let spec = OverrideSpec {

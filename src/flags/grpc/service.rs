@@ -5,10 +5,10 @@
 //! directory, encode. The `ConfigService` trait methods forward their
 //! requests here.
 
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 
 use crate::access::Gate;
-use crate::access::{TenantContext, TenantScope, context};
+use crate::access::{TenantContext, TenantScope, open};
 use crate::common::filter;
 use crate::common::filter::Op;
 use crate::common::paging::page_size;
@@ -21,6 +21,7 @@ use crate::flags::flag::{
 use crate::flags::grpc::convert::{CreateFlag, Evaluate, SetOverride, UpdateFlag};
 use crate::flags::grpc::encode;
 use crate::flags::overrides::OwnerScope;
+use crate::flags::reads::Evaluation;
 use crate::flags::store::{FlagFilter, OverrideSet};
 use crate::pb;
 use crate::rpc::Reply;
@@ -122,25 +123,28 @@ impl FlagApi {
         })
     }
 
-    /// The evaluation `request` asks for, with the scope of its tenant as
-    /// the caller may reach it.
-    async fn evaluation<T>(
+    /// EvaluateFlag and EvaluateFlags: the evaluation `request` asks for,
+    /// in the scope of its tenant as the caller may reach it, answered by
+    /// `answer` from what was evaluated.
+    async fn evaluate<T, U>(
         &self,
-        request: &Request<T>,
-    ) -> std::result::Result<(TenantScope, Evaluate), Status>
+        request: Request<T>,
+        answer: impl FnOnce(&[Evaluation<'_>]) -> U,
+    ) -> Reply<U>
     where
         for<'a> Evaluate: TryFrom<&'a T, Error = Error>,
     {
-        let context = context(request)?;
-        let evaluate = Evaluate::try_from(request.get_ref())?;
+        let (context, request) = open(request)?;
+        let evaluate = Evaluate::try_from(&request)?;
         let scope = self.gate.scope_for(&context, &evaluate.parent).await?;
-        Ok((scope, evaluate))
+        let answered = self.flags.evaluate(&scope, &evaluate.request, answer);
+        Ok(Response::new(answered.await?))
     }
 
     /// CreateFlag.
     pub async fn create_flag(&self, request: Request<pb::CreateFlagRequest>) -> Reply<pb::Flag> {
-        let context = context(&request)?;
-        let create = CreateFlag::try_from(request.get_ref())?;
+        let (context, request) = open(request)?;
+        let create = CreateFlag::try_from(&request)?;
         let (platform, origin) = (context.platform()?, context.origin(""));
         let created = self
             .flags
@@ -172,8 +176,8 @@ impl FlagApi {
 
     /// UpdateFlag.
     pub async fn update_flag(&self, request: Request<pb::UpdateFlagRequest>) -> Reply<pb::Flag> {
-        let context = context(&request)?;
-        let update = UpdateFlag::try_from(request.get_ref())?;
+        let (context, request) = open(request)?;
+        let update = UpdateFlag::try_from(&request)?;
         let (platform, origin) = (context.platform()?, context.origin(""));
         let expected = (update.key.as_str(), update.etag.as_deref());
         let updated = self
@@ -185,8 +189,7 @@ impl FlagApi {
 
     /// DeleteFlag.
     pub async fn delete_flag(&self, request: Request<pb::DeleteFlagRequest>) -> Reply<()> {
-        let context = context(&request)?;
-        let request = request.into_inner();
+        let (context, request) = open(request)?;
         let key = parse_flag_name(&request.name, "name")?;
         let (platform, origin) = (context.platform()?, context.origin(""));
         let deleted = self
@@ -200,8 +203,8 @@ impl FlagApi {
         &self,
         request: Request<pb::SetFlagOverrideRequest>,
     ) -> Reply<pb::FlagOverride> {
-        let context = context(&request)?;
-        let set = SetOverride::try_from(request.get_ref())?;
+        let (context, request) = open(request)?;
+        let set = SetOverride::try_from(&request)?;
         let owner = self.owner(&context, &set.owner).await?;
         let expected = (set.flag.as_str(), set.etag.as_deref());
         let stored = self
@@ -216,8 +219,7 @@ impl FlagApi {
         &self,
         request: Request<pb::ListFlagOverridesRequest>,
     ) -> Reply<pb::ListFlagOverridesResponse> {
-        let context = context(&request)?;
-        let request = request.into_inner();
+        let (context, request) = open(request)?;
         let parent = parse_override_parent(&request.parent, "parent")?;
         let size = page_size(request.page_size, "page_size")?;
         let flag = (!request.flag.is_empty()).then_some(request.flag.as_str());
@@ -237,8 +239,7 @@ impl FlagApi {
         &self,
         request: Request<pb::DeleteFlagOverrideRequest>,
     ) -> Reply<()> {
-        let context = context(&request)?;
-        let request = request.into_inner();
+        let (context, request) = open(request)?;
         let (owner, flag) = parse_override_name(&request.name, "name")?;
         let owner = self.owner(&context, &owner).await?;
         let origin = context.origin("");
@@ -253,14 +254,10 @@ impl FlagApi {
         &self,
         request: Request<pb::EvaluateFlagRequest>,
     ) -> Reply<pb::EvaluateFlagResponse> {
-        let (scope, evaluate) = self.evaluation(&request).await?;
-        let evaluation = self
-            .flags
-            .evaluate(&scope, &evaluate.request, |found| {
-                found.first().map(encode::evaluation)
-            })
-            .await?;
-        Ok(Response::new(pb::EvaluateFlagResponse { evaluation }))
+        self.evaluate(request, |found| pb::EvaluateFlagResponse {
+            evaluation: found.first().map(encode::evaluation),
+        })
+        .await
     }
 
     /// EvaluateFlags.
@@ -268,13 +265,9 @@ impl FlagApi {
         &self,
         request: Request<pb::EvaluateFlagsRequest>,
     ) -> Reply<pb::EvaluateFlagsResponse> {
-        let (scope, evaluate) = self.evaluation(&request).await?;
-        let evaluations = self
-            .flags
-            .evaluate(&scope, &evaluate.request, |found| {
-                found.iter().map(encode::evaluation).collect()
-            })
-            .await?;
-        Ok(Response::new(pb::EvaluateFlagsResponse { evaluations }))
+        self.evaluate(request, |found| pb::EvaluateFlagsResponse {
+            evaluations: found.iter().map(encode::evaluation).collect(),
+        })
+        .await
     }
 }

@@ -13,7 +13,8 @@ use crate::quota::plan::{
 use crate::quota::plans::{NewPlan, PlanPatch};
 use crate::quota::quotas::QuotaOutcome;
 use crate::quota::warnings::WarningKind;
-use crate::rpc::convert::{etag, into_result, timestamp};
+use crate::rpc::convert::{etag, into_result, required, timestamp};
+use crate::rpc::mask::{not_mutable, update_paths};
 use crate::tenancy::IsolationModel;
 use crate::tenancy::{isolation_model, requested_isolation};
 
@@ -123,9 +124,7 @@ fn quotas_from(
 /// Validates a CreatePlan request.
 pub fn new_plan(request: &pb::CreatePlanRequest) -> Result<NewPlan> {
     let mut violations = Vec::new();
-    let Some(plan) = &request.plan else {
-        return Err(Error::invalid_field("plan", "is required"));
-    };
+    let plan = required(request.plan.as_ref(), "plan")?;
     validate_plan_id(&request.plan_id, "plan_id", &mut violations);
     validate_plan_text(
         &plan.display_name,
@@ -153,42 +152,24 @@ pub fn new_plan(request: &pb::CreatePlanRequest) -> Result<NewPlan> {
 /// Validates an UpdatePlan request into a patch.
 pub fn plan_patch(plan: &pb::Plan, mask: Option<&FieldMask>) -> Result<PlanPatch> {
     let mut violations = Vec::new();
-    let paths: Vec<&str> = match mask {
-        Some(mask) if !mask.paths.is_empty() => mask.paths.iter().map(String::as_str).collect(),
-        Some(_) | None => {
-            let mut present = Vec::new();
-            if !plan.display_name.is_empty() {
-                present.push("display_name");
-            }
-            if !plan.description.is_empty() {
-                present.push("description");
-            }
-            if !plan.quotas.is_empty() {
-                present.push("quotas");
-            }
-            if plan.default_isolation != 0 {
-                present.push("default_isolation");
-            }
-            present
-        }
-    };
+    let fields = [
+        ("display_name", !plan.display_name.is_empty()),
+        ("description", !plan.description.is_empty()),
+        ("quotas", !plan.quotas.is_empty()),
+        ("default_isolation", plan.default_isolation != 0),
+    ];
     let mut patch = PlanPatch::default();
-    for path in paths {
+    for path in update_paths(mask, &fields) {
         match path {
-            "*" => {
-                patch.display_name = Some(plan.display_name.trim().to_owned());
-                patch.description = Some(plan.description.clone());
-                patch.quotas = Some(quotas_from(&plan.quotas, "plan.quotas", &mut violations));
-                patch.default_isolation = Some(plan_isolation(plan, &mut violations));
-            }
-            "default_isolation" => patch.default_isolation = Some(plan_isolation(plan, &mut violations)),
             "display_name" => patch.display_name = Some(plan.display_name.trim().to_owned()),
             "description" => patch.description = Some(plan.description.clone()),
-            "quotas" => patch.quotas = Some(quotas_from(&plan.quotas, "plan.quotas", &mut violations)),
-            other => violations.push(FieldViolation::new(
-                "update_mask",
-                format!("{other:?} is not a mutable field of Plan; mutable fields: display_name, description, quotas, default_isolation"),
-            )),
+            "quotas" => {
+                patch.quotas = Some(quotas_from(&plan.quotas, "plan.quotas", &mut violations));
+            }
+            "default_isolation" => {
+                patch.default_isolation = Some(plan_isolation(plan, &mut violations));
+            }
+            other => violations.push(not_mutable(other, "Plan", &fields)),
         }
     }
     let display_name = patch.display_name.as_deref().unwrap_or("unchanged");
@@ -200,10 +181,7 @@ pub fn plan_patch(plan: &pb::Plan, mask: Option<&FieldMask>) -> Result<PlanPatch
 /// Validates an UpdatePlan request: the plan's id, the etag it must still
 /// have (none when empty) and the patch.
 pub fn plan_update(request: &pb::UpdatePlanRequest) -> Result<(String, Option<&str>, PlanPatch)> {
-    let plan = request
-        .plan
-        .as_ref()
-        .ok_or_else(|| Error::invalid_field("plan", "is required"))?;
+    let plan = required(request.plan.as_ref(), "plan")?;
     let id = parse_plan_name(&plan.name, "plan.name")?;
     let patch = plan_patch(plan, request.update_mask.as_ref())?;
     Ok((id, etag(&plan.etag), patch))
@@ -349,9 +327,7 @@ pub fn override_change(
     ),
     Error,
 > {
-    let Some(value) = value else {
-        return Err(Error::invalid_field("quota_override", "is required"));
-    };
+    let value = required(value, "quota_override")?;
     let name = crate::common::ids::QuotaOverrideName::parse(&value.name, "quota_override.name")?;
     let mut violations = Vec::new();
     if !value.unlimited && !(0..=MAX_AMOUNT).contains(&value.limit) {

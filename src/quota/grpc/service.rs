@@ -4,8 +4,8 @@
 use tonic::{Request, Response};
 
 use crate::access::Gate;
-use crate::access::context;
 use crate::access::{TenantContext, TenantScope};
+use crate::access::{open, open_platform};
 use crate::common::ids::{AuditParent, QuotaOverrideName, TenantRef, request_id};
 use crate::common::paging::page_size;
 use crate::error::Error;
@@ -70,10 +70,10 @@ impl QuotaApi {
         request: Request<R>,
         operation: Operation,
     ) -> Reply<T> {
-        let context = context(&request)?;
+        let (context, request) = open(request)?;
         // The call's bounds are checked before any other work.
-        let call = request.get_ref().call()?;
-        let scope = self.scope(&context, request.get_ref().parent()).await?;
+        let call = request.call()?;
+        let scope = self.scope(&context, request.parent()).await?;
         let outcomes = self.quotas.apply(&scope, operation, call).await?;
         Ok(Response::new(T::from(Batch::of(&outcomes))))
     }
@@ -130,8 +130,7 @@ fn degraded(outcomes: &[QuotaOutcome]) -> bool {
 #[tonic::async_trait]
 impl QuotaService for QuotaApi {
     async fn create_plan(&self, request: Request<pb::CreatePlanRequest>) -> Reply<pb::Plan> {
-        let context = context(&request)?;
-        let (platform, request) = (context.platform()?, request.into_inner());
+        let (platform, context, request) = open_platform(request)?;
         let new = new_plan(&request)?;
         let (origin, request_id) = (
             context.origin(&request.request_id),
@@ -145,8 +144,8 @@ impl QuotaService for QuotaApi {
     }
 
     async fn get_plan(&self, request: Request<pb::GetPlanRequest>) -> Reply<pb::Plan> {
-        let platform = context(&request)?.platform()?;
-        let id = parse_plan_name(&request.get_ref().name, "name")?;
+        let (platform, _, request) = open_platform(request)?;
+        let id = parse_plan_name(&request.name, "name")?;
         let plan = self.plans.get(Scope::from(&platform), &id).await?;
         Ok(Response::new(pb::Plan::from(&plan)))
     }
@@ -155,8 +154,7 @@ impl QuotaService for QuotaApi {
         &self,
         request: Request<pb::ListPlansRequest>,
     ) -> Reply<pb::ListPlansResponse> {
-        let platform = context(&request)?.platform()?;
-        let request = request.into_inner();
+        let (platform, _, request) = open_platform(request)?;
         let size = page_size(request.page_size, "page_size")?;
         let scope = Scope::from(&platform);
         let (plans, next_page_token) = self.plans.list(scope, size, &request.page_token).await?;
@@ -168,9 +166,9 @@ impl QuotaService for QuotaApi {
     }
 
     async fn update_plan(&self, request: Request<pb::UpdatePlanRequest>) -> Reply<pb::Plan> {
-        let context = context(&request)?;
-        let (origin, platform) = (context.origin(""), context.platform()?);
-        let (id, expected, patch) = plan_update(request.get_ref())?;
+        let (platform, context, request) = open_platform(request)?;
+        let origin = context.origin("");
+        let (id, expected, patch) = plan_update(&request)?;
         let updated = self.plans.update(&platform, &origin, &id, expected, patch);
         Ok(Response::new(pb::Plan::from(&updated.await?)))
     }
@@ -179,9 +177,8 @@ impl QuotaService for QuotaApi {
         &self,
         request: Request<pb::SetQuotaOverrideRequest>,
     ) -> Reply<pb::QuotaOverride> {
-        let context = context(&request)?;
+        let (context, request) = open(request)?;
         let origin = context.origin("");
-        let request = request.into_inner();
         let given = request.quota_override.as_ref();
         let (name, change) = override_change(given)?;
         let scope = self.gate.scope_for(&context, &name.tenant).await?;
@@ -197,8 +194,7 @@ impl QuotaService for QuotaApi {
         &self,
         request: Request<pb::ListQuotaOverridesRequest>,
     ) -> Reply<pb::ListQuotaOverridesResponse> {
-        let context = context(&request)?;
-        let request = request.into_inner();
+        let (context, request) = open(request)?;
         let size = page_size(request.page_size, "page_size")?;
         let of = self.overrides_of(&context, &request.parent).await?;
         let (overrides, next_page_token) = self
@@ -216,9 +212,8 @@ impl QuotaService for QuotaApi {
         &self,
         request: Request<pb::DeleteQuotaOverrideRequest>,
     ) -> Reply<()> {
-        let context = context(&request)?;
+        let (context, request) = open(request)?;
         let origin = context.origin("");
-        let request = request.into_inner();
         let name = QuotaOverrideName::parse(&request.name, "name")?;
         let scope = self.gate.scope_for(&context, &name.tenant).await?;
         let expected = etag(&request.etag);
@@ -228,33 +223,20 @@ impl QuotaService for QuotaApi {
         Ok(Response::new(()))
     }
 
-    async fn check_quota(
-        &self,
-        request: Request<pb::CheckQuotaRequest>,
-    ) -> Reply<pb::CheckQuotaResponse> {
-        self.batch(request, Operation::Check).await
-    }
-
-    async fn allocate_quota(
-        &self,
-        request: Request<pb::AllocateQuotaRequest>,
-    ) -> Reply<pb::AllocateQuotaResponse> {
-        self.batch(request, Operation::Allocate).await
-    }
-
-    async fn release_quota(
-        &self,
-        request: Request<pb::ReleaseQuotaRequest>,
-    ) -> Reply<pb::ReleaseQuotaResponse> {
-        self.batch(request, Operation::Release).await
+    crate::rpc::forward! {
+        check_quota(pb::CheckQuotaRequest) -> pb::CheckQuotaResponse
+            => self.batch(Operation::Check);
+        allocate_quota(pb::AllocateQuotaRequest) -> pb::AllocateQuotaResponse
+            => self.batch(Operation::Allocate);
+        release_quota(pb::ReleaseQuotaRequest) -> pb::ReleaseQuotaResponse
+            => self.batch(Operation::Release);
     }
 
     async fn get_quota_status(
         &self,
         request: Request<pb::GetQuotaStatusRequest>,
     ) -> Reply<pb::GetQuotaStatusResponse> {
-        let context = context(&request)?;
-        let request = request.into_inner();
+        let (context, request) = open(request)?;
         status_keys(&request.quotas)?;
         let scope = self.scope(&context, &request.parent).await?;
         let (plan, outcomes) = self.quotas.status(&scope, &request.quotas).await?;

@@ -1,11 +1,11 @@
-//! What TenantService's handlers share: opening a call (its tenant context
-//! and body), the scope of the tenant its body names, and the encoding of
-//! a tenant. Written once here so that every handler is convert, call,
-//! convert back.
+//! What TenantService's handlers share: the names their bodies carry (of
+//! the tenant they scope the call to), the lifecycle changes, and the
+//! encoding of a tenant. Written once here so that every handler is
+//! convert, call, convert back.
 
-use tonic::{Request, Response, Status};
+use tonic::Response;
 
-use crate::access::{PlatformScope, TenantContext, TenantScope, context};
+use crate::access::{PlatformScope, TenantScope};
 use crate::common::ids::{ApiKeyName, DomainName, TenantRef};
 use crate::error::Error;
 use crate::pb;
@@ -57,6 +57,43 @@ names!(
     pb::RotateApiKeyRequest => name,
 );
 
+/// A request that changes the lifecycle of the tenant it names, while the
+/// tenant still has the etag it carries.
+pub trait Lifecycle: Names {
+    /// The etag the tenant must still have; empty for none.
+    fn etag(&self) -> &str;
+}
+
+/// Implements [`Lifecycle`] for requests carrying their etag in `etag`.
+macro_rules! lifecycle {
+    ($($request:ty),* $(,)?) => {$(
+        impl Lifecycle for $request {
+            fn etag(&self) -> &str {
+                &self.etag
+            }
+        }
+    )*};
+}
+
+lifecycle!(
+    pb::DeleteTenantRequest,
+    pb::UndeleteTenantRequest,
+    pb::SuspendTenantRequest,
+    pb::ActivateTenantRequest,
+);
+
+/// The change of a tenant's lifecycle a [`Lifecycle`] request asks for.
+pub enum Transition<'a> {
+    /// DeleteTenant: soft-delete, purged after the retention.
+    Delete,
+    /// UndeleteTenant: back from soft-deletion.
+    Undelete,
+    /// SuspendTenant, for the reason given.
+    Suspend(&'a str),
+    /// ActivateTenant: back from suspension.
+    Activate,
+}
+
 /// The name of a resource under one tenant (`tenants/{tenant}/…/{id}`).
 pub trait UnderTenant: Sized {
     /// Parses the name from `field`.
@@ -99,12 +136,6 @@ impl AuditReach {
             AuditReach::Tenant(scope) => AuditScope::Tenant(scope),
         }
     }
-}
-
-/// The call's tenant context and body.
-pub fn open<R>(request: Request<R>) -> Result<(TenantContext, R), Status> {
-    let context = context(&request)?;
-    Ok((context, request.into_inner()))
 }
 
 /// A tenant as answered.

@@ -8,7 +8,7 @@ use crate::common::validate;
 use crate::error::{Error, FieldViolation, Result};
 use crate::pb;
 use crate::pb::resolve_tenant_request::Target;
-use crate::rpc::convert::{into_result, json_object, timestamp};
+use crate::rpc::convert::{into_result, json_object, required, timestamp};
 use crate::tenancy::audit::AuditEvent;
 use crate::tenancy::custom_domain::{CustomDomain, DomainState};
 use crate::tenancy::isolation::IsolationModel;
@@ -87,9 +87,7 @@ fn sorted_labels(labels: &std::collections::HashMap<String, String>) -> BTreeMap
 
 /// Validates a CreateTenant request's tenant and chosen id.
 pub fn new_tenant(request: &pb::CreateTenantRequest) -> Result<NewTenant> {
-    let Some(tenant) = &request.tenant else {
-        return Err(Error::invalid_field("tenant", "is required"));
-    };
+    let tenant = required(request.tenant.as_ref(), "tenant")?;
     let mut violations = Vec::new();
     validate::slug(&tenant.slug, "tenant.slug", &mut violations);
     validate::display_name(&tenant.display_name, "tenant.display_name", &mut violations);
@@ -334,9 +332,7 @@ pub fn reason(reason: &str, required: bool) -> Result<&str> {
 
 /// Validates CreateDomain's `domain` into the hostname to claim.
 pub fn new_domain(domain: Option<&pb::Domain>) -> Result<String> {
-    let Some(domain) = domain else {
-        return Err(Error::invalid_field("domain", "is required"));
-    };
+    let domain = required(domain, "domain")?;
     validate::hostname(&domain.hostname, "domain.hostname")
         .map_err(|violation| Error::InvalidArgument(vec![violation]))
 }

@@ -2,24 +2,26 @@
 //! beyond picking the right conversion.
 //!
 //! Every handler has one shape: open the call (its tenant context and
-//! body, scoped to the tenant it names: [`crate::tenancy::grpc::call`]),
-//! convert the body (validation happens there), call the directory,
-//! convert the answer back, each step with `?`.
+//! body: [`crate::access::open`]; scoped to the tenant it names:
+//! [`crate::tenancy::grpc::call`]), convert the body (validation happens
+//! there), call the directory, convert the answer back, each step with `?`.
 
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::access::key_convert as api_keys;
-use crate::access::{Gate, TenantContext, TenantScope};
+use crate::access::{Gate, TenantContext, TenantScope, open, open_platform};
 use crate::common::ids::{ApiKeyName, AuditParent, DomainName, TenantRef};
 use crate::common::paging::page_size;
 use crate::error::Error;
 use crate::pb;
 use crate::pb::tenant_service_server::TenantService;
 use crate::rpc::Reply;
-use crate::rpc::convert::etag;
+use crate::rpc::convert::{etag, required};
 use crate::tenancy::grpc::archive as tenant_archive;
-use crate::tenancy::grpc::call::{AuditReach, Names, Scoped, UnderTenant, open, tenant_reply};
+use crate::tenancy::grpc::call::{
+    AuditReach, Lifecycle, Names, Scoped, Transition, UnderTenant, tenant_reply,
+};
 use crate::tenancy::grpc::convert;
 use crate::tenancy::tenants::Tenants;
 
@@ -67,6 +69,26 @@ impl TenantApi {
         Ok(((body, scope, context.origin("")), name))
     }
 
+    /// DeleteTenant, UndeleteTenant, SuspendTenant and ActivateTenant: the
+    /// change `change` reads from the body (once the gate let the caller
+    /// reach the tenant), made while the tenant has the body's etag.
+    async fn transition<R: Lifecycle>(
+        &self,
+        request: Request<R>,
+        change: impl FnOnce(&R) -> Result<Transition<'_>, Error>,
+    ) -> Reply<pb::Tenant> {
+        let (body, scope, origin) = self.scoped(request).await?;
+        let (transition, etag) = (change(&body)?, etag(body.etag()));
+        let (tenants, scope, origin) = (&self.tenants, &scope, &origin);
+        let changed = match transition {
+            Transition::Delete => tenants.delete(scope, origin, etag).await,
+            Transition::Undelete => tenants.undelete(scope, origin, etag).await,
+            Transition::Suspend(reason) => tenants.suspend(scope, origin, etag, reason).await,
+            Transition::Activate => tenants.activate(scope, origin, etag).await,
+        };
+        tenant_reply(&changed?)
+    }
+
     /// Where the audit listing of `parent` reads, for `context`.
     async fn audit_reach(
         &self,
@@ -83,8 +105,7 @@ impl TenantApi {
 #[tonic::async_trait]
 impl TenantService for TenantApi {
     async fn create_tenant(&self, request: Request<pb::CreateTenantRequest>) -> Reply<pb::Tenant> {
-        let (context, body) = open(request)?;
-        let platform = context.platform()?;
+        let (platform, context, body) = open_platform(request)?;
         let create = convert::create_tenant(&body)?;
         let origin = context.origin(&body.request_id);
         tenant_reply(&self.tenants.create(&platform, &origin, create).await?)
@@ -99,8 +120,7 @@ impl TenantService for TenantApi {
         &self,
         request: Request<pb::ListTenantsRequest>,
     ) -> Reply<pb::ListTenantsResponse> {
-        let (context, body) = open(request)?;
-        let platform = context.platform()?;
+        let (platform, _, body) = open_platform(request)?;
         let list = convert::list_tenants(body)?;
         let (tenants, next_page_token) = self.tenants.list(&platform, &list).await?;
         Ok(Response::new(convert::tenants_page(
@@ -111,48 +131,24 @@ impl TenantService for TenantApi {
 
     async fn update_tenant(&self, request: Request<pb::UpdateTenantRequest>) -> Reply<pb::Tenant> {
         let (context, body) = open(request)?;
-        let Some(tenant) = &body.tenant else {
-            return Err(Error::invalid_field("tenant", "is required").into());
-        };
+        let tenant = required(body.tenant.as_ref(), "tenant")?;
         let scope = self.scope(&context, &tenant.name, "tenant.name").await?;
         let patch = convert::tenant_patch(tenant, body.update_mask.as_ref())?;
         let (etag, origin) = (etag(&tenant.etag), context.origin(""));
         tenant_reply(&self.tenants.update(&scope, &origin, etag, &patch).await?)
     }
 
-    async fn delete_tenant(&self, request: Request<pb::DeleteTenantRequest>) -> Reply<pb::Tenant> {
-        let (body, scope, origin) = self.scoped(request).await?;
-        let etag = etag(&body.etag);
-        tenant_reply(&self.tenants.delete(&scope, &origin, etag).await?)
-    }
-
-    async fn undelete_tenant(
-        &self,
-        request: Request<pb::UndeleteTenantRequest>,
-    ) -> Reply<pb::Tenant> {
-        let (body, scope, origin) = self.scoped(request).await?;
-        let etag = etag(&body.etag);
-        tenant_reply(&self.tenants.undelete(&scope, &origin, etag).await?)
-    }
-
-    async fn suspend_tenant(
-        &self,
-        request: Request<pb::SuspendTenantRequest>,
-    ) -> Reply<pb::Tenant> {
-        let (body, scope, origin) = self.scoped(request).await?;
-        let reason = convert::reason(&body.reason, true)?;
-        let etag = etag(&body.etag);
-        tenant_reply(&self.tenants.suspend(&scope, &origin, etag, reason).await?)
-    }
-
-    async fn activate_tenant(
-        &self,
-        request: Request<pb::ActivateTenantRequest>,
-    ) -> Reply<pb::Tenant> {
-        let (body, scope, origin) = self.scoped(request).await?;
-        convert::reason(&body.reason, false)?;
-        let etag = etag(&body.etag);
-        tenant_reply(&self.tenants.activate(&scope, &origin, etag).await?)
+    crate::rpc::forward! {
+        delete_tenant(pb::DeleteTenantRequest) -> pb::Tenant
+            => self.transition(|_| Ok(Transition::Delete));
+        undelete_tenant(pb::UndeleteTenantRequest) -> pb::Tenant
+            => self.transition(|_| Ok(Transition::Undelete));
+        suspend_tenant(pb::SuspendTenantRequest) -> pb::Tenant
+            => self.transition(|body| convert::reason(&body.reason, true).map(Transition::Suspend));
+        activate_tenant(pb::ActivateTenantRequest) -> pb::Tenant
+            => self.transition(|body| {
+                convert::reason(&body.reason, false).map(|_| Transition::Activate)
+            });
     }
 
     async fn create_domain(&self, request: Request<pb::CreateDomainRequest>) -> Reply<pb::Domain> {
@@ -274,8 +270,7 @@ impl TenantService for TenantApi {
         &self,
         request: Request<Streaming<pb::ImportTenantRequest>>,
     ) -> Reply<pb::Tenant> {
-        let (context, stream) = open(request)?;
-        let platform = context.platform()?;
+        let (platform, context, stream) = open_platform(request)?;
         let (options, archive) = tenant_archive::receive_import(stream).await?;
         let origin = context.origin("");
         let imported = self.tenants.import(&platform, &origin, archive, options);

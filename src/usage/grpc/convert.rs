@@ -8,7 +8,8 @@ use crate::common::ids::TenantRef;
 use crate::common::validate::storable_text;
 use crate::error::{Error, FieldViolation, Result};
 use crate::pb;
-use crate::rpc::convert::{etag, into_result, timestamp};
+use crate::rpc::convert::{etag, into_result, required, timestamp};
+use crate::rpc::mask::{not_mutable, update_paths};
 use crate::usage::event::{RawEvent, RejectionReason};
 use crate::usage::ingest::BatchOutcome;
 use crate::usage::metric::{
@@ -66,9 +67,7 @@ impl From<&Metric> for pb::Metric {
 
 /// Validates a CreateMetric request's metric and key.
 pub fn new_metric(request: &pb::CreateMetricRequest) -> Result<NewMetric> {
-    let Some(metric) = &request.metric else {
-        return Err(Error::invalid_field("metric", "is required"));
-    };
+    let metric = required(request.metric.as_ref(), "metric")?;
     let mut violations = Vec::new();
     validate_key(&request.metric_id, "metric_id", &mut violations);
     validate_text(
@@ -106,35 +105,18 @@ pub fn new_metric(request: &pb::CreateMetricRequest) -> Result<NewMetric> {
 /// in the mask is refused, so a caller never believes it changed.
 pub fn metric_patch(metric: &pb::Metric, mask: Option<&FieldMask>) -> Result<MetricPatch> {
     let mut violations = Vec::new();
-    let paths: Vec<&str> = match mask {
-        Some(mask) if !mask.paths.is_empty() => mask.paths.iter().map(String::as_str).collect(),
-        Some(_) | None => [
-            ("display_name", &metric.display_name),
-            ("description", &metric.description),
-            ("unit", &metric.unit),
-        ]
-        .into_iter()
-        .filter(|(_, value)| !value.is_empty())
-        .map(|(path, _)| path)
-        .collect(),
-    };
+    let fields = [
+        ("display_name", !metric.display_name.is_empty()),
+        ("description", !metric.description.is_empty()),
+        ("unit", !metric.unit.is_empty()),
+    ];
     let mut patch = MetricPatch::default();
-    for path in paths {
+    for path in update_paths(mask, &fields) {
         match path {
-            "*" => {
-                patch.display_name = Some(metric.display_name.trim().to_owned());
-                patch.description = Some(metric.description.clone());
-                patch.unit = Some(metric.unit.trim().to_owned());
-            }
             "display_name" => patch.display_name = Some(metric.display_name.trim().to_owned()),
             "description" => patch.description = Some(metric.description.clone()),
             "unit" => patch.unit = Some(metric.unit.trim().to_owned()),
-            other => violations.push(FieldViolation::new(
-                "update_mask",
-                format!(
-                    "{other:?} is not a mutable field of Metric; mutable fields: display_name, description, unit"
-                ),
-            )),
+            other => violations.push(not_mutable(other, "Metric", &fields)),
         }
     }
     validate_text(
@@ -152,9 +134,7 @@ pub fn metric_patch(metric: &pb::Metric, mask: Option<&FieldMask>) -> Result<Met
 pub fn metric_update(
     request: &pb::UpdateMetricRequest,
 ) -> Result<(String, Option<&str>, MetricPatch)> {
-    let Some(metric) = &request.metric else {
-        return Err(Error::invalid_field("metric", "is required"));
-    };
+    let metric = required(request.metric.as_ref(), "metric")?;
     // Checked in this order: the name, then the patch.
     Ok((
         parse_metric_name(&metric.name, "metric.name")?,

@@ -16,7 +16,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::access::Gate;
 use crate::access::TenantContext;
-use crate::access::context;
+use crate::access::{open, open_platform};
 use crate::common::ids::request_id;
 use crate::common::paging::page_size;
 use crate::error::Error;
@@ -188,10 +188,8 @@ async fn record_batches(
 #[tonic::async_trait]
 impl UsageService for UsageApi {
     async fn create_metric(&self, request: Request<pb::CreateMetricRequest>) -> Reply<pb::Metric> {
-        let context = context(&request)?;
-        let request = request.into_inner();
+        let (platform, context, request) = open_platform(request)?;
         let origin = context.origin(&request.request_id);
-        let platform = context.platform()?;
         let new = new_metric(&request)?;
         let request_id = request_id(&request.request_id)?;
         let metric = self
@@ -222,10 +220,9 @@ impl UsageService for UsageApi {
     }
 
     async fn update_metric(&self, request: Request<pb::UpdateMetricRequest>) -> Reply<pb::Metric> {
-        let context = context(&request)?;
+        let (platform, context, request) = open_platform(request)?;
         let origin = context.origin("");
-        let platform = context.platform()?;
-        let (key, expected, patch) = metric_update(request.get_ref())?;
+        let (key, expected, patch) = metric_update(&request)?;
         let metric = self
             .metrics
             .update(&platform, &origin, &key, expected, patch)
@@ -237,8 +234,7 @@ impl UsageService for UsageApi {
         &self,
         request: Request<pb::ReportUsageRequest>,
     ) -> Reply<pb::ReportUsageResponse> {
-        let context = context(&request)?;
-        let request = request.into_inner();
+        let (context, request) = open(request)?;
         let bytes = prost::Message::encoded_len(&request);
         let outcome = report(&self.usage, &context, request.events, bytes).await?;
         Ok(Response::new(report_response(outcome)))
@@ -248,10 +244,10 @@ impl UsageService for UsageApi {
         &self,
         request: Request<Streaming<pb::StreamUsageRequest>>,
     ) -> Reply<BoxStream<pb::StreamUsageResponse>> {
-        let context = context(&request)?;
+        let (context, inbound) = open(request)?;
         let (sender, receiver) = mpsc::channel(ACK_BUFFER);
         let usage = self.usage.clone();
-        tokio::spawn(serve_stream(usage, context, request.into_inner(), sender));
+        tokio::spawn(serve_stream(usage, context, inbound, sender));
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 
@@ -259,8 +255,8 @@ impl UsageService for UsageApi {
         &self,
         request: Request<pb::QueryUsageRequest>,
     ) -> Reply<pb::QueryUsageResponse> {
-        let context = context(&request)?;
-        let (by, query) = usage_query(request.get_ref())?;
+        let (context, request) = open(request)?;
+        let (by, query) = usage_query(&request)?;
         let scope = self.gate.scope_for(&context, &by).await?;
         let answer = self.usage.query(&scope, &query).await?;
         Ok(Response::new(usage_answer(&answer)))
@@ -270,8 +266,8 @@ impl UsageService for UsageApi {
         &self,
         request: Request<pb::GetUsageSummaryRequest>,
     ) -> Reply<pb::GetUsageSummaryResponse> {
-        let context = context(&request)?;
-        let (by, day, metrics) = summary_request(request.get_ref())?;
+        let (context, request) = open(request)?;
+        let (by, day, metrics) = summary_request(&request)?;
         let scope = self.gate.scope_for(&context, &by).await?;
         let limits = self.quotas.limits(&scope).await?;
         let summary = self.usage.summary(&scope, limits, day, metrics).await?;
@@ -282,15 +278,10 @@ impl UsageService for UsageApi {
         &self,
         request: Request<pb::ExportUsageRequest>,
     ) -> Reply<BoxStream<pb::ExportUsageResponse>> {
-        let context = context(&request)?;
-        let platform = context.platform()?;
-        let (query, cursor) = billing::export_request(
-            &self.gate,
-            self.exports.page_tokens(),
-            &context,
-            request.get_ref(),
-        )
-        .await?;
+        let (platform, context, request) = open_platform(request)?;
+        let (query, cursor) =
+            billing::export_request(&self.gate, self.exports.page_tokens(), &context, &request)
+                .await?;
         let (sender, receiver) = mpsc::channel(billing::EXPORT_BUFFER);
         tokio::spawn(billing::stream_export(
             self.exports.clone(),
