@@ -23,9 +23,10 @@
 use std::sync::Arc;
 
 use crate::access::api_key::{ApiKey, ApiKeyState, KEY_MARKER, hash_secret};
+use crate::access::api_keys::ApiKeys;
 use crate::access::authorize::{authorize, check_usable, mismatch};
 use crate::access::cache::{GateCache, through};
-use crate::access::caller::{Caller, PlatformScope, ResolvedTenant, TenantContext, TenantScope};
+use crate::access::caller::{Caller, ResolvedTenant, TenantContext, TenantScope};
 use crate::access::key_uses::KeyUses;
 use crate::access::methods as access;
 use crate::access::methods::Target;
@@ -64,8 +65,10 @@ pub struct Gate {
 
 /// What the gate holds.
 struct Inner {
-    /// Where tenants, keys and domains are read.
+    /// Where tenants and domains are read.
     tenants: Tenants,
+    /// Where keys are read, and their uses written.
+    keys: ApiKeys,
     /// Operator tokens.
     admin_tokens: Vec<Token>,
     /// Service tokens.
@@ -89,9 +92,11 @@ fn unauthenticated(reason: &'static str, message: &str) -> Error {
 }
 
 impl Gate {
-    /// A gate over `tenants` accepting the configured tokens.
+    /// A gate over `tenants` and their `keys`, accepting the configured
+    /// tokens.
     pub fn new(
         tenants: Tenants,
+        keys: ApiKeys,
         admin_tokens: &[NamedToken],
         service_tokens: &[NamedToken],
         cache_ttl: std::time::Duration,
@@ -99,6 +104,7 @@ impl Gate {
         Self {
             inner: Arc::new(Inner {
                 tenants,
+                keys,
                 admin_tokens: admin_tokens.iter().map(Token::from_config).collect(),
                 service_tokens: service_tokens.iter().map(Token::from_config).collect(),
                 cache: GateCache::new(cache_ttl),
@@ -114,7 +120,7 @@ impl Gate {
 
     /// Writes the key uses recorded since the last flush.
     pub async fn flush_key_uses(&self) {
-        self.inner.key_uses.flush(&self.inner.tenants).await;
+        self.inner.key_uses.flush(&self.inner.keys).await;
     }
 
     /// Admits a call of `path` or refuses it; see the module docs.
@@ -226,10 +232,9 @@ impl Gate {
     }
 
     async fn key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKey>> {
-        let platform = Scope::from(&PlatformScope::system());
-        let store = &self.inner.tenants.store;
+        let keys = &self.inner.keys;
         through(&self.inner.cache.keys, prefix, async || {
-            store.find_api_key_by_prefix(platform, prefix).await
+            keys.by_prefix(prefix).await
         })
         .await
     }
