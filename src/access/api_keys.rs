@@ -10,7 +10,8 @@ use crate::common::ids::{ApiKeyId, ApiKeyName, TenantId};
 use crate::common::paging;
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::store::audit::{AuditRecord, Origin};
+use crate::store::audit::Origin;
+use crate::store::revision::Audited;
 use crate::store::scope::Scope;
 use crate::tenancy::{Tenants, now, snapshot};
 
@@ -21,6 +22,22 @@ pub struct Rotation {
     pub issued: IssuedApiKey,
     /// The old key with its shortened lifetime.
     pub previous: ApiKey,
+}
+
+/// A key's writes are audited in its tenant's trail, without the secret's
+/// hash (its snapshot skips it).
+impl Audited for ApiKey {
+    fn resource_name(&self) -> String {
+        ApiKey::resource_name(self)
+    }
+
+    fn snapshot(&self) -> Result<serde_json::Value> {
+        snapshot(self)
+    }
+
+    fn tenant(&self) -> Option<TenantId> {
+        Some(self.tenant_id)
+    }
 }
 
 /// Every tenant's API keys; cheap to clone.
@@ -75,14 +92,7 @@ impl ApiKeys {
         }
         let tenant = self.tenants.live_tenant(scope, "add an API key to").await?;
         let issued = ApiKey::issue(tenant.id, new, None, now)?;
-        let audit = AuditRecord::new(
-            origin,
-            "CreateApiKey",
-            tenant.id,
-            issued.key.resource_name(),
-            None,
-            Some(snapshot(&issued.key)?),
-        );
+        let audit = issued.key.audit(origin, "CreateApiKey", None)?;
         self.store
             .insert_api_key(scope.into(), &issued.key, None, audit)
             .await?;
@@ -131,14 +141,7 @@ impl ApiKeys {
         let Some(revoked) = key.revoke(now()) else {
             return Ok(key);
         };
-        let audit = AuditRecord::new(
-            origin,
-            "RevokeApiKey",
-            key.tenant_id,
-            key.resource_name(),
-            Some(snapshot(&key)?),
-            Some(snapshot(&revoked)?),
-        );
+        let audit = revoked.audit(origin, "RevokeApiKey", Some(&key))?;
         if !self
             .store
             .revoke_api_key(scope.into(), &revoked, audit)
@@ -173,14 +176,7 @@ impl ApiKeys {
         let now = now();
         let (previous, successor) = key.rotate(overlap, now)?;
         let issued = ApiKey::issue(tenant.id, successor, Some(key.id), now)?;
-        let audit = AuditRecord::new(
-            origin,
-            "RotateApiKey",
-            tenant.id,
-            issued.key.resource_name(),
-            Some(snapshot(&key)?),
-            Some(snapshot(&issued.key)?),
-        );
+        let audit = issued.key.audit(origin, "RotateApiKey", Some(&key))?;
         if !self
             .store
             .insert_api_key(scope.into(), &issued.key, Some((&key, &previous)), audit)
