@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use tenantd::access::ApiKeys;
 use tenantd::access::gate::Gate;
 use tenantd::server::Admission;
 use tenantd::settings::Config;
@@ -255,9 +256,11 @@ pub async fn bench_gate(config: &Config) -> Gate {
         domain_claim_ttl: config.domain_claim_ttl,
     };
     let resolver = std::sync::Arc::new(DnsTxtResolver::new(None).expect("a DNS resolver"));
-    let tenants = Tenants::new(store, settings, resolver);
+    let tenants = Tenants::new(store.clone(), settings, resolver);
+    let keys = ApiKeys::new(store, tenants.clone());
     Gate::new(
         tenants,
+        keys,
         &config.admin_tokens,
         &config.service_tokens,
         config.cache_ttl,

@@ -1,11 +1,17 @@
-//! The API keys of a tenant: creating, listing, revoking and rotating them.
+//! The API keys of a tenant: creating, listing, revoking and rotating them,
+//! and the gate's two uses of them (a key by its prefix, its last use).
 //! Every change is audited without the secret or its hash.
 
+use chrono::{DateTime, Utc};
+
 use crate::access::api_key::{ApiKey, IssuedApiKey, MAX_ROTATION_OVERLAP, NewApiKey};
-use crate::access::caller::TenantScope;
-use crate::common::ids::{ApiKeyId, ApiKeyName};
+use crate::access::caller::{PlatformScope, TenantScope};
+use crate::common::ids::{ApiKeyId, ApiKeyName, TenantId};
 use crate::error::{Error, Result};
-use crate::store::audit::{AuditRecord, Origin};
+use crate::store::Store;
+use crate::store::audit::Origin;
+use crate::store::revision::Audited;
+use crate::store::scope::Scope;
 use crate::tenancy::{Tenants, now, snapshot};
 
 /// A rotation's outcome: the new key with its secret, and the old key.
@@ -17,7 +23,58 @@ pub struct Rotation {
     pub previous: ApiKey,
 }
 
-impl Tenants {
+/// A key's writes are audited in its tenant's trail, without the secret's
+/// hash (its snapshot skips it).
+impl Audited for ApiKey {
+    fn resource_name(&self) -> String {
+        ApiKey::resource_name(self)
+    }
+
+    fn snapshot(&self) -> Result<serde_json::Value> {
+        snapshot(self)
+    }
+
+    fn tenant(&self) -> Option<TenantId> {
+        Some(self.tenant_id)
+    }
+}
+
+/// Every tenant's API keys; cheap to clone.
+#[derive(Clone)]
+pub struct ApiKeys {
+    /// Where keys are kept.
+    store: Store,
+    /// The tenants keys belong to: a key is made only for a live one.
+    tenants: Tenants,
+}
+
+impl ApiKeys {
+    /// The keys kept in `store`, of the tenants of `tenants`.
+    pub fn new(store: Store, tenants: Tenants) -> Self {
+        Self { store, tenants }
+    }
+
+    /// The key whose public prefix is `prefix`, whichever tenant holds it:
+    /// read in the platform scope, since the key is what says the tenant.
+    pub(crate) async fn by_prefix(&self, prefix: &str) -> Result<Option<ApiKey>> {
+        let platform = Scope::from(&PlatformScope::system());
+        self.store.find_api_key_by_prefix(platform, prefix).await
+    }
+
+    /// Writes that `key_id` of `tenant_id` was last accepted at `at`, in
+    /// that tenant's scope.
+    pub(crate) async fn record_use(
+        &self,
+        tenant_id: TenantId,
+        key_id: ApiKeyId,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let at = crate::tenancy::truncate_to_micros(at);
+        self.store
+            .record_api_key_use(Scope::Tenant(tenant_id), tenant_id, key_id, at)
+            .await
+    }
+
     /// Issues a key for a live tenant. `new.expire_time` must be in the future.
     pub async fn create_api_key(
         &self,
@@ -32,16 +89,9 @@ impl Tenants {
                 "must be in the future",
             ));
         }
-        let tenant = self.live_tenant(scope, "add an API key to").await?;
+        let tenant = self.tenants.live_tenant(scope, "add an API key to").await?;
         let issued = ApiKey::issue(tenant.id, new, None, now)?;
-        let audit = AuditRecord::new(
-            origin,
-            "CreateApiKey",
-            tenant.id,
-            issued.key.resource_name(),
-            None,
-            Some(snapshot(&issued.key)?),
-        );
+        let audit = issued.key.audit(origin, "CreateApiKey", None)?;
         self.store
             .insert_api_key(scope.into(), &issued.key, None, audit)
             .await?;
@@ -56,7 +106,7 @@ impl Tenants {
         page_size: u64,
         page_token: &str,
     ) -> Result<(Vec<ApiKey>, String)> {
-        let tenant = self.get(scope).await?;
+        let tenant = self.tenants.get(scope).await?;
         let tenant_name = tenant.id.resource_name();
         let query = [
             tenant_name.as_str(),
@@ -89,14 +139,7 @@ impl Tenants {
         let Some(revoked) = key.revoke(now()) else {
             return Ok(key);
         };
-        let audit = AuditRecord::new(
-            origin,
-            "RevokeApiKey",
-            key.tenant_id,
-            key.resource_name(),
-            Some(snapshot(&key)?),
-            Some(snapshot(&revoked)?),
-        );
+        let audit = revoked.audit(origin, "RevokeApiKey", Some(&key))?;
         if !self
             .store
             .revoke_api_key(scope.into(), &revoked, audit)
@@ -124,18 +167,14 @@ impl Tenants {
             ));
         }
         let key = self.find_api_key(scope, name).await?;
-        let tenant = self.live_tenant(scope, "rotate an API key of").await?;
+        let tenant = self
+            .tenants
+            .live_tenant(scope, "rotate an API key of")
+            .await?;
         let now = now();
         let (previous, successor) = key.rotate(overlap, now)?;
         let issued = ApiKey::issue(tenant.id, successor, Some(key.id), now)?;
-        let audit = AuditRecord::new(
-            origin,
-            "RotateApiKey",
-            tenant.id,
-            issued.key.resource_name(),
-            Some(snapshot(&key)?),
-            Some(snapshot(&issued.key)?),
-        );
+        let audit = issued.key.audit(origin, "RotateApiKey", Some(&key))?;
         if !self
             .store
             .insert_api_key(scope.into(), &issued.key, Some((&key, &previous)), audit)
@@ -153,7 +192,7 @@ impl Tenants {
     }
 
     async fn find_api_key(&self, scope: &TenantScope, name: &ApiKeyName) -> Result<ApiKey> {
-        let tenant = self.get(scope).await?;
+        let tenant = self.tenants.get(scope).await?;
         self.store
             .find_api_key(scope.into(), tenant.id, name.key_id)
             .await?

@@ -1,6 +1,8 @@
 //! The gate's cached answers: API keys by prefix, tenants by id and which
 //! tenant a target names, each dropped on a change to its tenant.
 
+use std::sync::Arc;
+
 use crate::access::api_key::ApiKey;
 use crate::access::resolve::{ResolveTarget, ResolvedBy};
 use crate::common::cache::Answers;
@@ -10,13 +12,16 @@ use crate::store::changefeed::Change;
 use crate::tenancy::Tenant;
 
 /// The gate's cached answers, each dropped on a change to its tenant.
+/// Keys and tenants are kept as `Arc`s: every call reads them, and a hit
+/// then costs a reference count rather than a copy of every field.
 #[derive(Debug)]
 pub(crate) struct GateCache {
     /// API keys by prefix.
-    pub(crate) keys: Answers<String, ApiKey>,
+    pub(crate) keys: Answers<String, Arc<ApiKey>>,
     /// Tenants by id.
-    pub(crate) tenants: Answers<TenantId, Tenant>,
-    /// Which tenant a target names.
+    pub(crate) tenants: Answers<TenantId, Arc<Tenant>>,
+    /// Which tenant a host or slug names (an id names its own without a
+    /// read, so it is not cached).
     pub(crate) targets: Answers<ResolveTarget, (TenantId, ResolvedBy)>,
 }
 

@@ -23,9 +23,10 @@
 use std::sync::Arc;
 
 use crate::access::api_key::{ApiKey, ApiKeyState, KEY_MARKER, hash_secret};
+use crate::access::api_keys::ApiKeys;
 use crate::access::authorize::{authorize, check_usable, mismatch};
 use crate::access::cache::{GateCache, through};
-use crate::access::caller::{Caller, PlatformScope, ResolvedTenant, TenantContext, TenantScope};
+use crate::access::caller::{Caller, ResolvedTenant, TenantContext, TenantScope};
 use crate::access::key_uses::KeyUses;
 use crate::access::methods as access;
 use crate::access::methods::Target;
@@ -64,8 +65,10 @@ pub struct Gate {
 
 /// What the gate holds.
 struct Inner {
-    /// Where tenants, keys and domains are read.
+    /// Where tenants and domains are read.
     tenants: Tenants,
+    /// Where keys are read, and their uses written.
+    keys: ApiKeys,
     /// Operator tokens.
     admin_tokens: Vec<Token>,
     /// Service tokens.
@@ -89,9 +92,11 @@ fn unauthenticated(reason: &'static str, message: &str) -> Error {
 }
 
 impl Gate {
-    /// A gate over `tenants` accepting the configured tokens.
+    /// A gate over `tenants` and their `keys`, accepting the configured
+    /// tokens.
     pub fn new(
         tenants: Tenants,
+        keys: ApiKeys,
         admin_tokens: &[NamedToken],
         service_tokens: &[NamedToken],
         cache_ttl: std::time::Duration,
@@ -99,6 +104,7 @@ impl Gate {
         Self {
             inner: Arc::new(Inner {
                 tenants,
+                keys,
                 admin_tokens: admin_tokens.iter().map(Token::from_config).collect(),
                 service_tokens: service_tokens.iter().map(Token::from_config).collect(),
                 cache: GateCache::new(cache_ttl),
@@ -114,7 +120,7 @@ impl Gate {
 
     /// Writes the key uses recorded since the last flush.
     pub async fn flush_key_uses(&self) {
-        self.inner.key_uses.flush(&self.inner.tenants).await;
+        self.inner.key_uses.flush(&self.inner.keys).await;
     }
 
     /// Admits a call of `path` or refuses it; see the module docs.
@@ -142,9 +148,9 @@ impl Gate {
         };
         let tenant = tenant.map(|tenant| ResolvedTenant {
             id: tenant.id,
-            slug: tenant.slug,
+            slug: tenant.slug.clone(),
             state: tenant.state,
-            plan: tenant.plan,
+            plan: tenant.plan.clone(),
         });
         Ok(TenantContext::new(
             caller,
@@ -220,32 +226,36 @@ impl Gate {
         Ok(Caller::Tenant {
             tenant_id: key.tenant_id,
             key_id: key.id,
-            prefix: key.prefix,
-            scopes: key.scopes,
+            prefix: key.prefix.clone(),
+            scopes: key.scopes.clone(),
         })
     }
 
-    async fn key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKey>> {
-        let platform = Scope::from(&PlatformScope::system());
-        let store = &self.inner.tenants.store;
+    /// The key with `prefix`, through the cache (shared, not copied).
+    async fn key_by_prefix(&self, prefix: &str) -> Result<Option<Arc<ApiKey>>> {
+        let keys = &self.inner.keys;
         through(&self.inner.cache.keys, prefix, async || {
-            store.find_api_key_by_prefix(platform, prefix).await
+            Ok(keys.by_prefix(prefix).await?.map(Arc::new))
         })
         .await
     }
 
-    /// The tenant `id`, whatever its state, through the cache.
-    async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>> {
+    /// The tenant `id`, whatever its state, through the cache (shared, not
+    /// copied).
+    async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Arc<Tenant>>> {
         let tenants = &self.inner.tenants;
         through(&self.inner.cache.tenants, &id, async || {
-            tenants.lookup(Scope::Tenant(id), &TenantRef::Id(id)).await
+            let found = tenants
+                .lookup(Scope::Tenant(id), &TenantRef::Id(id))
+                .await?;
+            Ok(found.map(Arc::new))
         })
         .await
     }
 
     /// The live tenant `target` names and how it was found, through the
     /// cache; deleted and unknown tenants are NOT_FOUND alike.
-    pub async fn resolve(&self, target: &ResolveTarget) -> Result<(Tenant, ResolvedBy)> {
+    pub async fn resolve(&self, target: &ResolveTarget) -> Result<(Arc<Tenant>, ResolvedBy)> {
         self.find_live(target)
             .await?
             .ok_or_else(|| not_found(target))
@@ -254,27 +264,35 @@ impl Gate {
     /// Which tenant `target` names, live or deleted, through the cache.
     async fn locate(&self, target: &ResolveTarget) -> Result<Option<(TenantId, ResolvedBy)>> {
         let tenants = &self.inner.tenants;
+        // An id names its tenant without a read: a cached answer would
+        // only cost a map lookup on every call that sends one.
+        if matches!(target, ResolveTarget::TenantId(_)) {
+            return locate(tenants, target).await;
+        }
         through(&self.inner.cache.targets, target, async || {
             locate(tenants, target).await
         })
         .await
     }
 
-    /// As [`Self::resolve`], with `None` for deleted and unknown tenants:
-    /// a call naming tenantd's own host, on every request, builds no error.
-    async fn find_live(&self, target: &ResolveTarget) -> Result<Option<(Tenant, ResolvedBy)>> {
+    /// The tenant `target` names, live or deleted, and how it was found,
+    /// through the cache; `None` for unknown tenants.
+    async fn find(&self, target: &ResolveTarget) -> Result<Option<(Arc<Tenant>, ResolvedBy)>> {
         let Some((id, by)) = self.locate(target).await? else {
             return Ok(None);
         };
-        Ok(self
-            .tenant_by_id(id)
-            .await?
-            .filter(|tenant| tenant.state != TenantState::Deleted)
-            .map(|tenant| (tenant, by)))
+        Ok(self.tenant_by_id(id).await?.map(|tenant| (tenant, by)))
+    }
+
+    /// As [`Self::resolve`], with `None` for deleted and unknown tenants:
+    /// a call naming tenantd's own host, on every request, builds no error.
+    async fn find_live(&self, target: &ResolveTarget) -> Result<Option<(Arc<Tenant>, ResolvedBy)>> {
+        let found = self.find(target).await?;
+        Ok(found.filter(|(tenant, _)| tenant.state != TenantState::Deleted))
     }
 
     /// The tenant `by` names, if a service or tenant may use it now.
-    async fn usable_tenant(&self, by: &TenantRef) -> Result<Tenant> {
+    async fn usable_tenant(&self, by: &TenantRef) -> Result<Arc<Tenant>> {
         let target = match by {
             TenantRef::Id(id) => ResolveTarget::TenantId(*id),
             TenantRef::Slug(slug) => ResolveTarget::Slug(slug.clone()),
@@ -287,7 +305,7 @@ impl Gate {
     /// For admin and service callers: the tenant the metadata names, by
     /// `x-tenant-id`, `x-tenant-slug`, then `:authority`; `None` when it
     /// names none (the request body may).
-    async fn named_tenant(&self, caller: &Caller, call: &Call<'_>) -> Result<Option<Tenant>> {
+    async fn named_tenant(&self, caller: &Caller, call: &Call<'_>) -> Result<Option<Arc<Tenant>>> {
         let target = if let Some(id) = call.tenant_id {
             ResolveTarget::TenantId(TenantId::parse(id, TENANT_ID_HEADER)?)
         } else if let Some(slug) = call.tenant_slug {
@@ -302,25 +320,19 @@ impl Gate {
         } else {
             return Ok(None);
         };
-        let tenant = match (caller, self.resolve(&target).await) {
-            (_, Ok((tenant, _))) => tenant,
-            // Operators may act on deleted tenants (to undelete them).
-            (Caller::Admin { .. }, Err(Error::NotFound { .. })) => {
-                let id = self.locate(&target).await?.map(|(id, _)| id);
-                match id {
-                    Some(id) => self
-                        .tenant_by_id(id)
-                        .await?
-                        .ok_or_else(|| not_found(&target))?,
-                    None => return Err(not_found(&target)),
-                }
-            }
-            (_, Err(error)) => return Err(error),
-        };
+        // Operators may act on deleted tenants (to undelete them); the one
+        // lookup serves both answers.
+        let operator = matches!(caller, Caller::Admin { .. });
+        let tenant = self
+            .find(&target)
+            .await?
+            .map(|(tenant, _)| tenant)
+            .filter(|tenant| operator || tenant.state != TenantState::Deleted)
+            .ok_or_else(|| not_found(&target))?;
         self.admit_tenant(caller, tenant).map(Some)
     }
 
-    fn admit_tenant(&self, caller: &Caller, tenant: Tenant) -> Result<Tenant> {
+    fn admit_tenant(&self, caller: &Caller, tenant: Arc<Tenant>) -> Result<Arc<Tenant>> {
         if matches!(caller, Caller::Service { .. }) {
             check_usable(&tenant)?;
         }

@@ -8,9 +8,8 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
+use crate::access::api_keys::ApiKeys;
 use crate::common::ids::{ApiKeyId, TenantId};
-use crate::store::scope::Scope;
-use crate::tenancy::Tenants;
 
 /// Uses recorded since the last flush.
 #[derive(Debug, Default)]
@@ -43,14 +42,9 @@ impl KeyUses {
 
     /// Writes every pending use, each in its tenant's scope. A failed
     /// write is logged and dropped: the next use records it again.
-    pub async fn flush(&self, tenants: &Tenants) {
+    pub async fn flush(&self, keys: &ApiKeys) {
         for (key_id, (tenant_id, at)) in self.take() {
-            let at = crate::tenancy::truncate_to_micros(at);
-            if let Err(error) = tenants
-                .store
-                .record_api_key_use(Scope::Tenant(tenant_id), tenant_id, key_id, at)
-                .await
-            {
+            if let Err(error) = keys.record_use(tenant_id, key_id, at).await {
                 tracing::warn!(%error, key_id = %key_id, "could not record an API key's last use");
             }
         }

@@ -18,6 +18,7 @@ pub mod resolve;
 mod store;
 mod tokens;
 
+pub use api_keys::ApiKeys;
 pub use caller::Caller;
 pub use caller::PlatformScope;
 pub use caller::TenantContext;

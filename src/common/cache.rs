@@ -14,6 +14,10 @@
 //! (its lookup already reads the clock and refuses an expired entry before
 //! housekeeping removes it), and a key is looked up by its borrowed form,
 //! so a `String` key is asked for with a `&str` and nothing is allocated.
+//! An owner whose answers are more than a few words keeps them as `Arc`s,
+//! so that clone is a reference count; and since each lookup also records
+//! the read for TinyLFU, an owner asks a map only for what it would
+//! otherwise read from storage.
 
 use std::borrow::Borrow;
 use std::hash::Hash;

@@ -34,6 +34,7 @@ pub(super) fn routes(
         .add_service(reflection().build_v1alpha().map_err(Error::internal)?)
         .add_service(TenantServiceServer::new(TenantApi::new(
             services.tenants,
+            services.api_keys,
             gate.clone(),
         )))
         .add_service(ConfigServiceServer::new(ConfigApi::new(

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::access::ApiKeys;
 use crate::access::gate::Gate;
 use crate::config::configs::Configs;
 use crate::config::schema::ConfigSchema;
@@ -32,6 +33,8 @@ pub(super) type Tasks = Vec<tokio::task::JoinHandle<()>>;
 pub(super) struct Services {
     /// The tenant directory.
     pub(super) tenants: Tenants,
+    /// The tenants' API keys.
+    pub(super) api_keys: ApiKeys,
     /// Who may call what, for every handler and the tenant context layer.
     pub(super) gate: Gate,
     /// Quota plans.
@@ -67,8 +70,10 @@ impl Services {
             config_schema(config.config_schema_file.as_deref())?,
             config.cache_ttl,
         );
+        let api_keys = ApiKeys::new(store.clone(), tenants.clone());
         let gate = Gate::new(
             tenants.clone(),
+            api_keys.clone(),
             &config.admin_tokens,
             &config.service_tokens,
             config.cache_ttl,
@@ -93,6 +98,7 @@ impl Services {
         let flags = Flags::new(store.clone(), tenants.clone(), config.cache_ttl);
         let services = Self {
             tenants,
+            api_keys,
             gate,
             plans,
             configs,

@@ -51,7 +51,7 @@ pub struct TenantSettings {
 #[derive(Clone)]
 pub struct Tenants {
     /// Where tenants are kept.
-    pub(crate) store: Store,
+    pub(super) store: Store,
     /// Operator settings.
     pub(crate) settings: TenantSettings,
     /// Looks up domain-verification TXT records.

@@ -10,7 +10,7 @@ use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::access::key_convert as api_keys;
-use crate::access::{Gate, TenantContext, TenantScope, open, open_platform};
+use crate::access::{ApiKeys, Gate, TenantContext, TenantScope, open, open_platform};
 use crate::common::ids::{ApiKeyName, AuditParent, DomainName, TenantRef};
 use crate::common::paging::page_size;
 use crate::error::Error;
@@ -29,14 +29,20 @@ use crate::tenancy::tenants::Tenants;
 pub struct TenantApi {
     /// The tenant directory.
     tenants: Tenants,
+    /// The tenants' API keys.
+    keys: ApiKeys,
     /// Scopes callers to the tenants they may reach, and resolves.
     gate: Gate,
 }
 
 impl TenantApi {
-    /// Serves `tenants`, reached through `gate`.
-    pub fn new(tenants: Tenants, gate: Gate) -> Self {
-        Self { tenants, gate }
+    /// Serves `tenants` and their `keys`, reached through `gate`.
+    pub fn new(tenants: Tenants, keys: ApiKeys, gate: Gate) -> Self {
+        Self {
+            tenants,
+            keys,
+            gate,
+        }
     }
 
     /// The scope of the tenant `name` (field `field`) names, for `context`.
@@ -190,7 +196,7 @@ impl TenantService for TenantApi {
     ) -> Reply<pb::CreateApiKeyResponse> {
         let (body, scope, origin) = self.scoped(request).await?;
         let new = api_keys::new_api_key(&body)?;
-        let issued = self.tenants.create_api_key(&scope, &origin, new).await?;
+        let issued = self.keys.create_api_key(&scope, &origin, new).await?;
         Ok(Response::new(api_keys::issued(issued)))
     }
 
@@ -201,9 +207,7 @@ impl TenantService for TenantApi {
         let (body, scope, _) = self.scoped(request).await?;
         let size = page_size(body.page_size, "page_size")?;
         let (show_revoked, token) = (body.show_revoked, &body.page_token);
-        let page = self
-            .tenants
-            .list_api_keys(&scope, show_revoked, size, token);
+        let page = self.keys.list_api_keys(&scope, show_revoked, size, token);
         let (keys, next_page_token) = page.await?;
         Ok(Response::new(api_keys::api_keys_page(
             &keys,
@@ -213,7 +217,7 @@ impl TenantService for TenantApi {
 
     async fn revoke_api_key(&self, request: Request<pb::RevokeApiKeyRequest>) -> Reply<pb::ApiKey> {
         let ((_, scope, origin), name) = self.under::<_, ApiKeyName>(request).await?;
-        let key = self.tenants.revoke_api_key(&scope, &origin, &name).await?;
+        let key = self.keys.revoke_api_key(&scope, &origin, &name).await?;
         Ok(Response::new(api_keys::api_key(&key, chrono::Utc::now())))
     }
 
@@ -223,7 +227,7 @@ impl TenantService for TenantApi {
     ) -> Reply<pb::RotateApiKeyResponse> {
         let ((body, scope, origin), name) = self.under::<_, ApiKeyName>(request).await?;
         let overlap = api_keys::overlap(body.overlap.as_ref())?;
-        let rotation = self.tenants.rotate_api_key(&scope, &origin, &name, overlap);
+        let rotation = self.keys.rotate_api_key(&scope, &origin, &name, overlap);
         let answer = api_keys::rotation(&rotation.await?, chrono::Utc::now());
         Ok(Response::new(answer))
     }
