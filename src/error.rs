@@ -195,6 +195,15 @@ fn describe_violations(violations: &[FieldViolation]) -> String {
 }
 
 impl Error {
+    /// ABORTED `CONCURRENT_MODIFICATION`: another writer changed the
+    /// resource between this call's read and its write, which was not made.
+    pub fn concurrent_modification(message: impl Into<String>) -> Self {
+        Self::Aborted {
+            reason: "CONCURRENT_MODIFICATION",
+            message: message.into(),
+        }
+    }
+
     /// ABORTED `ETAG_MISMATCH`: `name` changed since the caller read
     /// `etag`.
     pub fn stale(name: &str, etag: &str) -> Self {

@@ -23,21 +23,9 @@ pub struct Rotation {
     pub previous: ApiKey,
 }
 
-/// A key's writes are audited in its tenant's trail, without the secret's
-/// hash (its snapshot skips it).
-impl Audited for ApiKey {
-    fn resource_name(&self) -> String {
-        ApiKey::resource_name(self)
-    }
-
-    fn snapshot(&self) -> Result<serde_json::Value> {
-        snapshot(self)
-    }
-
-    fn tenant(&self) -> Option<TenantId> {
-        Some(self.tenant_id)
-    }
-}
+// A key's writes are audited in its tenant's trail, without the secret's
+// hash (its snapshot skips it).
+crate::store::revision::tenant_audited!(ApiKey, snapshot, tenant_id);
 
 /// Every tenant's API keys; cheap to clone.
 #[derive(Clone)]
@@ -180,13 +168,10 @@ impl ApiKeys {
             .insert_api_key(scope.into(), &issued.key, Some((&key, &previous)), audit)
             .await?
         {
-            return Err(Error::Aborted {
-                reason: "CONCURRENT_MODIFICATION",
-                message: format!(
-                    "API key {} changed during the rotation; retry",
-                    key.resource_name()
-                ),
-            });
+            return Err(Error::concurrent_modification(format!(
+                "API key {} changed during the rotation; retry",
+                key.resource_name()
+            )));
         }
         Ok(Rotation { issued, previous })
     }

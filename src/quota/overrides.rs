@@ -11,7 +11,8 @@ use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
 use crate::quota::plan::QuotaKind;
 use crate::quota::quotas::{QuotaOverride, Quotas, not_defined};
-use crate::store::audit::{AuditRecord, Origin};
+use crate::store::audit::Origin;
+use crate::store::revision::Audited;
 use crate::store::scope::Scope;
 use crate::tenancy::{now, snapshot};
 
@@ -36,6 +37,8 @@ pub enum OverridesOf {
     /// One tenant's.
     Tenant(TenantScope),
 }
+
+crate::store::revision::tenant_audited!(QuotaOverride, snapshot_override, tenant_id);
 
 impl QuotaOverride {
     /// `tenants/{id}/quotaOverrides/{quota}`.
@@ -72,10 +75,7 @@ fn below_usage(name: &str, limit: i64, used: i64) -> Error {
 /// The override was changed by another writer between its read and this
 /// write, which was then not made.
 fn concurrent_modification(name: &str, doing: &str) -> Error {
-    Error::Aborted {
-        reason: "CONCURRENT_MODIFICATION",
-        message: format!("{name} changed while it was being {doing}; retry"),
-    }
+    Error::concurrent_modification(format!("{name} changed while it was being {doing}; retry"))
 }
 
 /// The override `change` makes of `current` (none yet when `None`) at `now`.
@@ -162,15 +162,7 @@ impl Quotas {
             return Err(below_usage(&name, limit, used));
         }
         let next = next_override(tenant_id, change, current.as_ref(), now);
-        let before = current.as_ref().map(snapshot_override).transpose()?;
-        let audit = AuditRecord::new(
-            origin,
-            "SetQuotaOverride",
-            tenant_id,
-            next.resource_name(),
-            before,
-            Some(snapshot_override(&next)?),
-        );
+        let audit = next.audit(origin, "SetQuotaOverride", current.as_ref())?;
         let previous = current.as_ref().map(|found| found.revision);
         if !self
             .store
@@ -219,14 +211,7 @@ impl Quotas {
                 return Err(below_usage(&name, limit, used));
             }
         }
-        let audit = AuditRecord::new(
-            origin,
-            "DeleteQuotaOverride",
-            tenant_id,
-            current.resource_name(),
-            Some(snapshot_override(&current)?),
-            None,
-        );
+        let audit = current.removal(origin, "DeleteQuotaOverride")?;
         if !self
             .store
             .delete_quota_override(Scope::from(scope), &current, audit)

@@ -42,10 +42,29 @@ pub trait Audited {
         let name = self.resource_name();
         let before = before.map(Self::snapshot).transpose()?;
         let after = Some(self.snapshot()?);
-        Ok(match self.tenant() {
+        Ok(self.record(origin, action, name, before, after))
+    }
+
+    /// The record of `action` removing `self`.
+    fn removal(&self, origin: &Origin, action: &'static str) -> Result<AuditRecord> {
+        let before = Some(self.snapshot()?);
+        Ok(self.record(origin, action, self.resource_name(), before, None))
+    }
+
+    /// A record in its tenant's trail, or the platform's.
+    #[doc(hidden)]
+    fn record(
+        &self,
+        origin: &Origin,
+        action: &'static str,
+        name: String,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) -> AuditRecord {
+        match self.tenant() {
             Some(tenant_id) => AuditRecord::new(origin, action, tenant_id, name, before, after),
             None => AuditRecord::platform(origin, action, name, before, after),
-        })
+        }
     }
 }
 
@@ -171,6 +190,28 @@ macro_rules! revisioned {
     };
 }
 pub(crate) use revisioned;
+
+/// Implements [`Audited`] for a resource of one tenant, recorded in that
+/// tenant's trail: its inherent `resource_name`, the snapshot function
+/// given, and the tenant in its field `$tenant`.
+macro_rules! tenant_audited {
+    ($resource:ty, $snapshot:path, $tenant:ident) => {
+        impl $crate::store::revision::Audited for $resource {
+            fn resource_name(&self) -> String {
+                <$resource>::resource_name(self)
+            }
+
+            fn snapshot(&self) -> $crate::error::Result<serde_json::Value> {
+                $snapshot(self)
+            }
+
+            fn tenant(&self) -> Option<$crate::common::ids::TenantId> {
+                Some(self.$tenant)
+            }
+        }
+    };
+}
+pub(crate) use tenant_audited;
 
 /// One etag-checked change of a resource in `scope`, audited as `action`.
 #[derive(Debug)]

@@ -29,20 +29,8 @@ use crate::tenancy::verification::TxtAnswer;
 /// and can no longer be verified, as the hostname is taken.
 const MAX_RELEASED_CLAIMS: u64 = 1000;
 
-/// A domain's writes are audited on its tenant's trail.
-impl Audited for CustomDomain {
-    fn resource_name(&self) -> String {
-        CustomDomain::resource_name(self)
-    }
-
-    fn snapshot(&self) -> Result<serde_json::Value> {
-        snapshot(self)
-    }
-
-    fn tenant(&self) -> Option<TenantId> {
-        Some(self.tenant_id)
-    }
-}
+// A domain's writes are audited on its tenant's trail.
+crate::store::revision::tenant_audited!(CustomDomain, snapshot, tenant_id);
 
 impl Tenants {
     /// Adds `hostname` (validated) to the tenant, PENDING verification.
@@ -164,7 +152,7 @@ impl Tenants {
         name: &DomainName,
     ) -> Result<()> {
         let domain = self.find_domain(scope, name).await?;
-        let audit = removal(&domain, origin, "DeleteDomain")?;
+        let audit = domain.removal(origin, "DeleteDomain")?;
         if !self
             .store
             .delete_domain(scope.into(), &domain, audit)
@@ -305,24 +293,13 @@ fn with_release_records(
     claims
         .into_iter()
         .map(|claim| {
-            let audit = removal(&claim, origin, action)?;
+            let audit = claim.removal(origin, action)?;
             Ok((claim, audit))
         })
         .collect()
 }
 
 /// The record of `action` removing `domain`, on the domain's tenant.
-fn removal(domain: &CustomDomain, origin: &Origin, action: &'static str) -> Result<AuditRecord> {
-    Ok(AuditRecord::new(
-        origin,
-        action,
-        domain.tenant_id,
-        domain.resource_name(),
-        Some(snapshot(domain)?),
-        None,
-    ))
-}
-
 fn domain_exists(message: &str) -> Error {
     Error::AlreadyExists {
         reason: "DOMAIN_ALREADY_EXISTS",

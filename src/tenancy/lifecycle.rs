@@ -13,6 +13,31 @@ use crate::error::{Error, Result};
 use crate::tenancy::state::TenantState;
 use crate::tenancy::tenant::Tenant;
 
+/// A change of a tenant's lifecycle that an operator asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition<'a> {
+    /// DeleteTenant: soft-delete, purged after the retention.
+    Delete,
+    /// UndeleteTenant: back from soft-deletion.
+    Undelete,
+    /// SuspendTenant, for the reason given.
+    Suspend(&'a str),
+    /// ActivateTenant: back from suspension, or provisioning retried.
+    Activate,
+}
+
+impl Transition<'_> {
+    /// The audited action.
+    pub fn action(self) -> &'static str {
+        match self {
+            Self::Delete => "DeleteTenant",
+            Self::Undelete => "UndeleteTenant",
+            Self::Suspend(_) => "SuspendTenant",
+            Self::Activate => "ActivateTenant",
+        }
+    }
+}
+
 impl Tenant {
     /// ACTIVE → SUSPENDED with a reason; a suspended tenant only has its
     /// reason updated.

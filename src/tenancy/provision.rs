@@ -16,11 +16,12 @@ use crate::access::{PlatformScope, TenantScope};
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result, error_chain};
 use crate::store::LockKey;
-use crate::store::audit::{AuditRecord, Origin};
+use crate::store::audit::Origin;
+use crate::store::revision::Audited;
 use crate::tenancy::isolation::IsolationModel;
 use crate::tenancy::provisioning::{Provisioner, Stopped};
 use crate::tenancy::tenant::{Tenant, TenantQuery, TenantState};
-use crate::tenancy::tenants::{Tenants, snapshot};
+use crate::tenancy::tenants::Tenants;
 
 /// Who the audit log names for background provisioning and purges.
 const SYSTEM_ACTOR: &str = "system:tenantd";
@@ -209,23 +210,15 @@ impl Tenants {
         if tenant.isolation == IsolationModel::Schema {
             self.provisioner()?.teardown(tenant_id).await?;
         }
-        let audit = AuditRecord::new(
-            &system_origin(),
-            "PurgeTenant",
-            tenant_id,
-            tenant_id.resource_name(),
-            Some(snapshot(&tenant)?),
-            None,
-        );
+        let audit = tenant.removal(&system_origin(), "PurgeTenant")?;
         if !self
             .store
             .purge_tenant((&platform).into(), tenant_id, tenant.revision, audit)
             .await?
         {
-            return Err(Error::Aborted {
-                reason: "CONCURRENT_MODIFICATION",
-                message: "the tenant changed while it was purged; retry".to_owned(),
-            });
+            return Err(Error::concurrent_modification(
+                "the tenant changed while it was purged; retry",
+            ));
         }
         tracing::info!(tenant.id = %tenant_id, "tenant purged");
         Ok(())

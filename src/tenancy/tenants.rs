@@ -23,6 +23,7 @@ use crate::store::idempotency::Created;
 use crate::store::revision::Audited;
 use crate::store::scope::Scope;
 use crate::tenancy::isolation;
+use crate::tenancy::lifecycle::Transition;
 use crate::tenancy::provisioning::Provisioner;
 use crate::tenancy::tenant::{
     NewTenant, Tenant, TenantPatch, TenantQuery, TenantState, truncate_to_micros,
@@ -250,61 +251,27 @@ impl Tenants {
         .await
     }
 
-    /// Soft-deletes the tenant.
-    pub async fn delete(
+    /// Makes the lifecycle change `transition` while the tenant still has
+    /// `etag` (when given). Activating a FAILED tenant retries its
+    /// provisioning and answers the outcome.
+    pub async fn transition(
         &self,
         scope: &TenantScope,
         origin: &Origin,
         etag: Option<&str>,
+        transition: Transition<'_>,
     ) -> Result<Tenant> {
         let retention = self.settings.purge_after;
-        self.change(scope, origin, etag, "DeleteTenant", |tenant, now| {
-            tenant.delete(retention, now).map(Some)
-        })
-        .await
-    }
-
-    /// Restores a soft-deleted tenant.
-    pub async fn undelete(
-        &self,
-        scope: &TenantScope,
-        origin: &Origin,
-        etag: Option<&str>,
-    ) -> Result<Tenant> {
-        self.change(scope, origin, etag, "UndeleteTenant", |tenant, now| {
-            tenant.undelete(now).map(Some)
-        })
-        .await
-    }
-
-    /// Suspends the tenant with `reason`.
-    pub async fn suspend(
-        &self,
-        scope: &TenantScope,
-        origin: &Origin,
-        etag: Option<&str>,
-        reason: &str,
-    ) -> Result<Tenant> {
-        self.change(scope, origin, etag, "SuspendTenant", |tenant, now| {
-            tenant.suspend(reason, now)
-        })
-        .await
-    }
-
-    /// Activates a suspended tenant, or retries the provisioning of a
-    /// FAILED one and answers its outcome.
-    pub async fn activate(
-        &self,
-        scope: &TenantScope,
-        origin: &Origin,
-        etag: Option<&str>,
-    ) -> Result<Tenant> {
+        let step = |tenant: &Tenant, now| match transition {
+            Transition::Delete => tenant.delete(retention, now).map(Some),
+            Transition::Undelete => tenant.undelete(now).map(Some),
+            Transition::Suspend(reason) => tenant.suspend(reason, now),
+            Transition::Activate => tenant.activate(now),
+        };
         let tenant = self
-            .change(scope, origin, etag, "ActivateTenant", |tenant, now| {
-                tenant.activate(now)
-            })
+            .change(scope, origin, etag, transition.action(), step)
             .await?;
-        if tenant.state == TenantState::Provisioning {
+        if matches!(transition, Transition::Activate) && tenant.state == TenantState::Provisioning {
             return self.provision(tenant.id, origin, true).await;
         }
         Ok(tenant)
@@ -349,9 +316,8 @@ impl Tenants {
                 return Ok(next);
             }
         }
-        Err(Error::Aborted {
-            reason: "CONCURRENT_MODIFICATION",
-            message: "the tenant kept changing while this change was applied; retry".to_owned(),
-        })
+        Err(Error::concurrent_modification(
+            "the tenant kept changing while this change was applied; retry",
+        ))
     }
 }

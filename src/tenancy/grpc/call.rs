@@ -82,18 +82,6 @@ lifecycle!(
     pb::ActivateTenantRequest,
 );
 
-/// The change of a tenant's lifecycle a [`Lifecycle`] request asks for.
-pub enum Transition<'a> {
-    /// DeleteTenant: soft-delete, purged after the retention.
-    Delete,
-    /// UndeleteTenant: back from soft-deletion.
-    Undelete,
-    /// SuspendTenant, for the reason given.
-    Suspend(&'a str),
-    /// ActivateTenant: back from suspension.
-    Activate,
-}
-
 /// The name of a resource under one tenant (`tenants/{tenant}/…/{id}`).
 pub trait UnderTenant: Sized {
     /// Parses the name from `field`.

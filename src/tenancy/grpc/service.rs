@@ -19,10 +19,9 @@ use crate::pb::tenant_service_server::TenantService;
 use crate::rpc::Reply;
 use crate::rpc::convert::{etag, required};
 use crate::tenancy::grpc::archive as tenant_archive;
-use crate::tenancy::grpc::call::{
-    AuditReach, Lifecycle, Names, Scoped, Transition, UnderTenant, tenant_reply,
-};
+use crate::tenancy::grpc::call::{AuditReach, Lifecycle, Names, Scoped, UnderTenant, tenant_reply};
 use crate::tenancy::grpc::convert;
+use crate::tenancy::lifecycle::Transition;
 use crate::tenancy::tenants::Tenants;
 
 /// The TenantService implementation.
@@ -85,14 +84,8 @@ impl TenantApi {
     ) -> Reply<pb::Tenant> {
         let (body, scope, origin) = self.scoped(request).await?;
         let (transition, etag) = (change(&body)?, etag(body.etag()));
-        let (tenants, scope, origin) = (&self.tenants, &scope, &origin);
-        let changed = match transition {
-            Transition::Delete => tenants.delete(scope, origin, etag).await,
-            Transition::Undelete => tenants.undelete(scope, origin, etag).await,
-            Transition::Suspend(reason) => tenants.suspend(scope, origin, etag, reason).await,
-            Transition::Activate => tenants.activate(scope, origin, etag).await,
-        };
-        tenant_reply(&changed?)
+        let changed = self.tenants.transition(&scope, &origin, etag, transition);
+        tenant_reply(&changed.await?)
     }
 
     /// Where the audit listing of `parent` reads, for `context`.
