@@ -30,10 +30,12 @@
 //!
 //! The foundation:
 //! - [`store`]: connections, [`store::scope::Scope`] and scoped transactions, the audit write,
-//!   idempotency, the etag-checked update (`store::revision`), job locks, the
+//!   idempotency, the etag-checked update (`store::revision`), the read and conditional-write
+//!   shapes every service's SQL uses (`store::read`, `store::write`), job locks, the
 //!   change feed and the sea-orm entities.
-//! - [`rpc`]: the request codec (which refuses undecodable bytes and unstorable text) and the
-//!   proto conversions every service shares.
+//! - [`rpc`]: the request codec (which refuses undecodable bytes and unstorable text), the
+//!   proto conversions every service shares, update masks read one way (`rpc::mask`) and the
+//!   handlers that only forward their request, written once (`rpc::forward!`).
 //! - [`common`]: typed ids, validation, filters, page tokens and the cache map each owner keeps.
 //! - [`error`]: the crate's one error enum, and in `error/status.rs` its one mapping to
 //!   `tonic::Status`.
