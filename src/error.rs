@@ -44,6 +44,19 @@ impl FieldViolation {
     }
 }
 
+/// Where a validation collects what is wrong with a request, to refuse it
+/// as a whole with INVALID_ARGUMENT.
+pub trait Violations {
+    /// Records that `field` is wrong, as `description` says.
+    fn refuse(&mut self, field: impl Into<String>, description: impl Into<String>);
+}
+
+impl Violations for Vec<FieldViolation> {
+    fn refuse(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.push(FieldViolation::new(field, description));
+    }
+}
+
 /// One unmet precondition: a `PreconditionFailure.Violation`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreconditionViolation {

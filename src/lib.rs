@@ -31,7 +31,8 @@
 //! The foundation:
 //! - [`store`]: connections, [`store::scope::Scope`] and scoped transactions, the audit write,
 //!   idempotency, the etag-checked update (`store::revision`), the read and conditional-write
-//!   shapes every service's SQL uses (`store::read`, `store::write`), job locks, the
+//!   shapes every service's SQL uses (`store::read`, `store::write`), the reads and writes of
+//!   resources kept as one row (`store::stored`), job locks, the
 //!   change feed and the sea-orm entities.
 //! - [`rpc`]: the request codec (which refuses undecodable bytes and unstorable text), the
 //!   proto conversions every service shares, update masks read one way (`rpc::mask`) and the

@@ -6,7 +6,7 @@
 //! kept, so the key exists in clear only in the answer that creates it.
 
 use crate::common::ids::{ApiKeyId, TenantId};
-use crate::error::{Error, FieldViolation, Result};
+use crate::error::{Error, FieldViolation, Result, Violations};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -112,17 +112,17 @@ pub fn hash_secret(secret: &str) -> String {
 /// sorted.
 pub fn scopes(values: &[String], field: &str, violations: &mut Vec<FieldViolation>) -> Vec<String> {
     if values.is_empty() {
-        violations.push(FieldViolation::new(
+        violations.refuse(
             field,
             format!("is required: at least one of {}", SCOPES.join(", ")),
-        ));
+        );
     }
     for value in values {
         if !SCOPES.contains(&value.as_str()) {
-            violations.push(FieldViolation::new(
+            violations.refuse(
                 field,
                 format!("{value:?} is not a scope; scopes: {}", SCOPES.join(", ")),
-            ));
+            );
         }
     }
     let mut distinct = values.to_vec();

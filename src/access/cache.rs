@@ -7,7 +7,6 @@ use crate::access::api_key::ApiKey;
 use crate::access::resolve::{ResolveTarget, ResolvedBy};
 use crate::common::cache::Answers;
 use crate::common::ids::TenantId;
-use crate::error::Result;
 use crate::store::changefeed::Change;
 use crate::tenancy::Tenant;
 
@@ -41,26 +40,4 @@ impl GateCache {
         self.tenants.invalidate(change);
         self.targets.invalidate(change);
     }
-}
-
-/// `key`'s answer from `answers`, or the one `load` reads, kept unless a
-/// change arrived while it was read (the generation taken before the read
-/// says so).
-pub(crate) async fn through<K, Q, T>(
-    answers: &Answers<K, T>,
-    key: &Q,
-    load: impl AsyncFnOnce() -> Result<Option<T>>,
-) -> Result<Option<T>>
-where
-    K: Eq + std::hash::Hash + std::borrow::Borrow<Q> + Send + Sync + 'static,
-    Q: Eq + std::hash::Hash + ToOwned<Owned = K> + ?Sized,
-    T: Clone + Send + Sync + 'static,
-{
-    if let Some(cached) = answers.get(key) {
-        return Ok(cached);
-    }
-    let since = answers.generation();
-    let value = load().await?;
-    answers.put(key.to_owned(), value.clone(), since);
-    Ok(value)
 }

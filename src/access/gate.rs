@@ -25,7 +25,7 @@ use std::sync::Arc;
 use crate::access::api_key::{ApiKey, ApiKeyState, KEY_MARKER, hash_secret};
 use crate::access::api_keys::ApiKeys;
 use crate::access::authorize::{authorize, check_usable, mismatch};
-use crate::access::cache::{GateCache, through};
+use crate::access::cache::GateCache;
 use crate::access::caller::{Caller, ResolvedTenant, TenantContext, TenantScope};
 use crate::access::key_uses::KeyUses;
 use crate::access::methods as access;
@@ -234,23 +234,29 @@ impl Gate {
     /// The key with `prefix`, through the cache (shared, not copied).
     async fn key_by_prefix(&self, prefix: &str) -> Result<Option<Arc<ApiKey>>> {
         let keys = &self.inner.keys;
-        through(&self.inner.cache.keys, prefix, async || {
-            Ok(keys.by_prefix(prefix).await?.map(Arc::new))
-        })
-        .await
+        self.inner
+            .cache
+            .keys
+            .through(prefix, async || {
+                Ok(keys.by_prefix(prefix).await?.map(Arc::new))
+            })
+            .await
     }
 
     /// The tenant `id`, whatever its state, through the cache (shared, not
     /// copied).
     async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Arc<Tenant>>> {
         let tenants = &self.inner.tenants;
-        through(&self.inner.cache.tenants, &id, async || {
-            let found = tenants
-                .lookup(Scope::Tenant(id), &TenantRef::Id(id))
-                .await?;
-            Ok(found.map(Arc::new))
-        })
-        .await
+        self.inner
+            .cache
+            .tenants
+            .through(&id, async || {
+                let found = tenants
+                    .lookup(Scope::Tenant(id), &TenantRef::Id(id))
+                    .await?;
+                Ok(found.map(Arc::new))
+            })
+            .await
     }
 
     /// The live tenant `target` names and how it was found, through the
@@ -269,10 +275,11 @@ impl Gate {
         if matches!(target, ResolveTarget::TenantId(_)) {
             return locate(tenants, target).await;
         }
-        through(&self.inner.cache.targets, target, async || {
-            locate(tenants, target).await
-        })
-        .await
+        self.inner
+            .cache
+            .targets
+            .through(target, async || locate(tenants, target).await)
+            .await
     }
 
     /// The tenant `target` names, live or deleted, and how it was found,

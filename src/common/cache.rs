@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::common::ids::TenantId;
+use crate::error::{Error, Result};
 use crate::store::changefeed::Change;
 
 /// Entries one map holds at most. Past it, moka's TinyLFU admission keeps
@@ -123,6 +124,42 @@ where
             return;
         }
         self.entries.insert(key, value);
+    }
+
+    /// `key`'s answer, or the one `load` reads, kept unless a change
+    /// arrived while it was read (the generation taken before the read
+    /// says so).
+    pub async fn through<Q>(
+        &self,
+        key: &Q,
+        load: impl AsyncFnOnce() -> Result<Option<T>>,
+    ) -> Result<Option<T>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(cached) = self.get(key) {
+            return Ok(cached);
+        }
+        let since = self.generation();
+        let value = load().await?;
+        self.put(key.to_owned(), value.clone(), since);
+        Ok(value)
+    }
+
+    /// As [`Self::through`], for a map whose answers always exist: `load`
+    /// fails rather than finding none, and nothing is cached as none.
+    pub async fn through_found<Q>(
+        &self,
+        key: &Q,
+        load: impl AsyncFnOnce() -> Result<T>,
+    ) -> Result<T>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let found = self.through(key, async || load().await.map(Some)).await?;
+        found.ok_or_else(|| Error::internal("an answer cached as none in a map of found ones"))
     }
 
     /// Drops what `change` may have made wrong: a tenant's change drops its

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use crate::error::FieldViolation;
+use crate::error::{FieldViolation, Violations};
 
 /// Slugs that would collide with well-known hostnames or routes.
 pub const RESERVED_SLUGS: &[&str] = &[
@@ -65,7 +65,7 @@ pub fn slug(value: &str, field: &str, violations: &mut Vec<FieldViolation>) {
         None
     };
     if let Some(description) = description {
-        violations.push(FieldViolation::new(field, description));
+        violations.refuse(field, description);
     }
 }
 
@@ -79,7 +79,7 @@ pub fn display_name(value: &str, field: &str, violations: &mut Vec<FieldViolatio
 /// characters.
 pub fn reason(value: &str, field: &str, required: bool, violations: &mut Vec<FieldViolation>) {
     if required && value.trim().is_empty() {
-        violations.push(FieldViolation::new(field, "is required"));
+        violations.refuse(field, "is required");
     } else {
         plain_text(value, field, MAX_REASON_CHARS, violations);
     }
@@ -89,15 +89,9 @@ pub fn reason(value: &str, field: &str, required: bool, violations: &mut Vec<Fie
 /// characters; one violation at the most, the length first.
 fn plain_text(value: &str, field: &str, max_chars: usize, violations: &mut Vec<FieldViolation>) {
     if value.chars().count() > max_chars {
-        violations.push(FieldViolation::new(
-            field,
-            format!("must be at most {max_chars} characters"),
-        ));
+        violations.refuse(field, format!("must be at most {max_chars} characters"));
     } else if value.chars().any(char::is_control) {
-        violations.push(FieldViolation::new(
-            field,
-            "must not contain control characters",
-        ));
+        violations.refuse(field, "must not contain control characters");
     }
 }
 
@@ -125,10 +119,10 @@ fn is_label_char(byte: u8) -> bool {
 /// with a letter.
 pub fn plan(value: &str, field: &str, violations: &mut Vec<FieldViolation>) {
     if !is_label_key(value) {
-        violations.push(FieldViolation::new(
+        violations.refuse(
             field,
             "must be 1 to 63 lowercase letters, digits, '_' or '-', starting with a letter",
-        ));
+        );
     }
 }
 
@@ -146,23 +140,20 @@ pub fn labels(
     violations: &mut Vec<FieldViolation>,
 ) {
     if labels.len() > MAX_LABELS {
-        violations.push(FieldViolation::new(
-            field,
-            format!("at most {MAX_LABELS} labels are allowed"),
-        ));
+        violations.refuse(field, format!("at most {MAX_LABELS} labels are allowed"));
     }
     for (key, value) in labels {
         if !is_label_key(key) {
-            violations.push(FieldViolation::new(
+            violations.refuse(
                 format!("{field}[{key:?}]"),
                 "key must be 1 to 63 lowercase letters, digits, '_' or '-', starting with a letter",
-            ));
+            );
         }
         if value.len() > 63 || !value.bytes().all(is_label_char) {
-            violations.push(FieldViolation::new(
+            violations.refuse(
                 format!("{field}[{key:?}]"),
                 "value must be at most 63 lowercase letters, digits, '_' or '-'",
-            ));
+            );
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::{Error, FieldViolation, Result};
+use crate::error::{Error, Result, Violations};
 
 /// The largest layer document accepted, serialised as JSON.
 pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
@@ -43,12 +43,11 @@ pub fn mask_paths(paths: &[String], field: &str) -> Result<Option<Vec<Vec<String
             .map(|rest| rest.split('.').map(str::to_owned).collect());
         match keys {
             Some(keys) if keys.iter().all(|key| is_mask_key(key)) => parsed.push(keys),
-            _ => violations.push(FieldViolation::new(
+            _ => violations.refuse(
                 field,
                 format!(
                     "{path:?} must be values.{{key}}[.{{subkey}}…] with keys of lowercase letters, digits and '_', starting with a letter"
-                ),
-            )),
+                )),
         }
     }
     if violations.is_empty() {

@@ -26,7 +26,7 @@ use crate::store::audit::{AuditRecord, Origin};
 use crate::store::changefeed::Change;
 use crate::store::revision;
 use crate::store::revision::Update;
-use crate::store::revision::{Revisioned, revisioned};
+use crate::store::revision::{Revisioned, Stamps, revisioned};
 use crate::store::scope::Scope;
 use crate::tenancy::{Tenants, now};
 
@@ -89,7 +89,7 @@ fn snapshot(flag: &Flag) -> Result<Value> {
         fields.insert("name".into(), Value::from(flag.resource_name()));
         fields.insert("value_type".into(), Value::from(flag.value_type.as_str()));
         fields.insert("enabled".into(), Value::from(flag.spec.enabled));
-        fields.insert("revision".into(), Value::from(flag.revision));
+        fields.insert("revision".into(), Value::from(flag.stamps.revision));
     }
     Ok(document)
 }
@@ -130,14 +130,11 @@ impl Flags {
             key: new.key,
             value_type: new.value_type,
             spec: new.spec,
-            revision: 1,
-            create_time: now,
-            update_time: now,
+            stamps: Stamps::first(now),
         };
-        let get = async |key: &str| self.get(key).await;
         self.store
             .idempotent(platform.into(), CREATE_SCOPE, request_id, fingerprint)
-            .insert(origin, flag, Store::insert_flag, get)
+            .insert(origin, flag, Store::insert_flag)
             .await
     }
 
@@ -145,10 +142,7 @@ impl Flags {
     /// the fleet's catalogue, holding no tenant's data: any caller the
     /// access table admits may read them.
     pub async fn get(&self, key: &str) -> Result<Flag> {
-        self.store
-            .find_flag(catalogue(), key)
-            .await?
-            .ok_or_else(|| Flag::not_found(key))
+        self.store.get_stored(catalogue(), key).await
     }
 
     /// One page of flags matching `filter`, by key, and the next token.

@@ -15,9 +15,7 @@ fn flag(spec: serde_json::Value) -> Flag {
         key: "checkout".into(),
         value_type: FlagType::Boolean,
         spec,
-        revision: 1,
-        create_time: chrono::Utc::now(),
-        update_time: chrono::Utc::now(),
+        stamps: crate::store::revision::Stamps::first(chrono::Utc::now()),
     }
 }
 

@@ -10,14 +10,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::common::ids::{TenantId, TenantRef};
 use crate::error::{Error, Result};
 use crate::flags::semver::Version;
-use crate::store::revision::etag_of;
+use crate::store::revision::{Stamps, etag_of};
 
 mod names;
 
@@ -244,19 +243,15 @@ pub struct Flag {
     pub value_type: FlagType,
     /// The definition.
     pub spec: FlagSpec,
-    /// Optimistic-concurrency revision, from 1.
-    pub revision: i64,
-    /// Creation time.
-    pub create_time: DateTime<Utc>,
-    /// Last change.
-    pub update_time: DateTime<Utc>,
+    /// Its revision and times.
+    pub stamps: Stamps,
 }
 
-/// The etag of revision `revision` of resource `name`: the creation time
-/// tells a recreated resource from its predecessor.
-fn revision_etag(name: &str, revision: i64, create_time: DateTime<Utc>) -> String {
-    let created = create_time.timestamp_micros().to_be_bytes();
-    etag_of(&[name.as_bytes(), &revision.to_be_bytes(), &created])
+/// The etag of resource `name` at the revision `stamps` give: the creation
+/// time tells a recreated resource from its predecessor.
+fn revision_etag(name: &str, stamps: &Stamps) -> String {
+    let created = stamps.create_time.timestamp_micros().to_be_bytes();
+    etag_of(&[name.as_bytes(), &stamps.revision.to_be_bytes(), &created])
 }
 
 impl Flag {
@@ -267,7 +262,7 @@ impl Flag {
 
     /// The opaque etag of this revision.
     pub fn etag(&self) -> String {
-        revision_etag(&self.resource_name(), self.revision, self.create_time)
+        revision_etag(&self.resource_name(), &self.stamps)
     }
 }
 
@@ -320,12 +315,8 @@ pub struct FlagOverride {
     pub flag: String,
     /// The content.
     pub spec: OverrideSpec,
-    /// Optimistic-concurrency revision, from 1.
-    pub revision: i64,
-    /// Creation time.
-    pub create_time: DateTime<Utc>,
-    /// Last change.
-    pub update_time: DateTime<Utc>,
+    /// Its revision and times.
+    pub stamps: Stamps,
 }
 
 impl FlagOverride {
@@ -336,7 +327,7 @@ impl FlagOverride {
 
     /// The opaque etag of this revision.
     pub fn etag(&self) -> String {
-        revision_etag(&self.resource_name(), self.revision, self.create_time)
+        revision_etag(&self.resource_name(), &self.stamps)
     }
 
     /// Refuses with ABORTED when `expected` is given and stale.
@@ -352,7 +343,7 @@ impl FlagOverride {
             "rules": self.spec.rules,
             "variant": self.spec.variant,
             "description": self.spec.description,
-            "revision": self.revision,
+            "revision": self.stamps.revision,
         })
     }
 }

@@ -1,6 +1,6 @@
 //! The one rule for flag keys, shared by definitions and overrides.
 
-use crate::error::FieldViolation;
+use crate::error::{FieldViolation, Violations};
 
 /// The longest flag key.
 pub const MAX_KEY_CHARS: usize = 128;
@@ -13,9 +13,8 @@ pub fn key(value: &str, field: &str, violations: &mut Vec<FieldViolation>) {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c));
     if !well_formed {
-        violations.push(FieldViolation::new(
+        violations.refuse(
             field,
-            "a flag key is 1 to 128 lowercase letters, digits, `-`, `_` or `.`, starting with a letter",
-        ));
+            "a flag key is 1 to 128 lowercase letters, digits, `-`, `_` or `.`, starting with a letter");
     }
 }

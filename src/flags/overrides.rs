@@ -13,6 +13,7 @@ use crate::flags::flag::{FlagOverride, OverrideOwner, OverrideSpec};
 use crate::flags::store::OverrideSet;
 use crate::flags::validate;
 use crate::store::audit::{AuditRecord, Origin};
+use crate::store::revision::Stamps;
 use crate::store::scope::Scope;
 use crate::tenancy::now;
 
@@ -107,9 +108,7 @@ impl Flags {
             owner: owner.owner(),
             flag: flag.to_owned(),
             spec,
-            revision: current.as_ref().map_or(1, |found| found.revision + 1),
-            create_time: current.as_ref().map_or(now, |found| found.create_time),
-            update_time: now,
+            stamps: Stamps::after(current.as_ref().map(|found| found.stamps), now),
         };
         let record = owner.record(
             origin,
@@ -120,7 +119,7 @@ impl Flags {
                 Some(next.snapshot()),
             ),
         );
-        let previous = current.as_ref().map(|found| found.revision);
+        let previous = current.as_ref().map(|found| found.stamps.revision);
         if !self
             .store
             .put_flag_override(scope, &next, previous, record)
@@ -142,7 +141,11 @@ impl Flags {
     ) -> Result<()> {
         let definition = self.get(flag).await?;
         if let OwnerScope::Plan(_, plan) = owner
-            && self.store.find_plan(owner.scope(), plan).await?.is_none()
+            && self
+                .store
+                .find_stored::<crate::quota::Plan>(owner.scope(), plan)
+                .await?
+                .is_none()
         {
             return Err(Error::NotFound {
                 kind: "plan",

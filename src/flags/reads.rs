@@ -40,22 +40,28 @@ pub struct EvaluationRequest {
     pub expected_type: Option<FlagType>,
 }
 
-fn facts_of(tenant: &crate::tenancy::Tenant) -> TenantFacts {
-    let mut attributes = BTreeMap::new();
-    attributes.insert("tenant.id".to_owned(), Value::from(tenant.id.to_string()));
-    attributes.insert("tenant.slug".to_owned(), Value::from(tenant.slug.clone()));
-    attributes.insert("tenant.plan".to_owned(), Value::from(tenant.plan.clone()));
-    for (key, value) in &tenant.labels {
-        attributes.insert(format!("tenant.labels.{key}"), Value::from(value.clone()));
+impl TenantFlags {
+    /// What evaluation reads of `tenant`, whose flag overrides are
+    /// `overrides`: its plan, its `tenant.*` attributes and its overrides
+    /// by flag key.
+    fn of(tenant: &crate::tenancy::Tenant, overrides: Vec<FlagOverride>) -> Self {
+        let mut attributes = BTreeMap::new();
+        attributes.insert("tenant.id".to_owned(), Value::from(tenant.id.to_string()));
+        attributes.insert("tenant.slug".to_owned(), Value::from(tenant.slug.clone()));
+        attributes.insert("tenant.plan".to_owned(), Value::from(tenant.plan.clone()));
+        for (key, value) in &tenant.labels {
+            attributes.insert(format!("tenant.labels.{key}"), Value::from(value.clone()));
+        }
+        TenantFlags {
+            tenant_id: tenant.id,
+            plan: tenant.plan.clone(),
+            facts: TenantFacts { attributes },
+            overrides: overrides
+                .into_iter()
+                .map(|found| (found.flag, found.spec))
+                .collect(),
+        }
     }
-    TenantFacts { attributes }
-}
-
-fn by_flag(overrides: Vec<FlagOverride>) -> HashMap<String, OverrideSpec> {
-    overrides
-        .into_iter()
-        .map(|found| (found.flag, found.spec))
-        .collect()
 }
 
 /// Each of `keys` failed as not ready, for `message`: OpenFeature's answer
@@ -102,25 +108,18 @@ impl Flags {
     /// The tenant's plan, attributes and overrides, from the cache or read
     /// and cached.
     async fn tenant_flags(&self, scope: &TenantScope) -> Result<Arc<TenantFlags>> {
-        if let Some(found) = self.cache.tenants.get(&scope.tenant_id()).flatten() {
-            return Ok(found);
-        }
-        let since = self.cache.tenants.generation();
-        let tenant = self.tenants.get(scope).await?;
-        let overrides = self
-            .store
-            .tenant_flag_overrides(Scope::from(scope), scope.tenant_id())
-            .await?;
-        let found = Arc::new(TenantFlags {
-            tenant_id: scope.tenant_id(),
-            plan: tenant.plan.clone(),
-            facts: facts_of(&tenant),
-            overrides: by_flag(overrides),
-        });
+        let tenant_id = scope.tenant_id();
         self.cache
             .tenants
-            .put(found.tenant_id, Some(Arc::clone(&found)), since);
-        Ok(found)
+            .through_found(&tenant_id, async || {
+                let tenant = self.tenants.get(scope).await?;
+                let overrides = self
+                    .store
+                    .tenant_flag_overrides(Scope::from(scope), tenant_id)
+                    .await?;
+                Ok(Arc::new(TenantFlags::of(&tenant, overrides)))
+            })
+            .await
     }
 
     /// Evaluates `request` for the scope's tenant and hands the results to

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::error::FieldViolation;
+use crate::error::{FieldViolation, Violations};
 use crate::flags::flag::{
     Arity, Condition, FlagSpec, FlagType, Operator, OverrideSpec, Rollout, Rule, Serve,
 };
@@ -31,7 +31,7 @@ pub const MAX_OVERRIDE_DESCRIPTION_CHARS: usize = 500;
 pub const MAX_NAME_CHARS: usize = 256;
 
 fn push(violations: &mut Vec<FieldViolation>, field: &str, description: impl Into<String>) {
-    violations.push(FieldViolation::new(field, description));
+    violations.refuse(field, description);
 }
 
 fn variant_name(value: &str, field: &str, violations: &mut Vec<FieldViolation>) {

@@ -18,9 +18,10 @@ use crate::flags::flag::Flag;
 use crate::fuzzing::{halves, message};
 use crate::pb;
 use crate::rpc::codec::{WireName, decode_message};
+use crate::store::revision::Stamps;
 use crate::tenancy::tenant_archive::control_rows;
 use crate::usage::event::{Checks, MAX_QUANTITY, UsageSettings, precheck, validate};
-use crate::usage::metric::{Aggregation, Metric};
+use crate::usage::metric::{Aggregation, Metric, MetricSpec};
 
 /// A base layer for the configuration target, in the shape of the shipped
 /// schema.
@@ -118,9 +119,7 @@ pub fn flags(data: &[u8]) {
         key: created.new.key,
         value_type: created.new.value_type,
         spec: created.new.spec,
-        revision: 1,
-        create_time: at,
-        update_time: at,
+        stamps: Stamps::first(at),
     };
     let tenant = TenantFacts::default();
     let subject = Subject {
@@ -156,14 +155,14 @@ pub fn usage_events(data: &[u8]) {
         .unwrap_or_default();
     let metric = |key: &str, aggregation, unique_dimension: &str| Metric {
         key: key.to_owned(),
-        display_name: key.to_owned(),
-        description: String::new(),
-        unit: "1".to_owned(),
-        aggregation,
-        unique_dimension: unique_dimension.to_owned(),
-        revision: 1,
-        create_time: at,
-        update_time: at,
+        spec: MetricSpec {
+            display_name: key.to_owned(),
+            description: String::new(),
+            unit: "1".to_owned(),
+            aggregation,
+            unique_dimension: unique_dimension.to_owned(),
+        },
+        stamps: Stamps::first(at),
     };
     let metrics: HashMap<String, Metric> = [
         metric("api.calls", Aggregation::Sum, ""),

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::quota::plan::QuotaKind;
 use crate::quota::quotas::{QuotaOverride, Quotas, not_defined};
 use crate::store::audit::Origin;
-use crate::store::revision::Audited;
+use crate::store::revision::{Audited, Stamps};
 use crate::store::scope::Scope;
 use crate::tenancy::{now, snapshot};
 
@@ -55,7 +55,7 @@ impl QuotaOverride {
         let digest = Sha256::new()
             .chain_update(self.tenant_id.as_uuid().as_bytes())
             .chain_update(self.quota.as_bytes())
-            .chain_update(self.revision.to_be_bytes())
+            .chain_update(self.stamps.revision.to_be_bytes())
             .finalize();
         crate::common::hex(&digest[..8])
     }
@@ -91,9 +91,7 @@ fn next_override(
         limit: change.limit,
         reason: change.reason,
         expire_time: change.expire_time,
-        revision: current.map_or(1, |found| found.revision + 1),
-        create_time: current.map_or(now, |found| found.create_time),
-        update_time: now,
+        stamps: Stamps::after(current.map(|found| found.stamps), now),
     }
 }
 
@@ -163,7 +161,7 @@ impl Quotas {
         }
         let next = next_override(tenant_id, change, current.as_ref(), now);
         let audit = next.audit(origin, "SetQuotaOverride", current.as_ref())?;
-        let previous = current.as_ref().map(|found| found.revision);
+        let previous = current.as_ref().map(|found| found.stamps.revision);
         if !self
             .store
             .put_quota_override(Scope::from(scope), &next, previous, audit)

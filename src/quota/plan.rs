@@ -13,9 +13,9 @@ use std::collections::HashSet;
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{FieldViolation, Result};
+use crate::error::{FieldViolation, Result, Violations};
 use crate::quota::limiter::bounds::MAX_AMOUNT;
-use crate::store::revision::{Revisioned, etag_of, revisioned, serde_snapshot};
+use crate::store::revision::{Revisioned, Stamps, etag_of, revisioned, serde_snapshot};
 use crate::tenancy::IsolationModel;
 
 /// Most quota definitions in one plan.
@@ -176,12 +176,9 @@ pub struct Plan {
     pub quotas: Vec<QuotaDefinition>,
     /// What its new tenants get unless their creator asks otherwise.
     pub default_isolation: IsolationModel,
-    /// Incremented on every change; the etag is derived from it.
-    pub revision: i64,
-    /// Creation time.
-    pub create_time: DateTime<Utc>,
-    /// Last change.
-    pub update_time: DateTime<Utc>,
+    /// Its revision and times; the etag is derived from the revision.
+    #[serde(flatten)]
+    pub stamps: Stamps,
 }
 
 impl Plan {
@@ -197,7 +194,7 @@ impl Plan {
 
     /// The opaque etag of this revision.
     pub fn etag(&self) -> String {
-        etag_of(&[self.id.as_bytes(), &self.revision.to_be_bytes()])
+        etag_of(&[self.id.as_bytes(), &self.stamps.revision.to_be_bytes()])
     }
 }
 
@@ -217,10 +214,10 @@ pub fn validate_plan_id(id: &str, field: &str, violations: &mut Vec<FieldViolati
             .bytes()
             .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
     if !valid {
-        violations.push(FieldViolation::new(
+        violations.refuse(
             field,
             "must be 2 to 63 lowercase letters, digits or '-', starting with a letter",
-        ));
+        );
     }
 }
 
@@ -242,16 +239,16 @@ pub fn validate_plan_text(
     violations: &mut Vec<FieldViolation>,
 ) {
     if display_name.trim().is_empty() || display_name.chars().count() > 200 {
-        violations.push(FieldViolation::new(
+        violations.refuse(
             format!("{field}.display_name"),
             "must be 1 to 200 characters",
-        ));
+        );
     }
     if description.chars().count() > 1000 {
-        violations.push(FieldViolation::new(
+        violations.refuse(
             format!("{field}.description"),
             "must be at most 1000 characters",
-        ));
+        );
     }
 }
 
@@ -262,24 +259,21 @@ pub fn validate_quotas(
     violations: &mut Vec<FieldViolation>,
 ) {
     if quotas.len() > MAX_QUOTAS {
-        violations.push(FieldViolation::new(
-            field,
-            format!("must hold at most {MAX_QUOTAS} quotas"),
-        ));
+        violations.refuse(field, format!("must hold at most {MAX_QUOTAS} quotas"));
     }
     let mut seen = HashSet::new();
     for (index, quota) in quotas.iter().enumerate() {
         let path = format!("{field}[{index}]");
         if !is_quota_key(&quota.key) {
-            violations.push(FieldViolation::new(
+            violations.refuse(
                 format!("{path}.key"),
                 "must be 1 to 63 lowercase letters, digits, '_' or '.', starting with a letter",
-            ));
+            );
         } else if !seen.insert(quota.key.as_str()) {
-            violations.push(FieldViolation::new(
+            violations.refuse(
                 format!("{path}.key"),
                 format!("{:?} is defined twice", quota.key),
-            ));
+            );
         }
         validate_definition(quota, &path, violations);
     }
@@ -288,7 +282,7 @@ pub fn validate_quotas(
 /// Validates one definition apart from its key.
 fn validate_definition(quota: &QuotaDefinition, path: &str, violations: &mut Vec<FieldViolation>) {
     let mut violation = |name: &str, text: &str| {
-        violations.push(FieldViolation::new(format!("{path}.{name}"), text));
+        violations.refuse(format!("{path}.{name}"), text);
     };
     if quota.display_name.chars().count() > 200 {
         violation("display_name", "must be at most 200 characters");

@@ -13,7 +13,7 @@ use crate::quota::plan::{Plan, QuotaDefinition};
 use crate::store::Store;
 use crate::store::audit::Origin;
 use crate::store::revision;
-use crate::store::revision::Revisioned;
+use crate::store::revision::Stamps;
 use crate::store::revision::Update;
 use crate::store::scope::Scope;
 use crate::tenancy::IsolationModel;
@@ -110,21 +110,17 @@ impl Plans {
             &quotas,
             new.default_isolation.as_str(),
         ]);
-        let now = now();
         let plan = Plan {
             id: new.id,
             display_name: new.display_name,
             description: new.description,
             quotas: new.quotas,
             default_isolation: new.default_isolation,
-            revision: 1,
-            create_time: now,
-            update_time: now,
+            stamps: Stamps::first(now()),
         };
-        let get = async |id: &str| self.get(platform.into(), id).await;
         self.store
             .idempotent(platform.into(), CREATE_SCOPE, request_id, fingerprint)
-            .insert(origin, plan, Store::insert_plan, get)
+            .insert(origin, plan, Store::insert_stored)
             .await
     }
 
@@ -160,10 +156,7 @@ impl Plans {
 
     /// The plan `id`; NOT_FOUND when there is none.
     pub async fn get(&self, scope: Scope, id: &str) -> Result<Plan> {
-        self.store
-            .find_plan(scope, id)
-            .await?
-            .ok_or_else(|| Plan::not_found(id))
+        self.store.get_stored(scope, id).await
     }
 
     /// One page of plans ordered by id, and the next page token.
@@ -173,15 +166,7 @@ impl Plans {
         page_size: u64,
         page_token: &str,
     ) -> Result<(Vec<Plan>, String)> {
-        let list = async |after: Option<String>, limit| {
-            self.store.list_plans(scope, after.as_deref(), limit).await
-        };
-        self.store
-            .page_tokens()
-            .page(&["plans"], page_size, page_token, list, |plan| {
-                plan.id.clone()
-            })
-            .await
+        self.store.page_stored(scope, page_size, page_token).await
     }
 
     /// Applies `patch` to plan `id` if it still has `etag` (when given).
@@ -207,7 +192,7 @@ impl Plans {
         };
         let update = Update::new(&self.store, platform.into(), origin, "UpdatePlan", etag);
         update
-            .apply((current, now()), change, Store::replace_plan)
+            .apply((current, now()), change, Store::replace_stored)
             .await
     }
 }

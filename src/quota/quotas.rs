@@ -41,12 +41,8 @@ pub struct QuotaOverride {
     pub reason: String,
     /// When it stops applying.
     pub expire_time: Option<DateTime<Utc>>,
-    /// Optimistic-concurrency revision.
-    pub revision: i64,
-    /// Creation time.
-    pub create_time: DateTime<Utc>,
-    /// Last change.
-    pub update_time: DateTime<Utc>,
+    /// Its revision and times.
+    pub stamps: crate::store::revision::Stamps,
 }
 
 /// Which call a batch stands for.
@@ -213,34 +209,32 @@ impl Quotas {
 
     /// The tenant's plan and overrides: from the cache, or read and cached.
     async fn tenant_limits(&self, scope: &TenantScope) -> Result<Arc<TenantLimits>> {
-        if let Some(found) = self.cache.get(&scope.tenant_id()).flatten() {
-            return Ok(found);
-        }
-        let since = self.cache.generation();
-        let tenant = self.tenants.get(scope).await?;
-        let plan = match self.plans.get(Scope::from(scope), &tenant.plan).await {
-            Err(Error::NotFound { .. }) => {
-                return Err(Error::failed_precondition(
-                    "PLAN_NOT_FOUND",
-                    "PLAN",
-                    format!("plans/{}", tenant.plan),
-                    format!("the tenant's plan {:?} does not exist", tenant.plan),
-                ));
-            }
-            other => other?,
-        };
-        let overrides = self
-            .store
-            .tenant_overrides(Scope::from(scope), scope.tenant_id())
-            .await?;
-        let found = Arc::new(TenantLimits {
-            tenant_id: scope.tenant_id(),
-            plan,
-            overrides,
-        });
+        let tenant_id = scope.tenant_id();
         self.cache
-            .put(found.tenant_id, Some(Arc::clone(&found)), since);
-        Ok(found)
+            .through_found(&tenant_id, async || {
+                let tenant = self.tenants.get(scope).await?;
+                let plan = match self.plans.get(Scope::from(scope), &tenant.plan).await {
+                    Err(Error::NotFound { .. }) => {
+                        return Err(Error::failed_precondition(
+                            "PLAN_NOT_FOUND",
+                            "PLAN",
+                            format!("plans/{}", tenant.plan),
+                            format!("the tenant's plan {:?} does not exist", tenant.plan),
+                        ));
+                    }
+                    other => other?,
+                };
+                let overrides = self
+                    .store
+                    .tenant_overrides(Scope::from(scope), tenant_id)
+                    .await?;
+                Ok(Arc::new(TenantLimits {
+                    tenant_id,
+                    plan,
+                    overrides,
+                }))
+            })
+            .await
     }
 
     /// Drops cached plans and overrides `change` may have made wrong.

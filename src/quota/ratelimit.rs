@@ -18,7 +18,7 @@ use chrono::Utc;
 use crate::access::Gate;
 use crate::access::{TenantContext, TenantScope};
 use crate::common::ids::{TenantId, TenantRef};
-use crate::error::{Error, FieldViolation, Result};
+use crate::error::{Error, FieldViolation, Result, Violations};
 use crate::quota::limiter::Mode;
 use crate::quota::plan::{QuotaPeriod, is_quota_key};
 use crate::quota::quotas::{Cost, Operation, QuotaCall, Quotas};
@@ -69,18 +69,14 @@ impl DescriptorCheck {
             match key.as_str() {
                 TENANT_ID_ENTRY => match TenantId::parse(value, &field(TENANT_ID_ENTRY)) {
                     Ok(id) => tenant = Some(TenantRef::Id(id)),
-                    Err(_) => violations.push(FieldViolation::new(
-                        field(TENANT_ID_ENTRY),
-                        "must be a tenant id (a UUID)",
-                    )),
+                    Err(_) => {
+                        violations.refuse(field(TENANT_ID_ENTRY), "must be a tenant id (a UUID)")
+                    }
                 },
                 TENANT_SLUG_ENTRY => tenant = Some(TenantRef::Slug(value.clone())),
                 QUOTA_ENTRY if is_quota_key(value) => quota.clone_from(value),
                 QUOTA_ENTRY => {
-                    violations.push(FieldViolation::new(
-                        field(QUOTA_ENTRY),
-                        "must be a quota key",
-                    ));
+                    violations.refuse(field(QUOTA_ENTRY), "must be a quota key");
                 }
                 _ => {}
             }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::store::audit::{AuditRecord, Origin};
 use crate::store::entities::idempotency_key;
-use crate::store::revision::{Audited, Revisioned};
+use crate::store::revision::Audited;
 use crate::store::scope::Scope;
 use crate::store::txn::Txn;
 use crate::store::write::InsertRow;
@@ -25,9 +25,9 @@ use crate::store::{REQUEST_ID_IN_USE, Store};
 #[derive(Debug, Clone)]
 pub struct IdempotentCreate<'a> {
     /// Where the resource and its entry are written.
-    store: &'a Store,
+    pub(super) store: &'a Store,
     /// The scope entries are read and the resource written in.
-    scope: Scope,
+    pub(super) scope: Scope,
     /// The method, e.g. `CreatePlan`: the entries' scope and the create's
     /// audit action.
     method: &'static str,
@@ -60,7 +60,7 @@ impl Store {
 
 /// Writes a created resource `R` in a scope with its audit record and, in
 /// the same transaction, its idempotency entry (if any): e.g.
-/// `Store::insert_plan`.
+/// [`Store::insert_stored`].
 pub trait Insert<R>:
     AsyncFnOnce(&Store, Scope, &R, Option<&IdempotencyEntry>, AuditRecord) -> Result<()>
 {
@@ -123,21 +123,6 @@ impl IdempotentCreate<'_> {
             }
             Err(other) => Err(other),
         }
-    }
-
-    /// Inserts `made`, a catalogue resource built before the call, once per
-    /// request id, as [`Self::run`] does, and answers it whoever made it: a
-    /// retry is answered by `get` of the key of the first call's resource.
-    pub async fn insert<R: Revisioned>(
-        &self,
-        origin: &Origin,
-        made: R,
-        insert: impl Insert<R>,
-        get: impl AsyncFnOnce(&str) -> Result<R>,
-    ) -> Result<R> {
-        let replay = async |name: &str| get(R::key_of(name)).await;
-        let created = self.run(origin, async || Ok(made), insert, replay).await?;
-        Ok(created.into_inner())
     }
 
     /// The entry of the first call with this request id, if it committed.
@@ -248,23 +233,6 @@ pub async fn insert_with_entry(
 }
 
 impl Store {
-    /// The write of an idempotent create: inserts `row`, made at
-    /// `create_time`, with its idempotency `entry` (if any) and its `audit`
-    /// record, in one transaction of `scope`.
-    pub(crate) async fn insert_remembered(
-        &self,
-        scope: Scope,
-        audit: AuditRecord,
-        entry: Option<&IdempotencyEntry>,
-        create_time: DateTime<Utc>,
-        row: impl InsertRow,
-    ) -> Result<()> {
-        self.write_in(scope, audit, async |txn| {
-            insert_with_entry(txn, entry, create_time, row).await
-        })
-        .await
-    }
-
     /// The first call made with `request_id` for `scope`, if any.
     pub async fn find_idempotency_entry(
         &self,

@@ -27,6 +27,7 @@ pub mod read;
 pub mod revision;
 pub mod scope;
 pub mod secrets;
+pub mod stored;
 pub mod txn;
 pub mod write;
 

@@ -147,6 +147,45 @@ pub fn etag_of(parts: &[&[u8]]) -> String {
     crate::common::hex(&digest[..8])
 }
 
+/// The revision and times every revisioned resource carries; its serde
+/// form is the three fields, flattened into the resource's snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Stamps {
+    /// Optimistic-concurrency revision, from 1; the etag is derived from it.
+    pub revision: i64,
+    /// Creation time.
+    pub create_time: DateTime<Utc>,
+    /// Last change.
+    pub update_time: DateTime<Utc>,
+}
+
+impl Stamps {
+    /// A new resource's: revision 1, created and last changed at `now`.
+    pub fn first(now: DateTime<Utc>) -> Self {
+        Stamps {
+            revision: 1,
+            create_time: now,
+            update_time: now,
+        }
+    }
+
+    /// A put's at `now`: the next revision of the stamps of what it
+    /// replaces, or the first when it replaces nothing.
+    pub fn after(replaced: Option<Stamps>, now: DateTime<Utc>) -> Self {
+        let Some(mut stamps) = replaced else {
+            return Stamps::first(now);
+        };
+        stamps.bump(now);
+        stamps
+    }
+
+    /// The next revision, changed at `now`.
+    pub fn bump(&mut self, now: DateTime<Utc>) {
+        self.revision += 1;
+        self.update_time = now;
+    }
+}
+
 /// Applies one field of a patch: `None` leaves `field` as it is.
 pub fn patch<T>(field: &mut T, value: Option<T>) {
     if let Some(value) = value {
@@ -155,7 +194,7 @@ pub fn patch<T>(field: &mut T, value: Option<T>) {
 }
 
 /// Implements [`Audited`] and [`Revisioned`] for a resource struct with
-/// `revision` and `update_time` fields, from its inherent `resource_name`
+/// a [`Stamps`] field `stamps`, from its inherent `resource_name`
 /// and `etag` and a snapshot function: `revisioned!(Plan, "plan", "plans",
 /// snapshot)`.
 macro_rules! revisioned {
@@ -179,12 +218,11 @@ macro_rules! revisioned {
             }
 
             fn revision(&self) -> i64 {
-                self.revision
+                self.stamps.revision
             }
 
             fn bump(&mut self, now: chrono::DateTime<chrono::Utc>) {
-                self.revision += 1;
-                self.update_time = now;
+                self.stamps.bump(now);
             }
         }
     };

@@ -175,7 +175,7 @@ impl Tenants {
             Ok(Tenant::create(new, id, isolation, now))
         };
         match create
-            .run(origin, build, Store::insert_tenant, replay)
+            .run(origin, build, Store::insert_stored, replay)
             .await?
         {
             Created::Now(tenant) if tenant.state == TenantState::Provisioning => {
@@ -281,7 +281,7 @@ impl Tenants {
     /// checks would all fail. Answers the plan.
     async fn check_plan_exists(&self, plan: &str) -> Result<Plan> {
         let catalogue = Scope::from(&crate::access::PlatformScope::system());
-        if let Some(found) = self.store.find_plan(catalogue, plan).await? {
+        if let Some(found) = self.store.find_stored::<Plan>(catalogue, plan).await? {
             return Ok(found);
         }
         Err(Error::failed_precondition(

@@ -257,13 +257,13 @@ fn unique_value(
     metric: &Metric,
     dimensions: &BTreeMap<String, String>,
 ) -> Result<Option<String>, EventProblem> {
-    if metric.aggregation != Aggregation::UniqueCount {
+    if metric.spec.aggregation != Aggregation::UniqueCount {
         return Ok(None);
     }
-    match dimensions.get(&metric.unique_dimension) {
+    match dimensions.get(&metric.spec.unique_dimension) {
         Some(value) => Ok(Some(value.clone())),
         None => Err(invalid(
-            &format!("dimensions[{:?}]", metric.unique_dimension),
+            &format!("dimensions[{:?}]", metric.spec.unique_dimension),
             format!(
                 "is required: metric {:?} counts its distinct values",
                 metric.key
@@ -295,7 +295,7 @@ pub fn validate(
         tenant_id,
         event_id: event.event_id,
         metric: event.metric,
-        aggregation: metric.aggregation,
+        aggregation: metric.spec.aggregation,
         quantity: event.quantity,
         occurred_time,
         day: occurred_time.date_naive(),

@@ -234,7 +234,7 @@ impl Exports {
                 let unit = metrics
                     .iter()
                     .find(|metric| metric.key == stored.rollup.metric)
-                    .map(|metric| metric.unit.clone())
+                    .map(|metric| metric.spec.unit.clone())
                     .unwrap_or_default();
                 let closed = self.settings.is_closed(stored.rollup.day, now);
                 ExportedRollup {

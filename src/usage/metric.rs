@@ -7,13 +7,12 @@
 //! [`Aggregation::UniqueCount`]. The aggregation and its dimension never
 //! change once created: stored rollups depend on them.
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::common::validate::storable_text;
-use crate::error::{FieldViolation, Result};
+use crate::error::{FieldViolation, Result, Violations};
 use crate::quota::is_quota_key;
-use crate::store::revision::{Revisioned, etag_of, revisioned, serde_snapshot};
+use crate::store::revision::{Revisioned, Stamps, etag_of, revisioned, serde_snapshot};
 
 /// Most characters of a metric's display name.
 pub const MAX_METRIC_DISPLAY_NAME_CHARS: usize = 200;
@@ -69,6 +68,17 @@ impl Aggregation {
 pub struct Metric {
     /// The key events name it by.
     pub key: String,
+    /// What it measures and how.
+    #[serde(flatten)]
+    pub spec: MetricSpec,
+    /// Its revision and times; the etag is derived from the revision.
+    #[serde(flatten)]
+    pub stamps: Stamps,
+}
+
+/// What a metric measures and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MetricSpec {
     /// A human-readable name.
     pub display_name: String,
     /// What is measured and how.
@@ -79,12 +89,6 @@ pub struct Metric {
     pub aggregation: Aggregation,
     /// The dimension UNIQUE_COUNT counts; empty otherwise; immutable.
     pub unique_dimension: String,
-    /// Incremented on every change; the etag is derived from it.
-    pub revision: i64,
-    /// Creation time.
-    pub create_time: DateTime<Utc>,
-    /// Last change.
-    pub update_time: DateTime<Utc>,
 }
 
 impl Metric {
@@ -95,7 +99,7 @@ impl Metric {
 
     /// The opaque etag of this revision.
     pub fn etag(&self) -> String {
-        etag_of(&[self.key.as_bytes(), &self.revision.to_be_bytes()])
+        etag_of(&[self.key.as_bytes(), &self.stamps.revision.to_be_bytes()])
     }
 }
 
@@ -106,16 +110,8 @@ revisioned!(Metric, "metric", "metrics", serde_snapshot);
 pub struct NewMetric {
     /// The key.
     pub key: String,
-    /// A human-readable name.
-    pub display_name: String,
-    /// What is measured.
-    pub description: String,
-    /// The unit.
-    pub unit: String,
-    /// The aggregation.
-    pub aggregation: Aggregation,
-    /// The unique dimension (UNIQUE_COUNT only).
-    pub unique_dimension: String,
+    /// What it measures and how.
+    pub spec: MetricSpec,
 }
 
 /// A validated change to a metric: `None` leaves a field as it is.
@@ -148,10 +144,10 @@ pub fn is_dimension_key(key: &str) -> bool {
 /// Validates a metric key in `field`.
 pub fn validate_key(key: &str, field: &str, violations: &mut Vec<FieldViolation>) {
     if !is_metric_key(key) {
-        violations.push(FieldViolation::new(
+        violations.refuse(
             field,
             "must be 1 to 63 lowercase letters, digits, '_' or '.', starting with a letter",
-        ));
+        );
     }
 }
 
@@ -170,18 +166,12 @@ fn bounded_text(
     violations: &mut Vec<FieldViolation>,
 ) {
     if value.chars().count() > max {
-        violations.push(FieldViolation::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        violations.refuse(field, format!("must be at most {max} characters"));
     } else if let Err(violation) = storable_text(value, &field) {
         // Multiline text allows control characters, but NUL cannot be stored.
         violations.push(violation);
     } else if !multiline && value.chars().any(char::is_control) {
-        violations.push(FieldViolation::new(
-            field,
-            "must not contain control characters",
-        ));
+        violations.refuse(field, "must not contain control characters");
     }
 }
 
@@ -216,15 +206,9 @@ pub fn validate_text(
     if let Some(unit) = unit {
         let path = format!("{field}.unit");
         if unit.trim().is_empty() {
-            violations.push(FieldViolation::new(
-                path,
-                "is required, e.g. 1, By, s or {request}",
-            ));
+            violations.refuse(path, "is required, e.g. 1, By, s or {request}");
         } else if unit.contains(char::is_whitespace) {
-            violations.push(FieldViolation::new(
-                path,
-                "must be a UCUM code without spaces",
-            ));
+            violations.refuse(path, "must be a UCUM code without spaces");
         } else {
             bounded_text(unit, MAX_UNIT_CHARS, false, path, violations);
         }
@@ -241,16 +225,15 @@ pub fn validate_unique_dimension(
 ) {
     match aggregation {
         Some(Aggregation::UniqueCount) if !is_dimension_key(dimension) => {
-            violations.push(FieldViolation::new(
+            violations.refuse(
                 field,
-                "is required for UNIQUE_COUNT: 1 to 63 lowercase letters, digits or '_', starting with a letter",
-            ));
+                "is required for UNIQUE_COUNT: 1 to 63 lowercase letters, digits or '_', starting with a letter");
         }
         Some(Aggregation::UniqueCount) | None => {}
-        Some(_) if !dimension.is_empty() => violations.push(FieldViolation::new(
+        Some(_) if !dimension.is_empty() => violations.refuse(
             field,
             "must be empty unless the aggregation is UNIQUE_COUNT",
-        )),
+        ),
         Some(_) => {}
     }
 }

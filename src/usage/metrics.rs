@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::store::Store;
 use crate::store::audit::Origin;
 use crate::store::revision;
-use crate::store::revision::Revisioned;
+use crate::store::revision::Stamps;
 use crate::store::revision::Update;
 use crate::store::scope::Scope;
 use crate::tenancy::now;
@@ -52,39 +52,26 @@ impl Metrics {
     ) -> Result<Metric> {
         let fingerprint = paging::query_fingerprint(&[
             &new.key,
-            &new.display_name,
-            &new.description,
-            &new.unit,
-            new.aggregation.as_str(),
-            &new.unique_dimension,
+            &new.spec.display_name,
+            &new.spec.description,
+            &new.spec.unit,
+            new.spec.aggregation.as_str(),
+            &new.spec.unique_dimension,
         ]);
-        let now = now();
         let metric = Metric {
             key: new.key,
-            display_name: new.display_name,
-            description: new.description,
-            unit: new.unit,
-            aggregation: new.aggregation,
-            unique_dimension: new.unique_dimension,
-            revision: 1,
-            create_time: now,
-            update_time: now,
+            spec: new.spec,
+            stamps: Stamps::first(now()),
         };
-        let get = async |key: &str| self.get(key).await;
         self.store
             .idempotent(platform.into(), CREATE_SCOPE, request_id, fingerprint)
-            .insert(origin, metric, Store::insert_metric, get)
+            .insert(origin, metric, Store::insert_stored)
             .await
     }
 
     /// The metric `key`; NOT_FOUND when there is none.
     pub async fn get(&self, key: &str) -> Result<Metric> {
-        self.store
-            .find_metrics(catalogue(), &[key])
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| Metric::not_found(key))
+        self.store.get_stored(catalogue(), key).await
     }
 
     /// The metrics of `keys` that exist, ordered by key.
@@ -94,20 +81,15 @@ impl Metrics {
 
     /// Every metric, ordered by key.
     pub async fn all(&self) -> Result<Vec<Metric>> {
-        self.store.list_metrics(catalogue(), None, None).await
+        self.store
+            .list_stored::<Metric>(catalogue(), None::<&str>, None)
+            .await
     }
 
     /// One page of metrics ordered by key, and the next page token.
     pub async fn list(&self, page_size: u64, page_token: &str) -> Result<(Vec<Metric>, String)> {
-        let list = async |after: Option<String>, limit| {
-            self.store
-                .list_metrics(catalogue(), after.as_deref(), Some(limit))
-                .await
-        };
-        let key_of = |metric: &Metric| metric.key.clone();
         self.store
-            .page_tokens()
-            .page(&["metrics"], page_size, page_token, list, key_of)
+            .page_stored(catalogue(), page_size, page_token)
             .await
     }
 
@@ -122,14 +104,14 @@ impl Metrics {
     ) -> Result<Metric> {
         let current = self.get(key).await?;
         let change = async |_: &Metric, next: &mut Metric| {
-            revision::patch(&mut next.display_name, patch.display_name);
-            revision::patch(&mut next.description, patch.description);
-            revision::patch(&mut next.unit, patch.unit);
+            revision::patch(&mut next.spec.display_name, patch.display_name);
+            revision::patch(&mut next.spec.description, patch.description);
+            revision::patch(&mut next.spec.unit, patch.unit);
             Ok(())
         };
         let update = Update::new(&self.store, platform.into(), origin, "UpdateMetric", etag);
         update
-            .apply((current, now()), change, Store::replace_metric)
+            .apply((current, now()), change, Store::replace_stored)
             .await
     }
 }

@@ -218,7 +218,7 @@ impl Usage {
             .await?;
         let unique: Vec<&str> = metrics
             .iter()
-            .filter(|metric| metric.aggregation == Aggregation::UniqueCount)
+            .filter(|metric| metric.spec.aggregation == Aggregation::UniqueCount)
             .map(|metric| metric.key.as_str())
             .collect();
         let distinct = if query.granularity == Granularity::Month && !unique.is_empty() {
@@ -240,7 +240,7 @@ impl Usage {
                         .iter()
                         .map(|rollup| (rollup.day, rollup.day, rollup.value, rollup.event_count))
                         .collect(),
-                    Granularity::Month => months(metric.aggregation, &days, range, |month| {
+                    Granularity::Month => months(metric.spec.aggregation, &days, range, |month| {
                         distinct
                             .iter()
                             .find(|(key, first, _)| *key == metric.key && *first == month)

@@ -161,14 +161,14 @@ mod tests {
     fn overage_is_what_exceeds_the_included_amount() {
         let metric = Metric {
             key: "m".to_owned(),
-            display_name: String::new(),
-            description: String::new(),
-            unit: "1".to_owned(),
-            aggregation: crate::usage::metric::Aggregation::Sum,
-            unique_dimension: String::new(),
-            revision: 0,
-            create_time: Utc::now(),
-            update_time: Utc::now(),
+            spec: crate::usage::metric::MetricSpec {
+                display_name: String::new(),
+                description: String::new(),
+                unit: "1".to_owned(),
+                aggregation: crate::usage::metric::Aggregation::Sum,
+                unique_dimension: String::new(),
+            },
+            stamps: crate::store::revision::Stamps::first(Utc::now()),
         };
         let mut summary = MetricSummary {
             metric,

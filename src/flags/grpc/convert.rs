@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::common::ids::{TenantRef, request_id};
 use crate::config::json_of;
-use crate::error::{Error, FieldViolation, Result};
+use crate::error::{Error, Result, Violations};
 use crate::flags::directory::{FlagPatch, NewFlag};
 use crate::flags::eval::EvalContext;
 use crate::flags::flag::{
@@ -41,10 +41,10 @@ impl TryFrom<&pb::CreateFlagRequest> for CreateFlag {
         crate::flags::key::key(&request.flag_id, "flag_id", &mut violations);
         let value_type = flag_type(flag.value_type);
         if value_type.is_none() {
-            violations.push(FieldViolation::new(
+            violations.refuse(
                 "flag.value_type",
                 "is required: BOOLEAN, STRING, NUMBER or OBJECT",
-            ));
+            );
         }
         let spec = FlagSpec {
             description: flag.description.clone(),

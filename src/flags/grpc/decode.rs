@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::config::json_of;
-use crate::error::{Error, FieldViolation};
+use crate::error::{Error, FieldViolation, Violations};
 use crate::flags::flag::{Condition, FlagType, Operator, Rollout, Rule, Serve};
 use crate::pb;
 
@@ -72,10 +72,10 @@ pub(crate) fn rollout_from(
         .enumerate()
         .map(|(index, weight)| {
             let amount = u32::try_from(weight.weight).unwrap_or_else(|_| {
-                violations.push(FieldViolation::new(
+                violations.refuse(
                     format!("{field}.weights[{index}].weight"),
                     "must be 0 or more",
-                ));
+                );
                 0
             });
             (weight.variant.clone(), amount)
@@ -94,10 +94,10 @@ fn condition_from(
     violations: &mut Vec<FieldViolation>,
 ) -> Condition {
     let op = operator(condition.op).unwrap_or_else(|| {
-        violations.push(FieldViolation::new(
+        violations.refuse(
             format!("{field}.op"),
             "must be a TargetingOperator other than UNSPECIFIED",
-        ));
+        );
         Operator::Exists
     });
     let values = condition
@@ -137,10 +137,10 @@ pub(crate) fn rules_from(
                         rollout_from(rollout, &format!("{prefix}.rollout"), violations),
                     ),
                     None => {
-                        violations.push(FieldViolation::new(
+                        violations.refuse(
                             prefix.clone(),
                             "a rule serves a variant or a rollout; set one",
-                        ));
+                        );
                         Serve::Variant(String::new())
                     }
                 };

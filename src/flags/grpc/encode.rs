@@ -94,8 +94,8 @@ impl From<&Flag> for pb::Flag {
             enabled: flag.spec.enabled,
             rules: rules_to(&flag.spec.rules),
             default_rollout: flag.spec.default_rollout.as_ref().map(rollout_to),
-            create_time: Some(timestamp(flag.create_time)),
-            update_time: Some(timestamp(flag.update_time)),
+            create_time: Some(timestamp(flag.stamps.create_time)),
+            update_time: Some(timestamp(flag.stamps.update_time)),
             etag: flag.etag(),
         }
     }
@@ -110,8 +110,8 @@ pub fn flag_override(found: &FlagOverride) -> pb::FlagOverride {
         rules: rules_to(&found.spec.rules),
         variant: found.spec.variant.clone().unwrap_or_default(),
         description: found.spec.description.clone(),
-        create_time: Some(timestamp(found.create_time)),
-        update_time: Some(timestamp(found.update_time)),
+        create_time: Some(timestamp(found.stamps.create_time)),
+        update_time: Some(timestamp(found.stamps.update_time)),
         etag: found.etag(),
     }
 }

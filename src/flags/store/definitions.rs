@@ -13,8 +13,12 @@ use crate::store::audit::AuditRecord;
 use crate::store::entities::{flag, plan_flag_override, tenant_flag_override};
 use crate::store::idempotency::{IdempotencyEntry, insert_with_entry};
 use crate::store::read::Paging;
+use crate::store::revision::Stamps;
 use crate::store::scope::Scope;
+use crate::store::stored::stored;
 use crate::store::write::ChangeRows;
+
+stored!(Flag in flag by Key, made stamps.create_time, flag_model, flag_from_model);
 
 impl Store {
     /// Inserts a new flag, its idempotency key and its audit record in one
@@ -28,17 +32,11 @@ impl Store {
     ) -> Result<()> {
         let row = flag_model(new)?;
         self.write_in(scope, audit, async |txn| {
-            insert_with_entry(txn, idempotency, new.create_time, row).await?;
+            insert_with_entry(txn, idempotency, new.stamps.create_time, row).await?;
             self.record_flag_change(txn, &new.key, FlagScope::Fleet)
                 .await
         })
         .await
-    }
-
-    /// The flag `key`, if it exists.
-    pub async fn find_flag(&self, scope: Scope, key: &str) -> Result<Option<Flag>> {
-        let select = flag::Entity::find_by_id(key.to_owned());
-        self.find_one(scope, select, flag_from_model).await
     }
 
     /// At most `limit` flags after `after` matching `filter`, by key.
@@ -110,7 +108,7 @@ impl Store {
     ) -> Result<bool> {
         let delete = flag::Entity::delete_many()
             .filter(flag::Column::Key.eq(current.key.as_str()))
-            .filter(flag::Column::Revision.eq(current.revision));
+            .filter(flag::Column::Revision.eq(current.stamps.revision));
         self.write_if_changed(scope, audit, async |txn| {
             let deleted = delete.rows_changed(txn).await?;
             plan_flag_override::Entity::delete_many()
@@ -135,9 +133,9 @@ fn flag_model(flag: &Flag) -> Result<flag::ActiveModel> {
         value_type: Set(flag.value_type.as_str().to_owned()),
         enabled: Set(flag.spec.enabled),
         document: Set(serde_json::to_string(&flag.spec).map_err(Error::internal)?),
-        revision: Set(flag.revision),
-        create_time: Set(flag.create_time),
-        update_time: Set(flag.update_time),
+        revision: Set(flag.stamps.revision),
+        create_time: Set(flag.stamps.create_time),
+        update_time: Set(flag.stamps.update_time),
     })
 }
 
@@ -150,8 +148,10 @@ fn flag_from_model(row: flag::Model) -> Result<Flag> {
         key: row.key,
         value_type,
         spec,
-        revision: row.revision,
-        create_time: row.create_time,
-        update_time: row.update_time,
+        stamps: Stamps {
+            revision: row.revision,
+            create_time: row.create_time,
+            update_time: row.update_time,
+        },
     })
 }

@@ -17,6 +17,7 @@ use crate::flags::store::OverrideSet;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::{plan_flag_override, tenant_flag_override};
 use crate::store::read::Paging;
+use crate::store::revision::Stamps;
 use crate::store::scope::Scope;
 use crate::store::write::{ChangeRows, put_row};
 use crate::store::{Store, Txn};
@@ -185,9 +186,9 @@ macro_rules! override_table {
                     $owner: Set(key),
                     flag: Set(next.flag.clone()),
                     document: Set(document),
-                    revision: Set(next.revision),
-                    create_time: Set(next.create_time),
-                    update_time: Set(next.update_time),
+                    revision: Set(next.stamps.revision),
+                    create_time: Set(next.stamps.create_time),
+                    update_time: Set(next.stamps.update_time),
                 }
             }
 
@@ -199,9 +200,11 @@ macro_rules! override_table {
                     owner: $owner_of,
                     flag: row.flag,
                     spec,
-                    revision: row.revision,
-                    create_time: row.create_time,
-                    update_time: row.update_time,
+                    stamps: Stamps {
+                        revision: row.revision,
+                        create_time: row.create_time,
+                        update_time: row.update_time,
+                    },
                 })
             }
         }
@@ -285,7 +288,7 @@ async fn write_row<T: OverrideTable>(
             previous_revision,
         } => (document, previous_revision),
         Write::Delete => {
-            let at = at_revision::<T>(key, &target.flag, target.revision);
+            let at = at_revision::<T>(key, &target.flag, target.stamps.revision);
             return T::delete_many().filter(at).rows_changed(txn).await;
         }
     };

@@ -2,7 +2,7 @@
 //! of GetQuotaStatus, validated at the boundary: counted before anything
 //! else is read, then each within the bounds of [`crate::quota::limiter::bounds`].
 
-use crate::error::{Error, FieldViolation, Result};
+use crate::error::{Error, FieldViolation, Result, Violations};
 use crate::pb;
 use crate::quota::limiter::Mode;
 use crate::quota::limiter::bounds::{amount_violation, cost_in_bounds};
@@ -88,7 +88,7 @@ fn call_mode(mode: i32, release: bool, violations: &mut Vec<FieldViolation>) -> 
         Ok(pb::QuotaMode::CheckOnly) => Mode::CheckOnly,
         Ok(pb::QuotaMode::Adjust) => Mode::Adjust,
         Err(_) => {
-            violations.push(FieldViolation::new("mode", "is not a QuotaMode"));
+            violations.refuse("mode", "is not a QuotaMode");
             Mode::AllOrNothing
         }
     }
@@ -106,21 +106,18 @@ fn check_cost(
 ) -> Cost {
     let field = |name: &str| format!("costs[{index}].{name}");
     if !is_quota_key(&cost.quota) {
-        violations.push(FieldViolation::new(
+        violations.refuse(
             field("quota"),
             "must be a quota key: 1 to 63 lowercase letters, digits, '_' or '.'",
-        ));
+        );
     } else if checked.iter().any(|seen| seen.quota == cost.quota) {
-        violations.push(FieldViolation::new(
+        violations.refuse(
             field("quota"),
             format!("{:?} is named twice; one cost per quota", cost.quota),
-        ));
+        );
     }
     if cost.cost < 0 && mode != Mode::Adjust {
-        violations.push(FieldViolation::new(
-            field("cost"),
-            "must not be negative outside ADJUST mode",
-        ));
+        violations.refuse(field("cost"), "must not be negative outside ADJUST mode");
     }
     if !cost_in_bounds(cost.cost) {
         violations.push(amount_violation(field("cost"), "a cost, in magnitude,"));
@@ -136,10 +133,10 @@ fn check_cost(
 fn check_request_id(request_id: &str, violations: &mut Vec<FieldViolation>) {
     let valid = request_id.len() <= 128 && request_id.bytes().all(|byte| byte.is_ascii_graphic());
     if !valid {
-        violations.push(FieldViolation::new(
+        violations.refuse(
             "request_id",
             "must be at most 128 printable ASCII characters; a UUID is recommended",
-        ));
+        );
     }
 }
 

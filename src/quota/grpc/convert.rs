@@ -3,7 +3,7 @@
 
 use prost_types::FieldMask;
 
-use crate::error::{Error, FieldViolation, Result};
+use crate::error::{Error, FieldViolation, Result, Violations};
 use crate::pb;
 use crate::quota::limiter::bounds::MAX_AMOUNT;
 use crate::quota::plan::{
@@ -69,7 +69,7 @@ fn definition_from(
     violations: &mut Vec<FieldViolation>,
 ) -> QuotaDefinition {
     let kind = kind_from(quota.kind).unwrap_or_else(|| {
-        violations.push(FieldViolation::new(format!("{path}.kind"), "is required"));
+        violations.refuse(format!("{path}.kind"), "is required");
         QuotaKind::Allocation
     });
     // Bounded before it is copied; validate_quotas reports it.
@@ -106,10 +106,7 @@ fn quotas_from(
 ) -> Vec<QuotaDefinition> {
     // Counted before any definition is read.
     if quotas.len() > MAX_QUOTAS {
-        violations.push(FieldViolation::new(
-            field,
-            format!("must hold at most {MAX_QUOTAS} quotas"),
-        ));
+        violations.refuse(field, format!("must hold at most {MAX_QUOTAS} quotas"));
         return Vec::new();
     }
     let definitions: Vec<QuotaDefinition> = quotas
@@ -223,8 +220,8 @@ impl From<&Plan> for pb::Plan {
             display_name: plan.display_name.clone(),
             description: plan.description.clone(),
             quotas: plan.quotas.iter().map(definition_to).collect(),
-            create_time: Some(timestamp(plan.create_time)),
-            update_time: Some(timestamp(plan.update_time)),
+            create_time: Some(timestamp(plan.stamps.create_time)),
+            update_time: Some(timestamp(plan.stamps.update_time)),
             etag: plan.etag(),
             default_isolation: isolation_model(plan.default_isolation).into(),
         }
@@ -311,8 +308,8 @@ pub fn quota_override(value: &crate::quota::quotas::QuotaOverride) -> pb::QuotaO
         unlimited: value.limit.is_none(),
         reason: value.reason.clone(),
         expire_time: value.expire_time.map(timestamp),
-        create_time: Some(timestamp(value.create_time)),
-        update_time: Some(timestamp(value.update_time)),
+        create_time: Some(timestamp(value.stamps.create_time)),
+        update_time: Some(timestamp(value.stamps.update_time)),
         etag: value.etag(),
     }
 }
@@ -331,10 +328,7 @@ pub fn override_change(
     let name = crate::common::ids::QuotaOverrideName::parse(&value.name, "quota_override.name")?;
     let mut violations = Vec::new();
     if !value.unlimited && !(0..=MAX_AMOUNT).contains(&value.limit) {
-        violations.push(FieldViolation::new(
-            "quota_override.limit",
-            format!("must be 0 to {MAX_AMOUNT}"),
-        ));
+        violations.refuse("quota_override.limit", format!("must be 0 to {MAX_AMOUNT}"));
     }
     crate::common::validate::reason(
         &value.reason,

@@ -14,7 +14,7 @@ use crate::envoy::service::ratelimit::v3::rate_limit_response::{
     Code, DescriptorStatus, RateLimit,
 };
 use crate::envoy::service::ratelimit::v3::rate_limit_service_server::RateLimitService;
-use crate::error::{Error, FieldViolation, Result};
+use crate::error::{Error, FieldViolation, Result, Violations};
 use crate::quota::plan::QuotaPeriod;
 use crate::quota::ratelimit::{
     DescriptorCheck, DescriptorVerdict, MAX_DESCRIPTORS, MAX_ENTRIES, MAX_ENTRY_KEY_BYTES,
@@ -40,32 +40,29 @@ impl RateLimitApi {
 fn size_violations(request: &rls::RateLimitRequest) -> Vec<FieldViolation> {
     let mut violations = Vec::new();
     if request.domain.len() > MAX_ENTRY_VALUE_BYTES {
-        violations.push(FieldViolation::new(
+        violations.refuse(
             "domain",
             format!("must be at most {MAX_ENTRY_VALUE_BYTES} bytes"),
-        ));
+        );
     }
     for (index, descriptor) in request.descriptors.iter().enumerate() {
         let field = format!("descriptors[{index}].entries");
         if descriptor.entries.len() > MAX_ENTRIES {
-            violations.push(FieldViolation::new(
-                field,
-                format!("must hold at most {MAX_ENTRIES} entries"),
-            ));
+            violations.refuse(field, format!("must hold at most {MAX_ENTRIES} entries"));
             continue;
         }
         for (position, entry) in descriptor.entries.iter().enumerate() {
             if entry.key.len() > MAX_ENTRY_KEY_BYTES {
-                violations.push(FieldViolation::new(
+                violations.refuse(
                     format!("{field}[{position}].key"),
                     format!("must be at most {MAX_ENTRY_KEY_BYTES} bytes"),
-                ));
+                );
             }
             if entry.value.len() > MAX_ENTRY_VALUE_BYTES {
-                violations.push(FieldViolation::new(
+                violations.refuse(
                     format!("{field}[{position}].value"),
                     format!("must be at most {MAX_ENTRY_VALUE_BYTES} bytes"),
-                ));
+                );
             }
         }
     }

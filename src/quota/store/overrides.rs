@@ -50,8 +50,8 @@ impl Store {
         current: &QuotaOverride,
         audit: AuditRecord,
     ) -> Result<bool> {
-        let delete =
-            quota_override::Entity::delete_many().filter(at_revision(current, current.revision));
+        let delete = quota_override::Entity::delete_many()
+            .filter(at_revision(current, current.stamps.revision));
         self.exec_if_changed(scope, audit, delete).await
     }
 
@@ -95,8 +95,8 @@ fn to_active_model(value: &QuotaOverride) -> quota_override::ActiveModel {
         unlimited: Set(value.limit.is_none()),
         reason: Set(value.reason.clone()),
         expire_time: Set(value.expire_time),
-        revision: Set(value.revision),
-        create_time: Set(value.create_time),
-        update_time: Set(value.update_time),
+        revision: Set(value.stamps.revision),
+        create_time: Set(value.stamps.create_time),
+        update_time: Set(value.stamps.update_time),
     }
 }

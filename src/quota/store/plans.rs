@@ -7,61 +7,15 @@ use crate::error::{Error, Result};
 use crate::quota::plan::Plan;
 use crate::quota::quotas::QuotaOverride;
 use crate::store::Store;
-use crate::store::audit::AuditRecord;
 use crate::store::entities::{plan, quota_override};
-use crate::store::idempotency::IdempotencyEntry;
-use crate::store::read::Paging;
+use crate::store::revision::Stamps;
 use crate::store::scope::Scope;
+use crate::store::stored::stored;
 use crate::tenancy::IsolationModel;
 
+stored!(Plan in plan by Id, made stamps.create_time, to_active_model, from_model);
+
 impl Store {
-    /// Inserts a new plan, its idempotency key and its audit record in one
-    /// transaction.
-    pub async fn insert_plan(
-        &self,
-        scope: Scope,
-        new: &Plan,
-        idempotency: Option<&IdempotencyEntry>,
-        audit: AuditRecord,
-    ) -> Result<()> {
-        let row = to_active_model(new)?;
-        self.insert_remembered(scope, audit, idempotency, new.create_time, row)
-            .await
-    }
-
-    /// The plan `id`, if it exists.
-    pub async fn find_plan(&self, scope: Scope, id: &str) -> Result<Option<Plan>> {
-        let select = plan::Entity::find_by_id(id.to_owned());
-        self.find_one(scope, select, from_model).await
-    }
-
-    /// At most `limit` plans with ids after `after`, ordered by id.
-    pub async fn list_plans(
-        &self,
-        scope: Scope,
-        after: Option<&str>,
-        limit: u64,
-    ) -> Result<Vec<Plan>> {
-        let select = plan::Entity::find().page(plan::Column::Id, after, limit);
-        self.find_all(scope, select, from_model).await
-    }
-
-    /// Replaces the plan if it still has `previous_revision`; `false` when
-    /// it changed meanwhile (nothing is written then).
-    pub async fn replace_plan(
-        &self,
-        scope: Scope,
-        previous_revision: i64,
-        next: &Plan,
-        audit: AuditRecord,
-    ) -> Result<bool> {
-        let update = plan::Entity::update_many()
-            .set(to_active_model(next)?)
-            .filter(plan::Column::Id.eq(next.id.as_str()))
-            .filter(plan::Column::Revision.eq(previous_revision));
-        self.exec_if_changed(scope, audit, update).await
-    }
-
     /// The overrides of `tenant_id`, expired ones included.
     pub async fn tenant_overrides(
         &self,
@@ -82,9 +36,9 @@ fn to_active_model(plan: &Plan) -> Result<plan::ActiveModel> {
         description: Set(plan.description.clone()),
         quotas: Set(serde_json::to_value(&plan.quotas).map_err(Error::internal)?),
         default_isolation: Set(plan.default_isolation.as_str().to_owned()),
-        revision: Set(plan.revision),
-        create_time: Set(plan.create_time),
-        update_time: Set(plan.update_time),
+        revision: Set(plan.stamps.revision),
+        create_time: Set(plan.stamps.create_time),
+        update_time: Set(plan.stamps.update_time),
     })
 }
 
@@ -106,9 +60,11 @@ fn from_model(row: plan::Model) -> Result<Plan> {
                 row.default_isolation
             ))
         })?,
-        revision: row.revision,
-        create_time: row.create_time,
-        update_time: row.update_time,
+        stamps: Stamps {
+            revision: row.revision,
+            create_time: row.create_time,
+            update_time: row.update_time,
+        },
     })
 }
 
@@ -119,8 +75,10 @@ pub(crate) fn override_from_model(row: quota_override::Model) -> Result<QuotaOve
         limit: (!row.unlimited).then_some(row.limit),
         reason: row.reason,
         expire_time: row.expire_time,
-        revision: row.revision,
-        create_time: row.create_time,
-        update_time: row.update_time,
+        stamps: Stamps {
+            revision: row.revision,
+            create_time: row.create_time,
+            update_time: row.update_time,
+        },
     })
 }

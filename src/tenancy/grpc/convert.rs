@@ -5,7 +5,7 @@ use crate::access::{ResolveTarget, ResolvedBy};
 use crate::common::ids::{TenantId, request_id};
 use crate::common::paging::page_size;
 use crate::common::validate;
-use crate::error::{Error, FieldViolation, Result};
+use crate::error::{Error, FieldViolation, Result, Violations};
 use crate::pb;
 use crate::pb::resolve_tenant_request::Target;
 use crate::rpc::convert::{into_result, json_object, required, timestamp};
@@ -47,10 +47,10 @@ pub(crate) fn requested_isolation(
         Ok(pb::IsolationModel::Pool) => Some(IsolationModel::Pool),
         Ok(pb::IsolationModel::Schema) => Some(IsolationModel::Schema),
         Err(_) => {
-            violations.push(FieldViolation::new(
+            violations.refuse(
                 field,
                 format!("{value} is not an isolation model; use POOL or SCHEMA"),
-            ));
+            );
             None
         }
     }
@@ -167,10 +167,7 @@ fn patch_paths(
     let paths: Vec<String> = match mask {
         Some(mask) if mask.paths.iter().any(|path| path == "*") => {
             if mask.paths.len() > 1 {
-                violations.push(FieldViolation::new(
-                    "update_mask",
-                    "`*` must be the only path",
-                ));
+                violations.refuse("update_mask", "`*` must be the only path");
             }
             MUTABLE_TENANT_FIELDS
                 .iter()
@@ -194,10 +191,7 @@ fn patch_paths(
         }
     };
     if paths.is_empty() {
-        violations.push(FieldViolation::new(
-            "update_mask",
-            "names no field to update",
-        ));
+        violations.refuse("update_mask", "names no field to update");
     }
     paths
 }
@@ -227,18 +221,15 @@ fn patch_field(
             validate::labels(&labels, "tenant.labels", violations);
             patch.labels = Some(labels);
         }
-        "isolation" => violations.push(FieldViolation::new(
+        "isolation" => violations.refuse(
             "update_mask",
-            "\"isolation\" is fixed when the tenant is created and cannot be updated",
-        )),
-        other if OUTPUT_ONLY_TENANT_FIELDS.contains(&other) => violations.push(FieldViolation::new(
+            "\"isolation\" is fixed when the tenant is created and cannot be updated"),
+        other if OUTPUT_ONLY_TENANT_FIELDS.contains(&other) => violations.refuse(
             "update_mask",
-            format!("{other:?} is output only and cannot be updated"),
-        )),
-        other => violations.push(FieldViolation::new(
+            format!("{other:?} is output only and cannot be updated")),
+        other => violations.refuse(
             "update_mask",
-            format!("{other:?} is not a field of Tenant; mutable fields: display_name, slug, plan, labels"),
-        )),
+            format!("{other:?} is not a field of Tenant; mutable fields: display_name, slug, plan, labels")),
     }
 }
 

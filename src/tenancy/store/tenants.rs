@@ -11,28 +11,16 @@ use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::tenant;
-use crate::store::idempotency::IdempotencyEntry;
 use crate::store::read::Paging;
 use crate::store::scope::Scope;
+use crate::store::stored::stored;
 use crate::store::write::ChangeRows;
 use crate::tenancy::isolation::IsolationModel;
 use crate::tenancy::tenant::{Tenant, TenantQuery, TenantState};
 
-impl Store {
-    /// Inserts a new tenant, its idempotency key and its audit record in one
-    /// transaction.
-    pub async fn insert_tenant(
-        &self,
-        scope: Scope,
-        tenant: &Tenant,
-        idempotency: Option<&IdempotencyEntry>,
-        audit: AuditRecord,
-    ) -> Result<()> {
-        let row = to_active_model(tenant)?;
-        self.insert_remembered(scope, audit, idempotency, tenant.create_time, row)
-            .await
-    }
+stored!(Tenant in tenant by Id, made create_time, to_active_model, from_model);
 
+impl Store {
     /// The tenant named by id or slug, whatever its state.
     pub async fn find_tenant(&self, scope: Scope, by: &TenantRef) -> Result<Option<Tenant>> {
         let select = match by {

@@ -57,7 +57,7 @@ pub fn summary_request(
 fn metric_summary(summary: &MetricSummary) -> pb::MetricUsageSummary {
     pb::MetricUsageSummary {
         metric: summary.metric.key.clone(),
-        unit: summary.metric.unit.clone(),
+        unit: summary.metric.spec.unit.clone(),
         included: match summary.allowance {
             Allowance::Limited(included) => included,
             Allowance::None | Allowance::Unlimited => 0.0,

@@ -6,15 +6,15 @@ use prost_types::{FieldMask, Timestamp};
 
 use crate::common::ids::TenantRef;
 use crate::common::validate::storable_text;
-use crate::error::{Error, FieldViolation, Result};
+use crate::error::{Error, FieldViolation, Result, Violations};
 use crate::pb;
 use crate::rpc::convert::{etag, into_result, required, timestamp};
 use crate::rpc::mask::{not_mutable, update_paths};
 use crate::usage::event::{RawEvent, RejectionReason};
 use crate::usage::ingest::BatchOutcome;
 use crate::usage::metric::{
-    Aggregation, Metric, MetricPatch, NewMetric, parse_metric_name, validate_key, validate_text,
-    validate_unique_dimension,
+    Aggregation, Metric, MetricPatch, MetricSpec, NewMetric, parse_metric_name, validate_key,
+    validate_text, validate_unique_dimension,
 };
 use crate::usage::query::{
     Granularity, UsageAnswer, UsagePoint, UsageQuery, UsageSeries, check_range,
@@ -53,13 +53,13 @@ impl From<&Metric> for pb::Metric {
         Self {
             name: metric.resource_name(),
             key: metric.key.clone(),
-            display_name: metric.display_name.clone(),
-            description: metric.description.clone(),
-            unit: metric.unit.clone(),
-            aggregation: aggregation_to(metric.aggregation).into(),
-            unique_dimension: metric.unique_dimension.clone(),
-            create_time: Some(timestamp(metric.create_time)),
-            update_time: Some(timestamp(metric.update_time)),
+            display_name: metric.spec.display_name.clone(),
+            description: metric.spec.description.clone(),
+            unit: metric.spec.unit.clone(),
+            aggregation: aggregation_to(metric.spec.aggregation).into(),
+            unique_dimension: metric.spec.unique_dimension.clone(),
+            create_time: Some(timestamp(metric.stamps.create_time)),
+            update_time: Some(timestamp(metric.stamps.update_time)),
             etag: metric.etag(),
         }
     }
@@ -79,10 +79,10 @@ pub fn new_metric(request: &pb::CreateMetricRequest) -> Result<NewMetric> {
     );
     let aggregation = aggregation_from(metric.aggregation);
     if aggregation.is_none() {
-        violations.push(FieldViolation::new(
+        violations.refuse(
             "metric.aggregation",
             "is required: SUM, COUNT, MAX, UNIQUE_COUNT or LATEST",
-        ));
+        );
     }
     validate_unique_dimension(
         aggregation,
@@ -92,11 +92,13 @@ pub fn new_metric(request: &pb::CreateMetricRequest) -> Result<NewMetric> {
     );
     let new = NewMetric {
         key: request.metric_id.clone(),
-        display_name: metric.display_name.trim().to_owned(),
-        description: metric.description.clone(),
-        unit: metric.unit.trim().to_owned(),
-        aggregation: aggregation.unwrap_or(Aggregation::Sum),
-        unique_dimension: metric.unique_dimension.clone(),
+        spec: MetricSpec {
+            display_name: metric.display_name.trim().to_owned(),
+            description: metric.description.clone(),
+            unit: metric.unit.trim().to_owned(),
+            aggregation: aggregation.unwrap_or(Aggregation::Sum),
+            unique_dimension: metric.unique_dimension.clone(),
+        },
     };
     into_result(new, violations)
 }
@@ -246,7 +248,7 @@ pub(crate) fn day(
         .ok()
         .filter(|_| text.len() == 10);
     if parsed.is_none() {
-        violations.push(FieldViolation::new(field, "must be a day, YYYY-MM-DD"));
+        violations.refuse(field, "must be a day, YYYY-MM-DD");
     }
     parsed
 }
@@ -265,7 +267,7 @@ pub fn usage_query(request: &pb::QueryUsageRequest) -> Result<(TenantRef, UsageQ
         Ok(pb::UsageGranularity::Unspecified | pb::UsageGranularity::Day) => Granularity::Day,
         Ok(pb::UsageGranularity::Month) => Granularity::Month,
         Err(_) => {
-            violations.push(FieldViolation::new("granularity", "must be DAY or MONTH"));
+            violations.refuse("granularity", "must be DAY or MONTH");
             Granularity::Day
         }
     };
@@ -295,8 +297,8 @@ fn point(point: &UsagePoint) -> pb::UsagePoint {
 fn series(series: &UsageSeries) -> pb::UsageSeries {
     pb::UsageSeries {
         metric: series.metric.key.clone(),
-        unit: series.metric.unit.clone(),
-        aggregation: aggregation_to(series.metric.aggregation).into(),
+        unit: series.metric.spec.unit.clone(),
+        aggregation: aggregation_to(series.metric.spec.aggregation).into(),
         points: series.points.iter().map(point).collect(),
     }
 }

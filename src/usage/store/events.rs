@@ -20,20 +20,21 @@ use serde::Serialize;
 
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
-use crate::store::audit::AuditRecord;
 use crate::store::entities::{usage_event, usage_metric, usage_rollup, usage_unique_value};
-use crate::store::idempotency::IdempotencyEntry;
-use crate::store::read::Paging;
+use crate::store::revision::Stamps;
 use crate::store::scope::Scope;
+use crate::store::stored::stored;
 use crate::store::{Store, postgres_statement};
 use crate::usage::event::ValidEvent;
-use crate::usage::metric::{Aggregation, Metric};
+use crate::usage::metric::{Aggregation, Metric, MetricSpec};
 use crate::usage::query::DailyRollup;
 
 /// Events per INSERT statement: a whole batch (at most 1,000 events), well
 /// under SQLite's limit on bound parameters (9 per event there; PostgreSQL
 /// binds the whole batch as one JSON parameter).
 const EVENTS_PER_STATEMENT: usize = 1000;
+
+stored!(Metric in usage_metric by Key, made stamps.create_time, metric_model, metric_from_model);
 
 pub(crate) fn day_text(day: NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()
@@ -55,54 +56,12 @@ pub(crate) fn insert_rows<const N: usize>(
 }
 
 impl Store {
-    /// Inserts a new metric, its idempotency key and its audit record in
-    /// one transaction.
-    pub async fn insert_metric(
-        &self,
-        scope: Scope,
-        new: &Metric,
-        idempotency: Option<&IdempotencyEntry>,
-        audit: AuditRecord,
-    ) -> Result<()> {
-        let row = metric_model(new);
-        self.insert_remembered(scope, audit, idempotency, new.create_time, row)
-            .await
-    }
-
     /// The metrics among `keys` that exist, ordered by key.
     pub async fn find_metrics(&self, scope: Scope, keys: &[&str]) -> Result<Vec<Metric>> {
         let select = usage_metric::Entity::find()
             .filter(usage_metric::Column::Key.is_in(keys.iter().copied()))
             .order_by_asc(usage_metric::Column::Key);
         self.find_all(scope, select, metric_from_model).await
-    }
-
-    /// At most `limit` metrics (all when `None`) with keys after `after`,
-    /// ordered by key.
-    pub async fn list_metrics(
-        &self,
-        scope: Scope,
-        after: Option<&str>,
-        limit: Option<u64>,
-    ) -> Result<Vec<Metric>> {
-        let select = usage_metric::Entity::find().page(usage_metric::Column::Key, after, limit);
-        self.find_all(scope, select, metric_from_model).await
-    }
-
-    /// Replaces the metric if it still has `previous_revision`; `false` when
-    /// it changed meanwhile (nothing is written then).
-    pub async fn replace_metric(
-        &self,
-        scope: Scope,
-        previous_revision: i64,
-        next: &Metric,
-        audit: AuditRecord,
-    ) -> Result<bool> {
-        let update = usage_metric::Entity::update_many()
-            .set(metric_model(next))
-            .filter(usage_metric::Column::Key.eq(next.key.as_str()))
-            .filter(usage_metric::Column::Revision.eq(previous_revision));
-        self.exec_if_changed(scope, audit, update).await
     }
 
     /// Records the events of each tenant (each in its tenant's scope, all
@@ -314,18 +273,18 @@ pub(crate) fn parse_day(text: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(Error::internal)
 }
 
-fn metric_model(metric: &Metric) -> usage_metric::ActiveModel {
-    usage_metric::ActiveModel {
+fn metric_model(metric: &Metric) -> Result<usage_metric::ActiveModel> {
+    Ok(usage_metric::ActiveModel {
         key: Set(metric.key.clone()),
-        display_name: Set(metric.display_name.clone()),
-        description: Set(metric.description.clone()),
-        unit: Set(metric.unit.clone()),
-        aggregation: Set(metric.aggregation.as_str().to_owned()),
-        unique_dimension: Set(metric.unique_dimension.clone()),
-        revision: Set(metric.revision),
-        create_time: Set(metric.create_time),
-        update_time: Set(metric.update_time),
-    }
+        display_name: Set(metric.spec.display_name.clone()),
+        description: Set(metric.spec.description.clone()),
+        unit: Set(metric.spec.unit.clone()),
+        aggregation: Set(metric.spec.aggregation.as_str().to_owned()),
+        unique_dimension: Set(metric.spec.unique_dimension.clone()),
+        revision: Set(metric.stamps.revision),
+        create_time: Set(metric.stamps.create_time),
+        update_time: Set(metric.stamps.update_time),
+    })
 }
 
 fn metric_from_model(row: usage_metric::Model) -> Result<Metric> {
@@ -334,13 +293,17 @@ fn metric_from_model(row: usage_metric::Model) -> Result<Metric> {
     })?;
     Ok(Metric {
         key: row.key,
-        display_name: row.display_name,
-        description: row.description,
-        unit: row.unit,
-        aggregation,
-        unique_dimension: row.unique_dimension,
-        revision: row.revision,
-        create_time: row.create_time,
-        update_time: row.update_time,
+        spec: MetricSpec {
+            display_name: row.display_name,
+            description: row.description,
+            unit: row.unit,
+            aggregation,
+            unique_dimension: row.unique_dimension,
+        },
+        stamps: Stamps {
+            revision: row.revision,
+            create_time: row.create_time,
+            update_time: row.update_time,
+        },
     })
 }
