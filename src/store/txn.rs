@@ -12,8 +12,8 @@
 //! hand.
 
 use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement,
-    TransactionTrait,
+    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 use crate::error::{Error, Result};
@@ -185,7 +185,20 @@ impl Store {
                     self.acquire_timeout.as_millis()
                 ),
             })?;
-        let txn = self.db.begin().await?;
+        let txn = if self.backend() == DbBackend::Sqlite {
+            // SQLite refuses at once ("database is locked"), without
+            // waiting, a deferred transaction that read and then writes
+            // while another process (an operator's command beside the
+            // server) holds the write lock. Taking the lock at BEGIN makes
+            // it wait its turn for the busy timeout instead.
+            let immediate = TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            };
+            self.db.begin_with_options(immediate).await?
+        } else {
+            self.db.begin().await?
+        };
         Ok(Txn::new(txn, permit))
     }
 
