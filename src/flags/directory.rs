@@ -134,7 +134,7 @@ impl Flags {
         };
         self.store
             .idempotent(platform.into(), CREATE_SCOPE, request_id, fingerprint)
-            .insert(origin, flag, Store::insert_flag)
+            .insert(origin, flag, Store::insert_stored)
             .await
     }
 
@@ -192,7 +192,7 @@ impl Flags {
         };
         let update = Update::new(&self.store, platform.into(), origin, "UpdateFlag", etag);
         update
-            .apply((current, now()), change, Store::replace_flag)
+            .apply((current, now()), change, Store::replace_stored)
             .await
     }
 

@@ -12,7 +12,8 @@ use crate::store::idempotency::{IdempotencyEntry, IdempotentCreate, Insert, inse
 use crate::store::read::Paging;
 use crate::store::revision::Revisioned;
 use crate::store::scope::Scope;
-use crate::store::write::InsertRow;
+use crate::store::txn::Txn;
+use crate::store::write::{ChangeRows, InsertRow};
 
 /// A resource kept as one row of one table, named by one key column;
 /// [`stored!`] implements it.
@@ -35,6 +36,14 @@ pub trait Stored: Sized + Send + Sync {
 
     /// The resource a stored row holds.
     fn from_row(row: <Self::Entity as EntityTrait>::Model) -> Result<Self>;
+
+    /// What writing it does besides its row, in the same transaction (a
+    /// flag logs its change for WatchConfig): nothing unless [`stored!`]
+    /// is given a `then` function.
+    fn also_write(&self, store: &Store, txn: &Txn) -> impl Future<Output = Result<()>> + Send {
+        let _ = (store, txn);
+        async { Ok(()) }
+    }
 }
 
 impl Store {
@@ -50,7 +59,8 @@ impl Store {
     ) -> Result<()> {
         let (row, create_time) = (new.to_row()?, new.create_time());
         self.write_in(scope, audit, async |txn| {
-            insert_with_entry(txn, entry, create_time, row).await
+            insert_with_entry(txn, entry, create_time, row).await?;
+            new.also_write(self, txn).await
         })
         .await
     }
@@ -115,7 +125,13 @@ impl Store {
             .set(row)
             .filter(R::KEY.eq(key))
             .filter(R::REVISION.eq(previous_revision));
-        self.exec_if_changed(scope, audit, update).await
+        self.write_if_changed(scope, audit, async |txn| {
+            let updated = update.rows_changed(txn).await?;
+            // Rolled back with the rest when nothing was updated.
+            next.also_write(self, txn).await?;
+            Ok(updated)
+        })
+        .await
     }
 }
 
@@ -142,8 +158,10 @@ impl IdempotentCreate<'_> {
 /// `$table`, keyed by its column `$key`, made at its field `$made`, and
 /// converted by the functions `$to_row` and `$from_row`:
 /// `stored!(Plan in plan by Id, made stamps.create_time, to_row, from_row)`.
+/// A trailing `then $also` names the async function that is its
+/// [`Stored::also_write`].
 macro_rules! stored {
-    ($resource:ident in $table:ident by $key:ident, made $($made:ident).+, $to_row:path, $from_row:path) => {
+    ($resource:ident in $table:ident by $key:ident, made $($made:ident).+, $to_row:path, $from_row:path $(, then $also:path)?) => {
         impl $crate::store::stored::Stored for $resource {
             type Entity = $table::Entity;
             type Row = $table::ActiveModel;
@@ -162,6 +180,16 @@ macro_rules! stored {
             fn from_row(row: $table::Model) -> $crate::error::Result<Self> {
                 $from_row(row)
             }
+
+            $(
+                async fn also_write(
+                    &self,
+                    store: &$crate::store::Store,
+                    txn: &$crate::store::Txn,
+                ) -> $crate::error::Result<()> {
+                    $also(self, store, txn).await
+                }
+            )?
         }
     };
 }

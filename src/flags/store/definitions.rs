@@ -1,5 +1,5 @@
 //! Flag rows: the fleet-wide catalogue of definitions. A flag's change is
-//! logged for WatchConfig in its own transaction.
+//! logged for WatchConfig in the transaction that writes it.
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
@@ -9,36 +9,26 @@ use crate::flags::flag::{Flag, FlagOverride, FlagSpec, FlagType};
 use crate::flags::store::FlagFilter;
 use crate::flags::store::overrides::plan_overrides;
 use crate::store::Store;
+use crate::store::Txn;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::{flag, plan_flag_override, tenant_flag_override};
-use crate::store::idempotency::{IdempotencyEntry, insert_with_entry};
 use crate::store::read::Paging;
 use crate::store::revision::Stamps;
 use crate::store::scope::Scope;
 use crate::store::stored::stored;
 use crate::store::write::ChangeRows;
 
-stored!(Flag in flag by Key, made stamps.create_time, flag_model, flag_from_model);
+stored!(Flag in flag by Key, made stamps.create_time, flag_model, flag_from_model, then log_change);
+
+/// Logs a written flag's change for WatchConfig, in the write's
+/// transaction.
+async fn log_change(flag: &Flag, store: &Store, txn: &Txn) -> Result<()> {
+    store
+        .record_flag_change(txn, &flag.key, FlagScope::Fleet)
+        .await
+}
 
 impl Store {
-    /// Inserts a new flag, its idempotency key and its audit record in one
-    /// transaction.
-    pub async fn insert_flag(
-        &self,
-        scope: Scope,
-        new: &Flag,
-        idempotency: Option<&IdempotencyEntry>,
-        audit: AuditRecord,
-    ) -> Result<()> {
-        let row = flag_model(new)?;
-        self.write_in(scope, audit, async |txn| {
-            insert_with_entry(txn, idempotency, new.stamps.create_time, row).await?;
-            self.record_flag_change(txn, &new.key, FlagScope::Fleet)
-                .await
-        })
-        .await
-    }
-
     /// At most `limit` flags after `after` matching `filter`, by key.
     pub async fn list_flags(
         &self,
@@ -73,29 +63,6 @@ impl Store {
             .map(flag_from_model)
             .collect::<Result<_>>()?;
         Ok((flags, overrides))
-    }
-
-    /// Replaces the flag if it still has `previous_revision`; `false` when
-    /// it changed meanwhile (nothing is written then).
-    pub async fn replace_flag(
-        &self,
-        scope: Scope,
-        previous_revision: i64,
-        next: &Flag,
-        audit: AuditRecord,
-    ) -> Result<bool> {
-        let update = flag::Entity::update_many()
-            .set(flag_model(next)?)
-            .filter(flag::Column::Key.eq(next.key.as_str()))
-            .filter(flag::Column::Revision.eq(previous_revision));
-        self.write_if_changed(scope, audit, async |txn| {
-            let updated = update.rows_changed(txn).await?;
-            // Rolled back with the rest when nothing was updated.
-            self.record_flag_change(txn, &next.key, FlagScope::Fleet)
-                .await?;
-            Ok(updated)
-        })
-        .await
     }
 
     /// Deletes the flag if it still has `revision`, with every override of
