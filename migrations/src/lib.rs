@@ -4,6 +4,14 @@
 //! recorded in `seaql_migrations`. Migrations are append-only: a released
 //! migration is never edited, a new one is added instead.
 //!
+//! Migrations are written expand-then-contract, because the release before
+//! keeps serving the migrated database during a rolling upgrade and after a
+//! rollback (tenantd starts on a database carrying migrations newer than
+//! its own): a migration only adds what the previous release can ignore
+//! (tables, nullable or defaulted columns, indexes it does not depend on),
+//! and a column or table a release stops using is dropped by a migration
+//! of the release after it.
+//!
 //! Unique indexes have stable names (`ux_…`) because the storage layer
 //! recognises which one a conflict hit by its name (PostgreSQL) or its
 //! columns (SQLite).

@@ -6,6 +6,11 @@
 //! of each service alike. One task owns the status; shutdown takes the
 //! same lock, so a probe that was in flight when SIGTERM came cannot turn
 //! a draining replica back to SERVING.
+//!
+//! [`LIVENESS`] is apart: SERVING for as long as the process answers at
+//! all, whatever the database or a drain, for liveness probes that must
+//! restart a stuck process and never a healthy one waiting for its
+//! database.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +33,9 @@ pub const SERVICE_NAMES: [&str; 6] = [
     "envoy.service.ratelimit.v3.RateLimitService",
 ];
 
+/// The service name that answers SERVING while the process runs.
+pub const LIVENESS: &str = "liveness";
+
 /// A probe that takes longer than this counts as a database that does not
 /// answer: a query waiting that long would fail its caller anyway.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -45,6 +53,9 @@ impl Health {
     /// A replica whose every service is SERVING.
     pub async fn serving(reporter: HealthReporter) -> Self {
         set_all(&reporter, ServingStatus::Serving).await;
+        reporter
+            .set_service_status(LIVENESS, ServingStatus::Serving)
+            .await;
         Self {
             reporter,
             stopping: Arc::new(Mutex::new(false)),

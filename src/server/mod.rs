@@ -115,11 +115,19 @@ pub async fn run_admitting(
         stop_receiver.clone(),
     );
     tasks.push(config_watch.spawn_follower().await?);
+    let drain_delay = config.drain_delay;
     tokio::spawn(async move {
         shutdown.await;
-        tracing::info!("shutting down: refusing new calls, finishing in-flight ones");
         // Load balancers stop routing here before connections close.
         health.stop().await;
+        if !drain_delay.is_zero() {
+            tracing::info!(
+                ?drain_delay,
+                "shutting down: NOT_SERVING, still accepting calls"
+            );
+            tokio::time::sleep(drain_delay).await;
+        }
+        tracing::info!("shutting down: refusing new calls, finishing in-flight ones");
         let _ = stop_sender.send(true);
     });
     let tenant_context = (admission == Admission::Gate)

@@ -30,6 +30,8 @@ pub struct Config {
     pub purge_after: chrono::Duration,
     /// How long in-flight calls get at shutdown.
     pub shutdown_grace: Duration,
+    /// How long new calls are still accepted after the shutdown signal.
+    pub drain_delay: Duration,
     /// Database pool settings.
     pub pool: PoolOptions,
     /// Database URL migrations run with (the table owner's).
@@ -116,6 +118,7 @@ impl Config {
             dns_resolver: serve.dns_resolver,
             purge_after: chrono::Duration::days(i64::from(serve.purge_after_days)),
             shutdown_grace: Duration::from_secs(serve.shutdown_grace_seconds),
+            drain_delay: Duration::from_secs(serve.drain_delay_seconds),
             pool: PoolOptions {
                 max_connections: serve.max_db_connections.max(1),
                 ..PoolOptions::default()
@@ -152,6 +155,7 @@ impl Config {
             dns_resolver: None,
             purge_after: chrono::Duration::days(30),
             shutdown_grace: Duration::from_secs(20),
+            drain_delay: Duration::ZERO,
             pool: PoolOptions::default(),
         }
     }

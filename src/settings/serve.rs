@@ -31,6 +31,12 @@ pub struct ServeArgs {
     /// Seconds in-flight calls get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "TENANTD_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
     pub shutdown_grace_seconds: u64,
+    /// Seconds the server keeps accepting calls after SIGTERM or Ctrl-C,
+    /// already NOT_SERVING on the health service, so load balancers stop
+    /// routing here before it stops listening (a preStop delay without a
+    /// shell or a `sleep` action).
+    #[arg(long, env = "TENANTD_DRAIN_DELAY_SECONDS", default_value_t = 0)]
+    pub drain_delay_seconds: u64,
     /// Most PostgreSQL connections (SQLite always uses one).
     #[arg(long, env = "TENANTD_MAX_DB_CONNECTIONS", default_value_t = 16)]
     pub max_db_connections: u32,

@@ -25,6 +25,7 @@ pub mod idempotency;
 pub mod lock;
 pub mod read;
 pub mod revision;
+pub mod schema;
 pub mod scope;
 pub mod secrets;
 pub mod stored;
@@ -48,6 +49,7 @@ use crate::error::{Error, Result};
 use crate::store::audit::AuditRecord;
 use crate::store::changefeed::{CHANNEL, Change, ChangeFeed, Subscription};
 use crate::store::fair_queue::FairQueue;
+use crate::store::schema::SchemaState;
 
 /// A handle on the control-plane database; cheap to clone.
 #[derive(Debug, Clone)]
@@ -140,33 +142,37 @@ impl Store {
     /// Applies pending control-plane migrations. On PostgreSQL they run in
     /// one transaction holding an advisory lock, so replicas starting
     /// together migrate one after the other (the later ones find nothing
-    /// pending) and a failed migration leaves nothing half-applied.
+    /// pending) and a failed migration leaves nothing half-applied. A
+    /// database a newer release migrated is left as it is
+    /// ([`schema`] says why that serves).
     pub async fn migrate(&self) -> Result<()> {
         if self.backend() != DbBackend::Postgres {
-            return Migrator::up(&self.db, None).await.map_err(Error::from);
+            return migrate_on(&self.db).await;
         }
         let txn = self.db.begin().await?;
         lock::hold(&txn, LockKey::Migration, true).await?;
-        Migrator::up(&txn, None).await?;
+        migrate_on(&txn).await?;
         txn.commit().await.map_err(Error::from)
     }
 
     /// Fails unless every control-plane migration has been applied: a
     /// server started with `--no-migrate` must not serve an older schema.
-    /// Reads only, so a role without DDL rights can run it.
+    /// A newer one serves. Reads only, so a role without DDL rights can
+    /// run it.
     pub async fn ensure_migrated(&self) -> Result<()> {
-        let pending = Migrator::get_pending_migrations_read_only(&self.db).await?;
-        if pending.is_empty() {
+        let state = SchemaState::read(&self.db).await?;
+        state.refuse_out_of_order()?;
+        if state.pending.is_empty() {
+            state.note_newer();
             return Ok(());
         }
-        let names: Vec<&str> = pending.iter().map(|migration| migration.name()).collect();
         Err(Error::failed_precondition(
             "MIGRATIONS_PENDING",
             "DATABASE_SCHEMA",
             "control-plane database",
             format!(
                 "the database lacks the migrations {}; run `tenantd migrate` first, or serve without --no-migrate",
-                names.join(", ")
+                state.pending.join(", ")
             ),
         ))
     }
@@ -345,4 +351,19 @@ pub fn classify(error: DbErr) -> Error {
         };
     }
     Error::internal(error)
+}
+
+/// Applies this build's pending migrations on `db`, unless a newer release
+/// already migrated it.
+async fn migrate_on<'c, C>(db: &'c C) -> Result<()>
+where
+    &'c C: tenantd_migration::IntoSchemaManagerConnection<'c>,
+{
+    let state = SchemaState::read(db).await?;
+    state.refuse_out_of_order()?;
+    if !state.newer.is_empty() {
+        state.note_newer();
+        return Ok(());
+    }
+    Migrator::up(db, None).await.map_err(Error::from)
 }

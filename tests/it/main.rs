@@ -54,6 +54,7 @@ mod tenant_export;
 mod tenant_export_cli;
 mod tenant_export_pool;
 mod tenants;
+mod upgrades;
 mod usage;
 mod usage_alerts;
 mod usage_batch_rls;
