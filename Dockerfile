@@ -35,12 +35,17 @@ COPY --from=planner /build/recipe.json recipe.json
 RUN cargo chef cook --release --locked --recipe-path recipe.json --bin tenantd
 
 # The workspace: the root package (with its build script, the protos and the
-# vendored googleapis protos it compiles) and the migrations member crate
-# (including any SQL under migrations/).
+# vendored googleapis and Envoy protos it compiles), the migrations member
+# crate and the tenant template (SQL under migrations/, embedded), the
+# configuration schema the binary embeds (config/schema.json), and the
+# benches, which Cargo.toml declares, so cargo must find them to read the
+# manifest. CI's .ci/docker-context builds from exactly these paths.
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY proto/ proto/
 COPY third_party/ third_party/
 COPY migrations/ migrations/
+COPY config/ config/
+COPY benches/ benches/
 COPY src/ src/
 # /out/data becomes the runtime image's working directory: the embedded
 # SQLite default (sqlite://tenantd.db?mode=rwc) is created there. Distroless
