@@ -264,5 +264,6 @@ pub async fn bench_gate(config: &Config) -> Gate {
         &config.admin_tokens,
         &config.service_tokens,
         config.cache_ttl,
+        tenantd::access::source::TrustedProxies::default(),
     )
 }

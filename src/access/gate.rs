@@ -13,12 +13,16 @@
 //!    is looked at;
 //! 2. a tenant key's own tenant: deleted → NOT_FOUND, suspended →
 //!    PERMISSION_DENIED `TENANT_SUSPENDED`, so a suspended tenant's keys
-//!    stop everywhere at once;
+//!    stop everywhere at once; a call from outside the tenant's allowed
+//!    source ranges → PERMISSION_DENIED `SOURCE_ADDRESS_NOT_ALLOWED`;
 //! 3. the method × caller matrix ([`crate::access::methods`]) → PERMISSION_DENIED;
 //! 4. the tenant named by metadata: a tenant key naming another tenant is
 //!    refused without any lookup, so it learns nothing about that tenant;
 //!    admin and service callers get the named tenant resolved and (service
 //!    callers) its status checked.
+
+mod credential;
+mod scope;
 
 use std::sync::Arc;
 
@@ -26,12 +30,13 @@ use crate::access::api_key::{ApiKey, ApiKeyState, KEY_MARKER, hash_secret};
 use crate::access::api_keys::ApiKeys;
 use crate::access::authorize::{authorize, check_usable, mismatch};
 use crate::access::cache::GateCache;
-use crate::access::caller::{Caller, ResolvedTenant, TenantContext, TenantScope};
+use crate::access::caller::{Caller, ResolvedTenant, TenantContext};
 use crate::access::key_uses::KeyUses;
 use crate::access::methods as access;
 use crate::access::methods::Target;
 use crate::access::named_tokens::NamedToken;
 use crate::access::resolve::{ResolveTarget, ResolvedBy, locate, not_found};
+use crate::access::source::TrustedProxies;
 use crate::access::tokens::{Token, constant_time_eq, match_token};
 use crate::common::ids::{TenantId, TenantRef};
 use crate::error::{Error, Result};
@@ -53,6 +58,10 @@ pub struct Call<'a> {
     pub authority: Option<&'a str>,
     /// The call's request id.
     pub request_id: &'a str,
+    /// The connection's peer address, when known.
+    pub peer: Option<std::net::IpAddr>,
+    /// The call's headers, for `x-forwarded-for` behind trusted proxies.
+    pub headers: Option<&'a http::HeaderMap>,
 }
 
 /// The gate; cloning it (once per call, by the layer) is one reference
@@ -77,6 +86,8 @@ struct Inner {
     cache: GateCache,
     /// Key uses waiting to be written.
     key_uses: KeyUses,
+    /// Whose `x-forwarded-for` is believed.
+    trusted_proxies: TrustedProxies,
 }
 
 /// The `x-tenant-id` header.
@@ -100,6 +111,7 @@ impl Gate {
         admin_tokens: &[NamedToken],
         service_tokens: &[NamedToken],
         cache_ttl: std::time::Duration,
+        trusted_proxies: TrustedProxies,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -109,6 +121,7 @@ impl Gate {
                 service_tokens: service_tokens.iter().map(Token::from_config).collect(),
                 cache: GateCache::new(cache_ttl),
                 key_uses: KeyUses::default(),
+                trusted_proxies,
             }),
         }
     }
@@ -134,6 +147,7 @@ impl Gate {
         let tenant = match &caller {
             Caller::Tenant { tenant_id, .. } => {
                 let own = self.usable_tenant(&TenantRef::Id(*tenant_id)).await?;
+                self.check_source(&own, call)?;
                 authorize(&caller, rule)?;
                 check_named_tenant_is(&own, call)?;
                 Some(own)
@@ -193,6 +207,12 @@ impl Gate {
     }
 
     async fn authenticate_key(&self, presented: &str) -> Result<Caller> {
+        Ok(key_caller(&*self.verified_key(presented).await?))
+    }
+
+    /// The active key `presented` is, its use recorded; refused as
+    /// UNAUTHENTICATED with the reason otherwise.
+    async fn verified_key(&self, presented: &str) -> Result<Arc<ApiKey>> {
         let invalid = || unauthenticated("CREDENTIALS_INVALID", "the API key is not valid");
         let prefix = presented
             .split('_')
@@ -223,12 +243,27 @@ impl Gate {
             }
         }
         self.inner.key_uses.record(key.tenant_id, key.id, now);
-        Ok(Caller::Tenant {
-            tenant_id: key.tenant_id,
-            key_id: key.id,
-            prefix: key.prefix.clone(),
-            scopes: key.scopes.clone(),
-        })
+        Ok(key)
+    }
+
+    /// A tenant's keys call only from its allowed source ranges; a call
+    /// whose source cannot be told is refused when there are any.
+    fn check_source(&self, tenant: &Tenant, call: &Call<'_>) -> Result<()> {
+        let ranges = &tenant.allowed_source_ranges;
+        if ranges.is_empty() {
+            return Ok(());
+        }
+        match self.inner.trusted_proxies.source(call.peer, call.headers) {
+            Some(source) if ranges.allows(source) => Ok(()),
+            source => Err(Error::PermissionDenied {
+                reason: "SOURCE_ADDRESS_NOT_ALLOWED",
+                message: format!(
+                    "tenant {} accepts calls only from its allowed source ranges, not from {}",
+                    tenant.id.resource_name(),
+                    source.map_or_else(|| "an unknown address".to_owned(), |a| a.to_string())
+                ),
+            }),
+        }
     }
 
     /// The key with `prefix`, through the cache (shared, not copied).
@@ -300,11 +335,7 @@ impl Gate {
 
     /// The tenant `by` names, if a service or tenant may use it now.
     async fn usable_tenant(&self, by: &TenantRef) -> Result<Arc<Tenant>> {
-        let target = match by {
-            TenantRef::Id(id) => ResolveTarget::TenantId(*id),
-            TenantRef::Slug(slug) => ResolveTarget::Slug(slug.clone()),
-        };
-        let (tenant, _) = self.resolve(&target).await?;
+        let (tenant, _) = self.resolve(&ResolveTarget::from(by)).await?;
         check_usable(&tenant)?;
         Ok(tenant)
     }
@@ -345,41 +376,15 @@ impl Gate {
         }
         Ok(tenant)
     }
+}
 
-    /// The scope of the tenant a request body names, for the caller in
-    /// `context`: a tenant key gets only its own tenant, a tenant named in
-    /// the metadata must be the one the body names, and service callers
-    /// reach only usable tenants. Operators reach every tenant.
-    pub async fn scope_for(&self, context: &TenantContext, by: &TenantRef) -> Result<TenantScope> {
-        if let Some(named) = &context.tenant {
-            let same = match by {
-                TenantRef::Id(id) => *id == named.id,
-                TenantRef::Slug(slug) => *slug == named.slug,
-            };
-            return if same {
-                Ok(TenantScope::new(named.id))
-            } else {
-                Err(mismatch())
-            };
-        }
-        match &context.caller {
-            // The layer always resolves a tenant key's own tenant.
-            Caller::Tenant { .. } => Err(mismatch()),
-            Caller::Service { .. } => Ok(TenantScope::new(self.usable_tenant(by).await?.id)),
-            Caller::Admin { .. } => match by {
-                TenantRef::Id(id) => Ok(TenantScope::new(*id)),
-                TenantRef::Slug(slug) => {
-                    let target = ResolveTarget::Slug(slug.clone());
-                    match self.locate(&target).await? {
-                        Some((id, _)) => Ok(TenantScope::new(id)),
-                        None => Err(Error::NotFound {
-                            kind: "tenant",
-                            name: by.display_name(),
-                        }),
-                    }
-                }
-            },
-        }
+/// The caller a verified key is.
+fn key_caller(key: &ApiKey) -> Caller {
+    Caller::Tenant {
+        tenant_id: key.tenant_id,
+        key_id: key.id,
+        prefix: key.prefix.clone(),
+        scopes: key.scopes.clone(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Access: who calls (operator and service tokens, tenant API keys), for
-//! which tenant (resolution by key, id, slug or host), and whether that
+//! which tenant (resolution by key, id, slug, external id or host), from
+//! where (a tenant's allowed source ranges behind trusted proxies), and whether that
 //! caller may call that method for that tenant (the access table and the
 //! gate). Also the API keys' own lifecycle.
 
@@ -15,6 +16,7 @@ pub mod key_uses;
 pub mod methods;
 pub mod named_tokens;
 pub mod resolve;
+pub mod source;
 mod store;
 mod tokens;
 

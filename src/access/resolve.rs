@@ -1,5 +1,5 @@
-//! Resolution of the tenant a request is for, from a host name, an id or a
-//! slug: a verified custom domain first, then `{slug}.{base domain}`.
+//! Resolution of the tenant a request is for, from a host name, an id, a
+//! slug or an external id: a verified custom domain first, then `{slug}.{base domain}`.
 //! Deleted and unknown tenants are answered alike, NOT_FOUND, so a caller
 //! learns nothing about tenants it cannot use. The gate caches both steps.
 
@@ -19,6 +19,18 @@ pub enum ResolveTarget {
     TenantId(TenantId),
     /// A slug.
     Slug(String),
+    /// An external id.
+    ExternalId(String),
+}
+
+impl From<&TenantRef> for ResolveTarget {
+    fn from(by: &TenantRef) -> Self {
+        match by {
+            TenantRef::Id(id) => Self::TenantId(*id),
+            TenantRef::Slug(slug) => Self::Slug(slug.clone()),
+            TenantRef::External(external_id) => Self::ExternalId(external_id.clone()),
+        }
+    }
 }
 
 /// How a tenant was found.
@@ -32,6 +44,8 @@ pub enum ResolvedBy {
     TenantId,
     /// Its slug.
     Slug,
+    /// Its external id.
+    ExternalId,
 }
 
 /// Splits `host[:port]` or `[v6]:port` and normalises the host.
@@ -60,6 +74,11 @@ pub(crate) async fn locate(
             let by = TenantRef::Slug(slug.clone());
             let found = tenants.lookup(platform, &by).await?;
             Ok(found.map(|tenant| (tenant.id, ResolvedBy::Slug)))
+        }
+        ResolveTarget::ExternalId(external_id) => {
+            let by = TenantRef::External(external_id.clone());
+            let found = tenants.lookup(platform, &by).await?;
+            Ok(found.map(|tenant| (tenant.id, ResolvedBy::ExternalId)))
         }
         ResolveTarget::Host(authority) => locate_host(tenants, platform, authority).await,
     }
@@ -107,6 +126,7 @@ fn describe(target: &ResolveTarget) -> String {
         ResolveTarget::Host(host) => format!("host {host}"),
         ResolveTarget::TenantId(id) => id.resource_name(),
         ResolveTarget::Slug(slug) => format!("tenants/slug:{slug}"),
+        ResolveTarget::ExternalId(external_id) => format!("tenants/external:{external_id}"),
     }
 }
 

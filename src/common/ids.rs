@@ -103,6 +103,8 @@ pub enum TenantRef {
     Id(TenantId),
     /// `tenants/slug:{slug}`
     Slug(String),
+    /// `tenants/external:{external_id}`
+    External(String),
 }
 
 impl TenantRef {
@@ -111,13 +113,22 @@ impl TenantRef {
         let Some(segment) = name.strip_prefix("tenants/") else {
             return Err(Error::invalid_field(
                 field,
-                "must be a tenant name, tenants/{id} or tenants/slug:{slug}",
+                "must be a tenant name, tenants/{id}, tenants/slug:{slug} or tenants/external:{external_id}",
             ));
         };
         Self::parse_segment(segment, field)
     }
 
     fn parse_segment(segment: &str, field: &str) -> Result<Self> {
+        if let Some(external_id) = segment.strip_prefix("external:") {
+            if external_id.is_empty() || external_id.contains('/') {
+                return Err(Error::invalid_field(
+                    field,
+                    "has an empty or malformed external id",
+                ));
+            }
+            return Ok(TenantRef::External(external_id.to_owned()));
+        }
         if let Some(slug) = segment.strip_prefix("slug:") {
             if slug.is_empty() || slug.contains('/') {
                 return Err(Error::invalid_field(
@@ -130,7 +141,7 @@ impl TenantRef {
         if segment.is_empty() || segment.contains('/') {
             return Err(Error::invalid_field(
                 field,
-                "must be a tenant name, tenants/{id} or tenants/slug:{slug}",
+                "must be a tenant name, tenants/{id}, tenants/slug:{slug} or tenants/external:{external_id}",
             ));
         }
         TenantId::parse(segment, field).map(TenantRef::Id)
@@ -141,6 +152,7 @@ impl TenantRef {
         match self {
             TenantRef::Id(id) => id.resource_name(),
             TenantRef::Slug(slug) => format!("tenants/slug:{slug}"),
+            TenantRef::External(external_id) => format!("tenants/external:{external_id}"),
         }
     }
 }
@@ -286,6 +298,11 @@ mod tests {
             TenantRef::parse_name("tenants/slug:acme", "name").unwrap(),
             TenantRef::Slug("acme".into())
         );
+        assert_eq!(
+            TenantRef::parse_name("tenants/external:org_42", "name").unwrap(),
+            TenantRef::External("org_42".into())
+        );
+        assert!(TenantRef::parse_name("tenants/external:", "name").is_err());
         for bad in [
             "",
             "tenants/",

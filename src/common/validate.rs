@@ -69,6 +69,37 @@ pub fn slug(value: &str, field: &str, violations: &mut Vec<FieldViolation>) {
     }
 }
 
+/// The longest external id.
+pub const MAX_EXTERNAL_ID_CHARS: usize = 128;
+
+/// An external id, `None` when empty: 1 to [`MAX_EXTERNAL_ID_CHARS`]
+/// ASCII letters, digits and `-_.:@+=` (what identity providers and CRMs
+/// use for ids), so it fits a resource name segment and a header.
+pub fn external_id(
+    value: &str,
+    field: &str,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<String> {
+    if value.is_empty() {
+        return None;
+    }
+    if value.len() > MAX_EXTERNAL_ID_CHARS {
+        violations.refuse(
+            field,
+            format!("must be at most {MAX_EXTERNAL_ID_CHARS} characters long"),
+        );
+    } else if !value
+        .bytes()
+        .all(|byte| byte.is_ascii_alphanumeric() || b"-_.:@+=".contains(&byte))
+    {
+        violations.refuse(
+            field,
+            "may contain only ASCII letters, digits and - _ . : @ + =",
+        );
+    }
+    Some(value.to_owned())
+}
+
 /// A display name: at most [`MAX_DISPLAY_NAME_CHARS`] characters, no control
 /// characters.
 pub fn display_name(value: &str, field: &str, violations: &mut Vec<FieldViolation>) {

@@ -271,7 +271,7 @@ pub fn request(data: &[u8]) {
     if let Some(request) = message::<pb::UpdateTenantRequest>(bytes)
         && let Some(tenant) = &request.tenant
     {
-        let _ = crate::tenancy::grpc::convert::tenant_patch(tenant, request.update_mask.as_ref());
+        let _ = crate::tenancy::grpc::patch::tenant_patch(tenant, request.update_mask.as_ref());
     }
     if let Some(request) = message::<pb::CreateApiKeyRequest>(bytes) {
         let _ = crate::access::convert::new_api_key(&request);

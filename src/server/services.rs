@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::access::ApiKeys;
 use crate::access::gate::Gate;
+use crate::access::source::TrustedProxies;
 use crate::config::configs::Configs;
 use crate::config::schema::ConfigSchema;
 use crate::error::{Error, FieldViolation, Result};
@@ -77,6 +78,7 @@ impl Services {
             &config.admin_tokens,
             &config.service_tokens,
             config.cache_ttl,
+            TrustedProxies::new(config.trusted_proxies.clone()),
         );
         let metrics = Metrics::new(store.clone());
         let usage = Usage::new(

@@ -13,6 +13,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
+use tonic::transport::server::TcpConnectInfo;
 use tower::{Layer, Service};
 use tracing::Span;
 
@@ -130,6 +131,12 @@ fn call_of<B>(request: &Request<B>) -> Result<Call<'_>, Error> {
             .map(|authority| authority.as_str())
             .or_else(|| header(request, http::header::HOST.as_str())),
         request_id: header(request, REQUEST_ID_HEADER).unwrap_or_default(),
+        peer: request
+            .extensions()
+            .get::<TcpConnectInfo>()
+            .and_then(TcpConnectInfo::remote_addr)
+            .map(|address| address.ip()),
+        headers: Some(request.headers()),
     })
 }
 

@@ -26,6 +26,8 @@ pub struct Config {
     pub base_domain: Option<String>,
     /// DNS server for domain verification.
     pub dns_resolver: Option<SocketAddr>,
+    /// Proxies whose `x-forwarded-for` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How long deleted tenants are kept.
     pub purge_after: chrono::Duration,
     /// How long in-flight calls get at shutdown.
@@ -116,6 +118,7 @@ impl Config {
                 .map_err(|_| Error::invalid_field("domain-claim-ttl", "is too long"))?,
             base_domain: base_domain(serve)?,
             dns_resolver: serve.dns_resolver,
+            trusted_proxies: serve.trusted_proxies.clone(),
             purge_after: chrono::Duration::days(i64::from(serve.purge_after_days)),
             shutdown_grace: Duration::from_secs(serve.shutdown_grace_seconds),
             drain_delay: Duration::from_secs(serve.drain_delay_seconds),
@@ -153,6 +156,7 @@ impl Config {
             domain_claim_ttl: chrono::Duration::days(7),
             base_domain: None,
             dns_resolver: None,
+            trusted_proxies: Vec::new(),
             purge_after: chrono::Duration::days(30),
             shutdown_grace: Duration::from_secs(20),
             drain_delay: Duration::ZERO,

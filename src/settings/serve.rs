@@ -22,6 +22,12 @@ pub struct ServeArgs {
     /// Tenants are also reached at `{slug}.{base domain}`.
     #[arg(long, env = "TENANTD_BASE_DOMAIN")]
     pub base_domain: Option<String>,
+    /// Proxies whose `x-forwarded-for` is believed, as CIDR ranges,
+    /// comma-separated (`10.0.0.0/8,2001:db8::/32`): a call from one of
+    /// them comes from the address they forwarded. Tenants' allowed source
+    /// ranges are checked against that address.
+    #[arg(long, env = "TENANTD_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// DNS server (`IP:PORT`) for domain verification; the system's when unset.
     #[arg(long, env = "TENANTD_DNS_RESOLVER")]
     pub dns_resolver: Option<SocketAddr>,

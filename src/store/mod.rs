@@ -258,6 +258,11 @@ const UNIQUE_INDEXES: &[(&[&str], &str, &str)] = &[
         "a tenant with this slug already exists",
     ),
     (
+        &["ux_tenants_external_id", "tenants.external_id"],
+        "EXTERNAL_ID_ALREADY_EXISTS",
+        "a tenant with this external id already exists",
+    ),
+    (
         &["tenants_pkey", "tenants.id"],
         "TENANT_ALREADY_EXISTS",
         "a tenant with this id already exists",

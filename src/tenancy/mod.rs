@@ -12,6 +12,7 @@ pub mod lifecycle;
 mod lookup;
 pub mod provision;
 pub mod provisioning;
+pub mod source_ranges;
 pub mod state;
 pub mod store;
 pub mod tenant;

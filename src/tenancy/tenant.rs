@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
 use crate::tenancy::isolation::IsolationModel;
+pub use crate::tenancy::source_ranges::SourceRanges;
 pub use crate::tenancy::state::TenantState;
 
 /// A tenant as stored.
@@ -52,6 +53,11 @@ pub struct Tenant {
     pub delete_time: Option<DateTime<Utc>>,
     /// When a soft-deleted tenant will be purged; set only while DELETED.
     pub purge_time: Option<DateTime<Utc>>,
+    /// Its id in another system (an identity provider's organisation, a
+    /// CRM), unique among tenants where set.
+    pub external_id: Option<String>,
+    /// Where its API keys and users may call from; empty for anywhere.
+    pub allowed_source_ranges: SourceRanges,
 }
 
 fn serialize_tenant_id<S: serde::Serializer>(
@@ -76,6 +82,10 @@ pub struct NewTenant {
     pub labels: BTreeMap<String, String>,
     /// The isolation model asked for; the plan's default when `None`.
     pub isolation: Option<IsolationModel>,
+    /// Validated external id.
+    pub external_id: Option<String>,
+    /// Validated source ranges.
+    pub allowed_source_ranges: SourceRanges,
 }
 
 /// New values for the mutable fields; `None` leaves a field unchanged.
@@ -89,6 +99,10 @@ pub struct TenantPatch {
     pub plan: Option<String>,
     /// New labels, replacing all of them.
     pub labels: Option<BTreeMap<String, String>>,
+    /// New external id; `Some(None)` clears it.
+    pub external_id: Option<Option<String>>,
+    /// New source ranges, replacing all of them.
+    pub allowed_source_ranges: Option<SourceRanges>,
 }
 
 /// What to list: a page of tenants ordered by id.
@@ -140,6 +154,8 @@ impl Tenant {
             update_time: now,
             delete_time: None,
             purge_time: None,
+            external_id: new.external_id,
+            allowed_source_ranges: new.allowed_source_ranges,
         }
     }
 
@@ -206,6 +222,12 @@ impl Tenant {
         if let Some(labels) = patch.labels {
             next.labels = labels;
         }
+        if let Some(external_id) = patch.external_id {
+            next.external_id = external_id;
+        }
+        if let Some(ranges) = patch.allowed_source_ranges {
+            next.allowed_source_ranges = ranges;
+        }
         Ok(self.unless_unchanged(next))
     }
 
@@ -215,6 +237,8 @@ impl Tenant {
             && next.display_name == self.display_name
             && next.plan == self.plan
             && next.labels == self.labels
+            && next.external_id == self.external_id
+            && next.allowed_source_ranges == self.allowed_source_ranges
             && next.state == self.state
             && next.state_reason == self.state_reason
             && next.template_version == self.template_version;
@@ -241,6 +265,8 @@ pub(crate) mod tests {
             plan: DEFAULT_PLAN.into(),
             labels: BTreeMap::new(),
             isolation: None,
+            external_id: None,
+            allowed_source_ranges: SourceRanges::default(),
         };
         Tenant::create(
             new,

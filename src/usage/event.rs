@@ -35,8 +35,9 @@ pub const MAX_EVENT_ID_LEN: usize = 128;
 pub const MAX_DIMENSIONS: usize = 16;
 /// Most characters of a dimension value.
 pub const MAX_DIMENSION_VALUE_CHARS: usize = 256;
-/// Most characters of an event's `tenant`: `tenants/slug:` and a slug of 63.
-pub const MAX_TENANT_CHARS: usize = 76;
+/// Most characters of an event's `tenant`: `tenants/external:` and an
+/// external id of 128, the longest name a tenant has.
+pub const MAX_TENANT_CHARS: usize = 145;
 /// The largest quantity of one event (10^18, an exabyte in bytes).
 pub const MAX_QUANTITY: f64 = 1e18;
 
@@ -219,7 +220,7 @@ pub fn precheck(event: &RawEvent) -> Result<(), EventProblem> {
         return Err(invalid(
             "tenant",
             format!(
-                "must be at most {MAX_TENANT_CHARS} characters: tenants/{{id}} or tenants/slug:{{slug}}"
+                "must be at most {MAX_TENANT_CHARS} characters: tenants/{{id}}, tenants/slug:{{slug}} or tenants/external:{{external_id}}"
             ),
         ));
     }
@@ -354,7 +355,7 @@ mod tests {
             "metric: must not contain NUL"
         );
         let long_tenant = RawEvent {
-            tenant: format!("tenants/slug:{}", "a".repeat(64)),
+            tenant: format!("tenants/external:{}", "a".repeat(129)),
             dimensions: BTreeMap::new(),
             ..raw
         };

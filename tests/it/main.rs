@@ -24,6 +24,7 @@ mod filter_limits;
 mod flags;
 mod flags_eval;
 mod flags_replicas;
+mod identity;
 mod isolation;
 mod lifecycle;
 mod listing;

@@ -38,6 +38,11 @@ pub struct Model {
     pub delete_time: Option<DateTimeUtc>,
     /// Purge time of a soft-deleted tenant.
     pub purge_time: Option<DateTimeUtc>,
+    /// Its id in another system, unique where set (`ux_tenants_external_id`).
+    pub external_id: Option<String>,
+    /// CIDR ranges its callers may call from, as a JSON array; empty for any.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub allowed_source_ranges: Json,
 }
 
 super::plain_entity!();

@@ -1,23 +1,20 @@
 //! Conversions of TenantService's messages: tenants, domains, audit events
 //! and resolution answers.
 
-use crate::access::{ResolveTarget, ResolvedBy};
 use crate::common::ids::{TenantId, request_id};
 use crate::common::paging::page_size;
 use crate::common::validate;
 use crate::error::{Error, FieldViolation, Result, Violations};
 use crate::pb;
-use crate::pb::resolve_tenant_request::Target;
 use crate::rpc::convert::{into_result, json_object, required, timestamp};
 use crate::tenancy::audit::AuditEvent;
 use crate::tenancy::custom_domain::{CustomDomain, DomainState};
 use crate::tenancy::isolation::IsolationModel;
-use crate::tenancy::tenant::{DEFAULT_PLAN, NewTenant, Tenant, TenantPatch, TenantState};
+use crate::tenancy::tenant::{DEFAULT_PLAN, NewTenant, SourceRanges, Tenant, TenantState};
 use crate::tenancy::tenants::{CreateTenant, ListTenants};
-use prost_types::FieldMask;
 use std::collections::BTreeMap;
 
-fn tenant_state(state: TenantState) -> pb::TenantState {
+pub(crate) fn tenant_state(state: TenantState) -> pb::TenantState {
     match state {
         TenantState::Provisioning => pb::TenantState::Provisioning,
         TenantState::Active => pb::TenantState::Active,
@@ -74,11 +71,15 @@ impl From<&Tenant> for pb::Tenant {
             etag: tenant.etag(),
             isolation: isolation_model(tenant.isolation).into(),
             template_version: tenant.template_version,
+            external_id: tenant.external_id.clone().unwrap_or_default(),
+            allowed_source_ranges: tenant.allowed_source_ranges.to_strings(),
         }
     }
 }
 
-fn sorted_labels(labels: &std::collections::HashMap<String, String>) -> BTreeMap<String, String> {
+pub(crate) fn sorted_labels(
+    labels: &std::collections::HashMap<String, String>,
+) -> BTreeMap<String, String> {
     labels
         .iter()
         .map(|(key, value)| (key.clone(), value.clone()))
@@ -100,6 +101,13 @@ pub fn new_tenant(request: &pb::CreateTenantRequest) -> Result<NewTenant> {
     let labels = sorted_labels(&tenant.labels);
     validate::labels(&labels, "tenant.labels", &mut violations);
     let isolation = requested_isolation(tenant.isolation, "tenant.isolation", &mut violations);
+    let external_id =
+        validate::external_id(&tenant.external_id, "tenant.external_id", &mut violations);
+    let allowed_source_ranges = SourceRanges::parse(
+        &tenant.allowed_source_ranges,
+        "tenant.allowed_source_ranges",
+        &mut violations,
+    );
     let id = if request.tenant_id.is_empty() {
         None
     } else {
@@ -125,112 +133,11 @@ pub fn new_tenant(request: &pb::CreateTenantRequest) -> Result<NewTenant> {
             plan,
             labels,
             isolation,
+            external_id,
+            allowed_source_ranges,
         },
         violations,
     )
-}
-
-const MUTABLE_TENANT_FIELDS: [&str; 4] = ["display_name", "slug", "plan", "labels"];
-
-const OUTPUT_ONLY_TENANT_FIELDS: [&str; 10] = [
-    "name",
-    "id",
-    "state",
-    "state_reason",
-    "create_time",
-    "update_time",
-    "delete_time",
-    "purge_time",
-    "etag",
-    "template_version",
-];
-
-/// Validates an UpdateTenant request into a patch. Without a mask, every
-/// mutable field with a non-empty value is updated (AIP-134).
-pub fn tenant_patch(tenant: &pb::Tenant, mask: Option<&FieldMask>) -> Result<TenantPatch> {
-    let mut violations = Vec::new();
-    let paths = patch_paths(tenant, mask, &mut violations);
-    let mut patch = TenantPatch::default();
-    for path in &paths {
-        patch_field(&mut patch, tenant, path, &mut violations);
-    }
-    into_result(patch, violations)
-}
-
-/// The fields an UpdateTenant request changes: its mask's (`*` for every
-/// mutable one), or without a mask the mutable fields it sets.
-fn patch_paths(
-    tenant: &pb::Tenant,
-    mask: Option<&FieldMask>,
-    violations: &mut Vec<FieldViolation>,
-) -> Vec<String> {
-    let paths: Vec<String> = match mask {
-        Some(mask) if mask.paths.iter().any(|path| path == "*") => {
-            if mask.paths.len() > 1 {
-                violations.refuse("update_mask", "`*` must be the only path");
-            }
-            MUTABLE_TENANT_FIELDS
-                .iter()
-                .map(|field| (*field).to_owned())
-                .collect()
-        }
-        Some(mask) if !mask.paths.is_empty() => mask.paths.clone(),
-        _ => {
-            let populated = [
-                !tenant.display_name.is_empty(),
-                !tenant.slug.is_empty(),
-                !tenant.plan.is_empty(),
-                !tenant.labels.is_empty(),
-            ];
-            MUTABLE_TENANT_FIELDS
-                .iter()
-                .zip(populated)
-                .filter(|(_, populated)| *populated)
-                .map(|(field, _)| (*field).to_owned())
-                .collect()
-        }
-    };
-    if paths.is_empty() {
-        violations.refuse("update_mask", "names no field to update");
-    }
-    paths
-}
-
-/// Validates the field `path` of `tenant` into `patch`.
-fn patch_field(
-    patch: &mut TenantPatch,
-    tenant: &pb::Tenant,
-    path: &str,
-    violations: &mut Vec<FieldViolation>,
-) {
-    match path {
-        "display_name" => {
-            validate::display_name(&tenant.display_name, "tenant.display_name", violations);
-            patch.display_name = Some(tenant.display_name.clone());
-        }
-        "slug" => {
-            validate::slug(&tenant.slug, "tenant.slug", violations);
-            patch.slug = Some(tenant.slug.clone());
-        }
-        "plan" => {
-            validate::plan(&tenant.plan, "tenant.plan", violations);
-            patch.plan = Some(tenant.plan.clone());
-        }
-        "labels" => {
-            let labels = sorted_labels(&tenant.labels);
-            validate::labels(&labels, "tenant.labels", violations);
-            patch.labels = Some(labels);
-        }
-        "isolation" => violations.refuse(
-            "update_mask",
-            "\"isolation\" is fixed when the tenant is created and cannot be updated"),
-        other if OUTPUT_ONLY_TENANT_FIELDS.contains(&other) => violations.refuse(
-            "update_mask",
-            format!("{other:?} is output only and cannot be updated")),
-        other => violations.refuse(
-            "update_mask",
-            format!("{other:?} is not a field of Tenant; mutable fields: display_name, slug, plan, labels")),
-    }
 }
 
 impl From<&CustomDomain> for pb::Domain {
@@ -264,28 +171,6 @@ impl From<AuditEvent> for pb::AuditEvent {
             before: event.before.and_then(json_object),
             after: event.after.and_then(json_object),
         }
-    }
-}
-
-/// The proto spelling of how a tenant was resolved.
-pub fn resolved_by(by: ResolvedBy) -> pb::ResolvedBy {
-    match by {
-        ResolvedBy::CustomDomain => pb::ResolvedBy::CustomDomain,
-        ResolvedBy::Subdomain => pb::ResolvedBy::Subdomain,
-        ResolvedBy::TenantId => pb::ResolvedBy::TenantId,
-        ResolvedBy::Slug => pb::ResolvedBy::Slug,
-    }
-}
-
-/// The response of ResolveTenant.
-pub fn resolve_response(tenant: &Tenant, by: ResolvedBy) -> pb::ResolveTenantResponse {
-    pb::ResolveTenantResponse {
-        tenant: tenant.id.resource_name(),
-        tenant_id: tenant.id.to_string(),
-        slug: tenant.slug.clone(),
-        plan: tenant.plan.clone(),
-        state: tenant_state(tenant.state).into(),
-        resolved_by: resolved_by(by).into(),
     }
 }
 
@@ -341,22 +226,5 @@ pub fn audit_page(events: Vec<AuditEvent>, next_page_token: String) -> pb::ListA
     pb::ListAuditEventsResponse {
         audit_events: events.into_iter().map(pb::AuditEvent::from).collect(),
         next_page_token,
-    }
-}
-
-/// Validates ResolveTenant's target: a host (lowercased), an id or a slug.
-pub fn resolve_target(target: Option<Target>) -> Result<ResolveTarget> {
-    match target {
-        Some(Target::Host(host)) if !host.is_empty() => {
-            Ok(ResolveTarget::Host(host.to_ascii_lowercase()))
-        }
-        Some(Target::TenantId(id)) => {
-            Ok(ResolveTarget::TenantId(TenantId::parse(&id, "tenant_id")?))
-        }
-        Some(Target::Slug(slug)) if !slug.is_empty() => Ok(ResolveTarget::Slug(slug)),
-        _ => Err(Error::invalid_field(
-            "target",
-            "set one of host, tenant_id or slug",
-        )),
     }
 }

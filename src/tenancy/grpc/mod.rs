@@ -3,4 +3,6 @@
 pub mod archive;
 pub mod call;
 pub mod convert;
+pub mod patch;
+pub mod resolve;
 pub mod service;

@@ -21,6 +21,8 @@ use crate::rpc::convert::{etag, required};
 use crate::tenancy::grpc::archive as tenant_archive;
 use crate::tenancy::grpc::call::{AuditReach, Lifecycle, Names, Scoped, UnderTenant, tenant_reply};
 use crate::tenancy::grpc::convert;
+use crate::tenancy::grpc::patch;
+use crate::tenancy::grpc::resolve::{self, Resolve};
 use crate::tenancy::lifecycle::Transition;
 use crate::tenancy::tenants::Tenants;
 
@@ -132,7 +134,7 @@ impl TenantService for TenantApi {
         let (context, body) = open(request)?;
         let tenant = required(body.tenant.as_ref(), "tenant")?;
         let scope = self.scope(&context, &tenant.name, "tenant.name").await?;
-        let patch = convert::tenant_patch(tenant, body.update_mask.as_ref())?;
+        let patch = patch::tenant_patch(tenant, body.update_mask.as_ref())?;
         let (etag, origin) = (etag(&tenant.etag), context.origin(""));
         tenant_reply(&self.tenants.update(&scope, &origin, etag, &patch).await?)
     }
@@ -245,10 +247,18 @@ impl TenantService for TenantApi {
         &self,
         request: Request<pb::ResolveTenantRequest>,
     ) -> Reply<pb::ResolveTenantResponse> {
-        let target = convert::resolve_target(request.into_inner().target)?;
         // The layer admitted only callers allowed to resolve any tenant.
-        let (tenant, by) = self.gate.resolve(&target).await?;
-        Ok(Response::new(convert::resolve_response(&tenant, by)))
+        let answer = match resolve::resolve_request(request.into_inner().target)? {
+            Resolve::Target(target) => {
+                let (tenant, by) = self.gate.resolve(&target).await?;
+                resolve::resolve_response(&tenant, by)
+            }
+            Resolve::Credential(credential) => {
+                let found = self.gate.resolve_credential(&credential).await?;
+                resolve::credential_response(&found.tenant, &found.caller, found.expire_time)
+            }
+        };
+        Ok(Response::new(answer))
     }
 
     async fn export_tenant(

@@ -16,16 +16,20 @@ use crate::store::scope::Scope;
 use crate::store::stored::stored;
 use crate::store::write::ChangeRows;
 use crate::tenancy::isolation::IsolationModel;
+use crate::tenancy::source_ranges::SourceRanges;
 use crate::tenancy::tenant::{Tenant, TenantQuery, TenantState};
 
 stored!(Tenant in tenant by Id, made create_time, to_active_model, from_model);
 
 impl Store {
-    /// The tenant named by id or slug, whatever its state.
+    /// The tenant named by id, slug or external id, whatever its state.
     pub async fn find_tenant(&self, scope: Scope, by: &TenantRef) -> Result<Option<Tenant>> {
         let select = match by {
             TenantRef::Id(id) => tenant::Entity::find_by_id(id.as_uuid()),
             TenantRef::Slug(slug) => tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)),
+            TenantRef::External(external_id) => {
+                tenant::Entity::find().filter(tenant::Column::ExternalId.eq(external_id))
+            }
         };
         self.find_one(scope, select, from_model).await
     }
@@ -120,6 +124,10 @@ fn to_active_model(tenant: &Tenant) -> Result<tenant::ActiveModel> {
         update_time: Set(tenant.update_time),
         delete_time: Set(tenant.delete_time),
         purge_time: Set(tenant.purge_time),
+        external_id: Set(tenant.external_id.clone()),
+        allowed_source_ranges: Set(
+            serde_json::to_value(&tenant.allowed_source_ranges).map_err(Error::internal)?
+        ),
     })
 }
 
@@ -151,5 +159,10 @@ fn from_model(row: tenant::Model) -> Result<Tenant> {
         update_time: row.update_time,
         delete_time: row.delete_time,
         purge_time: row.purge_time,
+        external_id: row.external_id,
+        allowed_source_ranges: serde_json::from_value(row.allowed_source_ranges)
+            .ok()
+            .and_then(SourceRanges::from_stored)
+            .ok_or_else(|| Error::internal("unreadable source ranges in storage"))?,
     })
 }
