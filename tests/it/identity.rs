@@ -13,6 +13,7 @@ use tenantd::pb::tenant_service_client::TenantServiceClient;
 use tonic::Code;
 use tonic::transport::Channel;
 
+use crate::resolve::resolve;
 use crate::support::fixtures::{Client, mask, name_request};
 use crate::support::server::{Credentials, SERVICE_TOKEN};
 use crate::support::status::{assert_error, invalid_fields};
@@ -45,18 +46,6 @@ fn tenant(slug: &str, external_id: &str, ranges: &[&str]) -> pb::Tenant {
         allowed_source_ranges: ranges.iter().map(|range| (*range).to_owned()).collect(),
         ..Default::default()
     }
-}
-
-async fn resolve(
-    client: &mut Client,
-    target: Target,
-) -> Result<pb::ResolveTenantResponse, tonic::Status> {
-    client
-        .resolve_tenant(pb::ResolveTenantRequest {
-            target: Some(target),
-        })
-        .await
-        .map(tonic::Response::into_inner)
 }
 
 async fn key(
@@ -257,6 +246,17 @@ async fn a_credential_resolves_to_its_tenant_caller_scopes_and_expiry(backend: B
     server.stop().await;
 }
 
+/// GetTenant `name` through `client`, refused for its source address.
+async fn refused_source(client: &mut Client, name: &str) -> tonic::Status {
+    let refused = client.get_tenant(name_request(name)).await.unwrap_err();
+    assert_error(
+        &refused,
+        Code::PermissionDenied,
+        "SOURCE_ADDRESS_NOT_ALLOWED",
+    );
+    refused
+}
+
 /// A TenantService client connecting from `local`, sending `credentials`.
 async fn client_from(server: &TestServer, local: &str, credentials: Credentials) -> Client {
     let local: IpAddr = local.parse().expect("an address");
@@ -286,15 +286,7 @@ async fn allowed_source_ranges_admit_keys_only_from_their_addresses(backend: Bac
     let mut allowed = client_from(&server, "127.0.0.2", Credentials::bearer(&secret)).await;
     let mut elsewhere = client_from(&server, "127.0.0.1", Credentials::bearer(&secret)).await;
     assert!(allowed.get_tenant(name_request(&acme.name)).await.is_ok());
-    let refused = elsewhere
-        .get_tenant(name_request(&acme.name))
-        .await
-        .unwrap_err();
-    assert_error(
-        &refused,
-        Code::PermissionDenied,
-        "SOURCE_ADDRESS_NOT_ALLOWED",
-    );
+    let refused = refused_source(&mut elsewhere, &acme.name).await;
     assert!(
         refused.message().contains("127.0.0.1"),
         "{}",
@@ -303,15 +295,7 @@ async fn allowed_source_ranges_admit_keys_only_from_their_addresses(backend: Bac
     // A forwarded address from an untrusted peer is not believed.
     let spoofing = Credentials::bearer(&secret).with("x-forwarded-for", "127.0.0.2");
     let mut spoofing = client_from(&server, "127.0.0.1", spoofing).await;
-    let refused = spoofing
-        .get_tenant(name_request(&acme.name))
-        .await
-        .unwrap_err();
-    assert_error(
-        &refused,
-        Code::PermissionDenied,
-        "SOURCE_ADDRESS_NOT_ALLOWED",
-    );
+    refused_source(&mut spoofing, &acme.name).await;
     // Operators are not bound by a tenant's ranges.
     let mut operator = client_from(
         &server,
@@ -339,15 +323,7 @@ async fn allowed_source_ranges_admit_keys_only_from_their_addresses(backend: Bac
         .update_tenant(change(&["127.0.0.2/32"]))
         .await
         .unwrap();
-    let refused = elsewhere
-        .get_tenant(name_request(&acme.name))
-        .await
-        .unwrap_err();
-    assert_error(
-        &refused,
-        Code::PermissionDenied,
-        "SOURCE_ADDRESS_NOT_ALLOWED",
-    );
+    refused_source(&mut elsewhere, &acme.name).await;
     admin.update_tenant(change(&[])).await.unwrap();
     assert!(elsewhere.get_tenant(name_request(&acme.name)).await.is_ok());
 
@@ -392,15 +368,7 @@ async fn trusted_proxies_forward_the_source_address(backend: Backend) {
         through_proxy("203.0.113.9, 198.51.100.1"),
     )
     .await;
-    let refused = outside
-        .get_tenant(name_request(&acme.name))
-        .await
-        .unwrap_err();
-    assert_error(
-        &refused,
-        Code::PermissionDenied,
-        "SOURCE_ADDRESS_NOT_ALLOWED",
-    );
+    let refused = refused_source(&mut outside, &acme.name).await;
     assert!(
         refused.message().contains("198.51.100.1"),
         "{}",
@@ -408,14 +376,6 @@ async fn trusted_proxies_forward_the_source_address(backend: Backend) {
     );
     // From a peer that is not a trusted proxy, the header is ignored.
     let mut untrusted = client_from(&server, "127.0.0.2", through_proxy("203.0.113.9")).await;
-    let refused = untrusted
-        .get_tenant(name_request(&acme.name))
-        .await
-        .unwrap_err();
-    assert_error(
-        &refused,
-        Code::PermissionDenied,
-        "SOURCE_ADDRESS_NOT_ALLOWED",
-    );
+    refused_source(&mut untrusted, &acme.name).await;
     server.stop().await;
 }

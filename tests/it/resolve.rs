@@ -12,7 +12,7 @@ use crate::support::{Backend, TestServer};
 
 const BASE_DOMAIN: &str = "tenants.example.net";
 
-async fn resolve(
+pub(crate) async fn resolve(
     client: &mut Client,
     target: Target,
 ) -> Result<pb::ResolveTenantResponse, tonic::Status> {
