@@ -22,6 +22,10 @@
 //! their tables are in `benches/support/`.
 
 mod support;
+// The tests' JWKS endpoint and signing keys; the bench uses some of them.
+#[allow(dead_code)]
+#[path = "../tests/it/support/jwt.rs"]
+mod jwt;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -82,6 +86,9 @@ enum Credential {
     Admin,
     /// The tenant's API key, scope `tenant:read`.
     TenantKey,
+    /// An end user's JWT (RS256, its key fetched once) naming the tenant,
+    /// scope `tenant:read`.
+    User,
 }
 
 /// One measured case; it calls the server of its stack, with its RPC and
@@ -103,7 +110,7 @@ const fn case(
     }
 }
 
-use Credential::{Admin, Service, TenantKey};
+use Credential::{Admin, Service, TenantKey, User};
 use Rpc::{Get, Resolve};
 use Stack::{Bypassed, Gated};
 
@@ -135,6 +142,7 @@ struct Fixture {
     service: MetadataValue<Ascii>,
     admin: MetadataValue<Ascii>,
     key: MetadataValue<Ascii>,
+    user: MetadataValue<Ascii>,
 }
 
 impl Fixture {
@@ -143,6 +151,7 @@ impl Fixture {
             Credential::Service => self.service.clone(),
             Credential::Admin => self.admin.clone(),
             Credential::TenantKey => self.key.clone(),
+            Credential::User => self.user.clone(),
         }
     }
 }
@@ -230,12 +239,23 @@ async fn create_fixture(gated: &Channel, admin: &NamedToken, service: &NamedToke
         .expect("create an API key of tenant A")
         .into_inner();
     Fixture {
+        user: bearer(&user_token(&tenant.id)),
         tenant_id: tenant.id,
         tenant_name: tenant.name,
         service: bearer(&service.token),
         admin: bearer(&admin.token),
         key: bearer(&issued.secret),
     }
+}
+
+/// A JWT of the bench's issuer for a user of tenant `id`, valid all run.
+fn user_token(id: &str) -> String {
+    let claims = serde_json::json!({
+        "iss": jwt::ISSUER, "aud": jwt::AUDIENCE, "sub": "bench", "org_id": id,
+        "roles": ["tenant:read"], "exp": jwt::now() + 24 * 3600,
+    });
+    let key = jwt::rsa(jwt::RSA_1);
+    jwt::sign("rsa-1", jsonwebtoken::Algorithm::RS256, &key, &claims)
 }
 
 /// Proves each server is what it claims: the gated one refuses a call
@@ -284,11 +304,12 @@ fn print_report(flavor: &str, run: &InterleaveOptions, measured: &Measured) {
 /// What `Gate::admit` alone is asked, in process: the RPC path and the
 /// credential.
 #[rustfmt::skip]
-const ADMIT_CASES: [(&str, &str, Credential); 4] = [
+const ADMIT_CASES: [(&str, &str, Credential); 5] = [
     ("ResolveTenant service token", "/tenantd.v1.TenantService/ResolveTenant", Service),
     ("ResolveTenant admin token", "/tenantd.v1.TenantService/ResolveTenant", Admin),
     ("GetTenant     admin token", "/tenantd.v1.TenantService/GetTenant", Admin),
     ("GetTenant     tenant API key", "/tenantd.v1.TenantService/GetTenant", TenantKey),
+    ("GetTenant     user JWT (RS256, key cached)", "/tenantd.v1.TenantService/GetTenant", User),
 ];
 
 /// Nanoseconds per `Gate::admit`, without gRPC, for each of
@@ -300,7 +321,7 @@ async fn measure_admit(
     fixture: &Fixture,
     authority: &str,
     shuffle: &mut Shuffle,
-) -> [f64; 4] {
+) -> [f64; 5] {
     const ROUNDS: usize = 20;
     const CALLS_PER_ROUND: usize = 5000;
     let gate = bench_gate(config).await;
@@ -322,10 +343,10 @@ async fn measure_admit(
     .await
 }
 
-fn print_admit(admit_ns: &[f64; 4]) {
+fn print_admit(admit_ns: &[f64; 5]) {
     println!("in process, Gate::admit alone (no gRPC, no layer plumbing), warm cache:");
     for ((label, _, _), nanos) in ADMIT_CASES.iter().zip(admit_ns) {
-        println!("   {label:<41} {:>8.2} us", nanos / 1e3);
+        println!("   {label:<44} {:>8.2} us", nanos / 1e3);
     }
 }
 
@@ -346,7 +367,7 @@ fn bench_config(database: &Path, admin: &NamedToken, service: &NamedToken) -> Co
 struct Measured {
     sequential: Sequential,
     throughput: Throughput,
-    admit_ns: [f64; 4],
+    admit_ns: [f64; 5],
 }
 
 /// Both servers on one SQLite file in `work_dir`, with tenant A and its
@@ -357,7 +378,12 @@ async fn measure_flavor(
     work_dir: &Path,
 ) -> Measured {
     let (admin, service) = (random_token("admin"), random_token("service"));
-    let config = bench_config(&work_dir.join("bench.db"), &admin, &service);
+    let mut config = bench_config(&work_dir.join("bench.db"), &admin, &service);
+    // End users' tokens name their tenant by id; their roles are scopes.
+    let issuer = jwt::Issuer::start().await;
+    let key = jwt::rsa(jwt::RSA_1);
+    issuer.publish("rsa-1", &key, jsonwebtoken::Algorithm::RS256);
+    config.jwt_issuers = vec![issuer.config(tenantd::access::jwt::TenantClaim::Id, &[])];
     let setup = async |gated: &Channel| create_fixture(gated, &admin, &service).await;
     let (pair, fixture) = Pair::start(
         runtime,

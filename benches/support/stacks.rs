@@ -265,5 +265,7 @@ pub async fn bench_gate(config: &Config) -> Gate {
         &config.service_tokens,
         config.cache_ttl,
         tenantd::access::source::TrustedProxies::default(),
+        tenantd::access::jwt::Issuers::new(config.jwt_issuers.clone())
+            .expect("the bench's issuers"),
     )
 }

@@ -35,7 +35,7 @@ pub(crate) fn authorize(caller: &Caller, rule: &MethodAccess) -> Result<()> {
                 rule.method
             ),
         )),
-        Caller::Tenant { scopes, .. } => match rule.tenant_scope {
+        Caller::Tenant { scopes, .. } | Caller::User { scopes, .. } => match rule.tenant_scope {
             Some(scope) if scopes.iter().any(|held| held == scope) => Ok(()),
             Some(scope) => Err(denied(
                 "SCOPE_MISSING",
@@ -43,7 +43,7 @@ pub(crate) fn authorize(caller: &Caller, rule: &MethodAccess) -> Result<()> {
             )),
             None => Err(denied(
                 "CALLER_NOT_ALLOWED",
-                format!("API keys may not call {}", rule.method),
+                format!("API keys and users may not call {}", rule.method),
             )),
         },
     }

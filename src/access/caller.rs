@@ -42,25 +42,45 @@ pub enum Caller {
         /// What the key may do.
         scopes: Vec<String>,
     },
+    /// An end user of one tenant, by a JWT of a trusted issuer.
+    User {
+        /// The tenant its token names.
+        tenant_id: TenantId,
+        /// The token's subject (`sub`).
+        subject: String,
+        /// What its roles grant.
+        scopes: Vec<String>,
+    },
 }
 
 impl Caller {
-    /// `admin`, `service` or `tenant`: the `caller.kind` span field.
+    /// `admin`, `service`, `tenant` or `user`: the `caller.kind` span field.
     pub fn kind(&self) -> &'static str {
         match self {
             Caller::Admin { .. } => "admin",
             Caller::Service { .. } => "service",
             Caller::Tenant { .. } => "tenant",
+            Caller::User { .. } => "user",
         }
     }
 
-    /// The actor the audit log records: `admin:NAME`, `service:NAME` or
-    /// `key:PREFIX`.
+    /// The one tenant an API key or a user acts within; `None` for
+    /// operators and services, who name the tenant per call.
+    pub fn own_tenant(&self) -> Option<TenantId> {
+        match self {
+            Caller::Tenant { tenant_id, .. } | Caller::User { tenant_id, .. } => Some(*tenant_id),
+            Caller::Admin { .. } | Caller::Service { .. } => None,
+        }
+    }
+
+    /// The actor the audit log records: `admin:NAME`, `service:NAME`,
+    /// `key:PREFIX` or `user:SUBJECT`.
     pub fn actor(&self) -> String {
         match self {
             Caller::Admin { name } => format!("admin:{name}"),
             Caller::Service { name } => format!("service:{name}"),
             Caller::Tenant { prefix, .. } => format!("key:{prefix}"),
+            Caller::User { subject, .. } => format!("user:{subject}"),
         }
     }
 }

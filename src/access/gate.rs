@@ -23,6 +23,8 @@
 
 mod credential;
 mod scope;
+mod sources;
+mod user;
 
 use std::sync::Arc;
 
@@ -31,6 +33,7 @@ use crate::access::api_keys::ApiKeys;
 use crate::access::authorize::{authorize, check_usable, mismatch};
 use crate::access::cache::GateCache;
 use crate::access::caller::{Caller, ResolvedTenant, TenantContext};
+use crate::access::jwt::Issuers;
 use crate::access::key_uses::KeyUses;
 use crate::access::methods as access;
 use crate::access::methods::Target;
@@ -88,6 +91,8 @@ struct Inner {
     key_uses: KeyUses,
     /// Whose `x-forwarded-for` is believed.
     trusted_proxies: TrustedProxies,
+    /// The issuers of end users' JWTs.
+    issuers: Issuers,
 }
 
 /// The `x-tenant-id` header.
@@ -112,6 +117,7 @@ impl Gate {
         service_tokens: &[NamedToken],
         cache_ttl: std::time::Duration,
         trusted_proxies: TrustedProxies,
+        issuers: Issuers,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -122,6 +128,7 @@ impl Gate {
                 cache: GateCache::new(cache_ttl),
                 key_uses: KeyUses::default(),
                 trusted_proxies,
+                issuers,
             }),
         }
     }
@@ -145,7 +152,7 @@ impl Gate {
             message: format!("tenantd serves no method {path}"),
         })?;
         let tenant = match &caller {
-            Caller::Tenant { tenant_id, .. } => {
+            Caller::Tenant { tenant_id, .. } | Caller::User { tenant_id, .. } => {
                 let own = self.usable_tenant(&TenantRef::Id(*tenant_id)).await?;
                 self.check_source(&own, call)?;
                 authorize(&caller, rule)?;
@@ -200,6 +207,12 @@ impl Gate {
         if let Some(name) = match_token(&self.inner.service_tokens, token) {
             return Ok(Caller::Service { name });
         }
+        if user::is_jwt(token) && !self.inner.issuers.is_empty() {
+            return self
+                .authenticate_user(token)
+                .await
+                .map(|(caller, _)| caller);
+        }
         Err(unauthenticated(
             "CREDENTIALS_INVALID",
             "the token is not valid",
@@ -244,26 +257,6 @@ impl Gate {
         }
         self.inner.key_uses.record(key.tenant_id, key.id, now);
         Ok(key)
-    }
-
-    /// A tenant's keys call only from its allowed source ranges; a call
-    /// whose source cannot be told is refused when there are any.
-    fn check_source(&self, tenant: &Tenant, call: &Call<'_>) -> Result<()> {
-        let ranges = &tenant.allowed_source_ranges;
-        if ranges.is_empty() {
-            return Ok(());
-        }
-        match self.inner.trusted_proxies.source(call.peer, call.headers) {
-            Some(source) if ranges.allows(source) => Ok(()),
-            source => Err(Error::PermissionDenied {
-                reason: "SOURCE_ADDRESS_NOT_ALLOWED",
-                message: format!(
-                    "tenant {} accepts calls only from its allowed source ranges, not from {}",
-                    tenant.id.resource_name(),
-                    source.map_or_else(|| "an unknown address".to_owned(), |a| a.to_string())
-                ),
-            }),
-        }
     }
 
     /// The key with `prefix`, through the cache (shared, not copied).

@@ -28,7 +28,8 @@ pub struct MethodAccess {
     pub method: &'static str,
     /// Whether service tokens may call it (data-path methods).
     pub service_callers: bool,
-    /// The scope a tenant API key needs; `None` when keys may not call it.
+    /// The scope a tenant API key or an end user needs; `None` when
+    /// neither may call it.
     pub tenant_scope: Option<&'static str>,
     /// Whether it acts on one tenant.
     pub target: Target,
@@ -169,7 +170,7 @@ pub fn is_open(path: &str) -> bool {
 /// The access table as it appears in the README: one row per RPC.
 pub fn markdown_table() -> String {
     let mut table = String::from(
-        "| RPC | admin | service | tenant API key (scope) | acts on |\n| --- | --- | --- | --- | --- |\n",
+        "| RPC | admin | service | tenant API key or user (scope) | acts on |\n| --- | --- | --- | --- | --- |\n",
     );
     for rule in METHODS {
         let service = if rule.service_callers { "yes" } else { "no" };

@@ -12,6 +12,7 @@ pub mod caller;
 pub mod convert;
 pub mod gate;
 pub mod grpc_context;
+pub mod jwt;
 pub mod key_uses;
 pub mod methods;
 pub mod named_tokens;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::access::ApiKeys;
 use crate::access::gate::Gate;
+use crate::access::jwt::Issuers;
 use crate::access::source::TrustedProxies;
 use crate::config::configs::Configs;
 use crate::config::schema::ConfigSchema;
@@ -79,6 +80,7 @@ impl Services {
             &config.service_tokens,
             config.cache_ttl,
             TrustedProxies::new(config.trusted_proxies.clone()),
+            Issuers::new(config.jwt_issuers.clone())?,
         );
         let metrics = Metrics::new(store.clone());
         let usage = Usage::new(

@@ -72,8 +72,7 @@ fn budgeted_tenant(context: &TenantContext) -> Option<crate::common::ids::Tenant
     }
     match (&context.tenant, &context.caller) {
         (Some(tenant), _) => Some(tenant.id),
-        (None, Caller::Tenant { tenant_id, .. }) => Some(*tenant_id),
-        (None, _) => None,
+        (None, caller) => caller.own_tenant(),
     }
 }
 
@@ -199,7 +198,7 @@ fn record(span: &Span, context: &TenantContext) {
     span.record("caller.kind", context.caller.kind());
     if let Some(tenant) = &context.tenant {
         span.record("tenant.id", tracing::field::display(tenant.id));
-    } else if let crate::access::caller::Caller::Tenant { tenant_id, .. } = &context.caller {
+    } else if let Some(tenant_id) = context.caller.own_tenant() {
         span.record("tenant.id", tracing::field::display(tenant_id));
     }
 }

@@ -28,6 +28,8 @@ pub struct Config {
     pub dns_resolver: Option<SocketAddr>,
     /// Proxies whose `x-forwarded-for` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Issuers of end users' JWTs.
+    pub jwt_issuers: Vec<crate::access::jwt::IssuerConfig>,
     /// How long deleted tenants are kept.
     pub purge_after: chrono::Duration,
     /// How long in-flight calls get at shutdown.
@@ -119,6 +121,7 @@ impl Config {
             base_domain: base_domain(serve)?,
             dns_resolver: serve.dns_resolver,
             trusted_proxies: serve.trusted_proxies.clone(),
+            jwt_issuers: jwt_issuers(serve)?,
             purge_after: chrono::Duration::days(i64::from(serve.purge_after_days)),
             shutdown_grace: Duration::from_secs(serve.shutdown_grace_seconds),
             drain_delay: Duration::from_secs(serve.drain_delay_seconds),
@@ -157,12 +160,25 @@ impl Config {
             base_domain: None,
             dns_resolver: None,
             trusted_proxies: Vec::new(),
+            jwt_issuers: Vec::new(),
             purge_after: chrono::Duration::days(30),
             shutdown_grace: Duration::from_secs(20),
             drain_delay: Duration::ZERO,
             pool: PoolOptions::default(),
         }
     }
+}
+
+/// The JWT issuers of `--jwt-issuers-file`, none without it.
+fn jwt_issuers(serve: &ServeArgs) -> Result<Vec<crate::access::jwt::IssuerConfig>> {
+    let Some(path) = &serve.jwt_issuers_file else {
+        return Ok(Vec::new());
+    };
+    let refused = |what: String| {
+        Error::invalid_field("jwt-issuers-file", format!("{}: {what}", path.display()))
+    };
+    let text = std::fs::read_to_string(path).map_err(|error| refused(error.to_string()))?;
+    serde_json::from_str(&text).map_err(|error| refused(error.to_string()))
 }
 
 /// The base domain, a valid hostname, or `None` when unset or empty.

@@ -28,6 +28,11 @@ pub struct ServeArgs {
     /// ranges are checked against that address.
     #[arg(long, env = "TENANTD_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A JSON file listing the OIDC issuers whose end-user JWTs are
+    /// accepted, with their JWKS URLs, audiences, algorithms and claim
+    /// mapping (README, "End users").
+    #[arg(long, env = "TENANTD_JWT_ISSUERS_FILE")]
+    pub jwt_issuers_file: Option<std::path::PathBuf>,
     /// DNS server (`IP:PORT`) for domain verification; the system's when unset.
     #[arg(long, env = "TENANTD_DNS_RESOLVER")]
     pub dns_resolver: Option<SocketAddr>,

@@ -67,3 +67,4 @@ mod usage_hostile;
 mod usage_reaggregate;
 mod usage_replicas;
 mod usage_unique_month;
+mod users;

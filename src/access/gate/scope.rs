@@ -31,7 +31,7 @@ impl Gate {
         }
         match &context.caller {
             // The layer always resolves a tenant key's own tenant.
-            Caller::Tenant { .. } => Err(mismatch()),
+            Caller::Tenant { .. } | Caller::User { .. } => Err(mismatch()),
             Caller::Service { .. } => Ok(TenantScope::new(self.usable_tenant(by).await?.id)),
             Caller::Admin { .. } => match by {
                 TenantRef::Id(id) => Ok(TenantScope::new(*id)),

@@ -50,7 +50,7 @@ pub fn credential_response(
     expire_time: Option<chrono::DateTime<chrono::Utc>>,
 ) -> pb::ResolveTenantResponse {
     let scopes = match caller {
-        Caller::Tenant { scopes, .. } => scopes.clone(),
+        Caller::Tenant { scopes, .. } | Caller::User { scopes, .. } => scopes.clone(),
         Caller::Admin { .. } | Caller::Service { .. } => Vec::new(),
     };
     pb::ResolveTenantResponse {

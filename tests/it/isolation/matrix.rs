@@ -14,13 +14,15 @@ use super::report::Report;
 use super::rpcs::{Rpc, rpcs};
 use super::{
     CONCURRENT_RPCS, Caller, MatrixA, Shared, TENANT_SERVICE, WRONG_TOKEN, expected, matrix_a,
-    shared, tenant_a,
+    shared, tenant_a, user_token,
 };
 use crate::support::dns::TestDns;
 use crate::support::fixtures::Client;
+use crate::support::jwt::{Issuer, RSA_1, rsa};
 use crate::support::raw::{Answer, Presented};
 use crate::support::server::{ADMIN_TOKEN, SERVICE_TOKEN};
 use crate::support::{Backend, TestServer};
+use tenantd::access::jwt::TenantClaim;
 
 /// Calls `rpc` as every caller and reports each answer that differs from
 /// the table's.
@@ -44,18 +46,20 @@ async fn check_rpc(
         let tenant = fresh.as_ref().unwrap_or(&matrix.tenant);
         let secret = match caller {
             Caller::NoCredentials => None,
-            Caller::WrongToken => Some(WRONG_TOKEN),
-            Caller::RevokedKey => Some(matrix.revoked.as_str()),
-            Caller::ExpiredKey => Some(matrix.expired.as_str()),
-            Caller::SuspendedTenantKey => Some(shared.suspended.as_str()),
-            Caller::TenantBKey => Some(shared.tenant_b.as_str()),
-            Caller::LackingScopeKey => Some(matrix.lacking_scope.as_str()),
-            Caller::Service => Some(SERVICE_TOKEN),
-            Caller::TenantAKey => Some(tenant.secret.as_str()),
-            Caller::Admin => Some(ADMIN_TOKEN),
+            Caller::WrongToken => Some(WRONG_TOKEN.to_owned()),
+            Caller::RevokedKey => Some(matrix.revoked.clone()),
+            Caller::ExpiredKey => Some(matrix.expired.clone()),
+            Caller::SuspendedTenantKey => Some(shared.suspended.clone()),
+            Caller::TenantBKey => Some(shared.tenant_b.clone()),
+            Caller::TenantBUser => Some(shared.user_b.clone()),
+            Caller::LackingScopeKey => Some(matrix.lacking_scope.clone()),
+            Caller::Service => Some(SERVICE_TOKEN.to_owned()),
+            Caller::TenantAKey => Some(tenant.secret.clone()),
+            Caller::TenantAUser => Some(user_token(&tenant.named.id)),
+            Caller::Admin => Some(ADMIN_TOKEN.to_owned()),
         };
         let presented = Presented {
-            secret: secret.map(str::to_owned),
+            secret,
             tenant_id: Some(tenant.named.id.clone()),
         };
         let (request_body, admitted) = body(rpc, &tenant.named);
@@ -137,8 +141,13 @@ async fn every_rpc_answers_every_caller_as_the_table_says(backend: Backend) {
     // finds no record.
     let dns = TestDns::start().await;
     let resolver = dns.address;
+    // End users' tokens name their tenant by id; their roles are scopes.
+    let issuer = Issuer::start().await;
+    issuer.publish("rsa-1", &rsa(RSA_1), jsonwebtoken::Algorithm::RS256);
+    let issuers = vec![issuer.config(TenantClaim::Id, &[])];
     let server = TestServer::start_with(backend, move |config| {
         config.dns_resolver = Some(resolver);
+        config.jwt_issuers = issuers;
     })
     .await;
     let admin = server.tenants();

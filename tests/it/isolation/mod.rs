@@ -1,5 +1,6 @@
 //! The isolation matrix: every RPC of the four services, enumerated from
-//! the compiled descriptor set, called by ten kinds of caller that all name
+//! the compiled descriptor set, called by twelve kinds of caller (API
+//! keys, end users' JWTs, tokens) that all name
 //! tenant A, each answer checked against the exact code (and ErrorInfo
 //! reason) that the access table [`tenantd::access::methods::METHODS`] and
 //! the gate's order of checks promise. Tenant B's key gets the same refusal
@@ -45,6 +46,21 @@ const KEY_LIFETIME_SECONDS: i64 = 3;
 /// How many RPCs are set up, and their matrices run, at once.
 const CONCURRENT_RPCS: usize = 8;
 
+/// A JWT of the matrix's issuer for a user of tenant `id` with every scope.
+fn user_token(id: &str) -> String {
+    use crate::support::jwt::{AUDIENCE, ISSUER, RSA_1, now, rsa, sign};
+    let claims = serde_json::json!({
+        "iss": ISSUER, "aud": AUDIENCE, "sub": "isolation-matrix", "org_id": id,
+        "roles": SCOPES, "exp": now() + 3600,
+    });
+    sign(
+        "rsa-1",
+        jsonwebtoken::Algorithm::RS256,
+        &rsa(RSA_1),
+        &claims,
+    )
+}
+
 /// The callers of the matrix, in the order they call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Caller {
@@ -54,25 +70,29 @@ enum Caller {
     ExpiredKey,
     SuspendedTenantKey,
     TenantBKey,
+    TenantBUser,
     LackingScopeKey,
     Service,
     TenantAKey,
+    TenantAUser,
     Admin,
 }
 
 impl Caller {
     /// Refused callers first, then those that may change tenant A; the
     /// operator, who may change anything, last of all.
-    const ALL: [Caller; 10] = [
+    const ALL: [Caller; 12] = [
         Caller::NoCredentials,
         Caller::WrongToken,
         Caller::RevokedKey,
         Caller::ExpiredKey,
         Caller::SuspendedTenantKey,
         Caller::TenantBKey,
+        Caller::TenantBUser,
         Caller::LackingScopeKey,
         Caller::Service,
         Caller::TenantAKey,
+        Caller::TenantAUser,
         Caller::Admin,
     ];
 
@@ -84,9 +104,11 @@ impl Caller {
             Caller::ExpiredKey => "expired key of A",
             Caller::SuspendedTenantKey => "key of a suspended tenant",
             Caller::TenantBKey => "tenant B key",
+            Caller::TenantBUser => "tenant B user (JWT)",
             Caller::LackingScopeKey => "key of A lacking the scope",
             Caller::Service => "service",
             Caller::TenantAKey => "tenant A key",
+            Caller::TenantAUser => "tenant A user (JWT)",
             Caller::Admin => "admin",
         }
     }
@@ -96,7 +118,7 @@ impl Caller {
         match self {
             Caller::Admin => true,
             Caller::Service => rule.service_callers,
-            Caller::TenantAKey => rule.tenant_scope.is_some(),
+            Caller::TenantAKey | Caller::TenantAUser => rule.tenant_scope.is_some(),
             _ => false,
         }
     }
@@ -142,7 +164,9 @@ fn expected(caller: Caller, rule: &MethodAccess, admitted: Expected) -> Expected
         Caller::RevokedKey => Expected::error(Code::Unauthenticated, "API_KEY_REVOKED"),
         Caller::ExpiredKey => Expected::error(Code::Unauthenticated, "API_KEY_EXPIRED"),
         Caller::SuspendedTenantKey => Expected::error(Code::PermissionDenied, "TENANT_SUSPENDED"),
-        Caller::TenantBKey if scoped => Expected::error(Code::PermissionDenied, "TENANT_MISMATCH"),
+        Caller::TenantBKey | Caller::TenantBUser if scoped => {
+            Expected::error(Code::PermissionDenied, "TENANT_MISMATCH")
+        }
         Caller::LackingScopeKey if scoped => {
             Expected::error(Code::PermissionDenied, "SCOPE_MISSING")
         }
@@ -257,6 +281,8 @@ async fn matrix_a(admin: &mut Client, rule: &MethodAccess) -> MatrixA {
 struct Shared {
     /// A key of ACTIVE tenant B with every scope.
     tenant_b: String,
+    /// A user of tenant B with every scope.
+    user_b: String,
     /// A key with every scope of a tenant suspended after it was issued.
     suspended: String,
     /// A tenant, domain and key that do not exist.
@@ -279,6 +305,7 @@ async fn shared(admin: &mut Client) -> Shared {
     let ghost_id = Uuid::new_v4().to_string();
     Shared {
         tenant_b: key_b,
+        user_b: user_token(&tenant_b.id),
         suspended: key_suspended,
         ghost: Named {
             key: format!("tenants/{ghost_id}/apiKeys/{}", Uuid::new_v4()),

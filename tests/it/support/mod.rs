@@ -5,6 +5,7 @@ pub mod db;
 pub mod dns;
 pub mod fixtures;
 pub mod flags;
+pub mod jwt;
 pub mod proxy;
 pub mod raw;
 pub mod schemas;
