@@ -22,6 +22,7 @@ use crate::access::methods as access;
 use crate::error::Error;
 use crate::rpc::origin::REQUEST_ID_HEADER;
 use crate::server::bulkhead::Bulkheads;
+use crate::server::tls;
 
 /// Puts a [`TenantContext`] into every admitted request.
 #[derive(Clone)]
@@ -130,6 +131,7 @@ fn call_of<B>(request: &Request<B>) -> Result<Call<'_>, Error> {
             .map(|authority| authority.as_str())
             .or_else(|| header(request, http::header::HOST.as_str())),
         request_id: header(request, REQUEST_ID_HEADER).unwrap_or_default(),
+        peer_service: tls::peer::peer_service(request.extensions()),
     })
 }
 
