@@ -6,6 +6,7 @@
 //! unmapped one is no principal.
 
 mod pki;
+mod startup;
 
 use std::time::Duration;
 
