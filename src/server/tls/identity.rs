@@ -65,3 +65,60 @@ impl ClientServices {
         found.cloned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rcgen::{CertificateParams, DnType, KeyPair, SanType};
+
+    use super::*;
+
+    fn certificate(common_name: &str, uris: &[&str]) -> CertificateDer<'static> {
+        let mut params = CertificateParams::default();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        params.subject_alt_names = uris
+            .iter()
+            .map(|uri| SanType::URI((*uri).try_into().expect("IA5")))
+            .collect();
+        let key = KeyPair::generate().expect("key");
+        params.self_signed(&key).expect("certificate").der().clone()
+    }
+
+    fn mapping(entries: &[(&str, ClientIdentity)]) -> ClientServices {
+        let services: Vec<ClientService> = entries
+            .iter()
+            .map(|(name, identity)| ClientService {
+                name: (*name).to_owned(),
+                identity: identity.clone(),
+            })
+            .collect();
+        ClientServices::new(&services)
+    }
+
+    #[test]
+    fn spiffe_ids_win_over_common_names_and_unmapped_names_are_nobody() {
+        const BILLING: &str = "spiffe://example.org/ns/prod/sa/billing";
+        let services = mapping(&[
+            ("billing", ClientIdentity::SpiffeId(BILLING.to_owned())),
+            ("reports", ClientIdentity::CommonName("reports".to_owned())),
+        ]);
+        let name = |der: &CertificateDer<'_>| services.service_of(der).map(|name| name.to_string());
+        assert_eq!(
+            name(&certificate("anything", &[BILLING])),
+            Some("billing".into())
+        );
+        assert_eq!(name(&certificate("reports", &[])), Some("reports".into()));
+        assert_eq!(
+            name(&certificate("reports", &[BILLING])),
+            Some("billing".into())
+        );
+        let other = certificate("billing", &["spiffe://example.org/ns/prod/sa/other"]);
+        assert_eq!(name(&other), None, "a CN is matched only by a CN= entry");
+        assert_eq!(name(&CertificateDer::from(b"not der".to_vec())), None);
+        assert_eq!(
+            ClientServices::default().service_of(&certificate("reports", &[BILLING])),
+            None
+        );
+    }
+}
