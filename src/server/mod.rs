@@ -94,14 +94,8 @@ pub async fn run_admitting(
 ) -> Result<()> {
     let mut tasks = Vec::new();
     // Before anything else, so a bad certificate stops the start at once.
-    let tls = match &config.tls {
-        Some(settings) => {
-            let (tls, follower) = Tls::load(settings)?;
-            tasks.push(follower);
-            Some(tls)
-        }
-        None => None,
-    };
+    let tls = config.tls.as_ref();
+    let tls = tls.map(|tls| Tls::load(tls, &mut tasks)).transpose()?;
     let store = open_store(&config).await?;
     let services = Services::start(&config, &store, &mut tasks).await?;
     let gate = services.gate.clone();
@@ -128,13 +122,8 @@ pub async fn run_admitting(
     );
     tasks.push(config_watch.spawn_follower().await?);
     if let Some(address) = config.health_listen_addr {
-        let listener = TcpListener::bind(address).await.map_err(Error::internal)?;
-        let serving = stack::serve_health(listener, health_service.clone(), stop_receiver.clone());
-        tasks.push(tokio::spawn(async move {
-            if let Err(error) = serving.await {
-                tracing::error!(%error, "the health port stopped");
-            }
-        }));
+        let stop = stop_receiver.clone();
+        tasks.push(stack::spawn_health(address, health_service.clone(), stop).await?);
     }
     tokio::spawn(drain(shutdown, health, config.drain_delay, stop_sender));
     let tenant_context = (admission == Admission::Gate)

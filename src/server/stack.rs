@@ -4,10 +4,12 @@
 //! The order is the point of this file: each layer's comment says why it
 //! sits where it does.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
@@ -86,18 +88,22 @@ fn plaintext(listener: TcpListener) -> TcpIncoming {
     TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
-/// Serves `health` alone, in plaintext, on `listener` until `stop` turns
+/// Serves `health` alone, in plaintext, on `address` until `stop` turns
 /// true: for probes that cannot speak TLS or present a client certificate.
-pub(super) async fn serve_health(
-    listener: TcpListener,
+pub(super) async fn spawn_health(
+    address: SocketAddr,
     health: HealthServer<impl tonic_health::pb::health_server::Health>,
     mut stop: watch::Receiver<bool>,
-) -> Result<()> {
-    Server::builder()
+) -> Result<JoinHandle<()>> {
+    let listener = TcpListener::bind(address).await.map_err(Error::internal)?;
+    let serving = Server::builder()
         .add_service(health)
         .serve_with_incoming_shutdown(plaintext(listener), async move {
             let _ = stop.wait_for(|stopping| *stopping).await;
-        })
-        .await
-        .map_err(Error::internal)
+        });
+    Ok(tokio::spawn(async move {
+        if let Err(error) = serving.await {
+            tracing::error!(%error, "the health port stopped serving");
+        }
+    }))
 }

@@ -57,8 +57,8 @@ pub struct Tls {
 
 impl Tls {
     /// Loads what `settings` name, refusing (by name) a file that does not
-    /// parse; the handle is the task that follows the certificate's files.
-    pub fn load(settings: &TlsSettings) -> Result<(Self, JoinHandle<()>)> {
+    /// parse; the task that follows the certificate's files joins `tasks`.
+    pub fn load(settings: &TlsSettings, tasks: &mut Vec<JoinHandle<()>>) -> Result<Self> {
         let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
         let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
@@ -77,11 +77,11 @@ impl Tls {
         let (resolver, follower) = ReloadingKey::load(&settings.cert, &settings.key, provider)?;
         let mut config = builder.with_cert_resolver(resolver);
         config.alpn_protocols = vec![b"h2".to_vec()];
-        let tls = Self {
+        tasks.push(follower);
+        Ok(Self {
             acceptor: TlsAcceptor::from(Arc::new(config)),
             services: Arc::new(ClientServices::new(&settings.client_services)),
-        };
-        Ok((tls, follower))
+        })
     }
 
     /// The connections of `listener` whose handshake succeeded, until the

@@ -8,6 +8,17 @@ use std::process::{Output, Stdio};
 use super::pki::{Ca, health};
 use crate::process::{free_port, tenantd, wait_until_serving};
 
+/// A child process killed when dropped, so a failed assertion leaves no
+/// server behind.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn serve(args: &[&str]) -> Output {
     tenantd()
         .args(["serve", "--listen-addr", "127.0.0.1:0"])
@@ -74,7 +85,7 @@ async fn the_health_port_answers_in_plaintext_beside_mutual_tls() {
     std::fs::write(dir.join("ca.crt"), &ca.pem).expect("write ca");
     let (port, health_port) = (free_port(), free_port());
     let database = format!("sqlite://{}?mode=rwc", dir.join("tenantd.db").display());
-    let mut child = tenantd()
+    let child = tenantd()
         .arg("serve")
         .env("TENANTD_DATABASE_URL", database)
         .env("TENANTD_LISTEN_ADDR", format!("127.0.0.1:{port}"))
@@ -88,11 +99,11 @@ async fn the_health_port_answers_in_plaintext_beside_mutual_tls() {
         .stdout(Stdio::null())
         .spawn()
         .expect("start tenantd");
-    wait_until_serving(health_port, &mut child).await;
+    let mut child = Stopped(child);
+    wait_until_serving(health_port, &mut child.0).await;
     let with_certificate = health(port, &ca, Some(ca.client("probe", None))).await;
     let without = health(port, &ca, None).await;
-    child.kill().expect("stop tenantd");
-    let _ = child.wait();
+    drop(child);
     let _ = std::fs::remove_dir_all(dir);
     with_certificate.expect("the gRPC port serves a client with a certificate");
     assert!(
