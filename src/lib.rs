@@ -46,7 +46,8 @@
 //! - [`settings`]: flags and `TENANTD_*` variables, validated once into [`settings::Config`].
 //! - [`server`]: the composition root, `run(config, listener, shutdown)`: the services built
 //!   once, the tower stack in one file and each of our layers in its own (the tenant context
-//!   layer and its bulkhead among them), and the background jobs.
+//!   layer and its bulkhead among them), TLS with its reloaded certificate and the client
+//!   certificates' services (`server::tls`), and the background jobs.
 //! - [`cli`]: every command `tenantd` runs, `serve` and the operator commands.
 //! - [`telemetry`]: `tracing` output and OpenTelemetry export.
 //! - [`fuzzing`]: the fuzz targets' entry points.

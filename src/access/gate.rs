@@ -10,7 +10,8 @@
 //!    (UNAUTHENTICATED `CREDENTIALS_AMBIGUOUS`, INVALID_ARGUMENT), never
 //!    resolved by order;
 //! 1. credentials: none or unknown → UNAUTHENTICATED, before anything else
-//!    is looked at;
+//!    is looked at; without `authorization`, a client certificate mapped to
+//!    a service (mutual TLS) is that service;
 //! 2. a tenant key's own tenant: deleted → NOT_FOUND, suspended →
 //!    PERMISSION_DENIED `TENANT_SUSPENDED`, so a suspended tenant's keys
 //!    stop everywhere at once; a call from outside the tenant's allowed
@@ -40,7 +41,7 @@ use crate::access::methods::Target;
 use crate::access::named_tokens::NamedToken;
 use crate::access::resolve::{ResolveTarget, ResolvedBy, locate, not_found};
 use crate::access::source::TrustedProxies;
-use crate::access::tokens::{Token, constant_time_eq, match_token};
+use crate::access::tokens::{Token, bearer_token, constant_time_eq, match_token};
 use crate::common::ids::{TenantId, TenantRef};
 use crate::error::{Error, Result};
 use crate::store::changefeed::Change;
@@ -65,6 +66,9 @@ pub struct Call<'a> {
     pub peer: Option<std::net::IpAddr>,
     /// The call's headers, for `x-forwarded-for` behind trusted proxies.
     pub headers: Option<&'a http::HeaderMap>,
+    /// The service the connection's verified client certificate maps to:
+    /// the caller when no `authorization` is sent (one sent wins).
+    pub peer_service: Option<&'a Arc<str>>,
 }
 
 /// The gate; cloning it (once per call, by the layer) is one reference
@@ -145,7 +149,12 @@ impl Gate {
 
     /// Admits a call of `path` or refuses it; see the module docs.
     pub async fn admit(&self, path: &str, call: &Call<'_>) -> Result<TenantContext> {
-        let caller = self.authenticate(call.authorization).await?;
+        let caller = match (call.authorization, call.peer_service) {
+            (None, Some(name)) => Caller::Service {
+                name: Arc::clone(name),
+            },
+            (authorization, _) => self.authenticate(authorization).await?,
+        };
         // Every served method has a rule (a test checks the table against
         // the descriptor set), so a path without one is not served.
         let rule = access::method_access(path).ok_or_else(|| Error::Unimplemented {
@@ -187,17 +196,7 @@ impl Gate {
                 "send `authorization: Bearer <token or API key>`",
             ));
         };
-        let token = header
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .filter(|token| !token.is_empty())
-            .ok_or_else(|| {
-                unauthenticated(
-                    "CREDENTIALS_MALFORMED",
-                    "the authorization header must read `Bearer <token or API key>`",
-                )
-            })?;
+        let token = bearer_token(header)?;
         if token.starts_with(KEY_MARKER) && token.as_bytes().get(KEY_MARKER.len()) == Some(&b'_') {
             return self.authenticate_key(token).await;
         }

@@ -26,6 +26,15 @@ impl std::fmt::Debug for NamedToken {
     }
 }
 
+/// Whether `name` may name a caller: not empty, letters, digits, `-`, `_`,
+/// `.` (and the `#` of generated names).
+pub fn is_usable_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-_.#".contains(&byte))
+}
+
 /// Parses `NAME=TOKEN` or bare-token entries of `flag`; a bare token is
 /// named `{flag}#{position}`.
 pub fn parse_tokens(entries: &[String], flag: &str) -> Result<Vec<NamedToken>> {
@@ -38,11 +47,7 @@ pub fn parse_tokens(entries: &[String], flag: &str) -> Result<Vec<NamedToken>> {
             Some((name, token)) => (name.trim().to_owned(), token.trim().to_owned()),
             None => (format!("{flag}#{}", position + 1), entry.to_owned()),
         };
-        let usable_name = !name.is_empty()
-            && name
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || b"-_.#".contains(&byte));
-        if !usable_name {
+        if !is_usable_name(&name) {
             return Err(Error::invalid_field(
                 flag,
                 "names are letters, digits, '-', '_' and '.'",

@@ -9,6 +9,20 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::access::named_tokens::NamedToken;
+use crate::error::{Error, Result};
+
+/// The token or API key of an `authorization: Bearer …` header value.
+pub(crate) fn bearer_token(header: &str) -> Result<&str> {
+    header
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| Error::Unauthenticated {
+            reason: "CREDENTIALS_MALFORMED",
+            message: "the authorization header must read `Bearer <token or API key>`".to_owned(),
+        })
+}
 
 /// A configured token, with its name ready to hand to callers.
 pub(crate) struct Token {

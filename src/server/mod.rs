@@ -7,8 +7,9 @@
 //! What is built where: the services and their jobs in `services`, what is
 //! answered (the gRPC services, health, reflection) in `routes`, the tower
 //! stack in `stack` (its order, and why), one of our own layers per file
-//! (`trace`, `catch_panic`, [`tenant_context`] with [`bulkhead`]), the
-//! background jobs in [`jobs`] and `upkeep`.
+//! (`trace`, `catch_panic`, [`tenant_context`] with [`bulkhead`]), TLS and
+//! the client certificates' services in [`tls`], the background jobs in
+//! [`jobs`] and `upkeep`.
 
 pub mod bulkhead;
 mod catch_panic;
@@ -20,6 +21,7 @@ mod signal;
 mod stack;
 pub mod tenant_context;
 pub mod tenants;
+pub mod tls;
 mod trace;
 mod upkeep;
 
@@ -34,6 +36,7 @@ use crate::server::bulkhead::Bulkheads;
 use crate::server::services::Services;
 pub use crate::server::signal::shutdown_signal;
 use crate::server::tenant_context::TenantContextLayer;
+use crate::server::tls::Tls;
 use crate::settings::{Config, redact_url};
 use crate::store::{PoolOptions, Store};
 
@@ -89,8 +92,11 @@ pub async fn run_admitting(
     shutdown: impl Future<Output = ()> + Send + 'static,
     admission: Admission,
 ) -> Result<()> {
-    let store = open_store(&config).await?;
     let mut tasks = Vec::new();
+    // Before anything else, so a bad certificate stops the start at once.
+    let tls = config.tls.as_ref();
+    let tls = tls.map(|tls| Tls::load(tls, &mut tasks)).transpose()?;
+    let store = open_store(&config).await?;
     let services = Services::start(&config, &store, &mut tasks).await?;
     let gate = services.gate.clone();
     tasks.push(upkeep::spawn_key_use_flush(
@@ -115,26 +121,16 @@ pub async fn run_admitting(
         stop_receiver.clone(),
     );
     tasks.push(config_watch.spawn_follower().await?);
-    let drain_delay = config.drain_delay;
-    tokio::spawn(async move {
-        shutdown.await;
-        // Load balancers stop routing here before connections close.
-        health.stop().await;
-        if !drain_delay.is_zero() {
-            tracing::info!(
-                ?drain_delay,
-                "shutting down: NOT_SERVING, still accepting calls"
-            );
-            tokio::time::sleep(drain_delay).await;
-        }
-        tracing::info!("shutting down: refusing new calls, finishing in-flight ones");
-        let _ = stop_sender.send(true);
-    });
+    if let Some(address) = config.health_listen_addr {
+        let stop = stop_receiver.clone();
+        tasks.push(stack::spawn_health(address, health_service.clone(), stop).await?);
+    }
+    tokio::spawn(drain(shutdown, health, config.drain_delay, stop_sender));
     let tenant_context = (admission == Admission::Gate)
         .then(|| TenantContextLayer::new(gate.clone(), Bulkheads::new(config.tenant_budget)));
     let routes = routes::routes(services, config_watch, health_service)?;
     stack::serve(
-        listener,
+        (listener, tls),
         routes,
         tenant_context,
         stop_receiver,
@@ -148,4 +144,26 @@ pub async fn run_admitting(
     store.close().await?;
     tracing::info!("tenantd stopped");
     Ok(())
+}
+
+/// Once `shutdown` completes: NOT_SERVING at once, so load balancers stop
+/// routing here before connections close; calls still accepted for
+/// `drain_delay`; then `stop`.
+async fn drain(
+    shutdown: impl Future<Output = ()>,
+    health: health::Health,
+    drain_delay: std::time::Duration,
+    stop: watch::Sender<bool>,
+) {
+    shutdown.await;
+    health.stop().await;
+    if !drain_delay.is_zero() {
+        tracing::info!(
+            ?drain_delay,
+            "shutting down: NOT_SERVING, still accepting calls"
+        );
+        tokio::time::sleep(drain_delay).await;
+    }
+    tracing::info!("shutting down: refusing new calls, finishing in-flight ones");
+    let _ = stop.send(true);
 }

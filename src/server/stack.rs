@@ -4,25 +4,30 @@
 //! The order is the point of this file: each layer's comment says why it
 //! sits where it does.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic_health::pb::health_server::HealthServer;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::error::{Error, Result};
 use crate::server::tenant_context::TenantContextLayer;
+use crate::server::tls::Tls;
 use crate::server::{catch_panic, trace};
 
-/// Serves `routes` behind the stack on `listener` until `stop` turns true,
-/// then lets in-flight calls finish for at most `grace`. `tenant_context`
-/// is `None` only when measuring what the layer costs.
+/// Serves `routes` behind the stack on `listener` (over `tls` when set)
+/// until `stop` turns true, then lets in-flight calls finish for at most
+/// `grace`. `tenant_context` is `None` only when measuring what the layer
+/// costs.
 pub(super) async fn serve(
-    listener: TcpListener,
+    (listener, tls): (TcpListener, Option<Tls>),
     routes: Routes,
     tenant_context: Option<TenantContextLayer>,
     stop: watch::Receiver<bool>,
@@ -44,16 +49,25 @@ pub(super) async fn serve(
         // Innermost, inside the span: nothing reaches a handler without a
         // tenant context, and refusals are traced like any answer.
         .option_layer(tenant_context);
-    // Without TCP_NODELAY, small answers wait on Nagle's algorithm for the
-    // client's delayed ACK: tens of milliseconds on a hot path.
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let router = Server::builder().layer(layers).add_routes(routes);
     let mut serve_stop = stop.clone();
-    let serve = Server::builder()
-        .layer(layers)
-        .add_routes(routes)
-        .serve_with_incoming_shutdown(incoming, async move {
-            let _ = serve_stop.wait_for(|stopping| *stopping).await;
-        });
+    let until_stopped = async move {
+        let _ = serve_stop.wait_for(|stopping| *stopping).await;
+    };
+    let serve = async move {
+        match tls {
+            Some(tls) => {
+                router
+                    .serve_with_incoming_shutdown(tls.incoming(listener), until_stopped)
+                    .await
+            }
+            None => {
+                router
+                    .serve_with_incoming_shutdown(plaintext(listener), until_stopped)
+                    .await
+            }
+        }
+    };
     let mut grace_stop = stop;
     let grace_expired = async move {
         let _ = grace_stop.wait_for(|stopping| *stopping).await;
@@ -64,4 +78,32 @@ pub(super) async fn serve(
         () = grace_expired => tracing::warn!(grace_seconds = grace.as_secs(), "calls still in flight after the grace period were cut off"),
     }
     Ok(())
+}
+
+/// The plaintext connections of `listener`.
+fn plaintext(listener: TcpListener) -> TcpIncoming {
+    // Without TCP_NODELAY, small answers wait on Nagle's algorithm for the
+    // client's delayed ACK: tens of milliseconds on a hot path (the TLS
+    // port sets it too).
+    TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
+/// Serves `health` alone, in plaintext, on `address` until `stop` turns
+/// true: for probes that cannot speak TLS or present a client certificate.
+pub(super) async fn spawn_health(
+    address: SocketAddr,
+    health: HealthServer<impl tonic_health::pb::health_server::Health>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<JoinHandle<()>> {
+    let listener = TcpListener::bind(address).await.map_err(Error::internal)?;
+    let serving = Server::builder()
+        .add_service(health)
+        .serve_with_incoming_shutdown(plaintext(listener), async move {
+            let _ = stop.wait_for(|stopping| *stopping).await;
+        });
+    Ok(tokio::spawn(async move {
+        if let Err(error) = serving.await {
+            tracing::error!(%error, "the health port stopped serving");
+        }
+    }))
 }

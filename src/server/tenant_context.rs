@@ -13,7 +13,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use tonic::transport::server::TcpConnectInfo;
 use tower::{Layer, Service};
 use tracing::Span;
 
@@ -23,6 +22,7 @@ use crate::access::methods as access;
 use crate::error::Error;
 use crate::rpc::origin::REQUEST_ID_HEADER;
 use crate::server::bulkhead::Bulkheads;
+use crate::server::tls;
 
 /// Puts a [`TenantContext`] into every admitted request.
 #[derive(Clone)]
@@ -130,12 +130,9 @@ fn call_of<B>(request: &Request<B>) -> Result<Call<'_>, Error> {
             .map(|authority| authority.as_str())
             .or_else(|| header(request, http::header::HOST.as_str())),
         request_id: header(request, REQUEST_ID_HEADER).unwrap_or_default(),
-        peer: request
-            .extensions()
-            .get::<TcpConnectInfo>()
-            .and_then(TcpConnectInfo::remote_addr)
-            .map(|address| address.ip()),
+        peer: tls::peer::remote_addr(request.extensions()).map(|address| address.ip()),
         headers: Some(request.headers()),
+        peer_service: tls::peer::peer_service(request.extensions()),
     })
 }
 

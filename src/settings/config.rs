@@ -9,7 +9,7 @@ use crate::access::named_tokens::{NamedToken, parse_tokens};
 use crate::common::paging::PageTokenKey;
 use crate::common::validate;
 use crate::error::{Error, Result};
-use crate::settings::{BudgetArgs, CommonArgs, ServeArgs};
+use crate::settings::{BudgetArgs, CommonArgs, ServeArgs, TlsSettings};
 use crate::store::PoolOptions;
 
 /// How often the last use of API keys is written, by default.
@@ -81,6 +81,10 @@ pub struct Config {
     pub page_token_key: Option<PageTokenKey>,
     /// How long a PENDING domain claim lasts.
     pub domain_claim_ttl: chrono::Duration,
+    /// TLS on the gRPC port; plaintext when `None`.
+    pub tls: Option<TlsSettings>,
+    /// Where health alone is also served, in plaintext.
+    pub health_listen_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -122,6 +126,8 @@ impl Config {
             dns_resolver: serve.dns_resolver,
             trusted_proxies: serve.trusted_proxies.clone(),
             jwt_issuers: jwt_issuers(serve)?,
+            tls: TlsSettings::from_args(&serve.tls)?,
+            health_listen_addr: serve.health_listen_addr,
             purge_after: chrono::Duration::days(i64::from(serve.purge_after_days)),
             shutdown_grace: Duration::from_secs(serve.shutdown_grace_seconds),
             drain_delay: Duration::from_secs(serve.drain_delay_seconds),
@@ -161,6 +167,8 @@ impl Config {
             dns_resolver: None,
             trusted_proxies: Vec::new(),
             jwt_issuers: Vec::new(),
+            tls: None,
+            health_listen_addr: None,
             purge_after: chrono::Duration::days(30),
             shutdown_grace: Duration::from_secs(20),
             drain_delay: Duration::ZERO,

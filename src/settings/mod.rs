@@ -2,14 +2,15 @@
 //! environment variable, parsed once and validated into [`Config`].
 //!
 //! One file a concern: the commands and the flags they share here, `serve`'s
-//! flags in [`serve`], the usage commands' in [`usage`], the tenants
-//! commands' in [`tenants`], the validated [`Config`] in [`config`], and the
-//! redaction of database URLs for logs in [`redact`].
+//! flags in [`serve`] (its TLS flags in [`tls`]), the usage commands' in
+//! [`usage`], the tenants commands' in [`tenants`], the validated [`Config`]
+//! in [`config`], and the redaction of database URLs for logs in [`redact`].
 
 pub mod config;
 pub mod redact;
 pub mod serve;
 pub mod tenants;
+pub mod tls;
 pub mod usage;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -21,6 +22,7 @@ pub use crate::settings::serve::{BudgetArgs, ServeArgs};
 pub use crate::settings::tenants::{
     ExportArgs, ImportArgs, MigrateArgs, PurgeArgs, TemplateArgs, TenantsCommand, load_template,
 };
+pub use crate::settings::tls::{ClientIdentity, ClientService, TlsArgs, TlsSettings};
 pub use crate::settings::usage::{
     ExportFormat, ReaggregateArgs, RetentionArgs, UsageCommand, UsageExportArgs,
 };

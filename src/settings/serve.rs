@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser};
 
 use crate::common::paging::PageTokenKey;
+use crate::settings::tls::TlsArgs;
 use crate::settings::usage::RetentionArgs;
 
 /// Settings of `serve`.
@@ -15,6 +16,14 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "TENANTD_LISTEN_ADDR", default_value = "0.0.0.0:50051")]
     pub listen_addr: SocketAddr,
+    /// Also serve only `grpc.health.v1.Health`, in plaintext, on this
+    /// address: for probes that cannot speak TLS or present a client
+    /// certificate.
+    #[arg(long, env = "TENANTD_HEALTH_LISTEN_ADDR")]
+    pub health_listen_addr: Option<SocketAddr>,
+    /// TLS and mutual TLS on the gRPC port.
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Do not apply migrations at start (when a migration job does); refuse
     /// to start while any are pending.
     #[arg(long, env = "TENANTD_NO_MIGRATE")]

@@ -55,6 +55,7 @@ mod tenant_export;
 mod tenant_export_cli;
 mod tenant_export_pool;
 mod tenants;
+mod tls;
 mod upgrades;
 mod usage;
 mod usage_alerts;
