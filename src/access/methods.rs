@@ -2,8 +2,9 @@
 //!
 //! Every RPC tenantd serves has exactly one row in [`METHODS`]; the tenant
 //! context layer refuses a method without a row, and a test checks the table
-//! against the compiled descriptor set, so a new RPC cannot ship
-//! unclassified. The README's access table is rendered from this table by
+//! against the compiled descriptor set (and Envoy's services, which come
+//! generated from `envoy-types`, against [`ENVOY_SERVICES`]), so a new RPC
+//! cannot ship unclassified. The README's access table is rendered from this table by
 //! [`markdown_table`] and checked by a test, so the two cannot disagree.
 
 /// What a caller needs to name a tenant for.
@@ -36,8 +37,13 @@ pub struct MethodAccess {
 
 /// The protobuf package every tenantd service lives in.
 pub const PACKAGE: &str = "tenantd.v1";
-/// The package of Envoy's rate limit service, which tenantd also serves.
-pub const ENVOY_RATELIMIT_PACKAGE: &str = "envoy.service.ratelimit.v3";
+/// Envoy's rate limit service, as its generated server names it.
+pub const ENVOY_RATELIMIT: &str =
+    envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_server::SERVICE_NAME;
+/// Envoy's services tenantd serves, with their RPCs (all unary). They are
+/// not in tenantd's descriptor set, so this list is what the tests check
+/// the table against for them.
+pub const ENVOY_SERVICES: &[(&str, &[&str])] = &[(ENVOY_RATELIMIT, &["ShouldRateLimit"])];
 
 impl MethodAccess {
     /// The fully qualified service name, as it appears in call paths.
@@ -72,7 +78,7 @@ const TS: &str = "TenantService";
 const CS: &str = "ConfigService";
 const QS: &str = "QuotaService";
 const US: &str = "UsageService";
-const RLS: &str = "envoy.service.ratelimit.v3.RateLimitService";
+const RLS: &str = ENVOY_RATELIMIT;
 
 /// Every RPC and who may call it. Admin callers may call all of them.
 pub const METHODS: &[MethodAccess] = &[

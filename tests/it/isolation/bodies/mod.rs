@@ -179,7 +179,7 @@ fn rate_limit_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
                 key: "tenant_id".to_owned(),
                 value: tenant.id.clone(),
             }],
-            hits_addend: None,
+            ..Default::default()
         }],
         hits_addend: 1,
     })
