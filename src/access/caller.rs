@@ -118,6 +118,19 @@ impl TenantContext {
         }
     }
 
+    /// The tenant whose budget (its bulkhead) the call spends: the one it
+    /// acts for, unless an operator makes it.
+    pub fn budgeted_tenant(&self) -> Option<TenantId> {
+        if matches!(self.caller, Caller::Admin { .. }) {
+            return None;
+        }
+        match (&self.tenant, &self.caller) {
+            (Some(tenant), _) => Some(tenant.id),
+            (None, Caller::Tenant { tenant_id, .. }) => Some(*tenant_id),
+            (None, _) => None,
+        }
+    }
+
     /// The platform scope, for cross-tenant work; admin callers only.
     pub fn platform(&self) -> crate::error::Result<PlatformScope> {
         match &self.caller {

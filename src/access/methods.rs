@@ -29,11 +29,16 @@ pub struct MethodAccess {
     pub method: &'static str,
     /// Whether service tokens may call it (data-path methods).
     pub service_callers: bool,
-    /// The scope a tenant API key needs; `None` when keys may not call it.
+    /// The scope a tenant API key needs ([`ANY_SCOPE`]: any key of the
+    /// tenant); `None` when keys may not call it.
     pub tenant_scope: Option<&'static str>,
     /// Whether it acts on one tenant.
     pub target: Target,
 }
+
+/// A `tenant_scope` any key of the tenant holds: for the gateway's HTTP
+/// requests that ask no particular scope, never for a row of [`METHODS`].
+pub const ANY_SCOPE: &str = "*";
 
 /// The protobuf package every tenantd service lives in.
 pub const PACKAGE: &str = "tenantd.v1";

@@ -11,6 +11,7 @@ pub mod caller;
 pub mod convert;
 pub mod gate;
 pub mod grpc_context;
+pub mod headers;
 pub mod key_uses;
 pub mod methods;
 pub mod named_tokens;
