@@ -45,10 +45,16 @@ pub const PACKAGE: &str = "tenantd.v1";
 /// Envoy's rate limit service, as its generated server names it.
 pub const ENVOY_RATELIMIT: &str =
     envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_server::SERVICE_NAME;
+/// Envoy's external authorization service, as its generated server names it.
+pub const ENVOY_AUTHORIZATION: &str =
+    envoy_types::pb::envoy::service::auth::v3::authorization_server::SERVICE_NAME;
 /// Envoy's services tenantd serves, with their RPCs (all unary). They are
 /// not in tenantd's descriptor set, so this list is what the tests check
 /// the table against for them.
-pub const ENVOY_SERVICES: &[(&str, &[&str])] = &[(ENVOY_RATELIMIT, &["ShouldRateLimit"])];
+pub const ENVOY_SERVICES: &[(&str, &[&str])] = &[
+    (ENVOY_RATELIMIT, &["ShouldRateLimit"]),
+    (ENVOY_AUTHORIZATION, &["Check"]),
+];
 
 impl MethodAccess {
     /// The fully qualified service name, as it appears in call paths.
@@ -84,6 +90,7 @@ const CS: &str = "ConfigService";
 const QS: &str = "QuotaService";
 const US: &str = "UsageService";
 const RLS: &str = ENVOY_RATELIMIT;
+const AUTHZ: &str = ENVOY_AUTHORIZATION;
 
 /// Every RPC and who may call it. Admin callers may call all of them.
 pub const METHODS: &[MethodAccess] = &[
@@ -152,6 +159,9 @@ pub const METHODS: &[MethodAccess] = &[
     rule(US, "GetUsageSummary", false, Some("usage:read"), Tenant),
     rule(US, "ExportUsage", false, None, Platform),
     rule(RLS, "ShouldRateLimit", true, Some("quota:check"), Tenant),
+    // The gateway's own call: the tenant is the HTTP request's, which the
+    // handler authenticates and resolves through the gate itself.
+    rule(AUTHZ, "Check", true, None, Platform),
 ];
 
 /// The rule of the RPC at `path` (`/tenantd.v1.TenantService/GetTenant`),
@@ -221,6 +231,8 @@ mod tests {
             )
             .is_none()
         );
+        let check = method_access("/envoy.service.auth.v3.Authorization/Check").expect("check");
+        assert_eq!((check.service_callers, check.tenant_scope), (true, None));
         assert!(is_open("/grpc.health.v1.Health/Check"));
         assert!(!is_open("/tenantd.v1.TenantService/GetTenant"));
     }

@@ -9,6 +9,7 @@ mod authorize;
 mod cache;
 pub mod caller;
 pub mod convert;
+pub mod ext_authz;
 pub mod gate;
 pub mod grpc_context;
 pub mod headers;

@@ -4,6 +4,7 @@
 use tonic::service::Routes;
 use tonic_health::pb::health_server::{Health, HealthServer};
 
+use crate::access::ext_authz::ExtAuthzApi;
 use crate::config::grpc::service::ConfigApi;
 use crate::config::watch::ConfigWatch;
 use crate::error::{Error, Result};
@@ -18,14 +19,17 @@ use crate::quota::ratelimit::RateLimits;
 use crate::server::services::Services;
 use crate::tenancy::grpc::service::TenantApi;
 use crate::usage::grpc::service::UsageApi;
+use envoy_types::pb::envoy::service::auth::v3::authorization_server::AuthorizationServer;
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_server::RateLimitServiceServer;
 
 /// Every service the server answers, on `services`; `config_watch` streams
-/// configuration changes to WatchConfig callers.
+/// configuration changes to WatchConfig callers, `ext_authz` answers Envoy's
+/// authorization checks.
 pub(super) fn routes(
     services: Services,
     config_watch: ConfigWatch,
     health: HealthServer<impl Health>,
+    ext_authz: ExtAuthzApi,
 ) -> Result<Routes> {
     let gate = services.gate;
     let quotas = services.quotas;
@@ -51,6 +55,7 @@ pub(super) fn routes(
         .add_service(RateLimitServiceServer::new(RateLimitApi::new(
             RateLimits::new(quotas.clone(), gate.clone()),
         )))
+        .add_service(AuthorizationServer::new(ext_authz))
         .add_service(UsageServiceServer::new(UsageApi::new(
             services.metrics,
             (services.usage, services.exports),

@@ -25,13 +25,14 @@ use crate::support::usage::{create_metrics, usage_event};
 use crate::support::{Backend, TestServer};
 
 /// Every name the health service answers for.
-const HEALTH_NAMES: [&str; 6] = [
+const HEALTH_NAMES: [&str; 7] = [
     "",
     "tenantd.v1.TenantService",
     "tenantd.v1.ConfigService",
     "tenantd.v1.QuotaService",
     "tenantd.v1.UsageService",
     "envoy.service.ratelimit.v3.RateLimitService",
+    "envoy.service.auth.v3.Authorization",
 ];
 
 crate::backend_tests!(
@@ -82,6 +83,11 @@ async fn undecodable_requests_are_the_callers_mistake(backend: Backend) {
         // with prost's own codec, and answer the same.
         (
             "/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit",
+            unary,
+            vec![0x0a, 0x7f, 0x01],
+        ),
+        (
+            "/envoy.service.auth.v3.Authorization/Check",
             unary,
             vec![0x0a, 0x7f, 0x01],
         ),
