@@ -19,7 +19,8 @@
 //!
 //! The services, each with its rules and values, its SQL and its handlers:
 //! - [`access`]: callers, tokens, API keys, tenant resolution, the method × caller table and the
-//!   gate every call passes.
+//!   gate every call passes, and Envoy's external authorization, which admits a gateway's HTTP
+//!   requests through the same gate.
 //! - [`tenancy`]: tenants and their lifecycle, custom domains, audit reads, SCHEMA tenants'
 //!   provisioning, tenant archives.
 //! - [`config`]: each tenant's configuration as layers, its schema, versions and the watch.

@@ -1,7 +1,9 @@
 //! Access: who calls (operator and service tokens, tenant API keys), for
 //! which tenant (resolution by key, id, slug or host), and whether that
 //! caller may call that method for that tenant (the access table and the
-//! gate). Also the API keys' own lifecycle.
+//! gate). Also the API keys' own lifecycle, and Envoy's external
+//! authorization ([`ext_authz`]), the gate's door for a gateway's HTTP
+//! requests.
 
 pub mod api_key;
 pub mod api_keys;

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use crate::access::ext_authz::ExtAuthzSettings;
+use crate::access::ext_authz::{DEFAULT_HEADER_PREFIX, ExtAuthzSettings};
 use crate::error::{Error, Result};
 
 /// What ext_authz answers put on the requests they let through.
@@ -14,7 +14,7 @@ pub struct ExtAuthzArgs {
     #[arg(
         long,
         env = "TENANTD_EXT_AUTHZ_HEADER_PREFIX",
-        default_value = "x-tenant-"
+        default_value = DEFAULT_HEADER_PREFIX
     )]
     pub ext_authz_header_prefix: String,
     /// Remove the credential header (`authorization` or `x-api-key`) from

@@ -33,6 +33,9 @@ use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
 pub use answer::{HEADER_CALLER, HEADER_ID, HEADER_PLAN, HEADER_SLUG, METADATA_KEYS};
 pub use request::SCOPE_EXTENSION;
 
+/// The upstream headers' prefix unless the operator chooses another.
+pub const DEFAULT_HEADER_PREFIX: &str = "x-tenant-";
+
 /// What the answers hold, as the operator configured them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtAuthzSettings {
@@ -47,7 +50,7 @@ pub struct ExtAuthzSettings {
 impl Default for ExtAuthzSettings {
     fn default() -> Self {
         Self {
-            header_prefix: "x-tenant-".to_owned(),
+            header_prefix: DEFAULT_HEADER_PREFIX.to_owned(),
             strip_credentials: false,
         }
     }
