@@ -3,9 +3,9 @@
 //! also carries `google/rpc/error_details.proto` (vendored under
 //! `third_party/googleapis`), so reflection clients such as grpcurl can
 //! decode the error details tenantd returns; its Rust types come from
-//! `tonic-types`, not from this build. The Envoy rate limit service
-//! (`third_party/envoy`, a wire-compatible subset) is compiled into the
-//! same set, so reflection shows it too.
+//! `tonic-types`, not from this build. Envoy's services come generated
+//! from the `envoy-types` crate, so they are neither compiled here nor in
+//! the set.
 
 use std::path::PathBuf;
 
@@ -24,11 +24,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     protos.sort();
     let googleapis = PathBuf::from("third_party/googleapis");
     protos.push(googleapis.join("google/rpc/error_details.proto"));
-    let envoy = PathBuf::from("third_party/envoy");
-    protos.push(envoy.join("envoy/service/ratelimit/v3/rls.proto"));
     println!("cargo:rerun-if-changed={}", proto_dir.display());
     println!("cargo:rerun-if-changed={}", googleapis.display());
-    println!("cargo:rerun-if-changed={}", envoy.display());
 
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     tonic_prost_build::configure()
@@ -40,21 +37,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .codec_path("crate::rpc::codec::Codec")
         .compile_protos(
             &protos,
-            &[
-                PathBuf::from("proto"),
-                googleapis,
-                envoy,
-                well_known_includes,
-            ],
+            &[PathBuf::from("proto"), googleapis, well_known_includes],
         )?;
     write_wire_names(&out_dir)?;
     Ok(())
 }
 
-/// Writes `wire_names.rs`: for every top-level message of a package tenantd
-/// serves, an impl of `WireName` naming its proto type, so the request
-/// codec can find a decoded type's descriptor (prost's own `Name` trait is
-/// missing on `()`, prost's `google.protobuf.Empty`, which some methods answer).
+/// Writes `wire_names.rs`: for every top-level message of `tenantd.v1`,
+/// an impl of `WireName` naming its proto type, so the request codec can
+/// find a decoded type's descriptor (prost's own `Name` trait is missing
+/// on `()`, prost's `google.protobuf.Empty`, which some methods answer).
 fn write_wire_names(out_dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     use prost::Message;
     let bytes = std::fs::read(out_dir.join("tenantd_descriptor.bin"))?;
@@ -62,16 +54,12 @@ fn write_wire_names(out_dir: &std::path::Path) -> Result<(), Box<dyn std::error:
     let mut impls = String::new();
     for file in &set.file {
         let package = file.package();
-        let module = if package == "tenantd.v1" {
-            "crate::pb".to_owned()
-        } else if package.starts_with("envoy.") {
-            format!("crate::{}", package.replace('.', "::"))
-        } else {
+        if package != "tenantd.v1" {
             continue;
-        };
+        }
         for message in &file.message_type {
             impls.push_str(&format!(
-                "impl WireName for {module}::{name} {{ const NAME: &'static str = \"{package}.{name}\"; }}\n",
+                "impl WireName for crate::pb::{name} {{ const NAME: &'static str = \"{package}.{name}\"; }}\n",
                 name = message.name(),
             ));
         }
@@ -88,9 +76,6 @@ fn write_wire_names(out_dir: &std::path::Path) -> Result<(), Box<dyn std::error:
             let rust = match package {
                 "tenantd.v1" => format!("crate::pb::{name}"),
                 "google.protobuf" if name == "Empty" => "()".to_owned(),
-                _ if package.starts_with("envoy.") => {
-                    format!("crate::{}::{name}", package.replace('.', "::"))
-                }
                 _ => continue,
             };
             let entry = format!("    (\"{input}\", decode_as::<{rust}>),\n");

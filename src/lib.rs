@@ -19,7 +19,8 @@
 //!
 //! The services, each with its rules and values, its SQL and its handlers:
 //! - [`access`]: callers, tokens, API keys, tenant resolution, the method × caller table and the
-//!   gate every call passes.
+//!   gate every call passes, and Envoy's external authorization, which admits a gateway's HTTP
+//!   requests through the same gate.
 //! - [`tenancy`]: tenants and their lifecycle, custom domains, audit reads, SCHEMA tenants'
 //!   provisioning, tenant archives.
 //! - [`config`]: each tenant's configuration as layers, its schema, versions and the watch.
@@ -40,7 +41,7 @@
 //! - [`common`]: typed ids, validation, filters, page tokens and the cache map each owner keeps.
 //! - [`error`]: the crate's one error enum, and in `error/status.rs` its one mapping to
 //!   `tonic::Status`.
-//! - [`pb`]: code generated from `proto/tenantd/v1`; [`envoy`]: Envoy's rate limit service.
+//! - [`pb`]: code generated from `proto/tenantd/v1`; [`envoy`]: Envoy's API (from `envoy-types`).
 //!
 //! On top:
 //! - [`settings`]: flags and `TENANTD_*` variables, validated once into [`settings::Config`].
@@ -71,44 +72,10 @@ pub mod telemetry;
 pub mod tenancy;
 pub mod usage;
 
-/// Code generated from the subset of Envoy's API in `third_party/envoy`:
-/// the rate limit service tenantd serves to Envoy and Istio gateways.
-#[allow(clippy::all, missing_docs)]
-pub mod envoy {
-    /// `envoy.config.*`
-    pub mod config {
-        /// `envoy.config.core`
-        pub mod core {
-            /// `envoy.config.core.v3`
-            pub mod v3 {
-                tonic::include_proto!("envoy.config.core.v3");
-            }
-        }
-    }
-    /// `envoy.extensions.*`
-    pub mod extensions {
-        /// `envoy.extensions.common`
-        pub mod common {
-            /// `envoy.extensions.common.ratelimit`
-            pub mod ratelimit {
-                /// `envoy.extensions.common.ratelimit.v3`
-                pub mod v3 {
-                    tonic::include_proto!("envoy.extensions.common.ratelimit.v3");
-                }
-            }
-        }
-    }
-    /// `envoy.service.*`
-    pub mod service {
-        /// `envoy.service.ratelimit`
-        pub mod ratelimit {
-            /// `envoy.service.ratelimit.v3`
-            pub mod v3 {
-                tonic::include_proto!("envoy.service.ratelimit.v3");
-            }
-        }
-    }
-}
+/// Envoy's API as the `envoy-types` crate generates it from Envoy's own
+/// protos: the rate limit and external authorization services tenantd
+/// serves to Envoy and Istio gateways, and their messages.
+pub use envoy_types::pb::envoy;
 
 /// Code generated from `proto/tenantd/v1`.
 #[allow(clippy::all, missing_docs)]

@@ -3,7 +3,7 @@
 //! gate runs them in the order its module docs give.
 
 use crate::access::caller::Caller;
-use crate::access::methods::MethodAccess;
+use crate::access::methods::{ANY_SCOPE, MethodAccess};
 use crate::error::{Error, Result};
 use crate::tenancy::{Tenant, TenantState};
 
@@ -36,6 +36,7 @@ pub(crate) fn authorize(caller: &Caller, rule: &MethodAccess) -> Result<()> {
             ),
         )),
         Caller::Tenant { scopes, .. } | Caller::User { scopes, .. } => match rule.tenant_scope {
+            Some(ANY_SCOPE) => Ok(()),
             Some(scope) if scopes.iter().any(|held| held == scope) => Ok(()),
             Some(scope) => Err(denied(
                 "SCOPE_MISSING",

@@ -138,6 +138,18 @@ impl TenantContext {
         }
     }
 
+    /// The tenant whose budget (its bulkhead) the call spends: the one it
+    /// acts for, unless an operator makes it.
+    pub fn budgeted_tenant(&self) -> Option<TenantId> {
+        if matches!(self.caller, Caller::Admin { .. }) {
+            return None;
+        }
+        match &self.tenant {
+            Some(tenant) => Some(tenant.id),
+            None => self.caller.own_tenant(),
+        }
+    }
+
     /// The platform scope, for cross-tenant work; admin callers only.
     pub fn platform(&self) -> crate::error::Result<PlatformScope> {
         match &self.caller {

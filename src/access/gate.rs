@@ -29,7 +29,7 @@ mod user;
 
 use std::sync::Arc;
 
-use crate::access::api_key::{ApiKey, ApiKeyState, KEY_MARKER, hash_secret};
+use crate::access::api_key::ApiKey;
 use crate::access::api_keys::ApiKeys;
 use crate::access::authorize::{authorize, check_usable, mismatch};
 use crate::access::cache::GateCache;
@@ -37,17 +37,19 @@ use crate::access::caller::{Caller, ResolvedTenant, TenantContext};
 use crate::access::jwt::Issuers;
 use crate::access::key_uses::KeyUses;
 use crate::access::methods as access;
-use crate::access::methods::Target;
+use crate::access::methods::{MethodAccess, Target};
 use crate::access::named_tokens::NamedToken;
 use crate::access::resolve::{ResolveTarget, ResolvedBy, locate, not_found};
 use crate::access::source::TrustedProxies;
-use crate::access::tokens::{Token, bearer_token, constant_time_eq, match_token};
+use crate::access::tokens::Token;
 use crate::common::ids::{TenantId, TenantRef};
 use crate::error::{Error, Result};
 use crate::store::changefeed::Change;
 use crate::store::scope::Scope;
 use crate::tenancy::Tenants;
 use crate::tenancy::{Tenant, TenantState};
+
+mod authenticate;
 
 /// What the gate reads from a call's metadata.
 #[derive(Debug, Clone, Copy, Default)]
@@ -62,7 +64,8 @@ pub struct Call<'a> {
     pub authority: Option<&'a str>,
     /// The call's request id.
     pub request_id: &'a str,
-    /// The connection's peer address, when known.
+    /// The connection's peer address, when known; for ext_authz, Envoy's
+    /// downstream address (`attributes.source.address`).
     pub peer: Option<std::net::IpAddr>,
     /// The call's headers, for `x-forwarded-for` behind trusted proxies.
     pub headers: Option<&'a http::HeaderMap>,
@@ -103,13 +106,6 @@ struct Inner {
 pub const TENANT_ID_HEADER: &str = "x-tenant-id";
 /// The `x-tenant-slug` header.
 pub const TENANT_SLUG_HEADER: &str = "x-tenant-slug";
-
-fn unauthenticated(reason: &'static str, message: &str) -> Error {
-    Error::Unauthenticated {
-        reason,
-        message: message.to_owned(),
-    }
-}
 
 impl Gate {
     /// A gate over `tenants` and their `keys`, accepting the configured
@@ -160,6 +156,23 @@ impl Gate {
         let rule = access::method_access(path).ok_or_else(|| Error::Unimplemented {
             message: format!("tenantd serves no method {path}"),
         })?;
+        self.admit_caller(caller, rule, call).await
+    }
+
+    /// Admits a request under `rule` rather than a gRPC method's: the HTTP
+    /// requests a gateway asks about (Envoy's ext_authz), with the same
+    /// checks in the same order.
+    pub async fn admit_under(&self, rule: &MethodAccess, call: &Call<'_>) -> Result<TenantContext> {
+        let caller = self.authenticate(call.authorization).await?;
+        self.admit_caller(caller, rule, call).await
+    }
+
+    async fn admit_caller(
+        &self,
+        caller: Caller,
+        rule: &MethodAccess,
+        call: &Call<'_>,
+    ) -> Result<TenantContext> {
         let tenant = match &caller {
             Caller::Tenant { tenant_id, .. } | Caller::User { tenant_id, .. } => {
                 let own = self.usable_tenant(&TenantRef::Id(*tenant_id)).await?;
@@ -187,87 +200,6 @@ impl Gate {
             tenant,
             call.request_id.to_owned(),
         ))
-    }
-
-    async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller> {
-        let Some(header) = authorization else {
-            return Err(unauthenticated(
-                "CREDENTIALS_MISSING",
-                "send `authorization: Bearer <token or API key>`",
-            ));
-        };
-        let token = bearer_token(header)?;
-        if token.starts_with(KEY_MARKER) && token.as_bytes().get(KEY_MARKER.len()) == Some(&b'_') {
-            return self.authenticate_key(token).await;
-        }
-        if let Some(name) = match_token(&self.inner.admin_tokens, token) {
-            return Ok(Caller::Admin { name });
-        }
-        if let Some(name) = match_token(&self.inner.service_tokens, token) {
-            return Ok(Caller::Service { name });
-        }
-        if user::is_jwt(token) && !self.inner.issuers.is_empty() {
-            return self
-                .authenticate_user(token)
-                .await
-                .map(|(caller, _)| caller);
-        }
-        Err(unauthenticated(
-            "CREDENTIALS_INVALID",
-            "the token is not valid",
-        ))
-    }
-
-    async fn authenticate_key(&self, presented: &str) -> Result<Caller> {
-        Ok(key_caller(&*self.verified_key(presented).await?))
-    }
-
-    /// The active key `presented` is, its use recorded; refused as
-    /// UNAUTHENTICATED with the reason otherwise.
-    async fn verified_key(&self, presented: &str) -> Result<Arc<ApiKey>> {
-        let invalid = || unauthenticated("CREDENTIALS_INVALID", "the API key is not valid");
-        let prefix = presented
-            .split('_')
-            .nth(1)
-            .filter(|prefix| prefix.len() == 16 && prefix.bytes().all(|b| b.is_ascii_hexdigit()))
-            .ok_or_else(invalid)?;
-        let key = self.key_by_prefix(prefix).await?.ok_or_else(invalid)?;
-        if !constant_time_eq(
-            hash_secret(presented).as_bytes(),
-            key.secret_sha256.as_bytes(),
-        ) {
-            return Err(invalid());
-        }
-        let now = chrono::Utc::now();
-        match key.state(now) {
-            ApiKeyState::Active => {}
-            ApiKeyState::Revoked => {
-                return Err(unauthenticated(
-                    "API_KEY_REVOKED",
-                    "the API key was revoked",
-                ));
-            }
-            ApiKeyState::Expired => {
-                return Err(unauthenticated(
-                    "API_KEY_EXPIRED",
-                    "the API key has expired",
-                ));
-            }
-        }
-        self.inner.key_uses.record(key.tenant_id, key.id, now);
-        Ok(key)
-    }
-
-    /// The key with `prefix`, through the cache (shared, not copied).
-    async fn key_by_prefix(&self, prefix: &str) -> Result<Option<Arc<ApiKey>>> {
-        let keys = &self.inner.keys;
-        self.inner
-            .cache
-            .keys
-            .through(prefix, async || {
-                Ok(keys.by_prefix(prefix).await?.map(Arc::new))
-            })
-            .await
     }
 
     /// The tenant `id`, whatever its state, through the cache (shared, not

@@ -2,8 +2,9 @@
 //!
 //! Every RPC tenantd serves has exactly one row in [`METHODS`]; the tenant
 //! context layer refuses a method without a row, and a test checks the table
-//! against the compiled descriptor set, so a new RPC cannot ship
-//! unclassified. The README's access table is rendered from this table by
+//! against the compiled descriptor set (and Envoy's services, which come
+//! generated from `envoy-types`, against [`ENVOY_SERVICES`]), so a new RPC
+//! cannot ship unclassified. The README's access table is rendered from this table by
 //! [`markdown_table`] and checked by a test, so the two cannot disagree.
 
 /// What a caller needs to name a tenant for.
@@ -28,17 +29,32 @@ pub struct MethodAccess {
     pub method: &'static str,
     /// Whether service tokens may call it (data-path methods).
     pub service_callers: bool,
-    /// The scope a tenant API key or an end user needs; `None` when
-    /// neither may call it.
+    /// The scope a tenant API key or an end user needs ([`ANY_SCOPE`]: any
+    /// key or user of the tenant); `None` when neither may call it.
     pub tenant_scope: Option<&'static str>,
     /// Whether it acts on one tenant.
     pub target: Target,
 }
 
+/// A `tenant_scope` any key of the tenant holds: for the gateway's HTTP
+/// requests that ask no particular scope, never for a row of [`METHODS`].
+pub const ANY_SCOPE: &str = "*";
+
 /// The protobuf package every tenantd service lives in.
 pub const PACKAGE: &str = "tenantd.v1";
-/// The package of Envoy's rate limit service, which tenantd also serves.
-pub const ENVOY_RATELIMIT_PACKAGE: &str = "envoy.service.ratelimit.v3";
+/// Envoy's rate limit service, as its generated server names it.
+pub const ENVOY_RATELIMIT: &str =
+    envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_server::SERVICE_NAME;
+/// Envoy's external authorization service, as its generated server names it.
+pub const ENVOY_AUTHORIZATION: &str =
+    envoy_types::pb::envoy::service::auth::v3::authorization_server::SERVICE_NAME;
+/// Envoy's services tenantd serves, with their RPCs (all unary). They are
+/// not in tenantd's descriptor set, so this list is what the tests check
+/// the table against for them.
+pub const ENVOY_SERVICES: &[(&str, &[&str])] = &[
+    (ENVOY_RATELIMIT, &["ShouldRateLimit"]),
+    (ENVOY_AUTHORIZATION, &["Check"]),
+];
 
 impl MethodAccess {
     /// The fully qualified service name, as it appears in call paths.
@@ -73,7 +89,8 @@ const TS: &str = "TenantService";
 const CS: &str = "ConfigService";
 const QS: &str = "QuotaService";
 const US: &str = "UsageService";
-const RLS: &str = "envoy.service.ratelimit.v3.RateLimitService";
+const RLS: &str = ENVOY_RATELIMIT;
+const AUTHZ: &str = ENVOY_AUTHORIZATION;
 
 /// Every RPC and who may call it. Admin callers may call all of them.
 pub const METHODS: &[MethodAccess] = &[
@@ -142,6 +159,9 @@ pub const METHODS: &[MethodAccess] = &[
     rule(US, "GetUsageSummary", false, Some("usage:read"), Tenant),
     rule(US, "ExportUsage", false, None, Platform),
     rule(RLS, "ShouldRateLimit", true, Some("quota:check"), Tenant),
+    // The gateway's own call: the tenant is the HTTP request's, which the
+    // handler authenticates and resolves through the gate itself.
+    rule(AUTHZ, "Check", true, None, Platform),
 ];
 
 /// The rule of the RPC at `path` (`/tenantd.v1.TenantService/GetTenant`),
@@ -211,6 +231,8 @@ mod tests {
             )
             .is_none()
         );
+        let check = method_access("/envoy.service.auth.v3.Authorization/Check").expect("check");
+        assert_eq!((check.service_callers, check.tenant_scope), (true, None));
         assert!(is_open("/grpc.health.v1.Health/Check"));
         assert!(!is_open("/tenantd.v1.TenantService/GetTenant"));
     }

@@ -2,7 +2,9 @@
 //! which tenant (resolution by key, id, slug, external id or host), from
 //! where (a tenant's allowed source ranges behind trusted proxies), and whether that
 //! caller may call that method for that tenant (the access table and the
-//! gate). Also the API keys' own lifecycle.
+//! gate). Also the API keys' own lifecycle, and Envoy's external
+//! authorization ([`ext_authz`]), the gate's door for a gateway's HTTP
+//! requests.
 
 pub mod api_key;
 pub mod api_keys;
@@ -10,8 +12,10 @@ mod authorize;
 mod cache;
 pub mod caller;
 pub mod convert;
+pub mod ext_authz;
 pub mod gate;
 pub mod grpc_context;
+pub mod headers;
 pub mod jwt;
 pub mod key_uses;
 pub mod methods;

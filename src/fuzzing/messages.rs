@@ -11,7 +11,6 @@ use serde_json::{Map, Value};
 use crate::common::ids::{TenantId, TenantRef};
 use crate::config::patch::{LayerChange, apply_patch, check_comment, check_limits};
 use crate::config::schema::ConfigSchema;
-use crate::envoy::service::ratelimit::v3 as rls;
 use crate::error::{Error, Result};
 use crate::flags::eval::{Layers, Outcome, Subject, TenantFacts, evaluate};
 use crate::flags::flag::Flag;
@@ -22,6 +21,7 @@ use crate::store::revision::Stamps;
 use crate::tenancy::tenant_archive::control_rows;
 use crate::usage::event::{Checks, MAX_QUANTITY, UsageSettings, precheck, validate};
 use crate::usage::metric::{Aggregation, Metric, MetricSpec};
+use envoy_types::pb::envoy::service::ratelimit::v3 as rls;
 
 /// A base layer for the configuration target, in the shape of the shipped
 /// schema.
@@ -195,8 +195,9 @@ pub fn usage_events(data: &[u8]) {
 }
 
 /// Envoy's rate limit requests: the descriptors read as quota checks.
+/// Decoded with prost, as the service's generated server decodes them.
 pub fn envoy_descriptors(data: &[u8]) {
-    let Some(request) = message::<rls::RateLimitRequest>(data) else {
+    let Ok(request) = rls::RateLimitRequest::decode(data) else {
         return;
     };
     if let Ok(checks) = crate::quota::grpc::ratelimit::checks(&request) {

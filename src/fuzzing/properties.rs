@@ -59,7 +59,9 @@ fn seeds_are_valid_inputs() {
     let definition = pb::CreateFlagRequest::decode(definition).unwrap();
     crate::flags::grpc::convert::CreateFlag::try_from(&definition).unwrap();
     let [envoy] = seeds("envoy_descriptors").try_into().unwrap();
-    let envoy = crate::envoy::service::ratelimit::v3::RateLimitRequest::decode(&envoy[..]).unwrap();
+    let envoy =
+        envoy_types::pb::envoy::service::ratelimit::v3::RateLimitRequest::decode(&envoy[..])
+            .unwrap();
     assert_eq!(
         crate::quota::grpc::ratelimit::checks(&envoy).unwrap().len(),
         2

@@ -2,19 +2,22 @@
 //! starts: the fuzzer mutates what already reaches deep into a parser
 //! rather than first finding its way past the outer checks.
 
+use envoy_types::pb::google::protobuf::UInt64Value;
 use prost::Message;
 use prost_types::value::Kind;
 use prost_types::{FieldMask, Struct, Timestamp, Value};
 
 use crate::common::ids::TenantId;
-use crate::envoy::extensions::common::ratelimit::v3::{RateLimitDescriptor, rate_limit_descriptor};
-use crate::envoy::service::ratelimit::v3 as rls;
 use crate::fuzzing::join;
 use crate::fuzzing::messages::REQUEST_DECODERS;
 use crate::pb;
 use crate::tenancy::archive::{Archive, Section};
 use crate::tenancy::grpc::archive::chunks;
 use crate::tenancy::isolation::IsolationModel;
+use envoy_types::pb::envoy::extensions::common::ratelimit::v3::{
+    RateLimitDescriptor, rate_limit_descriptor,
+};
+use envoy_types::pb::envoy::service::ratelimit::v3 as rls;
 
 const TENANT: &str = "0190f6a5-8e2b-7c3d-9a1b-2c3d4e5f6a7b";
 
@@ -238,11 +241,12 @@ fn envoy_descriptors() -> Vec<Vec<u8>> {
         descriptors: vec![
             RateLimitDescriptor {
                 entries: vec![entry("tenant", TENANT), entry("quota", "api.calls")],
-                hits_addend: Some(2),
+                hits_addend: Some(UInt64Value { value: 2 }),
+                ..Default::default()
             },
             RateLimitDescriptor {
                 entries: vec![entry("tenant_slug", "acme"), entry("quota", "api.calls")],
-                hits_addend: None,
+                ..Default::default()
             },
         ],
         hits_addend: 1,

@@ -144,6 +144,13 @@ impl Bulkheads {
     }
 }
 
+/// Envoy ext_authz's requests spend their tenant's budget too.
+impl crate::access::ext_authz::TenantBudgets for Bulkheads {
+    fn admit(&self, tenant: TenantId) -> Result<Box<dyn Send>, Error> {
+        Bulkheads::admit(self, tenant).map(|admitted| Box::new(admitted) as Box<dyn Send>)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,13 +24,14 @@ use crate::store::Store;
 
 /// Every service name the health service answers for: the whole server
 /// and each service it serves.
-pub const SERVICE_NAMES: [&str; 6] = [
+pub const SERVICE_NAMES: [&str; 7] = [
     "",
     "tenantd.v1.TenantService",
     "tenantd.v1.ConfigService",
     "tenantd.v1.QuotaService",
     "tenantd.v1.UsageService",
     "envoy.service.ratelimit.v3.RateLimitService",
+    "envoy.service.auth.v3.Authorization",
 ];
 
 /// The service name that answers SERVING while the process runs.

@@ -26,10 +26,12 @@ mod trace;
 mod upkeep;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::access::ext_authz::ExtAuthzApi;
 use crate::config::watch::ConfigWatch;
 use crate::error::{Error, Result};
 use crate::server::bulkhead::Bulkheads;
@@ -126,9 +128,13 @@ pub async fn run_admitting(
         tasks.push(stack::spawn_health(address, health_service.clone(), stop).await?);
     }
     tokio::spawn(drain(shutdown, health, config.drain_delay, stop_sender));
+    // One set of budgets for the layer and ext_authz: a tenant's calls and
+    // its gateway requests spend the same share.
+    let bulkheads = Bulkheads::new(config.tenant_budget);
     let tenant_context = (admission == Admission::Gate)
-        .then(|| TenantContextLayer::new(gate.clone(), Bulkheads::new(config.tenant_budget)));
-    let routes = routes::routes(services, config_watch, health_service)?;
+        .then(|| TenantContextLayer::new(gate.clone(), bulkheads.clone()));
+    let ext_authz = ExtAuthzApi::new(gate.clone(), Arc::new(bulkheads), config.ext_authz.clone());
+    let routes = routes::routes(services, config_watch, health_service, ext_authz)?;
     stack::serve(
         (listener, tls),
         routes,

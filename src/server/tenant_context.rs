@@ -16,8 +16,9 @@ use http::{Request, Response};
 use tower::{Layer, Service};
 use tracing::Span;
 
-use crate::access::caller::{Caller, TenantContext};
+use crate::access::caller::TenantContext;
 use crate::access::gate::{Call, Gate, TENANT_ID_HEADER, TENANT_SLUG_HEADER};
+use crate::access::headers::one_value;
 use crate::access::methods as access;
 use crate::error::Error;
 use crate::rpc::origin::REQUEST_ID_HEADER;
@@ -64,18 +65,6 @@ pub struct TenantContextService<S> {
     bulkheads: Bulkheads,
 }
 
-/// The tenant whose budget a call spends: the one it acts for, unless an
-/// operator makes it.
-fn budgeted_tenant(context: &TenantContext) -> Option<crate::common::ids::TenantId> {
-    if matches!(context.caller, Caller::Admin { .. }) {
-        return None;
-    }
-    match (&context.tenant, &context.caller) {
-        (Some(tenant), _) => Some(tenant.id),
-        (None, caller) => caller.own_tenant(),
-    }
-}
-
 fn header<'r, B>(request: &'r Request<B>, name: &str) -> Option<&'r str> {
     request
         .headers()
@@ -84,38 +73,10 @@ fn header<'r, B>(request: &'r Request<B>, name: &str) -> Option<&'r str> {
 }
 
 /// The one value of the credential or tenant header `name`, `None` when it
-/// is absent. Sent twice, it is refused rather than resolved by order: a
-/// proxy that appends its own value must not let either one win silently.
-/// A value that is not visible ASCII is refused too, not taken as absent,
-/// so it cannot make resolution fall through to a weaker source.
+/// is absent; sent twice or not visible ASCII, it is refused.
 fn credential_header<'r, B>(request: &'r Request<B>, name: &str) -> Result<Option<&'r str>, Error> {
-    let mut values = request.headers().get_all(name).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(refused(
-            name,
-            "CREDENTIALS_AMBIGUOUS",
-            "must be sent once, not several times",
-        ));
-    }
-    value
-        .to_str()
-        .map(Some)
-        .map_err(|_| refused(name, "CREDENTIALS_MALFORMED", "must be visible ASCII"))
-}
-
-/// The refusal of a bad `name` header: UNAUTHENTICATED with `reason` for
-/// credentials, INVALID_ARGUMENT (naming the header) for the tenant headers.
-fn refused(name: &str, reason: &'static str, description: &str) -> Error {
-    if name == http::header::AUTHORIZATION.as_str() {
-        return Error::Unauthenticated {
-            reason,
-            message: format!("the authorization header {description}"),
-        };
-    }
-    Error::invalid_field(name, description)
+    let values = request.headers().get_all(name).iter();
+    one_value(name, values.map(http::HeaderValue::as_bytes))
 }
 
 /// What the gate reads from `request`, refusing ambiguous metadata.
@@ -168,7 +129,8 @@ where
                 Err(error) => Err(error),
             };
             let admitted = admitted.and_then(|context| {
-                let within_budget = budgeted_tenant(&context)
+                let within_budget = context
+                    .budgeted_tenant()
                     .map(|tenant| bulkheads.admit(tenant))
                     .transpose()?;
                 Ok((context, within_budget))

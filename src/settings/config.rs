@@ -62,6 +62,8 @@ pub struct Config {
     pub health_probe_interval: Duration,
     /// Each tenant's share of a replica.
     pub tenant_budget: BudgetSettings,
+    /// What Envoy ext_authz answers hold.
+    pub ext_authz: crate::access::ext_authz::ExtAuthzSettings,
     /// How long raw usage events are kept after their day is final.
     pub usage_event_retention: chrono::Duration,
     /// The operator's tenant template directory; the embedded one when
@@ -111,6 +113,7 @@ impl Config {
             ),
             health_probe_interval: Duration::from_millis(serve.health_probe_interval_ms.max(10)),
             tenant_budget: BudgetSettings::from(&serve.budget),
+            ext_authz: serve.ext_authz.settings()?,
             usage_event_retention: chrono::Duration::days(i64::from(
                 serve.retention.usage_event_retention_days,
             )),
@@ -155,6 +158,7 @@ impl Config {
             usage_aggregation_interval: Duration::from_secs(1),
             health_probe_interval: Duration::from_secs(1),
             tenant_budget: BudgetSettings::default(),
+            ext_authz: crate::access::ext_authz::ExtAuthzSettings::default(),
             usage_event_retention: chrono::Duration::days(35),
             migrate_on_start: true,
             tenant_template_dir: None,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser};
 
 use crate::common::paging::PageTokenKey;
+use crate::settings::ext_authz::ExtAuthzArgs;
 use crate::settings::tls::TlsArgs;
 use crate::settings::usage::RetentionArgs;
 
@@ -126,6 +127,9 @@ pub struct ServeArgs {
     /// Retention of raw usage events.
     #[command(flatten)]
     pub retention: RetentionArgs,
+    /// What Envoy ext_authz answers put on the requests they let through.
+    #[command(flatten)]
+    pub ext_authz: ExtAuthzArgs,
     /// Seconds between runs of the provisioning reconciler and the purge
     /// job (both also run at start).
     #[arg(

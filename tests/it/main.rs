@@ -19,6 +19,7 @@ mod context_changes;
 mod contract;
 mod domain_claims;
 mod domains;
+mod ext_authz;
 mod failure_contract;
 mod filter_limits;
 mod flags;

@@ -5,6 +5,7 @@
 //! descriptors are refused with a gRPC error (which Envoy treats per its
 //! `failure_mode_deny`).
 
+use envoy_types::pb::google::protobuf::UInt64Value;
 use tenantd::envoy::extensions::common::ratelimit::v3::RateLimitDescriptor;
 use tenantd::envoy::extensions::common::ratelimit::v3::rate_limit_descriptor::Entry;
 use tenantd::envoy::service::ratelimit::v3::rate_limit_response::rate_limit::Unit;
@@ -37,7 +38,10 @@ pub fn descriptor(entries: &[(&str, &str)], hits: Option<u32>) -> RateLimitDescr
                 value: (*value).to_owned(),
             })
             .collect(),
-        hits_addend: hits,
+        hits_addend: hits.map(|value| UInt64Value {
+            value: u64::from(value),
+        }),
+        ..Default::default()
     }
 }
 

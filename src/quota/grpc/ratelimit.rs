@@ -6,20 +6,24 @@
 
 use tonic::{Request, Response, Status};
 
+use envoy_types::pb::google::protobuf::Duration;
+
 use crate::access::context;
-use crate::envoy::config::core::v3::HeaderValue;
-use crate::envoy::service::ratelimit::v3 as rls;
-use crate::envoy::service::ratelimit::v3::rate_limit_response::rate_limit::Unit;
-use crate::envoy::service::ratelimit::v3::rate_limit_response::{
-    Code, DescriptorStatus, RateLimit,
-};
-use crate::envoy::service::ratelimit::v3::rate_limit_service_server::RateLimitService;
+use crate::common::validate::UNSTORABLE_TEXT;
 use crate::error::{Error, FieldViolation, Result, Violations};
+use crate::quota::limiter::bounds::{MAX_AMOUNT, amount_violation};
 use crate::quota::plan::QuotaPeriod;
 use crate::quota::ratelimit::{
     DescriptorCheck, DescriptorVerdict, MAX_DESCRIPTORS, MAX_ENTRIES, MAX_ENTRY_KEY_BYTES,
     MAX_ENTRY_VALUE_BYTES, RateLimits,
 };
+use envoy_types::pb::envoy::config::core::v3::HeaderValue;
+use envoy_types::pb::envoy::service::ratelimit::v3 as rls;
+use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::rate_limit::Unit;
+use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::{
+    Code, DescriptorStatus, RateLimit,
+};
+use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_server::RateLimitService;
 
 /// The RateLimitService implementation.
 pub struct RateLimitApi {
@@ -34,17 +38,30 @@ impl RateLimitApi {
     }
 }
 
+/// Refuses text `field` that is over `max` bytes or holds a NUL, which
+/// the database cannot store (Envoy's messages are not in the descriptor
+/// set the request codec's scan walks, so their text is checked here).
+fn check_text(violations: &mut Vec<FieldViolation>, field: String, text: &str, max: usize) {
+    if text.len() > max {
+        violations.refuse(field, format!("must be at most {max} bytes"));
+    } else if text.contains('\0') {
+        violations.refuse(field, UNSTORABLE_TEXT);
+    }
+}
+
 /// The violations of the request's size bounds: the domain's length, each
-/// descriptor's number of entries, each entry's key and value lengths.
-/// Counts and lengths only, so it is cheap; run before anything else.
+/// descriptor's number of entries, each entry's key and value lengths, and
+/// NULs in any of that text. Counts, lengths and one scan of each text,
+/// so it is cheap; run before anything else.
 fn size_violations(request: &rls::RateLimitRequest) -> Vec<FieldViolation> {
     let mut violations = Vec::new();
-    if request.domain.len() > MAX_ENTRY_VALUE_BYTES {
-        violations.refuse(
-            "domain",
-            format!("must be at most {MAX_ENTRY_VALUE_BYTES} bytes"),
-        );
-    }
+    let domain = "domain".to_owned();
+    check_text(
+        &mut violations,
+        domain,
+        &request.domain,
+        MAX_ENTRY_VALUE_BYTES,
+    );
     for (index, descriptor) in request.descriptors.iter().enumerate() {
         let field = format!("descriptors[{index}].entries");
         if descriptor.entries.len() > MAX_ENTRIES {
@@ -52,18 +69,10 @@ fn size_violations(request: &rls::RateLimitRequest) -> Vec<FieldViolation> {
             continue;
         }
         for (position, entry) in descriptor.entries.iter().enumerate() {
-            if entry.key.len() > MAX_ENTRY_KEY_BYTES {
-                violations.refuse(
-                    format!("{field}[{position}].key"),
-                    format!("must be at most {MAX_ENTRY_KEY_BYTES} bytes"),
-                );
-            }
-            if entry.value.len() > MAX_ENTRY_VALUE_BYTES {
-                violations.refuse(
-                    format!("{field}[{position}].value"),
-                    format!("must be at most {MAX_ENTRY_VALUE_BYTES} bytes"),
-                );
-            }
+            let key = format!("{field}[{position}].key");
+            check_text(&mut violations, key, &entry.key, MAX_ENTRY_KEY_BYTES);
+            let value = format!("{field}[{position}].value");
+            check_text(&mut violations, value, &entry.value, MAX_ENTRY_VALUE_BYTES);
         }
     }
     violations
@@ -71,8 +80,8 @@ fn size_violations(request: &rls::RateLimitRequest) -> Vec<FieldViolation> {
 
 /// Reads the request's descriptors: at least one, at most
 /// [`MAX_DESCRIPTORS`], within the size bounds, each charged its own
-/// `hits_addend`, else the request's, else 1 (any `uint32` is within the
-/// quota bounds).
+/// `hits_addend` (a `uint64`, at most [`MAX_AMOUNT`]), else the request's,
+/// else 1 (any `uint32` is within the quota bounds).
 pub(crate) fn checks(request: &rls::RateLimitRequest) -> Result<Vec<DescriptorCheck>> {
     if request.descriptors.is_empty() || request.descriptors.len() > MAX_DESCRIPTORS {
         return Err(Error::invalid_field(
@@ -96,9 +105,17 @@ pub(crate) fn checks(request: &rls::RateLimitRequest) -> Result<Vec<DescriptorCh
                 .iter()
                 .map(|entry| (entry.key.clone(), entry.value.clone()))
                 .collect();
-            let hits = descriptor
-                .hits_addend
-                .map_or(default_hits, |hits| i64::from(hits.max(1)));
+            let hits = match &descriptor.hits_addend {
+                None => default_hits,
+                Some(hits) => i64::try_from(hits.value.max(1))
+                    .ok()
+                    .filter(|hits| *hits <= MAX_AMOUNT)
+                    .unwrap_or_else(|| {
+                        let field = format!("descriptors[{index}].hits_addend");
+                        violations.push(amount_violation(field, "a descriptor's hits"));
+                        1
+                    }),
+            };
             DescriptorCheck::read(index, &entries, hits, &mut violations)
         })
         .collect();
@@ -149,10 +166,11 @@ fn status(verdict: &DescriptorVerdict) -> DescriptorStatus {
             unit: unit(verdict.period).into(),
         }),
         limit_remaining: saturate(verdict.remaining),
-        duration_until_reset: verdict.reset_after.map(|after| prost_types::Duration {
+        duration_until_reset: verdict.reset_after.map(|after| Duration {
             seconds: i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
             nanos: i32::try_from(after.subsec_nanos()).unwrap_or(0),
         }),
+        ..Default::default()
     }
 }
 
@@ -186,6 +204,7 @@ fn headers(verdicts: &[DescriptorVerdict]) -> Vec<HeaderValue> {
     .map(|(key, value)| HeaderValue {
         key: key.to_owned(),
         value,
+        ..Default::default()
     })
     .collect()
 }
@@ -197,6 +216,7 @@ fn response(verdicts: &[DescriptorVerdict]) -> rls::RateLimitResponse {
         overall_code: if over { Code::OverLimit } else { Code::Ok }.into(),
         statuses: verdicts.iter().map(status).collect(),
         response_headers_to_add: headers(verdicts),
+        ..Default::default()
     }
 }
 
@@ -215,11 +235,10 @@ impl RateLimitService for RateLimitApi {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     fn verdict(over_limit: bool, limit: Option<i64>, remaining: i64) -> DescriptorVerdict {
+        use std::time::Duration;
         DescriptorVerdict {
             quota: "api_requests".to_owned(),
             over_limit,
@@ -255,6 +274,48 @@ mod tests {
         );
         let codes: Vec<i32> = answer.statuses.iter().map(|status| status.code).collect();
         assert_eq!(codes, [i32::from(Code::Ok), i32::from(Code::OverLimit)]);
+    }
+
+    #[test]
+    fn nul_text_and_hits_beyond_the_bounds_are_refused_naming_the_field() {
+        use envoy_types::pb::envoy::extensions::common::ratelimit::v3::RateLimitDescriptor;
+        use envoy_types::pb::envoy::extensions::common::ratelimit::v3::rate_limit_descriptor::Entry;
+        use envoy_types::pb::google::protobuf::UInt64Value;
+        let descriptor = |value: &str, hits: u64| RateLimitDescriptor {
+            entries: vec![Entry {
+                key: "tenant_slug".to_owned(),
+                value: value.to_owned(),
+            }],
+            hits_addend: Some(UInt64Value { value: hits }),
+            ..Default::default()
+        };
+        let fields = |descriptor: RateLimitDescriptor| {
+            let request = rls::RateLimitRequest {
+                descriptors: vec![descriptor],
+                ..Default::default()
+            };
+            match checks(&request) {
+                Err(Error::InvalidArgument(violations)) => violations
+                    .into_iter()
+                    .map(|violation| violation.field)
+                    .collect::<Vec<_>>(),
+                other => panic!("not refused: {other:?}"),
+            }
+        };
+        assert_eq!(
+            fields(descriptor("ac\0me", 1)),
+            ["descriptors[0].entries[0].value"]
+        );
+        let beyond = u64::try_from(MAX_AMOUNT).unwrap() + 1;
+        assert_eq!(
+            fields(descriptor("acme", beyond)),
+            ["descriptors[0].hits_addend"]
+        );
+        let within = rls::RateLimitRequest {
+            descriptors: vec![descriptor("acme", u64::try_from(MAX_AMOUNT).unwrap())],
+            ..Default::default()
+        };
+        assert_eq!(checks(&within).unwrap()[0].hits, MAX_AMOUNT);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The RPCs the isolation matrix calls: every method of the services
-//! tenantd serves, read from the compiled descriptor set and checked
-//! against the access table, so neither can gain an RPC the other lacks.
+//! tenantd serves, read from the compiled descriptor set (Envoy's, which
+//! come generated from `envoy-types`, from the access table's list of
+//! them) and checked against the access table, so neither can gain an RPC
+//! the other lacks.
 
 use std::collections::BTreeSet;
 
@@ -49,44 +51,59 @@ impl Rpc {
     }
 }
 
-/// Every RPC served, after checking that the descriptor
-/// set and the access table list the same RPCs of exactly five services
-/// (tenantd's four and Envoy's rate limit service).
-pub(super) fn rpcs() -> Vec<Rpc> {
+/// Every RPC served as (service, method, client streaming, server
+/// streaming): tenantd's from the descriptor set, Envoy's (all unary) from
+/// the list the access table keeps of them.
+fn served() -> Vec<(String, String, bool, bool)> {
     let set = FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET).expect("the descriptor set");
-    let mut services = BTreeSet::new();
-    let mut rpcs = Vec::new();
-    let mut unclassified = Vec::new();
-    let served = [access::PACKAGE, access::ENVOY_RATELIMIT_PACKAGE];
+    let mut served = Vec::new();
     for file in set
         .file
         .iter()
-        .filter(|file| served.contains(&file.package()))
+        .filter(|file| file.package() == access::PACKAGE)
     {
         for service in &file.service {
-            let name = if file.package() == access::PACKAGE {
-                service.name().to_owned()
-            } else {
-                format!("{}.{}", file.package(), service.name())
-            };
-            services.insert(name.clone());
             for method in &service.method {
-                let rule = access::METHODS
-                    .iter()
-                    .find(|rule| rule.service == name && rule.method == method.name());
-                let Some(rule) = rule else {
-                    unclassified.push(format!("{name}.{}", method.name()));
-                    continue;
-                };
-                rpcs.push(Rpc {
-                    service: name.clone(),
-                    method: method.name().to_owned(),
-                    client_streaming: method.client_streaming(),
-                    server_streaming: method.server_streaming(),
-                    rule,
-                });
+                served.push((
+                    service.name().to_owned(),
+                    method.name().to_owned(),
+                    method.client_streaming(),
+                    method.server_streaming(),
+                ));
             }
         }
+    }
+    for (service, methods) in access::ENVOY_SERVICES {
+        for method in *methods {
+            served.push(((*service).to_owned(), (*method).to_owned(), false, false));
+        }
+    }
+    served
+}
+
+/// Every RPC served, after checking that the descriptor set (with Envoy's
+/// services) and the access table list the same RPCs of exactly six
+/// services (tenantd's four, Envoy's rate limit and authorization).
+pub(super) fn rpcs() -> Vec<Rpc> {
+    let mut services = BTreeSet::new();
+    let mut rpcs = Vec::new();
+    let mut unclassified = Vec::new();
+    for (name, method, client_streaming, server_streaming) in served() {
+        services.insert(name.clone());
+        let rule = access::METHODS
+            .iter()
+            .find(|rule| rule.service == name && rule.method == method);
+        let Some(rule) = rule else {
+            unclassified.push(format!("{name}.{method}"));
+            continue;
+        };
+        rpcs.push(Rpc {
+            service: name,
+            method,
+            client_streaming,
+            server_streaming,
+            rule,
+        });
     }
     assert!(
         unclassified.is_empty(),
@@ -105,6 +122,6 @@ pub(super) fn rpcs() -> Vec<Rpc> {
         stale.is_empty(),
         "rows of access::METHODS without an RPC: {stale:?}"
     );
-    assert_eq!(services.len(), 5, "the services: {services:?}");
+    assert_eq!(services.len(), 6, "the services: {services:?}");
     rpcs
 }
