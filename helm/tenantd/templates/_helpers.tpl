@@ -174,6 +174,18 @@ Name of the Secret holding the callers' tokens (never created by the chart).
 {{/*
 Name of the Secret holding the Redis URL (never created by the chart).
 */}}
+{{- define "tenantd.tlsSecretName" -}}
+{{- .Values.tls.existingSecret | default (printf "%s-tls" (include "tenantd.fullname" .)) }}
+{{- end }}
+
+{{/*
+The port the kubelet's probes ask: the gRPC port, or the plaintext health
+port while TLS is on.
+*/}}
+{{- define "tenantd.probePort" -}}
+{{- if .Values.tls.enabled }}{{ .Values.tls.healthPort }}{{ else }}{{ .Values.containerPort }}{{ end }}
+{{- end }}
+
 {{- define "tenantd.redisSecretName" -}}
 {{- .Values.redis.existingSecret | default (printf "%s-redis" (include "tenantd.fullname" .)) }}
 {{- end }}
@@ -227,6 +239,17 @@ TENANTD_CONFIG_SCHEMA_FILE: {{ .Values.config.configSchemaFile | toString | quot
 TENANTD_TENANT_JOBS_INTERVAL_SECONDS: {{ include "tenantd.string" .Values.config.tenantJobsIntervalSeconds | quote }}
 {{- if .Values.metrics.enabled }}
 TENANTD_METRICS_ADDR: {{ printf "0.0.0.0:%d" (int .Values.metrics.port) | quote }}
+{{- end }}
+{{- if .Values.tls.enabled }}
+TENANTD_TLS_CERT: "/etc/tenantd/tls/tls.crt"
+TENANTD_TLS_KEY: "/etc/tenantd/tls/tls.key"
+TENANTD_HEALTH_LISTEN_ADDR: {{ printf "0.0.0.0:%d" (int .Values.tls.healthPort) | quote }}
+{{- if .Values.tls.clientAuth }}
+TENANTD_TLS_CLIENT_CA: "/etc/tenantd/tls/ca.crt"
+{{- if .Values.tls.clientServices }}
+TENANTD_TLS_CLIENT_SERVICES: {{ .Values.tls.clientServices | toString | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- if .Values.redis.enabled }}
 TENANTD_REDIS_CLUSTER: {{ .Values.redis.cluster | toString | quote }}
@@ -323,6 +346,18 @@ cannot judge alone.
 {{- $drain := add (int .Values.config.drainDelaySeconds) (int .Values.config.shutdownGraceSeconds) }}
 {{- if le (int .Values.terminationGracePeriodSeconds) $drain }}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must be larger than config.drainDelaySeconds plus config.shutdownGraceSeconds (%d), or in-flight calls are killed before they finish" (int .Values.terminationGracePeriodSeconds) $drain) }}
+{{- end }}
+{{- if and .Values.tls.clientAuth (not .Values.tls.enabled) }}
+{{- fail "tls.clientAuth needs tls.enabled: client certificates are asked for in the TLS handshake" }}
+{{- end }}
+{{- if and .Values.tls.clientServices (not .Values.tls.clientAuth) }}
+{{- fail "tls.clientServices needs tls.clientAuth: only verified client certificates name services" }}
+{{- end }}
+{{- if and .Values.tls.enabled (or (eq (int .Values.tls.healthPort) (int .Values.containerPort)) (and .Values.metrics.enabled (eq (int .Values.tls.healthPort) (int .Values.metrics.port)))) }}
+{{- fail "tls.healthPort must differ from containerPort and metrics.port" }}
+{{- end }}
+{{- if and .Values.tests.enabled .Values.tls.clientAuth (not .Values.tls.testClientSecret) }}
+{{- fail "tests.enabled with tls.clientAuth needs tls.testClientSecret: the helm test pod must present a client certificate (or set tests.enabled=false)" }}
 {{- end }}
 {{- if and (include "tenantd.multiReplica" .) (not .Values.redis.enabled) (not .Values.redis.allowPerReplicaCounters) }}
 {{- $replicas := ternary (printf "autoscaling.maxReplicas is %d" (int .Values.autoscaling.maxReplicas)) (printf "replicaCount is %d" (int .Values.replicaCount)) .Values.autoscaling.enabled }}
