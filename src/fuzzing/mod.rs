@@ -14,6 +14,7 @@ mod properties;
 
 use prost::Message;
 
+use crate::access::source::TrustedProxies;
 use crate::common::filter;
 use crate::common::filter::{MAX_COMPARISONS, MAX_FILTER_BYTES};
 use crate::common::ids::{
@@ -26,6 +27,7 @@ use crate::config::layered::ConfigName;
 use crate::flags::flag::{parse_flag_name, parse_override_name};
 use crate::rpc::codec::{WireName, decode_message};
 use crate::tenancy::audit::{AuditQuery, apply_filter};
+use crate::tenancy::source_ranges::SourceRanges;
 use crate::tenancy::tenant::TenantQuery;
 use crate::tenancy::tenants::apply_tenant_filter;
 
@@ -128,7 +130,8 @@ pub fn page_token(data: &[u8]) {
     );
 }
 
-/// Resource names, ids, slugs, labels and hostnames.
+/// Resource names, ids, slugs, labels and hostnames; external ids, source
+/// ranges, forwarded addresses and JWT headers.
 pub fn names(data: &[u8]) {
     let name = text(data);
     let name = name.as_str();
@@ -157,6 +160,24 @@ pub fn names(data: &[u8]) {
     let (key, value) = halves(data);
     let labels = [(text(key), text(value))].into_iter().collect();
     validate::labels(&labels, "labels", &mut violations);
+    identity(name, &mut violations);
+}
+
+/// What a gateway's callers send: external ids, source ranges, forwarded
+/// addresses and JWTs, read before anything verifies them.
+fn identity(text: &str, violations: &mut Vec<crate::error::FieldViolation>) {
+    let _ = validate::external_id(text, "external_id", violations);
+    let values: Vec<String> = text.split(' ').map(str::to_owned).collect();
+    let ranges = SourceRanges::parse(&values, "ranges", violations);
+    // What was accepted reads back as itself.
+    assert_eq!(SourceRanges::from_stored(ranges.to_strings()), Some(ranges));
+    if let Ok(value) = http::HeaderValue::from_str(text) {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(crate::access::source::FORWARDED_FOR_HEADER, value);
+        let proxies = TrustedProxies::new(vec!["0.0.0.0/0".parse().expect("a range")]);
+        let _ = proxies.source(Some([10, 0, 0, 1].into()), Some(&headers));
+    }
+    let _ = crate::access::jwt::peek(text);
 }
 
 /// One entry point.

@@ -203,6 +203,18 @@ async fn a_credential_resolves_to_its_tenant_caller_scopes_and_expiry(backend: B
         .unwrap_err();
     assert_error(&expired, Code::PermissionDenied, "API_KEY_EXPIRED");
 
+    // Over the bound: refused before any work, naming the field.
+    let huge = format!("Bearer {}", "a".repeat(1 << 20));
+    let refused = resolve(&mut service, Target::Credential(huge))
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_fields(&refused), ["credential"]);
+    let many: Vec<String> = (0..101).map(|i| format!("10.0.{i}.0/24")).collect();
+    let mut too_many = tenant("initech", "", &[]);
+    too_many.allowed_source_ranges = many;
+    let refused = create_tenant(&mut admin, too_many).await.unwrap_err();
+    assert_eq!(invalid_fields(&refused), ["tenant.allowed_source_ranges"]);
+
     for (credential, reason) in [
         (
             "tdk_0123456789abcdef_nope".to_owned(),

@@ -166,6 +166,19 @@ async fn jwts_of_a_trusted_issuer_are_users_of_one_tenant(backend: Backend) {
         refused(&server, &token, &acme, Code::Unauthenticated, reason).await;
     }
     let valid = claims("org_acme", |_| {});
+    // A token over the bound is refused before it is decoded.
+    let padded = claims("org_acme", |c| {
+        c.insert("padding".into(), json!("x".repeat(9000)));
+    });
+    let long = sign("rsa-1", Algorithm::RS256, &rsa_1, &padded);
+    refused(
+        &server,
+        &long,
+        &acme,
+        Code::Unauthenticated,
+        "CREDENTIALS_MALFORMED",
+    )
+    .await;
     // Signed by another key under a published kid: the signature fails.
     let forged = sign("rsa-1", Algorithm::RS256, &rsa(RSA_2), &valid);
     refused(

@@ -75,6 +75,10 @@ pub struct IssuerConfig {
     pub jwks_min_refresh_seconds: u64,
 }
 
+/// The longest token read: identity providers' tokens are a few KiB; a
+/// longer one is refused before it is decoded.
+pub const MAX_TOKEN_BYTES: usize = 8192;
+
 fn default_clock_skew() -> u64 {
     60
 }
@@ -226,7 +230,13 @@ fn issuer(config: IssuerConfig) -> Result<Issuer> {
 
 /// The header's `alg` and `kid` and the payload's `iss`, unverified: they
 /// only choose what the token is then verified with.
-fn peek(token: &str) -> Result<(String, Option<String>, String)> {
+pub(crate) fn peek(token: &str) -> Result<(String, Option<String>, String)> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(refused(
+            "CREDENTIALS_MALFORMED",
+            format!("the token is over {MAX_TOKEN_BYTES} bytes"),
+        ));
+    }
     let malformed = || refused("CREDENTIALS_MALFORMED", "the token is not a JWT");
     let mut parts = token.split('.');
     let (Some(header), Some(payload), Some(_), None) =
@@ -339,9 +349,12 @@ fn scopes(config: &IssuerConfig, claims: &serde_json::Map<String, Value>) -> Vec
     };
     let mut granted: Vec<String> = roles
         .into_iter()
-        .flat_map(|role| match config.scope_map.is_empty() {
-            true => vec![role.to_owned()],
-            false => config.scope_map.get(role).cloned().unwrap_or_default(),
+        .flat_map(|role| {
+            if config.scope_map.is_empty() {
+                vec![role.to_owned()]
+            } else {
+                config.scope_map.get(role).cloned().unwrap_or_default()
+            }
         })
         .filter(|scope| SCOPES.contains(&scope.as_str()))
         .collect();

@@ -1,5 +1,6 @@
 //! ResolveTenant's request and answer.
 
+use crate::access::jwt::MAX_TOKEN_BYTES;
 use crate::access::{Caller, ResolveTarget, ResolvedBy};
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
@@ -85,6 +86,12 @@ pub fn resolve_request(target: Option<Target>) -> Result<Resolve> {
 
 /// The credential without its `Bearer ` scheme; never echoed in errors.
 fn credential_of(credential: &str) -> Result<Resolve> {
+    if credential.len() > MAX_TOKEN_BYTES {
+        return Err(Error::invalid_field(
+            "credential",
+            format!("is over {MAX_TOKEN_BYTES} bytes"),
+        ));
+    }
     let bare = match credential.split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
         _ => credential.trim(),
