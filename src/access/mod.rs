@@ -34,5 +34,6 @@ pub use convert as key_convert;
 pub(crate) use convert::time;
 pub use gate::Gate;
 pub use grpc_context::{context, open, open_platform};
+pub use jwt::MAX_TOKEN_BYTES;
 pub use resolve::ResolveTarget;
 pub use resolve::ResolvedBy;

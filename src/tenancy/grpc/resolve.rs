@@ -1,7 +1,6 @@
 //! ResolveTenant's request and answer.
 
-use crate::access::jwt::MAX_TOKEN_BYTES;
-use crate::access::{Caller, ResolveTarget, ResolvedBy};
+use crate::access::{Caller, MAX_TOKEN_BYTES, ResolveTarget, ResolvedBy};
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
 use crate::pb;
