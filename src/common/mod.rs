@@ -3,6 +3,7 @@
 //! or knows a service.
 
 pub mod cache;
+pub mod calls;
 pub mod filter;
 pub mod ids;
 pub mod paging;
