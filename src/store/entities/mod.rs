@@ -35,6 +35,7 @@ pub mod plan;
 pub mod plan_flag_override;
 pub mod quota_override;
 pub mod tenant;
+pub mod tenant_call_minute;
 pub mod tenant_domain;
 pub mod tenant_flag_override;
 pub mod usage_alert;

@@ -26,6 +26,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "usage_rollups",
     "usage_unique_values",
     "usage_events",
+    "tenant_call_minutes",
 ];
 
 impl Store {

@@ -24,7 +24,7 @@ struct TenantTable {
     text_column: &'static str,
 }
 
-const TENANT_TABLES: [TenantTable; 6] = [
+const TENANT_TABLES: [TenantTable; 7] = [
     TenantTable {
         name: "tenants",
         tenant_column: "id",
@@ -54,6 +54,11 @@ const TENANT_TABLES: [TenantTable; 6] = [
         name: "usage_unique_values",
         tenant_column: "tenant_id",
         text_column: "value",
+    },
+    TenantTable {
+        name: "tenant_call_minutes",
+        tenant_column: "tenant_id",
+        text_column: "replica",
     },
 ];
 
@@ -196,6 +201,15 @@ async fn insert_row(
                 "INSERT INTO usage_unique_values (tenant_id, metric, day, value) \
                  VALUES ($1, 'users', '2026-01-01', $2)",
                 [tenant.into(), format!("u-{unique}").into()],
+            )
+            .await
+        }
+        "tenant_call_minutes" => {
+            execute(
+                connection,
+                "INSERT INTO tenant_call_minutes (tenant_id, minute, replica, requests, failures, \
+                 latency_sum_micros, buckets) VALUES ($1, 29000000, $2, 1, 0, 900, '[1]')",
+                [tenant.into(), format!("r-{unique}").into()],
             )
             .await
         }
