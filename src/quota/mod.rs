@@ -1,4 +1,5 @@
-//! Quotas: plans and their quota definitions, per-tenant overrides, the
+//! Quotas: plans with their quota definitions and service level
+//! objectives, per-tenant overrides, the
 //! checks, allocations and releases against the limiter's counters, and
 //! Envoy's rate limit service.
 
@@ -7,6 +8,7 @@ pub mod grpc;
 pub mod limit;
 pub mod limiter;
 pub mod metered;
+pub mod objectives;
 pub mod overrides;
 pub mod plan;
 pub mod plans;
@@ -17,10 +19,12 @@ pub mod warnings;
 
 pub use limit::Limit;
 pub use metered::is_metered;
+pub use objectives::ServiceObjectives;
 pub use plan::Plan;
 pub use plan::QuotaKind;
 pub use plan::QuotaPeriod;
 pub use plan::is_quota_key;
 pub use plan::parse_plan_name;
+pub use plans::Plans;
 pub use quotas::QuotaOutcome;
 pub use quotas::Quotas;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{FieldViolation, Result, Violations};
 use crate::quota::limiter::bounds::MAX_AMOUNT;
+use crate::quota::objectives::ServiceObjectives;
 use crate::store::revision::{Revisioned, Stamps, etag_of, revisioned, serde_snapshot};
 use crate::tenancy::IsolationModel;
 
@@ -176,6 +177,8 @@ pub struct Plan {
     pub quotas: Vec<QuotaDefinition>,
     /// What its new tenants get unless their creator asks otherwise.
     pub default_isolation: IsolationModel,
+    /// What its tenants' calls should achieve, if it says.
+    pub objectives: Option<ServiceObjectives>,
     /// Its revision and times; the etag is derived from the revision.
     #[serde(flatten)]
     pub stamps: Stamps,

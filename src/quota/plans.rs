@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::access::PlatformScope;
 use crate::common::paging;
 use crate::error::{Error, FieldViolation, Result};
+use crate::quota::objectives::ServiceObjectives;
 use crate::quota::plan::{Plan, QuotaDefinition};
 use crate::store::Store;
 use crate::store::audit::Origin;
@@ -35,6 +36,8 @@ pub struct NewPlan {
     pub quotas: Vec<QuotaDefinition>,
     /// What its new tenants get by default.
     pub default_isolation: IsolationModel,
+    /// Its service level objectives, if any.
+    pub objectives: Option<ServiceObjectives>,
 }
 
 /// A validated change to a plan: `None` leaves a field as it is.
@@ -48,6 +51,8 @@ pub struct PlanPatch {
     pub quotas: Option<Vec<QuotaDefinition>>,
     /// A new default isolation model for tenants created from now on.
     pub default_isolation: Option<IsolationModel>,
+    /// New objectives; `Some(None)` removes them.
+    pub objectives: Option<Option<ServiceObjectives>>,
 }
 
 /// The plan catalogue; cheap to clone.
@@ -103,19 +108,27 @@ impl Plans {
     ) -> Result<Plan> {
         self.check_metrics_exist(platform, &new.quotas).await?;
         let quotas = serde_json::to_string(&new.quotas).map_err(Error::internal)?;
-        let fingerprint = paging::query_fingerprint(&[
-            &new.id,
-            &new.display_name,
-            &new.description,
-            &quotas,
-            new.default_isolation.as_str(),
-        ]);
+        let mut parts = vec![
+            new.id.clone(),
+            new.display_name.clone(),
+            new.description.clone(),
+            quotas,
+            new.default_isolation.as_str().to_owned(),
+        ];
+        // Only when set, so a retry of a request made before plans had
+        // objectives keeps the fingerprint it was stored with.
+        if let Some(objectives) = &new.objectives {
+            parts.push(serde_json::to_string(objectives).map_err(Error::internal)?);
+        }
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let fingerprint = paging::query_fingerprint(&parts);
         let plan = Plan {
             id: new.id,
             display_name: new.display_name,
             description: new.description,
             quotas: new.quotas,
             default_isolation: new.default_isolation,
+            objectives: new.objectives,
             stamps: Stamps::first(now()),
         };
         self.store
@@ -183,6 +196,7 @@ impl Plans {
             revision::patch(&mut next.display_name, patch.display_name);
             revision::patch(&mut next.description, patch.description);
             revision::patch(&mut next.default_isolation, patch.default_isolation);
+            revision::patch(&mut next.objectives, patch.objectives);
             if let Some(quotas) = patch.quotas {
                 check_kinds_kept(&current.quotas, &quotas)?;
                 self.check_metrics_exist(platform, &quotas).await?;

@@ -55,6 +55,7 @@ mod robustness_flags;
 mod tenant_export;
 mod tenant_export_cli;
 mod tenant_export_pool;
+mod tenant_health;
 mod tenants;
 mod tls;
 mod upgrades;

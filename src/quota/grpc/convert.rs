@@ -6,6 +6,9 @@ use prost_types::FieldMask;
 use crate::error::{Error, FieldViolation, Result, Violations};
 use crate::pb;
 use crate::quota::limiter::bounds::MAX_AMOUNT;
+use crate::quota::objectives::{
+    ServiceObjectives, threshold_description, validate_target, validate_threshold,
+};
 use crate::quota::plan::{
     MAX_QUOTAS, MAX_THRESHOLDS, Plan, QuotaDefinition, QuotaKind, QuotaPeriod, RateAlgorithm,
     parse_plan_name, validate_plan_id, validate_plan_text, validate_quotas,
@@ -136,12 +139,14 @@ pub fn new_plan(request: &pb::CreatePlanRequest) -> Result<NewPlan> {
         &mut violations,
     )
     .unwrap_or(IsolationModel::Pool);
+    let objectives = objectives_from(plan.objectives.as_ref(), &mut violations);
     let new = NewPlan {
         id: request.plan_id.clone(),
         display_name: plan.display_name.trim().to_owned(),
         description: plan.description.clone(),
         quotas,
         default_isolation,
+        objectives,
     };
     into_result(new, violations)
 }
@@ -154,6 +159,7 @@ pub fn plan_patch(plan: &pb::Plan, mask: Option<&FieldMask>) -> Result<PlanPatch
         ("description", !plan.description.is_empty()),
         ("quotas", !plan.quotas.is_empty()),
         ("default_isolation", plan.default_isolation != 0),
+        ("objectives", plan.objectives.is_some()),
     ];
     let mut patch = PlanPatch::default();
     for path in update_paths(mask, &fields) {
@@ -165,6 +171,10 @@ pub fn plan_patch(plan: &pb::Plan, mask: Option<&FieldMask>) -> Result<PlanPatch
             }
             "default_isolation" => {
                 patch.default_isolation = Some(plan_isolation(plan, &mut violations));
+            }
+            // Named in the mask but absent: the plan's objectives go.
+            "objectives" => {
+                patch.objectives = Some(objectives_from(plan.objectives.as_ref(), &mut violations));
             }
             other => violations.push(not_mutable(other, "Plan", &fields)),
         }
@@ -189,6 +199,54 @@ pub fn plan_update(request: &pb::UpdatePlanRequest) -> Result<(String, Option<&s
 fn plan_isolation(plan: &pb::Plan, violations: &mut Vec<FieldViolation>) -> IsolationModel {
     requested_isolation(plan.default_isolation, "plan.default_isolation", violations)
         .unwrap_or(IsolationModel::Pool)
+}
+
+/// A plan's objectives, validated; `violations` gets what is wrong.
+fn objectives_from(
+    objectives: Option<&pb::ServiceObjectives>,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<ServiceObjectives> {
+    const FIELD: &str = "plan.objectives";
+    let objectives = objectives?;
+    let before = violations.len();
+    validate_target(
+        objectives.availability,
+        &format!("{FIELD}.availability"),
+        violations,
+    );
+    let threshold_field = format!("{FIELD}.latency_threshold");
+    let threshold = match objectives
+        .latency_threshold
+        .map(std::time::Duration::try_from)
+    {
+        Some(Ok(threshold)) => validate_threshold(threshold, &threshold_field, violations),
+        // Negative, or not a valid duration.
+        Some(Err(_)) | None => {
+            violations.refuse(threshold_field, threshold_description());
+            None
+        }
+    };
+    validate_target(
+        objectives.latency_target,
+        &format!("{FIELD}.latency_target"),
+        violations,
+    );
+    let latency_threshold_micros = threshold?;
+    (violations.len() == before).then_some(ServiceObjectives {
+        availability: objectives.availability,
+        latency_threshold_micros,
+        latency_target: objectives.latency_target,
+    })
+}
+
+impl From<&ServiceObjectives> for pb::ServiceObjectives {
+    fn from(objectives: &ServiceObjectives) -> Self {
+        Self {
+            availability: objectives.availability,
+            latency_threshold: prost_types::Duration::try_from(objectives.latency_threshold()).ok(),
+            latency_target: objectives.latency_target,
+        }
+    }
 }
 
 fn definition_to(quota: &QuotaDefinition) -> pb::QuotaDefinition {
@@ -224,6 +282,7 @@ impl From<&Plan> for pb::Plan {
             update_time: Some(timestamp(plan.stamps.update_time)),
             etag: plan.etag(),
             default_isolation: isolation_model(plan.default_isolation).into(),
+            objectives: plan.objectives.as_ref().map(pb::ServiceObjectives::from),
         }
     }
 }

@@ -36,6 +36,11 @@ fn to_active_model(plan: &Plan) -> Result<plan::ActiveModel> {
         description: Set(plan.description.clone()),
         quotas: Set(serde_json::to_value(&plan.quotas).map_err(Error::internal)?),
         default_isolation: Set(plan.default_isolation.as_str().to_owned()),
+        objectives: Set(plan
+            .objectives
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(Error::internal)?),
         revision: Set(plan.stamps.revision),
         create_time: Set(plan.stamps.create_time),
         update_time: Set(plan.stamps.update_time),
@@ -43,17 +48,14 @@ fn to_active_model(plan: &Plan) -> Result<plan::ActiveModel> {
 }
 
 fn from_model(row: plan::Model) -> Result<Plan> {
-    // SQLite hands the seeded JSON back as a string holding JSON.
-    let quotas = match row.quotas {
-        serde_json::Value::String(text) => serde_json::from_str(&text),
-        other => serde_json::from_value(other),
-    }
-    .map_err(Error::internal)?;
+    let quotas = from_json(row.quotas)?;
+    let objectives = row.objectives.map(from_json).transpose()?;
     Ok(Plan {
         id: row.id,
         display_name: row.display_name,
         description: row.description,
         quotas,
+        objectives,
         default_isolation: IsolationModel::parse(&row.default_isolation).ok_or_else(|| {
             Error::internal(format!(
                 "unknown isolation {:?} of a plan in storage",
@@ -66,6 +68,16 @@ fn from_model(row: plan::Model) -> Result<Plan> {
             update_time: row.update_time,
         },
     })
+}
+
+/// A JSON column's value. SQLite hands the seeded JSON back as a string
+/// holding JSON.
+fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T> {
+    match value {
+        serde_json::Value::String(text) => serde_json::from_str(&text),
+        other => serde_json::from_value(other),
+    }
+    .map_err(Error::internal)
 }
 
 pub(crate) fn override_from_model(row: quota_override::Model) -> Result<QuotaOverride> {

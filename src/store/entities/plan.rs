@@ -18,6 +18,10 @@ pub struct Model {
     pub quotas: Json,
     /// `IsolationModel::as_str` of the plan's new tenants.
     pub default_isolation: String,
+    /// The service level objectives as a JSON object
+    /// (`quota::objectives::ServiceObjectives`); NULL for none.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub objectives: Option<Json>,
     /// Optimistic-concurrency revision.
     pub revision: i64,
     /// Creation time.
