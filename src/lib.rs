@@ -28,6 +28,11 @@
 //! - [`quota`]: plans, quotas, the limiter's counters (Redis or in-process), Envoy's rate limit
 //!   service.
 //! - [`usage`]: metrics, usage ingestion, rollups, queries, alerts and exports.
+//! - [`slo`]: per-tenant service levels: each replica's counts of every tenant's calls by
+//!   minute (the call sink the observing layer records into), their flush, and how a tenant's
+//!   calls went over the last hour and day against its plan's objectives. Above `tenancy` and
+//!   `quota`, whose tenants and plans it reads; TenantService answers GetTenantHealth from it
+//!   through `tenancy::TenantHealthSource`, which the server plugs in.
 //!
 //! The foundation:
 //! - [`store`]: connections, [`store::scope::Scope`] and scoped transactions, the audit write,
@@ -67,6 +72,7 @@ pub mod quota;
 pub mod rpc;
 pub mod server;
 pub mod settings;
+pub mod slo;
 pub mod store;
 pub mod telemetry;
 pub mod tenancy;

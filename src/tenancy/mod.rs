@@ -7,6 +7,7 @@ pub mod custom_domain;
 pub mod dns;
 pub mod domains;
 pub mod grpc;
+pub mod health;
 pub mod isolation;
 pub mod lifecycle;
 mod lookup;
@@ -22,6 +23,7 @@ pub mod verification;
 
 pub(crate) use grpc::convert::isolation_model;
 pub(crate) use grpc::convert::requested_isolation;
+pub use health::TenantHealthSource;
 pub use isolation::IsolationModel;
 pub use state::TenantState;
 pub use tenant::Tenant;

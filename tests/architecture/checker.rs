@@ -12,7 +12,9 @@ pub(crate) type ModPath = Vec<String>;
 /// The rooms of the foundation: they import no service.
 pub(crate) const FOUNDATION: &[&str] = &["error", "common", "store", "rpc", "pb", "envoy"];
 /// The services: each imports the foundation and other services' faces.
-pub(crate) const SERVICES: &[&str] = &["access", "tenancy", "config", "flags", "quota", "usage"];
+pub(crate) const SERVICES: &[&str] = &[
+    "access", "tenancy", "config", "flags", "quota", "usage", "slo",
+];
 
 /// One module of the crate, as read from its file.
 #[derive(Debug, Default)]

@@ -6,7 +6,7 @@
 //! - imports point down: the foundation (`error`, `common`, `store`, `rpc`
 //!   and the generated `pb` and `envoy`) imports no service and nothing
 //!   above it; a service (`access`, `tenancy`, `config`, `flags`, `quota`,
-//!   `usage`) imports nothing above the services;
+//!   `usage`, `slo`) imports nothing above the services;
 //! - a service uses another only through that service's face, the items its
 //!   `mod.rs` exports (`crate::quota::Quotas`, never `crate::quota::quotas::Quotas`);
 //! - nothing imports the CLI (`cli`) or the fuzzing entry points, and only the
