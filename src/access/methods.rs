@@ -114,6 +114,7 @@ pub const METHODS: &[MethodAccess] = &[
     rule(TS, "ResolveTenant", true, None, Platform),
     rule(TS, "ExportTenant", false, None, Tenant),
     rule(TS, "ImportTenant", false, None, Platform),
+    rule(TS, "GetTenantHealth", false, None, Tenant),
     rule(CS, "GetConfig", true, Some("config:read"), Tenant),
     rule(CS, "UpdateConfig", false, Some("config:write"), Tenant),
     rule(CS, "ListConfigVersions", true, Some("config:read"), Tenant),

@@ -1,6 +1,8 @@
 //! What the server answers: every gRPC service, health and reflection, as
 //! one set of routes for the stack to serve.
 
+use std::sync::Arc;
+
 use tonic::service::Routes;
 use tonic_health::pb::health_server::{Health, HealthServer};
 
@@ -40,6 +42,7 @@ pub(super) fn routes(
             services.tenants,
             services.api_keys,
             gate.clone(),
+            Arc::new(services.service_levels),
         )))
         .add_service(ConfigServiceServer::new(ConfigApi::new(
             services.configs,

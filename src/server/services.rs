@@ -18,6 +18,7 @@ use crate::quota::quotas::Quotas;
 use crate::server::jobs;
 use crate::server::tenants::{PROVISIONING_CONCURRENCY, with_provisioning};
 use crate::settings::Config;
+use crate::slo::{CallLog, ServiceLevels};
 use crate::store::Store;
 use crate::tenancy::dns::DnsTxtResolver;
 use crate::tenancy::tenants::{TenantSettings, Tenants};
@@ -53,6 +54,8 @@ pub(super) struct Services {
     pub(super) usage: Usage,
     /// Usage exports.
     pub(super) exports: Exports,
+    /// Per-tenant service levels, this replica's counts included.
+    pub(super) service_levels: ServiceLevels,
 }
 
 impl Services {
@@ -100,6 +103,8 @@ impl Services {
         spawn_usage_jobs(config, store, &quotas, tasks);
         store.listen_for_changes().await?;
         let flags = Flags::new(store.clone(), tenants.clone(), config.cache_ttl);
+        let call_log = CallLog::new();
+        let service_levels = ServiceLevels::serving(store.clone(), plans.clone(), call_log.clone());
         let services = Self {
             tenants,
             api_keys,
@@ -111,6 +116,7 @@ impl Services {
             metrics,
             usage,
             exports,
+            service_levels,
         };
         services.follow_changes(store);
         Ok(services)

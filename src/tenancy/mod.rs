@@ -1,5 +1,6 @@
 //! Tenancy: tenants and their lifecycle, custom domains, the audit log's
-//! reads, SCHEMA tenants' provisioning, and tenant archives.
+//! reads, SCHEMA tenants' provisioning, tenant archives, and the door
+//! GetTenantHealth answers through ([`TenantHealthSource`]).
 
 pub mod archive;
 pub mod audit;

@@ -47,6 +47,7 @@ names!(
     pb::SuspendTenantRequest => name,
     pb::ActivateTenantRequest => name,
     pb::ExportTenantRequest => name,
+    pb::GetTenantHealthRequest => name,
     pb::CreateDomainRequest => parent,
     pb::ListDomainsRequest => parent,
     pb::CreateApiKeyRequest => parent,

@@ -6,6 +6,8 @@
 //! [`crate::tenancy::grpc::call`]), convert the body (validation happens
 //! there), call the directory, convert the answer back, each step with `?`.
 
+use std::sync::Arc;
+
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -23,6 +25,7 @@ use crate::tenancy::grpc::call::{AuditReach, Lifecycle, Names, Scoped, UnderTena
 use crate::tenancy::grpc::convert;
 use crate::tenancy::grpc::patch;
 use crate::tenancy::grpc::resolve::{self, Resolve};
+use crate::tenancy::health::TenantHealthSource;
 use crate::tenancy::lifecycle::Transition;
 use crate::tenancy::tenants::Tenants;
 
@@ -34,15 +37,24 @@ pub struct TenantApi {
     keys: ApiKeys,
     /// Scopes callers to the tenants they may reach, and resolves.
     gate: Gate,
+    /// How tenants' calls went (GetTenantHealth).
+    health: Arc<dyn TenantHealthSource>,
 }
 
 impl TenantApi {
-    /// Serves `tenants` and their `keys`, reached through `gate`.
-    pub fn new(tenants: Tenants, keys: ApiKeys, gate: Gate) -> Self {
+    /// Serves `tenants` and their `keys`, reached through `gate`, and
+    /// their service levels from `health`.
+    pub fn new(
+        tenants: Tenants,
+        keys: ApiKeys,
+        gate: Gate,
+        health: Arc<dyn TenantHealthSource>,
+    ) -> Self {
         Self {
             tenants,
             keys,
             gate,
+            health,
         }
     }
 
@@ -271,6 +283,15 @@ impl TenantService for TenantApi {
             .into_iter()
             .map(|chunk| Ok(pb::ExportTenantResponse { chunk: Some(chunk) }));
         Ok(Response::new(Box::pin(tokio_stream::iter(responses))))
+    }
+
+    async fn get_tenant_health(
+        &self,
+        request: Request<pb::GetTenantHealthRequest>,
+    ) -> Reply<pb::TenantHealth> {
+        let (_, scope, _) = self.scoped(request).await?;
+        let tenant = self.tenants.get(&scope).await?;
+        Ok(Response::new(self.health.tenant_health(&tenant).await?))
     }
 
     async fn import_tenant(

@@ -314,6 +314,8 @@ pub(super) fn body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
             Code::InvalidArgument,
             "INVALID_ARGUMENT",
         ),
+        // Operators only: tenant keys and users are refused by the table.
+        "GetTenantHealth" => ok(pb::GetTenantHealthRequest { name }),
         other => panic!("no request body for {TENANT_SERVICE}.{other}"),
     }
 }
