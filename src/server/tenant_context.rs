@@ -23,6 +23,7 @@ use crate::access::methods as access;
 use crate::error::Error;
 use crate::rpc::origin::REQUEST_ID_HEADER;
 use crate::server::bulkhead::Bulkheads;
+use crate::server::observe::CallTenant;
 use crate::server::tls;
 
 /// Puts a [`TenantContext`] into every admitted request.
@@ -138,11 +139,17 @@ where
             match admitted {
                 Ok((context, within_budget)) => {
                     record(&span, &context);
+                    let tenant = call_tenant(&context);
                     request.extensions_mut().insert(context);
                     let answer = inner.call(request).await;
                     // The concurrency slot is held while the handler works.
                     drop(within_budget);
-                    answer
+                    answer.map(|mut response| {
+                        if let Some(tenant) = tenant {
+                            response.extensions_mut().insert(tenant);
+                        }
+                        response
+                    })
                 }
                 Err(error) => {
                     span.record("caller.refused", error.reason());
@@ -151,6 +158,15 @@ where
             }
         })
     }
+}
+
+/// The tenant the observing layer counts the call for: the resolved one,
+/// else the caller's own.
+fn call_tenant(context: &TenantContext) -> Option<CallTenant> {
+    let tenant = context.tenant.as_ref().map(|tenant| tenant.id);
+    tenant
+        .or_else(|| context.caller.own_tenant())
+        .map(CallTenant)
 }
 
 fn record(span: &Span, context: &TenantContext) {

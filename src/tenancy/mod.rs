@@ -23,6 +23,7 @@ pub mod verification;
 pub(crate) use grpc::convert::isolation_model;
 pub(crate) use grpc::convert::requested_isolation;
 pub use isolation::IsolationModel;
+pub use provision::{PROVISIONING_DURATION, PROVISIONING_FAILURES};
 pub use state::TenantState;
 pub use tenant::Tenant;
 pub use tenant::truncate_to_micros;
