@@ -386,6 +386,7 @@ cannot judge alone.
 {{- fail "extraVolumes may not be named \"tmp\": the chart mounts its own scratch volume under that name" }}
 {{- end }}
 {{- end }}
+{{- include "tenantd.validateMonitoring" . }}
 {{- end }}
 
 {{/*
