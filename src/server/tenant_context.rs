@@ -129,6 +129,9 @@ where
                 Ok(call) => gate.admit(request.uri().path(), &call).await,
                 Err(error) => Err(error),
             };
+            // A call refused for its tenant's budget still counts as the
+            // tenant's call.
+            let tenant = admitted.as_ref().ok().and_then(call_tenant);
             let admitted = admitted.and_then(|context| {
                 let within_budget = context
                     .budgeted_tenant()
@@ -139,7 +142,6 @@ where
             match admitted {
                 Ok((context, within_budget)) => {
                     record(&span, &context);
-                    let tenant = call_tenant(&context);
                     request.extensions_mut().insert(context);
                     let answer = inner.call(request).await;
                     // The concurrency slot is held while the handler works.
@@ -153,7 +155,11 @@ where
                 }
                 Err(error) => {
                     span.record("caller.refused", error.reason());
-                    Ok(error.into_status().into_http())
+                    let mut response = error.into_status().into_http();
+                    if let Some(tenant) = tenant {
+                        response.extensions_mut().insert(tenant);
+                    }
+                    Ok(response)
                 }
             }
         })

@@ -117,4 +117,8 @@ fn describe() {
         super::bulkhead::BULKHEAD_REFUSALS,
         "Calls refused because their tenant had used its share of this replica"
     );
+    // Unlabelled counters are exported from the start, at zero, so a
+    // rate() over them never starts from a missing series.
+    metrics::counter!(crate::tenancy::PROVISIONING_FAILURES).absolute(0);
+    metrics::counter!(super::bulkhead::BULKHEAD_REFUSALS).absolute(0);
 }
