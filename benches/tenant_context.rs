@@ -15,7 +15,8 @@
 //! and the servers on a runtime of their own, current-thread or
 //! multi-thread: on a small machine the two compete for cores.
 //!
-//! Run: `cargo bench --bench tenant_context [-- --flavor multi-thread]`;
+//! Run: `cargo bench --bench tenant_context [-- --flavor multi-thread]`
+//! (`-- --log info --metrics` for spans and metrics as in production);
 //! `-- --help` lists the knobs.
 //!
 //! The scenarios are here; the two stacks, the interleaved phases and
@@ -60,6 +61,11 @@ struct Options {
     /// Without it spans are disabled, on both servers alike.
     #[arg(long)]
     log: Option<String>,
+    /// Serve metrics (on a spare port) as production does: every call is
+    /// then counted in the call duration histogram and the per-tenant
+    /// families, on both servers alike.
+    #[arg(long)]
+    metrics: bool,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -374,11 +380,14 @@ struct Measured {
 /// key created through the gated one; then every phase.
 async fn measure_flavor(
     runtime: &ServerRuntime,
-    run: &InterleaveOptions,
+    (run, metrics): (&InterleaveOptions, bool),
     work_dir: &Path,
 ) -> Measured {
     let (admin, service) = (random_token("admin"), random_token("service"));
     let mut config = bench_config(&work_dir.join("bench.db"), &admin, &service);
+    if metrics {
+        config.metrics.addr = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    }
     // End users' tokens name their tenant by id; their roles are scopes.
     let issuer = jwt::Issuer::start().await;
     let key = jwt::rsa(jwt::RSA_1);
@@ -418,7 +427,9 @@ fn main() {
     }
     let started = Instant::now();
     options.flavor.each(
-        async |runtime, work_dir| measure_flavor(runtime, &options.run, work_dir).await,
+        async |runtime, work_dir| {
+            measure_flavor(runtime, (&options.run, options.metrics), work_dir).await
+        },
         |flavor, measured| print_report(flavor, &options.run, measured),
     );
     eprintln!("done in {:.1} s", started.elapsed().as_secs_f64());

@@ -105,15 +105,3 @@ pub fn continue_caller_trace(span: &tracing::Span, headers: &http::HeaderMap) {
     // Fails only when no OpenTelemetry layer is installed; nothing to link then.
     let _ = span.set_parent(parent);
 }
-
-/// Serves Prometheus metrics at `address` (`/metrics`) for the life of the
-/// process, and makes every `metrics` counter of tenantd land there.
-/// Call once, inside the tokio runtime.
-pub fn serve_metrics(address: std::net::SocketAddr) -> crate::error::Result<()> {
-    metrics_exporter_prometheus::PrometheusBuilder::new()
-        .with_http_listener(address)
-        .install()
-        .map_err(crate::error::Error::internal)?;
-    tracing::info!(%address, "serving Prometheus metrics");
-    Ok(())
-}

@@ -28,9 +28,9 @@ impl GateCache {
     /// Empty, with answers trusted for `ttl`.
     pub(crate) fn new(ttl: std::time::Duration) -> Self {
         Self {
-            keys: Answers::new(ttl, |key| Some(key.tenant_id)),
-            tenants: Answers::new(ttl, |tenant| Some(tenant.id)),
-            targets: Answers::new(ttl, |(id, _)| Some(*id)),
+            keys: Answers::new("api_keys", ttl, |key| Some(key.tenant_id)),
+            tenants: Answers::new("tenants", ttl, |tenant| Some(tenant.id)),
+            targets: Answers::new("tenant_targets", ttl, |(id, _)| Some(*id)),
         }
     }
 

@@ -187,9 +187,6 @@ pub async fn serve_until_signal(
     serve: &ServeArgs,
 ) -> Result<(), crate::error::Error> {
     let config = Config::new(common, serve)?;
-    if let Some(address) = serve.metrics_addr {
-        crate::telemetry::serve_metrics(address)?;
-    }
     let listener = tokio::net::TcpListener::bind(serve.listen_addr)
         .await
         .map_err(crate::error::Error::internal)?;

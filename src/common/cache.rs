@@ -41,8 +41,15 @@ const LONGEST_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Generation(u64);
 
+/// The counter of lookups of every cache, by `cache` and `result`.
+pub const CACHE_REQUESTS: &str = "tenantd_cache_requests_total";
+
 /// A map of cached answers, each belonging to at most one tenant.
 pub struct Answers<K, T> {
+    /// Lookups that found an answer (or a "there is none").
+    hits: metrics::Counter,
+    /// Lookups that found nothing.
+    misses: metrics::Counter,
     /// How long an answer is trusted without a change notification.
     ttl: Duration,
     /// The tenant an answer belongs to; `None` for fleet-wide answers,
@@ -74,15 +81,22 @@ where
     K: Eq + Hash + Send + Sync + 'static,
     T: Clone + Send + Sync + 'static,
 {
-    /// An empty map whose answers live at most `ttl`, each belonging to
-    /// the tenant `owner` names.
-    pub fn new(ttl: Duration, owner: fn(&T) -> Option<TenantId>) -> Self {
-        Self::with_capacity(ttl, owner, MAX_ENTRIES)
+    /// An empty map named `name` in the metrics, whose answers live at
+    /// most `ttl`, each belonging to the tenant `owner` names.
+    pub fn new(name: &'static str, ttl: Duration, owner: fn(&T) -> Option<TenantId>) -> Self {
+        Self::with_capacity(name, ttl, owner, MAX_ENTRIES)
     }
 
-    fn with_capacity(ttl: Duration, owner: fn(&T) -> Option<TenantId>, capacity: u64) -> Self {
+    fn with_capacity(
+        name: &'static str,
+        ttl: Duration,
+        owner: fn(&T) -> Option<TenantId>,
+        capacity: u64,
+    ) -> Self {
         let ttl = ttl.min(LONGEST_TTL);
         Self {
+            hits: metrics::counter!(CACHE_REQUESTS, "cache" => name, "result" => "hit"),
+            misses: metrics::counter!(CACHE_REQUESTS, "cache" => name, "result" => "miss"),
             ttl,
             owner,
             generation: AtomicU64::new(0),
@@ -113,7 +127,12 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.entries.get(key)
+        let found = self.entries.get(key);
+        match found {
+            Some(_) => self.hits.increment(1),
+            None => self.misses.increment(1),
+        }
+        found
     }
 
     /// Remembers the answer for `key`, read since `since`; nothing when a
@@ -197,7 +216,7 @@ mod tests {
     type Target = (TenantId, &'static str);
 
     fn targets(ttl: Duration) -> Answers<&'static str, Target> {
-        Answers::new(ttl, |(id, _)| Some(*id))
+        Answers::new("test", ttl, |(id, _)| Some(*id))
     }
 
     #[test]
@@ -227,7 +246,7 @@ mod tests {
 
     #[test]
     fn fleet_wide_answers_follow_only_fleet_wide_changes() {
-        let catalogue: Answers<(), u32> = Answers::new(Duration::from_secs(60), |_| None);
+        let catalogue: Answers<(), u32> = Answers::new("test", Duration::from_secs(60), |_| None);
         catalogue.put((), Some(7), catalogue.generation());
         catalogue.invalidate(Change::Tenant(tenant_id()));
         assert_eq!(
@@ -242,7 +261,7 @@ mod tests {
     #[test]
     fn a_flood_of_one_off_keys_does_not_evict_a_hot_answer() {
         let cache: Answers<String, Target> =
-            Answers::with_capacity(Duration::from_secs(60), |(id, _)| Some(*id), 100);
+            Answers::with_capacity("test", Duration::from_secs(60), |(id, _)| Some(*id), 100);
         let hot = tenant_id();
         let hot_key = "hot".to_owned();
         cache.put(hot_key.clone(), Some((hot, "slug")), cache.generation());

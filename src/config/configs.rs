@@ -132,7 +132,9 @@ impl Configs {
             store,
             tenants,
             schema,
-            cache: Arc::new(Answers::new(cache_ttl, |config| Some(config.tenant_id))),
+            cache: Arc::new(Answers::new("configs", cache_ttl, |config| {
+                Some(config.tenant_id)
+            })),
         }
     }
 

@@ -25,8 +25,8 @@ impl FlagCache {
     /// Empty, with answers trusted for `ttl`.
     pub fn new(ttl: std::time::Duration) -> Self {
         Self {
-            catalogue: Answers::new(ttl, |_| None),
-            tenants: Answers::new(ttl, |flags| Some(flags.tenant_id)),
+            catalogue: Answers::new("flag_catalogue", ttl, |_| None),
+            tenants: Answers::new("tenant_flags", ttl, |flags| Some(flags.tenant_id)),
         }
     }
 

@@ -57,6 +57,9 @@ impl Quotas {
             self.limiter.apply(&batch).await?.outcomes
         };
         let outcomes = merge(chosen, metered, counted)?;
+        if operation != Operation::Release {
+            count_decisions(&outcomes);
+        }
         if call.mode == Mode::AllOrNothing && operation != Operation::Release {
             refuse_unless_allowed(scope, &outcomes)?;
         }
@@ -80,6 +83,36 @@ impl Quotas {
             });
         }
         Ok(metered)
+    }
+}
+
+/// The counter of quota decisions, by `quota` and `outcome`.
+pub const QUOTA_DECISIONS: &str = "tenantd_quota_decisions_total";
+
+/// Counts each outcome in [`QUOTA_DECISIONS`]: `degraded` when counted by
+/// the replica's fallback, `refused`, `shadow` when a shadow-mode quota
+/// let through what it would have refused, else `allowed`.
+fn count_decisions(outcomes: &[QuotaOutcome]) {
+    for outcome in outcomes {
+        let beyond_ceiling = outcome
+            .limit
+            .ceiling()
+            .is_some_and(|ceiling| outcome.outcome.used > ceiling);
+        let decision = if outcome.outcome.degraded {
+            "degraded"
+        } else if !outcome.outcome.allowed {
+            "refused"
+        } else if outcome.limit.definition.shadow && beyond_ceiling {
+            "shadow"
+        } else {
+            "allowed"
+        };
+        metrics::counter!(
+            QUOTA_DECISIONS,
+            "quota" => outcome.limit.definition.key.clone(),
+            "outcome" => decision,
+        )
+        .increment(1);
     }
 }
 

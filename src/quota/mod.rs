@@ -17,7 +17,9 @@ pub mod ratelimit;
 pub mod store;
 pub mod warnings;
 
+pub use charge::QUOTA_DECISIONS;
 pub use limit::Limit;
+pub use limiter::LIMITER_DURATION;
 pub use metered::is_metered;
 pub use objectives::ServiceObjectives;
 pub use plan::Plan;

@@ -178,7 +178,9 @@ impl Quotas {
             store,
             limiter,
             usage,
-            cache: Arc::new(Answers::new(cache_ttl, |limits| Some(limits.tenant_id))),
+            cache: Arc::new(Answers::new("quota_limits", cache_ttl, |limits| {
+                Some(limits.tenant_id)
+            })),
         }
     }
 

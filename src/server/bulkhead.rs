@@ -72,6 +72,9 @@ pub struct Admitted {
     _slot: Option<OwnedSemaphorePermit>,
 }
 
+/// The counter of calls refused for their tenant's budget.
+pub const BULKHEAD_REFUSALS: &str = "tenantd_bulkhead_refusals_total";
+
 /// Every tenant's budgets on this replica.
 #[derive(Clone)]
 pub struct Bulkheads {
@@ -107,6 +110,15 @@ impl Bulkheads {
 
     /// Admits one call of `tenant`, or refuses it with when to retry.
     pub fn admit(&self, tenant: TenantId) -> Result<Admitted, Error> {
+        let admitted = self.admit_within_budget(tenant);
+        if admitted.is_err() {
+            metrics::counter!(BULKHEAD_REFUSALS).increment(1);
+        }
+        admitted
+    }
+
+    /// As [`Self::admit`], uncounted.
+    fn admit_within_budget(&self, tenant: TenantId) -> Result<Admitted, Error> {
         let settings = self.settings;
         if settings.max_concurrent_calls == 0 && settings.rate_per_second == 0 {
             return Ok(Admitted { _slot: None });

@@ -7,7 +7,8 @@
 //! What is built where: the services and their jobs in `services`, what is
 //! answered (the gRPC services, health, reflection) in `routes`, the tower
 //! stack in `stack` (its order, and why), one of our own layers per file
-//! (`trace`, `catch_panic`, [`tenant_context`] with [`bulkhead`]), TLS and
+//! (`trace`, `observe` with its `metrics` port, `catch_panic`,
+//! [`tenant_context`] with [`bulkhead`]), TLS and
 //! the client certificates' services in [`tls`], the background jobs in
 //! [`jobs`] and `upkeep`.
 
@@ -15,6 +16,8 @@ pub mod bulkhead;
 mod catch_panic;
 mod health;
 pub mod jobs;
+mod metrics;
+mod observe;
 mod routes;
 mod services;
 mod signal;
@@ -32,9 +35,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::access::ext_authz::ExtAuthzApi;
+use crate::common::calls::CallSink;
 use crate::config::watch::ConfigWatch;
 use crate::error::{Error, Result};
 use crate::server::bulkhead::Bulkheads;
+use crate::server::metrics::TenantMetrics;
+use crate::server::observe::ObserveLayer;
 use crate::server::services::Services;
 pub use crate::server::signal::shutdown_signal;
 use crate::server::tenant_context::TenantContextLayer;
@@ -98,6 +104,13 @@ pub async fn run_admitting(
     // Before anything else, so a bad certificate stops the start at once.
     let tls = config.tls.as_ref();
     let tls = tls.map(|tls| Tls::load(tls, &mut tasks)).transpose()?;
+    // Before the services, whose caches and limiter register their
+    // series with it.
+    let recorder = config
+        .metrics
+        .addr
+        .map(|_| metrics::recorder())
+        .transpose()?;
     let store = open_store(&config).await?;
     let services = Services::start(&config, &store, &mut tasks).await?;
     let gate = services.gate.clone();
@@ -123,6 +136,7 @@ pub async fn run_admitting(
         stop_receiver.clone(),
     );
     tasks.push(config_watch.spawn_follower().await?);
+    let observe = observe_layer(&config, recorder, &stop_receiver, &mut tasks).await?;
     if let Some(address) = config.health_listen_addr {
         let stop = stop_receiver.clone();
         tasks.push(stack::spawn_health(address, health_service.clone(), stop).await?);
@@ -138,9 +152,9 @@ pub async fn run_admitting(
     stack::serve(
         (listener, tls),
         routes,
-        tenant_context,
+        (observe, tenant_context),
         stop_receiver,
-        config.shutdown_grace,
+        (config.shutdown_grace, &config.connections),
     )
     .await?;
     for task in tasks {
@@ -150,6 +164,28 @@ pub async fn run_admitting(
     store.close().await?;
     tracing::info!("tenantd stopped");
     Ok(())
+}
+
+/// The observing layer, with the metrics port and its tasks when
+/// `config` asks for metrics.
+async fn observe_layer(
+    config: &Config,
+    recorder: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    stop: &watch::Receiver<bool>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Result<ObserveLayer> {
+    let mut sinks: Vec<Arc<dyn CallSink>> = Vec::new();
+    let (Some(address), Some(recorder)) = (config.metrics.addr, recorder) else {
+        return Ok(ObserveLayer::new(sinks, false));
+    };
+    let tenants = Arc::new(TenantMetrics::new(config.metrics.tenant_labels));
+    tasks.push(metrics::spawn(address, recorder, tenants.clone(), stop.clone()).await?);
+    tasks.push(metrics::spawn_ranking(
+        tenants.clone(),
+        config.metrics.tenant_ranking_interval,
+    ));
+    sinks.push(tenants);
+    Ok(ObserveLayer::new(sinks, true))
 }
 
 /// Once `shutdown` completes: NOT_SERVING at once, so load balancers stop

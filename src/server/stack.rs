@@ -18,26 +18,32 @@ use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::error::{Error, Result};
+use crate::server::observe::ObserveLayer;
 use crate::server::tenant_context::TenantContextLayer;
 use crate::server::tls::Tls;
 use crate::server::{catch_panic, trace};
+use crate::settings::ConnectionSettings;
 
 /// Serves `routes` behind the stack on `listener` (over `tls` when set)
 /// until `stop` turns true, then lets in-flight calls finish for at most
-/// `grace`. `tenant_context` is `None` only when measuring what the layer
-/// costs.
+/// `grace`; connections age as `connections` says. `tenant_context` is
+/// `None` only when measuring what the layer costs.
 pub(super) async fn serve(
     (listener, tls): (TcpListener, Option<Tls>),
     routes: Routes,
-    tenant_context: Option<TenantContextLayer>,
+    (observe, tenant_context): (ObserveLayer, Option<TenantContextLayer>),
     stop: watch::Receiver<bool>,
-    grace: Duration,
+    (grace, connections): (Duration, &ConnectionSettings),
 ) -> Result<()> {
     let layers = ServiceBuilder::new()
         // First, so every later layer and the handler see a request id.
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         // Spans carry the request id and the outcome of every call.
         .layer(trace::layer())
+        // Inside the span, outside the panic layer: a panicking handler is
+        // counted as the INTERNAL its caller sees, and every refusal of the
+        // tenant context layer is counted too.
+        .layer(observe)
         // Echoes the request id in the response so callers can quote it.
         .layer(PropagateRequestIdLayer::x_request_id())
         // Inside the span, so a panic is logged in its call's span, and
@@ -49,7 +55,7 @@ pub(super) async fn serve(
         // Innermost, inside the span: nothing reaches a handler without a
         // tenant context, and refusals are traced like any answer.
         .option_layer(tenant_context);
-    let router = Server::builder().layer(layers).add_routes(routes);
+    let router = builder(connections).layer(layers).add_routes(routes);
     let mut serve_stop = stop.clone();
     let until_stopped = async move {
         let _ = serve_stop.wait_for(|stopping| *stopping).await;
@@ -78,6 +84,21 @@ pub(super) async fn serve(
         () = grace_expired => tracing::warn!(grace_seconds = grace.as_secs(), "calls still in flight after the grace period were cut off"),
     }
     Ok(())
+}
+
+/// The server, with connections aged and pinged as `connections` says:
+/// an aged connection gets a GOAWAY, so its client reconnects through
+/// the load balancer to any replica, and its calls get the grace to end.
+fn builder(connections: &ConnectionSettings) -> Server {
+    let mut server = Server::builder()
+        .http2_keepalive_interval(connections.keepalive_interval)
+        .http2_keepalive_timeout(Some(connections.keepalive_timeout));
+    if let Some(max_age) = connections.max_age {
+        server = server
+            .max_connection_age(max_age)
+            .max_connection_age_grace(connections.max_age_grace);
+    }
+    server
 }
 
 /// The plaintext connections of `listener`.

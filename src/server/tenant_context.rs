@@ -23,6 +23,7 @@ use crate::access::methods as access;
 use crate::error::Error;
 use crate::rpc::origin::REQUEST_ID_HEADER;
 use crate::server::bulkhead::Bulkheads;
+use crate::server::observe::CallTenant;
 use crate::server::tls;
 
 /// Puts a [`TenantContext`] into every admitted request.
@@ -128,6 +129,9 @@ where
                 Ok(call) => gate.admit(request.uri().path(), &call).await,
                 Err(error) => Err(error),
             };
+            // A call refused for its tenant's budget still counts as the
+            // tenant's call.
+            let tenant = admitted.as_ref().ok().and_then(call_tenant);
             let admitted = admitted.and_then(|context| {
                 let within_budget = context
                     .budgeted_tenant()
@@ -142,15 +146,33 @@ where
                     let answer = inner.call(request).await;
                     // The concurrency slot is held while the handler works.
                     drop(within_budget);
-                    answer
+                    answer.map(|mut response| {
+                        if let Some(tenant) = tenant {
+                            response.extensions_mut().insert(tenant);
+                        }
+                        response
+                    })
                 }
                 Err(error) => {
                     span.record("caller.refused", error.reason());
-                    Ok(error.into_status().into_http())
+                    let mut response = error.into_status().into_http();
+                    if let Some(tenant) = tenant {
+                        response.extensions_mut().insert(tenant);
+                    }
+                    Ok(response)
                 }
             }
         })
     }
+}
+
+/// The tenant the observing layer counts the call for: the resolved one,
+/// else the caller's own.
+fn call_tenant(context: &TenantContext) -> Option<CallTenant> {
+    let tenant = context.tenant.as_ref().map(|tenant| tenant.id);
+    tenant
+        .or_else(|| context.caller.own_tenant())
+        .map(CallTenant)
 }
 
 fn record(span: &Span, context: &TenantContext) {

@@ -9,7 +9,9 @@ use crate::access::named_tokens::{NamedToken, parse_tokens};
 use crate::common::paging::PageTokenKey;
 use crate::common::validate;
 use crate::error::{Error, Result};
-use crate::settings::{BudgetArgs, CommonArgs, ServeArgs, TlsSettings};
+use crate::settings::{
+    BudgetArgs, CommonArgs, ConnectionSettings, MetricsSettings, ServeArgs, TlsSettings,
+};
 use crate::store::PoolOptions;
 
 /// How often the last use of API keys is written, by default.
@@ -87,6 +89,10 @@ pub struct Config {
     pub tls: Option<TlsSettings>,
     /// Where health alone is also served, in plaintext.
     pub health_listen_addr: Option<SocketAddr>,
+    /// The metrics port and its per-tenant labels.
+    pub metrics: MetricsSettings,
+    /// How client connections age and are checked.
+    pub connections: ConnectionSettings,
 }
 
 impl Config {
@@ -131,6 +137,8 @@ impl Config {
             jwt_issuers: jwt_issuers(serve)?,
             tls: TlsSettings::from_args(&serve.tls)?,
             health_listen_addr: serve.health_listen_addr,
+            metrics: serve.observe.metrics(),
+            connections: serve.observe.connections(),
             purge_after: chrono::Duration::days(i64::from(serve.purge_after_days)),
             shutdown_grace: Duration::from_secs(serve.shutdown_grace_seconds),
             drain_delay: Duration::from_secs(serve.drain_delay_seconds),
@@ -173,6 +181,8 @@ impl Config {
             jwt_issuers: Vec::new(),
             tls: None,
             health_listen_addr: None,
+            metrics: MetricsSettings::default(),
+            connections: ConnectionSettings::default(),
             purge_after: chrono::Duration::days(30),
             shutdown_grace: Duration::from_secs(20),
             drain_delay: Duration::ZERO,

@@ -102,10 +102,9 @@ pub struct ServeArgs {
         default_value = "open"
     )]
     pub redis_failure: crate::quota::limiter::RedisFailure,
-    /// Serve Prometheus metrics over HTTP at `IP:PORT/metrics`; off when
-    /// unset.
-    #[arg(long, env = "TENANTD_METRICS_ADDR")]
-    pub metrics_addr: Option<SocketAddr>,
+    /// The metrics port and connection ageing.
+    #[command(flatten)]
+    pub observe: crate::settings::observe::ObserveArgs,
     /// `--redis-url` is a Redis Cluster: comma-separated seed node URLs.
     #[arg(long, env = "TENANTD_REDIS_CLUSTER")]
     pub redis_cluster: bool,

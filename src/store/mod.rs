@@ -35,6 +35,9 @@ pub mod write;
 pub use crate::store::lock::{JobLock, LockKey};
 pub use crate::store::txn::Txn;
 
+/// The histogram of database transaction times, by `mode` (read, write).
+pub const DB_TRANSACTION_DURATION: &str = "tenantd_db_transaction_duration_seconds";
+
 use std::time::Duration;
 
 use sea_orm::{

@@ -26,6 +26,7 @@ pub(crate) use grpc::convert::isolation_model;
 pub(crate) use grpc::convert::requested_isolation;
 pub use health::TenantHealthSource;
 pub use isolation::IsolationModel;
+pub use provision::{PROVISIONING_DURATION, PROVISIONING_FAILURES};
 pub use state::TenantState;
 pub use tenant::Tenant;
 pub use tenant::truncate_to_micros;

@@ -79,7 +79,10 @@ impl Tenants {
         if current.state != TenantState::Provisioning {
             return Ok(current);
         }
-        let reason = match provisioner.provision(tenant_id).await {
+        let started = std::time::Instant::now();
+        let provisioned = provisioner.provision(tenant_id).await;
+        record_provisioning(&provisioned, started.elapsed());
+        let reason = match provisioned {
             Ok(version) => {
                 tracing::info!(tenant.id = %tenant_id, template_version = version, "tenant provisioned");
                 return self
@@ -295,4 +298,26 @@ impl Tenants {
             )),
         }
     }
+}
+
+/// The histogram of provisioning times, by `outcome`.
+pub const PROVISIONING_DURATION: &str = "tenantd_provisioning_duration_seconds";
+/// The counter of provisioning attempts that failed.
+pub const PROVISIONING_FAILURES: &str = "tenantd_provisioning_failures_total";
+
+/// Records one provisioning attempt that took `took`; an interrupted one
+/// is finished later by the reconciler and counts then.
+fn record_provisioning<T>(
+    provisioned: &std::result::Result<T, Stopped>,
+    took: std::time::Duration,
+) {
+    let outcome = match provisioned {
+        Ok(_) => "succeeded",
+        Err(Stopped::Failed { .. }) => {
+            metrics::counter!(PROVISIONING_FAILURES).increment(1);
+            "failed"
+        }
+        Err(Stopped::Interrupted(_)) => return,
+    };
+    metrics::histogram!(PROVISIONING_DURATION, "outcome" => outcome).record(took.as_secs_f64());
 }

@@ -207,6 +207,7 @@ impl Usage {
             self.store.record_usage(&batches).await?
         };
         outcome.duplicates += valid - outcome.accepted;
+        count_ingested(&outcome);
         tracing::debug!(
             accepted = outcome.accepted,
             duplicates = outcome.duplicates,
@@ -348,4 +349,22 @@ fn triage(
         }
     }
     (outcome, groups)
+}
+
+/// The counter of usage events received, by `outcome` (accepted,
+/// duplicate, rejected).
+pub const EVENTS_INGESTED: &str = "tenantd_usage_events_ingested_total";
+
+/// Counts a recorded batch's events in [`EVENTS_INGESTED`].
+fn count_ingested(outcome: &BatchOutcome) {
+    let counts = [
+        ("accepted", outcome.accepted),
+        ("duplicate", outcome.duplicates),
+        ("rejected", outcome.rejected.len()),
+    ];
+    for (label, count) in counts {
+        if count > 0 {
+            metrics::counter!(EVENTS_INGESTED, "outcome" => label).increment(count as u64);
+        }
+    }
 }

@@ -15,4 +15,8 @@ pub mod rollups;
 pub mod store;
 pub mod summary;
 
+pub use ingest::EVENTS_INGESTED;
 pub use ingest::Usage;
+
+/// The gauge of how far the daily rollups lag behind acknowledged events.
+pub const AGGREGATION_LAG: &str = "tenantd_usage_aggregation_lag_seconds";

@@ -14,6 +14,7 @@ mod config;
 mod config_schema;
 mod config_watch;
 mod config_watch_flags;
+mod connections;
 mod context;
 mod context_changes;
 mod contract;

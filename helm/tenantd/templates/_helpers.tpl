@@ -223,6 +223,9 @@ TENANTD_LISTEN_ADDR: {{ printf "0.0.0.0:%d" (int .Values.containerPort) | quote 
 TENANTD_BASE_DOMAIN: {{ .Values.config.baseDomain | default "" | toString | quote }}
 TENANTD_PURGE_AFTER_DAYS: {{ include "tenantd.string" .Values.config.purgeAfterDays | quote }}
 TENANTD_DRAIN_DELAY_SECONDS: {{ include "tenantd.string" .Values.config.drainDelaySeconds | quote }}
+TENANTD_MAX_CONNECTION_AGE_SECONDS: {{ include "tenantd.string" .Values.config.maxConnectionAgeSeconds | quote }}
+TENANTD_MAX_CONNECTION_AGE_GRACE_SECONDS: {{ include "tenantd.string" .Values.config.maxConnectionAgeGraceSeconds | quote }}
+TENANTD_HTTP2_KEEPALIVE_SECONDS: {{ include "tenantd.string" .Values.config.http2KeepaliveSeconds | quote }}
 TENANTD_SHUTDOWN_GRACE_SECONDS: {{ include "tenantd.string" .Values.config.shutdownGraceSeconds | quote }}
 {{- if .Values.config.maxDbConnections }}
 TENANTD_MAX_DB_CONNECTIONS: {{ include "tenantd.string" .Values.config.maxDbConnections | quote }}
@@ -386,6 +389,7 @@ cannot judge alone.
 {{- fail "extraVolumes may not be named \"tmp\": the chart mounts its own scratch volume under that name" }}
 {{- end }}
 {{- end }}
+{{- include "tenantd.validateMonitoring" . }}
 {{- end }}
 
 {{/*

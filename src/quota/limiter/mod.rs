@@ -240,7 +240,7 @@ pub async fn connect(
     on_failure: RedisFailure,
     panics_for: Option<TenantId>,
 ) -> Result<Arc<dyn Limiter>> {
-    match redis_url {
+    let (limiter, backend): (Arc<dyn Limiter>, _) = match redis_url {
         Some(url) => {
             // Failing open, the replica serves while Redis is away, from
             // the start too; failing closed, an unreachable Redis stops it.
@@ -250,11 +250,44 @@ pub async fn connect(
             } else {
                 redis::RedisLimiter::connect(url, lazy).await?
             };
-            Ok(Arc::new(fallback::Fallback::new(redis, on_failure)))
+            let backend = if cluster { "redis_cluster" } else { "redis" };
+            (
+                Arc::new(fallback::Fallback::new(redis, on_failure)),
+                backend,
+            )
         }
-        None => Ok(Arc::new(match panics_for {
-            Some(tenant) => memory::MemoryLimiter::panicking_for(tenant),
-            None => memory::MemoryLimiter::default(),
-        })),
+        None => {
+            let memory = match panics_for {
+                Some(tenant) => memory::MemoryLimiter::panicking_for(tenant),
+                None => memory::MemoryLimiter::default(),
+            };
+            (Arc::new(memory), "memory")
+        }
+    };
+    Ok(Arc::new(Timed {
+        inner: limiter,
+        duration: metrics::histogram!(LIMITER_DURATION, "backend" => backend),
+    }))
+}
+
+/// The histogram of the time the limiter takes per batch, by `backend`.
+pub const LIMITER_DURATION: &str = "tenantd_limiter_duration_seconds";
+
+/// A limiter whose every batch is timed in [`LIMITER_DURATION`].
+#[derive(Debug)]
+struct Timed {
+    /// The limiter.
+    inner: Arc<dyn Limiter>,
+    /// Its backend's series.
+    duration: metrics::Histogram,
+}
+
+#[tonic::async_trait]
+impl Limiter for Timed {
+    async fn apply(&self, batch: &Batch) -> Result<Answer> {
+        let started = std::time::Instant::now();
+        let answer = self.inner.apply(batch).await;
+        self.duration.record(started.elapsed().as_secs_f64());
+        answer
     }
 }

@@ -25,6 +25,7 @@ pub fn spawn(rollups: Rollups, interval: Duration) -> JoinHandle<()> {
         loop {
             ticks.tick().await;
             step(&rollups).await;
+            record_lag(&rollups).await;
             if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
                 last_purge = Some(tokio::time::Instant::now());
                 purge(&rollups).await;
@@ -52,6 +53,23 @@ async fn step(rollups: &Rollups) {
             metrics::counter!("tenantd_usage_aggregation_runs_total", "outcome" => "failed")
                 .increment(1);
             tracing::warn!(error = %error_chain(&error), "usage aggregation failed; retrying at the next tick");
+        }
+    }
+}
+
+/// Sets the aggregation lag gauge: how long ago the newest moment before
+/// which every acknowledged event is in the rollups was, on whichever
+/// replica folds. Unset until the first fold that caught up.
+async fn record_lag(rollups: &Rollups) {
+    match rollups.progress().await {
+        Ok(progress) => {
+            if let Some(through) = progress.aggregated_through {
+                let lag = (Utc::now() - through).num_milliseconds().max(0);
+                metrics::gauge!(crate::usage::AGGREGATION_LAG).set(lag as f64 / 1000.0);
+            }
+        }
+        Err(error) => {
+            tracing::debug!(error = %error_chain(&error), "reading the aggregation progress failed");
         }
     }
 }
