@@ -46,6 +46,7 @@ pub use crate::server::signal::shutdown_signal;
 use crate::server::tenant_context::TenantContextLayer;
 use crate::server::tls::Tls;
 use crate::settings::{Config, redact_url};
+use crate::slo::Flusher;
 use crate::store::{PoolOptions, Store};
 
 /// Applies pending control-plane migrations to `database_url`.
@@ -118,6 +119,11 @@ pub async fn run_admitting(
         &gate,
         config.key_use_flush_interval,
     ));
+    let call_log = services.call_log.clone();
+    tasks.push(upkeep::spawn_call_count_flush(
+        Flusher::new(call_log.clone(), store.clone()),
+        config.tenant_health_flush_interval,
+    ));
     if config.admin_tokens.is_empty() {
         tracing::warn!("no admin token is configured (--admin-tokens): nobody can manage tenants");
     }
@@ -161,6 +167,8 @@ pub async fn run_admitting(
         task.abort();
     }
     gate.flush_key_uses().await;
+    // The minute in progress too, so no answered call goes uncounted.
+    Flusher::new(call_log, store.clone()).flush().await;
     store.close().await?;
     tracing::info!("tenantd stopped");
     Ok(())

@@ -54,6 +54,8 @@ pub(super) struct Services {
     pub(super) usage: Usage,
     /// Usage exports.
     pub(super) exports: Exports,
+    /// This replica's counts of every tenant's calls.
+    pub(super) call_log: CallLog,
     /// Per-tenant service levels, this replica's counts included.
     pub(super) service_levels: ServiceLevels,
 }
@@ -116,6 +118,7 @@ impl Services {
             metrics,
             usage,
             exports,
+            call_log,
             service_levels,
         };
         services.follow_changes(store);

@@ -16,6 +16,11 @@ use crate::store::PoolOptions;
 
 /// How often the last use of API keys is written, by default.
 pub const DEFAULT_KEY_USE_FLUSH: Duration = Duration::from_secs(10);
+/// How often per-tenant call counts are written, by default.
+pub const DEFAULT_TENANT_HEALTH_FLUSH: Duration = Duration::from_secs(10);
+/// The longest flush interval: each tenant keeps a few minutes in memory
+/// (`slo::call_log::MINUTES_KEPT`), so a longer one would lose counts.
+pub const MAX_TENANT_HEALTH_FLUSH: Duration = Duration::from_secs(60);
 
 /// The validated settings of a running server.
 #[derive(Debug, Clone)]
@@ -62,6 +67,8 @@ pub struct Config {
     pub usage_aggregation_interval: Duration,
     /// How often the health service's database probe runs.
     pub health_probe_interval: Duration,
+    /// How often per-tenant call counts are written.
+    pub tenant_health_flush_interval: Duration,
     /// Each tenant's share of a replica.
     pub tenant_budget: BudgetSettings,
     /// What Envoy ext_authz answers hold.
@@ -118,6 +125,7 @@ impl Config {
                 serve.usage_aggregation_interval_ms.max(1),
             ),
             health_probe_interval: Duration::from_millis(serve.health_probe_interval_ms.max(10)),
+            tenant_health_flush_interval: tenant_health_flush(serve)?,
             tenant_budget: BudgetSettings::from(&serve.budget),
             ext_authz: serve.ext_authz.settings()?,
             usage_event_retention: chrono::Duration::days(i64::from(
@@ -165,6 +173,7 @@ impl Config {
             redis_cluster: false,
             usage_aggregation_interval: Duration::from_secs(1),
             health_probe_interval: Duration::from_secs(1),
+            tenant_health_flush_interval: DEFAULT_TENANT_HEALTH_FLUSH,
             tenant_budget: BudgetSettings::default(),
             ext_authz: crate::access::ext_authz::ExtAuthzSettings::default(),
             usage_event_retention: chrono::Duration::days(35),
@@ -189,6 +198,19 @@ impl Config {
             pool: PoolOptions::default(),
         }
     }
+}
+
+/// `--tenant-health-flush-interval`: above zero, at most
+/// [`MAX_TENANT_HEALTH_FLUSH`].
+fn tenant_health_flush(serve: &ServeArgs) -> Result<Duration> {
+    let interval = serve.tenant_health_flush_interval;
+    if interval.is_zero() || interval > MAX_TENANT_HEALTH_FLUSH {
+        return Err(Error::invalid_field(
+            "tenant-health-flush-interval",
+            "must be above 0 and at most 1m",
+        ));
+    }
+    Ok(interval)
 }
 
 /// The JWT issuers of `--jwt-issuers-file`, none without it.
@@ -286,6 +308,7 @@ mod tests {
         };
         let config = Config::new(&cli.common, &serve).expect("valid");
         assert_eq!(config.domain_claim_ttl, chrono::Duration::hours(36));
+        assert_eq!(config.tenant_health_flush_interval, Duration::from_secs(10));
         assert_eq!(
             config.page_token_key.map(|key| key.as_bytes().len()),
             Some(32)
@@ -296,5 +319,25 @@ mod tests {
         );
         let short = Cli::try_parse_from(["tenantd", "serve", "--page-token-key", "short"]);
         assert!(short.is_err());
+    }
+
+    #[test]
+    fn the_tenant_health_flush_interval_is_bounded() {
+        let flush = |interval: &str| {
+            let cli = Cli::parse_from([
+                "tenantd",
+                "serve",
+                "--tenant-health-flush-interval",
+                interval,
+            ]);
+            let Some(Command::Serve(serve)) = cli.command else {
+                panic!("serve");
+            };
+            Config::new(&cli.common, &serve).map(|config| config.tenant_health_flush_interval)
+        };
+        assert_eq!(flush("250ms").ok(), Some(Duration::from_millis(250)));
+        assert_eq!(flush("1m").ok(), Some(Duration::from_secs(60)));
+        assert!(flush("0s").is_err());
+        assert!(flush("2m").is_err());
     }
 }

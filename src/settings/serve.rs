@@ -120,6 +120,11 @@ pub struct ServeArgs {
     /// answers NOT_SERVING while they fail.
     #[arg(long, env = "TENANTD_HEALTH_PROBE_INTERVAL_MS", default_value_t = 1000)]
     pub health_probe_interval_ms: u64,
+    /// How often this replica writes its per-tenant call counts (what
+    /// GetTenantHealth sums across replicas), e.g. `10s`; at most `1m`.
+    /// Also written at shutdown.
+    #[arg(long, env = "TENANTD_TENANT_HEALTH_FLUSH_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub tenant_health_flush_interval: Duration,
     /// Each tenant's share of this replica.
     #[command(flatten)]
     pub budget: BudgetArgs,

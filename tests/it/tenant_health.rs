@@ -1,16 +1,31 @@
-//! Per-tenant service levels over real gRPC: plans declare objectives
-//! (validated, round-tripped through CreatePlan, UpdatePlan and GetPlan).
+//! Per-tenant service levels: plans declare objectives (validated,
+//! round-tripped through CreatePlan, UpdatePlan and GetPlan), and a
+//! replica's flushes of its call counts replace its own rows, so repeating
+//! one counts nothing twice, while replicas' rows add up.
 
+use std::time::Duration;
+
+use tenantd::common::ids::TenantId;
 use tenantd::pb;
+use tenantd::quota::Plans;
+use tenantd::slo::call_log::current_minute;
+use tenantd::slo::flush::{RETENTION_MINUTES, flush, purge};
+use tenantd::slo::{CallLog, ServiceLevels};
+use tenantd::store::{PoolOptions, Store};
 use tonic::Code;
 use tonic_types::StatusExt;
 
 use crate::quota::quotas;
+use crate::support::db::TestDatabase;
 use crate::support::fixtures::mask;
 use crate::support::status::{assert_error, invalid_fields};
 use crate::support::{Backend, TestServer};
 
-crate::backend_tests!(objectives_round_trip, objectives_are_validated);
+crate::backend_tests!(
+    objectives_round_trip,
+    objectives_are_validated,
+    flushes_replace_a_replicas_rows_and_replicas_add_up,
+);
 
 fn millis(millis: i64) -> prost_types::Duration {
     prost_types::Duration {
@@ -221,4 +236,55 @@ async fn objectives_are_validated(backend: Backend) {
     assert_eq!(kept.objectives, Some(objectives(250)));
     assert_error(&update, Code::InvalidArgument, "INVALID_ARGUMENT");
     server.stop().await;
+}
+
+/// The day window's (requests, failures) of `tenant_id`, from the stored
+/// rows alone.
+async fn stored_day(store: &Store, tenant_id: TenantId) -> (u64, u64) {
+    let levels = ServiceLevels::stored(store.clone(), Plans::new(store.clone()));
+    let health = levels.health(tenant_id, "starter").await.expect("health");
+    let day = &health.windows[1];
+    (day.counts.requests, day.counts.failures)
+}
+
+async fn flushes_replace_a_replicas_rows_and_replicas_add_up(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    database.migrate_as_owner().await;
+    let store = Store::connect(&database.url, &PoolOptions::default())
+        .await
+        .expect("connect as the application");
+    let tenant_id = TenantId::from_uuid(uuid::Uuid::now_v7());
+    let (first, second) = (CallLog::new(), CallLog::new());
+    let now = current_minute();
+    let fast = Duration::from_millis(4);
+    for failed in [false, false, true] {
+        first.record_at(tenant_id, now, failed, fast);
+    }
+    assert_eq!(flush(&first, &store).await.expect("flush"), 1);
+    assert_eq!(
+        flush(&first, &store).await.expect("again"),
+        0,
+        "nothing changed"
+    );
+    assert_eq!(stored_day(&store, tenant_id).await, (3, 1));
+    // Running totals: the next flush replaces the row, it does not add.
+    first.record_at(tenant_id, now, false, fast);
+    flush(&first, &store).await.expect("flush");
+    assert_eq!(stored_day(&store, tenant_id).await, (4, 1));
+    // Another replica's rows of the same minute add up.
+    second.record_at(tenant_id, now, true, fast);
+    flush(&second, &store).await.expect("flush");
+    assert_eq!(stored_day(&store, tenant_id).await, (5, 2));
+
+    // Minutes past retention go; the others stay.
+    // (A replica that has counted a newer minute counts an older one in
+    // the newer: a clock set back must not reopen a forgotten minute.)
+    let old = CallLog::new();
+    old.record_at(tenant_id, now - RETENTION_MINUTES - 1, false, fast);
+    flush(&old, &store).await.expect("flush the old minute");
+    assert_eq!(purge(&store, now).await.expect("purge"), 1);
+    assert_eq!(purge(&store, now).await.expect("purge again"), 0);
+    assert_eq!(stored_day(&store, tenant_id).await, (5, 2));
+    store.close().await.expect("close");
+    database.drop_database().await;
 }
