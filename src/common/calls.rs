@@ -55,7 +55,7 @@ pub trait CallSink: Send + Sync {
 
 /// The upper bounds, in seconds, of every latency histogram tenantd keeps
 /// (Prometheus' `le` values; a latency objective's threshold is one of
-/// them).
+/// them). [`crate::common::latency`] has them in microseconds.
 pub const LATENCY_BOUNDS_SECONDS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];

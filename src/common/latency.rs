@@ -3,6 +3,11 @@
 //! a bucket bound makes "calls at or under the threshold" an exact count
 //! rather than an estimate inside a bucket.
 //!
+//! The bounds are [`LATENCY_BOUNDS_SECONDS`], the ones every latency
+//! histogram tenantd keeps (Prometheus' too, so a plan's threshold is an
+//! `le` value there as well), here in whole microseconds for exact integer
+//! comparisons.
+//!
 //! Invariant: [`LATENCY_BOUNDS_MICROS`] is strictly ascending, and
 //! [`LATENCY_BUCKETS`] is one more (the overflow bucket, beyond the last
 //! bound). Stored histograms are arrays in this order, so the bounds are
@@ -10,13 +15,23 @@
 
 use std::time::Duration;
 
+use crate::common::calls::LATENCY_BOUNDS_SECONDS;
+
 /// The upper bounds of the latency buckets, in microseconds, ascending:
 /// 1 ms, 2.5 ms, 5 ms, 10 ms, 25 ms, 50 ms, 100 ms, 250 ms, 500 ms, 1 s,
 /// 2.5 s, 5 s, 10 s.
-pub const LATENCY_BOUNDS_MICROS: [u64; 13] = [
-    1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
-    5_000_000, 10_000_000,
-];
+pub const LATENCY_BOUNDS_MICROS: [u64; LATENCY_BOUNDS_SECONDS.len()] = in_micros();
+
+const fn in_micros() -> [u64; LATENCY_BOUNDS_SECONDS.len()] {
+    let mut micros = [0; LATENCY_BOUNDS_SECONDS.len()];
+    let mut index = 0;
+    while index < micros.len() {
+        // Rounded, since 0.0025 has no exact binary form.
+        micros[index] = (LATENCY_BOUNDS_SECONDS[index] * 1_000_000.0 + 0.5) as u64;
+        index += 1;
+    }
+    micros
+}
 
 /// How many buckets a latency histogram has: one per bound, and the
 /// overflow bucket for calls slower than the last bound.
@@ -77,6 +92,17 @@ fn trimmed(value: u128, unit: u128, suffix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bounds_are_the_prometheus_histograms_in_microseconds() {
+        assert_eq!(
+            LATENCY_BOUNDS_MICROS,
+            [
+                1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
+                2_500_000, 5_000_000, 10_000_000,
+            ]
+        );
+    }
 
     #[test]
     fn bounds_ascend_strictly() {
