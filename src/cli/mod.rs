@@ -1,12 +1,13 @@
 //! The command line: what `tenantd` runs for each command (`serve`, the
 //! default, and the operator commands that run once and exit: migrations,
-//! template rollout, tenant purge, tenant archive files, usage export and
-//! reaggregation).
+//! template rollout, tenant purge, tenant archive files, tenants' service
+//! levels, usage export and reaggregation).
 
 mod progress;
 pub mod reaggregate;
 pub mod rollout;
 pub mod tenant_archive;
+pub mod tenant_health;
 pub mod tenant_purge;
 
 use std::process::ExitCode;
@@ -70,17 +71,11 @@ pub async fn reaggregate_usage(
     outcome
 }
 
-/// The directory an operator command works with: the database URL for the
-/// control plane, the migration URL (the owner's) for schema DDL, for
-/// `concurrency` tenants at once.
-pub async fn operator_tenants(common: &CommonArgs, concurrency: u32) -> Result<(Store, Tenants)> {
+/// The directory an operator command reads tenants through, on the
+/// database URL, without provisioning.
+pub async fn operator_directory(common: &CommonArgs) -> Result<(Store, Tenants)> {
     let store = Store::connect(&common.database_url, &PoolOptions::default()).await?;
     store.ensure_migrated().await?;
-    let migration_url = common
-        .migration_database_url
-        .as_deref()
-        .filter(|url| !url.is_empty())
-        .unwrap_or(&common.database_url);
     let settings = TenantSettings {
         purge_after: chrono::Duration::days(30),
         base_domain: None,
@@ -88,6 +83,19 @@ pub async fn operator_tenants(common: &CommonArgs, concurrency: u32) -> Result<(
     };
     let resolver = Arc::new(DnsTxtResolver::new(None)?);
     let tenants = Tenants::new(store.clone(), settings, resolver);
+    Ok((store, tenants))
+}
+
+/// The directory an operator command works with: the database URL for the
+/// control plane, the migration URL (the owner's) for schema DDL, for
+/// `concurrency` tenants at once.
+pub async fn operator_tenants(common: &CommonArgs, concurrency: u32) -> Result<(Store, Tenants)> {
+    let (store, tenants) = operator_directory(common).await?;
+    let migration_url = common
+        .migration_database_url
+        .as_deref()
+        .filter(|url| !url.is_empty())
+        .unwrap_or(&common.database_url);
     let template_dir = common.template.tenant_template_dir.as_deref();
     let tenants = with_provisioning(
         tenants,
@@ -150,11 +158,14 @@ pub async fn tenants_command(
     common: &crate::settings::CommonArgs,
     command: TenantsCommand,
 ) -> Result<(), crate::error::Error> {
-    let concurrency = match &command {
-        TenantsCommand::Migrate(args) => args.concurrency,
-        TenantsCommand::Purge(_) | TenantsCommand::Export(_) | TenantsCommand::Import(_) => 1,
+    let (store, tenants) = match &command {
+        // Reads only: neither the owner's URL nor the provisioner.
+        TenantsCommand::Health(_) => operator_directory(common).await?,
+        TenantsCommand::Migrate(args) => operator_tenants(common, args.concurrency).await?,
+        TenantsCommand::Purge(_) | TenantsCommand::Export(_) | TenantsCommand::Import(_) => {
+            operator_tenants(common, 1).await?
+        }
     };
-    let (store, tenants) = operator_tenants(common, concurrency).await?;
     let outcome = match command {
         TenantsCommand::Purge(args) => {
             let now = args.now.map(crate::common::ids::TenantId::from_uuid);
@@ -175,6 +186,15 @@ pub async fn tenants_command(
             crate::cli::tenant_archive::import(&tenants, options, std::io::stdin().lock())
                 .await
                 .map(|tenant| tracing::info!(tenant.id = %tenant.id, slug = %tenant.slug, "tenant imported"))
+        }
+        TenantsCommand::Health(args) => {
+            crate::cli::tenant_health::run(
+                &store,
+                &tenants,
+                &args.tenants,
+                std::io::stdout().lock(),
+            )
+            .await
         }
     };
     store.close().await?;

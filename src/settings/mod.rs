@@ -25,7 +25,8 @@ pub use crate::settings::observe::{ConnectionSettings, MetricsSettings, ObserveA
 pub use crate::settings::redact::redact_url;
 pub use crate::settings::serve::{BudgetArgs, ServeArgs};
 pub use crate::settings::tenants::{
-    ExportArgs, ImportArgs, MigrateArgs, PurgeArgs, TemplateArgs, TenantsCommand, load_template,
+    ExportArgs, HealthArgs, ImportArgs, MigrateArgs, PurgeArgs, TemplateArgs, TenantsCommand,
+    load_template,
 };
 pub use crate::settings::tls::{ClientIdentity, ClientService, TlsArgs, TlsSettings};
 pub use crate::settings::usage::{
@@ -59,7 +60,8 @@ pub enum Command {
     /// Operator commands on usage data: export and reaggregation.
     #[command(subcommand)]
     Usage(UsageCommand),
-    /// Operator commands on tenants: purge, template rollout.
+    /// Operator commands on tenants: purge, template rollout, archives,
+    /// service levels.
     #[command(subcommand)]
     Tenants(TenantsCommand),
 }

@@ -42,6 +42,23 @@ pub enum TenantsCommand {
     /// Read an archive from stdin and restore the tenant it holds; every
     /// checksum is verified before anything is written.
     Import(ImportArgs),
+    /// Show how tenants' calls went over the last hour and day: requests,
+    /// server-side failures, error ratio, p99 latency and whether their
+    /// plan's objectives are met, as a table. Reads only the counts
+    /// replicas have flushed to the database, so each serving replica's
+    /// last `--tenant-health-flush-interval` (10s) of calls is not in it yet;
+    /// GetTenantHealth includes the answering replica's own.
+    Health(HealthArgs),
+}
+
+/// Settings of `tenantd tenants health`.
+#[derive(Debug, Clone, Args)]
+pub struct HealthArgs {
+    /// The tenants to show, each a UUID, `slug:SLUG`, `external:ID` or a
+    /// `tenants/…` name; when none is named, the tenants with the most
+    /// failures in the last day (at most 20).
+    #[arg(value_name = "TENANT")]
+    pub tenants: Vec<String>,
 }
 
 /// Settings of `tenantd tenants export`.
