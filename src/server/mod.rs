@@ -142,7 +142,13 @@ pub async fn run_admitting(
         stop_receiver.clone(),
     );
     tasks.push(config_watch.spawn_follower().await?);
-    let observe = observe_layer(&config, recorder, &stop_receiver, &mut tasks).await?;
+    let observe = observe_layer(
+        &config,
+        (recorder, &stop_receiver),
+        Arc::new(call_log.clone()),
+        &mut tasks,
+    )
+    .await?;
     if let Some(address) = config.health_listen_addr {
         let stop = stop_receiver.clone();
         tasks.push(stack::spawn_health(address, health_service.clone(), stop).await?);
@@ -174,15 +180,19 @@ pub async fn run_admitting(
     Ok(())
 }
 
-/// The observing layer, with the metrics port and its tasks when
-/// `config` asks for metrics.
+/// The observing layer, telling `call_log` of every call, with the
+/// metrics port and its tasks when `config` asks for metrics.
 async fn observe_layer(
     config: &Config,
-    recorder: Option<metrics_exporter_prometheus::PrometheusHandle>,
-    stop: &watch::Receiver<bool>,
+    (recorder, stop): (
+        Option<metrics_exporter_prometheus::PrometheusHandle>,
+        &watch::Receiver<bool>,
+    ),
+    call_log: Arc<dyn CallSink>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> Result<ObserveLayer> {
-    let mut sinks: Vec<Arc<dyn CallSink>> = Vec::new();
+    // Per-tenant service levels count every call, metrics or not.
+    let mut sinks: Vec<Arc<dyn CallSink>> = vec![call_log];
     let (Some(address), Some(recorder)) = (config.metrics.addr, recorder) else {
         return Ok(ObserveLayer::new(sinks, false));
     };

@@ -1,32 +1,34 @@
-//! Per-tenant service levels: plans declare objectives (validated,
-//! round-tripped through CreatePlan, UpdatePlan and GetPlan), and a
-//! replica's flushes of its call counts replace its own rows, so repeating
-//! one counts nothing twice, while replicas' rows add up.
+//! Per-tenant service levels: GetTenantHealth shows one tenant's injected
+//! server-side failures and not another's; plans' objectives
+//! (`objectives`); replicas on one database and the operator command
+//! (`replicas`). The helpers every part shares are here.
+
+mod objectives;
+mod replicas;
 
 use std::time::Duration;
 
-use tenantd::common::ids::TenantId;
 use tenantd::pb;
-use tenantd::quota::Plans;
-use tenantd::slo::call_log::current_minute;
-use tenantd::slo::flush::{RETENTION_MINUTES, flush, purge};
-use tenantd::slo::{CallLog, ServiceLevels};
-use tenantd::store::{PoolOptions, Store};
+use tenantd::pb::quota_service_client::QuotaServiceClient;
+use tenantd::quota::limiter::RedisFailure;
 use tonic::Code;
-use tonic_types::StatusExt;
 
-use crate::quota::quotas;
-use crate::support::db::TestDatabase;
-use crate::support::fixtures::mask;
-use crate::support::status::{assert_error, invalid_fields};
+use crate::quota::{costs, definition, quotas};
+use crate::quota_failure::PrivateRedis;
+use crate::support::fixtures::{name_request, tenant};
+use crate::support::server::Credentials;
 use crate::support::{Backend, TestServer};
 
-crate::backend_tests!(
-    objectives_round_trip,
-    objectives_are_validated,
-    flushes_replace_a_replicas_rows_and_replicas_add_up,
-);
+crate::backend_tests!(health_shows_one_tenants_failures_and_not_anothers);
 
+/// Counts quota checks in `redis`, answering UNAVAILABLE while it is
+/// away.
+fn fail_closed(config: &mut tenantd::settings::Config, redis: &PrivateRedis) {
+    config.redis_url = Some(redis.url());
+    config.redis_failure = RedisFailure::Closed;
+}
+
+/// A proto duration of `millis` milliseconds.
 fn millis(millis: i64) -> prost_types::Duration {
     prost_types::Duration {
         seconds: millis / 1000,
@@ -43,248 +45,192 @@ pub fn objectives(threshold_millis: i64) -> pb::ServiceObjectives {
     }
 }
 
-fn create_request(id: &str, objectives: Option<pb::ServiceObjectives>) -> pb::CreatePlanRequest {
-    pb::CreatePlanRequest {
-        plan: Some(pb::Plan {
-            display_name: id.to_owned(),
-            objectives,
+/// Creates plan `id`: three nines, 99 % within a second, and a RATE quota
+/// `api_requests` of 1000 a second.
+async fn create_plan(server: &TestServer, id: &str) {
+    let rate = pb::QuotaDefinition {
+        period: pb::QuotaPeriod::Second.into(),
+        ..definition("api_requests", pb::QuotaKind::Rate, 1000)
+    };
+    quotas(server)
+        .create_plan(pb::CreatePlanRequest {
+            plan: Some(pb::Plan {
+                display_name: id.to_owned(),
+                quotas: vec![rate],
+                objectives: Some(objectives(1000)),
+                ..Default::default()
+            }),
+            plan_id: id.to_owned(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("create a plan with objectives");
+}
+
+/// Creates tenant `slug` on plan `plan`, with id `id` when given.
+async fn tenant_on(
+    server: &TestServer,
+    plan: &str,
+    slug: &str,
+    id: Option<uuid::Uuid>,
+) -> pb::Tenant {
+    let mut new = tenant(slug);
+    new.plan = plan.to_owned();
+    server
+        .tenants()
+        .create_tenant(pb::CreateTenantRequest {
+            tenant: Some(new),
+            tenant_id: id.map(|id| id.to_string()).unwrap_or_default(),
             ..Default::default()
-        }),
-        plan_id: id.to_owned(),
-        request_id: String::new(),
+        })
+        .await
+        .expect("create tenant")
+        .into_inner()
+}
+
+/// A new API key of tenant `parent` with `scopes`: its secret.
+async fn issue_key(server: &TestServer, parent: &str, scopes: &[&str]) -> String {
+    server
+        .tenants()
+        .create_api_key(pb::CreateApiKeyRequest {
+            parent: parent.to_owned(),
+            api_key: Some(pb::ApiKey {
+                display_name: "service levels".into(),
+                scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("create API key")
+        .into_inner()
+        .secret
+}
+
+/// GetTenant of `name` with API key `key`.
+async fn get_tenant(
+    server: &TestServer,
+    key: &str,
+    name: &str,
+) -> Result<pb::Tenant, tonic::Status> {
+    server
+        .tenants_as(Credentials::bearer(key))
+        .get_tenant(name_request(name))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// One CheckQuota of `api_requests` for `parent` with API key `key`.
+async fn check_quota(
+    server: &TestServer,
+    key: &str,
+    parent: &str,
+) -> Result<pb::CheckQuotaResponse, tonic::Status> {
+    QuotaServiceClient::with_interceptor(server.channel.clone(), Credentials::bearer(key))
+        .check_quota(pb::CheckQuotaRequest {
+            parent: parent.to_owned(),
+            costs: costs(&[("api_requests", 1)]),
+            mode: pb::QuotaMode::AllOrNothing.into(),
+            request_id: String::new(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// GetTenantHealth of `name`, as the operator.
+async fn health(server: &TestServer, name: &str) -> pb::TenantHealth {
+    server
+        .tenants()
+        .get_tenant_health(pb::GetTenantHealthRequest {
+            name: name.to_owned(),
+        })
+        .await
+        .expect("GetTenantHealth")
+        .into_inner()
+}
+
+/// GetTenantHealth of `name` once its day counts `requests` calls: other
+/// replicas' calls arrive with their flushes.
+async fn until_counted(server: &TestServer, name: &str, requests: i64) -> pb::TenantHealth {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = health(server, name).await;
+        if answer.windows[1].requests >= requests {
+            return answer;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{requests} calls never counted: {answer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
-async fn objectives_round_trip(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    let mut client = quotas(&server);
-    let created = client
-        .create_plan(create_request("gold", Some(objectives(250))))
-        .await
-        .expect("create a plan with objectives")
-        .into_inner();
-    assert_eq!(created.objectives, Some(objectives(250)));
-    let read = |name: &str| pb::GetPlanRequest {
-        name: name.to_owned(),
+async fn health_shows_one_tenants_failures_and_not_anothers(backend: Backend) {
+    let Some(mut redis) = PrivateRedis::start() else {
+        return;
     };
-    let fetched = client.get_plan(read("plans/gold")).await.expect("get");
-    assert_eq!(fetched.into_inner().objectives, Some(objectives(250)));
-
-    // Replaced as a whole through the mask.
-    let tighter = pb::ServiceObjectives {
-        availability: 0.99999,
-        ..objectives(2_500)
-    };
-    let updated = client
-        .update_plan(pb::UpdatePlanRequest {
-            plan: Some(pb::Plan {
-                name: "plans/gold".to_owned(),
-                objectives: Some(tighter),
-                ..Default::default()
-            }),
-            update_mask: mask(&["objectives"]),
-        })
-        .await
-        .expect("tighten the objectives")
-        .into_inner();
-    assert_eq!(updated.objectives, Some(tighter));
-    // Another field changed without a mask keeps them.
-    let renamed = client
-        .update_plan(pb::UpdatePlanRequest {
-            plan: Some(pb::Plan {
-                name: "plans/gold".to_owned(),
-                display_name: "Gold".to_owned(),
-                ..Default::default()
-            }),
-            update_mask: None,
-        })
-        .await
-        .expect("rename")
-        .into_inner();
-    assert_eq!(renamed.objectives, Some(tighter));
-    // Named in the mask and unset, they go.
-    let cleared = client
-        .update_plan(pb::UpdatePlanRequest {
-            plan: Some(pb::Plan {
-                name: "plans/gold".to_owned(),
-                ..Default::default()
-            }),
-            update_mask: mask(&["objectives"]),
-        })
-        .await
-        .expect("remove the objectives")
-        .into_inner();
-    assert_eq!(cleared.objectives, None);
-    let fetched = client.get_plan(read("plans/gold")).await.expect("get");
-    assert_eq!(fetched.into_inner().objectives, None);
-    // The seeded plans declare none.
-    let starter = client.get_plan(read("plans/starter")).await.expect("get");
-    assert_eq!(starter.into_inner().objectives, None);
-
-    // A retry with the same request id returns the first plan; different
-    // objectives under that id are another request.
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let idempotent = |objectives: pb::ServiceObjectives| pb::CreatePlanRequest {
-        request_id: request_id.clone(),
-        ..create_request("silver", Some(objectives))
-    };
-    let first = client.create_plan(idempotent(objectives(100))).await;
-    let again = client.create_plan(idempotent(objectives(100))).await;
-    assert_eq!(
-        first.expect("create").into_inner(),
-        again.expect("retry").into_inner()
-    );
-    let other = client
-        .create_plan(idempotent(objectives(500)))
-        .await
-        .expect_err("the request id names another request");
-    assert_eq!(other.code(), Code::InvalidArgument);
-    server.stop().await;
-}
-
-async fn objectives_are_validated(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    let mut client = quotas(&server);
-    let refused = |objectives: pb::ServiceObjectives| create_request("bad", Some(objectives));
-
-    let nothing = client
-        .create_plan(refused(pb::ServiceObjectives::default()))
-        .await
-        .expect_err("every field is required");
-    assert_eq!(
-        invalid_fields(&nothing),
-        [
-            "plan.objectives.availability",
-            "plan.objectives.latency_threshold",
-            "plan.objectives.latency_target",
-        ]
-    );
-    for availability in [1.0, 0.999991, -0.1, f64::NAN] {
-        let status = client
-            .create_plan(refused(pb::ServiceObjectives {
-                availability,
-                ..objectives(250)
-            }))
+    // With Redis gone, quota checks answer UNAVAILABLE.
+    let server = TestServer::start_with(backend, |config| fail_closed(config, &redis)).await;
+    create_plan(&server, "measured").await;
+    let failing = tenant_on(&server, "measured", "failing", None).await;
+    let healthy = tenant_on(&server, "measured", "healthy", None).await;
+    let failing_key = issue_key(&server, &failing.name, &["quota:check"]).await;
+    let healthy_key = issue_key(&server, &healthy.name, &["tenant:read", "quota:check"]).await;
+    for (key, name) in [(&failing_key, &failing.name), (&healthy_key, &healthy.name)] {
+        let answer = check_quota(&server, key, name)
             .await
-            .expect_err("outside (0, 0.99999]");
-        assert_eq!(invalid_fields(&status), ["plan.objectives.availability"]);
+            .expect("Redis answers");
+        assert!(answer.allowed);
     }
-    let off_bound = client
-        .create_plan(refused(objectives(300)))
-        .await
-        .expect_err("300ms is no bucket bound");
-    assert_eq!(
-        invalid_fields(&off_bound),
-        ["plan.objectives.latency_threshold"]
-    );
-    let described = &off_bound
-        .get_details_bad_request()
-        .expect("BadRequest")
-        .field_violations[0]
-        .description;
-    assert!(
-        described.contains("1ms, 2.5ms, 5ms") && described.contains("10s"),
-        "the allowed values are named: {described}"
-    );
-    let negative = client
-        .create_plan(refused(pb::ServiceObjectives {
-            latency_threshold: Some(millis(-250)),
-            ..objectives(250)
-        }))
-        .await
-        .expect_err("a negative threshold");
-    assert_eq!(
-        invalid_fields(&negative),
-        ["plan.objectives.latency_threshold"]
-    );
-    let target = client
-        .create_plan(refused(pb::ServiceObjectives {
-            latency_target: 1.0,
-            ..objectives(250)
-        }))
-        .await
-        .expect_err("a latency target of 1");
-    assert_eq!(invalid_fields(&target), ["plan.objectives.latency_target"]);
 
-    // UpdatePlan validates them the same way and changes nothing.
-    client
-        .create_plan(create_request("kept", Some(objectives(250))))
-        .await
-        .expect("create");
-    let update = client
-        .update_plan(pb::UpdatePlanRequest {
-            plan: Some(pb::Plan {
-                name: "plans/kept".to_owned(),
-                objectives: Some(objectives(7)),
-                ..Default::default()
-            }),
-            update_mask: mask(&["objectives"]),
-        })
-        .await
-        .expect_err("7ms is no bucket bound");
-    assert_eq!(
-        invalid_fields(&update),
-        ["plan.objectives.latency_threshold"]
-    );
-    let kept = client
-        .get_plan(pb::GetPlanRequest {
-            name: "plans/kept".to_owned(),
-        })
-        .await
-        .expect("get")
-        .into_inner();
-    assert_eq!(kept.objectives, Some(objectives(250)));
-    assert_error(&update, Code::InvalidArgument, "INVALID_ARGUMENT");
+    redis.stop();
+    for _ in 0..3 {
+        let refused = check_quota(&server, &failing_key, &failing.name).await;
+        assert_eq!(refused.unwrap_err().code(), Code::Unavailable);
+    }
+    // Calls that need no Redis go on succeeding.
+    for _ in 0..4 {
+        get_tenant(&server, &healthy_key, &healthy.name)
+            .await
+            .expect("read the tenant");
+    }
+
+    // By slug, as GetTenant takes it; answered by id.
+    let failing_health = health(&server, "tenants/slug:failing").await;
+    assert_eq!(failing_health.name, failing.name);
+    assert_eq!(failing_health.objectives, Some(objectives(1000)));
+    let lengths: Vec<i64> = failing_health
+        .windows
+        .iter()
+        .map(|window| window.length.expect("a length").seconds)
+        .collect();
+    assert_eq!(lengths, [3600, 86_400]);
+    for window in &failing_health.windows {
+        assert_eq!((window.requests, window.failures), (4, 3), "{window:?}");
+        assert_eq!(window.error_ratio, 0.75);
+        let availability = window.availability.expect("the plan's objectives");
+        assert!(!availability.met, "{availability:?}");
+        assert_eq!(availability.achieved, 0.25);
+        assert!(
+            availability.error_budget_remaining < 0.0,
+            "{availability:?}"
+        );
+    }
+
+    let healthy_health = health(&server, &healthy.name).await;
+    for window in &healthy_health.windows {
+        assert_eq!((window.requests, window.failures), (5, 0), "{window:?}");
+        assert_eq!(window.error_ratio, 0.0);
+        let p99 = window.latency_p99.expect("a p99 of five calls");
+        assert!(p99.seconds <= 1, "{p99:?}");
+        let availability = window.availability.expect("the plan's objectives");
+        assert!(availability.met);
+        assert_eq!(availability.error_budget_remaining, 1.0);
+        let latency = window.latency.expect("the plan's objectives");
+        assert!(
+            latency.met,
+            "five quick calls are within a second: {latency:?}"
+        );
+    }
     server.stop().await;
-}
-
-/// The day window's (requests, failures) of `tenant_id`, from the stored
-/// rows alone.
-async fn stored_day(store: &Store, tenant_id: TenantId) -> (u64, u64) {
-    let levels = ServiceLevels::stored(store.clone(), Plans::new(store.clone()));
-    let health = levels.health(tenant_id, "starter").await.expect("health");
-    let day = &health.windows[1];
-    (day.counts.requests, day.counts.failures)
-}
-
-async fn flushes_replace_a_replicas_rows_and_replicas_add_up(backend: Backend) {
-    let database = TestDatabase::create(backend).await;
-    database.migrate_as_owner().await;
-    let store = Store::connect(&database.url, &PoolOptions::default())
-        .await
-        .expect("connect as the application");
-    let tenant_id = TenantId::from_uuid(uuid::Uuid::now_v7());
-    let (first, second) = (CallLog::new(), CallLog::new());
-    let now = current_minute();
-    let fast = Duration::from_millis(4);
-    for failed in [false, false, true] {
-        first.record_at(tenant_id, now, failed, fast);
-    }
-    assert_eq!(flush(&first, &store).await.expect("flush"), 1);
-    assert_eq!(
-        flush(&first, &store).await.expect("again"),
-        0,
-        "nothing changed"
-    );
-    assert_eq!(stored_day(&store, tenant_id).await, (3, 1));
-    // Running totals: the next flush replaces the row, it does not add.
-    first.record_at(tenant_id, now, false, fast);
-    flush(&first, &store).await.expect("flush");
-    assert_eq!(stored_day(&store, tenant_id).await, (4, 1));
-    // Another replica's rows of the same minute add up.
-    second.record_at(tenant_id, now, true, fast);
-    flush(&second, &store).await.expect("flush");
-    assert_eq!(stored_day(&store, tenant_id).await, (5, 2));
-
-    // Minutes past retention go; the others stay.
-    // (A replica that has counted a newer minute counts an older one in
-    // the newer: a clock set back must not reopen a forgotten minute.)
-    let old = CallLog::new();
-    old.record_at(tenant_id, now - RETENTION_MINUTES - 1, false, fast);
-    flush(&old, &store).await.expect("flush the old minute");
-    assert_eq!(purge(&store, now).await.expect("purge"), 1);
-    assert_eq!(purge(&store, now).await.expect("purge again"), 0);
-    assert_eq!(stored_day(&store, tenant_id).await, (5, 2));
-    store.close().await.expect("close");
-    database.drop_database().await;
 }
