@@ -43,7 +43,9 @@
 //! - [`rpc`]: the request codec (which refuses undecodable bytes and unstorable text), the
 //!   proto conversions every service shares, update masks read one way (`rpc::mask`) and the
 //!   handlers that only forward their request, written once (`rpc::forward!`).
-//! - [`common`]: typed ids, validation, filters, page tokens and the cache map each owner keeps.
+//! - [`common`]: typed ids, validation, filters, page tokens, the cache map each owner keeps,
+//!   and the seam between the layer that sees every call and the rooms that count them
+//!   (`common::calls`, with the latency bounds every histogram uses, `common::latency`).
 //! - [`error`]: the crate's one error enum, and in `error/status.rs` its one mapping to
 //!   `tonic::Status`.
 //! - [`pb`]: code generated from `proto/tenantd/v1`; [`envoy`]: Envoy's API (from `envoy-types`).
