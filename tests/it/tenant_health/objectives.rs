@@ -168,6 +168,37 @@ async fn objectives_are_validated(backend: Backend) {
         invalid_fields(&negative),
         ["plan.objectives.latency_threshold"]
     );
+    // Hostile durations: out of range, malformed, beyond any bound.
+    for latency_threshold in [
+        prost_types::Duration {
+            seconds: i64::MAX,
+            nanos: 999_999_999,
+        },
+        prost_types::Duration {
+            seconds: 1,
+            nanos: -5,
+        },
+        prost_types::Duration {
+            seconds: 0,
+            nanos: 2_000_000_000,
+        },
+    ] {
+        let status = client
+            .create_plan(refused(pb::ServiceObjectives {
+                latency_threshold: Some(latency_threshold),
+                availability: f64::INFINITY,
+                ..objectives(250)
+            }))
+            .await
+            .expect_err("no bound");
+        assert_eq!(
+            invalid_fields(&status),
+            [
+                "plan.objectives.availability",
+                "plan.objectives.latency_threshold"
+            ]
+        );
+    }
     let target = client
         .create_plan(refused(pb::ServiceObjectives {
             latency_target: 1.0,
