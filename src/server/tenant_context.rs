@@ -155,6 +155,7 @@ where
 
 fn record(span: &Span, context: &TenantContext) {
     span.record("caller.kind", context.caller.kind());
+    span.record("caller.name", context.caller.name());
     if let Some(tenant) = &context.tenant {
         span.record("tenant.id", tracing::field::display(tenant.id));
     } else if let Some(tenant_id) = context.caller.own_tenant() {
