@@ -38,7 +38,9 @@
 //! - [`rpc`]: the request codec (which refuses undecodable bytes and unstorable text), the
 //!   proto conversions every service shares, update masks read one way (`rpc::mask`) and the
 //!   handlers that only forward their request, written once (`rpc::forward!`).
-//! - [`common`]: typed ids, validation, filters, page tokens and the cache map each owner keeps.
+//! - [`common`]: typed ids, validation, filters, page tokens, the cache map each owner keeps, and
+//!   what every room's spans share with OpenTelemetry (`common::otel`: W3C context in and out,
+//!   gRPC code names).
 //! - [`error`]: the crate's one error enum, and in `error/status.rs` its one mapping to
 //!   `tonic::Status`.
 //! - [`pb`]: code generated from `proto/tenantd/v1`; [`envoy`]: Envoy's API (from `envoy-types`).

@@ -1,11 +1,13 @@
 //! Value types and checks every room shares: typed ids, validation of
-//! caller input, list filters, page tokens. Nothing here reads the database
-//! or knows a service.
+//! caller input, list filters, page tokens, and the OpenTelemetry
+//! conventions spans follow. Nothing here reads the database or knows a
+//! service.
 
 pub mod cache;
 pub mod calls;
 pub mod filter;
 pub mod ids;
+pub mod otel;
 pub mod paging;
 pub mod validate;
 

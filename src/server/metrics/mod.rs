@@ -7,7 +7,6 @@
 //! once however many servers a process runs; histograms render as
 //! Prometheus histograms over [`LATENCY_BOUNDS_SECONDS`].
 
-mod route;
 mod rpc;
 mod serve;
 mod tenants;
@@ -19,7 +18,6 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub use crate::common::calls::LATENCY_BOUNDS_SECONDS;
 use crate::error::{Error, Result};
-pub(crate) use route::Route;
 pub(super) use rpc::record as record_call;
 pub(super) use serve::spawn;
 pub use tenants::TenantMetrics;
