@@ -58,6 +58,7 @@ mod tenant_export_cli;
 mod tenant_export_pool;
 mod tenants;
 mod tls;
+mod traces;
 mod upgrades;
 mod usage;
 mod usage_alerts;
