@@ -30,6 +30,7 @@ mod identity;
 mod isolation;
 mod lifecycle;
 mod listing;
+mod metrics_scrape;
 mod page_tokens;
 mod process;
 mod provisioning;

@@ -130,7 +130,7 @@ fn invalid_configuration_fails_with_a_message() {
 }
 
 /// The raw HTTP/1.1 answer to `GET path` on `127.0.0.1:port`.
-fn http_get(port: u16, path: &str) -> String {
+pub(crate) fn http_get(port: u16, path: &str) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     write!(

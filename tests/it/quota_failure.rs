@@ -15,7 +15,7 @@ use crate::support::fixtures::create;
 use crate::support::{Backend, TestServer};
 
 /// A `redis-server` of this test's own.
-struct PrivateRedis {
+pub(crate) struct PrivateRedis {
     port: u16,
     child: Option<Child>,
 }
@@ -32,7 +32,7 @@ fn in_ci() -> bool {
 impl PrivateRedis {
     /// Starts one, or `None` (test skipped) when `redis-server` is not
     /// installed; under `CI=true` that fails the test instead.
-    fn start() -> Option<Self> {
+    pub(crate) fn start() -> Option<Self> {
         let mut redis = Self {
             port: free_port(),
             child: None,
@@ -47,7 +47,7 @@ impl PrivateRedis {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
@@ -67,7 +67,7 @@ impl PrivateRedis {
         Ok(())
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();

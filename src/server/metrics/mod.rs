@@ -119,4 +119,9 @@ fn describe() {
     // rate() over them never starts from a missing series.
     metrics::counter!(crate::tenancy::PROVISIONING_FAILURES).absolute(0);
     metrics::counter!(super::bulkhead::BULKHEAD_REFUSALS).absolute(0);
+    for threshold in crate::usage::alerts::ALERT_THRESHOLDS {
+        let threshold = threshold.to_string();
+        metrics::counter!(crate::usage::alerts::ALLOWANCE_CROSSED, "threshold" => threshold)
+            .absolute(0);
+    }
 }
