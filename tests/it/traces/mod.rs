@@ -28,11 +28,7 @@ use collector::{Collector, Span, SpanKind, hex, int, is_child_of, is_error, is_k
 use peers::{DownIssuer, Traced, Traceparent};
 
 async fn channel(port: u16) -> Channel {
-    tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
-        .expect("endpoint")
-        .connect()
-        .await
-        .expect("connect")
+    crate::process::connect(port).await
 }
 
 /// The operator's credentials, sent from `caller`'s span.
