@@ -44,8 +44,10 @@
 //!   proto conversions every service shares, update masks read one way (`rpc::mask`) and the
 //!   handlers that only forward their request, written once (`rpc::forward!`).
 //! - [`common`]: typed ids, validation, filters, page tokens, the cache map each owner keeps,
-//!   and the seam between the layer that sees every call and the rooms that count them
-//!   (`common::calls`, with the latency bounds every histogram uses, `common::latency`).
+//!   the seam between the layer that sees every call and the rooms that count them
+//!   (`common::calls`, with the latency bounds every histogram uses, `common::latency`), and
+//!   what every room's spans share with OpenTelemetry (`common::otel`: W3C context in and out,
+//!   gRPC code names).
 //! - [`error`]: the crate's one error enum, and in `error/status.rs` its one mapping to
 //!   `tonic::Status`.
 //! - [`pb`]: code generated from `proto/tenantd/v1`; [`envoy`]: Envoy's API (from `envoy-types`).

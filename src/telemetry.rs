@@ -3,13 +3,18 @@
 //! OpenTelemetry collector over OTLP/gRPC when `OTEL_EXPORTER_OTLP_ENDPOINT`
 //! is set. Call [`init`] inside the tokio runtime (the OTLP exporter needs
 //! it) and keep the guard until exit so buffered spans are flushed.
+//!
+//! What the spans say (names and attributes by the OpenTelemetry semantic
+//! conventions) is decided where they are made: calls in
+//! `server/trace.rs`, database transactions in `store/traced.rs`, Redis
+//! calls in `quota/limiter/redis.rs`, JWKS fetches in
+//! `access/jwt/jwks.rs`; `docs/observability.md` lists them. The batch
+//! exporter honours the standard `OTEL_BSP_*` variables.
 
-use opentelemetry::propagation::Extractor;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -57,11 +62,22 @@ pub fn init(format: LogFormat, filter: &str, to_stderr: bool) -> Result<Telemetr
         .filter(|endpoint| !endpoint.is_empty())
         .map(|_| otlp_provider())
         .transpose()?;
-    // Calls that carry a W3C `traceparent` continue the caller's trace.
+    // Calls that carry a W3C `traceparent` continue the caller's trace, and
+    // tenantd's own outgoing requests carry theirs (`common::otel`).
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let otel_layer = provider
-        .as_ref()
-        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("tenantd")));
+    let otel_layer = provider.as_ref().map(|provider| {
+        // Every call opens a span, so what the layer adds to each is kept
+        // small: no thread name (a `String` per span, and meaningless for a
+        // task that moves between threads), no busy/idle timings (a clock
+        // read and a lock at every poll), no source location or target
+        // (every call's span is made by the same line).
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("tenantd"))
+            .with_threads(false)
+            .with_tracked_inactivity(false)
+            .with_location(false)
+            .with_target(false)
+    });
     tracing_subscriber::registry()
         .with(filter)
         .with(fmt_layer)
@@ -82,26 +98,4 @@ fn otlp_provider() -> Result<SdkTracerProvider> {
         .with_batch_exporter(exporter)
         .with_resource(Resource::builder().with_service_name(service_name).build())
         .build())
-}
-
-/// Reads W3C trace-context headers from an HTTP request.
-struct HeaderExtractor<'a>(&'a http::HeaderMap);
-
-impl Extractor for HeaderExtractor<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|value| value.to_str().ok())
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(http::HeaderName::as_str).collect()
-    }
-}
-
-/// Makes `span` a child of the trace the caller sent in `headers`, if any.
-pub fn continue_caller_trace(span: &tracing::Span, headers: &http::HeaderMap) {
-    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.extract(&HeaderExtractor(headers))
-    });
-    // Fails only when no OpenTelemetry layer is installed; nothing to link then.
-    let _ = span.set_parent(parent);
 }

@@ -64,6 +64,17 @@ impl Caller {
         }
     }
 
+    /// Who the caller is, for the `caller.name` span field: a token's
+    /// configured name, an API key's public prefix or a user's subject;
+    /// never a secret.
+    pub fn name(&self) -> &str {
+        match self {
+            Caller::Admin { name } | Caller::Service { name } => name,
+            Caller::Tenant { prefix, .. } => prefix,
+            Caller::User { subject, .. } => subject,
+        }
+    }
+
     /// The one tenant an API key or a user acts within; `None` for
     /// operators and services, who name the tenant per call.
     pub fn own_tenant(&self) -> Option<TenantId> {

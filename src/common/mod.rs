@@ -1,12 +1,14 @@
 //! Value types and checks every room shares: typed ids, validation of
 //! caller input, list filters, page tokens, the latency buckets calls are
-//! counted in. Nothing here reads the database or knows a service.
+//! counted in, and the OpenTelemetry conventions spans follow. Nothing here
+//! reads the database or knows a service.
 
 pub mod cache;
 pub mod calls;
 pub mod filter;
 pub mod ids;
 pub mod latency;
+pub mod otel;
 pub mod paging;
 pub mod validate;
 

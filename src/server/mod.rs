@@ -18,6 +18,7 @@ mod health;
 pub mod jobs;
 mod metrics;
 mod observe;
+mod route;
 mod routes;
 mod services;
 mod signal;

@@ -22,7 +22,7 @@ use tower::{Layer, Service};
 
 use crate::common::calls::{CallOutcome, CallSink};
 use crate::common::ids::TenantId;
-use crate::server::metrics::Route;
+use crate::server::route::Route;
 
 /// The tenant a call was for, put in the response's extensions by the
 /// tenant context layer.

@@ -177,6 +177,7 @@ fn call_tenant(context: &TenantContext) -> Option<CallTenant> {
 
 fn record(span: &Span, context: &TenantContext) {
     span.record("caller.kind", context.caller.kind());
+    span.record("caller.name", context.caller.name());
     if let Some(tenant) = &context.tenant {
         span.record("tenant.id", tracing::field::display(tenant.id));
     } else if let Some(tenant_id) = context.caller.own_tenant() {

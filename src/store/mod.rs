@@ -29,6 +29,7 @@ pub mod schema;
 pub mod scope;
 pub mod secrets;
 pub mod stored;
+mod traced;
 pub mod txn;
 pub mod write;
 
@@ -53,6 +54,7 @@ use crate::store::audit::AuditRecord;
 use crate::store::changefeed::{CHANNEL, Change, ChangeFeed, Subscription};
 use crate::store::fair_queue::FairQueue;
 use crate::store::schema::SchemaState;
+use crate::store::traced::DbIdentity;
 
 /// A handle on the control-plane database; cheap to clone.
 #[derive(Debug, Clone)]
@@ -68,6 +70,8 @@ pub struct Store {
     queue: FairQueue,
     /// How long a call waits for its turn.
     acquire_timeout: Duration,
+    /// The database, as transactions' spans name it.
+    identity: DbIdentity,
 }
 
 /// Pool settings taken from the configuration.
@@ -101,6 +105,7 @@ impl Store {
             .acquire_timeout(pool.acquire_timeout)
             .sqlx_logging(false);
         let db = Database::connect(options).await?;
+        let identity = DbIdentity::of(url, db.get_database_backend());
         Ok(Self {
             db,
             feed: ChangeFeed::new(),
@@ -115,6 +120,7 @@ impl Store {
                 .unwrap_or(usize::MAX),
             ),
             acquire_timeout: pool.acquire_timeout,
+            identity,
         })
     }
 

@@ -7,9 +7,10 @@
 //! it for them: a read ([`Store::read_in`]), an audited write
 //! ([`Store::write_in`]), an audited conditional write that writes nothing
 //! when the rows were not as read ([`Store::write_if_changed`]), and a
-//! write that announces nothing ([`Store::write_unannounced`]). Only a
+//! write that announces nothing ([`Store::write_unannounced`]). Each of
+//! them is a span and a measured duration (`store/traced.rs`). Only a
 //! transaction that outlives the call (a job lock, an import) is begun by
-//! hand.
+//! hand, untraced.
 
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult,
@@ -20,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::store::audit::AuditRecord;
 use crate::store::fair_queue::Permit;
 use crate::store::scope::Scope;
+use crate::store::traced::{self, Mode};
 use crate::store::{Store, postgres_statement};
 
 /// An open transaction holding one of the pool's permits.
@@ -103,8 +105,8 @@ impl Store {
         scope: Scope,
         read: impl AsyncFnOnce(&Txn) -> Result<T>,
     ) -> Result<T> {
-        self.run_in(scope, read, async |txn, _| Self::end_read(txn).await)
-            .await
+        let end = async |txn, _: &T| Self::end_read(txn).await;
+        self.run_in(scope, Mode::Read, read, end).await
     }
 
     /// Runs `write` in a transaction of `scope` and commits it with its
@@ -116,7 +118,7 @@ impl Store {
         write: impl AsyncFnOnce(&Txn) -> Result<T>,
     ) -> Result<T> {
         let commit = async |txn, _: &T| self.commit_with_audit(txn, audit).await;
-        self.run_in(scope, write, commit).await
+        self.run_in(scope, Mode::Write, write, commit).await
     }
 
     /// Runs a conditional `write` that answers how many rows it touched:
@@ -132,7 +134,7 @@ impl Store {
             0 => txn.rollback().await.map_err(Error::from),
             _ => self.commit_with_audit(txn, audit).await,
         };
-        Ok(self.run_in(scope, write, end).await? > 0)
+        Ok(self.run_in(scope, Mode::Write, write, end).await? > 0)
     }
 
     /// Runs `write` in a transaction of `scope` and commits it, without an
@@ -146,23 +148,33 @@ impl Store {
         scope: Scope,
         write: impl AsyncFnOnce(&Txn) -> Result<T>,
     ) -> Result<T> {
-        self.run_in(scope, write, async |txn, _| Ok(txn.commit().await?))
-            .await
+        let commit = async |txn: Txn, _: &T| Ok(txn.commit().await?);
+        self.run_in(scope, Mode::Write, write, commit).await
     }
 
     /// Runs `work` in a transaction of `scope`, then `end` on the
     /// transaction and `work`'s answer, which ends it by commit or
     /// rollback; an error of `work` rolls back as the transaction drops.
+    /// The whole of it, from the wait for a connection to the end, is the
+    /// transaction's span and its measured duration ([`traced`]).
     async fn run_in<T>(
         &self,
         scope: Scope,
+        mode: Mode,
         work: impl AsyncFnOnce(&Txn) -> Result<T>,
         end: impl AsyncFnOnce(Txn, &T) -> Result<()>,
     ) -> Result<T> {
-        let txn = self.begin_in(scope).await?;
-        let value = work(&txn).await?;
-        end(txn, &value).await?;
-        Ok(value)
+        let started = std::time::Instant::now();
+        let span = self.identity.span(mode);
+        let run = async {
+            let txn = self.begin_in(scope).await?;
+            let value = work(&txn).await?;
+            end(txn, &value).await?;
+            Ok(value)
+        };
+        let outcome = tracing::Instrument::instrument(run, span.clone()).await;
+        traced::record_end(&span, mode, started.elapsed(), outcome.as_ref().err());
+        outcome
     }
 
     /// Begins a transaction in `scope`: on PostgreSQL the row-level

@@ -41,11 +41,7 @@ async fn replica(database: &TestDatabase) -> (Child, Channel) {
         .spawn()
         .expect("start tenantd");
     wait_until_serving(port, &mut child).await;
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
-        .expect("endpoint")
-        .connect()
-        .await
-        .expect("connect");
+    let channel = crate::process::connect(port).await;
     (child, channel)
 }
 

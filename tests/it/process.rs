@@ -27,6 +27,15 @@ fn temp_database() -> (std::path::PathBuf, String) {
     (path, url)
 }
 
+/// A channel to the server on `port`.
+pub(crate) async fn connect(port: u16) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect")
+}
+
 /// Polls the health service until it answers SERVING.
 pub(crate) async fn wait_until_serving(port: u16, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -130,7 +139,7 @@ fn invalid_configuration_fails_with_a_message() {
 }
 
 /// The raw HTTP/1.1 answer to `GET path` on `127.0.0.1:port`.
-fn http_get(port: u16, path: &str) -> String {
+pub(crate) fn http_get(port: u16, path: &str) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     write!(

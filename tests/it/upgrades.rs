@@ -58,11 +58,7 @@ fn serve(database: &TestDatabase, port: u16, extra: &[&str]) -> Child {
 }
 
 async fn channel(port: u16) -> Channel {
-    tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
-        .expect("endpoint")
-        .connect()
-        .await
-        .expect("connect")
+    crate::process::connect(port).await
 }
 
 async fn serves_a_newer_schema(backend: Backend) {

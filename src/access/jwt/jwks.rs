@@ -5,6 +5,10 @@
 //! `min_refresh`, so tokens with made-up key ids cannot turn into a flood
 //! of requests to the issuer. A failed fetch keeps the keys held: an issuer
 //! briefly down does not stop its users.
+//!
+//! A fetch is a client span by the OpenTelemetry HTTP conventions, and the
+//! request carries its W3C trace context, so the issuer's side of the fetch
+//! joins the trace of the call that needed the key.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -12,7 +16,10 @@ use std::time::{Duration, Instant};
 
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::JwkSet;
+use tracing::Span;
+use tracing::field::Empty;
 
+use crate::common::otel::{self, OTHER};
 use crate::error::{Error, Result};
 
 /// The most bytes of a JWKS document read.
@@ -109,15 +116,43 @@ impl Jwks {
         Ok(self.held(kid))
     }
 
+    /// The span of one fetch: `GET` to the issuer, its URL without
+    /// credentials or query (which some deployments put secrets in).
+    fn fetch_span(&self) -> Span {
+        let url = url::Url::parse(&self.url).ok();
+        let host = url
+            .as_ref()
+            .and_then(url::Url::host_str)
+            .unwrap_or_default();
+        let port = url.as_ref().and_then(url::Url::port_or_known_default);
+        let shown = url.as_ref().map(|url| {
+            let path = url.path();
+            match url.port() {
+                Some(port) => format!("{}://{host}:{port}{path}", url.scheme()),
+                None => format!("{}://{host}{path}", url.scheme()),
+            }
+        });
+        tracing::info_span!(
+            "jwks",
+            otel.name = "GET",
+            otel.kind = "client",
+            otel.status_code = Empty,
+            http.request.method = "GET",
+            server.address = host,
+            server.port = port,
+            url.full = shown,
+            http.response.status_code = Empty,
+            "error.type" = Empty,
+        )
+    }
+
     async fn fetch(&self) -> std::result::Result<HashMap<String, Arc<DecodingKey>>, String> {
-        let response = self
-            .client
-            .get(&self.url)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|error| error.to_string())?;
-        let body = response.bytes().await.map_err(|error| error.to_string())?;
+        let span = self.fetch_span();
+        let mut headers = http::HeaderMap::new();
+        otel::propagate_trace(&span, &mut headers);
+        let request = self.client.get(&self.url).headers(headers);
+        let body =
+            tracing::Instrument::instrument(fetch_body(request, &span), span.clone()).await?;
         if body.len() > MAX_JWKS_BYTES {
             return Err(format!("the key set is over {MAX_JWKS_BYTES} bytes"));
         }
@@ -132,4 +167,31 @@ impl Jwks {
             })
             .collect())
     }
+}
+
+/// Sends `request` and reads its answer, recording on `span` the status
+/// code, or how it failed.
+async fn fetch_body(
+    request: reqwest::RequestBuilder,
+    span: &Span,
+) -> std::result::Result<Vec<u8>, String> {
+    let failed = |error_type: &str, error: reqwest::Error| {
+        span.record("error.type", error_type);
+        span.record("otel.status_code", "ERROR");
+        error.to_string()
+    };
+    let response = request.send().await.map_err(|error| {
+        let error_type = if error.is_timeout() { "timeout" } else { OTHER };
+        failed(error_type, error)
+    })?;
+    let status = response.status();
+    span.record("http.response.status_code", i64::from(status.as_u16()));
+    if let Err(error) = response.error_for_status_ref() {
+        return Err(failed(status.as_str(), error));
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|error| failed(OTHER, error))?;
+    Ok(body.to_vec())
 }

@@ -6,6 +6,11 @@
 //! Time inside the script is Redis's own clock (`TIME`), so replicas with
 //! skewed clocks still agree on rate windows; calendar periods come from
 //! the replica's clock as counter names and expiry times.
+//!
+//! Each script call is a client span by the OpenTelemetry database
+//! conventions (`EVALSHA`, `db.system.name` `redis`), a child of the call
+//! it serves; keys and arguments, which name tenants and quotas, are not
+//! recorded.
 
 use std::time::Duration;
 
@@ -13,7 +18,10 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::{Client, Script};
+use tracing::Span;
+use tracing::field::Empty;
 
+use crate::common::otel;
 use crate::error::{Error, Result};
 use crate::quota::limiter::bounds::{MAX_USAGE, MAX_WAIT_MS, beyond_usage, check_batch};
 use crate::quota::limiter::{Answer, Batch, Counter, IDEMPOTENCY_TTL, Limiter};
@@ -49,6 +57,9 @@ pub struct RedisLimiter {
     link: Link,
     /// The batch script, loaded by hash on first use.
     script: Script,
+    /// The database index, the spans' `db.namespace`: none on a cluster,
+    /// which has database 0 only.
+    namespace: Option<&'static str>,
 }
 
 impl std::fmt::Debug for RedisLimiter {
@@ -86,6 +97,7 @@ impl RedisLimiter {
                 connection: tokio::sync::OnceCell::new(),
             })),
             script: Script::new(APPLY),
+            namespace: None,
         };
         if !lazy {
             limiter.cluster_connection().await?;
@@ -112,6 +124,7 @@ impl RedisLimiter {
         let client = Client::open(url).map_err(|error| {
             Error::invalid_field("redis_url", format!("is not a Redis URL: {error}"))
         })?;
+        let db = client.get_connection_info().redis_settings().db();
         // Quota checks sit on hot paths: when Redis is away, fail fast and
         // let the failure policy answer, instead of waiting out a long
         // reconnection backoff on every call.
@@ -131,8 +144,42 @@ impl RedisLimiter {
         Ok(Self {
             link: Link::Single(connection),
             script: Script::new(APPLY),
+            namespace: database_index(db),
         })
     }
+
+    /// The span of one script call, a child of the current span; disabled
+    /// when there is none.
+    fn span(&self) -> Span {
+        if Span::current().is_none() {
+            return Span::none();
+        }
+        // The script runs by hash; the first call on a server that has not
+        // loaded it yet loads it and repeats the EVALSHA.
+        tracing::info_span!(
+            "redis",
+            otel.name = "EVALSHA",
+            otel.kind = "client",
+            otel.status_code = Empty,
+            db.system.name = "redis",
+            db.namespace = self.namespace,
+            db.operation.name = "EVALSHA",
+            "error.type" = Empty,
+        )
+    }
+}
+
+/// The database index `db` as `db.namespace` spells it, for the indexes a
+/// Redis server has by default (0–15); others go unnamed rather than
+/// formatted on every call.
+fn database_index(db: i64) -> Option<&'static str> {
+    const NAMES: [&str; 16] = [
+        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15",
+    ];
+    usize::try_from(db)
+        .ok()
+        .and_then(|index| NAMES.get(index))
+        .copied()
 }
 
 /// The script's per-item arguments: counter, action, cost, ceiling, p1, p2.
@@ -181,14 +228,28 @@ impl Limiter for RedisLimiter {
                 .arg(p1)
                 .arg(p2);
         }
-        let (status, payload): (i64, String) = match &self.link {
-            Link::Single(connection) => invocation.invoke_async(&mut connection.clone()).await,
-            Link::Cluster(_) => {
-                let mut connection = self.cluster_connection().await?;
-                invocation.invoke_async(&mut connection).await
+        let span = self.span();
+        let called = async {
+            match &self.link {
+                Link::Single(connection) => invocation
+                    .invoke_async(&mut connection.clone())
+                    .await
+                    .map_err(unavailable),
+                Link::Cluster(_) => {
+                    let mut connection = self.cluster_connection().await?;
+                    invocation
+                        .invoke_async(&mut connection)
+                        .await
+                        .map_err(unavailable)
+                }
             }
+        };
+        let called: Result<(i64, String)> =
+            tracing::Instrument::instrument(called, span.clone()).await;
+        if let Err(error) = &called {
+            otel::record_outcome(&span, error.code());
         }
-        .map_err(unavailable)?;
+        let (status, payload) = called?;
         if status == OUT_OF_BOUNDS {
             // The script names the item (from 1) whose charge would take
             // its counter beyond the bounds; it changed nothing.

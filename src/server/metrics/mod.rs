@@ -7,7 +7,6 @@
 //! once however many servers a process runs; histograms render as
 //! Prometheus histograms over [`LATENCY_BOUNDS_SECONDS`].
 
-mod route;
 mod rpc;
 mod serve;
 mod tenants;
@@ -19,7 +18,6 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub use crate::common::calls::LATENCY_BOUNDS_SECONDS;
 use crate::error::{Error, Result};
-pub(crate) use route::Route;
 pub(super) use rpc::record as record_call;
 pub(super) use serve::spawn;
 pub use tenants::TenantMetrics;
@@ -121,4 +119,9 @@ fn describe() {
     // rate() over them never starts from a missing series.
     metrics::counter!(crate::tenancy::PROVISIONING_FAILURES).absolute(0);
     metrics::counter!(super::bulkhead::BULKHEAD_REFUSALS).absolute(0);
+    for threshold in crate::usage::alerts::ALERT_THRESHOLDS {
+        let threshold = threshold.to_string();
+        metrics::counter!(crate::usage::alerts::ALLOWANCE_CROSSED, "threshold" => threshold)
+            .absolute(0);
+    }
 }

@@ -3,8 +3,8 @@
 use std::sync::{LazyLock, OnceLock};
 use std::time::Duration;
 
-use super::Route;
 use crate::common::calls::code_name;
+use crate::server::route::Route;
 
 /// The histogram's name.
 pub(super) const CALL_DURATION: &str = "tenantd_rpc_server_call_duration_seconds";

@@ -1,11 +1,14 @@
-//! A call's route as metric labels: its service and method, taken from a
-//! fixed table of what tenantd serves, so no caller can make up label
-//! values by calling made-up paths.
+//! A call's route, as span names and metric labels: its service and
+//! method, taken from a fixed table of what tenantd serves. A path tenantd
+//! does not serve is `_OTHER` throughout (the OpenTelemetry conventions'
+//! word): paths are the caller's to choose, and backends group by these
+//! names, so no caller may mint new ones.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use crate::access::methods::METHODS;
+use crate::common::otel::OTHER;
 
 /// A call's service and method as labels: one of the routes tenantd
 /// serves, or `unknown` for any other path.
@@ -15,13 +18,15 @@ pub(crate) struct Route {
     pub(crate) service: &'static str,
     /// The method, e.g. `GetTenant`.
     pub(crate) method: &'static str,
+    /// `tenantd.v1.TenantService/GetTenant`: the span's name.
+    pub(crate) full: &'static str,
     /// Its place in the table, below [`Route::count`].
     pub(crate) index: usize,
 }
 
 /// The services open to everyone, with their methods.
 const OPEN_SERVICES: &[(&str, &[&str])] = &[
-    ("grpc.health.v1.Health", &["Check", "Watch"]),
+    ("grpc.health.v1.Health", &["Check", "Watch", "List"]),
     (
         "grpc.reflection.v1.ServerReflection",
         &["ServerReflectionInfo"],
@@ -43,12 +48,14 @@ static ROUTES: LazyLock<HashMap<&'static str, Route>> = LazyLock::new(|| {
         .iter()
         .flat_map(|(service, methods)| methods.iter().map(move |method| (*service, *method)));
     for (index, (service, method)) in served.chain(open).enumerate() {
+        let path = leak(format!("/{service}/{method}"));
         let route = Route {
             service,
             method,
+            full: &path[1..],
             index,
         };
-        routes.insert(leak(format!("/{service}/{method}")), route);
+        routes.insert(path, route);
     }
     routes
 });
@@ -57,8 +64,9 @@ impl Route {
     /// The route of `path`.
     pub(crate) fn of(path: &str) -> Route {
         ROUTES.get(path).copied().unwrap_or(Route {
-            service: "unknown",
-            method: "unknown",
+            service: OTHER,
+            method: OTHER,
+            full: OTHER,
             index: ROUTES.len(),
         })
     }
@@ -74,22 +82,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn served_paths_are_labelled_by_service_and_method_and_others_are_unknown() {
+    fn a_served_method_is_named_by_its_service_and_method() {
         let route = Route::of("/tenantd.v1.TenantService/GetTenant");
         assert_eq!(
-            (route.service, route.method),
-            ("tenantd.v1.TenantService", "GetTenant")
+            (route.service, route.method, route.full),
+            (
+                "tenantd.v1.TenantService",
+                "GetTenant",
+                "tenantd.v1.TenantService/GetTenant"
+            )
         );
-        let route = Route::of("/grpc.health.v1.Health/Check");
         assert_eq!(
-            (route.service, route.method),
-            ("grpc.health.v1.Health", "Check")
+            Route::of("/envoy.service.auth.v3.Authorization/Check").full,
+            "envoy.service.auth.v3.Authorization/Check"
         );
-        let route = Route::of("/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit");
-        assert_eq!(route.method, "ShouldRateLimit");
-        for made_up in ["/tenantd.v1.TenantService/Nope", "/x/y", "", "/"] {
-            let route = Route::of(made_up);
-            assert_eq!((route.service, route.method), ("unknown", "unknown"));
+        assert_eq!(Route::of("/grpc.health.v1.Health/Check").method, "Check");
+        assert!(Route::of("/grpc.health.v1.Health/List").index < Route::count() - 1);
+    }
+
+    #[test]
+    fn an_unknown_method_is_other() {
+        for path in [
+            "/tenantd.v1.TenantService/NoSuchMethod",
+            "/tenantd.v1.NoSuchService/GetTenant",
+            "/grpc.health.v1.Health/Made-Up",
+            "/",
+            "",
+            "no-slash",
+        ] {
+            let route = Route::of(path);
+            assert_eq!(
+                (route.service, route.method, route.full),
+                (OTHER, OTHER, OTHER),
+                "{path}"
+            );
+            assert_eq!(route.index, Route::count() - 1);
         }
     }
 }
