@@ -21,11 +21,12 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::common::calls::{CallOutcome, CallSink, LATENCY_BOUNDS_SECONDS};
 use crate::common::ids::TenantId;
+use crate::common::latency::{LATENCY_BUCKETS, latency_bucket};
 
 /// The label value every unranked tenant shares.
 const OTHER: &str = "other";
 /// Bucket counts: one per bound, and +Inf.
-const BUCKETS: usize = LATENCY_BOUNDS_SECONDS.len() + 1;
+const BUCKETS: usize = LATENCY_BUCKETS;
 
 /// One tenant's (or `other`'s) series.
 #[derive(Debug, Clone, Default)]
@@ -47,10 +48,7 @@ impl Series {
         if call.failed() {
             self.errors = self.errors.saturating_add(1);
         }
-        let bucket = LATENCY_BOUNDS_SECONDS
-            .iter()
-            .position(|bound| seconds <= *bound)
-            .unwrap_or(BUCKETS - 1);
+        let bucket = latency_bucket(call.latency);
         self.buckets[bucket] = self.buckets[bucket].saturating_add(1);
         self.seconds += seconds;
     }
