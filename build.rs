@@ -3,7 +3,8 @@
 //! also carries `google/rpc/error_details.proto` (vendored under
 //! `third_party/googleapis`), so reflection clients such as grpcurl can
 //! decode the error details tenantd returns; its Rust types come from
-//! `tonic-types`, not from this build. Envoy's services come generated
+//! `tonic-types`, not from this build. The CloudEvents protobuf format
+//! (`proto/io/cloudevents/v1`) is compiled into `crate::cloudevents`. Envoy's services come generated
 //! from the `envoy-types` crate, so they are neither compiled here nor in
 //! the set.
 
@@ -24,7 +25,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     protos.sort();
     let googleapis = PathBuf::from("third_party/googleapis");
     protos.push(googleapis.join("google/rpc/error_details.proto"));
+    // The CloudEvents protobuf format, which EventService's stream carries.
+    let cloudevents = PathBuf::from("proto/io/cloudevents/v1/cloudevents.proto");
+    protos.push(cloudevents.clone());
     println!("cargo:rerun-if-changed={}", proto_dir.display());
+    println!("cargo:rerun-if-changed={}", cloudevents.display());
     println!("cargo:rerun-if-changed={}", googleapis.display());
 
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
@@ -35,9 +40,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Requests are decoded by tenantd's codec: undecodable bytes and
         // text the database cannot store are the caller's mistake.
         .codec_path("crate::rpc::codec::Codec")
+        .extern_path(".io.cloudevents.v1", "crate::cloudevents")
         .compile_protos(
             &protos,
-            &[PathBuf::from("proto"), googleapis, well_known_includes],
+            &[
+                PathBuf::from("proto"),
+                googleapis,
+                well_known_includes.clone(),
+            ],
+        )?;
+    // The extern path above keeps that build from generating the CloudEvents
+    // types (and it still puts them in the descriptor set); they are
+    // generated alone here.
+    tonic_prost_build::configure()
+        .build_server(false)
+        .build_client(false)
+        .compile_protos(
+            &[cloudevents],
+            &[PathBuf::from("proto"), well_known_includes],
         )?;
     write_wire_names(&out_dir)?;
     Ok(())

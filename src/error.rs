@@ -170,6 +170,18 @@ pub enum Error {
         retry_after: std::time::Duration,
     },
 
+    /// A position the caller named is outside what is kept (an event
+    /// sequence pruned or not yet reached).
+    #[error("{message}")]
+    OutOfRange {
+        /// UPPER_SNAKE_CASE reason, e.g. `SEQUENCE_OUT_OF_RANGE`.
+        reason: &'static str,
+        /// What is available instead.
+        message: String,
+        /// `ErrorInfo` metadata: the position asked for and what is kept.
+        metadata: Vec<(String, String)>,
+    },
+
     /// The method does not exist.
     #[error("{message}")]
     Unimplemented {

@@ -33,9 +33,13 @@
 //!   calls went over the last hour and day against its plan's objectives. Above `tenancy` and
 //!   `quota`, whose tenants and plans it reads; TenantService answers GetTenantHealth from it
 //!   through `tenancy::TenantHealthSource`, which the server plugs in.
+//! - [`events`]: lifecycle events: the outbox's log (written by the foundation with every
+//!   audited change) read and delivered as CloudEvents: WatchEvents, webhooks and NATS.
 //!
 //! The foundation:
-//! - [`store`]: connections, [`store::scope::Scope`] and scoped transactions, the audit write,
+//! - [`store`]: connections, [`store::scope::Scope`] and scoped transactions, the audit write
+//!   and the event outbox written with it (`store::outbox`, numbered by `store::sequence`, the
+//!   counter the configuration change log shares),
 //!   idempotency, the etag-checked update (`store::revision`), the read and conditional-write
 //!   shapes every service's SQL uses (`store::read`, `store::write`), the reads and writes of
 //!   resources kept as one row (`store::stored`), job locks, the
@@ -50,7 +54,8 @@
 //!   gRPC code names).
 //! - [`error`]: the crate's one error enum, and in `error/status.rs` its one mapping to
 //!   `tonic::Status`.
-//! - [`pb`]: code generated from `proto/tenantd/v1`; [`envoy`]: Envoy's API (from `envoy-types`).
+//! - [`pb`]: code generated from `proto/tenantd/v1`; [`cloudevents`]: the CloudEvents protobuf
+//!   format; [`envoy`]: Envoy's API (from `envoy-types`).
 //!
 //! On top:
 //! - [`settings`]: flags and `TENANTD_*` variables, validated once into [`settings::Config`].
@@ -70,6 +75,7 @@ pub mod cli;
 pub mod common;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod flags;
 pub mod fuzzing;
 pub mod quota;
@@ -86,6 +92,13 @@ pub mod usage;
 /// protos: the rate limit and external authorization services tenantd
 /// serves to Envoy and Istio gateways, and their messages.
 pub use envoy_types::pb::envoy;
+
+/// The CloudEvents 1.0 protobuf format (`io.cloudevents.v1`), which
+/// EventService's stream carries.
+#[allow(clippy::all, missing_docs)]
+pub mod cloudevents {
+    tonic::include_proto!("io.cloudevents.v1");
+}
 
 /// Code generated from `proto/tenantd/v1`.
 #[allow(clippy::all, missing_docs)]

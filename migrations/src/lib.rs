@@ -34,6 +34,7 @@ mod m0017_usage_unique_values;
 mod m0018_page_tokens_and_domain_claims;
 mod m0019_tenant_identity;
 mod m0020_service_levels;
+mod m0021_events;
 
 /// Applies tenantd's control-plane migrations.
 pub struct Migrator;
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0018_page_tokens_and_domain_claims::Migration),
             Box::new(m0019_tenant_identity::Migration),
             Box::new(m0020_service_levels::Migration),
+            Box::new(m0021_events::Migration),
         ]
     }
 }

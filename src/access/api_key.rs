@@ -22,7 +22,7 @@ pub const MAX_ROTATION_OVERLAP: chrono::Duration = chrono::Duration::days(30);
 
 /// The scopes a key may hold.
 /// [`crate::access::methods::METHODS`] says which methods each one opens.
-pub const SCOPES: [&str; 10] = [
+pub const SCOPES: [&str; 12] = [
     "tenant:read",
     "domains:manage",
     "keys:manage",
@@ -33,6 +33,8 @@ pub const SCOPES: [&str; 10] = [
     "quota:allocate",
     "usage:read",
     "usage:write",
+    "events:read",
+    "webhooks:manage",
 ];
 
 /// Whether a key is accepted, at a given time.

@@ -176,6 +176,28 @@ impl TenantContext {
     }
 }
 
+/// What a caller of a fleet-wide stream (WatchEvents) may read: the
+/// whole fleet, or its own tenant only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Operators and services: every tenant's rows and the platform's.
+    Fleet(PlatformScope),
+    /// A tenant's API key or user: its own tenant's rows.
+    Own(TenantScope),
+}
+
+impl TenantContext {
+    /// What the caller may read of a fleet-wide log. Only for methods whose
+    /// row in the access table admits service callers to platform data:
+    /// the table has already decided the caller may call the method.
+    pub fn reach(&self) -> Reach {
+        match self.caller.own_tenant() {
+            Some(tenant_id) => Reach::Own(TenantScope::new(tenant_id)),
+            None => Reach::Fleet(PlatformScope { _sealed: () }),
+        }
+    }
+}
+
 /// Access to one tenant's rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TenantScope {

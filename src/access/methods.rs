@@ -89,6 +89,7 @@ const TS: &str = "TenantService";
 const CS: &str = "ConfigService";
 const QS: &str = "QuotaService";
 const US: &str = "UsageService";
+const ES: &str = "EventService";
 const RLS: &str = ENVOY_RATELIMIT;
 const AUTHZ: &str = ENVOY_AUTHORIZATION;
 
@@ -159,6 +160,9 @@ pub const METHODS: &[MethodAccess] = &[
     rule(US, "QueryUsage", false, Some("usage:read"), Tenant),
     rule(US, "GetUsageSummary", false, Some("usage:read"), Tenant),
     rule(US, "ExportUsage", false, None, Platform),
+    // The whole fleet's events for operators and services; a tenant's key
+    // or user reads its own tenant's only (the handler scopes it).
+    rule(ES, "WatchEvents", true, Some("events:read"), Platform),
     rule(RLS, "ShouldRateLimit", true, Some("quota:check"), Tenant),
     // The gateway's own call: the tenant is the HTTP request's, which the
     // handler authenticates and resolves through the gate itself.

@@ -28,6 +28,7 @@ mod tokens;
 pub use api_keys::ApiKeys;
 pub use caller::Caller;
 pub use caller::PlatformScope;
+pub use caller::Reach;
 pub use caller::TenantContext;
 pub use caller::TenantScope;
 pub use convert as key_convert;

@@ -45,6 +45,7 @@ impl Error {
             Error::Unauthenticated { .. } => Code::Unauthenticated,
             Error::PermissionDenied { .. } => Code::PermissionDenied,
             Error::QuotaExceeded { .. } | Error::OverBudget { .. } => Code::ResourceExhausted,
+            Error::OutOfRange { .. } => Code::OutOfRange,
             Error::Unimplemented { .. } => Code::Unimplemented,
             Error::Unavailable { .. } => Code::Unavailable,
             Error::Internal(_) => Code::Internal,
@@ -61,6 +62,7 @@ impl Error {
             | Error::FailedPrecondition { reason, .. }
             | Error::Unauthenticated { reason, .. }
             | Error::PermissionDenied { reason, .. }
+            | Error::OutOfRange { reason, .. }
             | Error::OverBudget { reason, .. } => (*reason).to_owned(),
             Error::QuotaExceeded { .. } => "QUOTA_EXCEEDED".to_owned(),
             Error::Unimplemented { .. } => "METHOD_NOT_FOUND".to_owned(),
@@ -123,6 +125,11 @@ impl Error {
             }
             Error::OverBudget { retry_after, .. } => {
                 details.set_retry_info(Some(*retry_after));
+            }
+            Error::OutOfRange { metadata: kept, .. } => {
+                for (key, value) in kept {
+                    metadata.insert(key.clone(), clip(value, MAX_TEXT_BYTES));
+                }
             }
             _ => {}
         }

@@ -39,6 +39,7 @@ use crate::access::ext_authz::ExtAuthzApi;
 use crate::common::calls::CallSink;
 use crate::config::watch::ConfigWatch;
 use crate::error::{Error, Result};
+use crate::events::EventWatch;
 use crate::server::bulkhead::Bulkheads;
 use crate::server::metrics::TenantMetrics;
 use crate::server::observe::ObserveLayer;
@@ -143,6 +144,8 @@ pub async fn run_admitting(
         stop_receiver.clone(),
     );
     tasks.push(config_watch.spawn_follower().await?);
+    let event_watch = EventWatch::new(store.clone(), stop_receiver.clone());
+    tasks.push(event_watch.spawn_follower().await?);
     let observe = observe_layer(
         &config,
         (recorder, &stop_receiver),
@@ -161,7 +164,12 @@ pub async fn run_admitting(
     let tenant_context = (admission == Admission::Gate)
         .then(|| TenantContextLayer::new(gate.clone(), bulkheads.clone()));
     let ext_authz = ExtAuthzApi::new(gate.clone(), Arc::new(bulkheads), config.ext_authz.clone());
-    let routes = routes::routes(services, config_watch, health_service, ext_authz)?;
+    let routes = routes::routes(
+        services,
+        (config_watch, event_watch),
+        health_service,
+        ext_authz,
+    )?;
     stack::serve(
         (listener, tls),
         routes,

@@ -10,8 +10,11 @@ use crate::access::ext_authz::ExtAuthzApi;
 use crate::config::grpc::service::ConfigApi;
 use crate::config::watch::ConfigWatch;
 use crate::error::{Error, Result};
+use crate::events::EventWatch;
+use crate::events::grpc::service::EventApi;
 use crate::pb;
 use crate::pb::config_service_server::ConfigServiceServer;
+use crate::pb::event_service_server::EventServiceServer;
 use crate::pb::quota_service_server::QuotaServiceServer;
 use crate::pb::tenant_service_server::TenantServiceServer;
 use crate::pb::usage_service_server::UsageServiceServer;
@@ -25,11 +28,12 @@ use envoy_types::pb::envoy::service::auth::v3::authorization_server::Authorizati
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_server::RateLimitServiceServer;
 
 /// Every service the server answers, on `services`; `config_watch` streams
-/// configuration changes to WatchConfig callers, `ext_authz` answers Envoy's
+/// configuration changes to WatchConfig callers, `event_watch` lifecycle
+/// events to WatchEvents callers, `ext_authz` answers Envoy's
 /// authorization checks.
 pub(super) fn routes(
     services: Services,
-    config_watch: ConfigWatch,
+    (config_watch, event_watch): (ConfigWatch, EventWatch),
     health: HealthServer<impl Health>,
     ext_authz: ExtAuthzApi,
 ) -> Result<Routes> {
@@ -59,6 +63,7 @@ pub(super) fn routes(
             RateLimits::new(quotas.clone(), gate.clone()),
         )))
         .add_service(AuthorizationServer::new(ext_authz))
+        .add_service(EventServiceServer::new(EventApi::new(event_watch)))
         .add_service(UsageServiceServer::new(UsageApi::new(
             services.metrics,
             (services.usage, services.exports),

@@ -23,11 +23,13 @@ pub mod entities;
 mod fair_queue;
 pub mod idempotency;
 pub mod lock;
+pub mod outbox;
 pub mod read;
 pub mod revision;
 pub mod schema;
 pub mod scope;
 pub mod secrets;
+pub mod sequence;
 pub mod stored;
 mod traced;
 pub mod txn;
@@ -239,9 +241,13 @@ pub fn postgres_statement(
 /// Writes `record` inside `txn`, stamped with the clock to the millisecond:
 /// the precision of its UUIDv7 id, so `create_time` filters, which compare
 /// ids, are exact.
+///
+/// The events the record makes ([`outbox`]) are written with it, in the
+/// same transaction.
 pub(crate) async fn insert_audit(txn: &DatabaseTransaction, record: AuditRecord) -> Result<()> {
     let clock = chrono::Utc::now();
     let now = chrono::DateTime::from_timestamp_millis(clock.timestamp_millis()).unwrap_or(clock);
+    outbox::write_events(txn, txn.get_database_backend(), &record, now).await?;
     entities::audit_event::ActiveModel {
         id: sea_orm::Set(new_v7_at(now)),
         tenant_id: sea_orm::Set(record.tenant_id.map(|id| id.as_uuid())),

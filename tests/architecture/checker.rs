@@ -10,10 +10,18 @@ use syn::visit::Visit;
 pub(crate) type ModPath = Vec<String>;
 
 /// The rooms of the foundation: they import no service.
-pub(crate) const FOUNDATION: &[&str] = &["error", "common", "store", "rpc", "pb", "envoy"];
+pub(crate) const FOUNDATION: &[&str] = &[
+    "error",
+    "common",
+    "store",
+    "rpc",
+    "pb",
+    "cloudevents",
+    "envoy",
+];
 /// The services: each imports the foundation and other services' faces.
 pub(crate) const SERVICES: &[&str] = &[
-    "access", "tenancy", "config", "flags", "quota", "usage", "slo",
+    "access", "tenancy", "config", "flags", "quota", "usage", "slo", "events",
 ];
 
 /// One module of the crate, as read from its file.

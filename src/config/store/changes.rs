@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult, Statement};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult};
 
 use crate::common::ids::TenantId;
 use crate::config::change::{ChangeSubject, ConfigChange, FlagScope, RevisionBounds};
@@ -16,6 +16,7 @@ use crate::config::layered::LayerRef;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::store::scope::Scope;
+use crate::store::sequence::{self, Log};
 
 const TABLE: &str = "config_changes";
 
@@ -105,15 +106,7 @@ impl Store {
         txn: &DatabaseTransaction,
         subject: &ChangeSubject,
     ) -> Result<i64> {
-        let row = txn
-            .query_one_raw(Statement::from_string(
-                self.backend(),
-                "UPDATE config_revision SET revision = revision + 1 WHERE id = 1 \
-                 RETURNING revision",
-            ))
-            .await?
-            .ok_or_else(|| Error::internal("config_revision has no row"))?;
-        let revision: i64 = row.try_get("", "revision")?;
+        let revision = sequence::take_next(txn, self.backend(), Log::Config).await?;
         let stored = columns(subject);
         let statement = Query::insert()
             .into_table(Alias::new(TABLE))
@@ -149,17 +142,15 @@ impl Store {
 
     /// Where the log stands.
     pub async fn config_revision_bounds(&self, scope: Scope) -> Result<RevisionBounds> {
-        let statement = Statement::from_string(
-            self.backend(),
-            "SELECT revision, pruned_through FROM config_revision WHERE id = 1",
-        );
-        let row = self
-            .read_in(scope, async |txn| Ok(txn.query_one_raw(statement).await?))
-            .await?
-            .ok_or_else(|| Error::internal("config_revision has no row"))?;
+        let backend = self.backend();
+        let bounds = self
+            .read_in(scope, async |txn| {
+                sequence::bounds_in(txn, backend, Log::Config).await
+            })
+            .await?;
         Ok(RevisionBounds {
-            current: row.try_get("", "revision")?,
-            pruned_through: row.try_get("", "pruned_through")?,
+            current: bounds.current,
+            pruned_through: bounds.pruned_through,
         })
     }
 
@@ -219,13 +210,7 @@ impl Store {
                 .and_where(Expr::col(Alias::new("revision")).lte(through))
                 .to_owned();
             let deleted = txn.execute_raw(backend.build(&delete)).await?;
-            let mark = Query::update()
-                .table(Alias::new("config_revision"))
-                .value(Alias::new("pruned_through"), through)
-                .and_where(Expr::col(Alias::new("id")).eq(1))
-                .and_where(Expr::col(Alias::new("pruned_through")).lt(through))
-                .to_owned();
-            txn.execute_raw(backend.build(&mark)).await?;
+            sequence::mark_pruned(txn, backend, Log::Config, through).await?;
             Ok(deleted.rows_affected())
         })
         .await

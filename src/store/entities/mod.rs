@@ -29,6 +29,7 @@ pub(crate) use plain_entity;
 
 pub mod api_key;
 pub mod audit_event;
+pub mod event;
 pub mod flag;
 pub mod idempotency_key;
 pub mod plan;
