@@ -1,8 +1,9 @@
 //! The command line: what `tenantd` runs for each command (`serve`, the
 //! default, and the operator commands that run once and exit: migrations,
 //! template rollout, tenant purge, tenant archive files, tenants' service
-//! levels, usage export and reaggregation).
+//! levels, usage export and reaggregation, and the event tail).
 
+pub mod events_tail;
 mod progress;
 pub mod reaggregate;
 pub mod rollout;
@@ -17,6 +18,8 @@ use crate::error::Result;
 use crate::error::error_chain;
 use crate::server::tenants::with_provisioning;
 use crate::settings::CommonArgs;
+use crate::settings::EventsCommand;
+use crate::settings::events::TailArgs;
 use crate::settings::tenants::TenantsCommand;
 use crate::settings::{Cli, Command, Config, ServeArgs, UsageCommand, redact_url};
 use crate::settings::{ExportFormat, UsageExportArgs};
@@ -111,7 +114,10 @@ pub async fn operator_tenants(common: &CommonArgs, concurrency: u32) -> Result<(
 /// process's exit code.
 pub async fn run(cli: Cli) -> ExitCode {
     // Commands whose output is data keep stdout for it.
-    let to_stderr = matches!(cli.command, Some(Command::Usage(_) | Command::Tenants(_)));
+    let to_stderr = matches!(
+        cli.command,
+        Some(Command::Usage(_) | Command::Tenants(_) | Command::Events(_))
+    );
     let _telemetry =
         match crate::telemetry::init(cli.common.log_format, &cli.common.log_filter, to_stderr) {
             Ok(guard) => guard,
@@ -141,6 +147,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             reaggregate_usage(&cli.common.database_url, (args.from, args.to), retention).await
         }
         Some(Command::Tenants(command)) => tenants_command(&cli.common, command).await,
+        Some(Command::Events(EventsCommand::Tail(args))) => tail_events(&cli.common, &args).await,
         Some(Command::Serve(serve)) => serve_until_signal(&cli.common, &serve).await,
         None => serve_until_signal(&cli.common, &ServeArgs::from_env()).await,
     };
@@ -151,6 +158,15 @@ pub async fn run(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `tenantd events tail`: prints events to standard output.
+pub async fn tail_events(common: &CommonArgs, args: &TailArgs) -> Result<()> {
+    let store = Store::connect(&common.database_url, &PoolOptions::default()).await?;
+    store.ensure_migrated().await?;
+    let outcome = crate::cli::events_tail::run(store.clone(), args, std::io::stdout().lock()).await;
+    store.close().await?;
+    outcome
 }
 
 /// Runs one `tenantd tenants …` command.

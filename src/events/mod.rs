@@ -7,7 +7,7 @@
 //! and delivers it:
 //! - [`cloud`]: each event as a CloudEvent 1.0, in the protobuf format
 //!   (WatchEvents) and the structured JSON format (webhooks, NATS);
-//! - [`store`]: the reads, the 7-day retention and the sinks' cursors;
+//! - [`store`]: the reads, the retention (7 days by default) and the sinks' cursors;
 //! - [`watch`]: WatchEvents, one stream per caller, resumable by sequence;
 //! - [`grpc`]: EventService's handlers.
 
@@ -17,5 +17,5 @@ pub mod store;
 pub mod watch;
 
 pub use crate::events::store::EventFilter;
-pub use crate::events::watch::{EventWatch, WatchItem, WatchSpec};
+pub use crate::events::watch::{EventWatch, WatchItem, WatchSpec, spawn_pruning};
 pub use crate::store::outbox::OutboxEvent;

@@ -35,9 +35,7 @@ const BUFFER: usize = 16;
 /// notification: changes that announce nothing (usage alerts) and missed
 /// notifications are seen within it.
 const BACKSTOP: Duration = Duration::from_secs(1);
-/// How long events are kept for streams to resume from.
-pub const RETENTION_DAYS: i64 = 7;
-/// How often the log is pruned.
+/// How often the log is pruned, at most.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// What a stream asks for.
@@ -90,8 +88,7 @@ impl EventWatch {
         }
     }
 
-    /// Starts the follower, which also prunes the log past its retention
-    /// (every replica may).
+    /// Starts the follower.
     pub async fn spawn_follower(&self) -> Result<tokio::task::JoinHandle<()>> {
         let publish = self
             .publish
@@ -104,12 +101,10 @@ impl EventWatch {
         publish.send_replace(store.event_bounds().await?.current);
         Ok(tokio::spawn(async move {
             let mut backstop = tokio::time::interval(BACKSTOP);
-            let mut prune = tokio::time::interval(PRUNE_EVERY);
             loop {
                 tokio::select! {
                     change = changes.next() => if change.is_none() { return },
                     _ = backstop.tick() => {}
-                    _ = prune.tick() => prune_old(&store).await,
                 }
                 match store.event_bounds().await {
                     Ok(bounds) => {
@@ -198,13 +193,24 @@ async fn stopped(stopping: &mut watch::Receiver<bool>) {
     let _ = stopping.wait_for(|stopping| *stopping).await.map(drop);
 }
 
-async fn prune_old(store: &Store) {
-    let cutoff = Utc::now() - chrono::Duration::days(RETENTION_DAYS);
-    match store.prune_events(cutoff).await {
-        Ok(0) => {}
-        Ok(pruned) => tracing::info!(pruned, "pruned events past their retention"),
-        Err(error) => tracing::warn!(%error, "pruning the event log failed"),
-    }
+/// Starts pruning the log of events older than `retention`, every
+/// quarter of it (at most hourly); every replica may.
+pub fn spawn_pruning(store: Store, retention: chrono::Duration) -> tokio::task::JoinHandle<()> {
+    let every = retention
+        .to_std()
+        .map_or(PRUNE_EVERY, |retention| (retention / 4).min(PRUNE_EVERY))
+        .max(Duration::from_millis(100));
+    tokio::spawn(async move {
+        let mut prune = tokio::time::interval(every);
+        loop {
+            prune.tick().await;
+            match store.prune_events(Utc::now() - retention).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "pruned events past their retention"),
+                Err(error) => tracing::warn!(%error, "pruning the event log failed"),
+            }
+        }
+    })
 }
 
 /// One stream's reader.

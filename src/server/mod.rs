@@ -146,6 +146,10 @@ pub async fn run_admitting(
     tasks.push(config_watch.spawn_follower().await?);
     let event_watch = EventWatch::new(store.clone(), stop_receiver.clone());
     tasks.push(event_watch.spawn_follower().await?);
+    tasks.push(crate::events::spawn_pruning(
+        store.clone(),
+        config.events.retention,
+    ));
     let observe = observe_layer(
         &config,
         (recorder, &stop_receiver),

@@ -100,6 +100,8 @@ pub struct Config {
     pub metrics: MetricsSettings,
     /// How client connections age and are checked.
     pub connections: ConnectionSettings,
+    /// Lifecycle events.
+    pub events: crate::settings::events::EventSettings,
 }
 
 impl Config {
@@ -147,6 +149,7 @@ impl Config {
             health_listen_addr: serve.health_listen_addr,
             metrics: serve.observe.metrics(),
             connections: serve.observe.connections(),
+            events: serve.events.settings()?,
             purge_after: chrono::Duration::days(i64::from(serve.purge_after_days)),
             shutdown_grace: Duration::from_secs(serve.shutdown_grace_seconds),
             drain_delay: Duration::from_secs(serve.drain_delay_seconds),
@@ -192,6 +195,7 @@ impl Config {
             health_listen_addr: None,
             metrics: MetricsSettings::default(),
             connections: ConnectionSettings::default(),
+            events: crate::settings::events::EventSettings::default(),
             purge_after: chrono::Duration::days(30),
             shutdown_grace: Duration::from_secs(20),
             drain_delay: Duration::ZERO,

@@ -8,6 +8,7 @@
 //! redaction of database URLs for logs in [`redact`].
 
 pub mod config;
+pub mod events;
 pub mod ext_authz;
 pub mod observe;
 pub mod redact;
@@ -20,6 +21,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::access::named_tokens::{MIN_TOKEN_BYTES, NamedToken, parse_tokens};
 pub use crate::settings::config::{BudgetSettings, Config, DEFAULT_KEY_USE_FLUSH};
+pub use crate::settings::events::{EventSettings, EventsArgs, EventsCommand};
 pub use crate::settings::ext_authz::ExtAuthzArgs;
 pub use crate::settings::observe::{ConnectionSettings, MetricsSettings, ObserveArgs};
 pub use crate::settings::redact::redact_url;
@@ -64,6 +66,9 @@ pub enum Command {
     /// service levels.
     #[command(subcommand)]
     Tenants(TenantsCommand),
+    /// Operator commands on lifecycle events: tail.
+    #[command(subcommand)]
+    Events(EventsCommand),
 }
 
 /// Log output format.

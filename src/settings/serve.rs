@@ -105,6 +105,9 @@ pub struct ServeArgs {
     /// The metrics port and connection ageing.
     #[command(flatten)]
     pub observe: crate::settings::observe::ObserveArgs,
+    /// Lifecycle events.
+    #[command(flatten)]
+    pub events: crate::settings::events::EventsArgs,
     /// `--redis-url` is a Redis Cluster: comma-separated seed node URLs.
     #[arg(long, env = "TENANTD_REDIS_CLUSTER")]
     pub redis_cluster: bool,

@@ -94,6 +94,13 @@ pub fn short_types() -> Vec<&'static str> {
     types
 }
 
+/// The short type `given` names, short (`tenant.created`) or full
+/// (`dev.tenantd.tenant.created.v1`); `None` when it names none.
+pub fn parse_type(given: &str) -> Option<&'static str> {
+    let short = short_type(given).unwrap_or(given);
+    short_types().into_iter().find(|known| *known == short)
+}
+
 /// One event as the outbox holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxEvent {

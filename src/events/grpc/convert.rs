@@ -11,7 +11,7 @@ use crate::events::watch::{WatchItem, WatchSpec};
 use crate::pb;
 use crate::pb::watch_events_response::Kind;
 use crate::rpc::convert::timestamp;
-use crate::store::outbox::{short_type, short_types};
+use crate::store::outbox::{parse_type, short_types};
 
 /// Most event types one stream may name.
 pub const MAX_TYPES: usize = 50;
@@ -33,17 +33,15 @@ pub fn watch_spec(request: &pb::WatchEventsRequest) -> Result<WatchSpec> {
     if request.tenants.len() > MAX_TENANTS {
         violations.refuse("tenants", format!("names more than {MAX_TENANTS} tenants"));
     }
-    let known = short_types();
     let mut types = Vec::new();
     for (index, given) in request.event_types.iter().take(MAX_TYPES).enumerate() {
-        let short = short_type(given).unwrap_or(given);
-        match known.iter().find(|known| **known == short) {
-            Some(known) => types.push((*known).to_owned()),
+        match parse_type(given) {
+            Some(known) => types.push(known.to_owned()),
             None => violations.refuse(
                 format!("event_types[{index}]"),
                 format!(
                     "is not an event type; types: {} (short, or dev.tenantd.{{type}}.v1)",
-                    known.join(", ")
+                    short_types().join(", ")
                 ),
             ),
         }

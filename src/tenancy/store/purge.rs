@@ -27,6 +27,9 @@ pub const TENANT_TABLES: &[&str] = &[
     "usage_unique_values",
     "usage_events",
     "tenant_call_minutes",
+    // Its lifecycle events carry its data; the purge's own event, written
+    // with the purge's audit record after these deletes, is what remains.
+    "events",
 ];
 
 impl Store {

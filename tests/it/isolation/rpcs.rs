@@ -122,6 +122,6 @@ pub(super) fn rpcs() -> Vec<Rpc> {
         stale.is_empty(),
         "rows of access::METHODS without an RPC: {stale:?}"
     );
-    assert_eq!(services.len(), 6, "the services: {services:?}");
+    assert_eq!(services.len(), 7, "the services: {services:?}");
     rpcs
 }

@@ -13,8 +13,8 @@ use tonic::Code;
 use uuid::Uuid;
 
 use super::{
-    CONFIG_SERVICE, Expected, QUOTA_SERVICE, RATE_LIMIT_SERVICE, Rpc, TENANT_SERVICE,
-    USAGE_SERVICE, key_request,
+    CONFIG_SERVICE, EVENT_SERVICE, Expected, QUOTA_SERVICE, RATE_LIMIT_SERVICE, Rpc,
+    TENANT_SERVICE, USAGE_SERVICE, key_request,
 };
 use crate::support::fixtures;
 
@@ -185,6 +185,22 @@ fn rate_limit_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
     })
 }
 
+/// EventService: a watch of tenant A's events from the start of the log,
+/// whose first message is A's creation.
+fn event_body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
+    assert_eq!(
+        rpc.method,
+        "WatchEvents",
+        "no request body for {}",
+        rpc.label()
+    );
+    ok(pb::WatchEventsRequest {
+        tenants: vec![format!("tenants/{}", tenant.id)],
+        after_sequence: Some(0),
+        ..Default::default()
+    })
+}
+
 /// A request body an admitted caller gets OK for.
 fn ok(message: impl Message) -> (Vec<u8>, Expected) {
     (message.encode_to_vec(), Expected::OK)
@@ -210,6 +226,9 @@ pub(super) fn body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
     }
     if rpc.service == RATE_LIMIT_SERVICE {
         return rate_limit_body(rpc, tenant);
+    }
+    if rpc.service == EVENT_SERVICE {
+        return event_body(rpc, tenant);
     }
     // Envoy's Check answers OK with its verdict on the HTTP request inside
     // (here a denial: the empty request carries no credential).
