@@ -146,6 +146,14 @@ pub async fn run_admitting(
     tasks.push(config_watch.spawn_follower().await?);
     let event_watch = EventWatch::new(store.clone(), stop_receiver.clone());
     tasks.push(event_watch.spawn_follower().await?);
+    if let Some(nats) = &config.events_nats {
+        tracing::info!(stream = %nats.stream, "publishing lifecycle events to NATS JetStream");
+        tasks.push(crate::events::nats::spawn(
+            store.clone(),
+            nats.clone(),
+            stop_receiver.clone(),
+        ));
+    }
     let observe = observe_layer(
         &config,
         (recorder, &stop_receiver),
