@@ -20,6 +20,7 @@ mod context_changes;
 mod contract;
 mod domain_claims;
 mod domains;
+mod events_nats;
 mod ext_authz;
 mod failure_contract;
 mod filter_limits;
