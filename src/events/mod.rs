@@ -9,10 +9,12 @@
 //!   (WatchEvents) and the structured JSON format (webhooks, NATS);
 //! - [`store`]: the reads, the retention (7 days by default) and the sinks' cursors;
 //! - [`watch`]: WatchEvents, one stream per caller, resumable by sequence;
-//! - [`grpc`]: EventService's handlers.
+//! - [`grpc`]: EventService's handlers;
+//! - [`nats`]: the NATS JetStream sink (`--events-nats-url`).
 
 pub mod cloud;
 pub mod grpc;
+pub mod nats;
 pub mod store;
 pub mod watch;
 

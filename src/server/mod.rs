@@ -150,6 +150,14 @@ pub async fn run_admitting(
         store.clone(),
         config.events.retention,
     ));
+    if let Some(nats) = &config.events_nats {
+        tracing::info!(stream = %nats.stream, "publishing lifecycle events to NATS JetStream");
+        tasks.push(crate::events::nats::spawn(
+            store.clone(),
+            nats.clone(),
+            stop_receiver.clone(),
+        ));
+    }
     let observe = observe_layer(
         &config,
         (recorder, &stop_receiver),

@@ -102,6 +102,8 @@ pub struct Config {
     pub connections: ConnectionSettings,
     /// Lifecycle events.
     pub events: crate::settings::events::EventSettings,
+    /// The NATS JetStream event sink; off when `None`.
+    pub events_nats: Option<crate::events::nats::NatsSettings>,
 }
 
 impl Config {
@@ -130,6 +132,7 @@ impl Config {
             tenant_health_flush_interval: tenant_health_flush(serve)?,
             tenant_budget: BudgetSettings::from(&serve.budget),
             ext_authz: serve.ext_authz.settings()?,
+            events_nats: serve.events_nats.settings()?,
             usage_event_retention: chrono::Duration::days(i64::from(
                 serve.retention.usage_event_retention_days,
             )),
@@ -179,6 +182,7 @@ impl Config {
             tenant_health_flush_interval: DEFAULT_TENANT_HEALTH_FLUSH,
             tenant_budget: BudgetSettings::default(),
             ext_authz: crate::access::ext_authz::ExtAuthzSettings::default(),
+            events_nats: None,
             usage_event_retention: chrono::Duration::days(35),
             migrate_on_start: true,
             tenant_template_dir: None,

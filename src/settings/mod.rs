@@ -3,12 +3,13 @@
 //!
 //! One file a concern: the commands and the flags they share here, `serve`'s
 //! flags in [`serve`] (its TLS flags in [`tls`], Envoy ext_authz's answers
-//! in [`ext_authz`], metrics and connection ageing in [`observe`]), the usage commands' in [`usage`], the tenants
+//! in [`ext_authz`], the NATS event sink's in [`events_nats`], metrics and connection ageing in [`observe`]), the usage commands' in [`usage`], the tenants
 //! commands' in [`tenants`], the validated [`Config`] in [`config`], and the
 //! redaction of database URLs for logs in [`redact`].
 
 pub mod config;
 pub mod events;
+pub mod events_nats;
 pub mod ext_authz;
 pub mod observe;
 pub mod redact;
@@ -22,6 +23,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use crate::access::named_tokens::{MIN_TOKEN_BYTES, NamedToken, parse_tokens};
 pub use crate::settings::config::{BudgetSettings, Config, DEFAULT_KEY_USE_FLUSH};
 pub use crate::settings::events::{EventSettings, EventsArgs, EventsCommand};
+pub use crate::settings::events_nats::EventsNatsArgs;
 pub use crate::settings::ext_authz::ExtAuthzArgs;
 pub use crate::settings::observe::{ConnectionSettings, MetricsSettings, ObserveArgs};
 pub use crate::settings::redact::redact_url;

@@ -137,6 +137,9 @@ pub struct ServeArgs {
     /// What Envoy ext_authz answers put on the requests they let through.
     #[command(flatten)]
     pub ext_authz: ExtAuthzArgs,
+    /// The NATS JetStream event sink.
+    #[command(flatten)]
+    pub events_nats: crate::settings::events_nats::EventsNatsArgs,
     /// Seconds between runs of the provisioning reconciler and the purge
     /// job (both also run at start).
     #[arg(

@@ -28,6 +28,8 @@ pub enum LockKey {
     Purge,
     /// Usage aggregation ("usagerol").
     Aggregation,
+    /// The NATS JetStream event sink ("natssink").
+    EventsNats,
     /// One tenant's provisioning: class "tent", then the id's last 4 bytes.
     Tenant(TenantId),
 }
@@ -48,6 +50,7 @@ impl LockKey {
             Self::Reconcile => Keys::One(0x7265_636f_6e63_696c),
             Self::Purge => Keys::One(0x7075_7267_656a_6f62),
             Self::Aggregation => Keys::One(0x7573_6167_6572_6f6c),
+            Self::EventsNats => Keys::One(0x6e61_7473_7369_6e6b),
             Self::Tenant(tenant_id) => {
                 let bytes = tenant_id.as_uuid().into_bytes();
                 let key = i32::from_be_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
@@ -135,6 +138,7 @@ mod tests {
             LockKey::Reconcile,
             LockKey::Purge,
             LockKey::Aggregation,
+            LockKey::EventsNats,
             LockKey::Tenant(tenant),
         ]
         .into_iter()

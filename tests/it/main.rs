@@ -21,6 +21,7 @@ mod contract;
 mod domain_claims;
 mod domains;
 mod events;
+mod events_nats;
 mod ext_authz;
 mod failure_contract;
 mod filter_limits;

@@ -94,6 +94,26 @@ fn describe() {
         "Cache lookups by cache and result (hit, miss)"
     );
     describe_counter!(
+        crate::events::nats::PUBLISHED,
+        "Lifecycle events the NATS JetStream stream acked as new"
+    );
+    describe_counter!(
+        crate::events::nats::DUPLICATES,
+        "Lifecycle events the NATS JetStream stream acked as duplicates (published again)"
+    );
+    describe_counter!(
+        crate::events::nats::FAILURES,
+        "Failures of the NATS event sink (connect, stream, publish, ack); it retries"
+    );
+    describe_gauge!(
+        crate::events::nats::HEALTHY,
+        "1 while the NATS event sink's last attempt succeeded, 0 while it retries"
+    );
+    describe_gauge!(
+        crate::events::nats::LAG,
+        "Lifecycle events committed but not yet acked by the NATS stream"
+    );
+    describe_counter!(
         crate::usage::EVENTS_INGESTED,
         "Usage events received by outcome (accepted, duplicate, rejected)"
     );
