@@ -10,6 +10,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
+use crate::tenancy::progress::ProvisioningProgress;
 use crate::tenancy::state::TenantState;
 use crate::tenancy::tenant::Tenant;
 
@@ -58,6 +59,11 @@ impl Tenant {
             let mut next = self.changed(now);
             next.state = TenantState::Provisioning;
             next.state_reason = String::new();
+            // A new attempt reports every step again.
+            next.provisioning = self
+                .provisioning
+                .as_ref()
+                .map(|progress| ProvisioningProgress::start(progress.total_steps));
             return Ok(Some(next));
         }
         self.refuse_if_provisioning()?;
@@ -78,6 +84,7 @@ impl Tenant {
         next.state = TenantState::Active;
         next.state_reason = String::new();
         next.template_version = template_version;
+        next.provisioning = None;
         Some(next)
     }
 
@@ -132,6 +139,31 @@ impl Tenant {
         next.delete_time = None;
         next.purge_time = None;
         Ok(next)
+    }
+}
+
+impl Tenant {
+    /// Records that `done` has finished; `None` when the tenant is no
+    /// longer PROVISIONING or that step (or a later one) is recorded
+    /// already.
+    pub fn provisioning_step(
+        &self,
+        done: &ProvisioningProgress,
+        now: DateTime<Utc>,
+    ) -> Option<Self> {
+        if self.state != TenantState::Provisioning {
+            return None;
+        }
+        if self
+            .provisioning
+            .as_ref()
+            .is_some_and(|recorded| recorded.step >= done.step)
+        {
+            return None;
+        }
+        let mut next = self.changed(now);
+        next.provisioning = Some(done.clone());
+        Some(next)
     }
 }
 
@@ -201,5 +233,48 @@ mod tests {
         );
         assert!(active.template_applied(3, now).is_none());
         assert_eq!(active.template_applied(4, now).unwrap().template_version, 4);
+    }
+
+    fn provisioning() -> Tenant {
+        let mut tenant = tenant();
+        tenant.state = TenantState::Provisioning;
+        tenant.provisioning = Some(ProvisioningProgress::start(4));
+        tenant
+    }
+
+    #[test]
+    fn steps_move_forward_only() {
+        let now = Utc::now();
+        let role = provisioning()
+            .provisioning_step(&ProvisioningProgress::role(4), now)
+            .unwrap();
+        assert_eq!(role.provisioning.as_ref().unwrap().step, 1);
+        assert!(
+            role.provisioning_step(&ProvisioningProgress::role(4), now)
+                .is_none()
+        );
+        let file = role
+            .provisioning_step(
+                &ProvisioningProgress::template_file(2, "0002_b.sql", 4),
+                now,
+            )
+            .unwrap();
+        let progress = file.provisioning.unwrap();
+        assert_eq!((progress.step, progress.total_steps), (4, 4));
+        assert_eq!(
+            progress.step_name,
+            "apply template file 0002_b.sql (2 of 2)"
+        );
+    }
+
+    #[test]
+    fn only_a_provisioning_tenant_records_steps() {
+        let mut active = provisioning();
+        active.state = TenantState::Active;
+        assert!(
+            active
+                .provisioning_step(&ProvisioningProgress::schema(4), Utc::now())
+                .is_none()
+        );
     }
 }

@@ -12,6 +12,8 @@ pub mod health;
 pub mod isolation;
 pub mod lifecycle;
 mod lookup;
+pub mod onboarding;
+pub mod progress;
 pub mod provision;
 pub mod provisioning;
 pub mod source_ranges;

@@ -19,7 +19,8 @@ use crate::store::LockKey;
 use crate::store::audit::Origin;
 use crate::store::revision::Audited;
 use crate::tenancy::isolation::IsolationModel;
-use crate::tenancy::provisioning::{Provisioner, Stopped};
+use crate::tenancy::progress::ProvisioningProgress;
+use crate::tenancy::provisioning::{Provisioner, ReportStep, Stopped};
 use crate::tenancy::tenant::{Tenant, TenantQuery, TenantState};
 use crate::tenancy::tenants::Tenants;
 
@@ -80,7 +81,13 @@ impl Tenants {
             return Ok(current);
         }
         let started = std::time::Instant::now();
-        let provisioned = provisioner.provision(tenant_id).await;
+        // Each step is recorded (with its event) after it has committed.
+        let report = StepRecorder {
+            tenants: self,
+            scope,
+            origin,
+        };
+        let provisioned = provisioner.provision(tenant_id, &report).await;
         record_provisioning(&provisioned, started.elapsed());
         let reason = match provisioned {
             Ok(version) => {
@@ -103,7 +110,7 @@ impl Tenants {
                 }
             }
         };
-        self.change(scope, origin, None, "ProvisionTenant", |tenant, now| {
+        self.change(scope, origin, None, "ProvisioningFailed", |tenant, now| {
             Ok(tenant.provisioning_failed(&reason, now))
         })
         .await
@@ -297,6 +304,29 @@ impl Tenants {
                 reason,
             )),
         }
+    }
+}
+
+/// Records each provisioning step as a `ProvisioningStep` change of the
+/// tenant, whose audit record writes its `tenant.provisioning_step` event.
+struct StepRecorder<'a> {
+    tenants: &'a Tenants,
+    scope: &'a TenantScope,
+    origin: &'a Origin,
+}
+
+impl ReportStep for StepRecorder<'_> {
+    async fn step_done(&self, done: ProvisioningProgress) -> Result<()> {
+        self.tenants
+            .change(
+                self.scope,
+                self.origin,
+                None,
+                "ProvisioningStep",
+                |tenant, now| Ok(tenant.provisioning_step(&done, now)),
+            )
+            .await
+            .map(drop)
     }
 }
 

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
 use crate::tenancy::isolation::IsolationModel;
+use crate::tenancy::progress::ProvisioningProgress;
 pub use crate::tenancy::source_ranges::SourceRanges;
 pub use crate::tenancy::state::TenantState;
 
@@ -58,6 +59,10 @@ pub struct Tenant {
     pub external_id: Option<String>,
     /// Where its API keys and users may call from; empty for anywhere.
     pub allowed_source_ranges: SourceRanges,
+    /// How far its provisioning has come: set while PROVISIONING, kept on
+    /// FAILED, `None` otherwise ([`crate::tenancy::progress`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provisioning: Option<ProvisioningProgress>,
 }
 
 fn serialize_tenant_id<S: serde::Serializer>(
@@ -156,6 +161,7 @@ impl Tenant {
             purge_time: None,
             external_id: new.external_id,
             allowed_source_ranges: new.allowed_source_ranges,
+            provisioning: None,
         }
     }
 
@@ -241,7 +247,8 @@ impl Tenant {
             && next.allowed_source_ranges == self.allowed_source_ranges
             && next.state == self.state
             && next.state_reason == self.state_reason
-            && next.template_version == self.template_version;
+            && next.template_version == self.template_version
+            && next.provisioning == self.provisioning;
         (!unchanged).then_some(next)
     }
 }

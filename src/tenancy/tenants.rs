@@ -18,12 +18,15 @@ use crate::common::paging;
 use crate::error::{Error, Result};
 use crate::quota::Plan;
 use crate::store::Store;
+use crate::store::audit::AuditRecord;
 use crate::store::audit::Origin;
-use crate::store::idempotency::Created;
+use crate::store::idempotency::{Created, IdempotencyEntry};
 use crate::store::revision::Audited;
 use crate::store::scope::Scope;
-use crate::tenancy::isolation;
+use crate::tenancy::isolation::{self, IsolationModel};
 use crate::tenancy::lifecycle::Transition;
+use crate::tenancy::onboarding::Onboarding;
+use crate::tenancy::progress::ProvisioningProgress;
 use crate::tenancy::provisioning::Provisioner;
 use crate::tenancy::tenant::{
     NewTenant, Tenant, TenantPatch, TenantQuery, TenantState, truncate_to_micros,
@@ -69,6 +72,8 @@ pub struct CreateTenant {
     pub tenant: NewTenant,
     /// Makes retries return the first result.
     pub request_id: Option<Uuid>,
+    /// What the created event carries for onboarding services.
+    pub onboarding: Onboarding,
 }
 
 /// A list request after validation of its page size.
@@ -143,6 +148,8 @@ impl Tenants {
             .isolation
             .map(|model| model.as_str())
             .unwrap_or_default();
+        let onboarding = request.onboarding;
+        let onboarding_text = snapshot(&onboarding)?.to_string();
         let fingerprint = paging::query_fingerprint(&[
             &chosen_id,
             &new.slug,
@@ -150,6 +157,7 @@ impl Tenants {
             &new.plan,
             &labels,
             asked_isolation,
+            &onboarding_text,
         ]);
         let replay = async |name: &str| {
             let by = TenantRef::parse_name(name, "request_id")?;
@@ -172,12 +180,23 @@ impl Tenants {
             let id = new
                 .id
                 .unwrap_or_else(|| TenantId::from_uuid(new_v7_at(now)));
-            Ok(Tenant::create(new, id, isolation, now))
+            let mut tenant = Tenant::create(new, id, isolation, now);
+            if let (IsolationModel::Schema, Some(provisioner)) = (isolation, &self.provisioner) {
+                tenant.provisioning = Some(ProvisioningProgress::start(provisioner.total_steps()));
+            }
+            Ok(tenant)
         };
-        match create
-            .run(origin, build, Store::insert_stored, replay)
-            .await?
-        {
+        // The created event carries the onboarding input; the tenant row
+        // does not.
+        let insert = async |store: &Store,
+                            scope: Scope,
+                            made: &Tenant,
+                            entry: Option<&IdempotencyEntry>,
+                            mut record: AuditRecord| {
+            onboarding.attach(&mut record)?;
+            store.insert_stored(scope, made, entry, record).await
+        };
+        match create.run(origin, build, insert, replay).await? {
             Created::Now(tenant) if tenant.state == TenantState::Provisioning => {
                 self.provision(tenant.id, origin, true).await
             }

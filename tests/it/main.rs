@@ -33,6 +33,7 @@ mod isolation;
 mod lifecycle;
 mod listing;
 mod metrics_scrape;
+mod onboarding;
 mod page_tokens;
 mod process;
 mod provisioning;

@@ -102,6 +102,8 @@ async fn every_method(
                         tenant: Some(odd_tenant.clone()),
                         tenant_id: text.clone(),
                         request_id: text.clone(),
+                        initial_admin_email: text.clone(),
+                        onboarding_attributes: [(text.clone(), text.clone())].into(),
                     })
                     .await,
             ),

@@ -43,6 +43,12 @@ pub struct Model {
     /// CIDR ranges its callers may call from, as a JSON array; empty for any.
     #[sea_orm(column_type = "JsonBinary")]
     pub allowed_source_ranges: Json,
+    /// The last provisioning step finished, while PROVISIONING or FAILED.
+    pub provisioning_step: Option<i32>,
+    /// How many steps its provisioning has.
+    pub provisioning_total_steps: Option<i32>,
+    /// The name of the last step finished.
+    pub provisioning_step_name: Option<String>,
 }
 
 super::plain_entity!();

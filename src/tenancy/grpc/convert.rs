@@ -10,6 +10,7 @@ use crate::rpc::convert::{into_result, json_object, required, timestamp};
 use crate::tenancy::audit::AuditEvent;
 use crate::tenancy::custom_domain::{CustomDomain, DomainState};
 use crate::tenancy::isolation::IsolationModel;
+use crate::tenancy::onboarding::Onboarding;
 use crate::tenancy::tenant::{DEFAULT_PLAN, NewTenant, SourceRanges, Tenant, TenantState};
 use crate::tenancy::tenants::{CreateTenant, ListTenants};
 use std::collections::BTreeMap;
@@ -73,6 +74,14 @@ impl From<&Tenant> for pb::Tenant {
             template_version: tenant.template_version,
             external_id: tenant.external_id.clone().unwrap_or_default(),
             allowed_source_ranges: tenant.allowed_source_ranges.to_strings(),
+            provisioning: tenant
+                .provisioning
+                .as_ref()
+                .map(|progress| pb::ProvisioningProgress {
+                    step: progress.step,
+                    total_steps: progress.total_steps,
+                    step_name: progress.step_name.clone(),
+                }),
         }
     }
 }
@@ -174,11 +183,41 @@ impl From<AuditEvent> for pb::AuditEvent {
     }
 }
 
-/// Validates a CreateTenant request: its tenant, chosen id and request id.
+/// Validates a CreateTenant request: its tenant, chosen id, onboarding
+/// input and request id, every refused field named at once.
 pub fn create_tenant(request: &pb::CreateTenantRequest) -> Result<CreateTenant> {
-    let tenant = new_tenant(request)?;
-    let request_id = request_id(&request.request_id)?;
-    Ok(CreateTenant { tenant, request_id })
+    let mut violations = Vec::new();
+    let onboarding = Onboarding::parse(
+        &request.initial_admin_email,
+        "initial_admin_email",
+        &request.onboarding_attributes,
+        "onboarding_attributes",
+        &mut violations,
+    );
+    let tenant = match new_tenant(request) {
+        Ok(tenant) => Some(tenant),
+        Err(Error::InvalidArgument(found)) => {
+            violations.extend(found);
+            None
+        }
+        Err(other) => return Err(other),
+    };
+    let request_id = match request_id(&request.request_id) {
+        Ok(request_id) => request_id,
+        Err(Error::InvalidArgument(found)) => {
+            violations.extend(found);
+            None
+        }
+        Err(other) => return Err(other),
+    };
+    match tenant {
+        Some(tenant) if violations.is_empty() => Ok(CreateTenant {
+            tenant,
+            request_id,
+            onboarding,
+        }),
+        _ => Err(Error::InvalidArgument(violations)),
+    }
 }
 
 /// Validates a ListTenants request's page size.

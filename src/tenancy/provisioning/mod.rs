@@ -36,6 +36,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
 use crate::store::lock::{self, LockKey};
+use crate::tenancy::progress::{ProvisioningProgress, STEPS_BEFORE_TEMPLATE};
 pub use crate::tenancy::provisioning::archive::SchemaImport;
 pub use crate::tenancy::provisioning::names::TenantSchema;
 pub use crate::tenancy::provisioning::template::{Template, TemplateFile};
@@ -186,27 +187,52 @@ impl Provisioner {
         }))
     }
 
+    /// How many steps a provisioning has: the role, the schema and one per
+    /// template file.
+    pub fn total_steps(&self) -> i32 {
+        STEPS_BEFORE_TEMPLATE.saturating_add(self.template.latest_version())
+    }
+
     /// Makes the tenant's role and schema and applies every template file
-    /// it lacks; answers the schema's template version. The caller holds
+    /// it lacks; answers the schema's template version. After each step
+    /// has committed, `report` is told of it; its error interrupts the
+    /// provisioning (to be finished by running it again). The caller holds
     /// the tenant's lock.
-    pub async fn provision(&self, tenant_id: TenantId) -> std::result::Result<i32, Stopped> {
+    pub async fn provision(
+        &self,
+        tenant_id: TenantId,
+        report: &impl ReportStep,
+    ) -> std::result::Result<i32, Stopped> {
         let schema = TenantSchema::of(tenant_id);
+        let total = self.total_steps();
         ddl::create_role(&self.db, schema)
             .await
             .map_err(|error| stopped("creating the tenant role failed", error))?;
+        reported(report.step_done(ProvisioningProgress::role(total)).await)?;
         self.fault_after(Step::Role)?;
         ddl::create_schema(&self.db, schema)
             .await
             .map_err(|error| stopped("creating the tenant schema failed", error))?;
+        reported(report.step_done(ProvisioningProgress::schema(total)).await)?;
         self.fault_after(Step::Schema)?;
-        self.apply_pending(tenant_id).await
+        self.apply_reporting(tenant_id, report).await
     }
 
     /// Applies the template files the tenant's schema lacks, in order, one
     /// transaction each; answers the version it stands at afterwards. The
     /// same function serves provisioning and the fleet rollout.
     pub async fn apply_pending(&self, tenant_id: TenantId) -> std::result::Result<i32, Stopped> {
+        self.apply_reporting(tenant_id, &Unreported).await
+    }
+
+    /// [`Self::apply_pending`], telling `report` of each file applied.
+    async fn apply_reporting(
+        &self,
+        tenant_id: TenantId,
+        report: &impl ReportStep,
+    ) -> std::result::Result<i32, Stopped> {
         let schema = TenantSchema::of(tenant_id);
+        let total = self.total_steps();
         let mut version = self
             .applied_version(tenant_id)
             .await
@@ -216,6 +242,13 @@ impl Provisioner {
                 .await
                 .map_err(|error| stopped(&format!("template file {} failed", file.name), error))?;
             version = file.version;
+            reported(
+                report
+                    .step_done(ProvisioningProgress::template_file(
+                        version, &file.name, total,
+                    ))
+                    .await,
+            )?;
             self.fault_after(Step::TemplateFile(version))?;
         }
         Ok(version)
@@ -245,6 +278,30 @@ impl Provisioner {
         }
         Ok(())
     }
+}
+
+/// Is told of each provisioning step after it has committed.
+pub trait ReportStep: Sync {
+    /// Records that `done` has finished.
+    fn step_done(
+        &self,
+        done: ProvisioningProgress,
+    ) -> impl std::future::Future<Output = Result<()>> + Send;
+}
+
+/// A fleet rollout's files are not provisioning steps: nobody is told.
+struct Unreported;
+
+impl ReportStep for Unreported {
+    async fn step_done(&self, _done: ProvisioningProgress) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A step whose report could not be written is an interruption: the step
+/// itself has committed, and running the provisioning again reports it.
+fn reported(outcome: Result<()>) -> std::result::Result<(), Stopped> {
+    outcome.map_err(Stopped::Interrupted)
 }
 
 /// The second key of a tenant's lock: the last four bytes of its id, the

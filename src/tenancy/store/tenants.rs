@@ -16,6 +16,7 @@ use crate::store::scope::Scope;
 use crate::store::stored::stored;
 use crate::store::write::ChangeRows;
 use crate::tenancy::isolation::IsolationModel;
+use crate::tenancy::progress::ProvisioningProgress;
 use crate::tenancy::source_ranges::SourceRanges;
 use crate::tenancy::tenant::{Tenant, TenantQuery, TenantState};
 
@@ -128,6 +129,15 @@ fn to_active_model(tenant: &Tenant) -> Result<tenant::ActiveModel> {
         allowed_source_ranges: Set(
             serde_json::to_value(&tenant.allowed_source_ranges).map_err(Error::internal)?
         ),
+        provisioning_step: Set(tenant.provisioning.as_ref().map(|progress| progress.step)),
+        provisioning_total_steps: Set(tenant
+            .provisioning
+            .as_ref()
+            .map(|progress| progress.total_steps)),
+        provisioning_step_name: Set(tenant
+            .provisioning
+            .as_ref()
+            .map(|progress| progress.step_name.clone())),
     })
 }
 
@@ -164,5 +174,13 @@ fn from_model(row: tenant::Model) -> Result<Tenant> {
             .ok()
             .and_then(SourceRanges::from_stored)
             .ok_or_else(|| Error::internal("unreadable source ranges in storage"))?,
+        provisioning: match (row.provisioning_step, row.provisioning_total_steps) {
+            (Some(step), Some(total_steps)) => Some(ProvisioningProgress {
+                step,
+                total_steps,
+                step_name: row.provisioning_step_name.unwrap_or_default(),
+            }),
+            _ => None,
+        },
     })
 }

@@ -4,6 +4,7 @@
 //! ends in a clean FAILED that can be retried; a purge leaves no schema or
 //! role behind. And on SQLite, SCHEMA is refused.
 
+mod progress;
 mod recovery;
 
 use std::time::{Duration, Instant};

@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod dns;
+pub mod event_log;
 pub mod fixtures;
 pub mod flags;
 pub mod jwt;

@@ -127,6 +127,7 @@ async fn invalid_creates_name_every_bad_field(backend: Backend) {
             }),
             tenant_id: "not-a-uuid".into(),
             request_id: "also-not-a-uuid".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
