@@ -9,13 +9,17 @@
 //!   (WatchEvents) and the structured JSON format (webhooks, NATS);
 //! - [`store`]: the reads, the 7-day retention and the sinks' cursors;
 //! - [`watch`]: WatchEvents, one stream per caller, resumable by sequence;
-//! - [`grpc`]: EventService's handlers.
+//! - [`webhooks`]: endpoints, signed deliveries, retries and dead letters,
+//!   and the replica's delivery worker;
+//! - [`grpc`]: EventService's and WebhookService's handlers.
 
 pub mod cloud;
 pub mod grpc;
 pub mod store;
 pub mod watch;
+pub mod webhooks;
 
 pub use crate::events::store::EventFilter;
 pub use crate::events::watch::{EventWatch, WatchItem, WatchSpec};
+pub use crate::events::webhooks::{WebhookSettings, Webhooks};
 pub use crate::store::outbox::OutboxEvent;

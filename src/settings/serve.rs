@@ -134,6 +134,9 @@ pub struct ServeArgs {
     /// What Envoy ext_authz answers put on the requests they let through.
     #[command(flatten)]
     pub ext_authz: ExtAuthzArgs,
+    /// Webhook delivery: targets, retries, leases.
+    #[command(flatten)]
+    pub webhooks: crate::settings::webhooks::WebhookArgs,
     /// Seconds between runs of the provisioning reconciler and the purge
     /// job (both also run at start).
     #[arg(

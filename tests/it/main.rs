@@ -74,3 +74,4 @@ mod usage_reaggregate;
 mod usage_replicas;
 mod usage_unique_month;
 mod users;
+mod webhooks;
