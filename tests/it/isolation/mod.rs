@@ -1,4 +1,4 @@
-//! The isolation matrix: every RPC of the four services, enumerated from
+//! The isolation matrix: every RPC of tenantd's services, enumerated from
 //! the compiled descriptor set, called by twelve kinds of caller (API
 //! keys, end users' JWTs, tokens) that all name
 //! tenant A, each answer checked against the exact code (and ErrorInfo
@@ -37,6 +37,10 @@ const QUOTA_SERVICE: &str = "QuotaService";
 const CONFIG_SERVICE: &str = "ConfigService";
 /// The metering service.
 const USAGE_SERVICE: &str = "UsageService";
+/// The lifecycle events stream.
+const EVENT_SERVICE: &str = "EventService";
+/// Webhook endpoints and deliveries.
+const WEBHOOK_SERVICE: &str = "WebhookService";
 /// Envoy's rate limit service, as the access table names it.
 const RATE_LIMIT_SERVICE: &str = "envoy.service.ratelimit.v3.RateLimitService";
 /// A bearer token no server accepts.
