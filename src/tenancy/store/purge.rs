@@ -27,6 +27,11 @@ pub const TENANT_TABLES: &[&str] = &[
     "usage_unique_values",
     "usage_events",
     "tenant_call_minutes",
+    // The tenant's webhook endpoints go with it (the fleet's endpoints
+    // still receive its `tenant.purged`).
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_endpoints",
 ];
 
 impl Store {
