@@ -35,6 +35,7 @@ mod m0018_page_tokens_and_domain_claims;
 mod m0019_tenant_identity;
 mod m0020_service_levels;
 mod m0021_events;
+mod m0022_webhooks;
 mod m0024_provisioning_progress;
 
 /// Applies tenantd's control-plane migrations.
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0019_tenant_identity::Migration),
             Box::new(m0020_service_levels::Migration),
             Box::new(m0021_events::Migration),
+            Box::new(m0022_webhooks::Migration),
             Box::new(m0024_provisioning_progress::Migration),
         ]
     }

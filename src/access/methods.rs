@@ -90,6 +90,7 @@ const CS: &str = "ConfigService";
 const QS: &str = "QuotaService";
 const US: &str = "UsageService";
 const ES: &str = "EventService";
+const WS: &str = "WebhookService";
 const RLS: &str = ENVOY_RATELIMIT;
 const AUTHZ: &str = ENVOY_AUTHORIZATION;
 
@@ -163,6 +164,50 @@ pub const METHODS: &[MethodAccess] = &[
     // The whole fleet's events for operators and services; a tenant's key
     // or user reads its own tenant's only (the handler scopes it).
     rule(ES, "WatchEvents", true, Some("events:read"), Platform),
+    // A tenant's endpoints for operators and the tenant's own key or user
+    // (the handler holds it to its tenant); the fleet's for operators only.
+    rule(
+        WS,
+        "CreateWebhookEndpoint",
+        false,
+        Some("webhooks:manage"),
+        Platform,
+    ),
+    rule(
+        WS,
+        "GetWebhookEndpoint",
+        false,
+        Some("webhooks:manage"),
+        Platform,
+    ),
+    rule(
+        WS,
+        "ListWebhookEndpoints",
+        false,
+        Some("webhooks:manage"),
+        Platform,
+    ),
+    rule(
+        WS,
+        "DeleteWebhookEndpoint",
+        false,
+        Some("webhooks:manage"),
+        Platform,
+    ),
+    rule(
+        WS,
+        "ListWebhookDeliveries",
+        false,
+        Some("webhooks:manage"),
+        Platform,
+    ),
+    rule(
+        WS,
+        "RedeliverWebhookDelivery",
+        false,
+        Some("webhooks:manage"),
+        Platform,
+    ),
     rule(RLS, "ShouldRateLimit", true, Some("quota:check"), Tenant),
     // The gateway's own call: the tenant is the HTTP request's, which the
     // handler authenticates and resolves through the gate itself.

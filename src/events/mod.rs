@@ -9,7 +9,9 @@
 //!   (WatchEvents) and the structured JSON format (webhooks, NATS);
 //! - [`store`]: the reads, the retention (7 days by default) and the sinks' cursors;
 //! - [`watch`]: WatchEvents, one stream per caller, resumable by sequence;
-//! - [`grpc`]: EventService's handlers;
+//! - [`webhooks`]: endpoints, signed deliveries, retries and dead letters,
+//!   and the replica's delivery worker;
+//! - [`grpc`]: EventService's and WebhookService's handlers;
 //! - [`nats`]: the NATS JetStream sink (`--events-nats-url`).
 
 pub mod cloud;
@@ -17,7 +19,9 @@ pub mod grpc;
 pub mod nats;
 pub mod store;
 pub mod watch;
+pub mod webhooks;
 
 pub use crate::events::store::EventFilter;
 pub use crate::events::watch::{EventWatch, WatchItem, WatchSpec, spawn_pruning};
+pub use crate::events::webhooks::{WebhookSettings, Webhooks};
 pub use crate::store::outbox::OutboxEvent;

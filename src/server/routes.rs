@@ -12,12 +12,14 @@ use crate::config::watch::ConfigWatch;
 use crate::error::{Error, Result};
 use crate::events::EventWatch;
 use crate::events::grpc::service::EventApi;
+use crate::events::grpc::webhooks::WebhookApi;
 use crate::pb;
 use crate::pb::config_service_server::ConfigServiceServer;
 use crate::pb::event_service_server::EventServiceServer;
 use crate::pb::quota_service_server::QuotaServiceServer;
 use crate::pb::tenant_service_server::TenantServiceServer;
 use crate::pb::usage_service_server::UsageServiceServer;
+use crate::pb::webhook_service_server::WebhookServiceServer;
 use crate::quota::grpc::ratelimit::RateLimitApi;
 use crate::quota::grpc::service::QuotaApi;
 use crate::quota::ratelimit::RateLimits;
@@ -64,6 +66,10 @@ pub(super) fn routes(
         )))
         .add_service(AuthorizationServer::new(ext_authz))
         .add_service(EventServiceServer::new(EventApi::new(event_watch)))
+        .add_service(WebhookServiceServer::new(WebhookApi::new(
+            services.webhooks,
+            gate.clone(),
+        )))
         .add_service(UsageServiceServer::new(UsageApi::new(
             services.metrics,
             (services.usage, services.exports),

@@ -11,6 +11,7 @@ use crate::access::source::TrustedProxies;
 use crate::config::configs::Configs;
 use crate::config::schema::ConfigSchema;
 use crate::error::{Error, FieldViolation, Result};
+use crate::events::Webhooks;
 use crate::flags::directory::Flags;
 use crate::quota::limiter::Limiter;
 use crate::quota::plans::Plans;
@@ -58,6 +59,8 @@ pub(super) struct Services {
     pub(super) call_log: CallLog,
     /// Per-tenant service levels, this replica's counts included.
     pub(super) service_levels: ServiceLevels,
+    /// Webhook endpoints and their deliveries.
+    pub(super) webhooks: Webhooks,
 }
 
 impl Services {
@@ -107,6 +110,11 @@ impl Services {
         let flags = Flags::new(store.clone(), tenants.clone(), config.cache_ttl);
         let call_log = CallLog::new();
         let service_levels = ServiceLevels::serving(store.clone(), plans.clone(), call_log.clone());
+        let webhooks = Webhooks::new(store.clone(), config.webhooks.policy.clone());
+        tasks.extend(crate::events::webhooks::worker::spawn(
+            store.clone(),
+            config.webhooks.clone(),
+        )?);
         let services = Self {
             tenants,
             api_keys,
@@ -120,6 +128,7 @@ impl Services {
             exports,
             call_log,
             service_levels,
+            webhooks,
         };
         services.follow_changes(store);
         Ok(services)

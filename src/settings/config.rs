@@ -73,6 +73,8 @@ pub struct Config {
     pub tenant_budget: BudgetSettings,
     /// What Envoy ext_authz answers hold.
     pub ext_authz: crate::access::ext_authz::ExtAuthzSettings,
+    /// How webhooks are delivered.
+    pub webhooks: crate::events::WebhookSettings,
     /// How long raw usage events are kept after their day is final.
     pub usage_event_retention: chrono::Duration,
     /// The operator's tenant template directory; the embedded one when
@@ -133,6 +135,7 @@ impl Config {
             tenant_budget: BudgetSettings::from(&serve.budget),
             ext_authz: serve.ext_authz.settings()?,
             events_nats: serve.events_nats.settings()?,
+            webhooks: serve.webhooks.settings()?,
             usage_event_retention: chrono::Duration::days(i64::from(
                 serve.retention.usage_event_retention_days,
             )),
@@ -183,6 +186,7 @@ impl Config {
             tenant_budget: BudgetSettings::default(),
             ext_authz: crate::access::ext_authz::ExtAuthzSettings::default(),
             events_nats: None,
+            webhooks: crate::events::WebhookSettings::default(),
             usage_event_retention: chrono::Duration::days(35),
             migrate_on_start: true,
             tenant_template_dir: None,

@@ -3,7 +3,8 @@
 //!
 //! One file a concern: the commands and the flags they share here, `serve`'s
 //! flags in [`serve`] (its TLS flags in [`tls`], Envoy ext_authz's answers
-//! in [`ext_authz`], the NATS event sink's in [`events_nats`], metrics and connection ageing in [`observe`]), the usage commands' in [`usage`], the tenants
+//! in [`ext_authz`], the NATS event sink's in [`events_nats`], metrics and connection ageing in
+//! [`observe`], webhook delivery in [`webhooks`]), the usage commands' in [`usage`], the tenants
 //! commands' in [`tenants`], the validated [`Config`] in [`config`], and the
 //! redaction of database URLs for logs in [`redact`].
 
@@ -17,6 +18,7 @@ pub mod serve;
 pub mod tenants;
 pub mod tls;
 pub mod usage;
+pub mod webhooks;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -36,6 +38,7 @@ pub use crate::settings::tls::{ClientIdentity, ClientService, TlsArgs, TlsSettin
 pub use crate::settings::usage::{
     ExportFormat, ReaggregateArgs, RetentionArgs, UsageCommand, UsageExportArgs,
 };
+pub use crate::settings::webhooks::WebhookArgs;
 
 /// The embedded default database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tenantd.db?mode=rwc";

@@ -140,6 +140,9 @@ pub struct ServeArgs {
     /// The NATS JetStream event sink.
     #[command(flatten)]
     pub events_nats: crate::settings::events_nats::EventsNatsArgs,
+    /// Webhook delivery: targets, retries, leases.
+    #[command(flatten)]
+    pub webhooks: crate::settings::webhooks::WebhookArgs,
     /// Seconds between runs of the provisioning reconciler and the purge
     /// job (both also run at start).
     #[arg(

@@ -77,3 +77,4 @@ mod usage_reaggregate;
 mod usage_replicas;
 mod usage_unique_month;
 mod users;
+mod webhooks;

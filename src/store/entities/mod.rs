@@ -44,3 +44,6 @@ pub mod usage_event;
 pub mod usage_metric;
 pub mod usage_rollup;
 pub mod usage_unique_value;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

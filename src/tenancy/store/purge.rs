@@ -30,6 +30,11 @@ pub const TENANT_TABLES: &[&str] = &[
     // Its lifecycle events carry its data; the purge's own event, written
     // with the purge's audit record after these deletes, is what remains.
     "events",
+    // The tenant's webhook endpoints go with it (the fleet's endpoints
+    // still receive its `tenant.purged`).
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_endpoints",
 ];
 
 impl Store {

@@ -37,8 +37,10 @@ const QUOTA_SERVICE: &str = "QuotaService";
 const CONFIG_SERVICE: &str = "ConfigService";
 /// The metering service.
 const USAGE_SERVICE: &str = "UsageService";
-/// The lifecycle-event service.
+/// The lifecycle events stream.
 const EVENT_SERVICE: &str = "EventService";
+/// Webhook endpoints and deliveries.
+const WEBHOOK_SERVICE: &str = "WebhookService";
 /// Envoy's rate limit service, as the access table names it.
 const RATE_LIMIT_SERVICE: &str = "envoy.service.ratelimit.v3.RateLimitService";
 /// A bearer token no server accepts.

@@ -83,7 +83,7 @@ fn served() -> Vec<(String, String, bool, bool)> {
 
 /// Every RPC served, after checking that the descriptor set (with Envoy's
 /// services) and the access table list the same RPCs of exactly six
-/// services (tenantd's four, Envoy's rate limit and authorization).
+/// services (tenantd's six, Envoy's rate limit and authorization).
 pub(super) fn rpcs() -> Vec<Rpc> {
     let mut services = BTreeSet::new();
     let mut rpcs = Vec::new();
@@ -122,6 +122,6 @@ pub(super) fn rpcs() -> Vec<Rpc> {
         stale.is_empty(),
         "rows of access::METHODS without an RPC: {stale:?}"
     );
-    assert_eq!(services.len(), 7, "the services: {services:?}");
+    assert_eq!(services.len(), 8, "the services: {services:?}");
     rpcs
 }

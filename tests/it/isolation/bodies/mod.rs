@@ -3,8 +3,10 @@
 //! for it. A method without a body here fails the matrix.
 
 mod config;
+mod events;
 
 use config::config_body;
+use events::webhook_body;
 
 use prost::Message;
 use tenantd::pb;
@@ -14,7 +16,7 @@ use uuid::Uuid;
 
 use super::{
     CONFIG_SERVICE, EVENT_SERVICE, Expected, QUOTA_SERVICE, RATE_LIMIT_SERVICE, Rpc,
-    TENANT_SERVICE, USAGE_SERVICE, key_request,
+    TENANT_SERVICE, USAGE_SERVICE, WEBHOOK_SERVICE, key_request,
 };
 use crate::support::fixtures;
 
@@ -229,6 +231,9 @@ pub(super) fn body(rpc: &Rpc, tenant: &Named) -> (Vec<u8>, Expected) {
     }
     if rpc.service == EVENT_SERVICE {
         return event_body(rpc, tenant);
+    }
+    if rpc.service == WEBHOOK_SERVICE {
+        return webhook_body(rpc, tenant);
     }
     // Envoy's Check answers OK with its verdict on the HTTP request inside
     // (here a denial: the empty request carries no credential).
