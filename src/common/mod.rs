@@ -1,6 +1,7 @@
 //! Value types and checks every room shares: typed ids, validation of
 //! caller input, list filters, page tokens, the latency buckets calls are
-//! counted in, and the OpenTelemetry conventions spans follow. Nothing here
+//! counted in, the OpenTelemetry conventions spans follow, and the stop
+//! signal long-running loops wait for. Nothing here
 //! reads the database or knows a service.
 
 pub mod cache;
@@ -10,6 +11,7 @@ pub mod ids;
 pub mod latency;
 pub mod otel;
 pub mod paging;
+pub mod shutdown;
 pub mod validate;
 
 /// Lowercase hexadecimal of `bytes`: how digests, etags and key material

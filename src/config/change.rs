@@ -94,14 +94,9 @@ pub struct ConfigChange {
     pub create_time: DateTime<Utc>,
 }
 
-/// The log's bounds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RevisionBounds {
-    /// The newest revision committed.
-    pub current: i64,
-    /// The newest revision no longer retained (0 when none was pruned).
-    pub pruned_through: i64,
-}
+/// The log's bounds: the newest revision committed and the newest no
+/// longer retained (0 when none was pruned), as every ordered log has them.
+pub use crate::store::sequence::LogBounds as RevisionBounds;
 
 #[cfg(test)]
 mod tests {

@@ -65,33 +65,7 @@ impl Store {
 
     /// Forgets the events made before `cutoff`; returns how many.
     pub async fn prune_events(&self, cutoff: DateTime<Utc>) -> Result<u64> {
-        let backend = self.backend();
-        let newest_old = Query::select()
-            .expr_as(
-                Expr::col(Alias::new("sequence")).max(),
-                Alias::new("sequence"),
-            )
-            .from(event::Entity)
-            .and_where(Expr::col(Alias::new("time")).lt(cutoff))
-            .to_owned();
-        self.write_unannounced(Scope::Platform, async |txn| {
-            let through = txn
-                .query_one_raw(backend.build(&newest_old))
-                .await?
-                .map(|row| row.try_get::<Option<i64>>("", "sequence"))
-                .transpose()?
-                .flatten();
-            let Some(through) = through else {
-                return Ok(0);
-            };
-            let deleted = event::Entity::delete_many()
-                .filter(event::Column::Sequence.lte(through))
-                .exec(txn)
-                .await?;
-            sequence::mark_pruned(txn, backend, Log::Events, through).await?;
-            Ok(deleted.rows_affected)
-        })
-        .await
+        self.prune_log(Log::Events, cutoff).await
     }
 
     /// The newest sequence the sink `sink` has delivered; 0 before any.

@@ -21,6 +21,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
 
+use crate::common::shutdown::stopped;
 use crate::error::{Error, Result};
 use crate::events::store::EventFilter;
 use crate::store::Store;
@@ -68,10 +69,9 @@ pub enum WatchItem {
 pub struct EventWatch {
     /// Where the log lives.
     store: Store,
-    /// The newest sequence the follower knows committed.
-    latest: watch::Receiver<i64>,
-    /// Its sender, kept until the follower takes it.
-    publish: std::sync::Arc<std::sync::Mutex<Option<watch::Sender<i64>>>>,
+    /// The newest sequence the follower knows committed; each stream
+    /// subscribes to it.
+    latest: std::sync::Arc<watch::Sender<i64>>,
     /// Turns true when the server stops: streams end so it can.
     stopping: watch::Receiver<bool>,
 }
@@ -79,23 +79,16 @@ pub struct EventWatch {
 impl EventWatch {
     /// Streams over `store`, ended once `stopping` is true.
     pub fn new(store: Store, stopping: watch::Receiver<bool>) -> Self {
-        let (publish, latest) = watch::channel(0);
         Self {
             store,
-            latest,
-            publish: std::sync::Arc::new(std::sync::Mutex::new(Some(publish))),
+            latest: std::sync::Arc::new(watch::Sender::new(0)),
             stopping,
         }
     }
 
     /// Starts the follower.
     pub async fn spawn_follower(&self) -> Result<tokio::task::JoinHandle<()>> {
-        let publish = self
-            .publish
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take()
-            .ok_or_else(|| Error::internal("the event follower was started twice"))?;
+        let publish = std::sync::Arc::clone(&self.latest);
         let store = self.store.clone();
         let mut changes = store.changes();
         publish.send_replace(store.event_bounds().await?.current);
@@ -165,7 +158,7 @@ impl EventWatch {
             filter: spec.filter,
             heartbeat: spec.heartbeat,
             cursor,
-            latest: self.latest.clone(),
+            latest: self.latest.subscribe(),
             stopping: self.stopping.clone(),
             outbox,
         };
@@ -184,13 +177,6 @@ fn out_of_range(after: i64, message: String, oldest: i64) -> Error {
             ("oldest_available_sequence".to_owned(), oldest.to_string()),
         ],
     }
-}
-
-/// Returns once the server stops (or can no longer say it runs).
-async fn stopped(stopping: &mut watch::Receiver<bool>) {
-    // The guard `wait_for` answers with is dropped here, not held across
-    // the caller's await.
-    let _ = stopping.wait_for(|stopping| *stopping).await.map(drop);
 }
 
 /// Starts pruning the log of events older than `retention`, every

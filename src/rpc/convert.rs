@@ -16,6 +16,20 @@ pub fn timestamp(at: DateTime<Utc>) -> Timestamp {
     }
 }
 
+/// `given` as a `std` duration, when it is well formed (no negative
+/// part, nanoseconds below a second) and within `range`; `None` otherwise.
+pub fn duration_within(
+    given: &prost_types::Duration,
+    range: std::ops::RangeInclusive<std::time::Duration>,
+) -> Option<std::time::Duration> {
+    let seconds = u64::try_from(given.seconds).ok()?;
+    let nanos = u32::try_from(given.nanos)
+        .ok()
+        .filter(|nanos| *nanos < 1_000_000_000)?;
+    let duration = std::time::Duration::new(seconds, nanos);
+    range.contains(&duration).then_some(duration)
+}
+
 pub(crate) fn into_result<T>(value: T, violations: Vec<FieldViolation>) -> Result<T> {
     if violations.is_empty() {
         Ok(value)
@@ -62,4 +76,39 @@ pub fn json_value(value: serde_json::Value) -> Value {
         }),
     };
     Value { kind: Some(kind) }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::duration_within;
+
+    #[test]
+    fn durations_outside_the_range_or_malformed_are_refused() {
+        let range = Duration::from_secs(1)..=Duration::from_secs(300);
+        let given = |seconds, nanos| prost_types::Duration { seconds, nanos };
+        assert_eq!(
+            duration_within(&given(1, 0), range.clone()),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            duration_within(&given(300, 0), range.clone()),
+            Some(Duration::from_secs(300))
+        );
+        for refused in [
+            given(0, 999_999_999),
+            given(300, 1),
+            given(-1, 0),
+            given(5, -1),
+            given(5, 1_000_000_000),
+            given(i64::MAX, 0),
+        ] {
+            assert_eq!(
+                duration_within(&refused, range.clone()),
+                None,
+                "{refused:?}"
+            );
+        }
+    }
 }

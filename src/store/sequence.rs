@@ -10,7 +10,11 @@
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend};
 
+use chrono::{DateTime, Utc};
+
 use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::store::scope::Scope;
 
 /// The counter table.
 const TABLE: &str = "config_revision";
@@ -30,6 +34,14 @@ impl Log {
         match self {
             Log::Config => 1,
             Log::Events => 2,
+        }
+    }
+
+    /// Its table, the column of its numbers and the column of its times.
+    fn columns(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Log::Config => ("config_changes", "revision", "create_time"),
+            Log::Events => ("events", "sequence", "time"),
         }
     }
 }
@@ -88,7 +100,7 @@ pub(crate) async fn bounds_in(
 
 /// Records inside `txn` that `log` no longer holds what is at or below
 /// `through`.
-pub(crate) async fn mark_pruned(
+async fn mark_pruned(
     txn: &DatabaseTransaction,
     backend: DbBackend,
     log: Log,
@@ -102,6 +114,39 @@ pub(crate) async fn mark_pruned(
         .to_owned();
     txn.execute_raw(backend.build(&mark)).await?;
     Ok(())
+}
+
+impl Store {
+    /// Forgets the entries of `log` made before `cutoff`, and records the
+    /// newest number it no longer holds; answers how many were deleted.
+    pub(crate) async fn prune_log(&self, log: Log, cutoff: DateTime<Utc>) -> Result<u64> {
+        let backend = self.backend();
+        let (table, number, time) = log.columns();
+        let newest_old = Query::select()
+            .expr_as(Expr::col(Alias::new(number)).max(), Alias::new(number))
+            .from(Alias::new(table))
+            .and_where(Expr::col(Alias::new(time)).lt(cutoff))
+            .to_owned();
+        self.write_unannounced(Scope::Platform, async |txn| {
+            let through = txn
+                .query_one_raw(backend.build(&newest_old))
+                .await?
+                .map(|row| row.try_get::<Option<i64>>("", number))
+                .transpose()?
+                .flatten();
+            let Some(through) = through else {
+                return Ok(0);
+            };
+            let delete = Query::delete()
+                .from_table(Alias::new(table))
+                .and_where(Expr::col(Alias::new(number)).lte(through))
+                .to_owned();
+            let deleted = txn.execute_raw(backend.build(&delete)).await?;
+            mark_pruned(txn, backend, log, through).await?;
+            Ok(deleted.rows_affected())
+        })
+        .await
+    }
 }
 
 fn missing(log: Log) -> Error {

@@ -14,7 +14,7 @@ use crate::config::watch::{ResyncReason, WatchEvent, WatchEventKind, WatchReques
 use crate::error::{Error, Result};
 use crate::pb;
 use crate::pb::watch_config_response::Event;
-use crate::rpc::convert::timestamp;
+use crate::rpc::convert::{duration_within, timestamp};
 
 /// The heartbeat interval when the request sets none.
 const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
@@ -33,20 +33,12 @@ pub fn watch_request(request: &pb::WatchConfigRequest) -> Result<WatchRequest> {
     }
     let heartbeat = match &request.heartbeat_interval {
         None => DEFAULT_HEARTBEAT,
-        Some(given) => {
-            let in_range = given.seconds >= 0
-                && (0..1_000_000_000).contains(&given.nanos)
-                && (MIN_HEARTBEAT.as_secs()..=MAX_HEARTBEAT.as_secs())
-                    .contains(&(given.seconds as u64))
-                && !(given.seconds as u64 == MAX_HEARTBEAT.as_secs() && given.nanos > 0);
-            if !in_range {
-                return Err(Error::invalid_field(
-                    "heartbeat_interval",
-                    "must be between 5 seconds and 5 minutes",
-                ));
-            }
-            Duration::new(given.seconds as u64, given.nanos as u32)
-        }
+        Some(given) => duration_within(given, MIN_HEARTBEAT..=MAX_HEARTBEAT).ok_or_else(|| {
+            Error::invalid_field(
+                "heartbeat_interval",
+                "must be between 5 seconds and 5 minutes",
+            )
+        })?,
     };
     Ok(WatchRequest {
         after_revision: request.after_revision,

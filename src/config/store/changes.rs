@@ -186,33 +186,6 @@ impl Store {
 
     /// Forgets the changes committed before `cutoff`; returns how many.
     pub async fn prune_config_changes(&self, cutoff: DateTime<Utc>) -> Result<u64> {
-        let backend = self.backend();
-        let newest_old = Query::select()
-            .expr_as(
-                Expr::col(Alias::new("revision")).max(),
-                Alias::new("revision"),
-            )
-            .from(Alias::new(TABLE))
-            .and_where(Expr::col(Alias::new("create_time")).lt(cutoff))
-            .to_owned();
-        self.write_unannounced(Scope::Platform, async |txn| {
-            let through = txn
-                .query_one_raw(backend.build(&newest_old))
-                .await?
-                .map(|row| row.try_get::<Option<i64>>("", "revision"))
-                .transpose()?
-                .flatten();
-            let Some(through) = through else {
-                return Ok(0);
-            };
-            let delete = Query::delete()
-                .from_table(Alias::new(TABLE))
-                .and_where(Expr::col(Alias::new("revision")).lte(through))
-                .to_owned();
-            let deleted = txn.execute_raw(backend.build(&delete)).await?;
-            sequence::mark_pruned(txn, backend, Log::Config, through).await?;
-            Ok(deleted.rows_affected())
-        })
-        .await
+        self.prune_log(Log::Config, cutoff).await
     }
 }

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc};
 
 use crate::access::TenantScope;
+use crate::common::shutdown::stopped;
 use crate::config::change::{ChangeSubject, ConfigChange};
 use crate::config::layered::LayeredConfig;
 use crate::config::watch::{
@@ -282,12 +283,6 @@ impl Watcher {
         };
         self.outbox.send(Ok(event)).await.map_err(|_| Failure::Gone)
     }
-}
-
-/// Resolves once the server is stopping (or its stop signal is gone).
-async fn stopped(stopping: &mut watch::Receiver<bool>) {
-    // The guard `wait_for` returns is not Send: drop it here.
-    let _ = stopping.wait_for(|stopping| *stopping).await.map(|_| ());
 }
 
 /// Why a watcher stops.

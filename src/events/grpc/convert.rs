@@ -10,7 +10,7 @@ use crate::events::store::EventFilter;
 use crate::events::watch::{WatchItem, WatchSpec};
 use crate::pb;
 use crate::pb::watch_events_response::Kind;
-use crate::rpc::convert::timestamp;
+use crate::rpc::convert::{duration_within, timestamp};
 use crate::store::outbox::{parse_type, short_types};
 
 /// Most event types one stream may name.
@@ -85,20 +85,8 @@ fn heartbeat(given: Option<&prost_types::Duration>) -> std::result::Result<Durat
     let Some(given) = given else {
         return Ok(DEFAULT_HEARTBEAT);
     };
-    let refused = "must be between 1 second and 5 minutes";
-    let (Ok(seconds), Ok(nanos)) = (u64::try_from(given.seconds), u32::try_from(given.nanos))
-    else {
-        return Err(refused);
-    };
-    if nanos >= 1_000_000_000 {
-        return Err(refused);
-    }
-    let interval = Duration::new(seconds, nanos);
-    if (MIN_HEARTBEAT..=MAX_HEARTBEAT).contains(&interval) {
-        Ok(interval)
-    } else {
-        Err(refused)
-    }
+    duration_within(given, MIN_HEARTBEAT..=MAX_HEARTBEAT)
+        .ok_or("must be between 1 second and 5 minutes")
 }
 
 /// A stream's message on the wire.

@@ -13,6 +13,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, message::PublishMessage, stream};
 use tokio::sync::watch;
 
+use crate::common::shutdown::stopped;
 use crate::error::{Error, Result};
 use crate::events::cloud;
 use crate::events::nats::{
@@ -248,9 +249,4 @@ fn unavailable(doing: &str, error: &(dyn std::error::Error + 'static)) -> Error 
     Error::Unavailable {
         message: format!("{doing}: {}", crate::error::error_chain(error)),
     }
-}
-
-/// Returns once the server stops (or can no longer say it runs).
-async fn stopped(stopping: &mut watch::Receiver<bool>) {
-    let _ = stopping.wait_for(|stopping| *stopping).await.map(drop);
 }
