@@ -1,6 +1,8 @@
 //! The fuzz targets whose inputs are protobuf messages: configuration
 //! documents, flags, usage batches, Envoy descriptors, tenant archives and
-//! every request type through the codec.
+//! every request type through the codec (with the conversions of the
+//! requests that carry most caller input: tenants and their onboarding,
+//! keys, plans, quotas, metrics, event watches and webhook endpoints).
 
 use std::collections::HashMap;
 
@@ -268,6 +270,30 @@ pub fn request(data: &[u8]) {
     }
     if let Some(request) = message::<pb::CreateTenantRequest>(bytes) {
         let _ = crate::tenancy::grpc::convert::new_tenant(&request);
+        // With the onboarding input the created event carries.
+        let _ = crate::tenancy::grpc::convert::create_tenant(&request);
+    }
+    if let Some(request) = message::<pb::WatchEventsRequest>(bytes)
+        && let Ok(spec) = crate::events::grpc::convert::watch_spec(&request)
+    {
+        use crate::events::grpc::convert::{MAX_TENANTS, MAX_TYPES};
+        assert!(
+            spec.filter.types.len() <= MAX_TYPES,
+            "too many event types kept"
+        );
+        assert!(
+            spec.filter.tenants.len() <= MAX_TENANTS,
+            "too many tenants kept"
+        );
+    }
+    if let Some(request) = message::<pb::CreateWebhookEndpointRequest>(bytes)
+        && let Some(endpoint) = &request.webhook_endpoint
+    {
+        let _ = crate::events::webhooks::endpoint::NewEndpoint::parse(
+            &endpoint.url,
+            &endpoint.event_types,
+            "webhook_endpoint",
+        );
     }
     if let Some(request) = message::<pb::UpdateTenantRequest>(bytes)
         && let Some(tenant) = &request.tenant

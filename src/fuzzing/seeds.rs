@@ -297,6 +297,10 @@ fn request() -> Vec<Vec<u8>> {
                 .collect(),
             ..Default::default()
         }),
+        initial_admin_email: "admin@acme.example".into(),
+        onboarding_attributes: [("crm".to_owned(), "hubspot".to_owned())]
+            .into_iter()
+            .collect(),
         ..Default::default()
     };
     let allocate = pb::AllocateQuotaRequest {
@@ -307,10 +311,35 @@ fn request() -> Vec<Vec<u8>> {
         }],
         ..Default::default()
     };
+    let watch = pb::WatchEventsRequest {
+        event_types: vec![
+            "tenant.created".into(),
+            "dev.tenantd.domain.verified.v1".into(),
+        ],
+        tenants: vec!["tenants/0190f6a5-8e2b-7c3d-9a1b-2c3d4e5f6a7b".into()],
+        after_sequence: Some(42),
+        heartbeat_interval: Some(prost_types::Duration {
+            seconds: 30,
+            nanos: 0,
+        }),
+    };
+    let webhook = pb::CreateWebhookEndpointRequest {
+        parent: "tenants/0190f6a5-8e2b-7c3d-9a1b-2c3d4e5f6a7b".into(),
+        webhook_endpoint: Some(pb::WebhookEndpoint {
+            url: "https://hooks.example.com/tenantd".into(),
+            event_types: vec!["tenant.suspended".into()],
+            ..Default::default()
+        }),
+    };
     let mut seeds = Vec::new();
     for (name, bytes) in [
         ("tenantd.v1.CreateTenantRequest", create.encode_to_vec()),
         ("tenantd.v1.AllocateQuotaRequest", allocate.encode_to_vec()),
+        ("tenantd.v1.WatchEventsRequest", watch.encode_to_vec()),
+        (
+            "tenantd.v1.CreateWebhookEndpointRequest",
+            webhook.encode_to_vec(),
+        ),
     ] {
         let mut seed = vec![pick(name)];
         seed.extend(bytes);
