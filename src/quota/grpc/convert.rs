@@ -1,5 +1,6 @@
-//! QuotaService conversions: proto plans and quota calls to domain values
-//! (validation happens here), and domain results back to proto.
+//! QuotaService conversions: proto plans and overrides to domain values
+//! (validation happens here), and plans back to proto; a call's results
+//! are in [`super::outcome`].
 
 use prost_types::FieldMask;
 
@@ -14,8 +15,6 @@ use crate::quota::plan::{
     parse_plan_name, validate_plan_id, validate_plan_text, validate_quotas,
 };
 use crate::quota::plans::{NewPlan, PlanPatch};
-use crate::quota::quotas::QuotaOutcome;
-use crate::quota::warnings::WarningKind;
 use crate::rpc::convert::{etag, into_result, required, timestamp};
 use crate::rpc::mask::{not_mutable, update_paths};
 use crate::tenancy::IsolationModel;
@@ -30,7 +29,7 @@ fn kind_from(kind: i32) -> Option<QuotaKind> {
         .find(|known| i32::from(kind_to(*known)) == kind)
 }
 
-fn kind_to(kind: QuotaKind) -> pb::QuotaKind {
+pub(super) fn kind_to(kind: QuotaKind) -> pb::QuotaKind {
     match kind {
         QuotaKind::Rate => pb::QuotaKind::Rate,
         QuotaKind::Periodic => pb::QuotaKind::Periodic,
@@ -54,7 +53,7 @@ fn period_from(period: i32) -> Option<QuotaPeriod> {
         .find(|known| i32::from(period_to(Some(*known))) == period)
 }
 
-fn period_to(period: Option<QuotaPeriod>) -> pb::QuotaPeriod {
+pub(super) fn period_to(period: Option<QuotaPeriod>) -> pb::QuotaPeriod {
     match period {
         Some(QuotaPeriod::Second) => pb::QuotaPeriod::Second,
         Some(QuotaPeriod::Minute) => pb::QuotaPeriod::Minute,
@@ -284,77 +283,6 @@ impl From<&Plan> for pb::Plan {
             default_isolation: isolation_model(plan.default_isolation).into(),
             objectives: plan.objectives.as_ref().map(pb::ServiceObjectives::from),
         }
-    }
-}
-
-/// One result of a call.
-pub fn quota_result(result: &QuotaOutcome) -> pb::QuotaResult {
-    let limit = &result.limit;
-    pb::QuotaResult {
-        quota: limit.definition.key.clone(),
-        kind: kind_to(limit.definition.kind).into(),
-        allowed: result.outcome.allowed,
-        cost: result.cost,
-        granted: result.outcome.granted,
-        limit: limit.limit.unwrap_or(0),
-        unlimited: limit.limit.is_none(),
-        used: result.outcome.used,
-        remaining: limit.remaining(result.outcome.used),
-        reset_time: result.reset_time().map(timestamp),
-        retry_after: result
-            .retry_after()
-            .and_then(|delay| prost_types::Duration::try_from(delay).ok()),
-        warnings: warnings(result),
-        degraded: result.outcome.degraded,
-        limit_source: source(result).into(),
-    }
-}
-
-fn warnings(result: &QuotaOutcome) -> Vec<pb::QuotaWarning> {
-    result
-        .warnings()
-        .into_iter()
-        .map(|warning| pb::QuotaWarning {
-            kind: match warning.kind {
-                WarningKind::Threshold => pb::QuotaWarningKind::Threshold,
-                WarningKind::Grace => pb::QuotaWarningKind::Grace,
-                WarningKind::ShadowExceeded => pb::QuotaWarningKind::ShadowExceeded,
-            }
-            .into(),
-            threshold_percent: warning.threshold_percent,
-            newly_crossed: warning.newly_crossed,
-            message: warning.message,
-        })
-        .collect()
-}
-
-fn source(result: &QuotaOutcome) -> pb::QuotaLimitSource {
-    if result.limit.from_override {
-        pb::QuotaLimitSource::Override
-    } else {
-        pb::QuotaLimitSource::Plan
-    }
-}
-
-/// One status of GetQuotaStatus.
-pub fn quota_status(result: &QuotaOutcome) -> pb::QuotaStatus {
-    let limit = &result.limit;
-    pb::QuotaStatus {
-        quota: limit.definition.key.clone(),
-        display_name: limit.definition.display_name.clone(),
-        kind: kind_to(limit.definition.kind).into(),
-        period: period_to(limit.definition.period).into(),
-        limit: limit.limit.unwrap_or(0),
-        unlimited: limit.limit.is_none(),
-        limit_source: source(result).into(),
-        override_expire_time: limit.override_expire_time.map(timestamp),
-        used: result.outcome.used,
-        remaining: limit.remaining(result.outcome.used),
-        reset_time: result.reset_time().map(timestamp),
-        warnings: warnings(result),
-        shadow: limit.definition.shadow,
-        usage_metric: limit.definition.usage_metric.clone(),
-        degraded: result.outcome.degraded,
     }
 }
 

@@ -2,5 +2,6 @@
 
 pub mod call;
 pub mod convert;
+pub mod outcome;
 pub mod ratelimit;
 pub mod service;

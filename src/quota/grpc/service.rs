@@ -12,9 +12,8 @@ use crate::error::Error;
 use crate::pb;
 use crate::pb::quota_service_server::QuotaService;
 use crate::quota::grpc::call::{CostsRequest, status_keys};
-use crate::quota::grpc::convert::{
-    new_plan, override_change, plan_update, quota_override, quota_result, quota_status,
-};
+use crate::quota::grpc::convert::{new_plan, override_change, plan_update, quota_override};
+use crate::quota::grpc::outcome::{quota_result, quota_status};
 use crate::quota::overrides::OverridesOf;
 use crate::quota::plan::parse_plan_name;
 use crate::quota::plans::Plans;
