@@ -18,6 +18,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod isolation;
 mod m0001_control_plane;
 mod m0002_api_keys;
 mod m0003_tenant_isolation;
@@ -37,6 +38,7 @@ mod m0020_service_levels;
 mod m0021_events;
 mod m0022_webhooks;
 mod m0024_provisioning_progress;
+mod m0025_quota_threshold_crossings;
 
 /// Applies tenantd's control-plane migrations.
 pub struct Migrator;
@@ -64,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0021_events::Migration),
             Box::new(m0022_webhooks::Migration),
             Box::new(m0024_provisioning_progress::Migration),
+            Box::new(m0025_quota_threshold_crossings::Migration),
         ]
     }
 }

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod latency;
 pub mod otel;
 pub mod paging;
+pub mod pending;
 pub mod shutdown;
 pub mod validate;
 

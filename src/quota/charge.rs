@@ -59,6 +59,12 @@ impl Quotas {
         let outcomes = merge(chosen, metered, counted)?;
         if operation != Operation::Release {
             count_decisions(&outcomes);
+            let tenant_id = scope.tenant_id();
+            self.crossings.note(
+                outcomes
+                    .iter()
+                    .flat_map(|outcome| outcome.threshold_crossings(tenant_id, now)),
+            );
         }
         if call.mode == Mode::AllOrNothing && operation != Operation::Release {
             refuse_unless_allowed(scope, &outcomes)?;

@@ -1,9 +1,11 @@
 //! Quotas: plans with their quota definitions and service level
 //! objectives, per-tenant overrides, the
-//! checks, allocations and releases against the limiter's counters, and
+//! checks, allocations and releases against the limiter's counters, the
+//! warning thresholds they cross (announced once per period), and
 //! Envoy's rate limit service.
 
 pub mod charge;
+pub mod crossings;
 pub mod grpc;
 pub mod limit;
 pub mod limiter;

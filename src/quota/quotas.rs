@@ -15,6 +15,7 @@ use crate::access::TenantScope;
 use crate::common::cache::Answers;
 use crate::common::ids::TenantId;
 use crate::error::{Error, Result};
+use crate::quota::crossings::Crossings;
 use crate::quota::limit::Limit;
 use crate::quota::limiter::{Limiter, Mode, Outcome};
 use crate::quota::plan::Plan;
@@ -147,6 +148,8 @@ pub struct Quotas {
     pub(super) usage: Usage,
     /// Tenants' plans and overrides, kept current by [`Quotas::invalidate`].
     cache: Arc<Answers<TenantId, Arc<TenantLimits>>>,
+    /// The warning thresholds calls reached, to be recorded.
+    pub(super) crossings: Crossings,
 }
 
 pub(crate) fn not_defined(plan: &Plan, key: &str) -> Error {
@@ -181,7 +184,13 @@ impl Quotas {
             cache: Arc::new(Answers::new("quota_limits", cache_ttl, |limits| {
                 Some(limits.tenant_id)
             })),
+            crossings: Crossings::default(),
         }
+    }
+
+    /// The thresholds calls reach, for [`Crossings::watch`] to record.
+    pub fn crossings(&self) -> Crossings {
+        self.crossings.clone()
     }
 
     /// The tenant's plan and its limit for every quota of the plan.

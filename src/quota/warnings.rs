@@ -1,8 +1,15 @@
 //! Warnings on quota results that still allowed the call: soft thresholds
 //! reached, grace in use above the limit, and shadow-mode quotas that would
 //! have refused. Each says whether this call crossed its line, so callers
-//! can notify once.
+//! can notify once. The thresholds a PERIODIC quota reached are also
+//! announced once per period ([`crate::quota::crossings`]).
 
+use chrono::{DateTime, Utc};
+
+use crate::common::ids::TenantId;
+use crate::quota::crossings::ThresholdCrossing;
+use crate::quota::limiter::Counter;
+use crate::quota::plan::QuotaKind;
 use crate::quota::quotas::QuotaOutcome;
 
 /// What a warning is about.
@@ -42,18 +49,9 @@ impl QuotaOutcome {
         } else {
             after
         };
-        let reached = |usage: i64, percent: i32| {
-            usage.saturating_mul(100) >= capacity.saturating_mul(i64::from(percent))
-        };
+        let reached = |usage: i64, percent: i32| reached(usage, capacity, percent);
         let mut warnings = Vec::new();
-        let highest = self
-            .limit
-            .definition
-            .warning_threshold_percents
-            .iter()
-            .rev()
-            .find(|percent| reached(after, **percent));
-        if let Some(&percent) = highest {
+        if let Some(&percent) = self.thresholds_reached().last() {
             warnings.push(QuotaWarning {
                 kind: WarningKind::Threshold,
                 threshold_percent: percent,
@@ -76,6 +74,53 @@ impl QuotaOutcome {
             });
         }
         warnings
+    }
+
+    /// The soft thresholds usage has reached after this call, ascending
+    /// (the definition keeps them ascending); none when unlimited.
+    pub fn thresholds_reached(&self) -> Vec<i32> {
+        let Some(capacity) = self.limit.capacity().filter(|capacity| *capacity > 0) else {
+            return Vec::new();
+        };
+        let used = self.outcome.used;
+        self.limit
+            .definition
+            .warning_threshold_percents
+            .iter()
+            .copied()
+            .filter(|percent| reached(used, capacity, *percent))
+            .collect()
+    }
+
+    /// The thresholds this outcome of a check or an allocation shows
+    /// reached, to be announced: a PERIODIC quota's, in its period at `now`.
+    pub fn threshold_crossings(
+        &self,
+        tenant_id: TenantId,
+        now: DateTime<Utc>,
+    ) -> Vec<ThresholdCrossing> {
+        let limit = &self.limit;
+        if self.released || limit.definition.kind != QuotaKind::Periodic {
+            return Vec::new();
+        }
+        let reached = self.thresholds_reached();
+        let (Some(capacity), false) = (limit.capacity(), reached.is_empty()) else {
+            return Vec::new();
+        };
+        let Counter::Periodic { period_id, .. } = limit.counter(now) else {
+            return Vec::new();
+        };
+        reached
+            .into_iter()
+            .map(|threshold_percent| ThresholdCrossing {
+                tenant_id,
+                quota: limit.definition.key.clone(),
+                period: period_id.clone(),
+                threshold_percent,
+                used: self.outcome.used,
+                limit: capacity,
+            })
+            .collect()
     }
 
     /// For a shadow-mode quota, the warning that it would have refused this
@@ -101,4 +146,9 @@ impl QuotaOutcome {
             ),
         })
     }
+}
+
+/// Whether `usage` has reached `percent` % of `capacity`.
+fn reached(usage: i64, capacity: i64, percent: i32) -> bool {
+    usage.saturating_mul(100) >= capacity.saturating_mul(i64::from(percent))
 }

@@ -185,13 +185,15 @@ async fn limiter(config: &Config) -> Result<Arc<dyn Limiter>> {
     .await
 }
 
-/// The usage jobs: quota alerts on what ingestion changed, and the
-/// aggregation of events into daily rollups.
+/// The usage jobs: quota alerts on what ingestion changed, the recording
+/// of quota thresholds calls reached, and the aggregation of events into
+/// daily rollups.
 fn spawn_usage_jobs(config: &Config, store: &Store, quotas: &Quotas, tasks: &mut Tasks) {
     let usage_changes = UsageChanges::default();
     tasks.push(tokio::spawn(
         Alerts::new(quotas.clone(), store.clone()).watch(usage_changes.clone()),
     ));
+    tasks.push(tokio::spawn(quotas.crossings().watch(store.clone())));
     let retention = RetentionSettings {
         usage: UsageSettings::default(),
         retention: config.usage_event_retention,

@@ -12,6 +12,17 @@ pub struct Origin {
     pub request_id: String,
 }
 
+impl Origin {
+    /// tenantd's own background work, as `actor` (`system:…`): no call,
+    /// so no request id.
+    pub fn system(actor: &str) -> Self {
+        Self {
+            actor: actor.to_owned(),
+            request_id: String::new(),
+        }
+    }
+}
+
 /// One change to record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {

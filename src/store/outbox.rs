@@ -58,6 +58,7 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
     ("UpdatePlan", "plan.updated"),
     ("SetQuotaOverride", "quota_override.set"),
     ("DeleteQuotaOverride", "quota_override.removed"),
+    ("QuotaThresholdCrossed", "quota.threshold_crossed"),
     ("UsageAllowanceCrossed", "usage.allowance_crossed"),
     ("UpdateConfig", "config.changed"),
     ("RollbackConfig", "config.changed"),

@@ -3,7 +3,9 @@
 //! read ([`ChangeRows`], [`Store::exec_if_changed`]), the insert a
 //! concurrent writer may have beaten ([`insert_if_absent`]) and the put
 //! built on it ([`put_row`]), and an insert with its audit record
-//! ([`Store::insert_in`]) of a row sea-orm inserts whole ([`InsertRow`]).
+//! ([`Store::insert_in`]) of a row sea-orm inserts whole ([`InsertRow`]),
+//! and the rows recorded once per key, each with its audit record
+//! ([`Store::record_firsts`]).
 
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, Condition, DeleteMany, EntityTrait, IntoActiveModel,
@@ -82,6 +84,32 @@ impl Store {
         self.write_in(scope, audit, async |txn| {
             row.insert(txn).await?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Records each of `items` whose row (`row` of it) is not stored yet,
+    /// with the audit record `audit` makes of it, in one transaction of
+    /// `scope`; answers the items it recorded. The row's key is what makes
+    /// an item a first: one a concurrent writer recorded is not recorded
+    /// again, nor audited twice. Not announced on the change feed: no
+    /// cache holds such rows.
+    pub(crate) async fn record_firsts<T, A: ActiveModelTrait + Send>(
+        &self,
+        scope: Scope,
+        items: Vec<T>,
+        row: impl Fn(&T) -> A,
+        audit: impl Fn(&T) -> Result<AuditRecord>,
+    ) -> Result<Vec<T>> {
+        self.write_unannounced(scope, async |txn| {
+            let mut recorded = Vec::with_capacity(items.len());
+            for item in items {
+                if insert_if_absent(txn, row(&item)).await? == 1 {
+                    crate::store::insert_audit(txn, audit(&item)?).await?;
+                    recorded.push(item);
+                }
+            }
+            Ok(recorded)
         })
         .await
     }

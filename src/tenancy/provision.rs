@@ -31,10 +31,7 @@ const PAGE: u64 = 200;
 
 /// The origin of tenantd's own background changes.
 pub fn system_origin() -> Origin {
-    Origin {
-        actor: SYSTEM_ACTOR.to_owned(),
-        request_id: String::new(),
-    }
+    Origin::system(SYSTEM_ACTOR)
 }
 
 impl Tenants {

@@ -16,14 +16,13 @@
 //! and never by the ingestion rate.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use serde_json::json;
-use tokio::sync::Notify;
 
 use crate::access::TenantScope;
 use crate::common::ids::TenantId;
+use crate::common::pending::Pending;
 use crate::error::Result;
 use crate::quota::is_metered;
 use crate::quota::{QuotaOutcome, Quotas};
@@ -81,10 +80,7 @@ fn crossings(scope: &TenantScope, outcome: &QuotaOutcome, period: &str) -> Vec<A
 }
 
 fn audit(alert: &AllowanceAlert) -> Result<AuditRecord> {
-    let origin = Origin {
-        actor: ALERT_ACTOR.to_owned(),
-        request_id: String::new(),
-    };
+    let origin = Origin::system(ALERT_ACTOR);
     let after = json!({
         "quota": alert.quota,
         "metric": alert.metric,
@@ -198,36 +194,26 @@ impl Alerts {
 
 /// The (tenant, metrics) whose usage changed and whose allowances are yet
 /// to be evaluated; cheap to clone, shared by whatever changes rollups and
-/// the alerts task.
-#[derive(Clone, Default)]
-pub struct UsageChanges {
-    /// Pending tenants and their changed metrics.
-    pending: Arc<Mutex<BTreeMap<TenantId, BTreeSet<String>>>>,
-    /// Wakes the alerts task.
-    wake: Arc<Notify>,
+/// the alerts task. Never turns a tenant away: what is pending is bounded
+/// by tenants × metrics already.
+#[derive(Clone)]
+pub struct UsageChanges(Pending<TenantId, BTreeSet<String>>);
+
+impl Default for UsageChanges {
+    fn default() -> Self {
+        Self(Pending::new(usize::MAX))
+    }
 }
 
 impl UsageChanges {
     /// Marks `metrics` of `tenant_id` as changed.
     pub fn mark(&self, tenant_id: TenantId, metrics: impl IntoIterator<Item = String>) {
-        if let Ok(mut pending) = self.pending.lock() {
-            pending.entry(tenant_id).or_default().extend(metrics);
-        }
-        self.wake.notify_one();
+        self.0
+            .mark(tenant_id, BTreeSet::new, |pending| pending.extend(metrics));
     }
 
     /// Waits until something is marked, then takes everything marked.
     pub async fn next(&self) -> BTreeMap<TenantId, BTreeSet<String>> {
-        loop {
-            let taken = self
-                .pending
-                .lock()
-                .map(|mut pending| std::mem::take(&mut *pending))
-                .unwrap_or_default();
-            if !taken.is_empty() {
-                return taken;
-            }
-            self.wake.notified().await;
-        }
+        self.0.next().await
     }
 }

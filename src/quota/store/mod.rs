@@ -1,4 +1,5 @@
-//! Quota's SQL: plans and overrides.
+//! Quota's SQL: plans, overrides and threshold crossings.
 
+mod crossings;
 mod overrides;
 mod plans;

@@ -35,6 +35,7 @@ pub mod idempotency_key;
 pub mod plan;
 pub mod plan_flag_override;
 pub mod quota_override;
+pub mod quota_threshold_crossing;
 pub mod tenant;
 pub mod tenant_call_minute;
 pub mod tenant_domain;

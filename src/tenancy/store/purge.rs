@@ -22,6 +22,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "config_versions",
     "config_changes",
     "tenant_flag_overrides",
+    "quota_threshold_crossings",
     "usage_alerts",
     "usage_rollups",
     "usage_unique_values",

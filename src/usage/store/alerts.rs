@@ -3,20 +3,18 @@
 //! audit record, in the same transaction.
 
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{InsertStatement, OnConflict, Query};
+use sea_orm::Set;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::store::Store;
 use crate::store::audit::AuditRecord;
 use crate::store::entities::usage_alert;
 use crate::store::scope::Scope;
-use crate::store::{Store, insert_audit};
 use crate::usage::alerts::AllowanceAlert;
 
 impl Store {
     /// Records `alerts` not recorded before, each with the audit record
-    /// `audit` makes of it; answers those it recorded. Not announced on
-    /// the change feed: nothing caches alerts.
+    /// `audit` makes of it; answers those it recorded.
     pub async fn record_alerts(
         &self,
         scope: Scope,
@@ -24,58 +22,22 @@ impl Store {
         audit: impl Fn(&AllowanceAlert) -> Result<AuditRecord>,
     ) -> Result<Vec<AllowanceAlert>> {
         let now = chrono::Utc::now();
-        self.write_unannounced(scope, async |txn| {
-            let mut recorded = Vec::with_capacity(alerts.len());
-            for alert in alerts {
-                let insert = self.backend().build(&alert_insert(&alert, now)?);
-                if txn.execute_raw(insert).await?.rows_affected() == 1 {
-                    insert_audit(txn, audit(&alert)?).await?;
-                    recorded.push(alert);
-                }
-            }
-            Ok(recorded)
-        })
-        .await
+        self.record_firsts(scope, alerts, |alert| alert_row(alert, now), audit)
+            .await
     }
 }
 
-/// The insert of `alert`, crossed at `now`, unless its (tenant, quota,
-/// period, threshold) is recorded already.
-fn alert_insert(alert: &AllowanceAlert, now: DateTime<Utc>) -> Result<InsertStatement> {
-    use usage_alert::Column;
-    let mut insert = Query::insert();
-    insert
-        .into_table(usage_alert::Entity)
-        .columns([
-            Column::TenantId,
-            Column::Quota,
-            Column::Period,
-            Column::ThresholdPercent,
-            Column::Metric,
-            Column::Used,
-            Column::Allowance,
-            Column::CreateTime,
-        ])
-        .values([
-            alert.tenant_id.as_uuid().into(),
-            alert.quota.clone().into(),
-            alert.period.clone().into(),
-            alert.threshold_percent.into(),
-            alert.metric.clone().into(),
-            (alert.used as f64).into(),
-            alert.allowance.into(),
-            now.into(),
-        ])
-        .map_err(Error::internal)?
-        .on_conflict(
-            OnConflict::columns([
-                Column::TenantId,
-                Column::Quota,
-                Column::Period,
-                Column::ThresholdPercent,
-            ])
-            .do_nothing()
-            .to_owned(),
-        );
-    Ok(insert)
+/// The row of `alert`, crossed at `now`; its key is (tenant, quota,
+/// period, threshold).
+fn alert_row(alert: &AllowanceAlert, now: DateTime<Utc>) -> usage_alert::ActiveModel {
+    usage_alert::ActiveModel {
+        tenant_id: Set(alert.tenant_id.as_uuid()),
+        quota: Set(alert.quota.clone()),
+        period: Set(alert.period.clone()),
+        threshold_percent: Set(alert.threshold_percent),
+        metric: Set(alert.metric.clone()),
+        used: Set(alert.used as f64),
+        allowance: Set(alert.allowance),
+        create_time: Set(now),
+    }
 }

@@ -1,9 +1,11 @@
 //! Lifecycle events as a consumer sees them: the outbox's atomicity and
 //! order (`outbox`), WatchEvents' resumption, heartbeats, retention, input
-//! bounds and isolation (`watch`), and `tenantd events tail` (`tail`).
+//! bounds and isolation (`watch`), `tenantd events tail` (`tail`), and
+//! quota thresholds announced once per period (`thresholds`).
 
 mod outbox;
 mod tail;
+mod thresholds;
 mod watch;
 
 use std::time::Duration;

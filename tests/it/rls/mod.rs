@@ -24,7 +24,7 @@ struct TenantTable {
     text_column: &'static str,
 }
 
-const TENANT_TABLES: [TenantTable; 7] = [
+const TENANT_TABLES: [TenantTable; 8] = [
     TenantTable {
         name: "tenants",
         tenant_column: "id",
@@ -59,6 +59,11 @@ const TENANT_TABLES: [TenantTable; 7] = [
         name: "tenant_call_minutes",
         tenant_column: "tenant_id",
         text_column: "replica",
+    },
+    TenantTable {
+        name: "quota_threshold_crossings",
+        tenant_column: "tenant_id",
+        text_column: "period",
     },
 ];
 
@@ -210,6 +215,16 @@ async fn insert_row(
                 "INSERT INTO tenant_call_minutes (tenant_id, minute, replica, requests, failures, \
                  latency_sum_micros, buckets) VALUES ($1, 29000000, $2, 1, 0, 900, '[1]')",
                 [tenant.into(), format!("r-{unique}").into()],
+            )
+            .await
+        }
+        "quota_threshold_crossings" => {
+            execute(
+                connection,
+                "INSERT INTO quota_threshold_crossings (tenant_id, quota, period, \
+                 threshold_percent, used, quota_limit, create_time) \
+                 VALUES ($1, $2, 'd20261207', 80, 8, 10, now())",
+                [tenant.into(), format!("q-{unique}").into()],
             )
             .await
         }
