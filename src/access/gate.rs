@@ -25,6 +25,7 @@
 mod credential;
 mod scope;
 mod sources;
+mod streams;
 mod user;
 
 use std::sync::Arc;

@@ -65,7 +65,10 @@ pub(super) fn routes(
             RateLimits::new(quotas.clone(), gate.clone()),
         )))
         .add_service(AuthorizationServer::new(ext_authz))
-        .add_service(EventServiceServer::new(EventApi::new(event_watch)))
+        .add_service(EventServiceServer::new(EventApi::new(
+            event_watch,
+            gate.clone(),
+        )))
         .add_service(WebhookServiceServer::new(WebhookApi::new(
             services.webhooks,
             gate.clone(),

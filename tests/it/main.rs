@@ -32,6 +32,7 @@ mod identity;
 mod isolation;
 mod lifecycle;
 mod listing;
+mod long_streams;
 mod metrics_scrape;
 mod onboarding;
 mod page_tokens;

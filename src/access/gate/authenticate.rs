@@ -17,6 +17,21 @@ fn unauthenticated(reason: &'static str, message: &str) -> Error {
     }
 }
 
+/// Refuses a key revoked or expired at `now`, with the reason.
+pub(super) fn check_active(key: &ApiKey, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
+    match key.state(now) {
+        ApiKeyState::Active => Ok(()),
+        ApiKeyState::Revoked => Err(unauthenticated(
+            "API_KEY_REVOKED",
+            "the API key was revoked",
+        )),
+        ApiKeyState::Expired => Err(unauthenticated(
+            "API_KEY_EXPIRED",
+            "the API key has expired",
+        )),
+    }
+}
+
 impl Gate {
     pub(super) async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller> {
         let Some(header) = authorization else {
@@ -68,27 +83,13 @@ impl Gate {
             return Err(invalid());
         }
         let now = chrono::Utc::now();
-        match key.state(now) {
-            ApiKeyState::Active => {}
-            ApiKeyState::Revoked => {
-                return Err(unauthenticated(
-                    "API_KEY_REVOKED",
-                    "the API key was revoked",
-                ));
-            }
-            ApiKeyState::Expired => {
-                return Err(unauthenticated(
-                    "API_KEY_EXPIRED",
-                    "the API key has expired",
-                ));
-            }
-        }
+        check_active(&key, now)?;
         self.inner.key_uses.record(key.tenant_id, key.id, now);
         Ok(key)
     }
 
     /// The key with `prefix`, through the cache (shared, not copied).
-    async fn key_by_prefix(&self, prefix: &str) -> Result<Option<Arc<ApiKey>>> {
+    pub(super) async fn key_by_prefix(&self, prefix: &str) -> Result<Option<Arc<ApiKey>>> {
         let keys = &self.inner.keys;
         self.inner
             .cache

@@ -185,8 +185,9 @@ impl ConfigService for ConfigApi {
         let by = TenantRef::parse_name(&request.parent, "parent")?;
         let wanted = watch::watch_request(&request)?;
         let scope = self.gate.scope_for(&context, &by).await?;
+        let events = self.watch.watch(scope, wanted);
         Ok(Response::new(watch::answers(
-            self.watch.watch(scope, wanted),
+            self.gate.while_admitted(context, events),
         )))
     }
 }

@@ -1,12 +1,12 @@
 //! EventService: decode, scope the stream to what the caller may see,
-//! stream, encode.
+//! stream while the caller is still admitted, encode.
 
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
-use crate::access::{Reach, open};
+use crate::access::{Gate, Reach, open};
 use crate::error::{Error, Result};
 use crate::events::grpc::convert::{watch_response, watch_spec};
 use crate::events::watch::{EventWatch, WatchSpec};
@@ -19,12 +19,14 @@ use crate::store::scope::Scope;
 pub struct EventApi {
     /// The replica's event streams.
     watch: EventWatch,
+    /// Ends a stream whose caller is no longer admitted.
+    gate: Gate,
 }
 
 impl EventApi {
-    /// Serves `watch`'s streams.
-    pub fn new(watch: EventWatch) -> Self {
-        Self { watch }
+    /// Serves `watch`'s streams, to callers `gate` still admits.
+    pub fn new(watch: EventWatch, gate: Gate) -> Self {
+        Self { watch, gate }
     }
 }
 
@@ -58,6 +60,7 @@ impl EventService for EventApi {
         let mut spec = watch_spec(&request)?;
         let scope = scope_of(context.reach(), &mut spec)?;
         let items = self.watch.watch(scope, spec).await?;
+        let items = self.gate.while_admitted(context, items);
         let answers =
             ReceiverStream::new(items).map(|item| item.map(watch_response).map_err(Status::from));
         Ok(Response::new(Box::pin(answers)))
