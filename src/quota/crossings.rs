@@ -14,7 +14,7 @@
 //!   on every call that finds the threshold reached (not only the one that
 //!   crossed it) until this replica has seen it recorded, so the next call
 //!   after a failure or a restart marks it again;
-//! - bounded: recorded keys are remembered for a while (so calls above a
+//! - bounded: recorded keys are remembered for an hour (so calls above a
 //!   threshold do not each write), and at most [`MAX_PENDING`] keys wait.
 //!
 //! RATE quotas' thresholds are not announced (their windows are seconds to
@@ -44,7 +44,7 @@ pub const MAX_PENDING: usize = 10_000;
 const REMEMBERED: u64 = 100_000;
 /// How long a recorded crossing is remembered: after it, the next call
 /// above the threshold writes once more, and finds it recorded.
-const REMEMBERED_FOR: Duration = Duration::from_secs(600);
+const REMEMBERED_FOR: Duration = Duration::from_secs(3600);
 
 /// A warning threshold of a PERIODIC quota reached in a period.
 #[derive(Debug, Clone, PartialEq, Eq)]
