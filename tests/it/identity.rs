@@ -188,8 +188,11 @@ async fn a_credential_resolves_to_its_tenant_caller_scopes_and_expiry(backend: B
     assert_eq!(answer.scopes, ["config:read", "tenant:read"]);
     assert!(answer.credential_expire_time.is_none());
 
+    // Seconds ahead, so a loaded machine still creates and resolves the
+    // key before it expires; then past the expiry.
+    let expiry = chrono::Utc::now() + chrono::Duration::seconds(4);
     let soon = prost_types::Timestamp {
-        seconds: chrono::Utc::now().timestamp() + 1,
+        seconds: expiry.timestamp(),
         nanos: 0,
     };
     let expiring = key(&mut admin, &acme, Some(soon)).await;
@@ -197,7 +200,8 @@ async fn a_credential_resolves_to_its_tenant_caller_scopes_and_expiry(backend: B
         .await
         .unwrap();
     assert_eq!(answer.credential_expire_time, Some(soon));
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let past_expiry = (expiry - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(past_expiry + Duration::from_millis(600)).await;
     let expired = resolve(&mut service, Target::Credential(expiring))
         .await
         .unwrap_err();
