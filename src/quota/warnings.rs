@@ -51,7 +51,14 @@ impl QuotaOutcome {
         };
         let reached = |usage: i64, percent: i32| reached(usage, capacity, percent);
         let mut warnings = Vec::new();
-        if let Some(&percent) = self.thresholds_reached().last() {
+        let highest = self
+            .limit
+            .definition
+            .warning_threshold_percents
+            .iter()
+            .rev()
+            .find(|percent| reached(after, **percent));
+        if let Some(&percent) = highest {
             warnings.push(QuotaWarning {
                 kind: WarningKind::Threshold,
                 threshold_percent: percent,
